@@ -1,0 +1,1 @@
+"""Anti-scalper rules, risk decisions and the multi-identity blacklist."""

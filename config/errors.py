@@ -1,0 +1,111 @@
+"""The API's error envelope on every error path.
+
+`{"error": {"code", "message", "details"}}` for domain refusals, validation errors, parse
+errors, auth failures, unknown routes under /api/ and unhandled exceptions (logged, never a
+stack trace in the body).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.views import exception_handler as drf_default_handler
+
+from shop.errors import DomainError
+
+logger = logging.getLogger("flashsale.api")
+
+API_PREFIX = "/api/"
+
+
+def envelope(code: str, message: str, status: int, details: dict[str, Any] | None = None,
+             headers: dict[str, str] | None = None) -> JsonResponse:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    response = JsonResponse(body, status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _flatten(detail: Any) -> Any:
+    """DRF error details (ErrorDetail, nested lists/dicts) as plain JSON values."""
+    if isinstance(detail, dict):
+        return {key: _flatten(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_flatten(value) for value in detail]
+    return str(detail)
+
+
+def _from_api_exception(exc: drf.APIException) -> JsonResponse:
+    headers = {}
+    if isinstance(exc, drf.ValidationError):
+        details = _flatten(exc.detail)
+        if not isinstance(details, dict):
+            details = {"non_field_errors": details}
+        return envelope("invalid", "The request has invalid fields.", 400, details)
+    if isinstance(exc, drf.ParseError):
+        return envelope("invalid", f"Malformed request body: {exc.detail}", 400)
+    if isinstance(exc, drf.UnsupportedMediaType):
+        return envelope("invalid", f"{exc.detail} Send application/json.", 400)
+    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
+        return envelope("unauthenticated", "Missing, bad or expired token.", 401)
+    if isinstance(exc, drf.PermissionDenied):
+        return envelope("forbidden", "You are not allowed to do this.", 403)
+    if isinstance(exc, drf.NotFound):
+        return envelope("not_found", "No such object.", 404)
+    if isinstance(exc, drf.Throttled):
+        if exc.wait is not None:
+            headers["Retry-After"] = str(int(exc.wait) + 1)
+        return envelope("rate_limited", "Too many requests; retry later.", 429, headers=headers)
+    code = exc.default_code if isinstance(exc.default_code, str) else "error"
+    return envelope(code, str(exc.detail), exc.status_code)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse:
+    """DRF's EXCEPTION_HANDLER: every exception a view raises becomes the envelope."""
+    if isinstance(exc, DomainError):
+        headers = {}
+        if exc.code == "rate_limited" and "retry_after" in exc.details:
+            headers["Retry-After"] = str(exc.details["retry_after"])
+        return envelope(exc.code, exc.message, exc.status, exc.details, headers)
+    if isinstance(exc, Http404):
+        return envelope("not_found", "No such object.", 404)
+    if isinstance(exc, drf.APIException):
+        response = drf_default_handler(exc, context)  # sets auth headers such as WWW-Authenticate
+        replacement = _from_api_exception(exc)
+        if response is not None and response.has_header("WWW-Authenticate"):
+            replacement["WWW-Authenticate"] = response["WWW-Authenticate"]
+        return replacement
+    view = context.get("view")
+    logger.exception("unhandled error in %s", type(view).__name__ if view else "API view")
+    return envelope("internal", "Something went wrong on our side; it has been logged.", 500)
+
+
+class ApiErrorMiddleware:
+    """Under /api/, unknown routes, non-DRF errors and any HTML error page become the envelope."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not request.path.startswith(API_PREFIX) or response.status_code < 400:
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        if response.status_code == 404:
+            return envelope("not_found", f"No route {request.path}.", 404)
+        if response.status_code >= 500:
+            return envelope("internal", "Something went wrong on our side.", response.status_code)
+        return envelope("error", "The request could not be served.", response.status_code)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not request.path.startswith(API_PREFIX):
+            return None
+        if isinstance(exception, Http404):
+            return envelope("not_found", "No such object.", 404)
+        logger.exception("unhandled error at %s", request.path)
+        return envelope("internal", "Something went wrong on our side; it has been logged.", 500)

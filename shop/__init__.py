@@ -1,0 +1,1 @@
+"""The store core: catalog, customers, addresses, orders and payments."""

@@ -1,0 +1,157 @@
+"""Django admin for the catalog, customers, orders and payments.
+
+Money fields on orders and payments are read-only (they are decided by services), and order
+status actions go through the same services as the API so that the state machine holds.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from import_export.admin import ExportMixin
+
+from shop import payments, services
+from shop.models import Address, Customer, Order, OrderLine, Payment, Product, Sku
+
+
+class SkuInline(admin.TabularInline):
+    model = Sku
+    extra = 0
+    fields = ["code", "name", "price", "is_active"]
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["name", "category", "is_active", "created_at"]
+    list_filter = ["category", "is_active"]
+    search_fields = ["name", "skus__code"]
+    inlines = [SkuInline]
+
+
+@admin.register(Sku)
+class SkuAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "product", "price", "is_active"]
+    list_filter = ["is_active", "product__category"]
+    search_fields = ["code", "name", "product__name"]
+    list_select_related = ["product"]
+
+
+class AddressInline(admin.TabularInline):
+    model = Address
+    extra = 0
+    fields = ["recipient", "phone", "line1", "city", "postcode", "normalized"]
+    readonly_fields = ["normalized"]
+
+
+@admin.register(Customer)
+class CustomerAdmin(ExportMixin, admin.ModelAdmin):
+    list_display = ["user", "phone", "fan_level", "is_verified", "joined_at"]
+    list_filter = ["fan_level", "is_verified"]
+    search_fields = ["user__username", "phone"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    inlines = [AddressInline]
+    date_hierarchy = "joined_at"
+
+
+@admin.register(Address)
+class AddressAdmin(admin.ModelAdmin):
+    list_display = ["recipient", "line1", "city", "postcode", "customer"]
+    search_fields = ["recipient", "line1", "normalized", "phone", "customer__user__username"]
+    list_filter = ["city"]
+    readonly_fields = ["normalized"]
+    raw_id_fields = ["customer"]
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    can_delete = False
+    readonly_fields = ["sku", "quantity", "unit_price"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class PaymentInline(admin.TabularInline):
+    model = Payment
+    extra = 0
+    can_delete = False
+    fields = ["purpose", "amount", "status", "method", "gateway_ref", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _run(modeladmin, request, queryset: QuerySet, verb: str, action) -> None:
+    done = sum(1 for order_id in queryset.values_list("pk", flat=True) if action(order_id))
+    skipped = queryset.count() - done
+    modeladmin.message_user(request, f"{verb} {done} order(s).", messages.SUCCESS)
+    if skipped:
+        modeladmin.message_user(
+            request, f"{skipped} order(s) were not in a state that allows it.", messages.WARNING
+        )
+
+
+@admin.action(description="Mark shipped (paid orders only)", permissions=["change"])
+def mark_shipped(modeladmin, request, queryset):
+    _run(modeladmin, request, queryset, "Shipped",
+         lambda order_id: services.order_ship(order_id=order_id))
+
+
+@admin.action(description="Mark delivered (shipped orders only)", permissions=["change"])
+def mark_delivered(modeladmin, request, queryset):
+    _run(modeladmin, request, queryset, "Delivered",
+         lambda order_id: services.order_deliver(order_id=order_id))
+
+
+@admin.action(description="Cancel (unpaid orders only)", permissions=["change"])
+def cancel_unpaid(modeladmin, request, queryset):
+    _run(modeladmin, request, queryset, "Cancelled",
+         lambda order_id: services.order_admin_cancel(order_id=order_id))
+
+
+@admin.action(description="Refund through the gateway (paid or delivered)", permissions=["change"])
+def refund(modeladmin, request, queryset):
+    _run(modeladmin, request, queryset, "Refunded",
+         lambda order_id: payments.order_refund(order_id=order_id))
+
+
+@admin.register(Order)
+class OrderAdmin(ExportMixin, admin.ModelAdmin):
+    list_display = ["number", "user", "status", "total", "deposit", "balance_due",
+                    "payment_due_at", "sale_id", "created_at"]
+    list_filter = ["status", "created_at"]
+    search_fields = ["number", "ticket", "user__username"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["number", "user", "status", "total", "deposit", "balance_due",
+                       "payment_due_at", "balance_opens_at", "balance_due_at", "sale_id",
+                       "ticket", "created_at", "updated_at"]
+    raw_id_fields = ["address"]
+    inlines = [OrderLineInline, PaymentInline]
+    actions = [mark_shipped, mark_delivered, cancel_unpaid, refund]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Payment)
+class PaymentAdmin(ExportMixin, admin.ModelAdmin):
+    list_display = ["order", "user", "purpose", "amount", "status", "method", "created_at"]
+    list_filter = ["status", "purpose", "method"]
+    search_fields = ["order__number", "user__username", "idempotency_key", "gateway_ref"]
+    list_select_related = ["order", "user"]
+    readonly_fields = ["order", "user", "idempotency_key", "purpose", "amount", "method",
+                       "instrument", "status", "gateway_ref", "failure_reason", "created_at",
+                       "updated_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,56 @@
+"""Small request helpers shared by the API views of every app."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import QuerySet
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from shop.errors import invalid
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+def user_id_of(request: Request) -> int:
+    """The authenticated user's id, read from the token (no database query)."""
+    return int(request.user.id)
+
+
+def idempotency_key_of(request: Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > 64 or not key.isprintable():
+        raise invalid("Idempotency-Key must be 1 to 64 printable characters.",
+                      idempotency_key=["invalid"])
+    return key
+
+
+def client_ip_of(request: Request) -> str:
+    """REMOTE_ADDR, or the X-Forwarded-For entry our N trusted proxies vouch for."""
+    proxies = settings.TRUSTED_PROXY_COUNT
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies and forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if len(hops) >= proxies:
+            return hops[-proxies]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def paginated(request: Request, queryset: QuerySet, serializer_class) -> Response:
+    """A plain JSON list, windowed by ?limit=&offset=, with the total in X-Total-Count."""
+    try:
+        limit = min(int(request.query_params.get("limit", DEFAULT_LIMIT)), MAX_LIMIT)
+        offset = int(request.query_params.get("offset", 0))
+    except ValueError:
+        raise invalid("limit and offset must be integers.", limit=["integer"]) from None
+    if limit < 1 or offset < 0:
+        raise invalid("limit must be >= 1 and offset >= 0.", limit=["out of range"])
+    total = queryset.count()
+    page = queryset[offset:offset + limit]
+    response = Response(serializer_class(page, many=True).data)
+    response["X-Total-Count"] = str(total)
+    return response

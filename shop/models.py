@@ -1,0 +1,220 @@
+"""The store's data: catalog, customers and addresses, orders and payments.
+
+Invariants live here as database constraints (unique phone, one order per ticket, one
+payment per user and idempotency key, non-negative money); state changes live in services.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class Product(models.Model):
+    """A thing we sell (Mi 6, Mi TV 4A, Mi Band 3): the catalog's page-level entry."""
+
+    class Category(models.TextChoices):
+        PHONE = "phone", "Phone"
+        TV = "tv", "TV"
+        WEARABLE = "wearable", "Wearable"
+        POWER = "power", "Power bank"
+        ACCESSORY = "accessory", "Accessory"
+
+    name = models.CharField(max_length=120, unique=True)
+    category = models.CharField(max_length=20, choices=Category.choices)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Sku(models.Model):
+    """A sellable variant with one price, the same on every channel (web, app)."""
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="skus")
+    code = models.CharField(max_length=40, unique=True)
+    name = models.CharField(max_length=160)
+    price = models.DecimalField(
+        max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = "SKU"
+        constraints = [models.CheckConstraint(condition=Q(price__gt=0), name="sku_price_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class FanLevel(models.IntegerChoices):
+    """Mi fan tiers; the honorary developer group ranks above Lv3."""
+
+    LV0 = 0, "Lv0 newcomer"
+    LV1 = 1, "Lv1 potential"
+    LV2 = 2, "Lv2 senior"
+    LV3 = 3, "Lv3 enthusiast"
+    HONORARY = 4, "Honorary developer"
+
+
+class Customer(models.Model):
+    """A shopper's profile beside the auth user: phone, fan level, verification."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer"
+    )
+    phone = models.CharField(max_length=20, unique=True)
+    fan_level = models.PositiveSmallIntegerField(choices=FanLevel.choices, default=FanLevel.LV0)
+    is_verified = models.BooleanField(default=False)
+    joined_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["fan_level", "joined_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user.username} ({self.get_fan_level_display()})"
+
+
+class Address(models.Model):
+    """A delivery address; `normalized` is the form used to match one address across accounts."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="addresses")
+    recipient = models.CharField(max_length=80)
+    phone = models.CharField(max_length=20)
+    line1 = models.CharField(max_length=200)
+    city = models.CharField(max_length=80)
+    postcode = models.CharField(max_length=12)
+    normalized = models.CharField(max_length=300, db_index=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "addresses"
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.recipient}, {self.line1}, {self.city} {self.postcode}"
+
+
+class OrderStatus(models.TextChoices):
+    AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
+    AWAITING_DEPOSIT = "awaiting_deposit", "Awaiting deposit"
+    AWAITING_BALANCE = "awaiting_balance", "Awaiting balance"
+    PAID = "paid", "Paid"
+    SHIPPED = "shipped", "Shipped"
+    DELIVERED = "delivered", "Delivered"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+    FORFEITED = "forfeited", "Forfeited"
+    REFUNDED = "refunded", "Refunded"
+
+
+class Order(models.Model):
+    """One purchase. Flash-sale orders carry the sale and the admission ticket they came from.
+
+    `sale_id` is a plain column (not a foreign key) because shop sits below sales in the
+    dependency order; `ticket` is unique so that a ticket can never become two orders.
+    """
+
+    number = models.CharField(max_length=24, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
+    )
+    address = models.ForeignKey(Address, on_delete=models.PROTECT, null=True, blank=True)
+    status = models.CharField(max_length=20, choices=OrderStatus.choices, db_index=True)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    deposit = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    balance_due = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    payment_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    balance_opens_at = models.DateTimeField(null=True, blank=True)
+    balance_due_at = models.DateTimeField(null=True, blank=True)
+    sale_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    ticket = models.CharField(max_length=40, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_non_negative"),
+            models.CheckConstraint(condition=Q(deposit__gte=0), name="order_deposit_non_negative"),
+            models.CheckConstraint(
+                condition=Q(balance_due__gte=0), name="order_balance_non_negative"
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Order {self.number} ({self.status})"
+
+
+class OrderLine(models.Model):
+    """A SKU and quantity at the price the order was placed at."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT)
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="orderline_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku_id} @ {self.unit_price}"
+
+    @property
+    def subtotal(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+class Payment(models.Model):
+    """One charge attempt at the gateway; (user, idempotency_key) is unique: one key, one charge."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        REFUNDED = "refunded", "Refunded"
+
+    class Purpose(models.TextChoices):
+        FULL = "full", "Full price"
+        DEPOSIT = "deposit", "Deposit"
+        BALANCE = "balance", "Balance"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    idempotency_key = models.CharField(max_length=64)
+    purpose = models.CharField(max_length=10, choices=Purpose.choices)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    method = models.CharField(max_length=30, default="card")
+    instrument = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    gateway_ref = models.CharField(max_length=64, blank=True)
+    failure_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"], name="payment_one_per_idempotency_key"
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="payment_amount_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.amount} for {self.order_id} ({self.status})"

@@ -1,0 +1,44 @@
+"""Reads of the store, scoped to who is asking: a user only ever sees their own orders."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+
+from shop.errors import not_found
+from shop.models import Address, Customer, Order, OrderLine, Product, Sku
+
+
+def product_list() -> QuerySet[Product]:
+    active_skus = Prefetch("skus", queryset=Sku.objects.filter(is_active=True))
+    return Product.objects.filter(is_active=True).prefetch_related(active_skus)
+
+
+def product_get(*, product_id: int) -> Product:
+    product = product_list().filter(pk=product_id).first()
+    if product is None:
+        raise not_found("product")
+    return product
+
+
+def customer_for_user(*, user_id: int) -> Customer:
+    customer = Customer.objects.select_related("user").filter(user_id=user_id).first()
+    if customer is None:
+        raise not_found("customer profile")
+    return customer
+
+
+def address_list(*, user_id: int) -> QuerySet[Address]:
+    return Address.objects.filter(customer__user_id=user_id)
+
+
+def order_list(*, user_id: int) -> QuerySet[Order]:
+    lines = Prefetch("lines", queryset=OrderLine.objects.select_related("sku"))
+    return Order.objects.filter(user_id=user_id).prefetch_related(lines)
+
+
+def order_get(*, order_id: int, user_id: int) -> Order:
+    """The order if it is this user's; someone else's order is indistinguishable from none."""
+    order = order_list(user_id=user_id).filter(pk=order_id).first()
+    if order is None:
+        raise not_found("order")
+    return order

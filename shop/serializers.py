@@ -1,0 +1,80 @@
+"""Shapes of the store's API bodies (API.md): thin, no business rules."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from shop.models import Address, Customer, Order, OrderLine, Product, Sku
+
+
+class RegisterInput(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]{3,150}$", max_length=150)
+    password = serializers.CharField(min_length=8, max_length=128, write_only=True)
+    phone = serializers.CharField(max_length=24)
+
+
+class RegisteredOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class MeOutput(serializers.ModelSerializer):
+    id = serializers.IntegerField(source="user.id")
+    username = serializers.CharField(source="user.username")
+    fan_level_name = serializers.CharField(source="get_fan_level_display")
+
+    class Meta:
+        model = Customer
+        fields = ["id", "username", "phone", "fan_level", "fan_level_name", "is_verified",
+                  "joined_at"]
+
+
+class AddressSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Address
+        fields = ["id", "recipient", "phone", "line1", "city", "postcode"]
+        read_only_fields = ["id"]
+
+
+class SkuOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Sku
+        fields = ["id", "code", "name", "price"]
+
+
+class ProductOutput(serializers.ModelSerializer):
+    skus = SkuOutput(many=True)
+
+    class Meta:
+        model = Product
+        fields = ["id", "name", "category", "description", "skus"]
+
+
+class OrderLineOutput(serializers.ModelSerializer):
+    sku_code = serializers.CharField(source="sku.code")
+    sku_name = serializers.CharField(source="sku.name")
+
+    class Meta:
+        model = OrderLine
+        fields = ["sku", "sku_code", "sku_name", "quantity", "unit_price"]
+
+
+class OrderOutput(serializers.ModelSerializer):
+    lines = OrderLineOutput(many=True)
+    sale = serializers.IntegerField(source="sale_id", allow_null=True)
+
+    class Meta:
+        model = Order
+        fields = ["id", "number", "status", "lines", "total", "deposit", "balance_due",
+                  "payment_due_at", "balance_opens_at", "balance_due_at", "sale", "ticket",
+                  "address", "created_at"]
+
+
+class PayInput(serializers.Serializer):
+    method = serializers.ChoiceField(choices=["card", "alipay", "wechat"], default="card")
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    instrument = serializers.CharField(max_length=64, required=False, default="")
+
+
+class OrderEnvelope(serializers.Serializer):
+    order = OrderOutput()

@@ -1,0 +1,200 @@
+"""Writes and decisions of the store: customers, addresses and the order state machine.
+
+Every state change is a conditional update with the current state in the WHERE clause, so a
+transition that races another one happens once and the loser learns it lost.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from shop.errors import DomainError, invalid, not_found
+from shop.models import Address, Customer, FanLevel, Order, OrderLine, OrderStatus, Sku
+
+User = get_user_model()
+
+S = OrderStatus
+# The order state machine: which states each state may move to.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.AWAITING_PAYMENT: frozenset({S.PAID, S.CANCELLED, S.EXPIRED}),
+    S.AWAITING_DEPOSIT: frozenset({S.AWAITING_BALANCE, S.CANCELLED, S.EXPIRED}),
+    S.AWAITING_BALANCE: frozenset({S.PAID, S.FORFEITED, S.CANCELLED}),
+    S.PAID: frozenset({S.SHIPPED, S.REFUNDED}),
+    S.SHIPPED: frozenset({S.DELIVERED}),
+    S.DELIVERED: frozenset({S.REFUNDED}),
+    S.CANCELLED: frozenset(),
+    S.EXPIRED: frozenset(),
+    S.FORFEITED: frozenset(),
+    S.REFUNDED: frozenset(),
+}
+PAYABLE = frozenset({S.AWAITING_PAYMENT, S.AWAITING_DEPOSIT, S.AWAITING_BALANCE})
+CUSTOMER_CANCELLABLE = frozenset({S.AWAITING_PAYMENT, S.AWAITING_DEPOSIT})
+
+_PHONE_RE = re.compile(r"^\+?\d{6,18}$")
+_ADDRESS_WORDS = {
+    "street": "st", "str": "st", "road": "rd", "avenue": "ave", "av": "ave",
+    "apartment": "apt", "building": "bldg", "room": "rm", "floor": "fl", "number": "",
+    "no": "", "unit": "", "district": "dist", "lu": "rd", "hao": "",
+}
+
+
+def phone_normalize(*, phone: str) -> str:
+    """Digits and an optional leading +, so that '138 0013-8000' and '13800138000' are one phone."""
+    cleaned = re.sub(r"[\s\-().]", "", phone or "")
+    if not _PHONE_RE.match(cleaned):
+        raise invalid("Phone numbers are 6 to 18 digits.", phone=["Enter a valid phone number."])
+    return cleaned
+
+
+def address_normalize(*, line1: str, city: str, postcode: str) -> str:
+    """A matching key for an address: case, punctuation, spacing and common words folded."""
+    def fold(text: str) -> str:
+        text = unicodedata.normalize("NFKC", text).lower()
+        words = re.sub(r"[^\w]+", " ", text).split()
+        return " ".join(w for w in (_ADDRESS_WORDS.get(w, w) for w in words) if w)
+
+    return f"{fold(line1)}|{fold(city)}|{re.sub(r'[^0-9a-z]', '', postcode.lower())}"
+
+
+def customer_register(*, username: str, password: str, phone: str,
+                      fan_level: int = FanLevel.LV0, now: datetime | None = None) -> Customer:
+    """Create a login and its customer profile in one go; phone and username are unique."""
+    phone = phone_normalize(phone=phone)
+    try:
+        validate_password(password, User(username=username))
+    except ValidationError as error:
+        raise invalid("The password is too weak.", password=list(error.messages)) from None
+    if User.objects.filter(username__iexact=username).exists():
+        raise invalid("That username is taken.", username=["already taken"])
+    if Customer.objects.filter(phone=phone).exists():
+        raise invalid("That phone number is already registered.", phone=["already registered"])
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(username=username, password=password)
+            return Customer.objects.create(
+                user=user, phone=phone, fan_level=fan_level, joined_at=now or timezone.now()
+            )
+    except IntegrityError:
+        raise invalid("That username or phone is taken.", username=["already taken"]) from None
+
+
+def address_create(*, customer: Customer, recipient: str, phone: str, line1: str, city: str,
+                   postcode: str) -> Address:
+    """Add a delivery address with its normalised matching form."""
+    return Address.objects.create(
+        customer=customer,
+        recipient=recipient.strip(),
+        phone=phone_normalize(phone=phone),
+        line1=line1.strip(),
+        city=city.strip(),
+        postcode=postcode.strip(),
+        normalized=address_normalize(line1=line1, city=city, postcode=postcode),
+    )
+
+
+def order_number_new() -> str:
+    """A human-readable, unguessable order number (date plus 48 random bits)."""
+    return f"{timezone.now():%y%m%d}{secrets.token_hex(6).upper()}"
+
+
+def order_create(*, user_id: int, lines: Iterable[tuple[int, int]], address_id: int | None = None,
+                 payment_window: timedelta = timedelta(minutes=30),
+                 now: datetime | None = None) -> Order:
+    """Place a regular catalogue order at list prices, awaiting payment within the window."""
+    now = now or timezone.now()
+    wanted = [(sku_id, quantity) for sku_id, quantity in lines]
+    if not wanted or any(quantity < 1 for _, quantity in wanted):
+        raise invalid("An order needs at least one line with quantity >= 1.", lines=["invalid"])
+    skus = Sku.objects.in_bulk([sku_id for sku_id, _ in wanted])
+    if len(skus) != len({sku_id for sku_id, _ in wanted}) or not all(
+        s.is_active for s in skus.values()
+    ):
+        raise not_found("SKU")
+    if address_id is not None and not Address.objects.filter(
+        pk=address_id, customer__user_id=user_id
+    ).exists():
+        raise not_found("address")
+    total = sum((skus[sku_id].price * quantity for sku_id, quantity in wanted), Decimal("0"))
+    with transaction.atomic():
+        order = Order.objects.create(
+            number=order_number_new(), user_id=user_id, address_id=address_id,
+            status=S.AWAITING_PAYMENT, total=total, balance_due=Decimal("0"),
+            payment_due_at=now + payment_window, created_at=now,
+        )
+        OrderLine.objects.bulk_create(
+            OrderLine(order=order, sku_id=sku_id, quantity=quantity, unit_price=skus[sku_id].price)
+            for sku_id, quantity in wanted
+        )
+    return order
+
+
+def order_transition(*, order_id: int, to: str, expected: Iterable[str] | None = None,
+                     **conditions) -> bool:
+    """Move an order to `to` if it is in one of the `expected` states (default: any state that
+    may reach `to`) and matches `conditions`; False when another transition got there first."""
+    allowed = {state for state, targets in TRANSITIONS.items() if to in targets}
+    if expected is not None:
+        if not set(expected) <= allowed:
+            raise ValueError(f"{sorted(set(expected) - allowed)} cannot move to {to}")
+        allowed = set(expected)
+    changed = Order.objects.filter(pk=order_id, status__in=allowed, **conditions).update(
+        status=to, updated_at=timezone.now()
+    )
+    return bool(changed)
+
+
+def order_cancel(*, order_id: int, user_id: int) -> Order:
+    """A customer cancels an order before paying anything for it."""
+    order = Order.objects.filter(pk=order_id, user_id=user_id).first()
+    if order is None:
+        raise not_found("order")
+    if not order_transition(order_id=order_id, to=S.CANCELLED, expected=CUSTOMER_CANCELLABLE):
+        order.refresh_from_db()
+        raise DomainError(
+            "not_cancellable", f"An order that is {order.status} cannot be cancelled.",
+            details={"status": order.status},
+        )
+    order.refresh_from_db()
+    return order
+
+
+def order_ship(*, order_id: int) -> bool:
+    """Hand a paid order to the carrier."""
+    return order_transition(order_id=order_id, to=S.SHIPPED, expected=[S.PAID])
+
+
+def order_deliver(*, order_id: int) -> bool:
+    """Record that a shipped order arrived."""
+    return order_transition(order_id=order_id, to=S.DELIVERED, expected=[S.SHIPPED])
+
+
+def order_admin_cancel(*, order_id: int) -> bool:
+    """Ops cancel an order nobody has paid in full yet (deposit orders keep their deposit rules)."""
+    return order_transition(order_id=order_id, to=S.CANCELLED, expected=CUSTOMER_CANCELLABLE)
+
+
+def order_expire(*, order_id: int, now: datetime | None = None) -> bool:
+    """Expire an unpaid order whose deadline has passed; False if it was paid or changed first."""
+    return order_transition(
+        order_id=order_id, to=S.EXPIRED, expected=[S.AWAITING_PAYMENT, S.AWAITING_DEPOSIT],
+        payment_due_at__lt=now or timezone.now(),
+    )
+
+
+def order_forfeit(*, order_id: int, now: datetime | None = None) -> bool:
+    """Close a deposit order whose balance was not paid in its window: the deposit is kept."""
+    return order_transition(
+        order_id=order_id, to=S.FORFEITED, expected=[S.AWAITING_BALANCE],
+        payment_due_at__lt=now or timezone.now(),
+    )
