@@ -1,0 +1,112 @@
+"""Starting and stopping the server stack: gunicorn web workers, Celery worker(s) and beat.
+
+Every process started here is stopped here too, on normal exit, on Ctrl-C and on SIGTERM.
+The embedded Redis (if any) was started by this process's settings, so the children inherit
+REDIS_URL and it stops after them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+
+
+@dataclass
+class Stack:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    web_workers: int = 3
+    celery_workers: int = 1
+    celery_concurrency: int = 2
+    beat: bool = True
+    log_dir: Path = field(default_factory=lambda: Path(settings.VAR_DIR) / "logs")
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")
+        env = {**os.environ, **self.extra_env}
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                   cwd=settings.BASE_DIR, start_new_session=True)
+        self.processes.append((name, process))
+
+    def start(self) -> None:
+        python = sys.executable
+        bin_dir = Path(python).parent
+        self._spawn("web", [
+            str(bin_dir / "gunicorn"), "config.wsgi:application",
+            "--bind", f"{self.host}:{self.port}", "--workers", str(self.web_workers),
+            "--worker-class", "gthread", "--threads", "4", "--backlog", "2048",
+            "--access-logfile", "-" if settings.DEBUG else "/dev/null",
+        ])
+        for n in range(self.celery_workers):
+            self._spawn(f"worker-{n}", [
+                python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
+                "--concurrency", str(self.celery_concurrency), "--hostname", f"worker{n}@%h",
+                "--without-gossip", "--without-mingle",
+            ])
+        if self.beat:
+            self._spawn("beat", [
+                python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
+                "--schedule", str(Path(settings.VAR_DIR) / "celerybeat-schedule"),
+            ])
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Block until the web server answers, or raise if a process died or time ran out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, process in self.processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {process.returncode}; "
+                                       f"see {self.log_dir / (name + '.log')}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/v1/products", timeout=2) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError(f"the web server did not answer within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        for _, process in reversed(self.processes):
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for _, process in reversed(self.processes):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.processes.clear()
+
+    def __enter__(self) -> Stack:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def watch(self) -> None:
+        """Block until Ctrl-C or until a process dies."""
+        while True:
+            for name, process in self.processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {process.returncode}")
+            time.sleep(0.5)
