@@ -181,7 +181,6 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict = {}
 
 # Simulated payment gateway: how slow and how flaky it is.
 PAYMENT_GATEWAY_LATENCY_MS = int(os.environ.get("PAYMENT_GATEWAY_LATENCY_MS", "0"))
@@ -197,4 +196,18 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
+}
+
+# The flash-sale gate and pipeline.
+GATE_QUEUE_BOUND = int(os.environ.get("GATE_QUEUE_BOUND", "200000"))
+GATE_PRELOAD_LEAD_SECONDS = int(os.environ.get("GATE_PRELOAD_LEAD_SECONDS", "600"))
+GATE_AUTO_REBUILD = env_bool("GATE_AUTO_REBUILD", True)
+PIPELINE_BATCH = int(os.environ.get("PIPELINE_BATCH", "500"))
+CELERY_BEAT_SCHEDULE = {
+    "gates-preload": {"task": "sales.tasks.gates_preload", "schedule": 5.0},
+    "pipeline-tick": {"task": "sales.tasks.pipeline_tick", "schedule": 1.0,
+                      "options": {"expires": 2}},
+    "orders-expire": {"task": "sales.tasks.orders_expire_due", "schedule": 2.0,
+                      "options": {"expires": 4}},
+    "gates-reconcile": {"task": "sales.tasks.gates_reconcile", "schedule": 15.0},
 }

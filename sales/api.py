@@ -1,0 +1,111 @@
+"""The sales HTTP API (API.md): sales, the purchase gate, tickets, and ops' sale endpoints."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from sales import selectors, services
+from sales.serializers import (
+    PurchaseInput,
+    PurchaseOutput,
+    SaleInput,
+    SaleOutput,
+    TicketOutput,
+    sale_representation,
+)
+from shop.errors import DomainError
+from shop.http import client_ip_of, idempotency_key_of, user_id_of
+from shop.permissions import staff_with
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description="Client-chosen key; a retry with the same key returns the first ticket.",
+)
+DEVICE_HEADER = OpenApiParameter("X-Device-Id", str, OpenApiParameter.HEADER, required=False)
+
+
+def _represent(sales: list) -> list[dict]:
+    return [sale_representation(*row) for row in selectors.sale_rows(sales)]
+
+
+class SaleListApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=SaleOutput(many=True))
+    def get(self, request):
+        return Response(_represent(list(selectors.sale_list()[:200])))
+
+
+class SaleDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=SaleOutput)
+    def get(self, request, sale_id: int):
+        return Response(_represent([selectors.sale_get(sale_id=sale_id)])[0])
+
+
+class SalePurchaseApi(APIView):
+    """The hot path: no SQL, one Redis call. 202 with a ticket to poll, or a refusal."""
+
+    @extend_schema(request=PurchaseInput, responses={202: PurchaseOutput},
+                   parameters=[IDEMPOTENCY_HEADER, DEVICE_HEADER])
+    def post(self, request, sale_id: int):
+        data = PurchaseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if data.validated_data.get("fcode"):
+            raise DomainError("fcode_invalid", "This F-code is not valid for this sale.")
+        try:
+            admission = services.purchase_admit(
+                sale_id=sale_id, user_id=user_id_of(request),
+                quantity=data.validated_data["quantity"],
+                address_id=data.validated_data.get("address_id"),
+                idempotency_key=idempotency_key_of(request),
+                device=request.headers.get("X-Device-Id", "")[:64], ip=client_ip_of(request),
+            )
+        except DomainError as refusal:
+            if refusal.code == "unavailable":
+                services.gate_unavailable_explain(sale_id=sale_id)  # 404 / not_started / ended
+            raise
+        body = {"ticket": admission.ticket, "status": "queued", "position": admission.position}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class TicketApi(APIView):
+    @extend_schema(responses=TicketOutput)
+    def get(self, request, ticket: str):
+        found = selectors.ticket_status(ticket=ticket, user_id=user_id_of(request))
+        return Response(TicketOutput(found.__dict__).data)
+
+
+class OpsSaleListApi(APIView):
+    def get_permissions(self):
+        perm = "sales.view_flashsale" if self.request.method == "GET" else "sales.add_flashsale"
+        return [staff_with(perm)()]
+
+    @extend_schema(responses=SaleOutput(many=True))
+    def get(self, request):
+        return Response(_represent(list(selectors.sale_list())))
+
+    @extend_schema(request=SaleInput, responses={201: SaleOutput})
+    def post(self, request):
+        data = SaleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        sale = services.sale_create(**data.to_service_fields())
+        return Response(_represent([selectors.sale_get(sale_id=sale.pk)])[0],
+                        status=status.HTTP_201_CREATED)
+
+
+class OpsSaleDetailApi(APIView):
+    permission_classes = [staff_with("sales.change_flashsale")]
+
+    @extend_schema(request=SaleInput(partial=True), responses=SaleOutput)
+    def patch(self, request, sale_id: int):
+        selectors.sale_get(sale_id=sale_id)
+        data = SaleInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.sale_update(sale_id=sale_id, **data.to_service_fields())
+        return Response(_represent([selectors.sale_get(sale_id=sale_id)])[0])

@@ -1,0 +1,267 @@
+"""The admission gate: a sale's stock, buyers and queue in Redis, decided by Lua scripts.
+
+The hot path (`admit`) makes no SQL query and one Redis round trip (the registered script,
+EVALSHA). Once the gate answers `sold_out`, this process answers `sold_out` from memory for
+SOLD_OUT_MEMO_SECONDS without asking Redis: only a real sold-out answer sets that memo, and
+it expires by itself, so units given back by expiries are sold again.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+import redis
+from django.conf import settings
+
+from shop.errors import DomainError
+
+LUA_DIR = Path(__file__).with_name("lua")
+SOLD_OUT_MEMO_SECONDS = 1.0
+TICKET_TTL_SECONDS = 24 * 3600
+PIPELINE_GROUP = "pipeline"
+# Blacklist mirror sets, filled by the anti-scalper module; read by the admission script.
+BLACKLIST_KEYS = {"account": "bl:account", "device": "bl:device", "ip": "bl:ip"}
+
+
+@cache
+def connection() -> redis.Redis:
+    """This process's client for the gate's Redis (the pool is re-created after a fork)."""
+    return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True,
+                                health_check_interval=30)
+
+
+@cache
+def _script(name: str):
+    return connection().register_script((LUA_DIR / f"{name}.lua").read_text())
+
+
+@dataclass(frozen=True)
+class SaleKeys:
+    """Every key of one sale carries the same hash tag, so a cluster keeps them on one shard."""
+
+    sale_id: int
+
+    def _k(self, name: str) -> str:
+        return f"fs:{{{self.sale_id}}}:{name}"
+
+    @property
+    def meta(self) -> str:
+        return self._k("meta")
+
+    @property
+    def stock(self) -> str:
+        return self._k("stock")
+
+    @property
+    def bought(self) -> str:
+        return self._k("bought")
+
+    @property
+    def idem(self) -> str:
+        return self._k("idem")
+
+    @property
+    def queue(self) -> str:
+        return self._k("queue")
+
+    @property
+    def seq(self) -> str:
+        return self._k("seq")
+
+    @property
+    def processed(self) -> str:
+        return self._k("processed")
+
+    @property
+    def reservers(self) -> str:
+        return self._k("reservers")
+
+    def ticket(self, ticket: str) -> str:
+        return self._k(f"t:{ticket}")
+
+
+@dataclass(frozen=True)
+class Admission:
+    ticket: str
+    position: int
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class SaleGateConfig:
+    sale_id: int
+    epoch: int
+    starts_ms: int
+    ends_ms: int
+    per_user_limit: int
+    requires_reservation: bool
+
+    def argv(self) -> list:
+        return [self.epoch, self.starts_ms, self.ends_ms, self.per_user_limit,
+                int(self.requires_reservation)]
+
+
+_sold_out_until: dict[int, float] = {}
+_memo_lock = threading.Lock()
+
+
+def sold_out_memo_clear() -> None:
+    with _memo_lock:
+        _sold_out_until.clear()
+
+
+def ticket_new(sale_id: int) -> str:
+    """A ticket id that names its sale and cannot be guessed (64 random bits)."""
+    return f"{sale_id}-{secrets.token_hex(8)}"
+
+
+def sale_id_of_ticket(ticket: str) -> int | None:
+    head, _, tail = ticket.partition("-")
+    if not head.isdigit() or len(tail) != 16:
+        return None
+    return int(head)
+
+
+REFUSALS = {
+    "not_started": "The sale has not started yet.",
+    "ended": "The sale has ended.",
+    "sold_out": "Sold out: no stock is left in this sale.",
+    "limit_reached": "You have reached this sale's per-user limit.",
+    "reservation_required": "This sale needs a reservation, and this account holds none.",
+    "blocked": "This account cannot buy in this sale.",
+    "busy": "The order queue is full; retry in a moment.",
+    "unavailable": "The sale is temporarily unavailable; nothing was sold. Retry shortly.",
+}
+
+
+def admit(*, sale_id: int, user_id: int, quantity: int, now_ms: int,
+          idempotency_key: str | None = None, device: str = "", ip: str = "",
+          address_id: int | None = None) -> Admission:
+    """Decide one purchase attempt atomically; raise a DomainError with the refusal's code."""
+    until = _sold_out_until.get(sale_id)
+    if until is not None:
+        if time.monotonic() < until:
+            raise DomainError("sold_out", REFUSALS["sold_out"])
+        with _memo_lock:
+            _sold_out_until.pop(sale_id, None)
+    keys = SaleKeys(sale_id)
+    ticket = ticket_new(sale_id)
+    try:
+        answer = _script("admit")(
+            keys=[keys.meta, keys.stock, keys.bought, keys.idem, keys.queue, keys.seq,
+                  keys.ticket(ticket), keys.reservers, BLACKLIST_KEYS["account"],
+                  BLACKLIST_KEYS["device"], BLACKLIST_KEYS["ip"]],
+            args=[user_id, quantity, now_ms, idempotency_key or "", ticket, device, ip,
+                  settings.GATE_QUEUE_BOUND, TICKET_TTL_SECONDS, address_id or ""],
+        )
+    except redis.RedisError:
+        raise DomainError("unavailable", REFUSALS["unavailable"]) from None
+    verdict = answer[0]
+    if verdict == "admitted":
+        return Admission(ticket=answer[1], position=int(answer[2]))
+    if verdict == "duplicate":
+        return Admission(ticket=answer[1], position=0, duplicate=True)
+    if verdict == "sold_out":
+        with _memo_lock:
+            _sold_out_until[sale_id] = time.monotonic() + SOLD_OUT_MEMO_SECONDS
+    if verdict == "invalid_quantity":
+        raise DomainError("invalid", f"At most {answer[1]} per customer in this sale.",
+                          details={"quantity": [f"must be at most {answer[1]}"]})
+    if verdict == "blocked":
+        raise DomainError("blocked", REFUSALS["blocked"], details={
+            "appeal": "Write to the appeals desk (POST /api/v1/appeals) with your order or "
+                      "account details; a person reviews every appeal."})
+    details: dict = {}
+    if verdict == "limit_reached":
+        details = {"limit": int(answer[1])}
+    elif verdict in ("not_started", "ended"):
+        moment = datetime.fromtimestamp(int(answer[1]) / 1000, tz=UTC).isoformat()
+        details = {"starts_at" if verdict == "not_started" else "ends_at": moment}
+    status = 503 if verdict in ("unavailable", "busy") else None
+    raise DomainError(verdict, REFUSALS[verdict], details=details, status=status)
+
+
+def load(*, config: SaleGateConfig, stock: int) -> bool:
+    """Load a sale into the gate unless it is already loaded (never resets a loaded gate)."""
+    keys = SaleKeys(config.sale_id)
+    created = _script("load")(keys=[keys.meta, keys.stock], args=[*config.argv(), stock])
+    try:
+        connection().xgroup_create(keys.queue, PIPELINE_GROUP, id="0", mkstream=True)
+    except redis.ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+    return bool(created)
+
+
+def rebuild(*, config: SaleGateConfig, stock: int, held: int,
+            held_by_user: dict[int, int]) -> tuple[int, int]:
+    """Rewrite a gate from the database's counts; returns (stock left, units still queued)."""
+    keys = SaleKeys(config.sale_id)
+    pairs = [value for user, units in held_by_user.items() if units for value in (user, units)]
+    left, queued = _script("rebuild")(
+        keys=[keys.meta, keys.stock, keys.bought, keys.queue],
+        args=[*config.argv(), stock, held, *pairs],
+    )
+    try:
+        connection().xgroup_create(keys.queue, PIPELINE_GROUP, id="0", mkstream=True)
+    except redis.ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+    sold_out_memo_clear()
+    return int(left), int(queued)
+
+
+def adjust(*, sale_id: int, delta: int) -> int:
+    """Add (or remove, if still unsold) units in a loaded gate; returns the units left."""
+    keys = SaleKeys(sale_id)
+    answer = _script("adjust")(keys=[keys.meta, keys.stock], args=[delta])
+    if answer[0] == "unavailable":
+        raise DomainError("unavailable", REFUSALS["unavailable"], status=503)
+    if answer[0] == "insufficient":
+        raise DomainError("stock_sold", f"Only {answer[1]} unsold unit(s) can be removed.",
+                          details={"unsold": int(answer[1])})
+    return int(answer[1])
+
+
+def release(*, sale_id: int, user_id: int, units: int) -> bool:
+    """Give units back to a loaded gate; False (nothing done) when the gate is not loaded."""
+    keys = SaleKeys(sale_id)
+    done = _script("release")(keys=[keys.meta, keys.stock, keys.bought], args=[user_id, units])
+    with _memo_lock:
+        _sold_out_until.pop(sale_id, None)
+    return bool(done)
+
+
+@dataclass(frozen=True)
+class GateState:
+    loaded: bool
+    epoch: int | None
+    stock_left: int | None
+    queued: int
+    bought: dict[int, int]
+
+
+def state(*, sale_id: int) -> GateState:
+    """What the gate holds for a sale right now (for reconciliation and the sale API)."""
+    keys = SaleKeys(sale_id)
+    pipe = connection().pipeline(transaction=True)
+    pipe.hget(keys.meta, "loaded").hget(keys.meta, "epoch").get(keys.stock)
+    pipe.xlen(keys.queue).hgetall(keys.bought)
+    loaded, epoch, stock, queued, bought = pipe.execute()
+    return GateState(
+        loaded=loaded == "1", epoch=int(epoch) if epoch is not None else None,
+        stock_left=int(stock) if stock is not None else None, queued=int(queued),
+        bought={int(user): int(units) for user, units in bought.items()},
+    )
+
+
+def stock_left(*, sale_id: int) -> int | None:
+    """Units left in the gate, or None when the sale is not loaded (one Redis round trip)."""
+    value = connection().get(SaleKeys(sale_id).stock)
+    return int(value) if value is not None else None

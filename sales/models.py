@@ -1,0 +1,112 @@
+"""Flash sales and the records that make the gate's stock auditable.
+
+The database is the record; Redis is the gate. `gate_epoch` increases every time the gate is
+rebuilt from the database, and the pipeline refuses tickets admitted under an older epoch,
+so a gate rebuilt after a Redis loss can never add to what a stale worker is still writing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from shop.models import Order, Sku
+
+
+class SaleMode(models.TextChoices):
+    OPEN = "open", "Open rush"
+    RESERVATION = "reservation", "Reservation required"
+    DEPOSIT = "deposit", "Deposit pre-sale"
+    DRAW = "draw", "Draw"
+
+
+class SaleStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    LIVE = "live", "Live"
+    SOLD_OUT = "sold_out", "Sold out"
+    ENDED = "ended", "Ended"
+
+
+class FlashSale(models.Model):
+    """A limited stock of one SKU at a price, on sale from `starts_at` to `ends_at`."""
+
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="flash_sales")
+    title = models.CharField(max_length=160)
+    starts_at = models.DateTimeField(db_index=True)
+    ends_at = models.DateTimeField()
+    price = models.DecimalField(
+        max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
+    stock = models.PositiveIntegerField()
+    per_user_limit = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    payment_window = models.DurationField(default=timedelta(minutes=30))
+    mode = models.CharField(max_length=12, choices=SaleMode.choices, default=SaleMode.OPEN)
+    reservation_opens_at = models.DateTimeField(null=True, blank=True)
+    reservation_closes_at = models.DateTimeField(null=True, blank=True)
+    deposit = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    gate_loaded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    gate_epoch = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")),
+                                   name="sale_ends_after_it_starts"),
+            models.CheckConstraint(condition=Q(price__gt=0), name="sale_price_positive"),
+            models.CheckConstraint(condition=Q(per_user_limit__gte=1),
+                                   name="sale_limit_at_least_one"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def status_at(self, now: datetime, stock_left: int | None) -> str:
+        """Derived from time and stock: scheduled, live, sold_out or ended."""
+        if now < self.starts_at:
+            return SaleStatus.SCHEDULED
+        if now >= self.ends_at:
+            return SaleStatus.ENDED
+        if stock_left is not None and stock_left <= 0:
+            return SaleStatus.SOLD_OUT
+        return SaleStatus.LIVE
+
+    def is_live(self, now: datetime | None = None) -> bool:
+        now = now or timezone.now()
+        return self.starts_at <= now < self.ends_at
+
+
+class StockReturn(models.Model):
+    """A unit given back to the gate by an order that stopped holding it.
+
+    One row per order (unique), inserted in the same transaction as the decision, so the
+    gate's counter is incremented exactly once per returned order.
+    """
+
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="stock_return")
+    sale = models.ForeignKey(FlashSale, on_delete=models.PROTECT, related_name="stock_returns")
+    quantity = models.PositiveIntegerField()
+    reason = models.CharField(max_length=20)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.quantity} back to {self.sale_id} from order {self.order_id}"
+
+
+class RejectedTicket(models.Model):
+    """A ticket the pipeline turned down after admission (its stock went back to the gate)."""
+
+    ticket = models.CharField(max_length=40, unique=True)
+    sale = models.ForeignKey(FlashSale, on_delete=models.PROTECT, related_name="rejected_tickets")
+    user_id = models.PositiveBigIntegerField()
+    quantity = models.PositiveIntegerField()
+    reason = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.ticket} rejected: {self.reason}"

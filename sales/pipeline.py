@@ -1,0 +1,196 @@
+"""The order pipeline: Celery workers turn the gate's queued tickets into orders, in batches.
+
+Each sale's queue is a Redis stream read through a consumer group. A batch is written in one
+transaction with bulk inserts, then acknowledged and deleted. A worker that dies after
+reading leaves its entries pending; another worker claims them after MIN_IDLE_MS and, because
+`Order.ticket` is unique and already-written tickets are skipped, writes each exactly once.
+An entry delivered MAX_DELIVERIES times without success is rejected (its unit goes back),
+so a poison message cannot loop forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+import redis
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from sales import gate
+from sales.gate import PIPELINE_GROUP, TICKET_TTL_SECONDS, SaleKeys
+from sales.models import FlashSale, RejectedTicket, SaleMode
+from shop.models import Address, Order, OrderLine, OrderStatus
+from shop.services import order_number_new
+
+logger = logging.getLogger("flashsale.pipeline")
+
+MIN_IDLE_MS = 30_000
+MAX_DELIVERIES = 5
+
+
+@dataclass(frozen=True)
+class Entry:
+    stream_id: str
+    ticket: str
+    user_id: int
+    quantity: int
+    epoch: int
+    address_id: int | None
+
+    @classmethod
+    def parse(cls, stream_id: str, fields: dict[str, str]) -> Entry:
+        return cls(
+            stream_id=stream_id, ticket=fields["ticket"], user_id=int(fields["user"]),
+            quantity=int(fields["qty"]), epoch=int(fields["epoch"]),
+            address_id=int(fields["address"]) if fields.get("address") else None,
+        )
+
+
+@dataclass
+class Outcome:
+    confirmed: dict[str, int]        # ticket -> order id
+    rejected: dict[str, str]         # ticket -> reason
+    released: list[Entry]            # entries whose units go back to the gate
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _read(sale_id: int, consumer: str, count: int, min_idle_ms: int) -> tuple[list, list]:
+    """Stale entries of dead consumers first (with their delivery counts), then new ones."""
+    client, queue = gate.connection(), SaleKeys(sale_id).queue
+    stale = client.xpending_range(queue, PIPELINE_GROUP, min="-", max="+", count=count,
+                                  idle=min_idle_ms)
+    if stale:
+        ids = [item["message_id"] for item in stale]
+        claimed = client.xclaim(queue, PIPELINE_GROUP, consumer, min_idle_ms, ids)
+        deliveries = {item["message_id"]: item["times_delivered"] for item in stale}
+        poison = [(sid, f) for sid, f in claimed if f and deliveries[sid] >= MAX_DELIVERIES]
+        good = [(sid, f) for sid, f in claimed if f and deliveries[sid] < MAX_DELIVERIES]
+        gone = [sid for sid, f in claimed if not f]
+        if gone:
+            client.xack(queue, PIPELINE_GROUP, *gone)
+        if good or poison:
+            return good, poison
+    fresh = client.xreadgroup(PIPELINE_GROUP, consumer, {queue: ">"}, count=count)
+    return (fresh[0][1] if fresh else []), []
+
+
+def _write(sale: FlashSale, entries: list[Entry], poison: list[Entry]) -> Outcome:
+    """One transaction: skip tickets already decided, reject what cannot be an order, bulk
+    insert the rest. Holds the sale's row lock so a gate rebuild cannot interleave."""
+    outcome = Outcome(confirmed={}, rejected={}, released=[])
+    now = timezone.now()
+    with transaction.atomic():
+        sale = FlashSale.objects.select_for_update().get(pk=sale.pk)
+        tickets = [e.ticket for e in entries + poison]
+        done = dict(Order.objects.filter(ticket__in=tickets).values_list("ticket", "id"))
+        done_rejected = dict(RejectedTicket.objects.filter(ticket__in=tickets)
+                             .values_list("ticket", "reason"))
+        outcome.confirmed.update(done)
+        outcome.rejected.update(done_rejected)
+        todo = [e for e in entries if e.ticket not in done and e.ticket not in done_rejected]
+        addresses = set(Address.objects.filter(
+            pk__in={e.address_id for e in todo if e.address_id},
+            customer__user_id__in={e.user_id for e in todo},
+        ).values_list("pk", "customer__user_id"))
+        rejects: list[tuple[Entry, str]] = [
+            (e, "undeliverable") for e in poison
+            if e.ticket not in done and e.ticket not in done_rejected
+        ]
+        orders: list[tuple[Entry, Order]] = []
+        for e in todo:
+            if e.epoch != sale.gate_epoch:
+                rejects.append((e, "gate_rebuilt"))
+            elif e.address_id and (e.address_id, e.user_id) not in addresses:
+                rejects.append((e, "address_invalid"))
+            else:
+                orders.append((e, _order_for(sale, e, now)))
+        Order.objects.bulk_create([order for _, order in orders])
+        OrderLine.objects.bulk_create(
+            OrderLine(order=order, sku_id=sale.sku_id, quantity=e.quantity,
+                      unit_price=sale.price) for e, order in orders
+        )
+        RejectedTicket.objects.bulk_create(
+            RejectedTicket(ticket=e.ticket, sale=sale, user_id=e.user_id, quantity=e.quantity,
+                           reason=reason) for e, reason in rejects
+        )
+    outcome.confirmed.update({e.ticket: order.pk for e, order in orders})
+    outcome.rejected.update({e.ticket: reason for e, reason in rejects})
+    # Units of a stale epoch were never counted by the rebuilt gate: they must not go back.
+    outcome.released = [e for e, reason in rejects if reason != "gate_rebuilt"]
+    return outcome
+
+
+def _order_for(sale: FlashSale, entry: Entry, now) -> Order:
+    total = sale.price * entry.quantity
+    deposit = (sale.deposit or Decimal("0")) * entry.quantity
+    is_deposit = sale.mode == SaleMode.DEPOSIT and deposit > 0
+    return Order(
+        number=order_number_new(), user_id=entry.user_id, address_id=entry.address_id,
+        status=OrderStatus.AWAITING_DEPOSIT if is_deposit else OrderStatus.AWAITING_PAYMENT,
+        total=total, deposit=deposit if is_deposit else Decimal("0"),
+        balance_due=total - deposit if is_deposit else Decimal("0"),
+        payment_due_at=now + (sale.payment_window or timedelta(minutes=30)),
+        sale_id=sale.pk, ticket=entry.ticket, created_at=now,
+    )
+
+
+def _publish(sale_id: int, outcome: Outcome, stream_ids: list[str]) -> None:
+    """After commit: tell the tickets, give rejected units back, acknowledge and delete."""
+    keys = SaleKeys(sale_id)
+    pipe = gate.connection().pipeline(transaction=False)
+    for ticket, order_id in outcome.confirmed.items():
+        pipe.hset(keys.ticket(ticket), mapping={"status": "confirmed", "order": order_id})
+        pipe.expire(keys.ticket(ticket), TICKET_TTL_SECONDS)
+    for ticket, reason in outcome.rejected.items():
+        pipe.hset(keys.ticket(ticket), mapping={"status": "rejected", "reason": reason})
+        pipe.expire(keys.ticket(ticket), TICKET_TTL_SECONDS)
+    pipe.incrby(keys.processed, len(stream_ids))
+    pipe.execute()
+    for entry in outcome.released:
+        gate.release(sale_id=sale_id, user_id=entry.user_id, units=entry.quantity)
+    client = gate.connection()
+    client.xack(keys.queue, PIPELINE_GROUP, *stream_ids)
+    client.xdel(keys.queue, *stream_ids)
+
+
+def drain(*, sale_id: int, batch: int = 500, consumer: str | None = None,
+          time_budget: float = 5.0, min_idle_ms: int = MIN_IDLE_MS) -> int:
+    """Write queued tickets of one sale as orders until the queue is empty or time is up.
+
+    Returns how many queue entries were settled (confirmed or rejected).
+    """
+    consumer = consumer or consumer_name()
+    sale = FlashSale.objects.get(pk=sale_id)
+    settled, deadline = 0, time.monotonic() + time_budget
+    while time.monotonic() < deadline:
+        try:
+            raw, raw_poison = _read(sale_id, consumer, batch, min_idle_ms)
+        except redis.ResponseError as error:
+            if "NOGROUP" in str(error):
+                return settled  # the gate is gone (Redis lost): nothing to drain until rebuilt
+            raise
+        if not raw and not raw_poison:
+            break
+        entries = [Entry.parse(sid, fields) for sid, fields in raw]
+        poison = [Entry.parse(sid, fields) for sid, fields in raw_poison]
+        for attempt in range(3):
+            try:
+                outcome = _write(sale, entries, poison)
+                break
+            except IntegrityError:
+                # Another worker wrote some of these tickets a moment ago: re-read and skip them.
+                logger.warning("ticket conflict in sale %s, retry %s", sale_id, attempt + 1)
+        else:
+            raise RuntimeError(f"could not settle a batch of sale {sale_id}")
+        _publish(sale_id, outcome, [e.stream_id for e in entries + poison])
+        settled += len(entries) + len(poison)
+    return settled

@@ -1,0 +1,81 @@
+"""Reads of sales and tickets: stock from the gate when it is loaded, else from the record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from sales import gate
+from sales.gate import SaleKeys, sale_id_of_ticket
+from sales.models import FlashSale, RejectedTicket
+from shop.errors import not_found
+from shop.models import Order
+
+
+def sale_list() -> QuerySet[FlashSale]:
+    return FlashSale.objects.select_related("sku").order_by("starts_at", "id")
+
+
+def sale_get(*, sale_id: int) -> FlashSale:
+    sale = sale_list().filter(pk=sale_id).first()
+    if sale is None:
+        raise not_found("sale")
+    return sale
+
+
+def stock_left_map(sales: list[FlashSale]) -> dict[int, int]:
+    """Units left per sale: one MGET for the loaded gates; the full stock for unloaded ones."""
+    loaded = [s for s in sales if s.gate_loaded_at]
+    values = gate.connection().mget([SaleKeys(s.pk).stock for s in loaded]) if loaded else []
+    left = {s.pk: s.stock for s in sales if not s.gate_loaded_at}
+    for sale, value in zip(loaded, values, strict=True):
+        # A loaded gate whose key vanished sells nothing until rebuilt: show 0, not a guess.
+        left[sale.pk] = int(value) if value is not None else 0
+    return left
+
+
+def sale_rows(sales: list[FlashSale]) -> list[tuple[FlashSale, int, str]]:
+    """(sale, stock left, status) for the representation of API.md."""
+    now = timezone.now()
+    left = stock_left_map(sales)
+    return [(s, left[s.pk], s.status_at(now, left[s.pk])) for s in sales]
+
+
+@dataclass(frozen=True)
+class TicketStatus:
+    ticket: str
+    status: str
+    position: int | None = None
+    order: int | None = None
+    reason: str | None = None
+
+
+def ticket_status(*, ticket: str, user_id: int) -> TicketStatus:
+    """Where a ticket stands; another user's ticket is indistinguishable from none."""
+    sale_id = sale_id_of_ticket(ticket)
+    if sale_id is None:
+        raise not_found("ticket")
+    keys = SaleKeys(sale_id)
+    pipe = gate.connection().pipeline(transaction=False)
+    pipe.hgetall(keys.ticket(ticket)).get(keys.processed)
+    data, processed = pipe.execute()
+    if data:
+        if int(data["user"]) != user_id:
+            raise not_found("ticket")
+        if data["status"] == "queued":
+            position = max(int(data["seq"]) - int(processed or 0), 1)
+            return TicketStatus(ticket=ticket, status="queued", position=position)
+        if data["status"] == "confirmed":
+            return TicketStatus(ticket=ticket, status="confirmed", order=int(data["order"]))
+        return TicketStatus(ticket=ticket, status="rejected", reason=data.get("reason"))
+    # The gate forgot it (expired or lost): the database still knows settled tickets.
+    order_id = Order.objects.filter(ticket=ticket, user_id=user_id).values_list("pk", flat=True)
+    if order_id:
+        return TicketStatus(ticket=ticket, status="confirmed", order=order_id[0])
+    reason = RejectedTicket.objects.filter(ticket=ticket, user_id=user_id).values_list(
+        "reason", flat=True)
+    if reason:
+        return TicketStatus(ticket=ticket, status="rejected", reason=reason[0])
+    raise not_found("ticket")

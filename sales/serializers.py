@@ -1,0 +1,86 @@
+"""Shapes of the sales API (API.md): thin, no business rules."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from sales.models import FlashSale, SaleMode
+from shop.models import Sku
+
+
+class SaleOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    sku = serializers.IntegerField(source="sku_id")
+    sku_name = serializers.CharField(source="sku.name")
+    price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    status = serializers.CharField()
+    stock = serializers.IntegerField()
+    stock_left = serializers.IntegerField()
+    per_user_limit = serializers.IntegerField()
+    mode = serializers.CharField()
+    reservation_opens_at = serializers.DateTimeField(allow_null=True)
+    reservation_closes_at = serializers.DateTimeField(allow_null=True)
+    deposit = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True)
+    payment_window_seconds = serializers.IntegerField()
+
+
+def sale_representation(sale: FlashSale, stock_left: int, status: str) -> dict:
+    return SaleOutput({
+        **{f: getattr(sale, f) for f in (
+            "id", "title", "sku_id", "sku", "price", "starts_at", "ends_at", "stock",
+            "per_user_limit", "mode", "reservation_opens_at", "reservation_closes_at",
+            "deposit")},
+        "status": status, "stock_left": stock_left,
+        "payment_window_seconds": int(sale.payment_window.total_seconds()),
+    }).data
+
+
+class PurchaseInput(serializers.Serializer):
+    quantity = serializers.IntegerField(min_value=1, max_value=100, default=1)
+    address_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    fcode = serializers.CharField(max_length=32, required=False, allow_blank=False)
+
+
+class PurchaseOutput(serializers.Serializer):
+    ticket = serializers.CharField()
+    status = serializers.CharField()
+    position = serializers.IntegerField()
+
+
+class TicketOutput(serializers.Serializer):
+    ticket = serializers.CharField()
+    status = serializers.ChoiceField(choices=["queued", "confirmed", "rejected"])
+    position = serializers.IntegerField(allow_null=True)
+    order = serializers.IntegerField(allow_null=True)
+    reason = serializers.CharField(allow_null=True)
+
+
+class SaleInput(serializers.Serializer):
+    """Ops' body for scheduling and editing a sale (the representation's field names)."""
+
+    sku = serializers.PrimaryKeyRelatedField(queryset=Sku.objects.filter(is_active=True))
+    title = serializers.CharField(max_length=160)
+    price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0.01"))
+    stock = serializers.IntegerField(min_value=0, max_value=10_000_000)
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    per_user_limit = serializers.IntegerField(min_value=1, max_value=100, default=1)
+    mode = serializers.ChoiceField(choices=SaleMode.choices, default=SaleMode.OPEN)
+    reservation_opens_at = serializers.DateTimeField(required=False, allow_null=True)
+    reservation_closes_at = serializers.DateTimeField(required=False, allow_null=True)
+    deposit = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0.01"),
+                                       required=False, allow_null=True)
+    payment_window_seconds = serializers.IntegerField(min_value=60, max_value=7 * 86400,
+                                                      required=False)
+
+    def to_service_fields(self) -> dict:
+        fields = dict(self.validated_data)
+        if "payment_window_seconds" in fields:
+            fields["payment_window"] = timedelta(seconds=fields.pop("payment_window_seconds"))
+        return fields

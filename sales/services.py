@@ -1,0 +1,217 @@
+"""Writes and decisions of flash sales: scheduling, loading the gate, buying, expiring.
+
+The gate (Redis) admits; the database records. Units go back to the gate only through
+`stock_release`, which inserts a unique StockReturn row first, so each order returns its
+units exactly once however many sweepers race for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from sales import gate
+from sales.models import FlashSale, SaleMode, StockReturn
+from shop import services as shop_services
+from shop.errors import DomainError, invalid, not_found
+from shop.models import Order, OrderLine, OrderStatus
+
+logger = logging.getLogger("flashsale.sales")
+
+S = OrderStatus
+HOLDING = (S.AWAITING_PAYMENT, S.AWAITING_DEPOSIT, S.AWAITING_BALANCE, S.PAID, S.SHIPPED,
+           S.DELIVERED)
+NOT_HOLDING = (S.CANCELLED, S.EXPIRED, S.FORFEITED, S.REFUNDED)
+FROZEN_WHEN_LOADED = ("sku", "price", "starts_at", "per_user_limit", "mode", "deposit",
+                      "payment_window", "reservation_opens_at", "reservation_closes_at")
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def gate_config(sale: FlashSale, *, epoch: int | None = None) -> gate.SaleGateConfig:
+    return gate.SaleGateConfig(
+        sale_id=sale.pk, epoch=sale.gate_epoch if epoch is None else epoch,
+        starts_ms=_ms(sale.starts_at), ends_ms=_ms(sale.ends_at),
+        per_user_limit=sale.per_user_limit,
+        requires_reservation=sale.mode in (SaleMode.RESERVATION,),
+    )
+
+
+def _validate(fields: dict) -> None:
+    starts, ends = fields.get("starts_at"), fields.get("ends_at")
+    if starts and ends and ends <= starts:
+        raise invalid("A sale must end after it starts.", ends_at=["must be after starts_at"])
+    if fields.get("mode") == SaleMode.DEPOSIT and not fields.get("deposit"):
+        raise invalid("A deposit pre-sale needs a deposit.", deposit=["required for deposit"])
+    deposit, price = fields.get("deposit"), fields.get("price")
+    if deposit and price and deposit >= price:
+        raise invalid("The deposit must be less than the price.", deposit=["must be < price"])
+
+
+def sale_create(**fields) -> FlashSale:
+    """Schedule a sale; its gate is loaded by `gates_preload` shortly before it opens."""
+    _validate(fields)
+    return FlashSale.objects.create(**fields)
+
+
+def sale_update(*, sale_id: int, **changes) -> FlashSale:
+    """Edit a sale. Once its gate is loaded only the title, the end and the stock may change,
+    and stock through the gate so that Redis and the database move together."""
+    with transaction.atomic():
+        sale = FlashSale.objects.select_for_update().filter(pk=sale_id).first()
+        if sale is None:
+            raise not_found("sale")
+        merged = {f: changes.get(f, getattr(sale, f)) for f in
+                  ("starts_at", "ends_at", "mode", "deposit", "price")}
+        _validate(merged)
+        if sale.gate_loaded_at:
+            frozen = [f for f in FROZEN_WHEN_LOADED
+                      if f in changes and changes[f] != getattr(sale, f if f != "sku" else "sku")]
+            if frozen:
+                raise DomainError("sale_locked", "These fields cannot change once the sale's "
+                                  "gate is loaded.", details={"fields": frozen})
+            if "stock" in changes and changes["stock"] != sale.stock:
+                gate.adjust(sale_id=sale.pk, delta=changes["stock"] - sale.stock)
+        for field, value in changes.items():
+            setattr(sale, field, value)
+        sale.save()
+        if sale.gate_loaded_at and ("ends_at" in changes):
+            gate_rebuild(sale_id=sale.pk)
+    return sale
+
+
+def gate_load(*, sale_id: int) -> bool:
+    """Load a sale's stock into the gate, once. A gate that was loaded before and has since
+    vanished is not reloaded here (that would resell sold units): it needs `gate_rebuild`."""
+    with transaction.atomic():
+        sale = FlashSale.objects.select_for_update().get(pk=sale_id)
+        if sale.gate_loaded_at is not None:
+            return False
+        gate.load(config=gate_config(sale), stock=sale.stock)
+        sale.gate_loaded_at = timezone.now()
+        sale.save(update_fields=["gate_loaded_at"])
+    return True
+
+
+def gates_preload(*, now: datetime | None = None) -> list[int]:
+    """Load every sale opening within GATE_PRELOAD_LEAD that is not loaded yet (Celery beat)."""
+    now = now or timezone.now()
+    due = FlashSale.objects.filter(
+        gate_loaded_at__isnull=True, ends_at__gt=now,
+        starts_at__lte=now + timedelta(seconds=settings.GATE_PRELOAD_LEAD_SECONDS),
+    ).values_list("pk", flat=True)
+    return [sale_id for sale_id in due if gate_load(sale_id=sale_id)]
+
+
+@dataclass(frozen=True)
+class HeldUnits:
+    total: int
+    by_user: dict[int, int]
+
+
+def units_held(*, sale_id: int) -> HeldUnits:
+    """Units of a sale held by orders in the database (the record)."""
+    rows = (OrderLine.objects.filter(order__sale_id=sale_id, order__status__in=HOLDING)
+            .values("order__user_id").annotate(units=Sum("quantity")))
+    by_user = {row["order__user_id"]: row["units"] for row in rows}
+    return HeldUnits(total=sum(by_user.values()), by_user=by_user)
+
+
+def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
+    """Rebuild a sale's gate from the database. If the gate's keys were lost, a new epoch
+    starts: tickets admitted before the loss are rejected by the pipeline, not double-sold."""
+    with transaction.atomic():
+        sale = FlashSale.objects.select_for_update().get(pk=sale_id)
+        if not gate.state(sale_id=sale_id).loaded:
+            sale.gate_epoch += 1
+        sale.gate_loaded_at = sale.gate_loaded_at or timezone.now()
+        sale.save(update_fields=["gate_epoch", "gate_loaded_at"])
+        held = units_held(sale_id=sale_id)
+        left, queued = gate.rebuild(config=gate_config(sale), stock=sale.stock, held=held.total,
+                                    held_by_user=held.by_user)
+    logger.warning("gate of sale %s rebuilt: %s left, %s queued, epoch %s",
+                   sale_id, left, queued, sale.gate_epoch)
+    return left, queued
+
+
+def purchase_admit(*, sale_id: int, user_id: int, quantity: int = 1,
+                   address_id: int | None = None, idempotency_key: str | None = None,
+                   device: str = "", ip: str = "", now: datetime | None = None) -> gate.Admission:
+    """The hot path: one Redis call, no SQL. Everything is decided by the gate's script."""
+    now_ms = _ms(now) if now else int(timezone.now().timestamp() * 1000)
+    return gate.admit(sale_id=sale_id, user_id=user_id, quantity=quantity, now_ms=now_ms,
+                      idempotency_key=idempotency_key, device=device, ip=ip,
+                      address_id=address_id)
+
+
+def stock_release(*, order_id: int, reason: str) -> bool:
+    """Return a non-holding sale order's units to the gate, exactly once."""
+    order = Order.objects.filter(pk=order_id, status__in=NOT_HOLDING,
+                                 sale_id__isnull=False).first()
+    if order is None:
+        return False
+    units = order.lines.aggregate(units=Sum("quantity"))["units"] or 0
+    try:
+        with transaction.atomic():
+            StockReturn.objects.create(order=order, sale_id=order.sale_id, quantity=units,
+                                       reason=reason)
+            transaction.on_commit(lambda: gate.release(
+                sale_id=order.sale_id, user_id=order.user_id, units=units))
+    except IntegrityError:
+        return False  # someone returned it first
+    return True
+
+
+def sale_order_expire(*, order_id: int, now: datetime | None = None) -> bool:
+    """Expire an unpaid sale order past its deadline and give its units back, once."""
+    with transaction.atomic():
+        if not shop_services.order_expire(order_id=order_id, now=now):
+            return False
+        stock_release(order_id=order_id, reason="expired")
+    return True
+
+
+def orders_expire_due(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Sweep: expire due sale orders, and return units of sale orders that stopped holding
+    them by other paths (customer cancel, refund, forfeit). Safe to run concurrently."""
+    now = now or timezone.now()
+    due = Order.objects.filter(
+        sale_id__isnull=False, status__in=[S.AWAITING_PAYMENT, S.AWAITING_DEPOSIT],
+        payment_due_at__lt=now,
+    ).values_list("pk", flat=True)[:limit]
+    expired = sum(1 for order_id in due if sale_order_expire(order_id=order_id, now=now))
+    due_balance = Order.objects.filter(
+        sale_id__isnull=False, status=S.AWAITING_BALANCE, payment_due_at__lt=now,
+    ).values_list("pk", flat=True)[:limit]
+    for order_id in due_balance:
+        with transaction.atomic():
+            if shop_services.order_forfeit(order_id=order_id, now=now):
+                stock_release(order_id=order_id, reason="forfeited")
+    unreturned = Order.objects.filter(
+        Q(sale_id__isnull=False), status__in=NOT_HOLDING, stock_return__isnull=True,
+    ).values_list("pk", "status")[:limit]
+    for order_id, status in unreturned:
+        stock_release(order_id=order_id, reason=status)
+    return expired
+
+
+def gate_unavailable_explain(*, sale_id: int, now: datetime | None = None) -> None:
+    """Off the hot path: when the gate has no answer, say why if the record knows better."""
+    sale = FlashSale.objects.filter(pk=sale_id).first()
+    if sale is None:
+        raise not_found("sale")
+    now = now or timezone.now()
+    if now < sale.starts_at:
+        raise DomainError("not_started", gate.REFUSALS["not_started"],
+                          details={"starts_at": sale.starts_at.isoformat()})
+    if now >= sale.ends_at:
+        raise DomainError("ended", gate.REFUSALS["ended"],
+                          details={"ends_at": sale.ends_at.isoformat()})

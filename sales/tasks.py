@@ -1,0 +1,40 @@
+"""Celery tasks: thin wrappers that call services (scheduled by beat, see settings)."""
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from sales import pipeline, reconcile, services
+from sales.models import FlashSale
+
+
+@shared_task(acks_late=True)
+def gates_preload() -> list[int]:
+    return services.gates_preload()
+
+
+@shared_task(acks_late=True)
+def orders_materialize(sale_id: int) -> int:
+    return pipeline.drain(sale_id=sale_id, batch=settings.PIPELINE_BATCH)
+
+
+@shared_task(acks_late=True)
+def pipeline_tick() -> int:
+    """Drain every sale whose gate is loaded and that ended less than an hour ago."""
+    recent = timezone.now() - timedelta(hours=1)
+    sale_ids = FlashSale.objects.filter(gate_loaded_at__isnull=False, ends_at__gt=recent) \
+        .values_list("pk", flat=True)
+    return sum(pipeline.drain(sale_id=sale_id, batch=settings.PIPELINE_BATCH)
+               for sale_id in sale_ids)
+
+
+@shared_task(acks_late=True)
+def orders_expire_due() -> int:
+    return services.orders_expire_due()
+
+
+@shared_task(acks_late=True)
+def gates_reconcile() -> int:
+    return sum(1 for drift in reconcile.gates_reconcile() if not drift.clean)

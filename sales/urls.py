@@ -1,0 +1,12 @@
+from django.urls import path
+
+from sales import api
+
+urlpatterns = [
+    path("sales", api.SaleListApi.as_view(), name="sales"),
+    path("sales/<int:sale_id>", api.SaleDetailApi.as_view(), name="sale"),
+    path("sales/<int:sale_id>/purchase", api.SalePurchaseApi.as_view(), name="sale-purchase"),
+    path("tickets/<str:ticket>", api.TicketApi.as_view(), name="ticket"),
+    path("ops/sales", api.OpsSaleListApi.as_view(), name="ops-sales"),
+    path("ops/sales/<int:sale_id>", api.OpsSaleDetailApi.as_view(), name="ops-sale"),
+]
