@@ -1,0 +1,91 @@
+"""Redis lost mid-sale: the gate fails closed, is rebuilt from the database, never oversells."""
+
+from __future__ import annotations
+
+from django.core.management import call_command
+
+from sales import gate, pipeline, reconcile, services
+from sales.models import RejectedTicket
+from shop.models import Order
+
+
+def _admit(sale, users):
+    return [services.purchase_admit(sale_id=sale.pk, user_id=u).ticket for u in users]
+
+
+def test_redis_flushed_mid_sale_fails_closed_until_rebuilt_and_never_oversells(
+        make_sale, buyer_ids, redis_client):
+    sale = make_sale(stock=100)
+    users = buyer_ids(260)
+    _admit(sale, users[:40])
+    pipeline.drain(sale_id=sale.pk, batch=25, time_budget=0)  # nothing: budget spent at once
+    raw, _ = pipeline._read(sale.pk, "stale-worker", 20, 0)   # a worker holds 20 in flight
+    pipeline.drain(sale_id=sale.pk)                            # the other 20 become orders
+    assert Order.objects.filter(sale_id=sale.pk).count() == 20
+
+    redis_client.flushdb()
+
+    for user in users[40:45]:
+        try:
+            services.purchase_admit(sale_id=sale.pk, user_id=user)
+            raise AssertionError("a lost gate admitted a buyer")
+        except Exception as refusal:  # noqa: BLE001
+            assert refusal.code == "unavailable"
+    assert pipeline.drain(sale_id=sale.pk) == 0
+    drift = reconcile.sale_reconcile(sale_id=sale.pk)
+    assert not drift.loaded and not drift.clean
+
+    left, queued = services.gate_rebuild(sale_id=sale.pk)
+    assert (left, queued) == (80, 0)
+
+    # The stale worker finally writes its 20 entries: refused, they belong to the lost gate.
+    stale = [pipeline.Entry.parse(sid, fields) for sid, fields in raw]
+    outcome = pipeline._write(sale, stale, [])
+    assert set(outcome.rejected.values()) == {"gate_rebuilt"} and not outcome.released
+
+    _admit(sale, users[45:125])
+    for user in users[125:]:
+        try:
+            services.purchase_admit(sale_id=sale.pk, user_id=user)
+        except Exception as refusal:  # noqa: BLE001
+            assert refusal.code == "sold_out"
+    pipeline.drain(sale_id=sale.pk)
+    assert Order.objects.filter(sale_id=sale.pk).count() == 100
+    assert RejectedTicket.objects.filter(sale=sale, reason="gate_rebuilt").count() == 20
+    assert reconcile.sale_reconcile(sale_id=sale.pk).clean
+
+
+def test_the_periodic_reconciliation_rebuilds_a_lost_gate(live_sale, redis_client, settings):
+    settings.GATE_AUTO_REBUILD = True
+    redis_client.flushdb()
+    [drift] = reconcile.gates_reconcile()
+    assert not drift.loaded
+    assert gate.state(sale_id=live_sale.pk).loaded
+    assert gate.stock_left(sale_id=live_sale.pk) == live_sale.stock
+
+
+def test_the_preloader_never_reloads_a_lost_gate_with_its_full_stock(live_sale, buyer_ids,
+                                                                     redis_client):
+    _admit(live_sale, buyer_ids(3))
+    pipeline.drain(sale_id=live_sale.pk)
+    redis_client.flushdb()
+    assert services.gates_preload() == []
+    assert not gate.state(sale_id=live_sale.pk).loaded
+
+
+def test_reconcile_sale_reports_drift_and_rebuild_fixes_it(live_sale, buyer_ids, redis_client,
+                                                           capsys):
+    _admit(live_sale, buyer_ids(3))
+    pipeline.drain(sale_id=live_sale.pk)
+    redis_client.incrby(gate.SaleKeys(live_sale.pk).stock, 5)  # drift: 5 phantom units
+    drift = reconcile.sale_reconcile(sale_id=live_sale.pk)
+    assert drift.stock_drift == 5
+
+    try:
+        call_command("reconcile_sale", live_sale.pk)
+        raise AssertionError("drift should exit non-zero")
+    except SystemExit as exit_:
+        assert exit_.code == 1
+    call_command("reconcile_sale", live_sale.pk, "--rebuild")
+    assert "gate and database agree" in capsys.readouterr().out
+    assert gate.stock_left(sale_id=live_sale.pk) == live_sale.stock - 3
