@@ -105,7 +105,10 @@ def _replay(payment: Payment, order_id: int) -> Order:
         raise DomainError("payment_failed", f"The payment failed: {payment.failure_reason}.",
                           status=402)
     if payment.status == Payment.Status.REFUNDED and payment.failure_reason:
-        raise DomainError("payment_expired", payment.failure_reason)
+        # Refunded because the order moved under the charge: the code order_pay gave then.
+        status = Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
+        code = "payment_expired" if status in (S.EXPIRED, S.FORFEITED) else "not_payable"
+        raise DomainError(code, payment.failure_reason, details={"status": status})
     return Order.objects.get(pk=order_id)
 
 

@@ -93,8 +93,10 @@ def test_paying_and_expiring_racing_each_other_end_in_exactly_one(make_sale, buy
             finally:
                 connections.close_all()
 
+        delay = rng.uniform(0, 0.008)
+
         def expire(order=order, deadline=deadline, results=results, barrier=barrier,
-                   delay=rng.uniform(0, 0.008)):
+                   delay=delay):
             barrier.wait()
             time.sleep(delay)  # sometimes the payment is ahead, sometimes the sweeper
             try:

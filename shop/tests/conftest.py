@@ -26,8 +26,9 @@ def make_order(db, sku):
              balance_due_in: timedelta | None = None, **fields) -> Order:
         now = timezone.now()
         total = sku.price * quantity
+        fields.setdefault("number", f"T{next(_numbers):010d}")
         order = Order.objects.create(
-            number=f"T{next(_numbers):010d}", user=user, status=status, total=total,
+            user=user, status=status, total=total,
             deposit=deposit, balance_due=total - deposit if deposit else Decimal("0"),
             payment_due_at=now + due_in if due_in is not None else None,
             balance_opens_at=now + balance_opens_in if balance_opens_in is not None else None,

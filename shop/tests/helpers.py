@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 
 from django.db import connection
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
 
 
 def run_together(*calls):
@@ -32,3 +34,10 @@ def run_together(*calls):
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads), "a racing call never finished"
     return results
+
+
+def bearer_client(user) -> APIClient:
+    """An API client sending a fresh access token of `user`."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    return client

@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
 from django.utils import timezone
 
 from shop.models import Customer, Order, OrderLine, Payment, Product, Sku
@@ -81,8 +80,3 @@ def test_an_order_line_subtotal_is_price_times_quantity(make_order, customer):
     placed = make_order(user=customer.user, quantity=3)
     line = placed.lines.get()
     assert line.subtotal == Decimal("7497.00") == placed.total
-
-
-def test_a_sku_in_an_order_cannot_be_deleted(order, sku):
-    with pytest.raises(ProtectedError):
-        sku.delete()
