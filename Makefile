@@ -24,8 +24,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/flashsale_bench
+
 bench: $(STAMP)
-	$(BIN)/python -m loadtests.bench
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DATABASE_URL)} $(BIN)/python manage.py bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -50,8 +50,12 @@ def _from_api_exception(exc: drf.APIException) -> JsonResponse:
         return envelope("invalid", f"Malformed request body: {exc.detail}", 400)
     if isinstance(exc, drf.UnsupportedMediaType):
         return envelope("invalid", f"{exc.detail} Send application/json.", 400)
-    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
-        return envelope("unauthenticated", "Missing, bad or expired token.", 401)
+    if isinstance(exc, drf.NotAuthenticated):
+        return envelope("unauthenticated", "Authentication is required: send a Bearer token.",
+                        401)
+    if isinstance(exc, drf.AuthenticationFailed):
+        detail = exc.detail.get("detail") if isinstance(exc.detail, dict) else exc.detail
+        return envelope("unauthenticated", str(detail or "Bad or expired credentials."), 401)
     if isinstance(exc, drf.PermissionDenied):
         return envelope("forbidden", "You are not allowed to do this.", 403)
     if isinstance(exc, drf.NotFound):

@@ -211,3 +211,5 @@ CELERY_BEAT_SCHEDULE = {
                       "options": {"expires": 4}},
     "gates-reconcile": {"task": "sales.tasks.gates_reconcile", "schedule": 15.0},
 }
+# "gate" (Redis admission + Celery pipeline) or "row_lock" (the textbook way, for benchmarks).
+PURCHASE_STRATEGY = os.environ.get("PURCHASE_STRATEGY", "gate")

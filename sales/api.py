@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from sales import selectors, services
+from sales import selectors, services, textbook
+from sales.gate import ticket_new
 from sales.serializers import (
     PurchaseInput,
     PurchaseOutput,
@@ -58,6 +60,8 @@ class SalePurchaseApi(APIView):
         data.is_valid(raise_exception=True)
         if data.validated_data.get("fcode"):
             raise DomainError("fcode_invalid", "This F-code is not valid for this sale.")
+        if settings.PURCHASE_STRATEGY == "row_lock":
+            return self._row_lock(request, sale_id, data.validated_data)
         try:
             admission = services.purchase_admit(
                 sale_id=sale_id, user_id=user_id_of(request),
@@ -71,6 +75,15 @@ class SalePurchaseApi(APIView):
                 services.gate_unavailable_explain(sale_id=sale_id)  # 404 / not_started / ended
             raise
         body = {"ticket": admission.ticket, "status": "queued", "position": admission.position}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+    def _row_lock(self, request, sale_id: int, data: dict) -> Response:
+        """The textbook strategy (benchmarks only): the order exists when we answer."""
+        order = textbook.purchase_row_lock(
+            sale_id=sale_id, user_id=user_id_of(request), quantity=data["quantity"],
+            address_id=data.get("address_id"), ticket=ticket_new(sale_id),
+        )
+        body = {"ticket": order.ticket, "status": "confirmed", "position": 0}
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 

@@ -51,6 +51,8 @@ class FlashSale(models.Model):
     deposit = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     gate_loaded_at = models.DateTimeField(null=True, blank=True, editable=False)
     gate_epoch = models.PositiveIntegerField(default=0, editable=False)
+    # Units sold by the textbook row-lock strategy only (PURCHASE_STRATEGY=row_lock, benchmarks).
+    row_lock_sold = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -18,6 +18,10 @@ class RegisteredOutput(serializers.Serializer):
     username = serializers.CharField()
 
 
+class WhoAmIOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+
+
 class MeOutput(serializers.ModelSerializer):
     id = serializers.IntegerField(source="user.id")
     username = serializers.CharField(source="user.username")

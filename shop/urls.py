@@ -7,6 +7,7 @@ urlpatterns = [
     path("auth/register", api.RegisterApi.as_view(), name="auth-register"),
     path("auth/token", TokenObtainPairView.as_view(), name="auth-token"),
     path("auth/token/refresh", TokenRefreshView.as_view(), name="auth-token-refresh"),
+    path("auth/whoami", api.WhoAmIApi.as_view(), name="auth-whoami"),
     path("me", api.MeApi.as_view(), name="me"),
     path("me/addresses", api.AddressListApi.as_view(), name="me-addresses"),
     path("products", api.ProductListApi.as_view(), name="products"),

@@ -1,0 +1,174 @@
+"""`make bench`: the purchase path measured side by side with its floor and the textbook way.
+
+(a) a trivial authenticated endpoint on the same stack (the floor), (b) the purchase endpoint
+on a live sale through the Redis gate, (c) the same purchase the textbook way (a PostgreSQL
+row lock per attempt, PURCHASE_STRATEGY=row_lock), (d) orders/s the pipeline writes to
+PostgreSQL from the queue that (b) filled. (a) and (b) alternate in rounds so that drift in
+the machine's load hits both; the load generator is a separate process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils import timezone
+from rest_framework_simplejwt.tokens import AccessToken
+
+from loadtests.stack import Stack
+from sales import gate, pipeline, services
+from sales.models import FlashSale
+from shop.models import Order, Sku
+from shop.seeding import seed_catalog, seed_customers
+
+TARGETS = {"b_over_a": 0.85, "b_over_c": 10.0, "pipeline_orders_per_s": 5000.0}
+
+
+@dataclass
+class Figures:
+    rounds: dict[str, list[dict]] = field(default_factory=dict)
+    pipeline: dict = field(default_factory=dict)
+
+    def add(self, name: str, result: dict) -> None:
+        self.rounds.setdefault(name, []).append(result)
+
+    def rps(self, name: str) -> float:
+        return statistics.median(r["rps"] for r in self.rounds[name])
+
+    def latency(self, name: str, which: str) -> float:
+        return statistics.median(r[which] for r in self.rounds[name])
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    if Path("/proc/cpuinfo").exists():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        postgres = cursor.fetchone()[0]
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "postgresql": postgres, "redis": gate.connection().info("server")["redis_version"],
+            "date": timezone.now().strftime("%Y-%m-%d %H:%M %Z")}
+
+
+def prepare(*, customers: int, tokens_file: Path) -> tuple[FlashSale, FlashSale]:
+    """Customers with tokens, and two live sales big enough never to sell out mid-run."""
+    seed_catalog()
+    seed_customers(count=customers)
+    users = get_user_model().objects.filter(username__startswith="fan").order_by("pk")[:customers]
+    tokens_file.parent.mkdir(parents=True, exist_ok=True)
+    tokens_file.write_text("\n".join(str(AccessToken.for_user(u)) for u in users) + "\n")
+    sku = Sku.objects.get(code="MI9-128-BLK")
+    now = timezone.now()
+    common = {"sku": sku, "price": Decimal("2999.00"), "stock": 5_000_000, "per_user_limit": 100,
+              "starts_at": now - timedelta(seconds=5), "ends_at": now + timedelta(hours=2)}
+    gate_sale = services.sale_create(title="bench: Redis gate", **common)
+    services.gate_load(sale_id=gate_sale.pk)
+    row_lock_sale = services.sale_create(title="bench: row lock", **common)
+    return gate_sale, row_lock_sale
+
+
+def load(url: str, method: str, tokens_file: Path, *, duration: float,
+         concurrency: int) -> dict:
+    output = subprocess.run(
+        [sys.executable, "-m", "loadtests.loadgen", "--url", url, "--method", method,
+         "--tokens", str(tokens_file), "--duration", str(duration),
+         "--concurrency", str(concurrency)],
+        check=True, capture_output=True, text=True, cwd=settings.BASE_DIR,
+    ).stdout
+    return json.loads(output)
+
+
+def drain_all(sale_id: int) -> dict:
+    """Time the pipeline writing every queued ticket of a sale as orders."""
+    queued = gate.state(sale_id=sale_id).queued
+    started = time.perf_counter()
+    settled = 0
+    while gate.state(sale_id=sale_id).queued:
+        settled += pipeline.drain(sale_id=sale_id, batch=1000, time_budget=120)
+    elapsed = time.perf_counter() - started
+    orders = Order.objects.filter(sale_id=sale_id).count()
+    return {"queued": queued, "settled": settled, "orders": orders, "seconds": round(elapsed, 2),
+            "orders_per_s": round(settled / elapsed, 1) if elapsed else 0.0}
+
+
+def run(*, customers: int, duration: float, concurrency: int, rounds: int, web_workers: int,
+        port: int, say) -> tuple[Figures, dict]:
+    tokens_file = Path(settings.VAR_DIR) / "bench" / "tokens.txt"
+    gate_sale, row_lock_sale = prepare(customers=customers, tokens_file=tokens_file)
+    figures = Figures()
+    base = f"http://127.0.0.1:{port}/api/v1"
+    with Stack(port=port, web_workers=web_workers, celery_workers=0, beat=False) as stack:
+        stack.wait_ready()
+        for n in range(rounds):
+            say(f"round {n + 1}/{rounds}: (a) trivial authenticated endpoint")
+            figures.add("a", load(f"{base}/auth/whoami", "GET", tokens_file,
+                                  duration=duration, concurrency=concurrency))
+            say(f"round {n + 1}/{rounds}: (b) purchase through the Redis gate")
+            figures.add("b", load(f"{base}/sales/{gate_sale.pk}/purchase", "POST", tokens_file,
+                                  duration=duration, concurrency=concurrency))
+    with Stack(port=port, web_workers=web_workers, celery_workers=0, beat=False,
+               extra_env={"PURCHASE_STRATEGY": "row_lock"}) as stack:
+        stack.wait_ready()
+        say("(c) purchase the textbook way: a PostgreSQL row lock per attempt")
+        figures.add("c", load(f"{base}/sales/{row_lock_sale.pk}/purchase", "POST", tokens_file,
+                              duration=duration, concurrency=concurrency))
+    say("(d) the pipeline writes the queue that (b) filled to PostgreSQL")
+    figures.pipeline = drain_all(gate_sale.pk)
+    return figures, machine()
+
+
+def verdict(value: float, target: float) -> str:
+    return "met" if value >= target else "MISSED"
+
+
+def report(figures: Figures, info: dict, *, web_workers: int, concurrency: int,
+           duration: float) -> str:
+    a, b, c = figures.rps("a"), figures.rps("b"), figures.rps("c")
+    d = figures.pipeline["orders_per_s"]
+    rows = [
+        ("(a) GET /auth/whoami (floor)", "a"), ("(b) POST /sales/{id}/purchase, gate", "b"),
+        ("(c) POST /sales/{id}/purchase, row lock", "c"),
+    ]
+    lines = [
+        "| measurement | requests/s | p50 ms | p99 ms | statuses |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for label, key in rows:
+        statuses = {}
+        for result in figures.rounds[key]:
+            for code, count in result["statuses"].items():
+                statuses[code] = statuses.get(code, 0) + count
+        lines.append(f"| {label} | {figures.rps(key):,.0f} | {figures.latency(key, 'p50_ms')} "
+                     f"| {figures.latency(key, 'p99_ms')} | {statuses} |")
+    p = figures.pipeline
+    lines.append(f"| (d) pipeline to PostgreSQL | {d:,.0f} orders/s | | | "
+                 f"{p['settled']:,} tickets in {p['seconds']} s |")
+    ratios = [
+        "| target | measured | |", "|---|---:|---|",
+        f"| (b) >= 0.85 x (a) | {b / a:.2f} x | {verdict(b / a, TARGETS['b_over_a'])} |",
+        f"| (b) >= 10 x (c) | {b / c:.1f} x | {verdict(b / c, TARGETS['b_over_c'])} |",
+        f"| (d) >= 5,000 orders/s | {d:,.0f} | "
+        f"{verdict(d, TARGETS['pipeline_orders_per_s'])} |",
+    ]
+    setup = (f"{info['cores']} cores ({info['cpu']}), Python {info['python']}, PostgreSQL "
+             f"{info['postgresql']}, Redis {info['redis']}; gunicorn {web_workers} gthread "
+             f"workers x 4 threads; load generator: 1 gevent process, {concurrency} "
+             f"connections, {duration:.0f} s per measurement after 2 s warm-up, median of "
+             f"{len(figures.rounds['a'])} alternating rounds for (a) and (b)")
+    return "\n".join([f"Measured {info['date']} on {setup}.", "", *lines, "", *ratios, ""])

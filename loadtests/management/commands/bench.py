@@ -1,0 +1,59 @@
+"""`manage.py bench`: run the side-by-side benchmark and write BENCHMARKS.md's latest table."""
+
+from pathlib import Path
+
+import psycopg
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from loadtests import bench
+
+MARK = "<!-- bench:latest -->"
+
+
+def ensure_database() -> None:
+    """Create the PostgreSQL database named in DATABASE_URL if it does not exist yet."""
+    db = settings.DATABASES["default"]
+    params = {"host": db.get("HOST") or "127.0.0.1", "port": db.get("PORT") or 5432,
+              "user": db.get("USER") or "postgres", "dbname": "postgres",
+              "password": db.get("PASSWORD") or None, "autocommit": True}
+    with psycopg.connect(**params) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                              [db["NAME"]]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
+
+
+class Command(BaseCommand):
+    help = "Benchmark (a) floor, (b) gate purchase, (c) row-lock purchase, (d) the pipeline."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--customers", type=int, default=5000)
+        parser.add_argument("--duration", type=float, default=8.0)
+        parser.add_argument("--concurrency", type=int, default=32)
+        parser.add_argument("--rounds", type=int, default=2)
+        parser.add_argument("--web-workers", type=int, default=2)
+        parser.add_argument("--port", type=int, default=8077)
+        parser.add_argument("--no-write", action="store_true", help="print, do not write")
+
+    def handle(self, *args, **o) -> None:
+        if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+            raise CommandError("the benchmark compares against PostgreSQL: set DATABASE_URL "
+                               "(make bench does: postgres://postgres@127.0.0.1:5432/...)")
+        ensure_database()
+        call_command("migrate", verbosity=0)
+        figures, info = bench.run(
+            customers=o["customers"], duration=o["duration"], concurrency=o["concurrency"],
+            rounds=o["rounds"], web_workers=o["web_workers"], port=o["port"],
+            say=lambda text: self.stdout.write(f"  {text}"),
+        )
+        table = bench.report(figures, info, web_workers=o["web_workers"],
+                             concurrency=o["concurrency"], duration=o["duration"])
+        self.stdout.write("\n" + table)
+        if not o["no_write"]:
+            path = Path(settings.BASE_DIR) / "BENCHMARKS.md"
+            text = path.read_text() if path.exists() else f"# Benchmarks\n\n{MARK}\n"
+            head, _, _ = text.partition(MARK)
+            path.write_text(f"{head}{MARK}\n{table}")
+            self.stdout.write(self.style.SUCCESS(f"written to {path}"))
