@@ -202,7 +202,7 @@ LOGGING = {
 GATE_QUEUE_BOUND = int(os.environ.get("GATE_QUEUE_BOUND", "200000"))
 GATE_PRELOAD_LEAD_SECONDS = int(os.environ.get("GATE_PRELOAD_LEAD_SECONDS", "600"))
 GATE_AUTO_REBUILD = env_bool("GATE_AUTO_REBUILD", True)
-PIPELINE_BATCH = int(os.environ.get("PIPELINE_BATCH", "500"))
+PIPELINE_BATCH = int(os.environ.get("PIPELINE_BATCH", "1000"))
 CELERY_BEAT_SCHEDULE = {
     "gates-preload": {"task": "sales.tasks.gates_preload", "schedule": 5.0},
     "pipeline-tick": {"task": "sales.tasks.pipeline_tick", "schedule": 1.0,

@@ -17,6 +17,7 @@ from sales.serializers import (
     SaleInput,
     SaleOutput,
     TicketOutput,
+    purchase_input,
     sale_representation,
 )
 from shop.errors import DomainError
@@ -56,17 +57,15 @@ class SalePurchaseApi(APIView):
     @extend_schema(request=PurchaseInput, responses={202: PurchaseOutput},
                    parameters=[IDEMPOTENCY_HEADER, DEVICE_HEADER])
     def post(self, request, sale_id: int):
-        data = PurchaseInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        if data.validated_data.get("fcode"):
+        data = purchase_input(request.data)
+        if data["fcode"]:
             raise DomainError("fcode_invalid", "This F-code is not valid for this sale.")
         if settings.PURCHASE_STRATEGY == "row_lock":
-            return self._row_lock(request, sale_id, data.validated_data)
+            return self._row_lock(request, sale_id, data)
         try:
             admission = services.purchase_admit(
-                sale_id=sale_id, user_id=user_id_of(request),
-                quantity=data.validated_data["quantity"],
-                address_id=data.validated_data.get("address_id"),
+                sale_id=sale_id, user_id=user_id_of(request), quantity=data["quantity"],
+                address_id=data["address_id"],
                 idempotency_key=idempotency_key_of(request),
                 device=request.headers.get("X-Device-Id", "")[:64], ip=client_ip_of(request),
             )

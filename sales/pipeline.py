@@ -22,7 +22,7 @@ import redis
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sales import gate
+from sales import bulk, gate
 from sales.gate import PIPELINE_GROUP, TICKET_TTL_SECONDS, SaleKeys
 from sales.models import FlashSale, RejectedTicket, SaleMode
 from shop.models import Address, Order, OrderLine, OrderStatus
@@ -105,42 +105,44 @@ def _write(sale: FlashSale, entries: list[Entry], poison: list[Entry]) -> Outcom
             (e, "undeliverable") for e in poison
             if e.ticket not in done and e.ticket not in done_rejected
         ]
-        orders: list[tuple[Entry, Order]] = []
+        orders: list[tuple[Entry, dict]] = []
         for e in todo:
             if e.epoch != sale.gate_epoch:
                 rejects.append((e, "gate_rebuilt"))
             elif e.address_id and (e.address_id, e.user_id) not in addresses:
                 rejects.append((e, "address_invalid"))
             else:
-                orders.append((e, _order_for(sale, e, now)))
-        Order.objects.bulk_create([order for _, order in orders])
-        OrderLine.objects.bulk_create(
-            OrderLine(order=order, sku_id=sale.sku_id, quantity=e.quantity,
-                      unit_price=sale.price) for e, order in orders
-        )
-        RejectedTicket.objects.bulk_create(
-            RejectedTicket(ticket=e.ticket, sale=sale, user_id=e.user_id, quantity=e.quantity,
-                           reason=reason) for e, reason in rejects
-        )
-    outcome.confirmed.update({e.ticket: order.pk for e, order in orders})
+                orders.append((e, _order_row(sale, e, now)))
+        order_ids = dict(bulk.insert(Order, [row for _, row in orders],
+                                     returning=("ticket", "id")))
+        bulk.insert(OrderLine, [
+            {"order_id": order_ids[e.ticket], "sku_id": sale.sku_id, "quantity": e.quantity,
+             "unit_price": sale.price} for e, _ in orders
+        ])
+        bulk.insert(RejectedTicket, [
+            {"ticket": e.ticket, "sale_id": sale.pk, "user_id": e.user_id, "quantity": e.quantity,
+             "reason": reason, "created_at": now} for e, reason in rejects
+        ])
+    outcome.confirmed.update(order_ids)
     outcome.rejected.update({e.ticket: reason for e, reason in rejects})
     # Units of a stale epoch were never counted by the rebuilt gate: they must not go back.
     outcome.released = [e for e, reason in rejects if reason != "gate_rebuilt"]
     return outcome
 
 
-def _order_for(sale: FlashSale, entry: Entry, now) -> Order:
+def _order_row(sale: FlashSale, entry: Entry, now) -> dict:
     total = sale.price * entry.quantity
     deposit = (sale.deposit or Decimal("0")) * entry.quantity
     is_deposit = sale.mode == SaleMode.DEPOSIT and deposit > 0
-    return Order(
-        number=order_number_new(), user_id=entry.user_id, address_id=entry.address_id,
-        status=OrderStatus.AWAITING_DEPOSIT if is_deposit else OrderStatus.AWAITING_PAYMENT,
-        total=total, deposit=deposit if is_deposit else Decimal("0"),
-        balance_due=total - deposit if is_deposit else Decimal("0"),
-        payment_due_at=now + (sale.payment_window or timedelta(minutes=30)),
-        sale_id=sale.pk, ticket=entry.ticket, created_at=now,
-    )
+    return {
+        "number": order_number_new(now), "user_id": entry.user_id, "address_id": entry.address_id,
+        "status": OrderStatus.AWAITING_DEPOSIT if is_deposit else OrderStatus.AWAITING_PAYMENT,
+        "total": total, "deposit": deposit if is_deposit else Decimal("0"),
+        "balance_due": total - deposit if is_deposit else Decimal("0"),
+        "payment_due_at": now + (sale.payment_window or timedelta(minutes=30)),
+        "balance_opens_at": None, "balance_due_at": None,
+        "sale_id": sale.pk, "ticket": entry.ticket, "created_at": now, "updated_at": now,
+    }
 
 
 def _publish(sale_id: int, outcome: Outcome, stream_ids: list[str]) -> None:

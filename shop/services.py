@@ -103,9 +103,9 @@ def address_create(*, customer: Customer, recipient: str, phone: str, line1: str
     )
 
 
-def order_number_new() -> str:
+def order_number_new(now: datetime | None = None) -> str:
     """A human-readable, unguessable order number (date plus 48 random bits)."""
-    return f"{timezone.now():%y%m%d}{secrets.token_hex(6).upper()}"
+    return f"{now or timezone.now():%y%m%d}{secrets.token_hex(6).upper()}"
 
 
 def order_create(*, user_id: int, lines: Iterable[tuple[int, int]], address_id: int | None = None,
