@@ -24,6 +24,7 @@ class Stack:
     host: str = "127.0.0.1"
     port: int = 8000
     web_workers: int = 3
+    web_threads: int = 2
     celery_workers: int = 1
     celery_concurrency: int = 2
     beat: bool = True
@@ -49,7 +50,7 @@ class Stack:
         self._spawn("web", [
             str(bin_dir / "gunicorn"), "config.wsgi:application",
             "--bind", f"{self.host}:{self.port}", "--workers", str(self.web_workers),
-            "--worker-class", "gthread", "--threads", "4", "--backlog", "2048",
+            "--worker-class", "gthread", "--threads", str(self.web_threads), "--backlog", "2048",
             "--access-logfile", "-" if settings.DEBUG else "/dev/null",
         ])
         for n in range(self.celery_workers):

@@ -21,7 +21,7 @@ from sales.serializers import (
     sale_representation,
 )
 from shop.errors import DomainError
-from shop.http import client_ip_of, idempotency_key_of, user_id_of
+from shop.http import client_ip_of, device_of, idempotency_key_of, user_id_of
 from shop.permissions import staff_with
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -67,7 +67,7 @@ class SalePurchaseApi(APIView):
                 sale_id=sale_id, user_id=user_id_of(request), quantity=data["quantity"],
                 address_id=data["address_id"],
                 idempotency_key=idempotency_key_of(request),
-                device=request.headers.get("X-Device-Id", "")[:64], ip=client_ip_of(request),
+                device=device_of(request), ip=client_ip_of(request),
             )
         except DomainError as refusal:
             if refusal.code == "unavailable":

@@ -116,9 +116,13 @@ def purchase_input(data) -> dict:
     if address_id is not None:
         address_id = _integer(address_id, field="address_id", low=1, high=None, errors=errors)
     fcode = data.get("fcode")
-    if fcode is not None and (not isinstance(fcode, str) or not fcode.strip()
-                              or len(fcode) > 32):
-        errors["fcode"] = ["Enter an F-code of 1 to 32 characters."]
+    if fcode is not None:
+        if isinstance(fcode, bool) or not isinstance(fcode, str | int | float):
+            errors["fcode"] = ["Not a valid string."]
+        else:
+            fcode = str(fcode).strip()
+            if not fcode or len(fcode) > 32:
+                errors["fcode"] = ["Enter an F-code of 1 to 32 characters."]
     if errors:
         raise invalid("The request has invalid fields.", **errors)
     return {"quantity": quantity, "address_id": address_id, "fcode": fcode}

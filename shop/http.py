@@ -19,7 +19,7 @@ def user_id_of(request: Request) -> int:
 
 
 def idempotency_key_of(request: Request) -> str | None:
-    key = request.headers.get("Idempotency-Key")
+    key = request.META.get("HTTP_IDEMPOTENCY_KEY")
     if key is None:
         return None
     key = key.strip()
@@ -27,6 +27,11 @@ def idempotency_key_of(request: Request) -> str | None:
         raise invalid("Idempotency-Key must be 1 to 64 printable characters.",
                       idempotency_key=["invalid"])
     return key
+
+
+def device_of(request: Request) -> str:
+    """The client's X-Device-Id (a signal, never proof), at most 64 characters."""
+    return request.META.get("HTTP_X_DEVICE_ID", "")[:64]
 
 
 def client_ip_of(request: Request) -> str:

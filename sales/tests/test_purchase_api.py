@@ -50,7 +50,7 @@ def test_a_sold_out_sale_answers_from_memory_without_asking_redis(
     def no_redis(*args, **kwargs):
         raise AssertionError("asked Redis while the sold-out memo was fresh")
 
-    monkeypatch.setattr(gate, "_script", no_redis)
+    monkeypatch.setattr(gate, "_hot_script", no_redis)
     response = buy(client_for(make_customer().user), sale)
     assert (response.status_code, response.json()["error"]["code"]) == (409, "sold_out")
 
@@ -182,7 +182,7 @@ def test_someone_elses_ticket_is_not_found(api, make_customer, live_sale):
 def test_the_gate_admits_with_one_redis_round_trip(api, make_customer, live_sale):
     buy(client_for(make_customer().user), live_sale)  # the script is loaded once per server
     calls = []
-    client = gate.connection()
+    client = gate._hot.client
     original = client.execute_command
 
     def counting(*args, **kwargs):

@@ -32,8 +32,9 @@ class Command(BaseCommand):
         parser.add_argument("--customers", type=int, default=5000)
         parser.add_argument("--duration", type=float, default=8.0)
         parser.add_argument("--concurrency", type=int, default=32)
-        parser.add_argument("--rounds", type=int, default=2)
-        parser.add_argument("--web-workers", type=int, default=2)
+        parser.add_argument("--rounds", type=int, default=3)
+        parser.add_argument("--web-workers", type=int, default=3)
+        parser.add_argument("--web-threads", type=int, default=2)
         parser.add_argument("--port", type=int, default=8077)
         parser.add_argument("--no-write", action="store_true", help="print, do not write")
 
@@ -45,10 +46,12 @@ class Command(BaseCommand):
         call_command("migrate", verbosity=0)
         figures, info = bench.run(
             customers=o["customers"], duration=o["duration"], concurrency=o["concurrency"],
-            rounds=o["rounds"], web_workers=o["web_workers"], port=o["port"],
+            rounds=o["rounds"], web_workers=o["web_workers"], web_threads=o["web_threads"],
+            port=o["port"],
             say=lambda text: self.stdout.write(f"  {text}"),
         )
         table = bench.report(figures, info, web_workers=o["web_workers"],
+                             web_threads=o["web_threads"],
                              concurrency=o["concurrency"], duration=o["duration"])
         self.stdout.write("\n" + table)
         if not o["no_write"]:

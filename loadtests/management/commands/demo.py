@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from loadtests.smoke import purchase_round_trip
 from loadtests.stack import Stack
 from shop.seeding import DEMO_PASSWORD
 
@@ -48,7 +49,10 @@ class Command(BaseCommand):
             if smoke:
                 with urllib.request.urlopen(f"{base}/api/v1/docs/", timeout=10) as reply:
                     assert reply.status == 200
-                self.stdout.write(self.style.SUCCESS("smoke check passed; stopping"))
+                done = purchase_round_trip(f"{base}/api/v1")
+                self.stdout.write(self.style.SUCCESS(
+                    f"smoke check passed (bought and paid through gate, Celery and the "
+                    f"gateway: {done}); stopping"))
                 return
             self.stdout.write("Ctrl-C stops everything.")
             try:
