@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db.models import Count
 from django.utils import timezone
 
-from sales import selectors, services
-from sales.models import FlashSale, RejectedTicket, StockReturn
+from sales import draws, modes, selectors, services
+from sales.models import Draw, FCode, FlashSale, RejectedTicket, Reservation, StockReturn
 from sales.reconcile import sale_reconcile
 from shop.errors import DomainError
 
@@ -33,16 +34,58 @@ def reconcile(modeladmin, request, queryset):
         modeladmin.message_user(request, f"Sale {pk}: {drift.as_dict()}", level)
 
 
+@admin.action(description="Issue F-codes to the top fans (Lv2 and up) for the whole quota")
+def issue_fcodes(modeladmin, request, queryset):
+    for sale in queryset:
+        try:
+            issued = modes.fcodes_issue(sale_id=sale.pk, count=sale.fcode_quota, fan_level_min=2)
+        except DomainError as error:
+            modeladmin.message_user(request, f"{sale}: {error.message}", messages.WARNING)
+            continue
+        listing = ", ".join(f"{c.username}: {c.code}" for c in issued)
+        modeladmin.message_user(request, f"{sale}: {len(issued)} code(s), shown once, deliver "
+                                f"them now: {listing}", messages.SUCCESS)
+
+
+@admin.action(description="Release unused F-code quota to the open rush")
+def release_fcode_quota(modeladmin, request, queryset):
+    for sale in queryset:
+        try:
+            moved = modes.fcode_quota_release(sale_id=sale.pk)
+            modeladmin.message_user(request, f"{sale}: {moved} unit(s) released.")
+        except DomainError as error:
+            modeladmin.message_user(request, f"{sale}: {error.message}", messages.WARNING)
+
+
+@admin.action(description="Run the draw (draw-mode sales, after entries close)")
+def run_draw(modeladmin, request, queryset):
+    for sale in queryset:
+        try:
+            draw = draws.draw_run(sale_id=sale.pk, run_by_id=request.user.pk)
+            modeladmin.message_user(request, f"{sale}: {len(draw.winners)} winner(s) of "
+                                    f"{len(draw.entries)} entries, seed {draw.seed}.")
+        except DomainError as error:
+            modeladmin.message_user(request, f"{sale}: {error.message}", messages.WARNING)
+
+
 @admin.register(FlashSale)
 class FlashSaleAdmin(admin.ModelAdmin):
     list_display = ["title", "sku", "price", "stock", "stock_left", "status", "per_user_limit",
-                    "mode", "starts_at", "ends_at", "gate_loaded_at"]
+                    "mode", "reservation_count", "fcode_quota", "deposit", "starts_at", "ends_at",
+                    "gate_loaded_at"]
     list_filter = ["mode", "starts_at"]
     search_fields = ["title", "sku__code", "sku__name"]
     list_select_related = ["sku"]
     readonly_fields = ["gate_loaded_at", "gate_epoch", "created_at"]
     date_hierarchy = "starts_at"
-    actions = [load_gate, rebuild_gate, reconcile]
+    actions = [load_gate, rebuild_gate, reconcile, issue_fcodes, release_fcode_quota, run_draw]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(reservation_total=Count("reservations"))
+
+    @admin.display(description="reservations", ordering="reservation_total")
+    def reservation_count(self, obj: FlashSale) -> int:
+        return obj.reservation_total
 
     def _left(self, obj: FlashSale) -> int:
         cache = getattr(self, "_left_cache", None)
@@ -70,6 +113,36 @@ class FlashSaleAdmin(admin.ModelAdmin):
         except DomainError as error:
             self.message_user(request, f"Not saved: {error.message} {error.details}",
                               messages.ERROR)
+
+
+@admin.register(Reservation)
+class ReservationAdmin(admin.ModelAdmin):
+    list_display = ["sale", "user", "created_at"]
+    list_filter = ["sale"]
+    search_fields = ["user__username"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(FCode)
+class FCodeAdmin(admin.ModelAdmin):
+    list_display = ["sale", "user", "kind", "hint", "issued_at", "expires_at", "order",
+                    "lapsed_at"]
+    list_filter = ["kind", "sale"]
+    search_fields = ["user__username", "hint"]
+    readonly_fields = ["sale", "user", "kind", "code_hash", "hint", "issued_at", "expires_at",
+                       "order", "lapsed_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # codes are issued by the action on sales, so the plain code is shown once
+
+
+@admin.register(Draw)
+class DrawAdmin(admin.ModelAdmin):
+    list_display = ["sale", "seed", "run_at", "run_by"]
+    readonly_fields = ["sale", "seed", "entries", "winners", "waitlist", "run_at", "run_by"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 @admin.register(StockReturn)

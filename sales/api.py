@@ -9,11 +9,16 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from sales import selectors, services, textbook
+from sales import draws, modes, selectors, services, textbook
 from sales.gate import ticket_new
 from sales.serializers import (
+    DrawOutput,
+    DrawResultOutput,
+    FCodeIssueInput,
+    FCodeIssueOutput,
     PurchaseInput,
     PurchaseOutput,
+    ReservationOutput,
     SaleInput,
     SaleOutput,
     TicketOutput,
@@ -58,8 +63,6 @@ class SalePurchaseApi(APIView):
                    parameters=[IDEMPOTENCY_HEADER, DEVICE_HEADER])
     def post(self, request, sale_id: int):
         data = purchase_input(request.data)
-        if data["fcode"]:
-            raise DomainError("fcode_invalid", "This F-code is not valid for this sale.")
         if settings.PURCHASE_STRATEGY == "row_lock":
             return self._row_lock(request, sale_id, data)
         try:
@@ -67,7 +70,7 @@ class SalePurchaseApi(APIView):
                 sale_id=sale_id, user_id=user_id_of(request), quantity=data["quantity"],
                 address_id=data["address_id"],
                 idempotency_key=idempotency_key_of(request),
-                device=device_of(request), ip=client_ip_of(request),
+                device=device_of(request), ip=client_ip_of(request), fcode=data["fcode"],
             )
         except DomainError as refusal:
             if refusal.code == "unavailable":
@@ -78,6 +81,8 @@ class SalePurchaseApi(APIView):
 
     def _row_lock(self, request, sale_id: int, data: dict) -> Response:
         """The textbook strategy (benchmarks only): the order exists when we answer."""
+        if data["fcode"]:
+            raise DomainError("fcode_invalid", "The row-lock strategy takes no F-codes.")
         order = textbook.purchase_row_lock(
             sale_id=sale_id, user_id=user_id_of(request), quantity=data["quantity"],
             address_id=data.get("address_id"), ticket=ticket_new(sale_id),
@@ -121,3 +126,50 @@ class OpsSaleDetailApi(APIView):
         data.is_valid(raise_exception=True)
         services.sale_update(sale_id=sale_id, **data.to_service_fields())
         return Response(_represent([selectors.sale_get(sale_id=sale_id)])[0])
+
+
+class SaleReservationApi(APIView):
+    @extend_schema(request=None, responses={201: ReservationOutput, 200: ReservationOutput})
+    def post(self, request, sale_id: int):
+        reservation, created = modes.reservation_create(sale_id=sale_id,
+                                                        user_id=user_id_of(request))
+        return Response(ReservationOutput(reservation).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class SaleDrawResultApi(APIView):
+    """A shopper's own result in a draw-mode sale."""
+
+    @extend_schema(responses=DrawResultOutput)
+    def get(self, request, sale_id: int):
+        result = selectors.draw_result(sale_id=sale_id, user_id=user_id_of(request))
+        return Response(DrawResultOutput(result).data)
+
+
+class OpsFCodeIssueApi(APIView):
+    permission_classes = [staff_with("sales.add_fcode")]
+
+    @extend_schema(request=FCodeIssueInput, responses={201: FCodeIssueOutput})
+    def post(self, request, sale_id: int):
+        data = FCodeIssueInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        issued = modes.fcodes_issue(sale_id=sale_id, **data.validated_data)
+        body = {"issued": len(issued), "codes": [code.__dict__ for code in issued]}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class OpsFCodeReleaseApi(APIView):
+    permission_classes = [staff_with("sales.change_flashsale")]
+
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request, sale_id: int):
+        return Response({"released": modes.fcode_quota_release(sale_id=sale_id)})
+
+
+class OpsDrawApi(APIView):
+    permission_classes = [staff_with("sales.add_draw")]
+
+    @extend_schema(request=None, responses={201: DrawOutput})
+    def post(self, request, sale_id: int):
+        draw = draws.draw_run(sale_id=sale_id, run_by_id=user_id_of(request))
+        return Response(DrawOutput(draw).data, status=status.HTTP_201_CREATED)

@@ -28,6 +28,13 @@ TICKET_TTL_SECONDS = 24 * 3600
 PIPELINE_GROUP = "pipeline"
 # Blacklist mirror sets, filled by the anti-scalper module; read by the admission script.
 BLACKLIST_KEYS = {"account": "bl:account", "device": "bl:device", "ip": "bl:ip"}
+SIGNALS_KEY = "signals:fcode"      # wrong F-code guesses, read by the anti-scalper rules
+FCODE_GUESS_LIMIT = 5              # wrong guesses per account or device ...
+FCODE_GUESS_WINDOW_SECONDS = 900   # ... within this window, then 429 until it passes
+
+
+def guess_keys(user_id: int, device: str) -> tuple[str, str]:
+    return f"fguess:u:{user_id}", f"fguess:d:{device}"
 
 
 @cache
@@ -103,6 +110,18 @@ class SaleKeys:
     def reservers(self) -> str:
         return self._k("reservers")
 
+    @property
+    def fstock(self) -> str:
+        return self._k("fstock")
+
+    @property
+    def fcodes(self) -> str:
+        return self._k("fcodes")
+
+    @property
+    def rights(self) -> str:
+        return self._k("rights")
+
     def ticket(self, ticket: str) -> str:
         return self._k(f"t:{ticket}")
 
@@ -122,10 +141,11 @@ class SaleGateConfig:
     ends_ms: int
     per_user_limit: int
     requires_reservation: bool
+    draw: bool = False
 
     def argv(self) -> list:
         return [self.epoch, self.starts_ms, self.ends_ms, self.per_user_limit,
-                int(self.requires_reservation)]
+                int(self.requires_reservation), int(self.draw)]
 
 
 _sold_out_until: dict[int, float] = {}
@@ -158,14 +178,16 @@ REFUSALS = {
     "blocked": "This account cannot buy in this sale.",
     "busy": "The order queue is full; retry in a moment.",
     "unavailable": "The sale is temporarily unavailable; nothing was sold. Retry shortly.",
+    "fcode_invalid": "This F-code is wrong, used, expired or not yours.",
+    "no_right": "This draw sale sells only to winners holding a purchase right.",
 }
 
 
 def admit(*, sale_id: int, user_id: int, quantity: int, now_ms: int,
           idempotency_key: str | None = None, device: str = "", ip: str = "",
-          address_id: int | None = None) -> Admission:
+          address_id: int | None = None, fcode_hash: str = "") -> Admission:
     """Decide one purchase attempt atomically; raise a DomainError with the refusal's code."""
-    until = _sold_out_until.get(sale_id)
+    until = None if fcode_hash else _sold_out_until.get(sale_id)
     if until is not None:
         if time.monotonic() < until:
             raise DomainError("sold_out", REFUSALS["sold_out"])
@@ -177,9 +199,11 @@ def admit(*, sale_id: int, user_id: int, quantity: int, now_ms: int,
         answer = _hot_script("admit")(
             keys=[keys.meta, keys.stock, keys.bought, keys.idem, keys.queue, keys.seq,
                   keys.ticket(ticket), keys.reservers, BLACKLIST_KEYS["account"],
-                  BLACKLIST_KEYS["device"], BLACKLIST_KEYS["ip"]],
+                  BLACKLIST_KEYS["device"], BLACKLIST_KEYS["ip"], keys.fstock, keys.fcodes,
+                  keys.rights, *guess_keys(user_id, device), SIGNALS_KEY],
             args=[user_id, quantity, now_ms, idempotency_key or "", ticket, device, ip,
-                  settings.GATE_QUEUE_BOUND, TICKET_TTL_SECONDS, address_id or ""],
+                  settings.GATE_QUEUE_BOUND, TICKET_TTL_SECONDS, address_id or "", fcode_hash,
+                  FCODE_GUESS_LIMIT, FCODE_GUESS_WINDOW_SECONDS],
         )
     except redis.RedisError:
         raise DomainError("unavailable", REFUSALS["unavailable"]) from None
@@ -188,9 +212,16 @@ def admit(*, sale_id: int, user_id: int, quantity: int, now_ms: int,
         return Admission(ticket=answer[1], position=int(answer[2]))
     if verdict == "duplicate":
         return Admission(ticket=answer[1], position=0, duplicate=True)
-    if verdict == "sold_out":
+    if verdict == "sold_out" and answer[1] == "open":
         with _memo_lock:
             _sold_out_until[sale_id] = time.monotonic() + SOLD_OUT_MEMO_SECONDS
+    if verdict == "fcode_locked":
+        retry = max(int(answer[1]), 1)
+        raise DomainError("rate_limited", "Too many wrong F-codes; try again later.",
+                          details={"retry_after": retry})
+    if verdict in ("fcode_invalid", "no_right"):
+        raise DomainError(verdict if verdict == "fcode_invalid" else "no_purchase_right",
+                          REFUSALS[verdict])
     if verdict == "invalid_quantity":
         raise DomainError("invalid", f"At most {answer[1]} per customer in this sale.",
                           details={"quantity": [f"must be at most {answer[1]}"]})
@@ -208,34 +239,74 @@ def admit(*, sale_id: int, user_id: int, quantity: int, now_ms: int,
     raise DomainError(verdict, REFUSALS[verdict], details=details, status=status)
 
 
-def load(*, config: SaleGateConfig, stock: int) -> bool:
-    """Load a sale into the gate unless it is already loaded (never resets a loaded gate)."""
-    keys = SaleKeys(config.sale_id)
-    created = _script("load")(keys=[keys.meta, keys.stock], args=[*config.argv(), stock])
+def _ensure_group(queue: str) -> None:
     try:
-        connection().xgroup_create(keys.queue, PIPELINE_GROUP, id="0", mkstream=True)
+        connection().xgroup_create(queue, PIPELINE_GROUP, id="0", mkstream=True)
     except redis.ResponseError as error:
         if "BUSYGROUP" not in str(error):
             raise
+
+
+@dataclass(frozen=True)
+class Holders:
+    """Who may buy through the side doors: reservers, F-codes and draw rights."""
+
+    reservers: list[int]
+    codes: dict[str, str]          # code hmac -> "user|expires_ms|used"
+    rights: dict[int, str]         # user -> code hmac of the user's draw right
+
+    @classmethod
+    def none(cls) -> Holders:
+        return cls(reservers=[], codes={}, rights={})
+
+
+def holders_add(*, sale_id: int, holders: Holders) -> None:
+    """Add reservers, codes and rights; an existing code keeps its state (used stays used)."""
+    keys, pipe = SaleKeys(sale_id), connection().pipeline(transaction=False)
+    for start in range(0, len(holders.reservers), 5000):
+        pipe.sadd(keys.reservers, *holders.reservers[start:start + 5000])
+    for code, entry in holders.codes.items():
+        pipe.hsetnx(keys.fcodes, code, entry)
+    for user, code in holders.rights.items():
+        pipe.hset(keys.rights, user, code)
+    pipe.execute()
+
+
+def load(*, config: SaleGateConfig, stock: int, fcode_stock: int = 0,
+         holders: Holders | None = None) -> bool:
+    """Load a sale into the gate unless it is already loaded (never resets a loaded gate)."""
+    keys = SaleKeys(config.sale_id)
+    holders_add(sale_id=config.sale_id, holders=holders or Holders.none())
+    created = _script("load")(keys=[keys.meta, keys.stock, keys.fstock],
+                              args=[*config.argv(), stock, fcode_stock])
+    _ensure_group(keys.queue)
     return bool(created)
 
 
-def rebuild(*, config: SaleGateConfig, stock: int, held: int,
-            held_by_user: dict[int, int]) -> tuple[int, int]:
-    """Rewrite a gate from the database's counts; returns (stock left, units still queued)."""
+def rebuild(*, config: SaleGateConfig, stock: int, held: int, fcode_stock: int,
+            fcode_held: int, held_by_user: dict[int, int],
+            holders: Holders | None = None) -> tuple[int, int]:
+    """Rewrite a gate from the database's counts; returns (units left, units still queued)."""
     keys = SaleKeys(config.sale_id)
+    holders_add(sale_id=config.sale_id, holders=holders or Holders.none())
     pairs = [value for user, units in held_by_user.items() if units for value in (user, units)]
-    left, queued = _script("rebuild")(
-        keys=[keys.meta, keys.stock, keys.bought, keys.queue],
-        args=[*config.argv(), stock, held, *pairs],
+    left, queued, _ = _script("rebuild")(
+        keys=[keys.meta, keys.stock, keys.bought, keys.queue, keys.fstock],
+        args=[*config.argv(), stock, held, fcode_stock, fcode_held, *pairs],
     )
-    try:
-        connection().xgroup_create(keys.queue, PIPELINE_GROUP, id="0", mkstream=True)
-    except redis.ResponseError as error:
-        if "BUSYGROUP" not in str(error):
-            raise
+    _ensure_group(keys.queue)
     sold_out_memo_clear()
     return int(left), int(queued)
+
+
+def quota_release(*, sale_id: int, units: int) -> int:
+    """Move up to `units` unused F-code units to the open rush; returns the units moved."""
+    keys = SaleKeys(sale_id)
+    moved = _script("quota_release")(keys=[keys.meta, keys.stock, keys.fstock], args=[units])
+    if moved < 0:
+        raise DomainError("unavailable", REFUSALS["unavailable"], status=503)
+    sold_out_memo_clear()
+    return int(moved)
 
 
 def adjust(*, sale_id: int, delta: int) -> int:
@@ -250,13 +321,23 @@ def adjust(*, sale_id: int, delta: int) -> int:
     return int(answer[1])
 
 
-def release(*, sale_id: int, user_id: int, units: int) -> bool:
-    """Give units back to a loaded gate; False (nothing done) when the gate is not loaded."""
+def release(*, sale_id: int, user_id: int, units: int, fcode: bool = False) -> bool:
+    """Give units back to a loaded gate (to the F-code quota if they came from it); False
+    (nothing done) when the gate is not loaded."""
     keys = SaleKeys(sale_id)
-    done = _script("release")(keys=[keys.meta, keys.stock, keys.bought], args=[user_id, units])
+    counter = keys.fstock if fcode else keys.stock
+    done = _script("release")(keys=[keys.meta, counter, keys.bought], args=[user_id, units])
     with _memo_lock:
         _sold_out_until.pop(sale_id, None)
     return bool(done)
+
+
+def fcode_unspend(*, sale_id: int, code_hash: str) -> None:
+    """A ticket redeemed with this code was rejected: the code may be used again."""
+    keys = SaleKeys(sale_id)
+    entry = connection().hget(keys.fcodes, code_hash)
+    if entry and entry.endswith("|1"):
+        connection().hset(keys.fcodes, code_hash, entry[:-1] + "0")
 
 
 @dataclass(frozen=True)
@@ -266,6 +347,7 @@ class GateState:
     stock_left: int | None
     queued: int
     bought: dict[int, int]
+    fcode_stock_left: int | None = None
 
 
 def state(*, sale_id: int) -> GateState:
@@ -273,12 +355,13 @@ def state(*, sale_id: int) -> GateState:
     keys = SaleKeys(sale_id)
     pipe = connection().pipeline(transaction=True)
     pipe.hget(keys.meta, "loaded").hget(keys.meta, "epoch").get(keys.stock)
-    pipe.xlen(keys.queue).hgetall(keys.bought)
-    loaded, epoch, stock, queued, bought = pipe.execute()
+    pipe.xlen(keys.queue).hgetall(keys.bought).get(keys.fstock)
+    loaded, epoch, stock, queued, bought, fstock = pipe.execute()
     return GateState(
         loaded=loaded == "1", epoch=int(epoch) if epoch is not None else None,
         stock_left=int(stock) if stock is not None else None, queued=int(queued),
         bought={int(user): int(units) for user, units in bought.items()},
+        fcode_stock_left=int(fstock) if fstock is not None else None,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -46,9 +47,21 @@ class FlashSale(models.Model):
     per_user_limit = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
     payment_window = models.DurationField(default=timedelta(minutes=30))
     mode = models.CharField(max_length=12, choices=SaleMode.choices, default=SaleMode.OPEN)
+    requires_reservation = models.BooleanField(
+        default=False, help_text="Only accounts that reserved may buy (always on for draws).")
     reservation_opens_at = models.DateTimeField(null=True, blank=True)
     reservation_closes_at = models.DateTimeField(null=True, blank=True)
+    fcode_quota = models.PositiveIntegerField(
+        default=0, help_text="Part of the stock kept for F-code holders (and draw winners).")
     deposit = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    deposit_expansion = models.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal("0"),
+        help_text="Extra value a paid deposit counts for (a deposit of 100 counts as 150).")
+    deposit_window = models.DurationField(default=timedelta(minutes=30))
+    balance_opens_at = models.DateTimeField(null=True, blank=True)
+    balance_closes_at = models.DateTimeField(null=True, blank=True)
+    right_window = models.DurationField(
+        default=timedelta(minutes=30), help_text="How long a draw winner's purchase right lasts.")
     gate_loaded_at = models.DateTimeField(null=True, blank=True, editable=False)
     gate_epoch = models.PositiveIntegerField(default=0, editable=False)
     # Units sold by the textbook row-lock strategy only (PURCHASE_STRATEGY=row_lock, benchmarks).
@@ -63,6 +76,8 @@ class FlashSale(models.Model):
             models.CheckConstraint(condition=Q(price__gt=0), name="sale_price_positive"),
             models.CheckConstraint(condition=Q(per_user_limit__gte=1),
                                    name="sale_limit_at_least_one"),
+            models.CheckConstraint(condition=Q(fcode_quota__lte=F("stock")),
+                                   name="sale_fcode_quota_within_stock"),
         ]
 
     def __str__(self) -> str:
@@ -78,9 +93,35 @@ class FlashSale(models.Model):
             return SaleStatus.SOLD_OUT
         return SaleStatus.LIVE
 
+    @property
+    def needs_reservation(self) -> bool:
+        return self.requires_reservation or self.mode in (SaleMode.RESERVATION, SaleMode.DRAW)
+
+    @property
+    def open_stock(self) -> int:
+        """Units for the open rush; the rest is the F-code (or draw) quota."""
+        return self.stock - self.fcode_quota
+
     def is_live(self, now: datetime | None = None) -> bool:
         now = now or timezone.now()
         return self.starts_at <= now < self.ends_at
+
+
+class Reservation(models.Model):
+    """An account's reservation (预约) for a sale; in a draw it is the account's entry."""
+
+    sale = models.ForeignKey(FlashSale, on_delete=models.CASCADE, related_name="reservations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="reservations")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["sale", "user"],
+                                               name="one_reservation_per_account")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} reserved {self.sale_id}"
 
 
 class StockReturn(models.Model):
@@ -112,3 +153,53 @@ class RejectedTicket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket} rejected: {self.reason}"
+
+
+class FCode(models.Model):
+    """A priority purchase code (F码) or a draw winner's purchase right, for one unit.
+
+    Only an HMAC of the code is stored: a leaked table reveals no usable code. A right
+    (kind=right) has a code nobody types: the gate finds it through the winner's account.
+    """
+
+    class Kind(models.TextChoices):
+        FCODE = "fcode", "F-code"
+        RIGHT = "right", "Draw purchase right"
+
+    sale = models.ForeignKey(FlashSale, on_delete=models.CASCADE, related_name="fcodes")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="fcodes")
+    kind = models.CharField(max_length=5, choices=Kind.choices, default=Kind.FCODE)
+    code_hash = models.CharField(max_length=64, unique=True)
+    hint = models.CharField(max_length=9, help_text="The code's last group, for support calls.")
+    issued_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    order = models.OneToOneField(Order, on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="fcode")
+    lapsed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "F-code"
+        constraints = [models.UniqueConstraint(fields=["sale", "user", "kind"],
+                                               name="one_code_per_account_and_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ...{self.hint} for {self.user_id}"
+
+
+class Draw(models.Model):
+    """A draw's run: the recorded seed and entries make it reproducible, so ops can show it
+    was fair (`sales.draws.draw_winners` with the same inputs gives the same winners)."""
+
+    sale = models.OneToOneField(FlashSale, on_delete=models.PROTECT, related_name="draw")
+    seed = models.CharField(max_length=64)
+    entries = models.JSONField(help_text="[[reservation id, user id, fan level], ...] in order")
+    winners = models.JSONField(help_text="user ids in the order they were drawn")
+    waitlist = models.JSONField(help_text="the other entrants' user ids, in reservation order")
+    run_at = models.DateTimeField(auto_now_add=True)
+    run_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                               blank=True, related_name="+")
+
+    def __str__(self) -> str:
+        return f"draw of {self.sale_id} ({len(self.winners)} winners)"

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from sales import bulk, gate
 from sales.gate import PIPELINE_GROUP, TICKET_TTL_SECONDS, SaleKeys
-from sales.models import FlashSale, RejectedTicket, SaleMode
+from sales.models import FCode, FlashSale, RejectedTicket, SaleMode
 from shop.models import Address, Order, OrderLine, OrderStatus
 from shop.services import order_number_new
 
@@ -42,6 +42,7 @@ class Entry:
     quantity: int
     epoch: int
     address_id: int | None
+    fcode: str = ""
 
     @classmethod
     def parse(cls, stream_id: str, fields: dict[str, str]) -> Entry:
@@ -49,6 +50,7 @@ class Entry:
             stream_id=stream_id, ticket=fields["ticket"], user_id=int(fields["user"]),
             quantity=int(fields["qty"]), epoch=int(fields["epoch"]),
             address_id=int(fields["address"]) if fields.get("address") else None,
+            fcode=fields.get("fcode", ""),
         )
 
 
@@ -115,6 +117,10 @@ def _write(sale: FlashSale, entries: list[Entry], poison: list[Entry]) -> Outcom
                 orders.append((e, _order_row(sale, e, now)))
         order_ids = dict(bulk.insert(Order, [row for _, row in orders],
                                      returning=("ticket", "id")))
+        for e, _ in orders:
+            if e.fcode:  # the code (or right) is spent on this order
+                FCode.objects.filter(code_hash=e.fcode, order__isnull=True).update(
+                    order_id=order_ids[e.ticket])
         bulk.insert(OrderLine, [
             {"order_id": order_ids[e.ticket], "sku_id": sale.sku_id, "quantity": e.quantity,
              "unit_price": sale.price} for e, _ in orders
@@ -131,18 +137,26 @@ def _write(sale: FlashSale, entries: list[Entry], poison: list[Entry]) -> Outcom
 
 
 def _order_row(sale: FlashSale, entry: Entry, now) -> dict:
+    """A deposit pre-sale's order waits for its deposit (then its balance: price - deposit -
+    expansion); any other order waits for the full price within the payment window."""
     total = sale.price * entry.quantity
-    deposit = (sale.deposit or Decimal("0")) * entry.quantity
-    is_deposit = sale.mode == SaleMode.DEPOSIT and deposit > 0
-    return {
-        "number": order_number_new(now), "user_id": entry.user_id, "address_id": entry.address_id,
-        "status": OrderStatus.AWAITING_DEPOSIT if is_deposit else OrderStatus.AWAITING_PAYMENT,
-        "total": total, "deposit": deposit if is_deposit else Decimal("0"),
-        "balance_due": total - deposit if is_deposit else Decimal("0"),
+    row = {
+        "number": order_number_new(now), "user_id": entry.user_id,
+        "address_id": entry.address_id, "status": OrderStatus.AWAITING_PAYMENT,
+        "total": total, "deposit": Decimal("0"), "balance_due": Decimal("0"),
         "payment_due_at": now + (sale.payment_window or timedelta(minutes=30)),
         "balance_opens_at": None, "balance_due_at": None,
         "sale_id": sale.pk, "ticket": entry.ticket, "created_at": now, "updated_at": now,
     }
+    if sale.mode == SaleMode.DEPOSIT and sale.deposit:
+        deposit = sale.deposit * entry.quantity
+        row.update(
+            status=OrderStatus.AWAITING_DEPOSIT, deposit=deposit,
+            balance_due=total - deposit - sale.deposit_expansion * entry.quantity,
+            payment_due_at=now + sale.deposit_window,
+            balance_opens_at=sale.balance_opens_at, balance_due_at=sale.balance_closes_at,
+        )
+    return row
 
 
 def _publish(sale_id: int, outcome: Outcome, stream_ids: list[str]) -> None:
@@ -158,7 +172,10 @@ def _publish(sale_id: int, outcome: Outcome, stream_ids: list[str]) -> None:
     pipe.incrby(keys.processed, len(stream_ids))
     pipe.execute()
     for entry in outcome.released:
-        gate.release(sale_id=sale_id, user_id=entry.user_id, units=entry.quantity)
+        gate.release(sale_id=sale_id, user_id=entry.user_id, units=entry.quantity,
+                     fcode=bool(entry.fcode))
+        if entry.fcode:
+            gate.fcode_unspend(sale_id=sale_id, code_hash=entry.fcode)
     client = gate.connection()
     client.xack(keys.queue, PIPELINE_GROUP, *stream_ids)
     client.xdel(keys.queue, *stream_ids)

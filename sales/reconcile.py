@@ -31,6 +31,8 @@ class Drift:
     held_in_database: int
     queued: int
     users_differing: dict[int, dict[str, int]] = field(default_factory=dict)
+    gate_fcode_stock_left: int | None = None
+    expected_fcode_stock_left: int = 0
 
     @property
     def stock_drift(self) -> int | None:
@@ -39,21 +41,33 @@ class Drift:
         return self.gate_stock_left - self.expected_stock_left
 
     @property
+    def fcode_stock_drift(self) -> int | None:
+        if self.gate_fcode_stock_left is None:
+            return None
+        return self.gate_fcode_stock_left - self.expected_fcode_stock_left
+
+    @property
     def clean(self) -> bool:
-        return self.loaded and self.stock_drift == 0 and not self.users_differing
+        return (self.loaded and self.stock_drift == 0 and self.fcode_stock_drift == 0
+                and not self.users_differing)
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "stock_drift": self.stock_drift, "clean": self.clean}
+        return {**asdict(self), "stock_drift": self.stock_drift,
+                "fcode_stock_drift": self.fcode_stock_drift, "clean": self.clean}
 
 
-def _queued(sale_id: int, epoch: int | None) -> tuple[int, dict[int, int]]:
-    total, by_user = 0, {}
+def _queued(sale_id: int, epoch: int | None) -> tuple[int, int, dict[int, int]]:
+    """Units queued under the epoch: (open rush, F-codes and rights, by user)."""
+    total, fcoded, by_user = 0, 0, {}
     for _, fields in gate.connection().xrange(SaleKeys(sale_id).queue):
         if epoch is not None and int(fields["epoch"]) == epoch:
             units, user = int(fields["qty"]), int(fields["user"])
-            total += units
+            if fields.get("fcode"):
+                fcoded += units
+            else:
+                total += units
             by_user[user] = by_user.get(user, 0) + units
-    return total, by_user
+    return total, fcoded, by_user
 
 
 def sale_reconcile(*, sale_id: int) -> Drift:
@@ -61,8 +75,9 @@ def sale_reconcile(*, sale_id: int) -> Drift:
     sale = FlashSale.objects.get(pk=sale_id)
     state = gate.state(sale_id=sale_id)
     held = units_held(sale_id=sale_id)
-    queued, queued_by = _queued(sale_id, state.epoch)
-    expected = max(sale.stock - held.total - queued, 0)
+    queued, fqueued, queued_by = _queued(sale_id, state.epoch)
+    expected = max(sale.open_stock - held.open - queued, 0)
+    fexpected = max(sale.fcode_quota - held.through_fcodes - fqueued, 0)
     users: dict[int, dict[str, int]] = {}
     if state.loaded:
         for user in set(held.by_user) | set(queued_by) | set(state.bought):
@@ -71,8 +86,10 @@ def sale_reconcile(*, sale_id: int) -> Drift:
             if want != have:
                 users[user] = {"gate": have, "database": want}
     return Drift(sale_id=sale_id, loaded=state.loaded, gate_stock_left=state.stock_left,
-                 expected_stock_left=expected, held_in_database=held.total, queued=queued,
-                 users_differing=users)
+                 expected_stock_left=expected, held_in_database=held.total,
+                 queued=queued + fqueued, users_differing=users,
+                 gate_fcode_stock_left=state.fcode_stock_left,
+                 expected_fcode_stock_left=fexpected)
 
 
 def gates_reconcile() -> list[Drift]:

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from sales import gate
 from sales.gate import SaleKeys, sale_id_of_ticket
-from sales.models import FlashSale, RejectedTicket
+from sales.models import Draw, FCode, FlashSale, RejectedTicket, Reservation
 from shop.errors import not_found
 from shop.models import Order
 
@@ -79,3 +79,17 @@ def ticket_status(*, ticket: str, user_id: int) -> TicketStatus:
     if reason:
         return TicketStatus(ticket=ticket, status="rejected", reason=reason[0])
     raise not_found("ticket")
+
+
+def draw_result(*, sale_id: int, user_id: int) -> dict:
+    """Whether the draw ran, whether this account entered and holds a (live or used) right."""
+    sale = sale_get(sale_id=sale_id)
+    right = (FCode.objects.filter(sale=sale, user_id=user_id, kind=FCode.Kind.RIGHT)
+             .order_by("-pk").first())
+    return {
+        "drawn": Draw.objects.filter(sale=sale).exists(),
+        "entered": Reservation.objects.filter(sale=sale, user_id=user_id).exists(),
+        "won": right is not None and right.lapsed_at is None,
+        "right_expires_at": right.expires_at if right else None,
+        "used": bool(right and right.order_id),
+    }

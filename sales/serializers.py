@@ -29,16 +29,29 @@ class SaleOutput(serializers.Serializer):
     reservation_closes_at = serializers.DateTimeField(allow_null=True)
     deposit = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True)
     payment_window_seconds = serializers.IntegerField()
+    requires_reservation = serializers.BooleanField()
+    fcode_quota = serializers.IntegerField()
+    deposit_expansion = serializers.DecimalField(max_digits=10, decimal_places=2)
+    balance_due = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True)
+    deposit_window_seconds = serializers.IntegerField()
+    balance_opens_at = serializers.DateTimeField(allow_null=True)
+    balance_closes_at = serializers.DateTimeField(allow_null=True)
+    right_window_seconds = serializers.IntegerField()
 
 
 def sale_representation(sale: FlashSale, stock_left: int, status: str) -> dict:
+    balance = (sale.price - sale.deposit - sale.deposit_expansion) if sale.deposit else None
     return SaleOutput({
         **{f: getattr(sale, f) for f in (
             "id", "title", "sku_id", "sku", "price", "starts_at", "ends_at", "stock",
             "per_user_limit", "mode", "reservation_opens_at", "reservation_closes_at",
-            "deposit")},
+            "deposit", "fcode_quota", "deposit_expansion", "balance_opens_at",
+            "balance_closes_at")},
+        "requires_reservation": sale.needs_reservation, "balance_due": balance,
         "status": status, "stock_left": stock_left,
         "payment_window_seconds": int(sale.payment_window.total_seconds()),
+        "deposit_window_seconds": int(sale.deposit_window.total_seconds()),
+        "right_window_seconds": int(sale.right_window.total_seconds()),
     }).data
 
 
@@ -79,12 +92,42 @@ class SaleInput(serializers.Serializer):
                                        required=False, allow_null=True)
     payment_window_seconds = serializers.IntegerField(min_value=60, max_value=7 * 86400,
                                                       required=False)
+    requires_reservation = serializers.BooleanField(required=False)
+    fcode_quota = serializers.IntegerField(min_value=0, required=False)
+    deposit_expansion = serializers.DecimalField(max_digits=10, decimal_places=2,
+                                                 min_value=Decimal("0"), required=False)
+    deposit_window_seconds = serializers.IntegerField(min_value=60, max_value=7 * 86400,
+                                                      required=False)
+    balance_opens_at = serializers.DateTimeField(required=False, allow_null=True)
+    balance_closes_at = serializers.DateTimeField(required=False, allow_null=True)
+    right_window_seconds = serializers.IntegerField(min_value=60, max_value=7 * 86400,
+                                                    required=False)
 
     def to_service_fields(self) -> dict:
         fields = dict(self.validated_data)
-        if "payment_window_seconds" in fields:
-            fields["payment_window"] = timedelta(seconds=fields.pop("payment_window_seconds"))
+        for name in ("payment_window", "deposit_window", "right_window"):
+            if f"{name}_seconds" in fields:
+                fields[name] = timedelta(seconds=fields.pop(f"{name}_seconds"))
         return fields
+
+
+class FCodeIssueInput(serializers.Serializer):
+    count = serializers.IntegerField(min_value=1, max_value=100_000)
+    fan_level_min = serializers.IntegerField(min_value=0, max_value=4, default=2)
+
+
+class ReservationOutput(serializers.Serializer):
+    sale = serializers.IntegerField(source="sale_id")
+    created_at = serializers.DateTimeField()
+
+
+class DrawOutput(serializers.Serializer):
+    sale = serializers.IntegerField(source="sale_id")
+    seed = serializers.CharField()
+    entries = serializers.IntegerField(source="entries.__len__")
+    winners = serializers.ListField(child=serializers.IntegerField())
+    waitlist = serializers.ListField(child=serializers.IntegerField())
+    run_at = serializers.DateTimeField()
 
 
 def _integer(value, *, field: str, low: int, high: int | None, errors: dict) -> int | None:
@@ -126,3 +169,22 @@ def purchase_input(data) -> dict:
     if errors:
         raise invalid("The request has invalid fields.", **errors)
     return {"quantity": quantity, "address_id": address_id, "fcode": fcode}
+
+
+class IssuedCodeOutput(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    username = serializers.CharField()
+    code = serializers.CharField()
+
+
+class FCodeIssueOutput(serializers.Serializer):
+    issued = serializers.IntegerField()
+    codes = IssuedCodeOutput(many=True)
+
+
+class DrawResultOutput(serializers.Serializer):
+    drawn = serializers.BooleanField()
+    entered = serializers.BooleanField()
+    won = serializers.BooleanField()
+    right_expires_at = serializers.DateTimeField(allow_null=True)
+    used = serializers.BooleanField()

@@ -17,7 +17,8 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from sales import gate
-from sales.models import FlashSale, SaleMode, StockReturn
+from sales.fcodes import code_hash
+from sales.models import FCode, FlashSale, Reservation, SaleMode, StockReturn
 from shop import services as shop_services
 from shop.errors import DomainError, invalid, not_found
 from shop.models import Order, OrderLine, OrderStatus
@@ -29,7 +30,10 @@ HOLDING = (S.AWAITING_PAYMENT, S.AWAITING_DEPOSIT, S.AWAITING_BALANCE, S.PAID, S
            S.DELIVERED)
 NOT_HOLDING = (S.CANCELLED, S.EXPIRED, S.FORFEITED, S.REFUNDED)
 FROZEN_WHEN_LOADED = ("sku", "price", "starts_at", "per_user_limit", "mode", "deposit",
-                      "payment_window", "reservation_opens_at", "reservation_closes_at")
+                      "payment_window", "reservation_opens_at", "reservation_closes_at",
+                      "requires_reservation", "fcode_quota", "deposit_expansion",
+                      "deposit_window", "balance_opens_at", "balance_closes_at",
+                      "right_window")
 
 
 def _ms(moment: datetime) -> int:
@@ -40,9 +44,21 @@ def gate_config(sale: FlashSale, *, epoch: int | None = None) -> gate.SaleGateCo
     return gate.SaleGateConfig(
         sale_id=sale.pk, epoch=sale.gate_epoch if epoch is None else epoch,
         starts_ms=_ms(sale.starts_at), ends_ms=_ms(sale.ends_at),
-        per_user_limit=sale.per_user_limit,
-        requires_reservation=sale.mode in (SaleMode.RESERVATION,),
+        per_user_limit=sale.per_user_limit, requires_reservation=sale.needs_reservation,
+        draw=sale.mode == SaleMode.DRAW,
     )
+
+
+def gate_holders(sale: FlashSale) -> gate.Holders:
+    """Reservers, F-codes and draw rights of a sale as the database records them."""
+    reservers = list(Reservation.objects.filter(sale=sale).values_list("user_id", flat=True))
+    codes, rights = {}, {}
+    for code in FCode.objects.filter(sale=sale, lapsed_at__isnull=True):
+        used = 1 if code.order_id else 0
+        codes[code.code_hash] = f"{code.user_id}|{_ms(code.expires_at)}|{used}"
+        if code.kind == FCode.Kind.RIGHT:
+            rights[code.user_id] = code.code_hash
+    return gate.Holders(reservers=reservers, codes=codes, rights=rights)
 
 
 def _validate(fields: dict) -> None:
@@ -52,12 +68,34 @@ def _validate(fields: dict) -> None:
     if fields.get("mode") == SaleMode.DEPOSIT and not fields.get("deposit"):
         raise invalid("A deposit pre-sale needs a deposit.", deposit=["required for deposit"])
     deposit, price = fields.get("deposit"), fields.get("price")
-    if deposit and price and deposit >= price:
-        raise invalid("The deposit must be less than the price.", deposit=["must be < price"])
+    if deposit and price and deposit + (fields.get("deposit_expansion") or 0) >= price:
+        raise invalid("The deposit (with its expansion) must be less than the price.",
+                      deposit=["must be < price"])
+    if fields.get("mode") == SaleMode.DEPOSIT and not (
+            fields.get("balance_opens_at") and fields.get("balance_closes_at")):
+        raise invalid("A deposit pre-sale needs its balance window.",
+                      balance_opens_at=["required for deposit"])
+    opens, closes = fields.get("balance_opens_at"), fields.get("balance_closes_at")
+    if opens and closes and closes <= opens:
+        raise invalid("The balance window must close after it opens.",
+                      balance_closes_at=["must be after balance_opens_at"])
+    r_opens, r_closes = fields.get("reservation_opens_at"), fields.get("reservation_closes_at")
+    if (fields.get("mode") in (SaleMode.RESERVATION, SaleMode.DRAW)
+            or fields.get("requires_reservation")) and not (r_opens and r_closes):
+        raise invalid("This sale needs a reservation window.",
+                      reservation_opens_at=["required when reservations are required"])
+    if r_opens and r_closes and r_closes <= r_opens:
+        raise invalid("The reservation window must close after it opens.",
+                      reservation_closes_at=["must be after reservation_opens_at"])
+    stock, quota = fields.get("stock"), fields.get("fcode_quota") or 0
+    if stock is not None and quota > stock:
+        raise invalid("The F-code quota is part of the stock.", fcode_quota=["must be <= stock"])
 
 
 def sale_create(**fields) -> FlashSale:
     """Schedule a sale; its gate is loaded by `gates_preload` shortly before it opens."""
+    if fields.get("mode") == SaleMode.DRAW:
+        fields["fcode_quota"] = fields.get("stock", 0)  # every unit goes to a winner's right
     _validate(fields)
     return FlashSale.objects.create(**fields)
 
@@ -70,9 +108,16 @@ def sale_update(*, sale_id: int, **changes) -> FlashSale:
         if sale is None:
             raise not_found("sale")
         merged = {f: changes.get(f, getattr(sale, f)) for f in
-                  ("starts_at", "ends_at", "mode", "deposit", "price")}
+                  ("starts_at", "ends_at", "mode", "deposit", "price", "deposit_expansion",
+                   "balance_opens_at", "balance_closes_at", "reservation_opens_at",
+                   "reservation_closes_at", "requires_reservation", "stock", "fcode_quota")}
+        if merged["mode"] == SaleMode.DRAW and "stock" in changes and not sale.gate_loaded_at:
+            changes["fcode_quota"] = merged["fcode_quota"] = changes["stock"]
         _validate(merged)
         if sale.gate_loaded_at:
+            if sale.mode == SaleMode.DRAW and changes.get("stock", sale.stock) != sale.stock:
+                raise DomainError("sale_locked", "A loaded draw's stock belongs to its winners.",
+                                  details={"fields": ["stock"]})
             frozen = [f for f in FROZEN_WHEN_LOADED
                       if f in changes and changes[f] != getattr(sale, f if f != "sku" else "sku")]
             if frozen:
@@ -95,7 +140,8 @@ def gate_load(*, sale_id: int) -> bool:
         sale = FlashSale.objects.select_for_update().get(pk=sale_id)
         if sale.gate_loaded_at is not None:
             return False
-        gate.load(config=gate_config(sale), stock=sale.stock)
+        gate.load(config=gate_config(sale), stock=sale.open_stock,
+                  fcode_stock=sale.fcode_quota, holders=gate_holders(sale))
         sale.gate_loaded_at = timezone.now()
         sale.save(update_fields=["gate_loaded_at"])
     return True
@@ -115,14 +161,21 @@ def gates_preload(*, now: datetime | None = None) -> list[int]:
 class HeldUnits:
     total: int
     by_user: dict[int, int]
+    through_fcodes: int = 0
+
+    @property
+    def open(self) -> int:
+        return self.total - self.through_fcodes
 
 
 def units_held(*, sale_id: int) -> HeldUnits:
-    """Units of a sale held by orders in the database (the record)."""
-    rows = (OrderLine.objects.filter(order__sale_id=sale_id, order__status__in=HOLDING)
-            .values("order__user_id").annotate(units=Sum("quantity")))
+    """Units of a sale held by orders in the database (the record), and how many of them
+    came through F-codes or draw rights."""
+    lines = OrderLine.objects.filter(order__sale_id=sale_id, order__status__in=HOLDING)
+    rows = lines.values("order__user_id").annotate(units=Sum("quantity"))
     by_user = {row["order__user_id"]: row["units"] for row in rows}
-    return HeldUnits(total=sum(by_user.values()), by_user=by_user)
+    fcoded = lines.filter(order__fcode__isnull=False).aggregate(u=Sum("quantity"))["u"] or 0
+    return HeldUnits(total=sum(by_user.values()), by_user=by_user, through_fcodes=fcoded)
 
 
 def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
@@ -135,8 +188,11 @@ def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
         sale.gate_loaded_at = sale.gate_loaded_at or timezone.now()
         sale.save(update_fields=["gate_epoch", "gate_loaded_at"])
         held = units_held(sale_id=sale_id)
-        left, queued = gate.rebuild(config=gate_config(sale), stock=sale.stock, held=held.total,
-                                    held_by_user=held.by_user)
+        left, queued = gate.rebuild(
+            config=gate_config(sale), stock=sale.open_stock, held=held.open,
+            fcode_stock=sale.fcode_quota, fcode_held=held.through_fcodes,
+            held_by_user=held.by_user, holders=gate_holders(sale),
+        )
     logger.warning("gate of sale %s rebuilt: %s left, %s queued, epoch %s",
                    sale_id, left, queued, sale.gate_epoch)
     return left, queued
@@ -144,12 +200,14 @@ def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
 
 def purchase_admit(*, sale_id: int, user_id: int, quantity: int = 1,
                    address_id: int | None = None, idempotency_key: str | None = None,
-                   device: str = "", ip: str = "", now: datetime | None = None) -> gate.Admission:
-    """The hot path: one Redis call, no SQL. Everything is decided by the gate's script."""
+                   device: str = "", ip: str = "", fcode: str | None = None,
+                   now: datetime | None = None) -> gate.Admission:
+    """The hot path: one Redis call, no SQL. Everything is decided by the gate's script,
+    F-codes included (only their HMAC travels)."""
     now_ms = _ms(now) if now else int(timezone.now().timestamp() * 1000)
     return gate.admit(sale_id=sale_id, user_id=user_id, quantity=quantity, now_ms=now_ms,
                       idempotency_key=idempotency_key, device=device, ip=ip,
-                      address_id=address_id)
+                      address_id=address_id, fcode_hash=code_hash(fcode) if fcode else "")
 
 
 def stock_release(*, order_id: int, reason: str) -> bool:
@@ -159,12 +217,14 @@ def stock_release(*, order_id: int, reason: str) -> bool:
     if order is None:
         return False
     units = order.lines.aggregate(units=Sum("quantity"))["units"] or 0
+    through_fcode = FCode.objects.filter(order_id=order.pk).exists()
     try:
         with transaction.atomic():
             StockReturn.objects.create(order=order, sale_id=order.sale_id, quantity=units,
                                        reason=reason)
             transaction.on_commit(lambda: gate.release(
-                sale_id=order.sale_id, user_id=order.user_id, units=units))
+                sale_id=order.sale_id, user_id=order.user_id, units=units,
+                fcode=through_fcode))
     except IntegrityError:
         return False  # someone returned it first
     return True

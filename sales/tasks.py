@@ -6,8 +6,8 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from sales import pipeline, reconcile, services
-from sales.models import FlashSale
+from sales import draws, pipeline, reconcile, services
+from sales.models import Draw, FlashSale
 
 
 @shared_task(acks_late=True)
@@ -38,3 +38,11 @@ def orders_expire_due() -> int:
 @shared_task(acks_late=True)
 def gates_reconcile() -> int:
     return sum(1 for drift in reconcile.gates_reconcile() if not drift.clean)
+
+
+@shared_task(acks_late=True)
+def draw_rights_pass_on() -> int:
+    """Pass lapsed draw rights down each live draw's waitlist."""
+    now = timezone.now()
+    return sum(draws.draw_rights_pass_on(sale_id=sale_id) for sale_id in
+               Draw.objects.filter(sale__ends_at__gt=now).values_list("sale_id", flat=True))

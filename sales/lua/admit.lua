@@ -1,24 +1,31 @@
--- The flash-sale gate: one atomic decision per purchase attempt.
--- Nothing is written until every check has passed, so stock is never taken and then
--- lost to a later check, and the stock counter can never go below zero.
+-- The flash-sale gate: one atomic decision per purchase attempt, for every sale mode.
+-- Nothing is written until every check has passed (wrong F-code guesses excepted: they are
+-- counted), so stock is never taken and then lost to a later check, and no counter can go
+-- below zero.
 --
--- KEYS[1] meta     hash: loaded, epoch, starts_ms, ends_ms, limit, requires_reservation
--- KEYS[2] stock    integer: units left
--- KEYS[3] bought   hash: user -> units admitted
--- KEYS[4] idem     hash: user:key -> ticket
--- KEYS[5] queue    stream: the durable queue of admitted tickets
--- KEYS[6] seq      integer: admission sequence (queue position)
--- KEYS[7] ticket   hash: this ticket's status
+-- KEYS[1] meta      hash: loaded, epoch, starts_ms, ends_ms, limit, requires_reservation, draw
+-- KEYS[2] stock     integer: units left for the open rush
+-- KEYS[3] bought    hash: user -> units admitted
+-- KEYS[4] idem      hash: user:key -> ticket
+-- KEYS[5] queue     stream: the durable queue of admitted tickets
+-- KEYS[6] seq       integer: admission sequence (queue position)
+-- KEYS[7] ticket    hash: this ticket's status
 -- KEYS[8] reservers set: accounts holding a reservation
--- KEYS[9..11] blacklist mirror sets: account, device, ip
+-- KEYS[9..11]       blacklist mirror sets: account, device, ip
+-- KEYS[12] fstock   integer: units left for F-codes and draw rights
+-- KEYS[13] fcodes   hash: code hmac -> "user|expires_ms|used"
+-- KEYS[14] rights   hash: user -> code hmac of the user's draw right
+-- KEYS[15] guesses by account, KEYS[16] guesses by device: wrong F-code counters
+-- KEYS[17] signals  stream: anti-scalper signals (F-code guessing)
 -- ARGV: user, quantity, now_ms, idempotency key or "", ticket, device, ip, queue bound,
---       ticket ttl seconds, address id or ""
+--       ticket ttl seconds, address id or "", F-code hmac or "", guess limit, guess window s
 local user, qty, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local key, ticket, device, ip = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local queue_max, ttl, address = tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]
+local code, guess_max, guess_window = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13])
 
 local meta = redis.call('HMGET', KEYS[1], 'loaded', 'epoch', 'starts_ms', 'ends_ms', 'limit',
-                        'requires_reservation')
+                        'requires_reservation', 'draw')
 if meta[1] ~= '1' then
   return {'unavailable'}  -- keys lost or never loaded: fail closed, sell nothing
 end
@@ -35,24 +42,64 @@ if redis.call('SISMEMBER', KEYS[9], user) == 1
    or (ip ~= '' and redis.call('SISMEMBER', KEYS[11], ip) == 1) then
   return {'blocked'}
 end
-if meta[6] == '1' and redis.call('SISMEMBER', KEYS[8], user) == 0 then
+
+local counter, path = KEYS[2], 'open'
+if code ~= '' or meta[7] == '1' then
+  path = 'fcode'
+  counter = KEYS[12]
+  if code == '' then
+    code = redis.call('HGET', KEYS[14], user)
+    if not code then return {'no_right'} end
+  else
+    local by_user = tonumber(redis.call('GET', KEYS[15]) or '0')
+    local by_device = device ~= '' and tonumber(redis.call('GET', KEYS[16]) or '0') or 0
+    if by_user >= guess_max or by_device >= guess_max then
+      return {'fcode_locked', tostring(redis.call('TTL', KEYS[15]))}
+    end
+  end
+  local entry = redis.call('HGET', KEYS[13], code)
+  local owner, expires, used
+  if entry then
+    owner, expires, used = string.match(entry, '^(%d+)|(%d+)|(%d)$')
+  end
+  if not entry or owner ~= user or tonumber(expires) <= now or used == '1' then
+    if ARGV[11] ~= '' then
+      redis.call('INCR', KEYS[15])
+      redis.call('EXPIRE', KEYS[15], guess_window)
+      if device ~= '' then
+        redis.call('INCR', KEYS[16])
+        redis.call('EXPIRE', KEYS[16], guess_window)
+      end
+      redis.call('XADD', KEYS[17], 'MAXLEN', '~', 100000, '*', 'kind', 'fcode_guess',
+                 'user', user, 'device', device, 'ip', ip, 'at', now)
+    end
+    return {'fcode_invalid'}
+  end
+  if qty ~= 1 then return {'invalid_quantity', '1'} end
+elseif meta[6] == '1' and redis.call('SISMEMBER', KEYS[8], user) == 0 then
   return {'reservation_required'}
 end
 local limit = tonumber(meta[5])
 if qty > limit then return {'invalid_quantity', tostring(limit)} end
 local bought = tonumber(redis.call('HGET', KEYS[3], user) or '0')
 if bought + qty > limit then return {'limit_reached', tostring(limit)} end
-local stock = tonumber(redis.call('GET', KEYS[2]))
+local stock = tonumber(redis.call('GET', counter))
 if stock == nil then return {'unavailable'} end
-if stock < qty then return {'sold_out'} end
+if stock < qty then return {'sold_out', path} end
 if redis.call('XLEN', KEYS[5]) >= queue_max then return {'busy'} end
 
-redis.call('DECRBY', KEYS[2], qty)
+redis.call('DECRBY', counter, qty)
 redis.call('HINCRBY', KEYS[3], user, qty)
+if path == 'fcode' then
+  local owner, expires = string.match(redis.call('HGET', KEYS[13], code), '^(%d+)|(%d+)|')
+  redis.call('HSET', KEYS[13], code, owner .. '|' .. expires .. '|1')
+else
+  code = ''
+end
 local seq = redis.call('INCR', KEYS[6])
 redis.call('XADD', KEYS[5], '*', 'ticket', ticket, 'user', user, 'qty', qty,
            'epoch', meta[2], 'seq', seq, 'at', now, 'device', device, 'ip', ip,
-           'address', address)
+           'address', address, 'fcode', code)
 redis.call('HSET', KEYS[7], 'status', 'queued', 'user', user, 'qty', qty, 'seq', seq)
 redis.call('EXPIRE', KEYS[7], ttl)
 if key ~= '' then

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from conftest import client_for
 from sales import gate, pipeline
@@ -145,7 +148,9 @@ def test_a_blacklisted_account_device_or_ip_is_blocked_with_how_to_appeal(
 
 
 def test_a_reservation_sale_refuses_buyers_without_one(make_sale, api, customer, redis_client):
-    sale = make_sale(mode="reservation")
+    now = timezone.now()
+    sale = make_sale(mode="reservation", reservation_opens_at=now - timedelta(days=1),
+                     reservation_closes_at=now - timedelta(minutes=1))
     response = buy(api, sale)
     assert (response.status_code, response.json()["error"]["code"]) == (
         409, "reservation_required")

@@ -1,0 +1,114 @@
+"""The Mi.com sale modes' own writes: reservations (预约), F-codes and their quota.
+
+All of them feed the one gate: reservers, F-code HMACs and quota live beside the sale's
+stock in Redis, and the admission script decides with them in the same atomic call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from sales import gate
+from sales.fcodes import code_hash, code_hint, code_new
+from sales.models import FCode, FlashSale, Reservation, SaleMode
+from shop.errors import DomainError, invalid, not_found
+from shop.models import Customer
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def reservation_create(*, sale_id: int, user_id: int,
+                       now: datetime | None = None) -> tuple[Reservation, bool]:
+    """Reserve a sale inside its window; returns (reservation, created). Idempotent."""
+    now = now or timezone.now()
+    sale = FlashSale.objects.filter(pk=sale_id).first()
+    if sale is None:
+        raise not_found("sale")
+    existing = Reservation.objects.filter(sale=sale, user_id=user_id).first()
+    if existing:
+        return existing, False
+    opens, closes = sale.reservation_opens_at, sale.reservation_closes_at
+    if not opens or not closes or not opens <= now < closes:
+        raise DomainError(
+            "reservation_closed", "Reservations for this sale are not open.",
+            details={"reservation_opens_at": opens.isoformat() if opens else None,
+                     "reservation_closes_at": closes.isoformat() if closes else None})
+    try:
+        with transaction.atomic():
+            reservation = Reservation.objects.create(sale=sale, user_id=user_id)
+            if sale.gate_loaded_at:
+                transaction.on_commit(lambda: gate.holders_add(
+                    sale_id=sale.pk, holders=gate.Holders(reservers=[user_id], codes={},
+                                                          rights={})))
+    except IntegrityError:  # the same account reserving twice at once
+        return Reservation.objects.get(sale=sale, user_id=user_id), False
+    return reservation, True
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    user_id: int
+    username: str
+    code: str          # shown once, to be delivered to the fan; only its HMAC is stored
+
+
+def _codes_to_gate(sale: FlashSale, codes: list[FCode], rights: bool = False) -> None:
+    holders = gate.Holders(
+        reservers=[],
+        codes={c.code_hash: f"{c.user_id}|{_ms(c.expires_at)}|0" for c in codes},
+        rights={c.user_id: c.code_hash for c in codes} if rights else {},
+    )
+    gate.holders_add(sale_id=sale.pk, holders=holders)
+
+
+def fcodes_issue(*, sale_id: int, count: int, fan_level_min: int) -> list[IssuedCode]:
+    """Issue F-codes to the most loyal fans without one: highest level first, then the
+    longest-standing. Never more codes than the sale's F-code quota."""
+    if count < 1:
+        raise invalid("Issue at least one code.", count=["must be >= 1"])
+    with transaction.atomic():
+        sale = FlashSale.objects.select_for_update().filter(pk=sale_id).first()
+        if sale is None:
+            raise not_found("sale")
+        if sale.mode == SaleMode.DRAW:
+            raise DomainError("wrong_mode", "A draw sale gives purchase rights, not F-codes.")
+        issued = FCode.objects.filter(sale=sale, kind=FCode.Kind.FCODE).count()
+        room = min(count, sale.fcode_quota - issued)
+        if room <= 0:
+            raise DomainError("fcode_quota_used", "Every unit of the F-code quota has a code.",
+                              details={"fcode_quota": sale.fcode_quota, "issued": issued})
+        fans = (Customer.objects.filter(fan_level__gte=fan_level_min)
+                .exclude(user__fcodes__sale=sale).select_related("user")
+                .order_by("-fan_level", "joined_at", "pk")[:room])
+        plain = {fan.user_id: code_new() for fan in fans}
+        codes = FCode.objects.bulk_create(
+            FCode(sale=sale, user_id=fan.user_id, code_hash=code_hash(plain[fan.user_id]),
+                  hint=code_hint(plain[fan.user_id]), expires_at=sale.ends_at)
+            for fan in fans)
+        if sale.gate_loaded_at:
+            transaction.on_commit(lambda: _codes_to_gate(sale, codes))
+    return [IssuedCode(user_id=f.user_id, username=f.user.username, code=plain[f.user_id])
+            for f in fans]
+
+
+def fcode_quota_release(*, sale_id: int) -> int:
+    """Give the F-code quota's unsold units to the open rush; returns the units moved."""
+    with transaction.atomic():
+        sale = FlashSale.objects.select_for_update().filter(pk=sale_id).first()
+        if sale is None:
+            raise not_found("sale")
+        if sale.mode == SaleMode.DRAW:
+            raise DomainError("wrong_mode", "A draw sale's units belong to its winners.")
+        if sale.gate_loaded_at:
+            moved = gate.quota_release(sale_id=sale.pk, units=sale.fcode_quota)
+        else:
+            moved = sale.fcode_quota
+        sale.fcode_quota -= moved
+        sale.save(update_fields=["fcode_quota"])
+    return moved
