@@ -100,8 +100,12 @@ def draw_rights_pass_on(*, sale_id: int, now: datetime | None = None) -> int:
         if draw is None or now >= sale.ends_at:
             return 0
         rights = FCode.objects.filter(sale=sale, kind=FCode.Kind.RIGHT)
-        rights.filter(order__isnull=True, lapsed_at__isnull=True,
-                      expires_at__lte=now).update(lapsed_at=now)
+        expired = list(rights.filter(order__isnull=True, lapsed_at__isnull=True,
+                                     expires_at__lte=now).values_list("pk", "code_hash"))
+        spent = gate.codes_spent(sale_id=sale.pk, code_hashes=[h for _, h in expired])
+        # A right spent in the gate whose ticket is still queued has not lapsed: its order
+        # is on the way, and its unit is taken.
+        rights.filter(pk__in=[pk for pk, h in expired if h not in spent]).update(lapsed_at=now)
         outstanding = rights.filter(order__isnull=True, lapsed_at__isnull=True).count()
         holding = rights.filter(order__status__in=HOLDING).count()
         room = sale.stock - outstanding - holding

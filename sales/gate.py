@@ -332,6 +332,15 @@ def release(*, sale_id: int, user_id: int, units: int, fcode: bool = False) -> b
     return bool(done)
 
 
+def codes_spent(*, sale_id: int, code_hashes: list[str]) -> set[str]:
+    """Which of these codes (or rights) the gate has marked used."""
+    if not code_hashes:
+        return set()
+    entries = connection().hmget(SaleKeys(sale_id).fcodes, code_hashes)
+    return {h for h, entry in zip(code_hashes, entries, strict=True)
+            if entry and entry.endswith("|1")}
+
+
 def fcode_unspend(*, sale_id: int, code_hash: str) -> None:
     """A ticket redeemed with this code was rejected: the code may be used again."""
     keys = SaleKeys(sale_id)

@@ -124,10 +124,13 @@ class ReservationOutput(serializers.Serializer):
 class DrawOutput(serializers.Serializer):
     sale = serializers.IntegerField(source="sale_id")
     seed = serializers.CharField()
-    entries = serializers.IntegerField(source="entries.__len__")
+    entries = serializers.SerializerMethodField()
     winners = serializers.ListField(child=serializers.IntegerField())
     waitlist = serializers.ListField(child=serializers.IntegerField())
     run_at = serializers.DateTimeField()
+
+    def get_entries(self, draw) -> int:
+        return len(draw.entries)
 
 
 def _integer(value, *, field: str, low: int, high: int | None, errors: dict) -> int | None:
