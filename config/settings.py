@@ -211,6 +211,8 @@ CELERY_BEAT_SCHEDULE = {
     "orders-expire": {"task": "sales.tasks.orders_expire_due", "schedule": 2.0,
                       "options": {"expires": 4}},
     "gates-reconcile": {"task": "sales.tasks.gates_reconcile", "schedule": 15.0},
+    "blacklist-mirror-rebuild": {"task": "antiscalper.tasks.blacklist_mirror_rebuild",
+                                 "schedule": 60.0, "options": {"expires": 55}},
     "draw-rights": {"task": "sales.tasks.draw_rights_pass_on", "schedule": 30.0,
                     "options": {"expires": 25}},
 }

@@ -12,4 +12,5 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include("shop.urls")),
     path("api/v1/", include("sales.urls")),
+    path("api/v1/", include("antiscalper.urls")),
 ]

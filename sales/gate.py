@@ -20,14 +20,17 @@ from pathlib import Path
 import redis
 from django.conf import settings
 
+from antiscalper.mirror import BLACKLIST_KEYS as MIRROR_KEYS
+from antiscalper.mirror import READY_KEY as BLACKLIST_READY_KEY
 from shop.errors import DomainError
 
 LUA_DIR = Path(__file__).with_name("lua")
 SOLD_OUT_MEMO_SECONDS = 1.0
 TICKET_TTL_SECONDS = 24 * 3600
 PIPELINE_GROUP = "pipeline"
-# Blacklist mirror sets, filled by the anti-scalper module; read by the admission script.
-BLACKLIST_KEYS = {"account": "bl:account", "device": "bl:device", "ip": "bl:ip"}
+# Blacklist mirror sets, kept by the anti-scalper module; read by the admission script,
+# which fails closed while the mirror is not ready (after a Redis loss, until rebuilt).
+BLACKLIST_KEYS = MIRROR_KEYS
 SIGNALS_KEY = "signals:fcode"      # wrong F-code guesses, read by the anti-scalper rules
 FCODE_GUESS_LIMIT = 5              # wrong guesses per account or device ...
 FCODE_GUESS_WINDOW_SECONDS = 900   # ... within this window, then 429 until it passes
@@ -200,7 +203,8 @@ def admit(*, sale_id: int, user_id: int, quantity: int, now_ms: int,
             keys=[keys.meta, keys.stock, keys.bought, keys.idem, keys.queue, keys.seq,
                   keys.ticket(ticket), keys.reservers, BLACKLIST_KEYS["account"],
                   BLACKLIST_KEYS["device"], BLACKLIST_KEYS["ip"], keys.fstock, keys.fcodes,
-                  keys.rights, *guess_keys(user_id, device), SIGNALS_KEY],
+                  keys.rights, *guess_keys(user_id, device), SIGNALS_KEY,
+                  BLACKLIST_READY_KEY],
             args=[user_id, quantity, now_ms, idempotency_key or "", ticket, device, ip,
                   settings.GATE_QUEUE_BOUND, TICKET_TTL_SECONDS, address_id or "", fcode_hash,
                   FCODE_GUESS_LIMIT, FCODE_GUESS_WINDOW_SECONDS],

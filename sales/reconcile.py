@@ -17,7 +17,7 @@ from django.utils import timezone
 from sales import gate
 from sales.gate import SaleKeys
 from sales.models import FlashSale
-from sales.services import gate_rebuild, units_held
+from sales.services import blacklist_mirror_ensure, gate_rebuild, units_held
 
 logger = logging.getLogger("flashsale.reconcile")
 
@@ -95,6 +95,7 @@ def sale_reconcile(*, sale_id: int) -> Drift:
 def gates_reconcile() -> list[Drift]:
     """Check every loaded, not long-ended sale; rebuild lost gates if GATE_AUTO_REBUILD."""
     recent = timezone.now() - timedelta(hours=1)
+    blacklist_mirror_ensure()
     drifts = []
     for sale_id in FlashSale.objects.filter(gate_loaded_at__isnull=False, ends_at__gt=recent) \
             .values_list("pk", flat=True):

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from antiscalper import mirror
 from sales import gate
 from sales.fcodes import code_hash
 from sales.models import FCode, FlashSale, Reservation, SaleMode, StockReturn
@@ -133,9 +134,16 @@ def sale_update(*, sale_id: int, **changes) -> FlashSale:
     return sale
 
 
+def blacklist_mirror_ensure() -> None:
+    """The gate refuses to sell while the blacklist mirror is missing: build it if so."""
+    if not mirror.mirror_ready():
+        mirror.mirror_rebuild()
+
+
 def gate_load(*, sale_id: int) -> bool:
     """Load a sale's stock into the gate, once. A gate that was loaded before and has since
     vanished is not reloaded here (that would resell sold units): it needs `gate_rebuild`."""
+    blacklist_mirror_ensure()
     with transaction.atomic():
         sale = FlashSale.objects.select_for_update().get(pk=sale_id)
         if sale.gate_loaded_at is not None:
@@ -181,6 +189,7 @@ def units_held(*, sale_id: int) -> HeldUnits:
 def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
     """Rebuild a sale's gate from the database. If the gate's keys were lost, a new epoch
     starts: tickets admitted before the loss are rejected by the pipeline, not double-sold."""
+    blacklist_mirror_ensure()
     with transaction.atomic():
         sale = FlashSale.objects.select_for_update().get(pk=sale_id)
         if not gate.state(sale_id=sale_id).loaded:

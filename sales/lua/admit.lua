@@ -17,6 +17,7 @@
 -- KEYS[14] rights   hash: user -> code hmac of the user's draw right
 -- KEYS[15] guesses by account, KEYS[16] guesses by device: wrong F-code counters
 -- KEYS[17] signals  stream: anti-scalper signals (F-code guessing)
+-- KEYS[18] blacklist mirror ready flag: without it the mirror cannot be trusted
 -- ARGV: user, quantity, now_ms, idempotency key or "", ticket, device, ip, queue bound,
 --       ticket ttl seconds, address id or "", F-code hmac or "", guess limit, guess window s
 local user, qty, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -26,8 +27,8 @@ local code, guess_max, guess_window = ARGV[11], tonumber(ARGV[12]), tonumber(ARG
 
 local meta = redis.call('HMGET', KEYS[1], 'loaded', 'epoch', 'starts_ms', 'ends_ms', 'limit',
                         'requires_reservation', 'draw')
-if meta[1] ~= '1' then
-  return {'unavailable'}  -- keys lost or never loaded: fail closed, sell nothing
+if meta[1] ~= '1' or redis.call('EXISTS', KEYS[18]) == 0 then
+  return {'unavailable'}  -- gate or blacklist lost or never loaded: fail closed, sell nothing
 end
 if key ~= '' then
   local first = redis.call('HGET', KEYS[4], user .. ':' .. key)

@@ -1,0 +1,205 @@
+"""Ops admin for the blacklist, the allowlist and appeals; every write goes through services.
+
+Services write the audit trail (admin LogEntry) themselves, so these admins switch off the
+admin's own logging to avoid recording each change twice.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Q
+from django.utils import timezone
+from import_export.admin import ImportExportMixin
+
+from antiscalper import services
+from antiscalper.identities import value_normalize
+from antiscalper.models import AllowlistEntry, Appeal, BlacklistEntry, Source
+from antiscalper.resources import BlacklistEntryResource
+from shop.errors import DomainError
+
+
+class ExpiredFilter(admin.SimpleListFilter):
+    title = "expired"
+    parameter_name = "expired"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Expired"), ("no", "Not expired")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "yes":
+            return queryset.filter(expires_at__lte=now)
+        if self.value() == "no":
+            return queryset.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        return queryset
+
+
+class EntryForm(forms.ModelForm):
+    """On add, the value is normalised as the API does; errors land on the field."""
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk or "kind" not in data:
+            return data
+        try:
+            data["value"] = value_normalize(kind=data.get("kind", ""),
+                                            value=data.get("value", ""))
+        except DomainError as error:
+            self.add_error("value" if "value" in error.details else "kind", error.message)
+        expires_at = data.get("expires_at")
+        if expires_at is not None and expires_at <= timezone.now():
+            self.add_error("expires_at", "Must be in the future.")
+        return data
+
+
+def _entries(n: int) -> str:
+    return f"{n} entr{'y' if n == 1 else 'ies'}"
+
+
+def _report(modeladmin, request, done: int, total: int, verb: str) -> None:
+    modeladmin.message_user(request, f"{verb} {_entries(done)}.", messages.SUCCESS)
+    if total - done:
+        modeladmin.message_user(
+            request, f"{_entries(total - done)} unchanged: already so, never expiring, or "
+            "covered by another active entry.", messages.WARNING)
+
+
+def _each(modeladmin, request, queryset, verb: str, service, **kwargs) -> None:
+    ids = list(queryset.values_list("pk", flat=True))
+    done = sum(1 for pk in ids if service(model=modeladmin.model, entry_id=pk,
+                                          actor_id=request.user.pk, **kwargs))
+    _report(modeladmin, request, done, len(ids), verb)
+
+
+@admin.action(description="Activate selected entries", permissions=["change"])
+def activate(modeladmin, request, queryset):
+    _each(modeladmin, request, queryset, "Activated", services.entry_activate)
+
+
+@admin.action(description="Deactivate selected entries", permissions=["change"])
+def deactivate(modeladmin, request, queryset):
+    _each(modeladmin, request, queryset, "Deactivated", services.entry_deactivate)
+
+
+@admin.action(description=f"Extend selected entries by {services.EXTEND_DAYS} days",
+              permissions=["change"])
+def extend(modeladmin, request, queryset):
+    _each(modeladmin, request, queryset, "Extended", services.entry_extend,
+          days=services.EXTEND_DAYS)
+
+
+class ListEntryAdmin(admin.ModelAdmin):
+    form = EntryForm
+    list_display = ["kind", "value", "reason", "source", "is_active", "expires_at", "expired",
+                    "created_by", "created_at"]
+    list_filter = ["kind", "source", "is_active", ExpiredFilter]
+    search_fields = ["value", "reason", "created_by__username"]
+    list_select_related = ["created_by"]
+    date_hierarchy = "created_at"
+    actions = [activate, deactivate, extend]
+
+    @admin.display(boolean=True, description="expired")
+    def expired(self, obj) -> bool:
+        return obj.is_expired(timezone.now())
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["kind", "value", "reason", "expires_at"]
+        return ["kind", "value", "reason", "expires_at", "is_active", "source", "created_by",
+                "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["kind", "value", "source", "created_by", "created_at"] if obj else []
+
+    def save_model(self, request, obj, form, change) -> None:
+        """Through the services, which normalise, audit and update the mirror after commit."""
+        actor_id, changed = request.user.pk, set(form.changed_data)
+        if not change:
+            entry, created = services.entry_add(
+                model=self.model, kind=obj.kind, value=obj.value, reason=obj.reason,
+                expires_at=obj.expires_at, source=Source.MANUAL, actor_id=actor_id)
+            obj.pk = entry.pk
+            if not created:
+                self.message_user(request, "This identity was already listed; that entry "
+                                  "was kept (longer expiry, new reason).", messages.WARNING)
+            return
+        if changed & {"reason", "expires_at"}:
+            services.entry_edit(model=self.model, entry_id=obj.pk, reason=obj.reason,
+                                expires_at=obj.expires_at, actor_id=actor_id)
+        if "is_active" in changed:
+            toggle = services.entry_activate if obj.is_active else services.entry_deactivate
+            done = toggle(model=self.model, entry_id=obj.pk, actor_id=actor_id)
+            if not done and obj.is_active:
+                self.message_user(request, "Not activated: another active entry already "
+                                  "covers this identity.", messages.WARNING)
+
+    def delete_model(self, request, obj) -> None:
+        services.entry_delete(model=self.model, entry_id=obj.pk, actor_id=request.user.pk)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for pk in list(queryset.values_list("pk", flat=True)):
+            services.entry_delete(model=self.model, entry_id=pk, actor_id=request.user.pk)
+
+    # The services audit every change; the admin's own log entries would duplicate them.
+    def log_addition(self, request, obj, message):
+        return None
+
+    def log_change(self, request, obj, message):
+        return None
+
+    def log_deletions(self, request, queryset):
+        return None
+
+
+@admin.register(BlacklistEntry)
+class BlacklistEntryAdmin(ImportExportMixin, ListEntryAdmin):
+    resource_classes = [BlacklistEntryResource]
+    skip_admin_log = True  # the import goes through services.blacklist_add, which audits
+
+    def has_import_permission(self, request) -> bool:
+        return self.has_add_permission(request) and self.has_change_permission(request)
+
+    def has_export_permission(self, request) -> bool:
+        return self.has_view_permission(request)
+
+
+@admin.register(AllowlistEntry)
+class AllowlistEntryAdmin(ListEntryAdmin):
+    pass
+
+
+@admin.action(description="Uphold: allowlist the identity and lift its blacklist entries",
+              permissions=["change"])
+def uphold(modeladmin, request, queryset):
+    ids = list(queryset.values_list("pk", flat=True))
+    done = sum(1 for pk in ids if services.appeal_uphold(appeal_id=pk, actor_id=request.user.pk))
+    modeladmin.message_user(request, f"Upheld {done} appeal(s).", messages.SUCCESS)
+    if len(ids) - done:
+        modeladmin.message_user(request, f"{len(ids) - done} appeal(s) were already handled.",
+                                messages.WARNING)
+
+
+@admin.action(description="Reject: keep the identity blocked", permissions=["change"])
+def reject(modeladmin, request, queryset):
+    ids = list(queryset.values_list("pk", flat=True))
+    done = sum(1 for pk in ids if services.appeal_reject(appeal_id=pk, actor_id=request.user.pk))
+    modeladmin.message_user(request, f"Rejected {done} appeal(s).", messages.SUCCESS)
+    if len(ids) - done:
+        modeladmin.message_user(request, f"{len(ids) - done} appeal(s) were already handled.",
+                                messages.WARNING)
+
+
+@admin.register(Appeal)
+class AppealAdmin(admin.ModelAdmin):
+    list_display = ["id", "user", "kind", "value", "status", "entry", "created_at",
+                    "handled_by", "handled_at"]
+    list_filter = ["status", "kind", "created_at"]
+    search_fields = ["value", "message", "user__username"]
+    list_select_related = ["user", "handled_by", "entry"]
+    readonly_fields = ["user", "kind", "value", "entry", "message", "status", "resolution",
+                       "handled_by", "handled_at", "created_at"]
+    actions = [uphold, reject]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # appeals come from shoppers (POST /api/v1/appeals)

@@ -1,0 +1,77 @@
+"""The anti-scalper HTTP API (API.md): ops manage the blacklist, shoppers appeal."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from antiscalper import selectors, services
+from antiscalper.serializers import (
+    AppealInput,
+    AppealOutput,
+    EntryInput,
+    EntryListQuery,
+    EntryOutput,
+)
+from shop.http import client_ip_of, device_of, paginated, user_id_of
+from shop.permissions import staff_with
+
+VIEW, ADD, CHANGE = ("antiscalper.view_blacklistentry", "antiscalper.add_blacklistentry",
+                     "antiscalper.change_blacklistentry")
+
+
+class OpsBlacklistApi(APIView):
+    def get_permissions(self):
+        return [staff_with(VIEW if self.request.method == "GET" else ADD)()]
+
+    @extend_schema(parameters=[EntryListQuery], responses=EntryOutput(many=True))
+    def get(self, request):
+        query = EntryListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return paginated(request, selectors.blacklist_list(**query.validated_data), EntryOutput)
+
+    @extend_schema(request=EntryInput, responses={201: EntryOutput, 200: EntryOutput})
+    def post(self, request):
+        """Block an identity; 200 with the existing entry when it is already blocked."""
+        data = EntryInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry, created = services.blacklist_add(**data.validated_data,
+                                                actor_id=user_id_of(request))
+        return Response(EntryOutput(entry).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class OpsBlacklistDetailApi(APIView):
+    def get_permissions(self):
+        return [staff_with(VIEW if self.request.method == "GET" else CHANGE)()]
+
+    @extend_schema(responses=EntryOutput)
+    def get(self, request, entry_id: int):
+        return Response(EntryOutput(selectors.blacklist_get(entry_id=entry_id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, entry_id: int):
+        """Deactivate the entry (it stays as history); 204 also when it already was."""
+        selectors.blacklist_get(entry_id=entry_id)
+        services.blacklist_deactivate(entry_id=entry_id, actor_id=user_id_of(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AppealListApi(APIView):
+    @extend_schema(responses=AppealOutput(many=True))
+    def get(self, request):
+        return paginated(request, selectors.appeal_list(user_id=user_id_of(request)),
+                         AppealOutput)
+
+    @extend_schema(request=AppealInput, responses={201: AppealOutput, 200: AppealOutput})
+    def post(self, request):
+        """Ask to be cleared; without kind/value the identity is your own account."""
+        data = AppealInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        appeal, created = services.appeal_submit(
+            user_id=user_id_of(request), **data.validated_data,
+            device=device_of(request), ip=client_ip_of(request))
+        return Response(AppealOutput(appeal).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

@@ -1,0 +1,11 @@
+"""Celery tasks: thin wrappers that call services (scheduled by beat, see settings)."""
+
+from celery import shared_task
+
+from antiscalper import services
+
+
+@shared_task(acks_late=True)
+def blacklist_mirror_rebuild() -> dict[str, int]:
+    """Rewrite the Redis blacklist mirror from the database; expired entries drop out."""
+    return services.mirror_rebuild()

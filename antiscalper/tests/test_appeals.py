@@ -1,0 +1,145 @@
+"""Appeals: a shopper asks to be cleared; upholding allowlists the identity at the gate."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.admin.models import LogEntry
+
+from antiscalper import services
+from antiscalper.models import AllowlistEntry, Appeal, BlacklistEntry
+from antiscalper.tests.helpers import error_of, mirrored
+
+pytestmark = pytest.mark.urls("antiscalper.tests.urls")
+URL = "/api/v1/appeals"
+
+
+@pytest.fixture
+def blocked(customer):
+    """`customer`'s account on the blacklist, mirrored."""
+    entry, _ = services.blacklist_add(kind="account", value=str(customer.user_id),
+                                      reason="bought 30 units in 2 seconds")
+    services.mirror_rebuild()
+    return entry
+
+
+def test_a_shopper_appeals_for_their_own_account_by_default(api, customer, blocked):
+    response = api.post(URL, {"message": "I am a Lv3 fan, it was my family's orders."},
+                        format="json")
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["kind"], body["value"], body["status"]) == ("account", str(customer.user_id),
+                                                             "open")
+    appeal = Appeal.objects.get(pk=body["id"])
+    assert (appeal.user_id, appeal.entry_id) == (customer.user_id, blocked.pk)
+    assert LogEntry.objects.filter(user_id=customer.user_id).count() == 1
+
+
+def test_appealing_twice_returns_the_open_appeal(api, blocked):
+    first = api.post(URL, {"message": "please"}, format="json").json()
+    again = api.post(URL, {"message": "please, again"}, format="json")
+    assert (again.status_code, again.json()["id"]) == (200, first["id"])
+    assert Appeal.objects.count() == 1
+
+
+def test_the_device_and_ip_of_the_request_are_the_default_for_those_kinds(api):
+    device = api.post(URL, {"message": "shared phone", "kind": "device"}, format="json",
+                      HTTP_X_DEVICE_ID="dev-77")
+    ip = api.post(URL, {"message": "campus network", "kind": "ip"}, format="json",
+                  REMOTE_ADDR="10.20.30.40")
+    assert (device.json()["value"], ip.json()["value"]) == ("dev-77", "10.20.30.40")
+
+
+def test_the_registered_phone_is_the_default_for_phone(api, customer):
+    response = api.post(URL, {"message": "my number", "kind": "phone"}, format="json")
+    assert response.json()["value"] == customer.phone
+
+
+def test_an_address_appeal_is_normalised(api, customer):
+    address = customer.addresses.get()
+    response = api.post(URL, {"message": "my flat", "kind": "address",
+                              "value": f"{address.line1}|{address.city}|{address.postcode}"},
+                        format="json")
+    assert (response.status_code, response.json()["value"]) == (201, address.normalized)
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({}, "message"),
+    ({"message": "   "}, "message"),
+    ({"message": "x" * 2001}, "message"),
+    ({"message": "hi", "kind": "email"}, "kind"),
+    ({"message": "hi", "kind": "account", "value": "999999"}, "value"),
+    ({"message": "hi", "kind": "address"}, "value"),
+    ({"message": "hi", "kind": "device"}, "value"),
+    ({"message": "hi", "kind": "ip", "value": "not an ip"}, "value"),
+])
+def test_bad_appeals_are_400_naming_the_field(api, customer, body, field):
+    response = api.post(URL, body, format="json")
+    assert response.status_code == 400
+    assert field in error_of(response)["details"]
+    assert not Appeal.objects.exists()
+
+
+def test_appealing_needs_a_token(anon):
+    response = anon.post(URL, {"message": "hi"}, format="json")
+    assert (response.status_code, error_of(response)["code"]) == (401, "unauthenticated")
+
+
+def test_a_shopper_lists_only_their_own_appeals(api, make_customer):
+    other = make_customer()
+    services.appeal_submit(user_id=other.user_id, message="not yours")
+    api.post(URL, {"message": "mine"}, format="json")
+    assert [a["message"] for a in api.get(URL).json()] == ["mine"]
+
+
+def test_upholding_clears_the_identity_at_the_gate_and_closes_the_appeal(
+        customer, blocked, admin_user, on_commit):
+    appeal, _ = services.appeal_submit(user_id=customer.user_id, message="fan")
+    assert mirrored("account") == {str(customer.user_id)}
+    with on_commit():
+        assert services.appeal_uphold(appeal_id=appeal.pk, actor_id=admin_user.pk,
+                                      note="verified fan")
+    appeal.refresh_from_db()
+    assert (appeal.status, appeal.handled_by_id, appeal.resolution) == (
+        Appeal.Status.UPHELD, admin_user.pk, "verified fan")
+    assert appeal.handled_at is not None
+    allowed = AllowlistEntry.objects.get()
+    assert (allowed.kind, allowed.value, allowed.created_by_id) == (
+        "account", str(customer.user_id), admin_user.pk)
+    assert not BlacklistEntry.objects.filter(is_active=True).exists()
+    assert mirrored("account") == set()
+
+
+def test_an_upheld_identity_stays_clear_when_a_rule_lists_it_again(customer, blocked,
+                                                                   on_commit):
+    appeal, _ = services.appeal_submit(user_id=customer.user_id, message="fan")
+    with on_commit():
+        services.appeal_uphold(appeal_id=appeal.pk)
+        services.blacklist_add(kind="account", value=str(customer.user_id), source="rule")
+    assert BlacklistEntry.objects.filter(is_active=True).count() == 1
+    assert mirrored("account") == set()
+
+
+def test_rejecting_keeps_the_identity_blocked(customer, blocked, admin_user, on_commit):
+    appeal, _ = services.appeal_submit(user_id=customer.user_id, message="fan")
+    with on_commit():
+        assert services.appeal_reject(appeal_id=appeal.pk, actor_id=admin_user.pk,
+                                      note="40 orders to 40 addresses")
+    appeal.refresh_from_db()
+    assert appeal.status == Appeal.Status.REJECTED
+    assert mirrored("account") == {str(customer.user_id)}
+    assert not AllowlistEntry.objects.exists()
+
+
+def test_an_appeal_is_handled_once(customer, blocked):
+    appeal, _ = services.appeal_submit(user_id=customer.user_id, message="fan")
+    assert services.appeal_reject(appeal_id=appeal.pk) is True
+    assert services.appeal_uphold(appeal_id=appeal.pk) is False
+    assert services.appeal_reject(appeal_id=appeal.pk) is False
+    assert not AllowlistEntry.objects.exists()
+
+
+def test_after_a_rejection_the_shopper_may_appeal_again(api, customer, blocked):
+    first = api.post(URL, {"message": "fan"}, format="json").json()
+    services.appeal_reject(appeal_id=first["id"])
+    second = api.post(URL, {"message": "new evidence"}, format="json")
+    assert second.status_code == 201 and second.json()["id"] != first["id"]

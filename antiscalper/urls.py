@@ -1,0 +1,12 @@
+"""Anti-scalper routes, relative to /api/v1/ (config.urls includes them there)."""
+
+from django.urls import path
+
+from antiscalper import api
+
+urlpatterns = [
+    path("ops/blacklist", api.OpsBlacklistApi.as_view(), name="ops-blacklist"),
+    path("ops/blacklist/<int:entry_id>", api.OpsBlacklistDetailApi.as_view(),
+         name="ops-blacklist-entry"),
+    path("appeals", api.AppealListApi.as_view(), name="appeals"),
+]
