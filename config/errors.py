@@ -10,7 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
 from rest_framework.views import exception_handler as drf_default_handler
 
@@ -77,6 +80,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRespon
         return envelope(exc.code, exc.message, exc.status, exc.details, headers)
     if isinstance(exc, Http404):
         return envelope("not_found", "No such object.", 404)
+    if isinstance(exc, Ratelimited):
+        return envelope("rate_limited", "Too many requests; retry later.", 429,
+                        headers={"Retry-After": str(settings.RATELIMIT_RETRY_AFTER)})
+    if isinstance(exc, DjangoPermissionDenied):
+        return envelope("forbidden", "You are not allowed to do this.", 403)
     if isinstance(exc, drf.APIException):
         response = drf_default_handler(exc, context)  # sets auth headers such as WWW-Authenticate
         replacement = _from_api_exception(exc)

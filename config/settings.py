@@ -218,3 +218,14 @@ CELERY_BEAT_SCHEDULE = {
 }
 # "gate" (Redis admission + Celery pipeline) or "row_lock" (the textbook way, for benchmarks).
 PURCHASE_STRATEGY = os.environ.get("PURCHASE_STRATEGY", "gate")
+
+# Rate limits (django-ratelimit, counted in the shared Redis cache), per client IP or account.
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_IP_META_KEY = "shop.http.client_ip_of"
+RATELIMIT_RETRY_AFTER = 60
+RATE_REGISTER = os.environ.get("RATE_REGISTER", "30/m")
+RATE_TOKEN = os.environ.get("RATE_TOKEN", "60/m")
+RATE_RESERVATION = os.environ.get("RATE_RESERVATION", "30/m")
+# The purchase path counts inside the gate's own script (no extra round trip).
+PURCHASE_RATE_LIMIT = int(os.environ.get("PURCHASE_RATE_LIMIT", "30"))
+PURCHASE_RATE_WINDOW_SECONDS = int(os.environ.get("PURCHASE_RATE_WINDOW_SECONDS", "10"))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.decorators import method_decorator
+from django_ratelimit.decorators import ratelimit
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -26,7 +28,7 @@ from sales.serializers import (
     sale_representation,
 )
 from shop.errors import DomainError
-from shop.http import client_ip_of, device_of, idempotency_key_of, user_id_of
+from shop.http import client_ip_of, client_of, device_of, idempotency_key_of, user_id_of
 from shop.permissions import staff_with
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -71,6 +73,7 @@ class SalePurchaseApi(APIView):
                 address_id=data["address_id"],
                 idempotency_key=idempotency_key_of(request),
                 device=device_of(request), ip=client_ip_of(request), fcode=data["fcode"],
+                client=client_of(request),
             )
         except DomainError as refusal:
             if refusal.code == "unavailable":
@@ -130,6 +133,9 @@ class OpsSaleDetailApi(APIView):
 
 class SaleReservationApi(APIView):
     @extend_schema(request=None, responses={201: ReservationOutput, 200: ReservationOutput})
+    @method_decorator(ratelimit(key="user_or_ip",
+                                rate=lambda group, request: settings.RATE_RESERVATION,
+                                method="POST", block=True))
     def post(self, request, sale_id: int):
         reservation, created = modes.reservation_create(sale_id=sale_id,
                                                         user_id=user_id_of(request))

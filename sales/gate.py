@@ -34,6 +34,7 @@ BLACKLIST_KEYS = MIRROR_KEYS
 SIGNALS_KEY = "signals:fcode"      # wrong F-code guesses, read by the anti-scalper rules
 FCODE_GUESS_LIMIT = 5              # wrong guesses per account or device ...
 FCODE_GUESS_WINDOW_SECONDS = 900   # ... within this window, then 429 until it passes
+ATTEMPTS_CAP = 1_000_000           # attempts kept per sale for the signals pipeline
 
 
 def guess_keys(user_id: int, device: str) -> tuple[str, str]:
@@ -114,6 +115,10 @@ class SaleKeys:
         return self._k("reservers")
 
     @property
+    def attempts(self) -> str:
+        return self._k("attempts")
+
+    @property
     def fstock(self) -> str:
         return self._k("fstock")
 
@@ -127,6 +132,9 @@ class SaleKeys:
 
     def ticket(self, ticket: str) -> str:
         return self._k(f"t:{ticket}")
+
+    def rate(self, user_id: int) -> str:
+        return self._k(f"rl:{user_id}")
 
 
 @dataclass(frozen=True)
@@ -188,7 +196,7 @@ REFUSALS = {
 
 def admit(*, sale_id: int, user_id: int, quantity: int, now_ms: int,
           idempotency_key: str | None = None, device: str = "", ip: str = "",
-          address_id: int | None = None, fcode_hash: str = "") -> Admission:
+          address_id: int | None = None, fcode_hash: str = "", client: str = "{}") -> Admission:
     """Decide one purchase attempt atomically; raise a DomainError with the refusal's code."""
     until = None if fcode_hash else _sold_out_until.get(sale_id)
     if until is not None:
@@ -204,10 +212,11 @@ def admit(*, sale_id: int, user_id: int, quantity: int, now_ms: int,
                   keys.ticket(ticket), keys.reservers, BLACKLIST_KEYS["account"],
                   BLACKLIST_KEYS["device"], BLACKLIST_KEYS["ip"], keys.fstock, keys.fcodes,
                   keys.rights, *guess_keys(user_id, device), SIGNALS_KEY,
-                  BLACKLIST_READY_KEY],
+                  BLACKLIST_READY_KEY, keys.attempts, keys.rate(user_id)],
             args=[user_id, quantity, now_ms, idempotency_key or "", ticket, device, ip,
                   settings.GATE_QUEUE_BOUND, TICKET_TTL_SECONDS, address_id or "", fcode_hash,
-                  FCODE_GUESS_LIMIT, FCODE_GUESS_WINDOW_SECONDS],
+                  FCODE_GUESS_LIMIT, FCODE_GUESS_WINDOW_SECONDS, client, ATTEMPTS_CAP,
+                  settings.PURCHASE_RATE_LIMIT, settings.PURCHASE_RATE_WINDOW_SECONDS],
         )
     except redis.RedisError:
         raise DomainError("unavailable", REFUSALS["unavailable"]) from None
@@ -219,6 +228,9 @@ def admit(*, sale_id: int, user_id: int, quantity: int, now_ms: int,
     if verdict == "sold_out" and answer[1] == "open":
         with _memo_lock:
             _sold_out_until[sale_id] = time.monotonic() + SOLD_OUT_MEMO_SECONDS
+    if verdict == "rate_limited":
+        raise DomainError("rate_limited", "Too many purchase attempts; slow down.",
+                          details={"retry_after": max(int(answer[1]), 1)})
     if verdict == "fcode_locked":
         retry = max(int(answer[1]), 1)
         raise DomainError("rate_limited", "Too many wrong F-codes; try again later.",

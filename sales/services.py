@@ -210,13 +210,14 @@ def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
 def purchase_admit(*, sale_id: int, user_id: int, quantity: int = 1,
                    address_id: int | None = None, idempotency_key: str | None = None,
                    device: str = "", ip: str = "", fcode: str | None = None,
-                   now: datetime | None = None) -> gate.Admission:
+                   client: str = "{}", now: datetime | None = None) -> gate.Admission:
     """The hot path: one Redis call, no SQL. Everything is decided by the gate's script,
     F-codes included (only their HMAC travels)."""
     now_ms = _ms(now) if now else int(timezone.now().timestamp() * 1000)
     return gate.admit(sale_id=sale_id, user_id=user_id, quantity=quantity, now_ms=now_ms,
                       idempotency_key=idempotency_key, device=device, ip=ip,
-                      address_id=address_id, fcode_hash=code_hash(fcode) if fcode else "")
+                      address_id=address_id, fcode_hash=code_hash(fcode) if fcode else "",
+                      client=client)
 
 
 def stock_release(*, order_id: int, reason: str) -> bool:

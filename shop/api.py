@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.utils.decorators import method_decorator
+from django_ratelimit.decorators import ratelimit
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenObtainPairView
 
 from shop import payments, selectors, services
 from shop.http import idempotency_key_of, paginated, user_id_of
@@ -33,12 +37,20 @@ class RegisterApi(APIView):
     authentication_classes: list = []
 
     @extend_schema(request=RegisterInput, responses={201: RegisteredOutput})
+    @method_decorator(ratelimit(key="ip", rate=lambda group, request: settings.RATE_REGISTER,
+                                method="POST", block=True))
     def post(self, request):
         data = RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
         customer = services.customer_register(**data.validated_data)
         body = {"id": customer.user_id, "username": customer.user.username}
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+@method_decorator(ratelimit(key="ip", rate=lambda group, request: settings.RATE_TOKEN,
+                            method="POST", block=True), name="post")
+class TokenApi(TokenObtainPairView):
+    """simplejwt's token pair, rate limited per client IP against password guessing."""
 
 
 class WhoAmIApi(APIView):

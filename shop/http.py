@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.db.models import QuerySet
 from rest_framework.request import Request
@@ -32,6 +34,21 @@ def idempotency_key_of(request: Request) -> str | None:
 def device_of(request: Request) -> str:
     """The client's X-Device-Id (a signal, never proof), at most 64 characters."""
     return request.META.get("HTTP_X_DEVICE_ID", "")[:64]
+
+
+CLIENT_HEADERS = ("accept", "accept-language", "accept-encoding", "sec-ch-ua",
+                  "sec-ch-ua-mobile", "sec-ch-ua-platform", "sec-fetch-site", "sec-fetch-mode",
+                  "x-requested-with")
+
+
+def client_of(request: Request) -> str:
+    """The user agent and the few headers that tell a browser from a script, as compact JSON
+    (a signal for the anti-scalper rules, carried with the attempt through the gate)."""
+    meta = request.META
+    headers = {name: meta[key][:120] for name in CLIENT_HEADERS
+               if (key := "HTTP_" + name.upper().replace("-", "_")) in meta}
+    return json.dumps({"ua": meta.get("HTTP_USER_AGENT", "")[:200], "h": headers},
+                      separators=(",", ":"))
 
 
 def client_ip_of(request: Request) -> str:

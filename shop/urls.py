@@ -1,11 +1,11 @@
 from django.urls import path
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+from rest_framework_simplejwt.views import TokenRefreshView
 
 from shop import api
 
 urlpatterns = [
     path("auth/register", api.RegisterApi.as_view(), name="auth-register"),
-    path("auth/token", TokenObtainPairView.as_view(), name="auth-token"),
+    path("auth/token", api.TokenApi.as_view(), name="auth-token"),
     path("auth/token/refresh", TokenRefreshView.as_view(), name="auth-token-refresh"),
     path("auth/whoami", api.WhoAmIApi.as_view(), name="auth-whoami"),
     path("me", api.MeApi.as_view(), name="me"),

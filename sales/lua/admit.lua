@@ -18,17 +18,29 @@
 -- KEYS[15] guesses by account, KEYS[16] guesses by device: wrong F-code counters
 -- KEYS[17] signals  stream: anti-scalper signals (F-code guessing)
 -- KEYS[18] blacklist mirror ready flag: without it the mirror cannot be trusted
+-- KEYS[19] attempts stream: every decided attempt, the anti-scalper signals' raw material
+-- KEYS[20] this account's attempt counter for the sale's rate limit
 -- ARGV: user, quantity, now_ms, idempotency key or "", ticket, device, ip, queue bound,
---       ticket ttl seconds, address id or "", F-code hmac or "", guess limit, guess window s
+--       ticket ttl seconds, address id or "", F-code hmac or "", guess limit, guess window s,
+--       client (user agent and headers, JSON), attempts stream cap, rate limit, rate window s
 local user, qty, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local key, ticket, device, ip = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local queue_max, ttl, address = tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]
 local code, guess_max, guess_window = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13])
+local client, attempts_max = ARGV[14], tonumber(ARGV[15])
+local rate_max, rate_window = tonumber(ARGV[16]), tonumber(ARGV[17])
+
+local function decide()
 
 local meta = redis.call('HMGET', KEYS[1], 'loaded', 'epoch', 'starts_ms', 'ends_ms', 'limit',
                         'requires_reservation', 'draw')
 if meta[1] ~= '1' or redis.call('EXISTS', KEYS[18]) == 0 then
   return {'unavailable'}  -- gate or blacklist lost or never loaded: fail closed, sell nothing
+end
+local tries = redis.call('INCR', KEYS[20])
+if tries == 1 then redis.call('EXPIRE', KEYS[20], rate_window) end
+if tries > rate_max then
+  return {'rate_limited', tostring(redis.call('TTL', KEYS[20]))}
 end
 if key ~= '' then
   local first = redis.call('HGET', KEYS[4], user .. ':' .. key)
@@ -100,10 +112,20 @@ end
 local seq = redis.call('INCR', KEYS[6])
 redis.call('XADD', KEYS[5], '*', 'ticket', ticket, 'user', user, 'qty', qty,
            'epoch', meta[2], 'seq', seq, 'at', now, 'device', device, 'ip', ip,
-           'address', address, 'fcode', code)
+           'address', address, 'fcode', code, 'client', client)
 redis.call('HSET', KEYS[7], 'status', 'queued', 'user', user, 'qty', qty, 'seq', seq)
 redis.call('EXPIRE', KEYS[7], ttl)
 if key ~= '' then
   redis.call('HSET', KEYS[4], user .. ':' .. key, ticket)
 end
 return {'admitted', ticket, tostring(seq), tostring(stock - qty)}
+end
+
+local result = decide()
+if result[1] ~= 'unavailable' and result[1] ~= 'duplicate' then
+  redis.call('XADD', KEYS[19], 'MAXLEN', '~', attempts_max, '*', 'user', user, 'at', now,
+             'verdict', result[1], 'device', device, 'ip', ip, 'client', client,
+             'fcode', ARGV[11] ~= '' and '1' or '0',
+             'ticket', result[1] == 'admitted' and result[2] or '')
+end
+return result
