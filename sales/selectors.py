@@ -26,13 +26,16 @@ def sale_get(*, sale_id: int) -> FlashSale:
 
 
 def stock_left_map(sales: list[FlashSale]) -> dict[int, int]:
-    """Units left per sale: one MGET for the loaded gates; the full stock for unloaded ones."""
+    """Units left per sale (open rush plus F-code quota): one MGET for the loaded gates; the
+    full stock for unloaded ones."""
     loaded = [s for s in sales if s.gate_loaded_at]
-    values = gate.connection().mget([SaleKeys(s.pk).stock for s in loaded]) if loaded else []
+    keys = [key for s in loaded for key in (SaleKeys(s.pk).stock, SaleKeys(s.pk).fstock)]
+    values = gate.connection().mget(keys) if keys else []
     left = {s.pk: s.stock for s in sales if not s.gate_loaded_at}
-    for sale, value in zip(loaded, values, strict=True):
-        # A loaded gate whose key vanished sells nothing until rebuilt: show 0, not a guess.
-        left[sale.pk] = int(value) if value is not None else 0
+    for n, sale in enumerate(loaded):
+        open_left, fcode_left = values[2 * n], values[2 * n + 1]
+        # A loaded gate whose keys vanished sells nothing until rebuilt: show 0, not a guess.
+        left[sale.pk] = int(open_left or 0) + int(fcode_left or 0)
     return left
 
 

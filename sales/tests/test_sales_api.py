@@ -104,3 +104,11 @@ def test_a_live_sale_keeps_price_and_start_but_its_stock_moves_with_the_gate(ops
 
 def test_patching_an_unknown_sale_is_not_found(ops, db):
     assert ops.patch("/api/v1/ops/sales/99999", {"title": "x"}, format="json").status_code == 404
+
+
+def test_a_live_draw_sale_counts_its_winners_units_as_left(anon, make_sale):
+    now = timezone.now()
+    sale = make_sale(mode="draw", stock=5, reservation_opens_at=now - timedelta(days=2),
+                     reservation_closes_at=now - timedelta(days=1))
+    answer = anon.get(f"/api/v1/sales/{sale.pk}").json()
+    assert (answer["status"], answer["stock_left"]) == ("live", 5)
