@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils import timezone
@@ -68,6 +69,33 @@ def run_draw(modeladmin, request, queryset):
             modeladmin.message_user(request, f"{sale}: {error.message}", messages.WARNING)
 
 
+class FlashSaleForm(forms.ModelForm):
+    """Runs the services' checks in clean(), so refusals show on the form, not as a crash."""
+
+    class Meta:
+        model = FlashSale
+        fields = ["sku", "title", "starts_at", "ends_at", "price", "stock", "per_user_limit",
+                  "payment_window", "mode", "requires_reservation", "reservation_opens_at",
+                  "reservation_closes_at", "fcode_quota", "deposit", "deposit_expansion",
+                  "deposit_window", "balance_opens_at", "balance_closes_at", "right_window"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        existing = self.instance if self.instance.pk else None
+        fields = {f: data[f] for f in self.changed_data if f in data} if existing else data
+        try:
+            services.sale_validate(fields=fields, sale=existing)
+        except DomainError as error:
+            fields = [f for f in error.details if f in self.fields]
+            message = f"{error.message} {error.details if not fields else ''}".strip()
+            if fields:
+                for field in fields:
+                    self.add_error(field, message)
+            else:
+                raise forms.ValidationError(message) from None
+        return data
+
+
 @admin.register(FlashSale)
 class FlashSaleAdmin(admin.ModelAdmin):
     list_display = ["title", "sku", "price", "stock", "stock_left", "status", "per_user_limit",
@@ -101,18 +129,18 @@ class FlashSaleAdmin(admin.ModelAdmin):
     def status(self, obj: FlashSale) -> str:
         return obj.status_at(timezone.now(), self._left(obj))
 
+    form = FlashSaleForm
+
     def save_model(self, request, obj, form, change) -> None:
-        """Through the services, so a loaded sale cannot be edited into an inconsistent state."""
-        fields = {name: form.cleaned_data[name] for name in form.changed_data}
-        try:
-            if change:
-                services.sale_update(sale_id=obj.pk, **fields)
-            else:
-                created = services.sale_create(**form.cleaned_data)
-                obj.pk = created.pk
-        except DomainError as error:
-            self.message_user(request, f"Not saved: {error.message} {error.details}",
-                              messages.ERROR)
+        """Through the services, so a loaded sale cannot be edited into an inconsistent state
+        (the form already ran the same checks and shows their errors on the fields)."""
+        if change:
+            fields = {name: form.cleaned_data[name] for name in form.changed_data}
+            saved = services.sale_update(sale_id=obj.pk, **fields)
+        else:
+            saved = services.sale_create(**form.cleaned_data)
+        obj.pk, obj.gate_epoch, obj.gate_loaded_at = (saved.pk, saved.gate_epoch,
+                                                      saved.gate_loaded_at)
 
 
 @admin.register(Reservation)

@@ -93,6 +93,21 @@ def _validate(fields: dict) -> None:
         raise invalid("The F-code quota is part of the stock.", fcode_quota=["must be <= stock"])
 
 
+def sale_validate(*, fields: dict, sale: FlashSale | None = None) -> None:
+    """The checks sale_create and sale_update make, for forms that want them up front."""
+    if sale is None:
+        _validate(fields)
+        return
+    if sale.gate_loaded_at:
+        frozen = [f for f in FROZEN_WHEN_LOADED if f in fields and fields[f] != getattr(sale, f)]
+        if frozen:
+            raise DomainError("sale_locked", "These fields cannot change once the sale's gate "
+                              "is loaded.", details={f: ["locked while the gate is loaded"]
+                                                     for f in frozen})
+    _validate({**{f: getattr(sale, f) for f in ("starts_at", "ends_at", "mode", "price")},
+               **fields})
+
+
 def sale_create(**fields) -> FlashSale:
     """Schedule a sale; its gate is loaded by `gates_preload` shortly before it opens."""
     if fields.get("mode") == SaleMode.DRAW:
