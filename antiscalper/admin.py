@@ -203,3 +203,5 @@ class AppealAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # appeals come from shoppers (POST /api/v1/appeals)
+
+from antiscalper import admin_flags  # noqa: E402,F401  (risk engine admins register themselves)

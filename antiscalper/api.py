@@ -7,19 +7,22 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from antiscalper import selectors, services
+from antiscalper import flags, selectors, services
 from antiscalper.serializers import (
     AppealInput,
     AppealOutput,
     EntryInput,
     EntryListQuery,
     EntryOutput,
+    FlagListQuery,
+    FlagOutput,
 )
 from shop.http import client_ip_of, device_of, paginated, user_id_of
 from shop.permissions import staff_with
 
 VIEW, ADD, CHANGE = ("antiscalper.view_blacklistentry", "antiscalper.add_blacklistentry",
                      "antiscalper.change_blacklistentry")
+FLAGS_VIEW = "antiscalper.view_riskdecision"
 
 
 class OpsBlacklistApi(APIView):
@@ -57,6 +60,17 @@ class OpsBlacklistDetailApi(APIView):
         selectors.blacklist_get(entry_id=entry_id)
         services.blacklist_deactivate(entry_id=entry_id, actor_id=user_id_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OpsFlagsApi(APIView):
+    permission_classes = [staff_with(FLAGS_VIEW)]
+
+    @extend_schema(parameters=[FlagListQuery], responses=FlagOutput(many=True))
+    def get(self, request):
+        """Risk decisions with the rules that fired; flags (review, block) by default."""
+        query = FlagListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return paginated(request, flags.flag_list(**query.validated_data), FlagOutput)
 
 
 class AppealListApi(APIView):

@@ -1,5 +1,8 @@
 """Blacklist, allowlist and appeals: who may not buy, who was cleared, and who asked.
 
+(Below them, the risk engine's tables: AttemptSignal, RuleSetting, RiskPolicy and
+RiskDecision; antiscalper.rules explains how they are used.)
+
 Both lists share one shape (`ListEntry`) but are two tables: they have separate admin pages,
 separate permissions (clearing someone is not the same right as blocking someone) and the
 API exposes only the blacklist. The Redis mirror (antiscalper.mirror) holds, per kind, the
@@ -131,3 +134,131 @@ class Appeal(models.Model):
 
     def __str__(self) -> str:
         return f"Appeal #{self.pk} {self.kind}:{self.value} ({self.status})"
+
+
+# --- Risk engine: signals, rule settings, decisions (see antiscalper.rules) -----------------
+
+
+class AttemptSignal(models.Model):
+    """One attempt the gate saw (purchase, reservation, F-code), kept for analysis and linking.
+
+    Written in bulk by `signals.attempts_record`; plain id columns (no foreign keys) because
+    sales sit above this app and the rows arrive thousands at a time.
+    """
+
+    sale_id = models.PositiveBigIntegerField()
+    user_id = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=12)
+    at = models.DateTimeField()
+    ms_since_open = models.BigIntegerField()
+    device = models.CharField(max_length=64, blank=True)
+    ip = models.CharField(max_length=45, blank=True)
+    subnet = models.CharField(max_length=50, blank=True, help_text="/24 (IPv4) or /64 (IPv6)")
+    user_agent = models.CharField(max_length=300, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    reserved = models.BooleanField(default=False)
+    verdict = models.CharField(max_length=30)
+    ticket = models.CharField(max_length=40, blank=True)
+    address_id = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["sale_id", "user_id"], name="attempt_sale_user"),
+                   models.Index(fields=["sale_id", "verdict"], name="attempt_sale_verdict")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} by {self.user_id} in sale {self.sale_id}: {self.verdict}"
+
+
+class Action(models.TextChoices):
+    SCORE = "score", "Add the weight to the score"
+    REVIEW = "review", "Flag for review when it fires"
+    BLOCK = "block", "Block when it fires"
+
+
+class RuleSetting(models.Model):
+    """The data half of a rule (the code half is antiscalper.rules.RULES[code])."""
+
+    code = models.CharField(max_length=40, unique=True)
+    enabled = models.BooleanField(default=True)
+    threshold = models.FloatField(help_text="See the rule's description for its unit.")
+    weight = models.FloatField(help_text="Points added to the score when the rule fires.")
+    action = models.CharField(max_length=10, choices=Action.choices, default=Action.SCORE)
+    description = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class RiskPolicy(models.Model):
+    """The decision thresholds: one row (pk 1), edited in admin."""
+
+    review_score = models.FloatField(default=40)
+    block_score = models.FloatField(default=70)
+    ip_cap = models.FloatField(default=30, help_text=(
+        "Most points the IP-only rules may add together; the engine also keeps it below "
+        "the block score, so an IP alone never blocks."))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "risk policy"
+        verbose_name_plural = "risk policy"
+
+    def __str__(self) -> str:
+        return f"review >= {self.review_score}, block >= {self.block_score}"
+
+
+class Decision(models.TextChoices):
+    ALLOW = "allow", "Allow"
+    REVIEW = "review", "Review"
+    BLOCK = "block", "Block"
+
+
+class RiskDecision(models.Model):
+    """One explained decision: score, verdict and every rule that fired with its value."""
+
+    class Source(models.TextChoices):
+        REALTIME = "realtime", "Realtime (per ticket)"
+        LINKING = "linking", "Linking (per account)"
+
+    class Review(models.TextChoices):
+        OPEN = "open", "Open"
+        CONFIRMED = "confirmed", "Confirmed and blacklisted"
+        CLEARED = "cleared", "False positive, allowlisted"
+
+    sale_id = models.PositiveBigIntegerField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="+")
+    ticket = models.CharField(max_length=40, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.REALTIME)
+    device = models.CharField(max_length=64, blank=True)
+    ip = models.CharField(max_length=45, blank=True)
+    score = models.FloatField(default=0)
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    reason = models.CharField(max_length=200, blank=True)
+    rules = models.JSONField(default=list, blank=True, help_text=(
+        "The rules that fired: code, value, threshold, weight, action (and details)."))
+    review_status = models.CharField(max_length=10, choices=Review.choices,
+                                     default=Review.OPEN)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                    null=True, blank=True, related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["ticket"], condition=~Q(ticket=""),
+                                    name="riskdecision_one_per_ticket"),
+        ]
+        indexes = [models.Index(fields=["sale_id", "decision"], name="riskdecision_sale")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.decision} user {self.user_id} sale {self.sale_id}"
+
+    def rule_codes(self) -> list[str]:
+        return [rule["code"] for rule in self.rules]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from antiscalper.models import Appeal, BlacklistEntry, Kind
+from antiscalper.models import Appeal, BlacklistEntry, Decision, Kind, RiskDecision
 
 
 class EntryInput(serializers.Serializer):
@@ -41,3 +41,30 @@ class AppealOutput(serializers.ModelSerializer):
         model = Appeal
         fields = ["id", "kind", "value", "message", "status", "resolution", "created_at",
                   "handled_at"]
+
+
+class FlagListQuery(serializers.Serializer):
+    sale = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None,
+                                    source="sale_id")
+    decision = serializers.ChoiceField(choices=Decision.choices, required=False,
+                                       help_text="Without it: review and block (the flags).")
+
+
+class FiredRule(serializers.Serializer):
+    code = serializers.CharField()
+    value = serializers.FloatField()
+    threshold = serializers.FloatField()
+    weight = serializers.FloatField()
+    action = serializers.CharField()
+    details = serializers.JSONField(required=False)
+
+
+class FlagOutput(serializers.ModelSerializer):
+    sale = serializers.IntegerField(source="sale_id")
+    user = serializers.IntegerField(source="user_id")
+    rules = FiredRule(many=True)
+
+    class Meta:
+        model = RiskDecision
+        fields = ["id", "sale", "user", "ticket", "source", "score", "decision", "reason",
+                  "rules", "review_status", "created_at"]

@@ -213,6 +213,10 @@ CELERY_BEAT_SCHEDULE = {
     "gates-reconcile": {"task": "sales.tasks.gates_reconcile", "schedule": 15.0},
     "blacklist-mirror-rebuild": {"task": "antiscalper.tasks.blacklist_mirror_rebuild",
                                  "schedule": 60.0, "options": {"expires": 55}},
+    "attempts-drain": {"task": "sales.tasks.attempts_drain", "schedule": 2.0,
+                       "options": {"expires": 4}},
+    "sales-linking": {"task": "sales.tasks.sales_linking", "schedule": 60.0,
+                      "options": {"expires": 55}},
     "draw-rights": {"task": "sales.tasks.draw_rights_pass_on", "schedule": 30.0,
                     "options": {"expires": 25}},
 }

@@ -137,8 +137,9 @@ class SaleReservationApi(APIView):
                                 rate=lambda group, request: settings.RATE_RESERVATION,
                                 method="POST", block=True))
     def post(self, request, sale_id: int):
-        reservation, created = modes.reservation_create(sale_id=sale_id,
-                                                        user_id=user_id_of(request))
+        reservation, created = modes.reservation_create(
+            sale_id=sale_id, user_id=user_id_of(request), device=device_of(request),
+            ip=client_ip_of(request), client=client_of(request))
         return Response(ReservationOutput(reservation).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

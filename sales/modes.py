@@ -12,10 +12,12 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from antiscalper.signals import Attempt, attempts_record
 from sales import gate
 from sales.fcodes import code_hash, code_hint, code_new
 from sales.models import FCode, FlashSale, Reservation, SaleMode
 from shop.errors import DomainError, invalid, not_found
+from shop.http import client_parse
 from shop.models import Customer
 
 
@@ -23,13 +25,20 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def reservation_create(*, sale_id: int, user_id: int,
-                       now: datetime | None = None) -> tuple[Reservation, bool]:
-    """Reserve a sale inside its window; returns (reservation, created). Idempotent."""
+def reservation_create(*, sale_id: int, user_id: int, now: datetime | None = None,
+                       device: str = "", ip: str = "", client: str = "{}",
+                       ) -> tuple[Reservation, bool]:
+    """Reserve a sale inside its window; returns (reservation, created). Idempotent. Every
+    attempt is a signal for the anti-scalper rules (reservation bursts)."""
     now = now or timezone.now()
     sale = FlashSale.objects.filter(pk=sale_id).first()
     if sale is None:
         raise not_found("sale")
+    user_agent, headers = client_parse(client)
+    attempts_record(attempts=[Attempt(
+        sale_id=sale.pk, user_id=user_id, kind="reservation", at_ms=_ms(now),
+        opens_ms=_ms(sale.starts_at), device=device, ip=ip, user_agent=user_agent,
+        headers=headers, reserved=False, verdict="reservation")])
     existing = Reservation.objects.filter(sale=sale, user_id=user_id).first()
     if existing:
         return existing, False

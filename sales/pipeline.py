@@ -25,6 +25,7 @@ from django.utils import timezone
 from sales import bulk, gate
 from sales.gate import PIPELINE_GROUP, TICKET_TTL_SECONDS, SaleKeys
 from sales.models import FCode, FlashSale, RejectedTicket, SaleMode
+from sales.signals import attempts_drain, risk_for_batch
 from shop.models import Address, Order, OrderLine, OrderStatus
 from shop.services import order_number_new
 
@@ -43,6 +44,7 @@ class Entry:
     epoch: int
     address_id: int | None
     fcode: str = ""
+    fields: dict | None = None
 
     @classmethod
     def parse(cls, stream_id: str, fields: dict[str, str]) -> Entry:
@@ -50,7 +52,7 @@ class Entry:
             stream_id=stream_id, ticket=fields["ticket"], user_id=int(fields["user"]),
             quantity=int(fields["qty"]), epoch=int(fields["epoch"]),
             address_id=int(fields["address"]) if fields.get("address") else None,
-            fcode=fields.get("fcode", ""),
+            fcode=fields.get("fcode", ""), fields=fields,
         )
 
 
@@ -108,8 +110,11 @@ def _write(sale: FlashSale, entries: list[Entry], poison: list[Entry]) -> Outcom
             if e.ticket not in done and e.ticket not in done_rejected
         ]
         orders: list[tuple[Entry, dict]] = []
+        blocked = risk_for_batch(sale, [(e.stream_id, e.fields or {}) for e in todo])
         for e in todo:
-            if e.epoch != sale.gate_epoch:
+            if e.ticket in blocked:
+                rejects.append((e, "risk_blocked"))
+            elif e.epoch != sale.gate_epoch:
                 rejects.append((e, "gate_rebuilt"))
             elif e.address_id and (e.address_id, e.user_id) not in addresses:
                 rejects.append((e, "address_invalid"))
@@ -189,6 +194,8 @@ def drain(*, sale_id: int, batch: int = 500, consumer: str | None = None,
     """
     consumer = consumer or consumer_name()
     sale = FlashSale.objects.get(pk=sale_id)
+    # The risk engine's counters first, so that this batch's attempts are in them.
+    attempts_drain(sale_id=sale_id, time_budget=min(time_budget, 1.0))
     settled, deadline = 0, time.monotonic() + time_budget
     while time.monotonic() < deadline:
         try:

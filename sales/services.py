@@ -23,6 +23,7 @@ from sales.models import FCode, FlashSale, Reservation, SaleMode, StockReturn
 from shop import services as shop_services
 from shop.errors import DomainError, invalid, not_found
 from shop.models import Order, OrderLine, OrderStatus
+from shop.payments import order_refund
 
 logger = logging.getLogger("flashsale.sales")
 
@@ -300,3 +301,23 @@ def gate_unavailable_explain(*, sale_id: int, now: datetime | None = None) -> No
     if now >= sale.ends_at:
         raise DomainError("ended", gate.REFUSALS["ended"],
                           details={"ends_at": sale.ends_at.isoformat()})
+
+
+def orders_cancel_for_risk(*, sale_id: int, user_ids: list[int]) -> int:
+    """Cancel the unshipped orders of accounts the risk engine blocked after admission: unpaid
+    ones are cancelled, paid ones refunded through the gateway; units go back to the gate."""
+    cancelled = 0
+    orders = Order.objects.filter(sale_id=sale_id, user_id__in=user_ids,
+                                  status__in=[S.AWAITING_PAYMENT, S.AWAITING_DEPOSIT,
+                                              S.AWAITING_BALANCE, S.PAID])
+    for order_id, status in orders.values_list("pk", "status"):
+        with transaction.atomic():
+            if status == S.PAID:
+                done = order_refund(order_id=order_id)
+            else:
+                done = shop_services.order_transition(order_id=order_id, to=S.CANCELLED,
+                                                      expected=[status])
+            if done:
+                stock_release(order_id=order_id, reason="risk")
+                cancelled += 1
+    return cancelled

@@ -6,7 +6,8 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from sales import draws, pipeline, reconcile, services
+from antiscalper.linking import linking_run
+from sales import draws, pipeline, reconcile, services, signals
 from sales.models import Draw, FlashSale
 
 
@@ -28,6 +29,26 @@ def pipeline_tick() -> int:
         .values_list("pk", flat=True)
     return sum(pipeline.drain(sale_id=sale_id, batch=settings.PIPELINE_BATCH)
                for sale_id in sale_ids)
+
+
+def _recent_sale_ids() -> list[int]:
+    recent = timezone.now() - timedelta(hours=1)
+    return list(FlashSale.objects.filter(gate_loaded_at__isnull=False, ends_at__gt=recent)
+                .values_list("pk", flat=True))
+
+
+@shared_task(acks_late=True)
+def attempts_drain() -> int:
+    """Move the gate's recorded attempts into the anti-scalper signals."""
+    return sum(signals.attempts_drain(sale_id=sale_id) for sale_id in _recent_sale_ids())
+
+
+@shared_task(acks_late=True)
+def sales_linking() -> int:
+    """The heavier linking pass: cancel the orders of accounts in scalper clusters."""
+    return sum(services.orders_cancel_for_risk(sale_id=sale_id,
+                                               user_ids=linking_run(sale_id=sale_id))
+               for sale_id in _recent_sale_ids())
 
 
 @shared_task(acks_late=True)

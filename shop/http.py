@@ -51,6 +51,15 @@ def client_of(request: Request) -> str:
                       separators=(",", ":"))
 
 
+def client_parse(raw: str) -> tuple[str, dict[str, str]]:
+    """(user agent, headers) back from client_of's JSON; empty on anything unreadable."""
+    try:
+        client = json.loads(raw or "{}")
+        return str(client.get("ua", "")), {str(k): str(v) for k, v in client.get("h", {}).items()}
+    except (ValueError, AttributeError):
+        return "", {}
+
+
 def client_ip_of(request: Request) -> str:
     """REMOTE_ADDR, or the X-Forwarded-For entry our N trusted proxies vouch for."""
     proxies = settings.TRUSTED_PROXY_COUNT

@@ -1,0 +1,198 @@
+"""Linking: the heavier pass (Celery, during and after a sale) that finds account clusters.
+
+The graph: the sale's buyers are nodes; two buyers are linked when they share an identifier
+strong enough to mean "one operator". An identifier's strength is
+
+    strength = BASE[kind] * min(1, RARE_AT / accounts)
+
+where `accounts` counts every account holding it (across the store for phones, addresses
+and payment instruments; across the sale for devices and subnets). Rare identifiers keep
+their full base; common ones (a campus mailroom address, a shared default device id)
+fade. Only identifiers of strength >= LINK_MIN join accounts: device 1.0, payment 1.0,
+phone 0.9, address 0.7 do while rare; a /24 subnet (0.2) never does. Sharing a NAT IP
+therefore never puts genuine fans in one cluster; the subnet only adds to the explanation
+of a cluster that stronger identifiers already formed.
+
+A connected component of at least `linked_cluster.threshold` accounts (default 4) is
+scalper-like; its accounts get a stored decision with the rule's action (default block),
+except allowlisted ones (decision allow, reason recorded).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from django.db.models import Count
+from django.utils import timezone
+
+from antiscalper import rules
+from antiscalper.mirror import connection
+from antiscalper.models import (
+    Action,
+    AllowlistEntry,
+    AttemptSignal,
+    Decision,
+    Kind,
+    RiskDecision,
+    live_q,
+)
+from antiscalper.signals import TTL_SECONDS, Keys
+from shop.models import Address, Customer, Order, Payment
+
+BASE = {"device": 1.0, "payment": 1.0, "phone": 0.9, "address": 0.7, "subnet": 0.2}
+RARE_AT = 50
+LINK_MIN = 0.5
+ADMITTED = "admitted"
+
+
+def strength(*, kind: str, accounts: int) -> float:
+    return BASE[kind] * min(1.0, RARE_AT / max(accounts, 1))
+
+
+class _Components:
+    """Union-find over user ids."""
+
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, x: int) -> int:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: int, b: int) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+
+def _identifiers(sale_id: int, buyers: set[int]) -> tuple[dict, dict]:
+    """(identifier -> buyers holding it, identifier -> accounts holding it anywhere)."""
+    holders: dict[tuple[str, str], set[int]] = defaultdict(set)
+    population: dict[tuple[str, str], int] = {}
+    seen = defaultdict(set)
+    for user_id, device, subnet in AttemptSignal.objects.filter(sale_id=sale_id).values_list(
+            "user_id", "device", "subnet").order_by().distinct():
+        for kind, value in (("device", device), ("subnet", subnet)):
+            if value:
+                seen[(kind, value)].add(user_id)
+                if user_id in buyers:
+                    holders[(kind, value)].add(user_id)
+    population.update((key, len(users)) for key, users in seen.items())
+    for phone, user_id in Customer.objects.filter(user_id__in=buyers).values_list(
+            "phone", "user_id"):
+        holders[("phone", phone)].add(user_id)
+    for norm, phone, user_id in Address.objects.filter(customer__user_id__in=buyers) \
+            .values_list("normalized", "phone", "customer__user_id"):
+        holders[("address", norm)].add(user_id)
+        if phone:
+            holders[("phone", phone)].add(user_id)
+    for instrument, user_id in Payment.objects.filter(user_id__in=buyers).exclude(
+            instrument="").values_list("instrument", "user_id").order_by().distinct():
+        holders[("payment", instrument)].add(user_id)
+    wanted = defaultdict(set)
+    for kind, value in holders:
+        wanted[kind].add(value)
+    phones: dict[str, set[int]] = defaultdict(set)
+    for phone, user_id in Customer.objects.filter(phone__in=wanted["phone"]).values_list(
+            "phone", "user_id"):
+        phones[phone].add(user_id)
+    for phone, user_id in Address.objects.filter(phone__in=wanted["phone"]).values_list(
+            "phone", "customer__user_id"):
+        phones[phone].add(user_id)
+    population.update((("phone", p), len(u)) for p, u in phones.items())
+    population.update((("address", n), c) for n, c in Address.objects.filter(
+        normalized__in=wanted["address"]).values("normalized")
+        .annotate(c=Count("customer", distinct=True)).values_list("normalized", "c"))
+    population.update((("payment", i), c) for i, c in Payment.objects.filter(
+        instrument__in=wanted["payment"]).values("instrument")
+        .annotate(c=Count("user", distinct=True)).values_list("instrument", "c"))
+    return holders, population
+
+
+def clusters_find(*, sale_id: int) -> list[dict]:
+    """The sale's clusters of two or more buyers, each with the identifiers that link it."""
+    buyers = set(AttemptSignal.objects.filter(sale_id=sale_id, verdict=ADMITTED)
+                 .values_list("user_id", flat=True))
+    buyers |= set(Order.objects.filter(sale_id=sale_id).values_list("user_id", flat=True))
+    holders, population = _identifiers(sale_id, buyers)
+    components = _Components()
+    links = []
+    for (kind, value), users in holders.items():
+        if len(users) < 2:
+            continue
+        weight = strength(kind=kind, accounts=population.get((kind, value), len(users)))
+        links.append((kind, value, users, weight))
+        if weight >= LINK_MIN:
+            first, *rest = sorted(users)
+            for other in rest:
+                components.union(first, other)
+    members: dict[int, set[int]] = defaultdict(set)
+    for user_id in list(components.parent):
+        members[components.find(user_id)].add(user_id)
+    clusters = []
+    for users in members.values():
+        if len(users) < 2:
+            continue
+        shown = [{"kind": kind, "value": value if kind != "payment" else value[-4:],
+                  "accounts": len(holding & users), "strength": round(weight, 3)}
+                 for kind, value, holding, weight in links if len(holding & users) >= 2]
+        clusters.append({"id": f"{sale_id}-{min(users)}", "members": sorted(users),
+                         "size": len(users), "links": shown,
+                         "strength": round(sum(x["strength"] * (x["accounts"] - 1)
+                                               for x in shown), 3)})
+    return sorted(clusters, key=lambda c: -c["size"])
+
+
+def linking_run(*, sale_id: int, now: datetime | None = None) -> list[int]:
+    """Find the sale's scalper-like clusters, store their decisions, return who to cancel.
+
+    The returned accounts (decision block, not allowlisted) should lose their unshipped
+    orders of this sale. Running it again adds decisions only for newly linked accounts.
+    """
+    now = now or timezone.now()
+    setting = rules.settings_load()["linked_cluster"]
+    clusters = clusters_find(sale_id=sale_id)
+    keys = Keys(sale_id)
+    if clusters:
+        with connection().pipeline(transaction=False) as pipe:
+            pipe.hset(keys.clusters, mapping={u: c["size"] for c in clusters
+                                              for u in c["members"]})
+            pipe.expire(keys.clusters, TTL_SECONDS)
+            pipe.execute()
+    if not setting.enabled:
+        return []
+    flagged = {u: c for c in clusters if c["size"] >= setting.threshold for u in c["members"]}
+    allowlisted = {int(v) for v in AllowlistEntry.objects.filter(
+        live_q(now), kind=Kind.ACCOUNT, value__in=[str(u) for u in flagged],
+    ).values_list("value", flat=True)}
+    policy = rules.policy_load()
+    if setting.action == Action.BLOCK or setting.weight >= policy.block_score:
+        outcome = Decision.BLOCK
+    elif setting.action == Action.REVIEW or setting.weight >= policy.review_score:
+        outcome = Decision.REVIEW
+    else:
+        outcome = Decision.ALLOW
+    known = set(RiskDecision.objects.filter(
+        sale_id=sale_id, source=RiskDecision.Source.LINKING, user_id__in=list(flagged),
+    ).values_list("user_id", flat=True))
+    fresh = []
+    for user_id, cluster in flagged.items():
+        if user_id in known:
+            continue
+        fired = [{"code": "linked_cluster", "value": cluster["size"],
+                  "threshold": setting.threshold, "weight": setting.weight,
+                  "action": str(setting.action),
+                  "details": {k: cluster[k] for k in ("id", "strength", "links", "members")}}]
+        cleared = user_id in allowlisted
+        fresh.append(RiskDecision(
+            sale_id=sale_id, user_id=user_id, source=RiskDecision.Source.LINKING,
+            score=setting.weight, rules=fired, created_at=now,
+            decision=Decision.ALLOW if cleared else outcome,
+            reason=("allowlisted account (cleared by ops)" if cleared else
+                    f"linked cluster {cluster['id']} of {cluster['size']} accounts")[:200]))
+    RiskDecision.objects.bulk_create(fresh, batch_size=500)
+    if outcome != Decision.BLOCK:
+        return []
+    return sorted(u for u in flagged if u not in allowlisted)

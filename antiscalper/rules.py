@@ -1,0 +1,212 @@
+"""The rule catalogue: what each rule means (code) and its defaults (data, edited in admin).
+
+A rule turns one measured value about an attempt into "fired" or not: it fires when the
+value reaches its threshold (`value >= threshold`), or, for the rules marked `below`, when
+the value is under it (`value < threshold`). A rule with no value (no device, no address,
+no history) does not fire. The values are measured by antiscalper.risk (realtime, Redis
+plus a few batched queries) and antiscalper.linking (the Celery pass).
+
+Scoring: every enabled rule that fires adds its weight to the score; its action may also
+force the decision ("review": at least review, "block": block). Then
+`score >= block_score` blocks and `score >= review_score` flags for review (RiskPolicy,
+defaults 70 and 40). An allowlisted account is always allowed, with the reason recorded.
+
+Why an IP alone never blocks: genuine fans sit behind one campus or carrier NAT, so every
+rule that looks only at the IP or its /24 (/64) subnet belongs to the "ip" family, and
+- the family's actions are ignored (always "score"): an IP rule cannot force a decision;
+- the family adds at most `min(ip_cap, block_score - 1)` points together. With the
+  defaults the three IP rules weigh 10 + 10 + 10 = 30, the cap is 30, and
+  30 < review_score 40 < block_score 70: a campus crowd is not even flagged, and no
+  edit of weights can make the IP family alone reach the block score.
+Only when other evidence (a shared device, a headless browser, a new account) joins in can
+the total reach review or block.
+
+Linking (connected accounts) is scored in antiscalper.linking; its rule `linked_cluster`
+also feeds back into realtime once a linking pass has run for the sale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from antiscalper.models import Action, Decision, RiskPolicy, RuleSetting
+
+IP = "ip"
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    family: str
+    threshold: float
+    weight: float
+    action: str
+    intent: str
+    below: bool = False
+
+    def fires(self, value: float | None, threshold: float) -> bool:
+        if value is None:
+            return False
+        return value < threshold if self.below else value >= threshold
+
+
+RULES: dict[str, Rule] = {rule.code: rule for rule in [
+    Rule("new_account", "account", 7, 15, Action.SCORE, below=True, intent=(
+        "Account age in days at the attempt; fleets register accounts just before a sale.")),
+    Rule("reservation_burst_device", "device", 3, 25, Action.SCORE, intent=(
+        "Accounts that reserved this sale from this device; one phone reserves for one.")),
+    Rule("reservation_burst_ip", IP, 30, 10, Action.SCORE, intent=(
+        "Accounts reserving from this IP within a minute of this account's reservation.")),
+    Rule("fast_after_open", "timing", 250, 25, Action.SCORE, below=True, intent=(
+        "Milliseconds from the opening to the attempt; a human needs more than 250 ms to "
+        "see the button turn live and press it.")),
+    Rule("robotic_timing", "timing", 0.15, 20, Action.SCORE, below=True, intent=(
+        "Coefficient of variation of the gaps between the account's last attempts (at "
+        "least 5 attempts); scripts retry on a metronome, people do not.")),
+    Rule("account_velocity", "account", 8, 20, Action.SCORE, intent=(
+        "The account's attempts in the 10 seconds up to this one.")),
+    Rule("ip_velocity", IP, 300, 10, Action.SCORE, intent=(
+        "Attempts from this IP in the same 10-second bucket.")),
+    Rule("shared_address", "identity", 3, 25, Action.SCORE, intent=(
+        "Accounts that hold this delivery address (normalised); households are 1-2.")),
+    Rule("shared_phone", "identity", 3, 25, Action.SCORE, intent=(
+        "Accounts using this phone as their own or on an address.")),
+    Rule("shared_payment", "identity", 3, 30, Action.SCORE, intent=(
+        "Accounts that paid with this payment instrument.")),
+    Rule("device_accounts", "device", 3, 35, Action.SCORE, intent=(
+        "Accounts seen on this device in this sale.")),
+    Rule("opening_crowd_device", "device", 2, 25, Action.SCORE, intent=(
+        "Accounts on this device within 10 s of the opening.")),
+    Rule("opening_crowd_subnet", IP, 20, 10, Action.SCORE, intent=(
+        "Accounts on this /24 (/64) subnet within 10 s of the opening; a campus NAT does "
+        "this too, which is why it is an IP rule.")),
+    Rule("linked_cluster", "linking", 4, 40, Action.BLOCK, intent=(
+        "Size of the account's cluster (accounts linked by device, phone, address or "
+        "payment; rare identifiers link, common ones do not). Realtime adds the weight; "
+        "the linking pass applies the action.")),
+    Rule("headless_agent", "client", 1, 45, Action.SCORE, intent=(
+        "Automation markers in the user agent or client hints (HeadlessChrome, "
+        "PhantomJS, python-requests, curl, ...).")),
+    Rule("client_headers", "client", 2, 15, Action.SCORE, intent=(
+        "Missing or inconsistent client headers (no Accept, no Accept-Language, no user "
+        "agent, no device id, Chrome without sec-ch-ua or sec-ch-ua without Chromium).")),
+    Rule("resale_history", "history", 6, 20, Action.SCORE, intent=(
+        "Flash sales the account bought in (paid, shipped, delivered) in 180 days.")),
+    Rule("hoarding", "history", 3, 20, Action.SCORE, intent=(
+        "Orders the account let expire unpaid or whose deposit it forfeited in 180 days.")),
+    Rule("fcode_guessing", "account", 5, 30, Action.SCORE, intent=(
+        "Wrong F-codes entered in this sale by the account or its device (the larger).")),
+    Rule("blacklisted", "list", 1, 100, Action.BLOCK, intent=(
+        "Identities of the attempt (account, device, IP, phone, address, payment) live on "
+        "the blacklist mirror and not allowlisted.")),
+]}
+
+HEADLESS_MARKERS = ("headlesschrome", "phantomjs", "python-requests", "python-urllib",
+                    "aiohttp", "curl/", "wget/", "go-http-client", "selenium", "puppeteer",
+                    "playwright", "scrapy", "httpclient", "java/")
+
+
+@dataclass(frozen=True)
+class Setting:
+    enabled: bool
+    threshold: float
+    weight: float
+    action: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    review_score: float = 40
+    block_score: float = 70
+    ip_cap: float = 30
+
+    @property
+    def ip_limit(self) -> float:
+        """What the IP family may add: its cap, and always less than the block score."""
+        return max(0.0, min(self.ip_cap, self.block_score - 1))
+
+
+@dataclass
+class Verdict:
+    score: float
+    decision: str
+    reason: str
+    fired: list[dict[str, Any]] = field(default_factory=list)
+
+
+def settings_load() -> dict[str, Setting]:
+    """Every rule's data in one query; rules without a row keep their code defaults."""
+    rows = {row.code: row for row in RuleSetting.objects.all()}
+    loaded = {}
+    for code, rule in RULES.items():
+        row = rows.get(code)
+        loaded[code] = Setting(row.enabled, row.threshold, row.weight, row.action) if row \
+            else Setting(True, rule.threshold, rule.weight, rule.action)
+    return loaded
+
+
+def policy_load() -> Policy:
+    row = RiskPolicy.objects.filter(pk=1).first()
+    return Policy(row.review_score, row.block_score, row.ip_cap) if row else Policy()
+
+
+def client_markers(*, user_agent: str, headers: dict[str, str], device: str,
+                   ) -> tuple[list[str], list[str]]:
+    """(headless markers, missing/inconsistent header markers) of one request."""
+    agent = (user_agent or "").lower()
+    hints = headers.get("sec-ch-ua", "").lower()
+    headless = [m for m in HEADLESS_MARKERS if m in agent]
+    if "headless" in hints:
+        headless.append("sec-ch-ua:headless")
+    missing = [name for name in ("accept", "accept-language") if not headers.get(name)]
+    if not agent:
+        missing.append("user-agent")
+    if not device:
+        missing.append("x-device-id")
+    chromium = "chrome/" in agent or "chromium/" in agent
+    if chromium and not hints:
+        missing.append("chrome-without-sec-ch-ua")
+    if hints and not chromium:
+        missing.append("sec-ch-ua-without-chromium")
+    return headless, missing
+
+
+def decide(*, values: dict[str, float | None], settings: dict[str, Setting], policy: Policy,
+           allowlisted: bool = False, details: dict[str, Any] | None = None) -> Verdict:
+    """Fire the rules over measured values, score them and decide, with the reasons."""
+    details = details or {}
+    fired, score, ip_points = [], 0.0, 0.0
+    forced: dict[str, str] = {}  # action -> the first rule that forced it
+    for code, value in values.items():
+        rule, setting = RULES[code], settings[code]
+        if not setting.enabled or not rule.fires(value, setting.threshold):
+            continue
+        action = Action.SCORE if rule.family == IP else setting.action
+        entry = {"code": code, "value": round(float(value), 3), "threshold": setting.threshold,
+                 "weight": setting.weight, "action": str(action)}
+        if code in details:
+            entry["details"] = details[code]
+        fired.append(entry)
+        if rule.family == IP:
+            ip_points += setting.weight
+        else:
+            score += setting.weight
+        if action != Action.SCORE:
+            forced.setdefault(action, code)
+    score += min(ip_points, policy.ip_limit)
+    if allowlisted:
+        return Verdict(score, Decision.ALLOW, "allowlisted account (cleared by ops)", fired)
+    if Action.BLOCK in forced:
+        return Verdict(score, Decision.BLOCK,
+                       f"rule {forced[Action.BLOCK]} blocks when it fires", fired)
+    if score >= policy.block_score:
+        return Verdict(score, Decision.BLOCK,
+                       f"score {score:g} >= block score {policy.block_score:g}", fired)
+    if Action.REVIEW in forced:
+        return Verdict(score, Decision.REVIEW,
+                       f"rule {forced[Action.REVIEW]} flags for review", fired)
+    if score >= policy.review_score:
+        return Verdict(score, Decision.REVIEW,
+                       f"score {score:g} >= review score {policy.review_score:g}", fired)
+    return Verdict(score, Decision.ALLOW, f"score {score:g} below {policy.review_score:g}", fired)

@@ -1,0 +1,100 @@
+"""Feeding the anti-scalper module: attempts recorded by the gate, and risk on admissions.
+
+The admission script appends every decided attempt to the sale's `attempts` stream at no
+extra round trip; a Celery task drains it into antiscalper's counters and tables. The
+pipeline asks the risk engine about each batch of admitted tickets before writing orders:
+a blocked ticket is rejected and its unit goes back to the gate.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import redis
+from django.db import transaction
+
+from antiscalper.risk import risk_evaluate
+from antiscalper.signals import Attempt, attempts_record
+from sales import gate
+from sales.gate import SaleKeys
+from sales.models import FlashSale, Reservation
+from shop.http import client_parse
+
+logger = logging.getLogger("flashsale.signals")
+
+SIGNALS_GROUP = "signals"
+
+
+def attempt_of(sale: FlashSale, fields: dict[str, str], reserved: set[int]) -> Attempt:
+    """An attempt as the anti-scalper module describes it, from a stream entry's fields."""
+    user_agent, headers = client_parse(fields.get("client", ""))
+    user_id = int(fields["user"])
+    return Attempt(
+        sale_id=sale.pk, user_id=user_id, kind="fcode" if fields.get("fcode") else "purchase",
+        at_ms=int(fields["at"]), opens_ms=int(sale.starts_at.timestamp() * 1000),
+        device=fields.get("device", ""), ip=fields.get("ip", ""), user_agent=user_agent,
+        headers=headers, reserved=user_id in reserved,
+        verdict=fields.get("verdict", "admitted"), ticket=fields.get("ticket", ""),
+        address_id=int(fields["address"]) if fields.get("address") else None,
+    )
+
+
+def _reserved(sale: FlashSale, users: set[int]) -> set[int]:
+    return set(Reservation.objects.filter(sale=sale, user_id__in=users)
+               .values_list("user_id", flat=True))
+
+
+def risk_for_batch(sale: FlashSale, raw: list[tuple[str, dict]]) -> set[str]:
+    """Tickets of this batch the risk engine blocks. An engine failure blocks nothing (the
+    gate's blacklist still held) and is logged: an outage must not stop a sale."""
+    if not raw:
+        return set()
+    reserved = _reserved(sale, {int(fields["user"]) for _, fields in raw})
+    attempts = [attempt_of(sale, fields, reserved) for _, fields in raw]
+    try:
+        with transaction.atomic():  # a savepoint: a failed evaluation leaves the batch intact
+            decisions = risk_evaluate(attempts=attempts)
+    except Exception:  # noqa: BLE001 - fail open on the risk engine, loudly
+        logger.exception("risk engine failed on a batch of sale %s; admitting it", sale.pk)
+        return set()
+    return {ticket for ticket, decision in decisions.items() if decision.decision == "block"}
+
+
+def attempts_drain(*, sale_id: int, batch: int = 2000, consumer: str = "signals",
+                   time_budget: float = 5.0) -> int:
+    """Move the gate's recorded attempts of one sale into the anti-scalper signals."""
+    sale = FlashSale.objects.get(pk=sale_id)
+    client, stream = gate.connection(), SaleKeys(sale_id).attempts
+    lock = client.lock(f"{stream}:drain", timeout=time_budget + 30, blocking=False)
+    if not lock.acquire():
+        return 0  # another worker is draining this sale's attempts
+    try:
+        return _drain_attempts(sale, client, stream, batch, consumer, time_budget)
+    finally:
+        lock.release()
+
+
+def _drain_attempts(sale: FlashSale, client, stream: str, batch: int, consumer: str,
+                    time_budget: float) -> int:
+    try:
+        client.xgroup_create(stream, SIGNALS_GROUP, id="0", mkstream=True)
+    except redis.ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+    moved, deadline = 0, time.monotonic() + time_budget
+    while time.monotonic() < deadline:
+        read = client.xreadgroup(SIGNALS_GROUP, consumer, {stream: "0"}, count=batch) or []
+        entries = read[0][1] if read else []
+        if not entries:
+            read = client.xreadgroup(SIGNALS_GROUP, consumer, {stream: ">"}, count=batch) or []
+            entries = read[0][1] if read else []
+        if not entries:
+            break
+        reserved = _reserved(sale, {int(fields["user"]) for _, fields in entries})
+        attempts_record(attempts=[attempt_of(sale, fields, reserved) for _, fields in entries])
+        ids = [stream_id for stream_id, _ in entries]
+        client.xack(stream, SIGNALS_GROUP, *ids)
+        client.xdel(stream, *ids)
+        moved += len(entries)
+    return moved
