@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from sales import draws, modes, selectors, services, textbook
+from sales import draws, modes, report, selectors, services, textbook
 from sales.gate import ticket_new
 from sales.serializers import (
     DrawOutput,
@@ -180,3 +180,11 @@ class OpsDrawApi(APIView):
     def post(self, request, sale_id: int):
         draw = draws.draw_run(sale_id=sale_id, run_by_id=user_id_of(request))
         return Response(DrawOutput(draw).data, status=status.HTTP_201_CREATED)
+
+
+class OpsSaleReportApi(APIView):
+    permission_classes = [staff_with("sales.view_flashsale")]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request, sale_id: int):
+        return Response(report.sale_report(sale=selectors.sale_get(sale_id=sale_id)))

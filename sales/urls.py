@@ -14,6 +14,8 @@ urlpatterns = [
     path("ops/sales/<int:sale_id>/fcodes/release", api.OpsFCodeReleaseApi.as_view(),
          name="ops-fcodes-release"),
     path("ops/sales/<int:sale_id>/draw", api.OpsDrawApi.as_view(), name="ops-draw"),
+    path("ops/sales/<int:sale_id>/report", api.OpsSaleReportApi.as_view(),
+         name="ops-sale-report"),
     path("ops/sales", api.OpsSaleListApi.as_view(), name="ops-sales"),
     path("ops/sales/<int:sale_id>", api.OpsSaleDetailApi.as_view(), name="ops-sale"),
 ]

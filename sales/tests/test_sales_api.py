@@ -12,6 +12,7 @@ from django.utils import timezone
 from conftest import client_for
 from sales import gate, pipeline, services
 from sales.models import FlashSale
+from shop.models import Order
 
 
 @pytest.fixture
@@ -112,3 +113,24 @@ def test_a_live_draw_sale_counts_its_winners_units_as_left(anon, make_sale):
                      reservation_closes_at=now - timedelta(days=1))
     answer = anon.get(f"/api/v1/sales/{sale.pk}").json()
     assert (answer["status"], answer["stock_left"]) == ("live", 5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_ops_report_counts_what_sold_expired_and_was_rejected(ops, make_sale, buyer_ids):
+    sale = make_sale(stock=3)
+    users = buyer_ids(5)
+    for user in users[:3]:
+        services.purchase_admit(sale_id=sale.pk, user_id=user)
+    pipeline.drain(sale_id=sale.pk)
+    order = Order.objects.filter(sale_id=sale.pk).first()
+    services.orders_expire_due(now=order.payment_due_at + timedelta(seconds=1))
+    response = ops.get(f"/api/v1/ops/sales/{sale.pk}/report")
+    assert response.status_code == 200
+    report = response.json()
+    assert (report["stock"], report["units_held"], report["oversold"]) == (3, 0, 0)
+    assert report["orders_by_status"] == {"expired": 3}
+    assert (report["units_returned"], report["stock_left"]) == (3, 3)
+
+
+def test_shoppers_cannot_read_the_ops_report(api, live_sale):
+    assert api.get(f"/api/v1/ops/sales/{live_sale.pk}/report").status_code == 403

@@ -1,0 +1,45 @@
+"""A sale's numbers for ops (`GET /api/v1/ops/sales/{id}/report`), from the database's record
+and the gate: what sold, what was paid, what expired or was rejected, and who was flagged."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Sum
+
+from antiscalper.models import RiskDecision
+from sales import gate
+from sales.models import FlashSale, RejectedTicket, StockReturn
+from sales.services import HOLDING
+from shop.models import Order, OrderLine, OrderStatus
+
+
+def sale_report(*, sale: FlashSale) -> dict:
+    """Counts, not samples: every figure is one aggregate query (or one gate read)."""
+    lines = OrderLine.objects.filter(order__sale_id=sale.pk)
+    units_by_status = dict(lines.values("order__status").annotate(units=Sum("quantity"))
+                           .values_list("order__status", "units"))
+    orders_by_status = dict(Order.objects.filter(sale_id=sale.pk).values("status")
+                            .annotate(n=Count("id")).values_list("status", "n"))
+    held = sum(units_by_status.get(status, 0) for status in HOLDING)
+    rejected = dict(RejectedTicket.objects.filter(sale=sale).values("reason")
+                    .annotate(n=Count("id")).values_list("reason", "n"))
+    flagged = dict(RiskDecision.objects.filter(sale_id=sale.pk).values("decision")
+                   .annotate(n=Count("user_id", distinct=True))
+                   .values_list("decision", "n"))
+    state = gate.state(sale_id=sale.pk) if sale.gate_loaded_at else None
+    return {
+        "sale": sale.pk, "stock": sale.stock, "fcode_quota": sale.fcode_quota,
+        "units_held": held, "oversold": max(held - sale.stock, 0),
+        "units_paid": units_by_status.get(OrderStatus.PAID, 0)
+        + units_by_status.get(OrderStatus.SHIPPED, 0)
+        + units_by_status.get(OrderStatus.DELIVERED, 0),
+        "orders_by_status": orders_by_status,
+        "units_returned": StockReturn.objects.filter(sale=sale)
+        .aggregate(u=Sum("quantity"))["u"] or 0,
+        "tickets_rejected": rejected,
+        "tickets_queued": state.queued if state else 0,
+        "stock_left": (state.stock_left or 0) + (state.fcode_stock_left or 0)
+        if state and state.loaded else None,
+        "gate_loaded": bool(state and state.loaded),
+        "accounts_flagged": {"review": flagged.get("review", 0), "block": flagged.get("block", 0)},
+        "scalper_share": None,  # needs the load test's labels: see the Double-11 report
+    }
