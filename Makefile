@@ -14,8 +14,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
+DOUBLE11_SCALE ?= 0.001
+
 demo: $(STAMP)
-	$(BIN)/python manage.py demo
+	$(BIN)/python manage.py double11 --scale $(DOUBLE11_SCALE)
 
 serve: $(STAMP)
 	$(BIN)/python manage.py serve

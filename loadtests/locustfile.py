@@ -1,63 +1,52 @@
-"""Locust: a fan who logs in, watches the sales, buys in the live one, waits for the ticket
-and pays. The Double-11 personas and traffic shape build on this (see DOUBLE11.md).
+"""Locust: the Double-11 replay (DOUBLE11.md), personas and the traffic shape.
 
-    locust -f loadtests/locustfile.py --host http://127.0.0.1:8000
-Shoppers are the seeded accounts fan000001... (`manage.py seed`), password flash-sale-demo.
+`manage.py double11` prepares a run (accounts, sale, F-codes) and starts Locust with
+D11_PLAN pointing at the run's plan.json, as:
+    python -m locust -f loadtests/locustfile.py --headless --host http://127.0.0.1:8000 ...
+The personas live in loadtests/double11/personas.py, the curve in loadtests/double11/curve.csv.
+Without D11_PLAN only a plain browsing user runs (useful to poke a running store).
 """
 
 from __future__ import annotations
 
-import itertools
-import os
-import uuid
+import time
 
-from locust import between, task
+from locust import LoadTestShape, between, task
 from locust.contrib.fasthttp import FastHttpUser
 
-PASSWORD = os.environ.get("SHOPPER_PASSWORD", "flash-sale-demo")
-_accounts = itertools.count(int(os.environ.get("FIRST_SHOPPER", "1")))
+from loadtests.double11.personas import (  # noqa: F401 - Locust collects them from here
+    PLAN,
+    Browser,
+    CampusFan,
+    Fan,
+    FCodeHolder,
+    ScalperBot,
+    StealthScalper,
+)
 
+if PLAN is None:
+    class Visitor(FastHttpUser):
+        """No plan: look at the sales and the catalog."""
 
-class Fan(FastHttpUser):
-    wait_time = between(1, 5)
+        wait_time = between(1, 5)
 
-    def on_start(self) -> None:
-        self.username = f"fan{next(_accounts):06d}"
-        reply = self.client.post("/api/v1/auth/token",
-                                 json={"username": self.username, "password": PASSWORD})
-        self.headers = {"Authorization": f"Bearer {reply.json()['access']}",
-                        "X-Device-Id": f"device-{self.username}"}
+        @task
+        def look(self) -> None:
+            self.client.get("/api/v1/sales")
+            self.client.get("/api/v1/products")
 
-    @task(5)
-    def watch_sales(self) -> None:
-        self.client.get("/api/v1/sales")
+else:
+    class Double11Shape(LoadTestShape):
+        """The phases of DOUBLE11.md on the plan's clock: shoppers arrive over the browse
+        phase, stay through the wait, the spike, the decay and the payment window, and most
+        leave in the tail. Anchored at the sale's T0 (wall clock), not at Locust's start."""
 
-    @task(1)
-    def buy_and_pay(self) -> None:
-        live = [s for s in self.client.get("/api/v1/sales").json() if s["status"] == "live"]
-        if not live:
-            return
-        with self.client.post(f"/api/v1/sales/{live[0]['id']}/purchase", json={},
-                              headers={**self.headers, "Idempotency-Key": str(uuid.uuid4())},
-                              name="/api/v1/sales/[id]/purchase", catch_response=True) as reply:
-            if reply.status_code == 409:
-                reply.success()  # sold out or limit reached: an answer, not a failure
-                return
-            if reply.status_code != 202:
-                return
-            ticket = reply.json()["ticket"]
-        for _ in range(30):
-            status = self.client.get(f"/api/v1/tickets/{ticket}", headers=self.headers,
-                                     name="/api/v1/tickets/[ticket]").json()
-            if status["status"] != "queued":
-                break
-            self._sleep(1)
-        if status.get("status") == "confirmed":
-            self.client.post(f"/api/v1/orders/{status['order']}/pay", json={},
-                             headers={**self.headers, "Idempotency-Key": str(uuid.uuid4())},
-                             name="/api/v1/orders/[id]/pay")
-
-    def _sleep(self, seconds: float) -> None:
-        import gevent
-
-        gevent.sleep(seconds)
+        def tick(self):
+            now = time.time()
+            if now >= PLAN.ends:
+                return None
+            total = len(PLAN.accounts)
+            users = max(round(PLAN.users_at(now) * total), 1)
+            browse = next(p for p in PLAN.phases if p.name == "browse")
+            rate = max(2 * total / max(browse.ends_s - browse.starts_s, 1.0), 5.0)
+            return users, rate

@@ -1,0 +1,340 @@
+"""The replay's report, from the record (database), the gate (Redis), the client-side labels
+and Locust's CSV: JSON, HTML with charts, and a terminal summary with the targets.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import Min, Sum
+from django.utils import timezone
+
+from loadtests.double11 import charts
+from loadtests.double11.plan import GENUINE_PERSONAS, PERSONAS, SCALPER_PERSONAS, Plan
+from sales import gate, services
+from sales.models import FlashSale, RejectedTicket, StockReturn
+from shop.models import Order, OrderLine, Payment
+
+TARGETS = {"oversell": 0, "limit_violations": 0, "resolved_within_s": 60.0,
+           "scalper_share_max": 0.02, "genuine_fpr_max": 0.005, "precision_min": 0.95,
+           "recall_min": 0.90}
+
+
+def flagged_accounts(*, sale_id: int) -> tuple[set[int], str]:
+    """The accounts the anti-scalper module flagged in this sale, and what was counted.
+
+    Flagged: a RiskDecision of "review" or "block" for the sale, or an active account
+    BlacklistEntry. Without the RiskDecision table (an older schema) the risk engine's
+    blocks are read from RejectedTicket(reason="risk_blocked") instead. Extend it here.
+    """
+    from antiscalper.models import BlacklistEntry, live_q
+
+    tables = set(connection.introspection.table_names())
+    flagged: set[int] = set()
+    source = []
+    try:
+        from antiscalper.models import RiskDecision
+    except ImportError:  # pragma: no cover - the model is not there yet
+        RiskDecision = None  # noqa: N806
+    if RiskDecision is not None and RiskDecision._meta.db_table in tables:
+        flagged |= set(RiskDecision.objects.filter(sale_id=sale_id, decision__in=["review",
+                                                                                  "block"])
+                       .values_list("user_id", flat=True))
+        source.append("RiskDecision review/block")
+    else:
+        flagged |= set(RejectedTicket.objects.filter(sale_id=sale_id, reason="risk_blocked")
+                       .values_list("user_id", flat=True))
+        source.append("RejectedTicket risk_blocked")
+    values = BlacklistEntry.objects.filter(live_q(timezone.now()), kind="account") \
+        .values_list("value", flat=True)
+    flagged |= {int(v) for v in values if v.isdigit()}
+    source.append("active account BlacklistEntry")
+    return flagged, " + ".join(source)
+
+
+def attempts_of(*, sale_id: int) -> list[dict]:
+    """Every decided purchase attempt the gate logged (its attempts stream), oldest first."""
+    client, key = gate.connection(), gate.SaleKeys(sale_id).attempts
+    result, start = [], "-"
+    while True:
+        chunk = client.xrange(key, min=start, max="+", count=5000)
+        if start != "-":
+            chunk = chunk[1:]
+        if not chunk:
+            break
+        result += [{"at": int(f["at"]), "user": int(f["user"]), "verdict": f["verdict"],
+                    "ticket": f.get("ticket", "")} for _, f in chunk]
+        start = chunk[-1][0]
+    if result:
+        return result
+    from antiscalper.models import AttemptSignal  # the stream is gone: the kept copy
+
+    if AttemptSignal._meta.db_table not in connection.introspection.table_names():
+        return []
+    return [{"at": int(a.at.timestamp() * 1000), "user": a.user_id, "verdict": a.verdict,
+             "ticket": a.ticket} for a in AttemptSignal.objects.filter(sale_id=sale_id)
+            .order_by("at")]
+
+
+def labels_load(out_dir: Path) -> tuple[dict[str, dict], list[list]]:
+    labels: dict[str, dict] = {}
+    errors: Counter = Counter()
+    for path in sorted(out_dir.glob("labels-*.json")):
+        data = json.loads(path.read_text())
+        labels.update(data["labels"])
+        for name, status, code, n in data["errors"]:
+            errors[(name, status, code)] += n
+    return labels, [[*key, n] for key, n in sorted(errors.items(), key=lambda kv: -kv[1])]
+
+
+def _csv(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _num(value, default: float = 0.0) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return default if math.isnan(number) else number
+
+
+def endpoints(out_dir: Path) -> list[dict]:
+    rows = []
+    for row in _csv(out_dir / "locust_stats.csv"):
+        rows.append({"name": row["Name"], "method": row["Type"],
+                     "requests": int(_num(row["Request Count"])),
+                     "failures": int(_num(row["Failure Count"])),
+                     "rps": round(_num(row["Requests/s"]), 1),
+                     "p50_ms": _num(row["50%"]), "p95_ms": _num(row["95%"]),
+                     "p99_ms": _num(row["99%"])})
+    return rows
+
+
+def history(out_dir: Path, t0: float) -> list[dict]:
+    return [{"t": round(_num(r["Timestamp"]) - t0, 1), "users": int(_num(r["User Count"])),
+             "rps": _num(r["Requests/s"]), "p50": _num(r["50%"]), "p95": _num(r["95%"]),
+             "p99": _num(r["99%"])}
+            for r in _csv(out_dir / "locust_stats_history.csv") if r["Name"] == "Aggregated"]
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def per_second(moments: list[float]) -> list[list[float]]:
+    buckets = Counter(math.floor(m) for m in moments)
+    return [[t, buckets[t]] for t in range(min(buckets), max(buckets) + 1)] if buckets else []
+
+
+def detection(labels: dict[str, dict], flagged: set[int], ids: dict[str, int]) -> dict:
+    """Precision, recall and false-positive rates of the flags against the client's labels."""
+    by_persona = {}
+    for persona in PERSONAS:
+        accounts = [ids[u] for u, label in labels.items()
+                    if label["persona"] == persona and u in ids]
+        hits = sum(1 for user in accounts if user in flagged)
+        by_persona[persona] = {"accounts": len(accounts), "flagged": hits,
+                               "rate": _ratio(hits, len(accounts))}
+    labelled = {ids[u]: label["persona"] for u, label in labels.items() if u in ids}
+    flagged_labelled = [u for u in flagged if u in labelled]
+    true_pos = sum(1 for u in flagged_labelled if labelled[u] in SCALPER_PERSONAS)
+    scalpers = sum(by_persona[p]["accounts"] for p in SCALPER_PERSONAS)
+    genuine = sum(by_persona[p]["accounts"] for p in GENUINE_PERSONAS)
+    genuine_flagged = sum(by_persona[p]["flagged"] for p in GENUINE_PERSONAS)
+    return {"flagged": len(flagged_labelled), "precision": _ratio(true_pos, len(flagged_labelled)),
+            "recall": _ratio(true_pos, scalpers),
+            "genuine_fpr": _ratio(genuine_flagged, genuine),
+            "campus_fpr": by_persona["campus"]["rate"], "by_persona": by_persona}
+
+
+def build(plan: Plan, series: list[dict], out_dir: Path) -> dict:
+    sale = FlashSale.objects.get(pk=plan.sale_id)
+    t0 = plan.t0
+    held = services.units_held(sale_id=sale.pk)
+    labels, client_errors = labels_load(out_dir)
+    ids = dict(get_user_model().objects.filter(username__in=list(labels))
+               .values_list("username", "id"))
+    persona_of = {ids[u]: label["persona"] for u, label in labels.items() if u in ids}
+
+    state = gate.state(sale_id=sale.pk)
+    admitted = int(gate.connection().get(gate.SaleKeys(sale.pk).seq) or 0)
+    orders = Order.objects.filter(sale_id=sale.pk)
+    confirmed = orders.filter(ticket__isnull=False).count()
+    rejected = Counter(RejectedTicket.objects.filter(sale_id=sale.pk)
+                       .values_list("reason", flat=True))
+    statuses = Counter(orders.values_list("status", flat=True))
+    first_return = StockReturn.objects.filter(sale_id=sale.pk).aggregate(m=Min("created_at"))["m"]
+    returned_units = StockReturn.objects.filter(sale_id=sale.pk) \
+        .aggregate(u=Sum("quantity"))["u"] or 0
+    later_units = 0
+    if first_return:
+        later_units = OrderLine.objects.filter(order__sale_id=sale.pk,
+                                               order__created_at__gt=first_return) \
+            .aggregate(u=Sum("quantity"))["u"] or 0
+
+    attempts = attempts_of(sale_id=sale.pk)
+    verdicts = Counter(a["verdict"] for a in attempts)
+    sold_out_t = next((g["t"] for g in series if g["t"] >= 0 and g["stock_left"] == 0), None)
+    admitted_at = {a["ticket"]: a["at"] / 1000 for a in attempts if a["verdict"] == "admitted"}
+    settled_at = {t: c.timestamp() for t, c in orders.filter(ticket__isnull=False)
+                  .values_list("ticket", "created_at")}
+    settled_at.update({t: c.timestamp() for t, c in RejectedTicket.objects
+                       .filter(sale_id=sale.pk).values_list("ticket", "created_at")})
+    latencies = [settled_at[t] - at for t, at in admitted_at.items() if t in settled_at]
+    rush_end = plan.end_of("decay")
+    rush_settled = [settled_at[t] for t, at in admitted_at.items()
+                    if at < rush_end and t in settled_at]
+    rush_unsettled = sum(1 for t, at in admitted_at.items() if at < rush_end
+                         and t not in settled_at)
+    drain_s = round(max(rush_settled) - t0, 2) if rush_settled else None
+    paid_at = [p.timestamp() - t0 for p in Payment.objects.filter(
+        order__sale_id=sale.pk, status="succeeded").values_list("created_at", flat=True)]
+
+    units_by_persona: Counter = Counter()
+    for user, units in held.by_user.items():
+        units_by_persona[persona_of.get(user, "unlabelled")] += units
+    scalper_units = sum(units_by_persona[p] for p in SCALPER_PERSONAS)
+    flagged, flag_source = flagged_accounts(sale_id=sale.pk)
+    detect = detection(labels, flagged, ids)
+    detect["counted"] = flag_source
+    hist = history(out_dir, t0)
+    wait = [h["rps"] for h in hist if plan.at("wait") - t0 <= h["t"] < 0]
+    baseline = statistics.median(wait) if wait else None
+
+    result = {
+        "run_dir": str(out_dir),
+        "run": {"sale_id": sale.pk, "scale_shoppers": len(plan.accounts), "stock": sale.stock,
+                "fcode_quota": sale.fcode_quota, "per_user_limit": sale.per_user_limit,
+                "time_scale": plan.time_scale, "min_phase_s": plan.min_phase_s,
+                "payment_window_s": plan.payment_window_s, "seed": plan.seed,
+                "t0": timezone.datetime.fromtimestamp(t0, tz=timezone.get_current_timezone())
+                .isoformat(),
+                "phases": [{"name": p.name, "starts_s": p.starts_s, "ends_s": p.ends_s,
+                            "arrivals_x_b": p.arrivals_x_b, "real": [p.real_starts_s,
+                                                                     p.real_ends_s]}
+                           for p in plan.phases],
+                "personas": dict(Counter(label["persona"] for label in labels.values()))},
+        "invariants": {
+            "units_sold": held.total, "stock": sale.stock,
+            "oversell": max(0, held.total - sale.stock),
+            "limit_violations": sum(1 for u in held.by_user.values() if u > sale.per_user_limit),
+            "gate_stock_left": state.stock_left, "gate_fcode_left": state.fcode_stock_left,
+            "queued_at_end": state.queued,
+            "tickets_admitted": admitted, "tickets_confirmed": confirmed,
+            "tickets_rejected": sum(rejected.values()), "rejected_by_reason": dict(rejected),
+            "tickets_unresolved": admitted - confirmed - sum(rejected.values()),
+        },
+        "orders": {"by_status": dict(statuses), "paid": statuses.get("paid", 0),
+                   "expired": statuses.get("expired", 0),
+                   "awaiting_payment_at_end": statuses.get("awaiting_payment", 0),
+                   "units_returned": returned_units,
+                   "units_resold": min(returned_units, later_units)},
+        "timing": {"sell_out_s": sold_out_t,
+                   "rush_tickets_settled_by_s": drain_s,
+                   "rush_tickets_unsettled": rush_unsettled,
+                   "ticket_settle_p50_s": round(statistics.median(latencies), 2)
+                   if latencies else None,
+                   "ticket_settle_max_s": round(max(latencies), 2) if latencies else None},
+        "attempts": {"total": len(attempts), "by_verdict": dict(verdicts)},
+        "load": {"endpoints": endpoints(out_dir), "baseline_rps": baseline,
+                 "peak_rps": max((h["rps"] for h in hist), default=None),
+                 "client_errors": client_errors},
+        "units": {"by_persona": dict(units_by_persona),
+                  "scalper_share": _ratio(scalper_units, held.total)},
+        "detection": detect,
+        "series": {"gate": series, "locust": hist,
+                   "admissions_per_s": per_second([a["at"] / 1000 - t0 for a in attempts
+                                                   if a["verdict"] == "admitted"]),
+                   "attempts_per_s": per_second([a["at"] / 1000 - t0 for a in attempts]),
+                   "orders_per_s": per_second([s - t0 for s in settled_at.values()]),
+                   "payments_per_s": per_second(paid_at)},
+    }
+    result["targets"] = targets(result)
+    (out_dir / "report.json").write_text(json.dumps(result, indent=1, default=str))
+    (out_dir / "report.html").write_text(charts.html(result, plan))
+    return result
+
+
+def targets(r: dict) -> list[dict]:
+    inv, timing, det = r["invariants"], r["timing"], r["detection"]
+    settled_by = timing["rush_tickets_settled_by_s"]
+    resolved = (inv["tickets_unresolved"] == 0 and timing["rush_tickets_unsettled"] == 0
+                and settled_by is not None and settled_by <= TARGETS["resolved_within_s"])
+
+    def row(name, value, goal, met) -> dict:
+        return {"target": name, "value": value, "goal": goal,
+                "met": bool(met) if value is not None else False}
+
+    share, fpr = r["units"]["scalper_share"], det["genuine_fpr"]
+    return [
+        row("oversell", inv["oversell"], "0", inv["oversell"] == 0),
+        row("per-user limit violations", inv["limit_violations"], "0",
+            inv["limit_violations"] == 0),
+        row("admitted tickets resolved within 60 s of T0", settled_by, "<= 60 s, none left",
+            resolved),
+        row("scalper share of units", share, "<= 2 %", share is not None and share <= 0.02),
+        row("genuine-fan false-positive rate", fpr, "<= 0.5 %",
+            fpr is not None and fpr <= 0.005),
+        row("flagged-account precision", det["precision"], ">= 0.95",
+            det["precision"] is not None and det["precision"] >= 0.95),
+        row("flagged-account recall", det["recall"], ">= 0.90",
+            det["recall"] is not None and det["recall"] >= 0.90),
+    ]
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f} %"
+
+
+def summary(r: dict) -> str:
+    inv, orders, timing, det = r["invariants"], r["orders"], r["timing"], r["detection"]
+    lines = [
+        f"Double-11 replay: sale {r['run']['sale_id']}, {r['run']['scale_shoppers']} shoppers "
+        f"{r['run']['personas']}, {inv['stock']} units",
+        f"  units sold {inv['units_sold']} of {inv['stock']}   oversell {inv['oversell']}   "
+        f"per-user limit violations {inv['limit_violations']}",
+        f"  tickets admitted {inv['tickets_admitted']}  confirmed {inv['tickets_confirmed']}  "
+        f"rejected {inv['tickets_rejected']} {inv['rejected_by_reason'] or ''}  "
+        f"unresolved {inv['tickets_unresolved']}",
+        f"  orders paid {orders['paid']}  expired {orders['expired']}  awaiting payment "
+        f"{orders['awaiting_payment_at_end']}  units returned {orders['units_returned']}  "
+        f"re-sold {orders['units_resold']}",
+        f"  open stock sold out at T+{timing['sell_out_s']} s (1-s samples)   "
+        f"rush tickets settled by T+"
+        f"{timing['rush_tickets_settled_by_s']} s   ticket settle p50 "
+        f"{timing['ticket_settle_p50_s']} s max {timing['ticket_settle_max_s']} s",
+        f"  attempts {r['attempts']['total']} {r['attempts']['by_verdict']}",
+        f"  requests/s baseline {r['load']['baseline_rps']} peak {r['load']['peak_rps']}",
+        "  endpoint                                   reqs   fail    rps   p50   p95   p99 (ms)",
+    ]
+    for e in r["load"]["endpoints"]:
+        lines.append(f"  {e['method']:4} {e['name'][:36]:36} {e['requests']:6} {e['failures']:6} "
+                     f"{e['rps']:6} {e['p50_ms']:5.0f} {e['p95_ms']:5.0f} {e['p99_ms']:5.0f}")
+    errors = defaultdict(int)
+    for _, status, code, n in r["load"]["client_errors"]:
+        errors[f"{status} {code}"] += n
+    lines.append("  answers other than 2xx: " + (", ".join(
+        f"{k}: {v}" for k, v in sorted(errors.items(), key=lambda kv: -kv[1])) or "none"))
+    lines.append(f"  units by persona {r['units']['by_persona']}   scalper share "
+                 f"{_pct(r['units']['scalper_share'])}")
+    lines.append(f"  anti-scalper ({det['counted']}): flagged {det['flagged']}  precision "
+                 f"{_pct(det['precision'])}  recall {_pct(det['recall'])}  genuine FPR "
+                 f"{_pct(det['genuine_fpr'])}  campus FPR {_pct(det['campus_fpr'])}")
+    lines.append("  flagged by persona: " + ", ".join(
+        f"{p} {v['flagged']}/{v['accounts']}" for p, v in det["by_persona"].items()))
+    lines.append("Targets:")
+    for t in r["targets"]:
+        verdict = "met" if t["met"] else "MISSED"
+        lines.append(f"  {verdict:6} {t['target']}: {t['value']} (goal {t['goal']})")
+    return "\n".join(lines)

@@ -1,0 +1,248 @@
+"""One Double-11 replay: prepare the accounts and the sale, start the stack and Locust, watch,
+stop everything that was started, and hand the samples to the report.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Max
+from django.utils import timezone
+from rest_framework_simplejwt.tokens import AccessToken
+
+from antiscalper import mirror
+from loadtests.double11 import plan as model
+from loadtests.stack import Stack
+from sales import gate, modes, services
+from sales.models import FlashSale, RejectedTicket, SaleMode
+from shop.models import Order, Sku
+from shop.seeding import DEMO_PASSWORD, seed_catalog, seed_customers, username_for
+
+# The whole load comes from one machine: the per-IP limits of the auth endpoints would
+# otherwise throttle the simulated crowd (the purchase limit is per account and stays).
+RUN_ENV = {"TRUSTED_PROXY_COUNT": "1", "RATE_TOKEN": "1000000/m",
+           "RATE_REGISTER": "1000000/m", "RATE_RESERVATION": "1000000/m"}
+
+
+@dataclass
+class Options:
+    scale: float = 0.001
+    time_scale: float = 0.05
+    min_phase_s: float = 5.0
+    seed: int = 0
+    port: int = 8000
+    web_workers: int = 3
+    celery_workers: int = 1
+    locust_workers: int = 0
+    web: bool = False
+    keep: bool = False
+    lead_s: float = 8.0
+    bot_pause_s: float = 0.2
+    live_login_share: float = 0.1
+    out_dir: Path = field(default_factory=lambda: Path(settings.VAR_DIR) / "double11")
+
+
+def _fresh_accounts(count: int) -> list[str]:
+    """`count` new seeded shoppers (after every existing fanNNNNNN), so no account carries
+    history (reservations, flags, blacklist entries) from an earlier run into this one."""
+    names = get_user_model().objects.filter(username__regex=r"^fan[0-9]+$") \
+        .values_list("username", flat=True)
+    start = max((int(name[3:]) for name in names), default=0) + 1
+    seed_customers(count=count, start=start)
+    return [username_for(i) for i in range(start, start + count)]
+
+
+def prepare(options: Options, out_dir: Path) -> model.Plan:
+    """Seed the shoppers, schedule the sale (reservations, F-code quota, a short payment
+    window), issue the F-codes and write the plan the Locust processes read."""
+    seed_catalog()
+    shoppers, stock, quota = model.sizes(scale=options.scale)
+    usernames = _fresh_accounts(shoppers)
+    phases = model.timeline(time_scale=options.time_scale, min_phase_s=options.min_phase_s)
+    window = model.payment_window_s(time_scale=options.time_scale,
+                                    min_phase_s=options.min_phase_s)
+    now = timezone.now()
+    t0 = now + timedelta(seconds=options.lead_s - phases[0].starts_s)
+    payment_end = next(p.ends_s for p in phases if p.name == "payment")
+    # A sale id never used before: the gate's and the risk signals' Redis keys are per sale,
+    # and a fresh per-run database would otherwise reuse id 1 with an earlier run's keys.
+    sale_id = max(int(time.time()), (FlashSale.objects.aggregate(m=Max("pk"))["m"] or 0) + 1)
+    sale = services.sale_create(
+        id=sale_id, sku=Sku.objects.get(code="MI6-64-BLK"),
+        title=f"Double-11 replay x{options.scale:g}",
+        price=Decimal("1999.00"), stock=stock, fcode_quota=quota,
+        per_user_limit=model.PER_USER_LIMIT, mode=SaleMode.RESERVATION,
+        reservation_opens_at=now, reservation_closes_at=t0, starts_at=t0,
+        ends_at=t0 + timedelta(seconds=payment_end), payment_window=timedelta(seconds=window),
+    )
+    holders = min(round(shoppers * model.SHARE_FCODE), quota)
+    issued = modes.fcodes_issue(sale_id=sale.pk, count=holders, fan_level_min=2) if holders else []
+    codes = {code.username: code.code for code in issued}
+    mirror.mirror_rebuild()     # the blacklist mirror of *this* database (see fresh_sqlite)
+    services.gate_load(sale_id=sale.pk)
+    cast = model.cast(usernames=[u for u in usernames if u not in codes], fcodes=codes,
+                      shoppers=shoppers, stock=stock, fcode_quota=quota, seed=options.seed)
+    users = get_user_model().objects.in_bulk([a.username for a in cast.accounts],
+                                             field_name="username")
+    for account in cast.accounts:
+        account.token = str(AccessToken.for_user(users[account.username]))
+    plan = model.Plan(sale_id=sale.pk, t0=t0.timestamp(), ends_at=sale.ends_at.timestamp(),
+                      time_scale=options.time_scale, min_phase_s=options.min_phase_s,
+                      payment_window_s=window, per_user_limit=sale.per_user_limit,
+                      password=DEMO_PASSWORD, phases=phases, accounts=cast.accounts,
+                      out_dir=str(out_dir), seed=options.seed, bot_pause_s=options.bot_pause_s,
+                      live_login_share=options.live_login_share)
+    plan.save(out_dir / "plan.json")
+    return plan
+
+
+def sample(plan: model.Plan, started: float) -> dict:
+    """One look at the gate (Redis) and the record (database)."""
+    state = gate.state(sale_id=plan.sale_id)
+    admitted = int(gate.connection().get(gate.SaleKeys(plan.sale_id).seq) or 0)
+    statuses = dict(Order.objects.filter(sale_id=plan.sale_id).values_list("status")
+                    .annotate(n=Count("id")).values_list("status", "n"))
+    now = time.time()
+    phase = plan.phase_at(now)
+    return {"t": round(now - plan.t0, 2), "phase": phase.name if phase else "",
+            "stock_left": state.stock_left, "fcode_left": state.fcode_stock_left,
+            "queued": state.queued, "admitted": admitted, "orders": sum(statuses.values()),
+            "paid": statuses.get("paid", 0), "expired": statuses.get("expired", 0),
+            "rejected": RejectedTicket.objects.filter(sale_id=plan.sale_id).count(),
+            "elapsed": round(now - started, 1)}
+
+
+def _users_now(out_dir: Path) -> str:
+    path = out_dir / "locust_stats_history.csv"
+    if not path.exists():
+        return "-"
+    with open(path, newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r.get("Name") == "Aggregated"]
+    return rows[-1]["User Count"] if rows else "-"
+
+
+def locust_start(plan: model.Plan, options: Options, base: str, out_dir: Path,
+                 log: Callable[[str], None]) -> list[subprocess.Popen]:
+    env = {**os.environ, "D11_PLAN": str(out_dir / "plan.json"),
+           "D11_LOCUST_WORKERS": str(max(options.locust_workers, 1)),
+           "PYTHONPATH": str(settings.BASE_DIR)}
+    common = [sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py"]
+    main = [*common, "--host", base, "--csv", str(out_dir / "locust"),
+            "--html", str(out_dir / "locust.html"), "--exit-code-on-error", "0",
+            "--stop-timeout", "5"]
+    if options.web:
+        main += ["--web-host", "127.0.0.1", "--web-port", "8089"]
+        log(f"Locust UI: http://127.0.0.1:8089 (press Start now: the sale opens at T0, "
+            f"{plan.t0 - time.time():.0f} s from now, whatever Locust does)")
+    else:
+        main += ["--headless"]
+    if options.locust_workers:
+        main += ["--master", "--expect-workers", str(options.locust_workers),
+                 "--master-bind-port", str(options.port + 1557)]
+    processes = []
+    logs = out_dir / "logs"
+
+    def spawn(name: str, argv: list[str]) -> None:
+        handle = open(logs / f"{name}.log", "ab")
+        processes.append(subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env,
+                                          cwd=settings.BASE_DIR, start_new_session=True))
+
+    spawn("locust", main)
+    for n in range(options.locust_workers):
+        spawn(f"locust-worker-{n}", [*common, "--worker", "--master-host", "127.0.0.1",
+                                     "--master-port", str(options.port + 1557)])
+    return processes
+
+
+def processes_stop(processes: list[subprocess.Popen], timeout: float = 20) -> None:
+    """SIGTERM (Locust writes its CSV and HTML on the way out), then SIGKILL."""
+    for process in reversed(processes):
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    for process in reversed(processes):
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def watch(plan: model.Plan, master: subprocess.Popen, out_dir: Path, say: Callable[[str], None],
+          series: list[dict], *, drain_timeout: float = 90) -> None:
+    """Sample every second while Locust runs, then until every admitted ticket is settled."""
+    started, shown = time.time(), 0.0
+    drained_since = None
+    while True:
+        point = sample(plan, started)
+        series.append(point)
+        running = master.poll() is None
+        settled = point["orders"] + point["rejected"] >= point["admitted"] and not point["queued"]
+        if time.time() - shown >= 3 or not running:
+            shown = time.time()
+            say(f"T{point['t']:+7.1f}s {point['phase'] or ('done' if not running else '-'):8}"
+                f" users {_users_now(out_dir):>5}  stock {point['stock_left']}"
+                f"+{point['fcode_left']}f  queue {point['queued']:>4}  admitted "
+                f"{point['admitted']:>4}  orders {point['orders']:>4}  paid {point['paid']:>4}"
+                f"  expired {point['expired']:>3}  rejected {point['rejected']:>3}")
+        if not running and master.returncode and time.time() < plan.ends - 2:
+            raise RuntimeError(f"Locust exited with {master.returncode} before the run ended; "
+                               f"see {out_dir / 'logs' / 'locust.log'}")
+        if not running:
+            drained_since = drained_since or time.time()
+            if settled or time.time() - drained_since > drain_timeout:
+                return
+        time.sleep(1.0)
+
+
+def replay(options: Options, *, extra_env: dict[str, str] | None = None,
+           say: Callable[[str], None] = print) -> dict:
+    """Run the whole replay and return the report (also written to the run directory)."""
+    from loadtests.double11 import report
+
+    run_id = time.strftime("%Y%m%d-%H%M%S")
+    out_dir = Path(options.out_dir) / run_id
+    (out_dir / "logs").mkdir(parents=True, exist_ok=True)
+    plan = prepare(options, out_dir)
+    counts = {p: sum(1 for a in plan.accounts if a.persona == p) for p in model.PERSONAS}
+    say(f"run {run_id}: {len(plan.accounts)} shoppers {counts}, sale {plan.sale_id}, "
+        f"T0 in {plan.t0 - time.time():.0f} s, run ends T+{plan.phases[-1].ends_s:.0f} s; "
+        f"output {out_dir}")
+    stack = Stack(port=options.port, web_workers=options.web_workers,
+                  celery_workers=options.celery_workers, log_dir=out_dir / "logs",
+                  extra_env={**RUN_ENV, **(extra_env or {})})
+    series: list[dict] = []
+    locusts: list[subprocess.Popen] = []
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        stack.start()
+        stack.wait_ready()
+        locusts = locust_start(plan, options, stack.url, out_dir, say)
+        watch(plan, locusts[0], out_dir, say, series)
+        processes_stop(locusts)
+        result = report.build(plan, series, out_dir)
+        if options.keep:
+            say(f"--keep: the store stays up on {stack.url} (Ctrl-C stops it)")
+            stack.watch()
+        return result
+    except KeyboardInterrupt:
+        say("interrupted: stopping every process this run started")
+        raise
+    finally:
+        processes_stop(locusts)
+        stack.stop()
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,76 @@
+"""`manage.py double11`: replay a Double-11 sale (DOUBLE11.md) against the stack and report."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import connections
+
+from loadtests.double11 import report
+from loadtests.double11.run import Options, replay
+
+
+def fresh_sqlite(db_dir: Path) -> dict[str, str]:
+    """With no DATABASE_URL (the embedded SQLite), each run gets a database of its own, so no
+    account or blacklist entry of an earlier run leaks into this one; the report can be
+    recomputed from it later."""
+    if os.environ.get("DATABASE_URL"):
+        return {}
+    db_dir.mkdir(parents=True, exist_ok=True)
+    path = db_dir / f"{time.strftime('%Y%m%d-%H%M%S')}.sqlite3"
+    connections["default"].close()
+    connections["default"].settings_dict["NAME"] = str(path)
+    settings.DATABASES["default"]["NAME"] = str(path)
+    return {"DATABASE_URL": f"sqlite:///{path}"}
+
+
+class Command(BaseCommand):
+    help = "Replay a Double-11 flash sale with Locust personas and write the report."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--scale", type=float, default=0.001,
+                            help="1 = one Mi 6 launch (1,108,192 shoppers, 80,000 units)")
+        parser.add_argument("--time-scale", type=float, default=0.05,
+                            help="compressed seconds per real second of the day (0.05: 20x)")
+        parser.add_argument("--min-phase", type=float, default=5.0,
+                            help="no phase shorter than this many seconds")
+        parser.add_argument("--seed", type=int, default=None, help="persona assignment seed")
+        parser.add_argument("--bot-pause", type=float, default=0.2,
+                            help="seconds between a scalper bot's retries (a laptop concession)")
+        parser.add_argument("--live-logins", type=float, default=0.1,
+                            help="share of shoppers who log in during the run (PBKDF2 costs)")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--web-workers", type=int, default=3)
+        parser.add_argument("--celery-workers", type=int, default=1)
+        parser.add_argument("--locust-workers", type=int, default=0,
+                            help="run Locust distributed with this many worker processes")
+        parser.add_argument("--web", action="store_true", help="Locust's web UI, not headless")
+        parser.add_argument("--keep", action="store_true", help="leave the store up afterwards")
+        parser.add_argument("--out", type=Path, default=Path(settings.VAR_DIR) / "double11")
+
+    def handle(self, *args, **o) -> None:
+        seed = o["seed"] if o["seed"] is not None else random.randrange(1_000_000)
+        extra_env = fresh_sqlite(o["out"] / "db")
+        call_command("migrate", verbosity=0)
+        call_command("collectstatic", verbosity=0, interactive=False)
+        options = Options(scale=o["scale"], time_scale=o["time_scale"],
+                          min_phase_s=o["min_phase"], seed=seed, port=o["port"],
+                          web_workers=o["web_workers"], celery_workers=o["celery_workers"],
+                          locust_workers=o["locust_workers"], web=o["web"], keep=o["keep"],
+                          out_dir=o["out"], bot_pause_s=o["bot_pause"],
+                          live_login_share=o["live_logins"])
+        try:
+            result = replay(options, extra_env=extra_env, say=self.stdout.write)
+        except KeyboardInterrupt:
+            self.stdout.write("stopped.")
+            return
+        self.stdout.write(report.summary(result))
+        run_dir = Path(result["run_dir"])
+        self.stdout.write(f"\nreport: {run_dir / 'report.html'} (JSON: report.json, Locust: "
+                          f"locust.html)")

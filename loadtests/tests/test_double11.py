@@ -1,0 +1,49 @@
+"""The Double-11 replay end to end at a tiny scale: real gunicorn, Celery, beat and Locust
+against this test's database and Redis, then the report's invariants."""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from loadtests.double11.run import Options, replay
+
+
+def database_url() -> str:
+    """This test's database as a URL the stack's subprocesses can open."""
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    auth = quote(s["USER"] or "") + (f":{quote(s['PASSWORD'])}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_tiny_double11_replay_sells_out_without_overselling_and_settles_every_ticket(
+        tmp_path):
+    options = Options(scale=0.0002, time_scale=0.01, min_phase_s=3, lead_s=5, seed=7,
+                      port=free_port(), web_workers=2, live_login_share=0.0, out_dir=tmp_path)
+    report = replay(options, say=lambda line: None,
+                    extra_env={"DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL})
+
+    inv = report["invariants"]
+    assert inv["tickets_admitted"] > 0, report["attempts"]
+    assert inv["oversell"] == 0 and inv["units_sold"] <= inv["stock"]
+    assert inv["limit_violations"] == 0
+    assert inv["tickets_unresolved"] == 0
+    assert inv["tickets_confirmed"] + inv["tickets_rejected"] == inv["tickets_admitted"]
+    assert set(report["run"]["personas"]) >= {"fan", "fcode", "browser", "scalper"}
+    run_dir = tmp_path.joinpath(*[p for p in report["run_dir"].split("/") if p][-1:])
+    for name in ("report.json", "report.html", "locust.html", "locust_stats.csv"):
+        assert (run_dir / name).exists(), name
