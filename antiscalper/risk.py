@@ -67,6 +67,7 @@ class Facts:
             list(Customer.objects.filter(phone__in=phones).values_list("phone", "user_id"))
             + list(Address.objects.filter(phone__in=phones)
                    .values_list("phone", "customer__user_id")))
+        self.phone_counts = {phone: len(users) for phone, users in self.phone_accounts.items()}
         self.instruments: dict[int, set[str]] = defaultdict(set)
         for user_id, instrument in Payment.objects.filter(user_id__in=user_ids).exclude(
                 instrument="").values_list("user_id", "instrument").order_by().distinct():
@@ -181,7 +182,7 @@ def measure(a: Attempt, facts: Facts, read: dict) -> tuple[dict, dict]:
         "account_velocity": recent,
         "ip_velocity": _number(read.get("ip_bucket")),
         "shared_address": _shared(facts.addresses_of(a), facts.address_accounts),
-        "shared_phone": _shared(phones, {p: len(u) for p, u in facts.phone_accounts.items()}),
+        "shared_phone": _shared(phones, facts.phone_counts),
         "shared_payment": _shared(facts.instruments.get(a.user_id, ()),
                                   facts.instrument_accounts),
         "device_accounts": _number(read.get("device_accounts")),

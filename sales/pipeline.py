@@ -25,7 +25,7 @@ from django.utils import timezone
 from sales import bulk, gate
 from sales.gate import PIPELINE_GROUP, TICKET_TTL_SECONDS, SaleKeys
 from sales.models import FCode, FlashSale, RejectedTicket, SaleMode
-from sales.signals import attempts_drain, risk_for_batch
+from sales.signals import blocked_tickets
 from shop.models import Address, Order, OrderLine, OrderStatus
 from shop.services import order_number_new
 
@@ -110,7 +110,7 @@ def _write(sale: FlashSale, entries: list[Entry], poison: list[Entry]) -> Outcom
             if e.ticket not in done and e.ticket not in done_rejected
         ]
         orders: list[tuple[Entry, dict]] = []
-        blocked = risk_for_batch(sale, [(e.stream_id, e.fields or {}) for e in todo])
+        blocked = blocked_tickets(sale_id=sale.pk, tickets=[e.ticket for e in todo])
         for e in todo:
             if e.ticket in blocked:
                 rejects.append((e, "risk_blocked"))
@@ -194,8 +194,6 @@ def drain(*, sale_id: int, batch: int = 500, consumer: str | None = None,
     """
     consumer = consumer or consumer_name()
     sale = FlashSale.objects.get(pk=sale_id)
-    # The risk engine's counters first, so that this batch's attempts are in them.
-    attempts_drain(sale_id=sale_id, time_budget=min(time_budget, 1.0))
     settled, deadline = 0, time.monotonic() + time_budget
     while time.monotonic() < deadline:
         try:

@@ -303,13 +303,16 @@ def gate_unavailable_explain(*, sale_id: int, now: datetime | None = None) -> No
                           details={"ends_at": sale.ends_at.isoformat()})
 
 
-def orders_cancel_for_risk(*, sale_id: int, user_ids: list[int]) -> int:
+def orders_cancel_for_risk(*, sale_id: int, user_ids: list[int],
+                           tickets: list[str] | None = None) -> int:
     """Cancel the unshipped orders of accounts the risk engine blocked after admission: unpaid
     ones are cancelled, paid ones refunded through the gateway; units go back to the gate."""
     cancelled = 0
     orders = Order.objects.filter(sale_id=sale_id, user_id__in=user_ids,
                                   status__in=[S.AWAITING_PAYMENT, S.AWAITING_DEPOSIT,
                                               S.AWAITING_BALANCE, S.PAID])
+    if tickets is not None:
+        orders = orders.filter(ticket__in=tickets)
     for order_id, status in orders.values_list("pk", "status"):
         with transaction.atomic():
             if status == S.PAID:

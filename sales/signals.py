@@ -1,9 +1,10 @@
 """Feeding the anti-scalper module: attempts recorded by the gate, and risk on admissions.
 
 The admission script appends every decided attempt to the sale's `attempts` stream at no
-extra round trip; a Celery task drains it into antiscalper's counters and tables. The
-pipeline asks the risk engine about each batch of admitted tickets before writing orders:
-a blocked ticket is rejected and its unit goes back to the gate.
+extra round trip. A Celery task drains it into antiscalper's counters and tables and scores
+the admitted ones, beside the order pipeline rather than inside it (DESIGN: "before or right
+after the order is written"): a blocked ticket still queued is rejected by the pipeline, and
+a blocked ticket already written loses its order; either way its unit goes back to the gate.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import time
 import redis
 from django.db import transaction
 
+from antiscalper.models import RiskDecision
 from antiscalper.risk import risk_evaluate
 from antiscalper.signals import Attempt, attempts_record
 from sales import gate
 from sales.gate import SaleKeys
 from sales.models import FlashSale, Reservation
+from sales.services import orders_cancel_for_risk
 from shop.http import client_parse
+from shop.models import Order
 
 logger = logging.getLogger("flashsale.signals")
 
@@ -45,20 +49,26 @@ def _reserved(sale: FlashSale, users: set[int]) -> set[int]:
                .values_list("user_id", flat=True))
 
 
-def risk_for_batch(sale: FlashSale, raw: list[tuple[str, dict]]) -> set[str]:
-    """Tickets of this batch the risk engine blocks. An engine failure blocks nothing (the
+def _risk(sale: FlashSale, attempts: list[Attempt]) -> set[str]:
+    """Score admitted attempts; the tickets blocked. An engine failure blocks nothing (the
     gate's blacklist still held) and is logged: an outage must not stop a sale."""
-    if not raw:
+    admitted = [a for a in attempts if a.ticket]
+    if not admitted:
         return set()
-    reserved = _reserved(sale, {int(fields["user"]) for _, fields in raw})
-    attempts = [attempt_of(sale, fields, reserved) for _, fields in raw]
     try:
-        with transaction.atomic():  # a savepoint: a failed evaluation leaves the batch intact
-            decisions = risk_evaluate(attempts=attempts)
+        with transaction.atomic():
+            decisions = risk_evaluate(attempts=admitted)
     except Exception:  # noqa: BLE001 - fail open on the risk engine, loudly
-        logger.exception("risk engine failed on a batch of sale %s; admitting it", sale.pk)
+        logger.exception("risk engine failed on attempts of sale %s; admitting them", sale.pk)
         return set()
     return {ticket for ticket, decision in decisions.items() if decision.decision == "block"}
+
+
+def blocked_tickets(*, sale_id: int, tickets: list[str]) -> set[str]:
+    """Tickets of a batch the risk engine has already blocked (the pipeline rejects them)."""
+    return set(RiskDecision.objects.filter(sale_id=sale_id, ticket__in=tickets,
+                                           decision="block")
+               .values_list("ticket", flat=True))
 
 
 def attempts_drain(*, sale_id: int, batch: int = 2000, consumer: str = "signals",
@@ -92,7 +102,16 @@ def _drain_attempts(sale: FlashSale, client, stream: str, batch: int, consumer: 
         if not entries:
             break
         reserved = _reserved(sale, {int(fields["user"]) for _, fields in entries})
-        attempts_record(attempts=[attempt_of(sale, fields, reserved) for _, fields in entries])
+        attempts = [attempt_of(sale, fields, reserved) for _, fields in entries]
+        attempts_record(attempts=attempts)
+        blocked = _risk(sale, attempts)
+        if blocked:
+            # Tickets already written as orders lose them; the rest the pipeline rejects.
+            users = list(Order.objects.filter(sale_id=sale.pk, ticket__in=blocked)
+                         .values_list("user_id", flat=True))
+            if users:
+                orders_cancel_for_risk(sale_id=sale.pk, user_ids=users,
+                                       tickets=list(blocked))
         ids = [stream_id for stream_id, _ in entries]
         client.xack(stream, SIGNALS_GROUP, *ids)
         client.xdel(stream, *ids)

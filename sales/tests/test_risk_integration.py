@@ -11,7 +11,7 @@ from django.utils import timezone
 from antiscalper.models import AttemptSignal, RiskDecision
 from antiscalper.tests.risk_helpers import CHROME, HEADLESS
 from conftest import client_for
-from sales import gate, pipeline, tasks
+from sales import gate, pipeline, signals, tasks
 from sales.models import RejectedTicket
 from shop import payments, services
 from shop.models import Customer, Order
@@ -41,6 +41,7 @@ def test_a_headless_new_account_is_rejected_and_a_fan_gets_the_unit(make_sale, m
     fan_ticket = buy(fan, sale, HTTP_X_DEVICE_ID="fan-phone", **BROWSER).json()["ticket"]
     bot_ticket = buy(bot, sale, HTTP_USER_AGENT=HEADLESS, HTTP_X_DEVICE_ID="bot-1").json()[
         "ticket"]
+    signals.attempts_drain(sale_id=sale.pk)  # risk scored while the tickets are queued
     pipeline.drain(sale_id=sale.pk)
 
     assert Order.objects.filter(ticket=fan_ticket).exists()
@@ -54,13 +55,25 @@ def test_a_headless_new_account_is_rejected_and_a_fan_gets_the_unit(make_sale, m
     assert (answer["status"], answer["reason"]) == ("rejected", "risk_blocked")
 
 
+def test_a_bot_whose_order_was_written_first_loses_it_and_the_unit_returns(make_sale,
+                                                                          make_customer):
+    sale = make_sale(stock=5)
+    bot = make_customer()
+    ticket = buy(bot, sale, HTTP_USER_AGENT=HEADLESS, HTTP_X_DEVICE_ID="bot-2").json()["ticket"]
+    pipeline.drain(sale_id=sale.pk)  # the order is written before risk is scored
+    assert Order.objects.get(ticket=ticket).status == "awaiting_payment"
+    signals.attempts_drain(sale_id=sale.pk)
+    assert Order.objects.get(ticket=ticket).status == "cancelled"
+    assert gate.stock_left(sale_id=sale.pk) == 5
+
+
 def test_every_attempt_the_gate_decides_becomes_a_signal(make_sale, make_customer):
     sale = make_sale(stock=1)
     first, late = make_customer(), make_customer()
     buy(first, sale, **BROWSER)
     buy(late, sale, **BROWSER)
     buy(late, sale, **BROWSER)  # sold out: answered from the memo, not recorded
-    pipeline.drain(sale_id=sale.pk)
+    signals.attempts_drain(sale_id=sale.pk)
     verdicts = sorted(AttemptSignal.objects.filter(sale_id=sale.pk)
                       .values_list("verdict", flat=True))
     assert verdicts == ["admitted", "sold_out"]
@@ -76,6 +89,7 @@ def test_a_stealth_ring_found_by_linking_loses_its_orders_and_the_units_return(
                                 line1="17 Quiet Street", city="Shenzhen", postcode="518000")
         buy(member, sale, HTTP_X_DEVICE_ID=f"ring-{n}", REMOTE_ADDR=f"36.{n}.1.1", **BROWSER)
     buy(fan, sale, HTTP_X_DEVICE_ID="fan", **BROWSER)
+    signals.attempts_drain(sale_id=sale.pk)
     pipeline.drain(sale_id=sale.pk)
     for member in ring + [fan]:
         order = Order.objects.get(sale_id=sale.pk, user_id=member.user_id)
