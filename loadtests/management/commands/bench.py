@@ -13,16 +13,18 @@ MARK = "<!-- bench:latest -->"
 
 
 def ensure_database() -> None:
-    """Create the PostgreSQL database named in DATABASE_URL if it does not exist yet."""
+    """A fresh PostgreSQL database for every run, so that runs compare (tables do not grow)."""
     db = settings.DATABASES["default"]
+    if "bench" not in db["NAME"]:
+        raise CommandError(f"the benchmark drops and recreates its database; {db['NAME']!r} "
+                           "does not look like a benchmark database (its name must contain "
+                           "'bench')")
     params = {"host": db.get("HOST") or "127.0.0.1", "port": db.get("PORT") or 5432,
               "user": db.get("USER") or "postgres", "dbname": "postgres",
               "password": db.get("PASSWORD") or None, "autocommit": True}
     with psycopg.connect(**params) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                              [db["NAME"]]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{db["NAME"]}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
 
 
 class Command(BaseCommand):
