@@ -8,6 +8,7 @@ it expires by itself, so units given back by expiries are sold again.
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 import threading
@@ -163,6 +164,46 @@ _sold_out_until: dict[int, float] = {}
 _memo_lock = threading.Lock()
 
 
+# Attempts answered from the memo never reach Redis; they are still signals (bots keep
+# hammering after a sell-out), so they are buffered here and appended to the sale's attempts
+# stream in one pipelined round trip per MEMO_FLUSH_SIZE attempts or MEMO_FLUSH_SECONDS.
+MEMO_FLUSH_SIZE = 200
+MEMO_FLUSH_SECONDS = 1.0
+_memo_attempts: list[tuple[int, dict]] = []
+_memo_flushed_at = time.monotonic()
+
+
+def _memo_record(sale_id: int, fields: dict) -> None:
+    global _memo_flushed_at
+    with _memo_lock:
+        _memo_attempts.append((sale_id, fields))
+        due = (len(_memo_attempts) >= MEMO_FLUSH_SIZE
+               or time.monotonic() - _memo_flushed_at >= MEMO_FLUSH_SECONDS)
+    if due:
+        memo_attempts_flush()
+
+
+def memo_attempts_flush() -> int:
+    """Append the buffered memo attempts to their sales' streams; returns how many."""
+    global _memo_attempts, _memo_flushed_at
+    with _memo_lock:
+        batch, _memo_attempts = _memo_attempts, []
+        _memo_flushed_at = time.monotonic()
+    if not batch:
+        return 0
+    pipe = connection().pipeline(transaction=False)
+    for sale_id, fields in batch:
+        pipe.xadd(SaleKeys(sale_id).attempts, fields, maxlen=ATTEMPTS_CAP, approximate=True)
+    try:
+        pipe.execute()
+    except redis.RedisError:
+        return 0  # signals are best effort; the sale itself is unaffected
+    return len(batch)
+
+
+atexit.register(memo_attempts_flush)  # a worker's last second of memo attempts
+
+
 def sold_out_memo_clear() -> None:
     with _memo_lock:
         _sold_out_until.clear()
@@ -201,6 +242,9 @@ def admit(*, sale_id: int, user_id: int, quantity: int, now_ms: int,
     until = None if fcode_hash else _sold_out_until.get(sale_id)
     if until is not None:
         if time.monotonic() < until:
+            _memo_record(sale_id, {"user": user_id, "at": now_ms, "verdict": "sold_out",
+                                   "device": device, "ip": ip, "client": client, "fcode": "0",
+                                   "ticket": "", "memo": "1"})
             raise DomainError("sold_out", REFUSALS["sold_out"])
         with _memo_lock:
             _sold_out_until.pop(sale_id, None)

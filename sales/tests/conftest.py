@@ -17,8 +17,10 @@ from shop.seeding import seed_customers, username_for
 @pytest.fixture(autouse=True)
 def _clean_memo():
     gate.sold_out_memo_clear()
+    gate._memo_attempts.clear()
     yield
     gate.sold_out_memo_clear()
+    gate._memo_attempts.clear()
 
 
 @pytest.fixture
