@@ -18,7 +18,7 @@ from antiscalper import mirror, selectors
 from antiscalper.audit import ADDED, CHANGED, DELETED, audit
 from antiscalper.identities import value_normalize
 from antiscalper.models import AllowlistEntry, Appeal, BlacklistEntry, Kind, ListEntry, Source
-from shop.errors import invalid, not_found
+from shop.errors import DomainError, invalid, not_found
 from shop.models import Customer
 
 EXTEND_DAYS = 30
@@ -255,7 +255,8 @@ def appeal_submit(*, user_id: int, message: str, kind: str = Kind.ACCOUNT,
     """
     message = (message or "").strip()
     if not message or len(message) > MAX_MESSAGE:
-        raise invalid("Write 1 to 2000 characters.", message=["1 to 2000 characters"])
+        raise DomainError("invalid", "Write 1 to 2000 characters.",
+                          details={"message": ["1 to 2000 characters"]})
     value = _appeal_identity(user_id=user_id, kind=kind, value=value, device=device, ip=ip)
     with transaction.atomic():
         open_ = Appeal.objects.filter(user_id=user_id, kind=kind, value=value,

@@ -233,3 +233,9 @@ RATE_RESERVATION = os.environ.get("RATE_RESERVATION", "30/m")
 # The purchase path counts inside the gate's own script (no extra round trip).
 PURCHASE_RATE_LIMIT = int(os.environ.get("PURCHASE_RATE_LIMIT", "30"))
 PURCHASE_RATE_WINDOW_SECONDS = int(os.environ.get("PURCHASE_RATE_WINDOW_SECONDS", "10"))
+
+# The storefront: session auth for pages (the API stays on tokens).
+LOGIN_URL = "web-login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"

@@ -57,7 +57,8 @@ def sale_representation(sale: FlashSale, stock_left: int, status: str) -> dict:
 
 class PurchaseInput(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=100, default=1)
-    address_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    address_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False,
+                                          allow_null=True)
     fcode = serializers.CharField(max_length=32, required=False, allow_blank=False)
 
 
@@ -133,15 +134,21 @@ class DrawOutput(serializers.Serializer):
         return len(draw.entries)
 
 
+MAX_ID = 2**63 - 1
+
+
 def _integer(value, *, field: str, low: int, high: int | None, errors: dict) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | str):
         errors[field] = ["A valid integer is required."]
         return None
     if isinstance(value, str):
-        if not value.strip().lstrip("-").isdigit():
+        try:
+            value = int(value.strip()) if value.strip().lstrip("-").isascii() else None
+        except ValueError:
+            value = None
+        if value is None:
             errors[field] = ["A valid integer is required."]
             return None
-        value = int(value)
     if value < low:
         errors[field] = [f"Ensure this value is greater than or equal to {low}."]
     elif high is not None and value > high:
@@ -160,7 +167,8 @@ def purchase_input(data) -> dict:
                         errors=errors)
     address_id = data.get("address_id")
     if address_id is not None:
-        address_id = _integer(address_id, field="address_id", low=1, high=None, errors=errors)
+        address_id = _integer(address_id, field="address_id", low=1, high=MAX_ID,
+                              errors=errors)
     fcode = data.get("fcode")
     if fcode is not None:
         if isinstance(fcode, bool) or not isinstance(fcode, str | int | float):

@@ -23,7 +23,7 @@ from sales.models import FCode, FlashSale, Reservation, SaleMode, StockReturn
 from shop import services as shop_services
 from shop.errors import DomainError, invalid, not_found
 from shop.models import Order, OrderLine, OrderStatus
-from shop.payments import order_refund
+from shop.payments import order_refund, payments_refund
 
 logger = logging.getLogger("flashsale.sales")
 
@@ -320,6 +320,8 @@ def orders_cancel_for_risk(*, sale_id: int, user_ids: list[int],
             else:
                 done = shop_services.order_transition(order_id=order_id, to=S.CANCELLED,
                                                       expected=[status])
+                if done and status == S.AWAITING_BALANCE:
+                    payments_refund(order_id=order_id)  # the deposit: not a forfeit
             if done:
                 stock_release(order_id=order_id, reason="risk")
                 cancelled += 1

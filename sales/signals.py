@@ -107,11 +107,15 @@ def _drain_attempts(sale: FlashSale, client, stream: str, batch: int, consumer: 
         blocked = _risk(sale, attempts)
         if blocked:
             # Tickets already written as orders lose them; the rest the pipeline rejects.
-            users = list(Order.objects.filter(sale_id=sale.pk, ticket__in=blocked)
-                         .values_list("user_id", flat=True))
-            if users:
-                orders_cancel_for_risk(sale_id=sale.pk, user_ids=users,
-                                       tickets=list(blocked))
+            # The sale's row lock waits for a pipeline batch in flight, which checked the
+            # decisions before they existed and is about to write those orders.
+            with transaction.atomic():
+                FlashSale.objects.select_for_update().get(pk=sale.pk)
+                users = list(Order.objects.filter(sale_id=sale.pk, ticket__in=blocked)
+                             .values_list("user_id", flat=True))
+                if users:
+                    orders_cancel_for_risk(sale_id=sale.pk, user_ids=users,
+                                           tickets=list(blocked))
         ids = [stream_id for stream_id, _ in entries]
         client.xack(stream, SIGNALS_GROUP, *ids)
         client.xdel(stream, *ids)

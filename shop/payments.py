@@ -173,7 +173,17 @@ def order_refund(*, order_id: int) -> bool:
     """Refund a paid (or delivered) order through the gateway; False if it was not refundable."""
     if not order_transition(order_id=order_id, to=S.REFUNDED, expected=[S.PAID, S.DELIVERED]):
         return False
-    for payment in Payment.objects.filter(order_id=order_id, status=Payment.Status.SUCCEEDED):
-        gateway().refund(reference=payment.gateway_ref, amount=payment.amount)
-        Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.REFUNDED)
+    payments_refund(order_id=order_id)
     return True
+
+
+def payments_refund(*, order_id: int) -> int:
+    """Give back every successful charge of an order (a refund, or a deposit of an order
+    cancelled for someone else's fault); each payment is refunded once."""
+    refunded = 0
+    for payment in Payment.objects.filter(order_id=order_id, status=Payment.Status.SUCCEEDED):
+        if Payment.objects.filter(pk=payment.pk, status=Payment.Status.SUCCEEDED).update(
+                status=Payment.Status.REFUNDED):
+            gateway().refund(reference=payment.gateway_ref, amount=payment.amount)
+            refunded += 1
+    return refunded

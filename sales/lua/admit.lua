@@ -37,16 +37,16 @@ local meta = redis.call('HMGET', KEYS[1], 'loaded', 'epoch', 'starts_ms', 'ends_
 if meta[1] ~= '1' or redis.call('EXISTS', KEYS[18]) == 0 then
   return {'unavailable'}  -- gate or blacklist lost or never loaded: fail closed, sell nothing
 end
-local tries = redis.call('INCR', KEYS[20])
-if tries == 1 then redis.call('EXPIRE', KEYS[20], rate_window) end
-if tries > rate_max then
-  return {'rate_limited', tostring(redis.call('TTL', KEYS[20]))}
-end
 if key ~= '' then
   local first = redis.call('HGET', KEYS[4], user .. ':' .. key)
   if first then
     return {'duplicate', first}
   end
+end
+local tries = redis.call('INCR', KEYS[20])
+if tries == 1 then redis.call('EXPIRE', KEYS[20], rate_window) end
+if tries > rate_max then
+  return {'rate_limited', tostring(redis.call('TTL', KEYS[20]))}
 end
 if now < tonumber(meta[3]) then return {'not_started', meta[3]} end
 if now >= tonumber(meta[4]) then return {'ended', meta[4]} end

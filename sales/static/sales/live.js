@@ -1,0 +1,118 @@
+/* Storefront live bits, no build step. Everything works without this file except:
+   - the sale page's countdown, on the server's clock (offset measured from live.json),
+     and the buy button turning on at the second the sale opens;
+   - the ticket page following its place in the queue (without JS a meta refresh does it);
+   - the checkout's payment deadline counting down. */
+(function () {
+  "use strict";
+  var offset = 0; // server clock minus browser clock, in ms
+
+  function now() { return Date.now() + offset; }
+
+  function span(ms) {
+    if (ms < 0) ms = 0;
+    var s = Math.floor(ms / 1000), d = Math.floor(s / 86400);
+    var h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60), r = s % 60;
+    var hms = [h, m, r].map(function (n) { return (n < 10 ? "0" : "") + n; }).join(":");
+    return (d ? d + "d " : "") + hms;
+  }
+
+  function getJSON(url) {
+    var sent = Date.now();
+    return fetch(url, {credentials: "same-origin", cache: "no-store"}).then(function (r) {
+      return r.json().then(function (body) { return {body: body, sent: sent, got: Date.now()}; });
+    });
+  }
+
+  var LABELS = {live: "On sale now", scheduled: "Opens soon", sold_out: "Sold out", ended: "Ended"};
+
+  function salePage(el) {
+    var url = el.getAttribute("data-live");
+    var starts = +el.getAttribute("data-starts-ms"), ends = +el.getAttribute("data-ends-ms");
+    var status = null, synced = false;
+    var clock = el.querySelector("[data-countdown]"), buy = el.querySelector("[data-buy]");
+    var statusEl = el.querySelector("[data-status]"), stockEl = el.querySelector("[data-stock]");
+
+    function apply(state) {
+      status = state.status;
+      if (statusEl) {
+        statusEl.textContent = LABELS[status] || status;
+        statusEl.className = "status s-" + status;
+      }
+      if (stockEl) stockEl.textContent = state.stock_left;
+    }
+
+    function refresh() {
+      return getJSON(url).then(function (res) {
+        var b = res.body;
+        if (b.server_ms) {
+          // The server answered somewhere between sending and receiving: assume the middle.
+          offset = b.server_ms - (res.sent + res.got) / 2;
+          synced = true;
+          starts = Date.parse(b.starts_at); ends = Date.parse(b.ends_at);
+          apply(b);
+        }
+      }).catch(function () { /* keep the last state; the next poll retries */ });
+    }
+
+    var openedFetched = false;
+    function tick() {
+      var t = now();
+      if (t < starts) {
+        clock.textContent = "Opens in " + span(starts - t) + (synced ? "" : " (approx.)");
+        if (buy) { buy.disabled = true; buy.setAttribute("aria-disabled", "true"); }
+      } else if (t < ends) {
+        clock.textContent = status === "sold_out" ? "Sold out" : "Ends in " + span(ends - t);
+        if (buy) {
+          buy.disabled = status === "sold_out";
+          buy.removeAttribute("aria-disabled");
+        }
+        if (!openedFetched) {
+          openedFetched = true;
+          // Spread the rush: everyone refreshes the stock within a second of opening.
+          setTimeout(refresh, Math.random() * 1000);
+        }
+      } else {
+        clock.textContent = "This sale has ended";
+        if (buy) buy.disabled = true;
+      }
+    }
+    refresh().then(tick);
+    setInterval(tick, 200);
+    setInterval(refresh, 5000 + Math.random() * 2000);
+  }
+
+  function ticketPage(el) {
+    var url = el.getAttribute("data-ticket");
+    var pos = el.querySelector("[data-position]");
+    function poll() {
+      getJSON(url).then(function (res) {
+        var b = res.body;
+        if (b.status === "queued") {
+          if (pos && b.position) pos.textContent = b.position;
+          setTimeout(poll, 1500);
+        } else if (b.status) {
+          window.location.reload();
+        } else {
+          setTimeout(poll, 5000);
+        }
+      }).catch(function () { setTimeout(poll, 5000); });
+    }
+    setTimeout(poll, 1000);
+  }
+
+  function deadline(el) {
+    var due = +el.getAttribute("data-deadline-ms");
+    var skew = +el.getAttribute("data-server-ms") - Date.now();
+    function tick() {
+      var left = due - (Date.now() + skew);
+      el.textContent = left > 0 ? "(" + span(left) + " left)" : "(time is up)";
+    }
+    tick();
+    setInterval(tick, 1000);
+  }
+
+  document.querySelectorAll("[data-live]").forEach(salePage);
+  document.querySelectorAll("[data-ticket]").forEach(ticketPage);
+  document.querySelectorAll("[data-deadline-ms]").forEach(deadline);
+})();

@@ -1,0 +1,357 @@
+"""Storefront pages of flash sales: the list, the sale page and its live state, reserve, buy
+(with an optional F-code), the ticket's place in the queue, draw results, and the blocked
+shopper's page with the appeal form.
+
+Buying goes through `services.purchase_admit`, the gate of the API: no second path to stock.
+Under the rush the sale page is cheap: anonymous shoppers get a shared copy rendered at most
+every CACHE_SECONDS (no SQL on a hit), and the live state comes from `live.json` (no per-user
+data, one SQL row and one Redis MGET, cacheable for a second).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.utils.http import urlencode
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+from django_ratelimit.decorators import ratelimit
+
+from antiscalper import services as antiscalper_services
+from antiscalper.identities import value_normalize
+from antiscalper.models import BlacklistEntry, Decision, Kind, RiskDecision, live_q
+from antiscalper.selectors import appeal_list
+from sales import modes, selectors, services
+from sales.models import Reservation, SaleMode, SaleStatus
+from sales.serializers import purchase_input
+from shop.errors import DomainError, not_found
+from shop.http import client_ip_of, client_of
+from shop.models import Customer
+from shop.selectors import address_list
+from shop.sentences import APPEAL_HOW, sentence_for, ticket_reason, when
+from shop.web import LOGIN_URL, device_for, error_page
+
+CACHE_SECONDS = 2
+LIVE_MAX_AGE = 1
+# appeal_submit's own length check raises TypeError (invalid(..., message=...) collides with
+# invalid's first parameter), so the form checks the length before calling it.
+APPEAL_MAX = 2000
+
+
+def _ms(moment) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _surely_anonymous(request: HttpRequest) -> bool:
+    """No session cookie: anonymous without touching the session store (no SQL)."""
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return True
+    return not request.user.is_authenticated
+
+
+def _shared_page(key: str, build) -> HttpResponse:
+    """A page every anonymous shopper sees alike, rendered once per CACHE_SECONDS."""
+    html = cache.get(key)
+    if html is None:
+        template, context = build()
+        html = render_to_string(template, {**context, "shared": True})
+        cache.set(key, html, CACHE_SECONDS)
+    response = HttpResponse(html)
+    patch_cache_control(response, public=True, max_age=CACHE_SECONDS)
+    return response
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    add_never_cache_headers(response)
+    return response
+
+
+def _not_found_page(request: HttpRequest, what: str) -> HttpResponse:
+    return error_page(request, not_found(what), title=f"No such {what}", back="/")
+
+
+# ---- the sale list and the sale page --------------------------------------------------------
+
+def _list_context() -> tuple[str, dict]:
+    rows = selectors.sale_rows(list(selectors.sale_list()[:200]))
+    groups = {status: [] for status in SaleStatus.values}
+    for sale, left, status in rows:
+        groups[status].append({"sale": sale, "left": left, "status": status,
+                               "starts": when(sale.starts_at)})
+    return "sales/sale_list.html", {
+        "live": groups[SaleStatus.LIVE], "upcoming": groups[SaleStatus.SCHEDULED],
+        "sold_out": groups[SaleStatus.SOLD_OUT], "ended": groups[SaleStatus.ENDED][-10:],
+    }
+
+
+@require_GET
+def sale_list(request: HttpRequest) -> HttpResponse:
+    if _surely_anonymous(request):
+        return _shared_page("web:sales", _list_context)
+    template, context = _list_context()
+    return _private(render(request, template, context))
+
+
+def _sale_context(sale) -> dict:
+    left = selectors.stock_left_map([sale])[sale.pk]
+    status = sale.status_at(timezone.now(), left)
+    balance = sale.price - sale.deposit - sale.deposit_expansion if sale.deposit else None
+    return {
+        "sale": sale, "product": sale.sku.product, "left": left, "status": status,
+        "starts": when(sale.starts_at), "ends": when(sale.ends_at),
+        "starts_ms": _ms(sale.starts_at), "ends_ms": _ms(sale.ends_at),
+        "server_ms": int(time.time() * 1000),
+        "needs_reservation": sale.needs_reservation, "is_draw": sale.mode == SaleMode.DRAW,
+        "is_deposit": sale.mode == SaleMode.DEPOSIT, "balance": balance,
+        "deposit_counts": sale.deposit + sale.deposit_expansion if sale.deposit else None,
+        "reservation_opens": when(sale.reservation_opens_at) if sale.reservation_opens_at
+        else "", "reservation_closes": when(sale.reservation_closes_at)
+        if sale.reservation_closes_at else "",
+        "balance_opens": when(sale.balance_opens_at) if sale.balance_opens_at else "",
+        "balance_closes": when(sale.balance_closes_at) if sale.balance_closes_at else "",
+        "quantities": range(1, sale.per_user_limit + 1),
+    }
+
+
+@require_GET
+def sale_page(request: HttpRequest, sale_id: int) -> HttpResponse:
+    """The product, price, stock state and countdown; the forms for logged-in shoppers."""
+    def build() -> tuple[str, dict]:
+        return "sales/sale.html", _sale_context(selectors.sale_get(sale_id=sale_id))
+
+    try:
+        if _surely_anonymous(request):
+            return _shared_page(f"web:sale:{sale_id}", build)
+        template, context = build()
+    except DomainError:
+        return _not_found_page(request, "sale")
+    sale, user_id = context["sale"], request.user.id
+    context.update(
+        reserved=Reservation.objects.filter(sale=sale, user_id=user_id).exists(),
+        addresses=list(address_list(user_id=user_id)),
+        buy_key=str(uuid.uuid4()),
+    )
+    return _private(render(request, template, context))
+
+
+@require_GET
+def live_state(request: HttpRequest, sale_id: int) -> JsonResponse:
+    """The sale's live state and the server's clock: what the countdown and the buy button
+    need. The same for everyone, so browsers and proxies may keep it for a second."""
+    sale = selectors.sale_list().filter(pk=sale_id).first()
+    if sale is None:
+        return JsonResponse({"error": {"code": "not_found", "message": "No such sale.",
+                                       "details": {}}}, status=404)
+    left = selectors.stock_left_map([sale])[sale.pk]
+    now = timezone.now()
+    response = JsonResponse({
+        "server_time": now.isoformat(), "server_ms": _ms(now),
+        "status": sale.status_at(now, left), "stock_left": left,
+        "starts_at": sale.starts_at.isoformat(), "ends_at": sale.ends_at.isoformat(),
+    })
+    patch_cache_control(response, public=True, max_age=LIVE_MAX_AGE)
+    return response
+
+
+# ---- reserve, buy, the ticket --------------------------------------------------------------
+
+def _login_first(request: HttpRequest, sale_id: int) -> HttpResponse:
+    messages.info(request, "Log in first; you will come back to the sale.")
+    back = reverse("web-sale", args=[sale_id])
+    return redirect(f"{reverse('web-login')}?{urlencode({'next': back})}")
+
+
+def _refused(request: HttpRequest, error: DomainError, sale_id: int) -> HttpResponse:
+    if error.code == "blocked":
+        return blocked_page(request, status=403)
+    if error.code == "not_found":
+        return _not_found_page(request, "sale")
+    return error_page(request, error, title="Not this time",
+                      back=reverse("web-sale", args=[sale_id]))
+
+
+def _limited(request: HttpRequest, sale_id: int) -> HttpResponse:
+    return _refused(request, DomainError("rate_limited", "", details={
+        "retry_after": settings.RATELIMIT_RETRY_AFTER}), sale_id)
+
+
+@require_POST
+@ratelimit(key="user_or_ip", rate=lambda group, request: settings.RATE_RESERVATION,
+           method="POST", block=False)
+def reserve(request: HttpRequest, sale_id: int) -> HttpResponse:
+    """Reserve (or, in a draw, enter the draw); idempotent."""
+    if not request.user.is_authenticated:
+        return _login_first(request, sale_id)
+    if getattr(request, "limited", False):
+        return _limited(request, sale_id)
+    try:
+        sale = selectors.sale_get(sale_id=sale_id)
+        _, created = modes.reservation_create(
+            sale_id=sale_id, user_id=request.user.id, device=device_for(request),
+            ip=client_ip_of(request), client=client_of(request))
+    except DomainError as error:
+        return _refused(request, error, sale_id)
+    if sale.mode == SaleMode.DRAW:
+        text = "You are in the draw." if created else "You had already entered this draw."
+    else:
+        text = ("Reserved: you may buy when the sale opens." if created
+                else "You had already reserved this sale.")
+    messages.success(request, text)
+    return redirect("web-sale", sale_id=sale_id)
+
+
+def _form_int(value: str) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+@require_POST
+def buy(request: HttpRequest, sale_id: int) -> HttpResponse:
+    """Press buy: the gate admits (a ticket to follow) or refuses (a sentence)."""
+    if not request.user.is_authenticated:
+        return _login_first(request, sale_id)
+    form = {"quantity": _form_int(request.POST.get("quantity", "")) or "1"}
+    if address := _form_int(request.POST.get("address_id", "")):
+        form["address_id"] = address
+    if fcode := request.POST.get("fcode", "").strip():
+        form["fcode"] = fcode
+    try:
+        data = purchase_input(form)
+        try:
+            admission = services.purchase_admit(
+                sale_id=sale_id, user_id=request.user.id, quantity=data["quantity"],
+                address_id=data["address_id"],
+                idempotency_key=request.POST.get("key", "").strip()[:64] or None,
+                device=device_for(request), ip=client_ip_of(request), fcode=data["fcode"],
+                client=client_of(request))
+        except DomainError as refusal:
+            if refusal.code == "unavailable":
+                services.gate_unavailable_explain(sale_id=sale_id)
+            raise
+    except DomainError as error:
+        return _refused(request, error, sale_id)
+    return redirect("web-ticket", ticket=admission.ticket)
+
+
+def _ticket_context(found) -> dict:
+    order_url = reverse("web-order", args=[found.order]) if found.order else None
+    return {"ticket": found.ticket, "status": found.status, "position": found.position,
+            "order_url": order_url,
+            "reason": ticket_reason(found.reason) if found.status == "rejected" else "",
+            "blocked": found.reason == "risk_blocked"}
+
+
+@never_cache
+@login_required(login_url=LOGIN_URL)
+def ticket_page(request: HttpRequest, ticket: str) -> HttpResponse:
+    """Where the purchase stands; refreshes itself while queued (meta refresh without JS)."""
+    try:
+        found = selectors.ticket_status(ticket=ticket, user_id=request.user.id)
+    except DomainError:
+        return _not_found_page(request, "ticket")
+    return render(request, "sales/ticket.html", _ticket_context(found))
+
+
+@never_cache
+def ticket_state(request: HttpRequest, ticket: str) -> JsonResponse:
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": {"code": "unauthenticated",
+                                       "message": "Log in to follow this ticket.",
+                                       "details": {}}}, status=401)
+    try:
+        found = selectors.ticket_status(ticket=ticket, user_id=request.user.id)
+    except DomainError:
+        return JsonResponse({"error": {"code": "not_found", "message": "No such ticket.",
+                                       "details": {}}}, status=404)
+    context = _ticket_context(found)
+    return JsonResponse({key: context[key] for key in
+                         ("ticket", "status", "position", "order_url", "reason")})
+
+
+@never_cache
+@login_required(login_url=LOGIN_URL)
+def draw_page(request: HttpRequest, sale_id: int) -> HttpResponse:
+    try:
+        result = selectors.draw_result(sale_id=sale_id, user_id=request.user.id)
+        sale = selectors.sale_get(sale_id=sale_id)
+    except DomainError:
+        return _not_found_page(request, "sale")
+    expires = result["right_expires_at"]
+    return render(request, "sales/draw.html", {
+        "sale": sale, **result, "right_expires": when(expires) if expires else "",
+        "is_draw": sale.mode == SaleMode.DRAW})
+
+
+# ---- blocked shoppers and appeals ----------------------------------------------------------
+
+def _why_blocked(request: HttpRequest) -> list[str]:
+    """What the shopper may know of why: their own identities on the blocklist (with the
+    reason ops wrote) and the anti-scalper decisions against the account.
+    (A read; it belongs in antiscalper.selectors once that module can take it.)"""
+    user_id, now = request.user.id, timezone.now()
+    phone = Customer.objects.filter(user_id=user_id).values_list("phone", flat=True).first()
+    identities = [(Kind.ACCOUNT, str(user_id), "account"),
+                  (Kind.DEVICE, device_for(request), "device"),
+                  (Kind.IP, client_ip_of(request), "network address"),
+                  (Kind.PHONE, phone or "", "phone number")]
+    reasons = []
+    for kind, value, label in identities:
+        if not value:
+            continue
+        try:
+            value = value_normalize(kind=kind, value=value)
+        except DomainError:
+            continue
+        entry = BlacklistEntry.objects.filter(live_q(now), kind=kind, value=value).first()
+        if entry:
+            why = entry.reason or "no reason was recorded"
+            until = f" until {when(entry.expires_at)}" if entry.expires_at else ""
+            reasons.append(f"Your {label} is on our blocklist{until}: {why}.")
+    decisions = (RiskDecision.objects.filter(user_id=user_id, decision=Decision.BLOCK)
+                 .exclude(review_status=RiskDecision.Review.CLEARED).order_by("-pk")[:3])
+    reasons.extend(f"Our anti-scalper checks stopped a purchase: {d.reason}." for d in decisions
+                   if d.reason)
+    return reasons or ["Our anti-scalper checks linked this account to activity that looks "
+                       "like scalping (for example a device or network shared by many "
+                       "accounts)."]
+
+
+def blocked_page(request: HttpRequest, *, status: int = 200, error: str = "") -> HttpResponse:
+    context = {"reasons": _why_blocked(request), "how": APPEAL_HOW, "error": error,
+               "appeals": list(appeal_list(user_id=request.user.id)[:5]),
+               "sentence": sentence_for(DomainError("blocked", ""))}
+    return render(request, "sales/blocked.html", context, status=status)
+
+
+@never_cache
+@login_required(login_url=LOGIN_URL)
+def appeal(request: HttpRequest) -> HttpResponse:
+    """GET: why this account is blocked and how to appeal. POST: send the appeal."""
+    if request.method != "POST":
+        return blocked_page(request)
+    message = request.POST.get("message", "").strip()
+    retry = ("Please write a few words (up to 2000 characters) about why the block is a "
+             "mistake.")
+    if not 1 <= len(message) <= APPEAL_MAX:  # checked here too: see the module's note
+        return blocked_page(request, status=400, error=retry)
+    try:
+        _, created = antiscalper_services.appeal_submit(
+            user_id=request.user.id, message=message,
+            device=device_for(request), ip=client_ip_of(request))
+    except DomainError as error:
+        return blocked_page(request, status=error.status, error=sentence_for(error))
+    messages.success(request, "Your appeal was sent. A person will review it; you can buy "
+                              "again as soon as the block is lifted." if created else
+                              "Your appeal is already with us and waiting for review.")
+    return redirect("web-appeal")

@@ -1,0 +1,189 @@
+"""Storefront pages of the store: register, log in and out, my orders, checkout (pay, cancel).
+
+Thin views over the same services as the API (shop.services, shop.payments): parse the form,
+call one service, render. Refusals become the sentence of shop.sentences, never a trace.
+Session auth, CSRF on every form; pages work with JavaScript off (it only runs countdowns).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from shop import payments, selectors, services
+from shop.errors import DomainError
+from shop.models import Order, OrderStatus
+from shop.sentences import field_errors, sentence_for, when
+
+LOGIN_URL = reverse_lazy("web-login")
+DEVICE_COOKIE = "device_id"
+DEVICE_COOKIE_AGE = 365 * 86400
+S = OrderStatus
+
+
+def device_for(request: HttpRequest) -> str:
+    """The device signal of a browser: the X-Device-Id header if an app sends one, else the
+    long-lived cookie the storefront sets (a signal, never proof)."""
+    return (request.META.get("HTTP_X_DEVICE_ID") or request.COOKIES.get(DEVICE_COOKIE, ""))[:64]
+
+
+def device_cookie_ensure(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    if DEVICE_COOKIE not in request.COOKIES:
+        response.set_cookie(DEVICE_COOKIE, secrets.token_urlsafe(16), max_age=DEVICE_COOKIE_AGE,
+                            httponly=True, samesite="Lax")
+    return response
+
+
+def error_page(request: HttpRequest, error: DomainError, *, title: str = "We could not do that",
+               back: str | None = None) -> HttpResponse:
+    """A refusal as a page: the sentence, the fields at fault, a way back; the API's status."""
+    context = {"title": title, "sentence": sentence_for(error), "code": error.code,
+               "fields": field_errors(error), "back": back}
+    response = render(request, "shop/error.html", context, status=error.status)
+    if error.code == "rate_limited" and "retry_after" in error.details:
+        response["Retry-After"] = str(error.details["retry_after"])
+    return response
+
+
+def _safe_next(request: HttpRequest, fallback: str = "/") -> str:
+    target = request.POST.get("next") or request.GET.get("next") or fallback
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                       require_https=request.is_secure()):
+        return target
+    return fallback
+
+
+REGISTER_FIELDS = ("username", "phone", "recipient", "line1", "city", "postcode")
+
+
+@never_cache
+def register(request: HttpRequest) -> HttpResponse:
+    """Create an account with its delivery address, and log it in."""
+    form = {name: request.POST.get(name, "").strip() for name in REGISTER_FIELDS}
+    errors: list[str] = []
+    if request.method == "POST":
+        missing = [n for n in ("recipient", "line1", "city", "postcode") if not form[n]]
+        try:
+            if not form["username"]:
+                raise DomainError("invalid", "", details={"username": ["Choose a username."]})
+            if missing:
+                raise DomainError("invalid", "", details={
+                    name: ["Needed for delivery."] for name in missing})
+            customer = services.customer_register(
+                username=form["username"], password=request.POST.get("password", ""),
+                phone=form["phone"])
+            services.address_create(customer=customer, recipient=form["recipient"],
+                                    phone=customer.phone, line1=form["line1"],
+                                    city=form["city"], postcode=form["postcode"])
+        except DomainError as error:
+            errors = field_errors(error) or [sentence_for(error)]
+        else:
+            login(request, customer.user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome, {customer.user.username}! You are logged in.")
+            return device_cookie_ensure(request, redirect(_safe_next(request)))
+    context = {"form": form, "errors": errors, "next": _safe_next(request, "")}
+    response = render(request, "shop/register.html", context, status=400 if errors else 200)
+    return device_cookie_ensure(request, response)
+
+
+class StoreLoginView(auth_views.LoginView):
+    template_name = "shop/login.html"
+    next_page = "/"
+    redirect_authenticated_user = True
+
+    def dispatch(self, request, *args, **kwargs):
+        return device_cookie_ensure(request, super().dispatch(request, *args, **kwargs))
+
+
+login_view = StoreLoginView.as_view()
+logout_view = auth_views.LogoutView.as_view(next_page="/")
+
+
+@never_cache
+@login_required(login_url=LOGIN_URL)
+def order_list(request: HttpRequest) -> HttpResponse:
+    orders = selectors.order_list(user_id=request.user.id)[:100]
+    return render(request, "shop/order_list.html", {"orders": orders})
+
+
+def _order_context(order: Order) -> dict:
+    """What checkout shows: what is due now, until when, and which buttons apply."""
+    now_ms = int(time.time() * 1000)
+    due, label, opens = None, "", None
+    if order.status == S.AWAITING_PAYMENT:
+        due, label = order.total, "Pay now"
+    elif order.status == S.AWAITING_DEPOSIT:
+        due, label = order.deposit, "Pay the deposit"
+    elif order.status == S.AWAITING_BALANCE:
+        due, label, opens = order.balance_due, "Pay the balance", order.balance_opens_at
+    deadline = order.payment_due_at if due is not None else None
+    return {
+        "order": order, "lines": list(order.lines.all()), "address": order.address,
+        "due": due, "pay_label": label, "balance_opens_at": opens,
+        "deadline": deadline, "deadline_text": when(deadline) if deadline else "",
+        "deadline_ms": int(deadline.timestamp() * 1000) if deadline else None,
+        "server_ms": now_ms, "pay_key": str(uuid.uuid4()),
+        "cancellable": order.status in services.CUSTOMER_CANCELLABLE,
+        "is_deposit": bool(order.deposit),
+    }
+
+
+@never_cache
+@login_required(login_url=LOGIN_URL)
+def order_page(request: HttpRequest, order_id: int) -> HttpResponse:
+    try:
+        order = selectors.order_get(order_id=order_id, user_id=request.user.id)
+    except DomainError as error:
+        return error_page(request, error, title="No such order", back=reverse("web-orders"))
+    return render(request, "shop/order.html", _order_context(order))
+
+
+def _order_refused(request: HttpRequest, order_id: int, error: DomainError) -> HttpResponse:
+    try:
+        order = selectors.order_get(order_id=order_id, user_id=request.user.id)
+    except DomainError as missing:
+        return error_page(request, missing, title="No such order", back=reverse("web-orders"))
+    context = {**_order_context(order), "error": sentence_for(error), "code": error.code}
+    return render(request, "shop/order.html", context, status=error.status)
+
+
+@require_POST
+@login_required(login_url=LOGIN_URL)
+def order_pay(request: HttpRequest, order_id: int) -> HttpResponse:
+    """Pay what is due now (full price, deposit or balance); the form's key makes a double
+    submit charge once."""
+    key = request.POST.get("key", "").strip()[:64] or None
+    try:
+        order = payments.order_pay(order_id=order_id, user_id=request.user.id,
+                                   idempotency_key=key)
+    except DomainError as error:
+        return _order_refused(request, order_id, error)
+    done = {S.PAID: "Paid. Thank you! We will ship your order soon.",
+            S.AWAITING_BALANCE: "Deposit paid. Your unit is held; pay the balance in its "
+                                "window."}
+    messages.success(request, done.get(order.status, "Payment received."))
+    return redirect("web-order", order_id=order.pk)
+
+
+@require_POST
+@login_required(login_url=LOGIN_URL)
+def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
+    try:
+        services.order_cancel(order_id=order_id, user_id=request.user.id)
+    except DomainError as error:
+        return _order_refused(request, order_id, error)
+    messages.success(request, "Order cancelled.")
+    return redirect("web-order", order_id=order_id)
+
