@@ -116,6 +116,10 @@ class SaleKeys:
         return self._k("reservers")
 
     @property
+    def returned(self) -> str:
+        return self._k("returned")
+
+    @property
     def attempts(self) -> str:
         return self._k("attempts")
 
@@ -344,11 +348,18 @@ def load(*, config: SaleGateConfig, stock: int, fcode_stock: int = 0,
 
 
 def rebuild(*, config: SaleGateConfig, stock: int, held: int, fcode_stock: int,
-            fcode_held: int, held_by_user: dict[int, int],
+            fcode_held: int, held_by_user: dict[int, int], returned: list[str],
             holders: Holders | None = None) -> tuple[int, int]:
-    """Rewrite a gate from the database's counts; returns (units left, units still queued)."""
+    """Rewrite a gate from the database's counts; returns (units left, units still queued).
+
+    `returned` are the tokens of every release the database records: they are marked done
+    first, so a release still on its way cannot add a unit the rebuild already counts."""
     keys = SaleKeys(config.sale_id)
     holders_add(sale_id=config.sale_id, holders=holders or Holders.none())
+    pipe = connection().pipeline(transaction=False)
+    for start in range(0, len(returned), 5000):
+        pipe.sadd(keys.returned, *returned[start:start + 5000])
+    pipe.execute()
     pairs = [value for user, units in held_by_user.items() if units for value in (user, units)]
     left, queued, _ = _script("rebuild")(
         keys=[keys.meta, keys.stock, keys.bought, keys.queue, keys.fstock],
@@ -381,12 +392,14 @@ def adjust(*, sale_id: int, delta: int) -> int:
     return int(answer[1])
 
 
-def release(*, sale_id: int, user_id: int, units: int, fcode: bool = False) -> bool:
-    """Give units back to a loaded gate (to the F-code quota if they came from it); False
-    (nothing done) when the gate is not loaded."""
+def release(*, sale_id: int, user_id: int, units: int, token: str,
+            fcode: bool = False) -> bool:
+    """Give units back to a loaded gate (to the F-code quota if they came from it), once per
+    `token` ("o:<order>" or "t:<ticket>"); False when nothing was done."""
     keys = SaleKeys(sale_id)
     counter = keys.fstock if fcode else keys.stock
-    done = _script("release")(keys=[keys.meta, counter, keys.bought], args=[user_id, units])
+    done = _script("release")(keys=[keys.meta, counter, keys.bought, keys.returned],
+                              args=[user_id, units, token])
     with _memo_lock:
         _sold_out_until.pop(sale_id, None)
     return bool(done)

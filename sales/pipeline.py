@@ -137,7 +137,11 @@ def _write(sale: FlashSale, entries: list[Entry], poison: list[Entry]) -> Outcom
     outcome.confirmed.update(order_ids)
     outcome.rejected.update({e.ticket: reason for e, reason in rejects})
     # Units of a stale epoch were never counted by the rebuilt gate: they must not go back.
-    outcome.released = [e for e, reason in rejects if reason != "gate_rebuilt"]
+    # Tickets rejected by an earlier delivery of this batch are released again: releases are
+    # once per ticket, so one lost to a crash before it reached Redis is applied now.
+    outcome.released = [e for e, reason in rejects if reason != "gate_rebuilt"] + [
+        e for e in entries + poison
+        if done_rejected.get(e.ticket) not in (None, "gate_rebuilt")]
     return outcome
 
 
@@ -177,9 +181,9 @@ def _publish(sale_id: int, outcome: Outcome, stream_ids: list[str]) -> None:
     pipe.incrby(keys.processed, len(stream_ids))
     pipe.execute()
     for entry in outcome.released:
-        gate.release(sale_id=sale_id, user_id=entry.user_id, units=entry.quantity,
-                     fcode=bool(entry.fcode))
-        if entry.fcode:
+        released = gate.release(sale_id=sale_id, user_id=entry.user_id, units=entry.quantity,
+                                token=f"t:{entry.ticket}", fcode=bool(entry.fcode))
+        if released and entry.fcode:  # only the first release gives the code back
             gate.fcode_unspend(sale_id=sale_id, code_hash=entry.fcode)
     client = gate.connection()
     client.xack(keys.queue, PIPELINE_GROUP, *stream_ids)

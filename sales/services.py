@@ -19,7 +19,7 @@ from django.utils import timezone
 from antiscalper import mirror
 from sales import gate
 from sales.fcodes import code_hash
-from sales.models import FCode, FlashSale, Reservation, SaleMode, StockReturn
+from sales.models import FCode, FlashSale, RejectedTicket, Reservation, SaleMode, StockReturn
 from shop import services as shop_services
 from shop.errors import DomainError, invalid, not_found
 from shop.models import Order, OrderLine, OrderStatus
@@ -202,6 +202,15 @@ def units_held(*, sale_id: int) -> HeldUnits:
     return HeldUnits(total=sum(by_user.values()), by_user=by_user, through_fcodes=fcoded)
 
 
+def returned_tokens(*, sale_id: int) -> list[str]:
+    """The release tokens the database records for a sale: orders that gave their units back
+    and tickets rejected after admission (those of a lost gate never held a counted unit)."""
+    orders = StockReturn.objects.filter(sale_id=sale_id).values_list("order_id", flat=True)
+    tickets = (RejectedTicket.objects.filter(sale_id=sale_id).exclude(reason="gate_rebuilt")
+               .values_list("ticket", flat=True))
+    return [f"o:{pk}" for pk in orders] + [f"t:{ticket}" for ticket in tickets]
+
+
 def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
     """Rebuild a sale's gate from the database. If the gate's keys were lost, a new epoch
     starts: tickets admitted before the loss are rejected by the pipeline, not double-sold."""
@@ -213,10 +222,14 @@ def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
         sale.gate_loaded_at = sale.gate_loaded_at or timezone.now()
         sale.save(update_fields=["gate_epoch", "gate_loaded_at"])
         held = units_held(sale_id=sale_id)
+        # Read after the holdings: a release committed in between is then both free in
+        # `held` and marked done, never counted twice (at worst a unit waits for the next
+        # reconciliation).
+        returned = returned_tokens(sale_id=sale_id)
         left, queued = gate.rebuild(
             config=gate_config(sale), stock=sale.open_stock, held=held.open,
             fcode_stock=sale.fcode_quota, fcode_held=held.through_fcodes,
-            held_by_user=held.by_user, holders=gate_holders(sale),
+            held_by_user=held.by_user, returned=returned, holders=gate_holders(sale),
         )
     logger.warning("gate of sale %s rebuilt: %s left, %s queued, epoch %s",
                    sale_id, left, queued, sale.gate_epoch)
@@ -250,7 +263,7 @@ def stock_release(*, order_id: int, reason: str) -> bool:
                                        reason=reason)
             transaction.on_commit(lambda: gate.release(
                 sale_id=order.sale_id, user_id=order.user_id, units=units,
-                fcode=through_fcode))
+                token=f"o:{order.pk}", fcode=through_fcode))
     except IntegrityError:
         return False  # someone returned it first
     return True
@@ -286,7 +299,20 @@ def orders_expire_due(*, now: datetime | None = None, limit: int = 1000) -> int:
     ).values_list("pk", "status")[:limit]
     for order_id, status in unreturned:
         stock_release(order_id=order_id, reason=status)
+    returns_replay(since=now - timedelta(minutes=10))
     return expired
+
+
+def returns_replay(*, since: datetime) -> int:
+    """Release again what was returned lately: a release lost between the database's commit
+    and Redis (a crash, a blip) is applied now; one already applied adds nothing."""
+    replayed = 0
+    for ret in StockReturn.objects.filter(created_at__gte=since).select_related("order"):
+        through_fcode = FCode.objects.filter(order_id=ret.order_id).exists()
+        replayed += gate.release(sale_id=ret.sale_id, user_id=ret.order.user_id,
+                                 units=ret.quantity, token=f"o:{ret.order_id}",
+                                 fcode=through_fcode)
+    return replayed
 
 
 def gate_unavailable_explain(*, sale_id: int, now: datetime | None = None) -> None:
