@@ -129,6 +129,13 @@ def run(*, customers: int, duration: float, concurrency: int, rounds: int, web_w
         say("(e) purchase on a sold-out sale: answered from the process's memo")
         figures.add("e", load(f"{base}/sales/{sold_out_sale.pk}/purchase", "POST",
                               tokens_file, duration=duration, concurrency=concurrency))
+        site = f"http://127.0.0.1:{port}"
+        say("(f) the storefront's sale page, as anonymous shoppers see it (shared, cached)")
+        figures.add("f", load(f"{site}/sales/{gate_sale.pk}/", "GET", tokens_file,
+                              duration=duration, concurrency=concurrency))
+        say("(g) the sale page's live state (JSON polled by the countdown)")
+        figures.add("g", load(f"{site}/sales/{gate_sale.pk}/live.json", "GET", tokens_file,
+                              duration=duration, concurrency=concurrency))
     with Stack(port=port, web_workers=web_workers, web_threads=web_threads, celery_workers=0,
                beat=False, extra_env={"PURCHASE_STRATEGY": "row_lock"}) as stack:
         stack.wait_ready()
@@ -152,6 +159,8 @@ def report(figures: Figures, info: dict, *, web_workers: int, web_threads: int,
         ("(a) GET /auth/whoami (floor)", "a"), ("(b) POST /sales/{id}/purchase, gate", "b"),
         ("(c) POST /sales/{id}/purchase, row lock", "c"),
         ("(e) POST /sales/{id}/purchase, sold out", "e"),
+        ("(f) GET /sales/{id}/ storefront page, anonymous", "f"),
+        ("(g) GET /sales/{id}/live.json", "g"),
     ]
     lines = [
         "| measurement | requests/s | p50 ms | p99 ms | statuses |",

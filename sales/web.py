@@ -145,16 +145,31 @@ def sale_page(request: HttpRequest, sale_id: int) -> HttpResponse:
     return _private(render(request, template, context))
 
 
+_live_memo: dict[int, tuple[float, object, int]] = {}  # sale -> (until, sale, stock left)
+LIVE_MEMO_SECONDS = 0.5
+
+
+def _live(sale_id: int):
+    """The sale and its stock left, kept in this process for half a second: every shopper's
+    countdown polls this, and the answer is the same for all of them."""
+    hit = _live_memo.get(sale_id)
+    if hit and hit[0] > time.monotonic():
+        return hit[1], hit[2]
+    sale = selectors.sale_list().filter(pk=sale_id).first()
+    left = selectors.stock_left_map([sale])[sale.pk] if sale else 0
+    _live_memo[sale_id] = (time.monotonic() + LIVE_MEMO_SECONDS, sale, left)
+    return sale, left
+
+
 @require_GET
 def live_state(request: HttpRequest, sale_id: int) -> JsonResponse:
     """The sale's live state and the server's clock: what the countdown and the buy button
     need. The same for everyone, so browsers and proxies may keep it for a second."""
-    sale = selectors.sale_list().filter(pk=sale_id).first()
+    sale, left = _live(sale_id)
     if sale is None:
         return JsonResponse({"error": {"code": "not_found", "message": "No such sale.",
                                        "details": {}}}, status=404)
-    left = selectors.stock_left_map([sale])[sale.pk]
-    now = timezone.now()
+    now = timezone.now()  # the clock is always fresh; only the sale's state is memoised
     response = JsonResponse({
         "server_time": now.isoformat(), "server_ms": _ms(now),
         "status": sale.status_at(now, left), "stock_left": left,

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from sales import gate, services
+from sales import gate, services, web
 from sales.models import FlashSale
 from shop.seeding import seed_customers, username_for
 
@@ -18,9 +18,11 @@ from shop.seeding import seed_customers, username_for
 def _clean_memo():
     gate.sold_out_memo_clear()
     gate._memo_attempts.clear()
+    web._live_memo.clear()
     yield
     gate.sold_out_memo_clear()
     gate._memo_attempts.clear()
+    web._live_memo.clear()
 
 
 @pytest.fixture
