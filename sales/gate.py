@@ -336,6 +336,34 @@ def holders_add(*, sale_id: int, holders: Holders) -> None:
     pipe.execute()
 
 
+def _sale_keys(sale_id: int) -> list[str]:
+    keys = SaleKeys(sale_id)
+    return [keys.meta, keys.stock, keys.fstock, keys.bought, keys.idem, keys.queue, keys.seq,
+            keys.processed, keys.reservers, keys.fcodes, keys.rights, keys.returned,
+            keys.attempts]
+
+
+def incarnation_check(*, sale_id: int, incarnation: int) -> bool:
+    """Wipe a gate left by another sale with the same id (a database restored or reset while
+    Redis kept its keys): its counters would sell this sale's units by another sale's stock.
+    Returns True when a stale gate was wiped."""
+    found = connection().hget(SaleKeys(sale_id).meta, "incarnation")
+    if found is None or found == str(incarnation):
+        return False
+    wipe(sale_id=sale_id)
+    return True
+
+
+def incarnation_mark(*, sale_id: int, incarnation: int) -> None:
+    connection().hset(SaleKeys(sale_id).meta, "incarnation", incarnation)
+
+
+def wipe(*, sale_id: int) -> None:
+    """Remove every key of a sale's gate (its tickets' records expire by themselves)."""
+    connection().delete(*_sale_keys(sale_id))
+    sold_out_memo_clear()
+
+
 def load(*, config: SaleGateConfig, stock: int, fcode_stock: int = 0,
          holders: Holders | None = None) -> bool:
     """Load a sale into the gate unless it is already loaded (never resets a loaded gate)."""

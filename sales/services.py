@@ -114,7 +114,10 @@ def sale_create(**fields) -> FlashSale:
     if fields.get("mode") == SaleMode.DRAW:
         fields["fcode_quota"] = fields.get("stock", 0)  # every unit goes to a winner's right
     _validate(fields)
-    return FlashSale.objects.create(**fields)
+    sale = FlashSale.objects.create(**fields)
+    # A database reset can hand out this id again while Redis still holds a gate for it.
+    gate.wipe(sale_id=sale.pk)
+    return sale
 
 
 def sale_update(*, sale_id: int, **changes) -> FlashSale:
@@ -164,8 +167,10 @@ def gate_load(*, sale_id: int) -> bool:
         sale = FlashSale.objects.select_for_update().get(pk=sale_id)
         if sale.gate_loaded_at is not None:
             return False
+        gate.incarnation_check(sale_id=sale.pk, incarnation=_ms(sale.created_at))
         gate.load(config=gate_config(sale), stock=sale.open_stock,
                   fcode_stock=sale.fcode_quota, holders=gate_holders(sale))
+        gate.incarnation_mark(sale_id=sale.pk, incarnation=_ms(sale.created_at))
         sale.gate_loaded_at = timezone.now()
         sale.save(update_fields=["gate_loaded_at"])
     return True
@@ -217,7 +222,8 @@ def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
     blacklist_mirror_ensure()
     with transaction.atomic():
         sale = FlashSale.objects.select_for_update().get(pk=sale_id)
-        if not gate.state(sale_id=sale_id).loaded:
+        stale = gate.incarnation_check(sale_id=sale_id, incarnation=_ms(sale.created_at))
+        if stale or not gate.state(sale_id=sale_id).loaded:
             sale.gate_epoch += 1
         sale.gate_loaded_at = sale.gate_loaded_at or timezone.now()
         sale.save(update_fields=["gate_epoch", "gate_loaded_at"])
@@ -231,6 +237,7 @@ def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
             fcode_stock=sale.fcode_quota, fcode_held=held.through_fcodes,
             held_by_user=held.by_user, returned=returned, holders=gate_holders(sale),
         )
+        gate.incarnation_mark(sale_id=sale_id, incarnation=_ms(sale.created_at))
     logger.warning("gate of sale %s rebuilt: %s left, %s queued, epoch %s",
                    sale_id, left, queued, sale.gate_epoch)
     return left, queued

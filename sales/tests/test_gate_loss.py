@@ -89,3 +89,35 @@ def test_reconcile_sale_reports_drift_and_rebuild_fixes_it(live_sale, buyer_ids,
     call_command("reconcile_sale", live_sale.pk, "--rebuild")
     assert "gate and database agree" in capsys.readouterr().out
     assert gate.stock_left(sale_id=live_sale.pk) == live_sale.stock - 3
+
+
+def test_a_gate_left_by_another_sale_with_the_same_id_is_wiped_not_reused(make_sale,
+                                                                          buyer_ids):
+    old = make_sale(stock=1000)
+    old_id, keys = old.pk, gate.SaleKeys(old.pk)
+    stale = gate.connection().hgetall(keys.meta)
+    # The database is reset (the sale row is gone) while Redis keeps the old gate's keys...
+    old.delete()
+    # ...and a new sale gets the same id: creating it wipes them, loading it checks them.
+    gate.connection().hset(keys.meta, mapping=stale)
+    gate.connection().set(keys.stock, 1000)
+    new = make_sale(stock=2, id=old_id)
+    assert new.pk == old_id and gate.stock_left(sale_id=new.pk) == 2
+    users = buyer_ids(3)
+    services.purchase_admit(sale_id=new.pk, user_id=users[0])
+    services.purchase_admit(sale_id=new.pk, user_id=users[1])
+    try:
+        services.purchase_admit(sale_id=new.pk, user_id=users[2])
+        raise AssertionError("sold a third unit of two")
+    except Exception as refusal:  # noqa: BLE001
+        assert refusal.code == "sold_out"
+
+
+def test_a_stale_gate_is_wiped_when_its_incarnation_differs(live_sale, redis_client):
+    keys = gate.SaleKeys(live_sale.pk)
+    redis_client.hset(keys.meta, "incarnation", 1)  # another sale's gate under this id
+    redis_client.set(keys.stock, 999_999)
+    assert gate.incarnation_check(sale_id=live_sale.pk, incarnation=2)
+    assert not redis_client.exists(keys.stock)
+    services.gate_rebuild(sale_id=live_sale.pk)
+    assert gate.stock_left(sale_id=live_sale.pk) == live_sale.stock
