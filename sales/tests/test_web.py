@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from antiscalper import services as antiscalper
 from antiscalper.models import Appeal
-from sales import modes, pipeline, services
+from sales import draws, modes, pipeline, services
 from sales.models import Reservation
 from shop.models import Customer, Order, OrderStatus
 
@@ -268,3 +268,20 @@ def test_no_page_shows_a_trace_on_an_error(make_customer, monkeypatch):
     assert crashed.status_code == 500 and "Something went wrong on our side" in page(crashed)
     for response in (missing, bought, bad, crashed):
         assert "Traceback" not in page(response) and "database on fire" not in page(response)
+
+
+def test_after_the_draw_a_winner_and_a_loser_each_read_their_result(make_sale, make_customer):
+    now = timezone.now()
+    sale = make_sale(mode="draw", stock=1, starts_in=7200, load=False,
+                     reservation_opens_at=now - timedelta(hours=1),
+                     reservation_closes_at=now + timedelta(hours=1))
+    fans = [make_customer(), make_customer()]
+    for fan in fans:
+        modes.reservation_create(sale_id=sale.pk, user_id=fan.user_id)
+    draw = draws.draw_run(sale_id=sale.pk, now=now + timedelta(hours=2))
+    winner = next(f for f in fans if f.user_id in draw.winners)
+    loser = next(f for f in fans if f.user_id not in draw.winners)
+    assert "You won! Buy your unit before" in page(
+        shopper(winner).get(f"/sales/{sale.pk}/draw/"))
+    assert "Not this time: you were not drawn" in page(
+        shopper(loser).get(f"/sales/{sale.pk}/draw/"))
