@@ -11,6 +11,7 @@ import secrets
 import time
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -21,6 +22,7 @@ from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
+from django_ratelimit.core import is_ratelimited
 
 from shop import payments, selectors, services
 from shop.errors import DomainError
@@ -68,9 +70,20 @@ def _safe_next(request: HttpRequest, fallback: str = "/") -> str:
 REGISTER_FIELDS = ("username", "phone", "recipient", "line1", "city", "postcode")
 
 
+def _too_many(request: HttpRequest, rate: str) -> HttpResponse | None:
+    """The API's limits on the page forms too: per client IP, counted on POST only."""
+    if request.method != "POST" or not is_ratelimited(
+            request, group=f"web:{request.path}", key="ip", rate=rate, increment=True):
+        return None
+    return error_page(request, DomainError("rate_limited", "", details={
+        "retry_after": settings.RATELIMIT_RETRY_AFTER}), back=request.path)
+
+
 @never_cache
 def register(request: HttpRequest) -> HttpResponse:
     """Create an account with its delivery address, and log it in."""
+    if limited := _too_many(request, settings.RATE_REGISTER):
+        return limited
     form = {name: request.POST.get(name, "").strip() for name in REGISTER_FIELDS}
     errors: list[str] = []
     if request.method == "POST":
@@ -104,6 +117,8 @@ class StoreLoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def dispatch(self, request, *args, **kwargs):
+        if limited := _too_many(request, settings.RATE_TOKEN):  # password guessing
+            return limited
         return device_cookie_ensure(request, super().dispatch(request, *args, **kwargs))
 
 

@@ -142,3 +142,14 @@ def test_every_error_code_of_the_api_reads_as_a_sentence(code):
         assert "7 seconds" in sentence
     if code == "not_started":
         assert "2030-01-01 10:00:00" in sentence
+
+
+def test_the_login_and_register_forms_are_rate_limited_per_ip(db, settings):
+    settings.RATE_TOKEN, settings.RATE_REGISTER = "2/m", "1/m"
+    client = Client()
+    for _ in range(2):
+        assert client.post("/login/", {"username": "x", "password": "y"}).status_code == 200
+    limited = client.post("/login/", {"username": "x", "password": "y"})
+    assert limited.status_code == 429 and int(limited["Retry-After"]) > 0
+    client.post("/register/", {"username": ""})
+    assert client.post("/register/", {"username": ""}).status_code == 429
