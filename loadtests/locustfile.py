@@ -3,7 +3,8 @@
 `manage.py double11` prepares a run (accounts, sale, F-codes) and starts Locust with
 D11_PLAN pointing at the run's plan.json, as:
     python -m locust -f loadtests/locustfile.py --headless --host http://127.0.0.1:8000 ...
-The personas live in loadtests/double11/personas.py, the curve in loadtests/double11/curve.csv.
+The personas live in loadtests/double11/personas.py (their steps in shopper.py), the curve
+in loadtests/double11/curve.csv.
 Without D11_PLAN only a plain browsing user runs (useful to poke a running store).
 """
 
@@ -15,7 +16,6 @@ from locust import LoadTestShape, between, task
 from locust.contrib.fasthttp import FastHttpUser
 
 from loadtests.double11.personas import (  # noqa: F401 - Locust collects them from here
-    PLAN,
     Browser,
     CampusFan,
     Fan,
@@ -23,6 +23,7 @@ from loadtests.double11.personas import (  # noqa: F401 - Locust collects them f
     ScalperBot,
     StealthScalper,
 )
+from loadtests.double11.shopper import PLAN
 
 if PLAN is None:
     class Visitor(FastHttpUser):

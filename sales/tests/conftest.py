@@ -56,3 +56,14 @@ def buyer_ids(db):
         return list(get_user_model().objects.filter(username__in=names)
                     .order_by("pk").values_list("pk", flat=True))
     return make
+
+
+@pytest.fixture
+def draw_sale(make_sale):
+    """A live draw sale whose entries closed a minute ago (or in `closes_in` seconds)."""
+    def make(*, stock: int = 2, closes_in: float = -60, load: bool = False, **extra):
+        now = timezone.now()
+        return make_sale(stock=stock, mode="draw", load=load, lasts=3 * 3600,
+                         reservation_opens_at=now - timedelta(hours=2),
+                         reservation_closes_at=now + timedelta(seconds=closes_in), **extra)
+    return make
