@@ -103,6 +103,16 @@ class Keys:
         return f"{self.prefix}:cl"
 
 
+def sale_signals_forget(*, sale_id: int) -> int:
+    """Delete a sale's realtime counters: a new sale given the id of an old one (a database
+    reset while Redis kept its keys) must not inherit the old sale's signals."""
+    client, deleted = connection(), 0
+    batch = list(client.scan_iter(match=f"{Keys(sale_id).prefix}:*", count=1000))
+    for start in range(0, len(batch), 1000):
+        deleted += client.delete(*batch[start:start + 1000])
+    return deleted
+
+
 def _record(pipe, attempt: Attempt) -> None:
     keys, user = Keys(attempt.sale_id), attempt.user_id
     touched = []

@@ -28,7 +28,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
 from loadtests.stack import Stack
-from sales import gate, pipeline, services
+from sales import gate, gate_keys, pipeline, services
 from sales.models import FlashSale
 from shop.models import Order, Sku
 from shop.seeding import seed_catalog, seed_customers
@@ -62,7 +62,7 @@ def machine() -> dict:
         cursor.execute("SHOW server_version")
         postgres = cursor.fetchone()[0]
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "postgresql": postgres, "redis": gate.connection().info("server")["redis_version"],
+            "postgresql": postgres, "redis": gate_keys.connection().info("server")["redis_version"],
             "date": timezone.now().strftime("%Y-%m-%d %H:%M %Z")}
 
 

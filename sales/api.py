@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sales import draws, modes, report, selectors, services, textbook
-from sales.gate import ticket_new
+from sales.gate_keys import ticket_new
 from sales.serializers import (
     DrawOutput,
     DrawResultOutput,

@@ -14,7 +14,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sales import gate
+from sales import gate_ops
 from sales.fcodes import code_hash, code_hint, code_new
 from sales.models import Draw, FCode, FlashSale, Reservation, SaleMode
 from sales.services import HOLDING
@@ -52,11 +52,8 @@ def _rights(sale: FlashSale, user_ids: list[int], expires_at: datetime) -> list[
               hint=code_hint(plain), expires_at=expires_at)
         for user_id, plain in ((u, code_new()) for u in user_ids))
     if sale.gate_loaded_at:
-        holders = gate.Holders(
-            reservers=[], rights={c.user_id: c.code_hash for c in codes},
-            codes={c.code_hash: f"{c.user_id}|{int(expires_at.timestamp() * 1000)}|0"
-                   for c in codes})
-        transaction.on_commit(lambda: gate.holders_add(sale_id=sale.pk, holders=holders))
+        holders = gate_ops.Holders.of(codes=codes)
+        transaction.on_commit(lambda: gate_ops.holders_add(sale_id=sale.pk, holders=holders))
     return codes
 
 
@@ -102,7 +99,7 @@ def draw_rights_pass_on(*, sale_id: int, now: datetime | None = None) -> int:
         rights = FCode.objects.filter(sale=sale, kind=FCode.Kind.RIGHT)
         expired = list(rights.filter(order__isnull=True, lapsed_at__isnull=True,
                                      expires_at__lte=now).values_list("pk", "code_hash"))
-        spent = gate.codes_spent(sale_id=sale.pk, code_hashes=[h for _, h in expired])
+        spent = gate_ops.codes_spent(sale_id=sale.pk, code_hashes=[h for _, h in expired])
         # A right spent in the gate whose ticket is still queued has not lapsed: its order
         # is on the way, and its unit is taken.
         rights.filter(pk__in=[pk for pk, h in expired if h not in spent]).update(lapsed_at=now)

@@ -13,16 +13,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from antiscalper.signals import Attempt, attempts_record
-from sales import gate
+from sales import gate_ops
 from sales.fcodes import code_hash, code_hint, code_new
+from sales.gate_keys import epoch_ms
 from sales.models import FCode, FlashSale, Reservation, SaleMode
 from shop.errors import DomainError, invalid, not_found
 from shop.http import client_parse
 from shop.models import Customer
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def reservation_create(*, sale_id: int, user_id: int, now: datetime | None = None,
@@ -36,8 +33,8 @@ def reservation_create(*, sale_id: int, user_id: int, now: datetime | None = Non
         raise not_found("sale")
     user_agent, headers = client_parse(client)
     attempts_record(attempts=[Attempt(
-        sale_id=sale.pk, user_id=user_id, kind="reservation", at_ms=_ms(now),
-        opens_ms=_ms(sale.starts_at), device=device, ip=ip, user_agent=user_agent,
+        sale_id=sale.pk, user_id=user_id, kind="reservation", at_ms=epoch_ms(now),
+        opens_ms=epoch_ms(sale.starts_at), device=device, ip=ip, user_agent=user_agent,
         headers=headers, reserved=False, verdict="reservation")])
     existing = Reservation.objects.filter(sale=sale, user_id=user_id).first()
     if existing:
@@ -52,8 +49,8 @@ def reservation_create(*, sale_id: int, user_id: int, now: datetime | None = Non
         with transaction.atomic():
             reservation = Reservation.objects.create(sale=sale, user_id=user_id)
             if sale.gate_loaded_at:
-                transaction.on_commit(lambda: gate.holders_add(
-                    sale_id=sale.pk, holders=gate.Holders(reservers=[user_id], codes={},
+                transaction.on_commit(lambda: gate_ops.holders_add(
+                    sale_id=sale.pk, holders=gate_ops.Holders(reservers=[user_id], codes={},
                                                           rights={})))
     except IntegrityError:  # the same account reserving twice at once
         return Reservation.objects.get(sale=sale, user_id=user_id), False
@@ -65,15 +62,6 @@ class IssuedCode:
     user_id: int
     username: str
     code: str          # shown once, to be delivered to the fan; only its HMAC is stored
-
-
-def _codes_to_gate(sale: FlashSale, codes: list[FCode], rights: bool = False) -> None:
-    holders = gate.Holders(
-        reservers=[],
-        codes={c.code_hash: f"{c.user_id}|{_ms(c.expires_at)}|0" for c in codes},
-        rights={c.user_id: c.code_hash for c in codes} if rights else {},
-    )
-    gate.holders_add(sale_id=sale.pk, holders=holders)
 
 
 def fcodes_issue(*, sale_id: int, count: int, fan_level_min: int) -> list[IssuedCode]:
@@ -101,7 +89,8 @@ def fcodes_issue(*, sale_id: int, count: int, fan_level_min: int) -> list[Issued
                   hint=code_hint(plain[fan.user_id]), expires_at=sale.ends_at)
             for fan in fans)
         if sale.gate_loaded_at:
-            transaction.on_commit(lambda: _codes_to_gate(sale, codes))
+            transaction.on_commit(lambda: gate_ops.holders_add(
+                sale_id=sale.pk, holders=gate_ops.Holders.of(codes=codes)))
     return [IssuedCode(user_id=f.user_id, username=f.user.username, code=plain[f.user_id])
             for f in fans]
 
@@ -115,7 +104,7 @@ def fcode_quota_release(*, sale_id: int) -> int:
         if sale.mode == SaleMode.DRAW:
             raise DomainError("wrong_mode", "A draw sale's units belong to its winners.")
         if sale.gate_loaded_at:
-            moved = gate.quota_release(sale_id=sale.pk, units=sale.fcode_quota)
+            moved = gate_ops.quota_release(sale_id=sale.pk, units=sale.fcode_quota)
         else:
             moved = sale.fcode_quota
         sale.fcode_quota -= moved

@@ -22,8 +22,8 @@ import redis
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sales import bulk, gate
-from sales.gate import PIPELINE_GROUP, TICKET_TTL_SECONDS, SaleKeys
+from sales import bulk, gate_keys, gate_ops
+from sales.gate_keys import PIPELINE_GROUP, TICKET_TTL_SECONDS, SaleKeys
 from sales.models import FCode, FlashSale, RejectedTicket, SaleMode
 from sales.signals import blocked_tickets
 from shop.models import Address, Order, OrderLine, OrderStatus
@@ -69,7 +69,7 @@ def consumer_name() -> str:
 
 def _read(sale_id: int, consumer: str, count: int, min_idle_ms: int) -> tuple[list, list]:
     """Stale entries of dead consumers first (with their delivery counts), then new ones."""
-    client, queue = gate.connection(), SaleKeys(sale_id).queue
+    client, queue = gate_keys.connection(), SaleKeys(sale_id).queue
     stale = client.xpending_range(queue, PIPELINE_GROUP, min="-", max="+", count=count,
                                   idle=min_idle_ms)
     if stale:
@@ -171,7 +171,7 @@ def _order_row(sale: FlashSale, entry: Entry, now) -> dict:
 def _publish(sale_id: int, outcome: Outcome, stream_ids: list[str]) -> None:
     """After commit: tell the tickets, give rejected units back, acknowledge and delete."""
     keys = SaleKeys(sale_id)
-    pipe = gate.connection().pipeline(transaction=False)
+    pipe = gate_keys.connection().pipeline(transaction=False)
     for ticket, order_id in outcome.confirmed.items():
         pipe.hset(keys.ticket(ticket), mapping={"status": "confirmed", "order": order_id})
         pipe.expire(keys.ticket(ticket), TICKET_TTL_SECONDS)
@@ -181,11 +181,11 @@ def _publish(sale_id: int, outcome: Outcome, stream_ids: list[str]) -> None:
     pipe.incrby(keys.processed, len(stream_ids))
     pipe.execute()
     for entry in outcome.released:
-        released = gate.release(sale_id=sale_id, user_id=entry.user_id, units=entry.quantity,
+        released = gate_ops.release(sale_id=sale_id, user_id=entry.user_id, units=entry.quantity,
                                 token=f"t:{entry.ticket}", fcode=bool(entry.fcode))
         if released and entry.fcode:  # only the first release gives the code back
-            gate.fcode_unspend(sale_id=sale_id, code_hash=entry.fcode)
-    client = gate.connection()
+            gate_ops.fcode_unspend(sale_id=sale_id, code_hash=entry.fcode)
+    client = gate_keys.connection()
     client.xack(keys.queue, PIPELINE_GROUP, *stream_ids)
     client.xdel(keys.queue, *stream_ids)
 

@@ -14,8 +14,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from sales import gate
-from sales.gate import SaleKeys
+from sales import gate, gate_keys
+from sales.gate_keys import SaleKeys
 from sales.models import FlashSale
 from sales.services import blacklist_mirror_ensure, gate_rebuild, units_held
 
@@ -59,7 +59,7 @@ class Drift:
 def _queued(sale_id: int, epoch: int | None) -> tuple[int, int, dict[int, int]]:
     """Units queued under the epoch: (open rush, F-codes and rights, by user)."""
     total, fcoded, by_user = 0, 0, {}
-    for _, fields in gate.connection().xrange(SaleKeys(sale_id).queue):
+    for _, fields in gate_keys.connection().xrange(SaleKeys(sale_id).queue):
         if epoch is not None and int(fields["epoch"]) == epoch:
             units, user = int(fields["qty"]), int(fields["user"])
             if fields.get("fcode"):

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from sales import gate
-from sales.gate import SaleKeys, sale_id_of_ticket
+from sales import gate_keys
+from sales.gate_keys import SaleKeys, sale_id_of_ticket
 from sales.models import Draw, FCode, FlashSale, RejectedTicket, Reservation
 from shop.errors import not_found
 from shop.models import Order
@@ -30,7 +30,7 @@ def stock_left_map(sales: list[FlashSale]) -> dict[int, int]:
     full stock for unloaded ones."""
     loaded = [s for s in sales if s.gate_loaded_at]
     keys = [key for s in loaded for key in (SaleKeys(s.pk).stock, SaleKeys(s.pk).fstock)]
-    values = gate.connection().mget(keys) if keys else []
+    values = gate_keys.connection().mget(keys) if keys else []
     left = {s.pk: s.stock for s in sales if not s.gate_loaded_at}
     for n, sale in enumerate(loaded):
         open_left, fcode_left = values[2 * n], values[2 * n + 1]
@@ -61,7 +61,7 @@ def ticket_status(*, ticket: str, user_id: int) -> TicketStatus:
     if sale_id is None:
         raise not_found("ticket")
     keys = SaleKeys(sale_id)
-    pipe = gate.connection().pipeline(transaction=False)
+    pipe = gate_keys.connection().pipeline(transaction=False)
     pipe.hgetall(keys.ticket(ticket)).get(keys.processed)
     data, processed = pipe.execute()
     if data.get("user"):  # (a record rewritten after its TTL has no owner: ask the database)

@@ -17,8 +17,10 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from antiscalper import mirror
-from sales import gate
+from antiscalper.signals import sale_signals_forget
+from sales import gate, gate_ops
 from sales.fcodes import code_hash
+from sales.gate_keys import epoch_ms
 from sales.models import FCode, FlashSale, RejectedTicket, Reservation, SaleMode, StockReturn
 from shop import services as shop_services
 from shop.errors import DomainError, invalid, not_found
@@ -38,29 +40,20 @@ FROZEN_WHEN_LOADED = ("sku", "price", "starts_at", "per_user_limit", "mode", "de
                       "right_window")
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def gate_config(sale: FlashSale, *, epoch: int | None = None) -> gate.SaleGateConfig:
-    return gate.SaleGateConfig(
+def gate_config(sale: FlashSale, *, epoch: int | None = None) -> gate_ops.SaleGateConfig:
+    return gate_ops.SaleGateConfig(
         sale_id=sale.pk, epoch=sale.gate_epoch if epoch is None else epoch,
-        starts_ms=_ms(sale.starts_at), ends_ms=_ms(sale.ends_at),
+        starts_ms=epoch_ms(sale.starts_at), ends_ms=epoch_ms(sale.ends_at),
         per_user_limit=sale.per_user_limit, requires_reservation=sale.needs_reservation,
         draw=sale.mode == SaleMode.DRAW,
     )
 
 
-def gate_holders(sale: FlashSale) -> gate.Holders:
+def gate_holders(sale: FlashSale) -> gate_ops.Holders:
     """Reservers, F-codes and draw rights of a sale as the database records them."""
     reservers = list(Reservation.objects.filter(sale=sale).values_list("user_id", flat=True))
-    codes, rights = {}, {}
-    for code in FCode.objects.filter(sale=sale, lapsed_at__isnull=True):
-        used = 1 if code.order_id else 0
-        codes[code.code_hash] = f"{code.user_id}|{_ms(code.expires_at)}|{used}"
-        if code.kind == FCode.Kind.RIGHT:
-            rights[code.user_id] = code.code_hash
-    return gate.Holders(reservers=reservers, codes=codes, rights=rights)
+    return gate_ops.Holders.of(codes=FCode.objects.filter(sale=sale, lapsed_at__isnull=True),
+                               reservers=reservers)
 
 
 def _validate(fields: dict) -> None:
@@ -115,8 +108,10 @@ def sale_create(**fields) -> FlashSale:
         fields["fcode_quota"] = fields.get("stock", 0)  # every unit goes to a winner's right
     _validate(fields)
     sale = FlashSale.objects.create(**fields)
-    # A database reset can hand out this id again while Redis still holds a gate for it.
-    gate.wipe(sale_id=sale.pk)
+    # A database reset can hand out this id again while Redis still holds a gate (and risk
+    # counters) for it.
+    gate_ops.wipe(sale_id=sale.pk)
+    sale_signals_forget(sale_id=sale.pk)
     return sale
 
 
@@ -144,7 +139,7 @@ def sale_update(*, sale_id: int, **changes) -> FlashSale:
                 raise DomainError("sale_locked", "These fields cannot change once the sale's "
                                   "gate is loaded.", details={"fields": frozen})
             if "stock" in changes and changes["stock"] != sale.stock:
-                gate.adjust(sale_id=sale.pk, delta=changes["stock"] - sale.stock)
+                gate_ops.adjust(sale_id=sale.pk, delta=changes["stock"] - sale.stock)
         for field, value in changes.items():
             setattr(sale, field, value)
         sale.save()
@@ -167,10 +162,10 @@ def gate_load(*, sale_id: int) -> bool:
         sale = FlashSale.objects.select_for_update().get(pk=sale_id)
         if sale.gate_loaded_at is not None:
             return False
-        gate.incarnation_check(sale_id=sale.pk, incarnation=_ms(sale.created_at))
-        gate.load(config=gate_config(sale), stock=sale.open_stock,
+        gate_ops.incarnation_check(sale_id=sale.pk, incarnation=epoch_ms(sale.created_at))
+        gate_ops.load(config=gate_config(sale), stock=sale.open_stock,
                   fcode_stock=sale.fcode_quota, holders=gate_holders(sale))
-        gate.incarnation_mark(sale_id=sale.pk, incarnation=_ms(sale.created_at))
+        gate_ops.incarnation_mark(sale_id=sale.pk, incarnation=epoch_ms(sale.created_at))
         sale.gate_loaded_at = timezone.now()
         sale.save(update_fields=["gate_loaded_at"])
     return True
@@ -222,7 +217,7 @@ def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
     blacklist_mirror_ensure()
     with transaction.atomic():
         sale = FlashSale.objects.select_for_update().get(pk=sale_id)
-        stale = gate.incarnation_check(sale_id=sale_id, incarnation=_ms(sale.created_at))
+        stale = gate_ops.incarnation_check(sale_id=sale_id, incarnation=epoch_ms(sale.created_at))
         if stale or not gate.state(sale_id=sale_id).loaded:
             sale.gate_epoch += 1
         sale.gate_loaded_at = sale.gate_loaded_at or timezone.now()
@@ -232,12 +227,12 @@ def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
         # `held` and marked done, never counted twice (at worst a unit waits for the next
         # reconciliation).
         returned = returned_tokens(sale_id=sale_id)
-        left, queued = gate.rebuild(
+        left, queued = gate_ops.rebuild(
             config=gate_config(sale), stock=sale.open_stock, held=held.open,
             fcode_stock=sale.fcode_quota, fcode_held=held.through_fcodes,
             held_by_user=held.by_user, returned=returned, holders=gate_holders(sale),
         )
-        gate.incarnation_mark(sale_id=sale_id, incarnation=_ms(sale.created_at))
+        gate_ops.incarnation_mark(sale_id=sale_id, incarnation=epoch_ms(sale.created_at))
     logger.warning("gate of sale %s rebuilt: %s left, %s queued, epoch %s",
                    sale_id, left, queued, sale.gate_epoch)
     return left, queued
@@ -249,7 +244,7 @@ def purchase_admit(*, sale_id: int, user_id: int, quantity: int = 1,
                    client: str = "{}", now: datetime | None = None) -> gate.Admission:
     """The hot path: one Redis call, no SQL. Everything is decided by the gate's script,
     F-codes included (only their HMAC travels)."""
-    now_ms = _ms(now) if now else int(timezone.now().timestamp() * 1000)
+    now_ms = epoch_ms(now or timezone.now())
     return gate.admit(sale_id=sale_id, user_id=user_id, quantity=quantity, now_ms=now_ms,
                       idempotency_key=idempotency_key, device=device, ip=ip,
                       address_id=address_id, fcode_hash=code_hash(fcode) if fcode else "",
@@ -268,7 +263,7 @@ def stock_release(*, order_id: int, reason: str) -> bool:
         with transaction.atomic():
             StockReturn.objects.create(order=order, sale_id=order.sale_id, quantity=units,
                                        reason=reason)
-            transaction.on_commit(lambda: gate.release(
+            transaction.on_commit(lambda: gate_ops.release(
                 sale_id=order.sale_id, user_id=order.user_id, units=units,
                 token=f"o:{order.pk}", fcode=through_fcode))
     except IntegrityError:
@@ -316,7 +311,7 @@ def returns_replay(*, since: datetime) -> int:
     replayed = 0
     for ret in StockReturn.objects.filter(created_at__gte=since).select_related("order"):
         through_fcode = FCode.objects.filter(order_id=ret.order_id).exists()
-        replayed += gate.release(sale_id=ret.sale_id, user_id=ret.order.user_id,
+        replayed += gate_ops.release(sale_id=ret.sale_id, user_id=ret.order.user_id,
                                  units=ret.quantity, token=f"o:{ret.order_id}",
                                  fcode=through_fcode)
     return replayed

@@ -12,14 +12,13 @@ from __future__ import annotations
 import logging
 import time
 
-import redis
 from django.db import transaction
 
 from antiscalper.models import RiskDecision
 from antiscalper.risk import risk_evaluate
 from antiscalper.signals import Attempt, attempts_record
-from sales import gate
-from sales.gate import SaleKeys
+from sales import gate_keys
+from sales.gate_keys import SaleKeys
 from sales.models import FlashSale, Reservation
 from sales.services import orders_cancel_for_risk
 from shop.http import client_parse
@@ -36,7 +35,7 @@ def attempt_of(sale: FlashSale, fields: dict[str, str], reserved: set[int]) -> A
     user_id = int(fields["user"])
     return Attempt(
         sale_id=sale.pk, user_id=user_id, kind="fcode" if fields.get("fcode") else "purchase",
-        at_ms=int(fields["at"]), opens_ms=int(sale.starts_at.timestamp() * 1000),
+        at_ms=int(fields["at"]), opens_ms=gate_keys.epoch_ms(sale.starts_at),
         device=fields.get("device", ""), ip=fields.get("ip", ""), user_agent=user_agent,
         headers=headers, reserved=user_id in reserved,
         verdict=fields.get("verdict", "admitted"), ticket=fields.get("ticket", ""),
@@ -75,7 +74,7 @@ def attempts_drain(*, sale_id: int, batch: int = 2000, consumer: str = "signals"
                    time_budget: float = 5.0) -> int:
     """Move the gate's recorded attempts of one sale into the anti-scalper signals."""
     sale = FlashSale.objects.get(pk=sale_id)
-    client, stream = gate.connection(), SaleKeys(sale_id).attempts
+    client, stream = gate_keys.connection(), SaleKeys(sale_id).attempts
     lock = client.lock(f"{stream}:drain", timeout=time_budget + 30, blocking=False)
     if not lock.acquire():
         return 0  # another worker is draining this sale's attempts
@@ -87,11 +86,7 @@ def attempts_drain(*, sale_id: int, batch: int = 2000, consumer: str = "signals"
 
 def _drain_attempts(sale: FlashSale, client, stream: str, batch: int, consumer: str,
                     time_budget: float) -> int:
-    try:
-        client.xgroup_create(stream, SIGNALS_GROUP, id="0", mkstream=True)
-    except redis.ResponseError as error:
-        if "BUSYGROUP" not in str(error):
-            raise
+    gate_keys.ensure_group(stream, SIGNALS_GROUP)
     moved, deadline = 0, time.monotonic() + time_budget
     while time.monotonic() < deadline:
         read = client.xreadgroup(SIGNALS_GROUP, consumer, {stream: "0"}, count=batch) or []

@@ -33,6 +33,7 @@ from antiscalper.identities import value_normalize
 from antiscalper.models import BlacklistEntry, Decision, Kind, RiskDecision, live_q
 from antiscalper.selectors import appeal_list
 from sales import modes, selectors, services
+from sales.gate_keys import epoch_ms
 from sales.models import Reservation, SaleMode, SaleStatus
 from sales.serializers import purchase_input
 from shop.errors import DomainError, not_found
@@ -47,10 +48,6 @@ LIVE_MAX_AGE = 1
 # appeal_submit's own length check raises TypeError (invalid(..., message=...) collides with
 # invalid's first parameter), so the form checks the length before calling it.
 APPEAL_MAX = 2000
-
-
-def _ms(moment) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def _surely_anonymous(request: HttpRequest) -> bool:
@@ -110,7 +107,7 @@ def _sale_context(sale) -> dict:
     return {
         "sale": sale, "product": sale.sku.product, "left": left, "status": status,
         "starts": when(sale.starts_at), "ends": when(sale.ends_at),
-        "starts_ms": _ms(sale.starts_at), "ends_ms": _ms(sale.ends_at),
+        "starts_ms": epoch_ms(sale.starts_at), "ends_ms": epoch_ms(sale.ends_at),
         "server_ms": int(time.time() * 1000),
         "needs_reservation": sale.needs_reservation, "is_draw": sale.mode == SaleMode.DRAW,
         "is_deposit": sale.mode == SaleMode.DEPOSIT, "balance": balance,
@@ -171,7 +168,7 @@ def live_state(request: HttpRequest, sale_id: int) -> JsonResponse:
                                        "details": {}}}, status=404)
     now = timezone.now()  # the clock is always fresh; only the sale's state is memoised
     response = JsonResponse({
-        "server_time": now.isoformat(), "server_ms": _ms(now),
+        "server_time": now.isoformat(), "server_ms": epoch_ms(now),
         "status": sale.status_at(now, left), "stock_left": left,
         "starts_at": sale.starts_at.isoformat(), "ends_at": sale.ends_at.isoformat(),
     })

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from loadtests.double11 import charts
 from loadtests.double11.plan import GENUINE_PERSONAS, PERSONAS, SCALPER_PERSONAS, Plan
-from sales import gate, services
+from sales import gate, gate_keys, services
 from sales.models import FlashSale, RejectedTicket, StockReturn
 from shop.models import Order, OrderLine, Payment
 
@@ -61,7 +61,7 @@ def flagged_accounts(*, sale_id: int) -> tuple[set[int], str]:
 
 def attempts_of(*, sale_id: int) -> list[dict]:
     """Every decided purchase attempt the gate logged (its attempts stream), oldest first."""
-    client, key = gate.connection(), gate.SaleKeys(sale_id).attempts
+    client, key = gate_keys.connection(), gate_keys.SaleKeys(sale_id).attempts
     result, start = [], "-"
     while True:
         chunk = client.xrange(key, min=start, max="+", count=5000)
@@ -168,7 +168,7 @@ def build(plan: Plan, series: list[dict], out_dir: Path) -> dict:
     persona_of = {ids[u]: label["persona"] for u, label in labels.items() if u in ids}
 
     state = gate.state(sale_id=sale.pk)
-    admitted = int(gate.connection().get(gate.SaleKeys(sale.pk).seq) or 0)
+    admitted = int(gate_keys.connection().get(gate_keys.SaleKeys(sale.pk).seq) or 0)
     orders = Order.objects.filter(sale_id=sale.pk)
     confirmed = orders.filter(ticket__isnull=False).count()
     rejected = Counter(RejectedTicket.objects.filter(sale_id=sale.pk)

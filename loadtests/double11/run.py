@@ -18,15 +18,15 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Max
+from django.db.models import Count
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
 from antiscalper import mirror
 from loadtests.double11 import plan as model
 from loadtests.stack import Stack
-from sales import gate, modes, services
-from sales.models import FlashSale, RejectedTicket, SaleMode
+from sales import gate, gate_keys, modes, services
+from sales.models import RejectedTicket, SaleMode
 from shop.models import Order, Sku
 from shop.seeding import DEMO_PASSWORD, seed_catalog, seed_customers, username_for
 
@@ -76,11 +76,9 @@ def prepare(options: Options, out_dir: Path) -> model.Plan:
     now = timezone.now()
     t0 = now + timedelta(seconds=options.lead_s - phases[0].starts_s)
     payment_end = next(p.ends_s for p in phases if p.name == "payment")
-    # A sale id never used before: the gate's and the risk signals' Redis keys are per sale,
-    # and a fresh per-run database would otherwise reuse id 1 with an earlier run's keys.
-    sale_id = max(int(time.time()), (FlashSale.objects.aggregate(m=Max("pk"))["m"] or 0) + 1)
+    # (A fresh per-run database reuses sale id 1: sale_create wipes what Redis kept for it.)
     sale = services.sale_create(
-        id=sale_id, sku=Sku.objects.get(code="MI6-64-BLK"),
+        sku=Sku.objects.get(code="MI6-64-BLK"),
         title=f"Double-11 replay x{options.scale:g}",
         price=Decimal("1999.00"), stock=stock, fcode_quota=quota,
         per_user_limit=model.PER_USER_LIMIT, mode=SaleMode.RESERVATION,
@@ -111,7 +109,7 @@ def prepare(options: Options, out_dir: Path) -> model.Plan:
 def sample(plan: model.Plan, started: float) -> dict:
     """One look at the gate (Redis) and the record (database)."""
     state = gate.state(sale_id=plan.sale_id)
-    admitted = int(gate.connection().get(gate.SaleKeys(plan.sale_id).seq) or 0)
+    admitted = int(gate_keys.connection().get(gate_keys.SaleKeys(plan.sale_id).seq) or 0)
     statuses = dict(Order.objects.filter(sale_id=plan.sale_id).values_list("status")
                     .annotate(n=Count("id")).values_list("status", "n"))
     now = time.time()

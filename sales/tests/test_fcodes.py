@@ -14,7 +14,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from conftest import client_for
-from sales import fcodes, gate, modes, pipeline, reconcile, services
+from sales import fcodes, gate, gate_keys, modes, pipeline, reconcile, services
 from sales.models import FCode
 from shop.errors import DomainError
 from shop.models import Customer, Order
@@ -119,7 +119,7 @@ def test_wrong_guesses_lock_the_account_out_and_are_recorded(fcode_sale, make_cu
                                                              api):
     guesser = make_customer()
     issue(fcode_sale, count=1, level=0)
-    for _ in range(gate.FCODE_GUESS_LIMIT):
+    for _ in range(gate_keys.FCODE_GUESS_LIMIT):
         assert refusal(fcode_sale, guesser.user_id, fcodes.code_new(),
                        device="dev-9").code == "fcode_invalid"
     locked = client_for(guesser.user).post(
@@ -127,14 +127,14 @@ def test_wrong_guesses_lock_the_account_out_and_are_recorded(fcode_sale, make_cu
         format="json")
     assert locked.status_code == 429 and locked.json()["error"]["code"] == "rate_limited"
     assert int(locked["Retry-After"]) > 0
-    signals = gate.connection().xrange(gate.SIGNALS_KEY)
-    assert len(signals) == gate.FCODE_GUESS_LIMIT
+    signals = gate_keys.connection().xrange(gate_keys.SIGNALS_KEY)
+    assert len(signals) == gate_keys.FCODE_GUESS_LIMIT
     assert signals[0][1]["user"] == str(guesser.user_id) and signals[0][1]["device"] == "dev-9"
 
 
 def test_the_same_device_is_locked_out_across_accounts(fcode_sale, make_customer):
     issue(fcode_sale, count=1, level=0)
-    for _ in range(gate.FCODE_GUESS_LIMIT):
+    for _ in range(gate_keys.FCODE_GUESS_LIMIT):
         refusal(fcode_sale, make_customer().user_id, fcodes.code_new(), device="farm-phone")
     assert refusal(fcode_sale, make_customer().user_id, fcodes.code_new(),
                    device="farm-phone").code == "rate_limited"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management import call_command
 
-from sales import gate, pipeline, reconcile, services
+from sales import gate, gate_keys, gate_ops, pipeline, reconcile, services
 from sales.models import RejectedTicket
 from shop.models import Order
 
@@ -77,7 +77,7 @@ def test_reconcile_sale_reports_drift_and_rebuild_fixes_it(live_sale, buyer_ids,
                                                            capsys):
     _admit(live_sale, buyer_ids(3))
     pipeline.drain(sale_id=live_sale.pk)
-    redis_client.incrby(gate.SaleKeys(live_sale.pk).stock, 5)  # drift: 5 phantom units
+    redis_client.incrby(gate_keys.SaleKeys(live_sale.pk).stock, 5)  # drift: 5 phantom units
     drift = reconcile.sale_reconcile(sale_id=live_sale.pk)
     assert drift.stock_drift == 5
 
@@ -94,15 +94,17 @@ def test_reconcile_sale_reports_drift_and_rebuild_fixes_it(live_sale, buyer_ids,
 def test_a_gate_left_by_another_sale_with_the_same_id_is_wiped_not_reused(make_sale,
                                                                           buyer_ids):
     old = make_sale(stock=1000)
-    old_id, keys = old.pk, gate.SaleKeys(old.pk)
-    stale = gate.connection().hgetall(keys.meta)
+    old_id, keys = old.pk, gate_keys.SaleKeys(old.pk)
+    stale = gate_keys.connection().hgetall(keys.meta)
     # The database is reset (the sale row is gone) while Redis keeps the old gate's keys...
     old.delete()
     # ...and a new sale gets the same id: creating it wipes them, loading it checks them.
-    gate.connection().hset(keys.meta, mapping=stale)
-    gate.connection().set(keys.stock, 1000)
+    gate_keys.connection().hset(keys.meta, mapping=stale)
+    gate_keys.connection().set(keys.stock, 1000)
+    gate_keys.connection().hset(f"rs:{old_id}:cl", "7", 5)  # the old sale's risk counters
     new = make_sale(stock=2, id=old_id)
     assert new.pk == old_id and gate.stock_left(sale_id=new.pk) == 2
+    assert not gate_keys.connection().exists(f"rs:{old_id}:cl")
     users = buyer_ids(3)
     services.purchase_admit(sale_id=new.pk, user_id=users[0])
     services.purchase_admit(sale_id=new.pk, user_id=users[1])
@@ -114,10 +116,10 @@ def test_a_gate_left_by_another_sale_with_the_same_id_is_wiped_not_reused(make_s
 
 
 def test_a_stale_gate_is_wiped_when_its_incarnation_differs(live_sale, redis_client):
-    keys = gate.SaleKeys(live_sale.pk)
+    keys = gate_keys.SaleKeys(live_sale.pk)
     redis_client.hset(keys.meta, "incarnation", 1)  # another sale's gate under this id
     redis_client.set(keys.stock, 999_999)
-    assert gate.incarnation_check(sale_id=live_sale.pk, incarnation=2)
+    assert gate_ops.incarnation_check(sale_id=live_sale.pk, incarnation=2)
     assert not redis_client.exists(keys.stock)
     services.gate_rebuild(sale_id=live_sale.pk)
     assert gate.stock_left(sale_id=live_sale.pk) == live_sale.stock

@@ -9,8 +9,8 @@ import signal
 import pytest
 from django.db import connections
 
-from sales import gate, pipeline, services
-from sales.gate import PIPELINE_GROUP, SaleKeys
+from sales import gate, gate_keys, pipeline, services
+from sales.gate_keys import PIPELINE_GROUP, SaleKeys
 from sales.models import RejectedTicket
 from shop.models import Address, Order
 
@@ -21,7 +21,7 @@ def _admit_all(sale, user_ids, **extra) -> list[str]:
 
 
 def _pending(sale) -> int:
-    return gate.connection().xpending(SaleKeys(sale.pk).queue, PIPELINE_GROUP)["pending"]
+    return gate_keys.connection().xpending(SaleKeys(sale.pk).queue, PIPELINE_GROUP)["pending"]
 
 
 def _die_after_reading(sale_id: int) -> None:

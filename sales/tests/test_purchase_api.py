@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conftest import client_for
-from sales import gate, pipeline
+from sales import gate, gate_keys, gate_ops, pipeline
 from shop.models import Order
 
 
@@ -64,7 +64,7 @@ def test_the_sold_out_memo_is_set_only_by_a_real_sold_out(make_sale, make_custom
     assert buy(buyer, sale).status_code == 202
     assert buy(buyer, sale).json()["error"]["code"] == "limit_reached"
     assert sale.pk not in gate._sold_out_until
-    gate.release(sale_id=sale.pk, user_id=0, units=0, token="t:none")
+    gate_ops.release(sale_id=sale.pk, user_id=0, units=0, token="t:none")
     assert gate._sold_out_until.get(sale.pk) is None
 
 
@@ -135,8 +135,8 @@ def test_without_a_token_the_purchase_is_unauthenticated(anon, live_sale):
 def test_a_blacklisted_account_device_or_ip_is_blocked_with_how_to_appeal(
         make_customer, live_sale, redis_client):
     blocked = make_customer()
-    redis_client.sadd(gate.BLACKLIST_KEYS["account"], blocked.user_id)
-    redis_client.sadd(gate.BLACKLIST_KEYS["device"], "bot-phone")
+    redis_client.sadd(gate_keys.BLACKLIST_KEYS["account"], blocked.user_id)
+    redis_client.sadd(gate_keys.BLACKLIST_KEYS["device"], "bot-phone")
     for client, headers in [(client_for(blocked.user), {}),
                             (client_for(make_customer().user), {"HTTP_X_DEVICE_ID": "bot-phone"})]:
         response = client.post(f"/api/v1/sales/{live_sale.pk}/purchase", {}, format="json",
@@ -154,7 +154,7 @@ def test_a_reservation_sale_refuses_buyers_without_one(make_sale, api, customer,
     response = buy(api, sale)
     assert (response.status_code, response.json()["error"]["code"]) == (
         409, "reservation_required")
-    redis_client.sadd(gate.SaleKeys(sale.pk).reservers, customer.user_id)
+    redis_client.sadd(gate_keys.SaleKeys(sale.pk).reservers, customer.user_id)
     assert buy(api, sale).status_code == 202
 
 

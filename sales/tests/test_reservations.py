@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from sales import gate, modes, pipeline, services
+from sales import gate_keys, modes, pipeline, services
 from sales.models import Reservation
 from shop.errors import DomainError
 
@@ -66,7 +66,7 @@ def test_a_reservation_made_after_the_gate_loaded_reaches_it_at_once(reservation
     services.gate_load(sale_id=sale.pk)
     [user] = buyer_ids(1)
     modes.reservation_create(sale_id=sale.pk, user_id=user)
-    assert gate.connection().sismember(gate.SaleKeys(sale.pk).reservers, user)
+    assert gate_keys.connection().sismember(gate_keys.SaleKeys(sale.pk).reservers, user)
 
 
 def test_reservers_survive_a_redis_loss_through_the_rebuild(reservation_sale, buyer_ids,

@@ -9,7 +9,7 @@ from django.db import connections
 
 from conftest import client_for
 from sales import textbook
-from sales.gate import ticket_new
+from sales.gate_keys import ticket_new
 from shop.errors import DomainError
 from shop.models import Order
 

@@ -1,0 +1,140 @@
+"""The gate's Redis: its connection, its scripts and the names of a sale's keys.
+
+Shared by the admission hot path (`sales.gate`) and the gate's maintenance
+(`sales.gate_ops`): loading, rebuilding, releasing units.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+import redis
+from django.conf import settings
+
+from antiscalper.mirror import BLACKLIST_KEYS as MIRROR_KEYS
+
+LUA_DIR = Path(__file__).with_name("lua")
+TICKET_TTL_SECONDS = 24 * 3600
+PIPELINE_GROUP = "pipeline"
+# Blacklist mirror sets, kept by the anti-scalper module; read by the admission script,
+# which fails closed while the mirror is not ready (after a Redis loss, until rebuilt).
+BLACKLIST_KEYS = MIRROR_KEYS
+SIGNALS_KEY = "signals:fcode"      # wrong F-code guesses, read by the anti-scalper rules
+FCODE_GUESS_LIMIT = 5              # wrong guesses per account or device ...
+FCODE_GUESS_WINDOW_SECONDS = 900   # ... within this window, then 429 until it passes
+ATTEMPTS_CAP = 1_000_000           # attempts kept per sale for the signals pipeline
+
+
+def guess_keys(user_id: int, device: str) -> tuple[str, str]:
+    return f"fguess:u:{user_id}", f"fguess:d:{device}"
+
+
+@cache
+def connection() -> redis.Redis:
+    """This process's client for the gate's Redis (the pool is re-created after a fork)."""
+    return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True,
+                                health_check_interval=30)
+
+
+@cache
+def script(name: str):
+    """A Lua script of sales/lua, registered once per process."""
+    return connection().register_script((LUA_DIR / f"{name}.lua").read_text())
+
+
+def epoch_ms(moment: datetime) -> int:
+    """The gate's clock: milliseconds since the epoch."""
+    return int(moment.timestamp() * 1000)
+
+
+def ensure_group(stream: str, group: str) -> None:
+    """Create a stream's consumer group (and the stream) unless it exists."""
+    try:
+        connection().xgroup_create(stream, group, id="0", mkstream=True)
+    except redis.ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+
+
+@dataclass(frozen=True)
+class SaleKeys:
+    """Every key of one sale carries the same hash tag, so a cluster keeps them on one shard."""
+
+    sale_id: int
+
+    def _k(self, name: str) -> str:
+        return f"fs:{{{self.sale_id}}}:{name}"
+
+    @property
+    def meta(self) -> str:
+        return self._k("meta")
+
+    @property
+    def stock(self) -> str:
+        return self._k("stock")
+
+    @property
+    def bought(self) -> str:
+        return self._k("bought")
+
+    @property
+    def idem(self) -> str:
+        return self._k("idem")
+
+    @property
+    def queue(self) -> str:
+        return self._k("queue")
+
+    @property
+    def seq(self) -> str:
+        return self._k("seq")
+
+    @property
+    def processed(self) -> str:
+        return self._k("processed")
+
+    @property
+    def reservers(self) -> str:
+        return self._k("reservers")
+
+    @property
+    def returned(self) -> str:
+        return self._k("returned")
+
+    @property
+    def attempts(self) -> str:
+        return self._k("attempts")
+
+    @property
+    def fstock(self) -> str:
+        return self._k("fstock")
+
+    @property
+    def fcodes(self) -> str:
+        return self._k("fcodes")
+
+    @property
+    def rights(self) -> str:
+        return self._k("rights")
+
+    def ticket(self, ticket: str) -> str:
+        return self._k(f"t:{ticket}")
+
+    def rate(self, user_id: int) -> str:
+        return self._k(f"rl:{user_id}")
+
+
+def ticket_new(sale_id: int) -> str:
+    """A ticket id that names its sale and cannot be guessed (64 random bits)."""
+    return f"{sale_id}-{secrets.token_hex(8)}"
+
+
+def sale_id_of_ticket(ticket: str) -> int | None:
+    head, _, tail = ticket.partition("-")
+    if not head.isdigit() or len(tail) != 16:
+        return None
+    return int(head)
