@@ -167,7 +167,8 @@ def _operator_sizes(rng: random.Random, total: int) -> list[int]:
         result.append(size)
         total -= size
     if len(result) > 1 and result[-1] < low:
-        result[-2] += result.pop()
+        last = result.pop()         # too small an operator: its accounts join the previous one
+        result[-1] += last
     return result
 
 
