@@ -47,6 +47,13 @@ class Figures:
     def rps(self, name: str) -> float:
         return statistics.median(r["rps"] for r in self.rounds[name])
 
+    def paired_ratio(self, top: str, bottom: str) -> tuple[float, float, float]:
+        """Median, lowest and highest of top/bottom over rounds measured back to back: this
+        VM's speed drifts by tens of percent within a minute, a ratio of neighbours far less."""
+        ratios = [t["rps"] / b["rps"] for t, b in zip(self.rounds[top], self.rounds[bottom],
+                                                       strict=True)]
+        return statistics.median(ratios), min(ratios), max(ratios)
+
     def latency(self, name: str, which: str) -> float:
         return statistics.median(r[which] for r in self.rounds[name])
 
@@ -120,12 +127,17 @@ def run(*, customers: int, duration: float, concurrency: int, rounds: int, web_w
                beat=False) as stack:
         stack.wait_ready()
         for n in range(rounds):
-            say(f"round {n + 1}/{rounds}: (a) trivial authenticated endpoint")
-            figures.add("a", load(f"{base}/auth/whoami", "GET", tokens_file,
-                                  duration=duration, concurrency=concurrency))
-            say(f"round {n + 1}/{rounds}: (b) purchase through the Redis gate")
-            figures.add("b", load(f"{base}/sales/{gate_sale.pk}/purchase", "POST", tokens_file,
-                                  duration=duration, concurrency=concurrency))
+            # ABBA order: a drift of the machine's speed during a pair hits both alike
+            for key in (("a", "b") if n % 2 == 0 else ("b", "a")):
+                if key == "a":
+                    say(f"round {n + 1}/{rounds}: (a) trivial authenticated endpoint")
+                    figures.add("a", load(f"{base}/auth/whoami", "GET", tokens_file,
+                                          duration=duration, concurrency=concurrency))
+                else:
+                    say(f"round {n + 1}/{rounds}: (b) purchase through the Redis gate")
+                    figures.add("b", load(f"{base}/sales/{gate_sale.pk}/purchase", "POST",
+                                          tokens_file, duration=duration,
+                                          concurrency=concurrency))
         say("(e) purchase on a sold-out sale: answered from the process's memo")
         figures.add("e", load(f"{base}/sales/{sold_out_sale.pk}/purchase", "POST",
                               tokens_file, duration=duration, concurrency=concurrency))
@@ -153,7 +165,8 @@ def verdict(value: float, target: float) -> str:
 
 def report(figures: Figures, info: dict, *, web_workers: int, web_threads: int,
            concurrency: int, duration: float) -> str:
-    a, b, c = figures.rps("a"), figures.rps("b"), figures.rps("c")
+    b, c = figures.rps("b"), figures.rps("c")
+    b_over_a, low, high = figures.paired_ratio("b", "a")
     d = figures.pipeline["orders_per_s"]
     rows = [
         ("(a) GET /auth/whoami (floor)", "a"), ("(b) POST /sales/{id}/purchase, gate", "b"),
@@ -179,7 +192,8 @@ def report(figures: Figures, info: dict, *, web_workers: int, web_threads: int,
                  f"{p['settled']:,} tickets in {p['seconds']} s |")
     ratios = [
         "| target | measured | |", "|---|---:|---|",
-        f"| (b) >= 0.85 x (a) | {b / a:.2f} x | {verdict(b / a, TARGETS['b_over_a'])} |",
+        f"| (b) >= 0.85 x (a) | {b_over_a:.2f} x (paired rounds: {low:.2f} to {high:.2f}) "
+        f"| {verdict(b_over_a, TARGETS['b_over_a'])} |",
         f"| (b) >= 10 x (c) | {b / c:.1f} x | {verdict(b / c, TARGETS['b_over_c'])} |",
         f"| (d) >= 5,000 orders/s | {d:,.0f} | "
         f"{verdict(d, TARGETS['pipeline_orders_per_s'])} |",
@@ -187,6 +201,7 @@ def report(figures: Figures, info: dict, *, web_workers: int, web_threads: int,
     setup = (f"{info['cores']} cores ({info['cpu']}), Python {info['python']}, PostgreSQL "
              f"{info['postgresql']}, Redis {info['redis']}; gunicorn {web_workers} gthread "
              f"workers x {web_threads} threads; load generator: 1 gevent process, {concurrency} "
-             f"connections, {duration:.0f} s per measurement after 2 s warm-up, median of "
-             f"{len(figures.rounds['a'])} alternating rounds for (a) and (b)")
+             f"connections, {duration:.0f} s per measurement after 2 s warm-up; (a) and (b) in "
+             f"{len(figures.rounds['a'])} rounds back to back (ABBA order), requests/s and "
+             f"latencies their medians, (b)/(a) the median of the rounds' ratios")
     return "\n".join([f"Measured {info['date']} on {setup}.", "", *lines, "", *ratios, ""])

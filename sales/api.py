@@ -28,7 +28,14 @@ from sales.serializers import (
     sale_representation,
 )
 from shop.errors import DomainError
-from shop.http import client_ip_of, client_of, device_of, idempotency_key_of, user_id_of
+from shop.http import (
+    client_ip_of,
+    client_of,
+    device_of,
+    idempotency_key_of,
+    json_body_of,
+    user_id_of,
+)
 from shop.permissions import staff_with
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -64,7 +71,7 @@ class SalePurchaseApi(APIView):
     @extend_schema(request=PurchaseInput, responses={202: PurchaseOutput},
                    parameters=[IDEMPOTENCY_HEADER, DEVICE_HEADER])
     def post(self, request, sale_id: int):
-        data = purchase_input(request.data)
+        data = purchase_input(json_body_of(request))
         if settings.PURCHASE_STRATEGY == "row_lock":
             return self._row_lock(request, sale_id, data)
         try:

@@ -10,7 +10,6 @@ holds live here too; loading and rebuilding gates is `sales.gate_ops`.
 from __future__ import annotations
 
 import atexit
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import redis
 from django.conf import settings
 
 from antiscalper.mirror import READY_KEY as BLACKLIST_READY_KEY
+from sales import hotline
 from sales.gate_keys import (
     ATTEMPTS_CAP,
     BLACKLIST_KEYS,
@@ -37,24 +37,13 @@ from shop.errors import DomainError
 
 SOLD_OUT_MEMO_SECONDS = 1.0
 
-_hot = threading.local()
+def _source(name: str) -> str:
+    return (LUA_DIR / f"{name}.lua").read_text()
 
 
-def _hot_script(name: str):
-    """The admission script bound to this thread's own connection.
-
-    A pooled client checks a connection out (with a readiness poll) on every command; the hot
-    path keeps one connection per thread instead, so an admission costs one send and one read.
-    """
-    scripts = getattr(_hot, "scripts", None)
-    if scripts is None or _hot.pid != os.getpid():
-        client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True,
-                                      single_connection_client=True)
-        _hot.pid, _hot.scripts = os.getpid(), {}
-        _hot.client, scripts = client, _hot.scripts
-    if name not in scripts:
-        scripts[name] = _hot.client.register_script((LUA_DIR / f"{name}.lua").read_text())
-    return scripts[name]
+def _hot_script(name: str) -> hotline.HotLine:
+    """The admission script on this thread's own line to Redis (see `sales.hotline`)."""
+    return hotline.line(name, _source)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@ import json
 
 from django.conf import settings
 from django.db.models import QuerySet
+from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.json import strict_constant
 
 from shop.errors import invalid
 
@@ -18,6 +20,29 @@ MAX_LIMIT = 200
 def user_id_of(request: Request) -> int:
     """The authenticated user's id, read from the token (no database query)."""
     return int(request.user.id)
+
+
+PLAIN_JSON = ("application/json", "application/json; charset=utf-8",
+              "application/json;charset=utf-8")
+
+
+def json_body_of(request: Request):
+    """The request's data, with a plain JSON body parsed directly.
+
+    For a hot endpoint DRF's parser negotiation costs several times the parse itself. The
+    answers are DRF's own: the same strict parse (no NaN or Infinity), the same
+    `JSON parse error - ...` message, `{}` for an empty body; any other content type goes
+    through DRF's parsers (and its 415) as before.
+    """
+    if request.META.get("CONTENT_TYPE", "").lower() not in PLAIN_JSON:
+        return request.data
+    body = request.body
+    if not body:
+        return {}
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=strict_constant)
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ParseError(f"JSON parse error - {error}") from None
 
 
 def idempotency_key_of(request: Request) -> str | None:

@@ -184,20 +184,22 @@ def test_someone_elses_ticket_is_not_found(api, make_customer, live_sale):
     assert stranger.get("/api/v1/tickets/garbage").status_code == 404
 
 
-def test_the_gate_admits_with_one_redis_round_trip(api, make_customer, live_sale):
-    buy(client_for(make_customer().user), live_sale)  # the script is loaded once per server
-    calls = []
-    client = gate._hot.client
-    original = client.execute_command
+def test_the_gate_admits_with_one_redis_round_trip(api, make_customer, live_sale,
+                                                    redis_client, monkeypatch):
+    buy(client_for(make_customer().user), live_sale)  # the line is opened once per thread
+    line = gate._hot_script("admit")
+    other_calls = []
+    shared = gate_keys.connection()
+    original = shared.execute_command
 
     def counting(*args, **kwargs):
-        calls.append(args[0])
+        other_calls.append(args[0])
         return original(*args, **kwargs)
 
-    client.execute_command = counting
-    try:
-        with CaptureQueriesContext(connection) as queries:
-            assert buy(api, live_sale).status_code == 202
-    finally:
-        del client.execute_command
-    assert calls == ["EVALSHA"] and len(queries) == 0
+    monkeypatch.setattr(shared, "execute_command", counting)
+    round_trips = line.calls
+    evalsha = redis_client.info("commandstats")["cmdstat_evalsha"]["calls"]
+    with CaptureQueriesContext(connection) as queries:
+        assert buy(api, live_sale).status_code == 202
+    assert line.calls - round_trips == 1 and other_calls == [] and len(queries) == 0
+    assert redis_client.info("commandstats")["cmdstat_evalsha"]["calls"] - evalsha == 1

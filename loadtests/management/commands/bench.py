@@ -32,9 +32,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--customers", type=int, default=5000)
-        parser.add_argument("--duration", type=float, default=8.0)
+        parser.add_argument("--duration", type=float, default=5.0)
         parser.add_argument("--concurrency", type=int, default=32)
-        parser.add_argument("--rounds", type=int, default=3)
+        parser.add_argument("--rounds", type=int, default=8)
         parser.add_argument("--web-workers", type=int, default=3)
         parser.add_argument("--web-threads", type=int, default=2)
         parser.add_argument("--port", type=int, default=8077)
