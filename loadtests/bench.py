@@ -27,6 +27,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
+from loadtests import cputime
 from loadtests.stack import Stack
 from sales import gate, gate_keys, pipeline, services
 from sales.models import FlashSale
@@ -93,14 +94,28 @@ def prepare(*, customers: int, tokens_file: Path) -> tuple[FlashSale, FlashSale,
 
 
 def load(url: str, method: str, tokens_file: Path, *, duration: float,
-         concurrency: int) -> dict:
+         concurrency: int, stack: Stack | None = None) -> dict:
+    """One loadgen run; with the stack, also the CPU each answered request cost each group."""
+    before = _cpu(stack)
     output = subprocess.run(
         [sys.executable, "-m", "loadtests.loadgen", "--url", url, "--method", method,
          "--tokens", str(tokens_file), "--duration", str(duration),
          "--concurrency", str(concurrency)],
         check=True, capture_output=True, text=True, cwd=settings.BASE_DIR,
     ).stdout
-    return json.loads(output)
+    result = json.loads(output)
+    result["cpu_us"] = cputime.per_request(before, _cpu(stack), result["answered_all"])
+    return result
+
+
+def _cpu(stack: Stack | None) -> dict | None:
+    if stack is None:
+        return None
+    try:
+        redis_pid = int(gate_keys.connection().info("server")["process_id"])
+    except (KeyError, ValueError):
+        redis_pid = None
+    return cputime.snapshot(web_pid=stack.processes[0][1].pid, redis_pid=redis_pid)
 
 
 def drain_all(sale_id: int) -> dict:
@@ -122,7 +137,12 @@ def run(*, customers: int, duration: float, concurrency: int, rounds: int, web_w
     gate_sale, row_lock_sale, sold_out_sale = prepare(customers=customers,
                                                       tokens_file=tokens_file)
     figures = Figures()
-    base = f"http://127.0.0.1:{port}/api/v1"
+    base, site = f"http://127.0.0.1:{port}/api/v1", f"http://127.0.0.1:{port}"
+
+    def measure(stack: Stack, key: str, url: str, method: str = "GET") -> None:
+        figures.add(key, load(url, method, tokens_file, duration=duration,
+                              concurrency=concurrency, stack=stack))
+
     with Stack(port=port, web_workers=web_workers, web_threads=web_threads, celery_workers=0,
                beat=False) as stack:
         stack.wait_ready()
@@ -131,29 +151,21 @@ def run(*, customers: int, duration: float, concurrency: int, rounds: int, web_w
             for key in (("a", "b") if n % 2 == 0 else ("b", "a")):
                 if key == "a":
                     say(f"round {n + 1}/{rounds}: (a) trivial authenticated endpoint")
-                    figures.add("a", load(f"{base}/auth/whoami", "GET", tokens_file,
-                                          duration=duration, concurrency=concurrency))
+                    measure(stack, "a", f"{base}/auth/whoami")
                 else:
                     say(f"round {n + 1}/{rounds}: (b) purchase through the Redis gate")
-                    figures.add("b", load(f"{base}/sales/{gate_sale.pk}/purchase", "POST",
-                                          tokens_file, duration=duration,
-                                          concurrency=concurrency))
+                    measure(stack, "b", f"{base}/sales/{gate_sale.pk}/purchase", "POST")
         say("(e) purchase on a sold-out sale: answered from the process's memo")
-        figures.add("e", load(f"{base}/sales/{sold_out_sale.pk}/purchase", "POST",
-                              tokens_file, duration=duration, concurrency=concurrency))
-        site = f"http://127.0.0.1:{port}"
+        measure(stack, "e", f"{base}/sales/{sold_out_sale.pk}/purchase", "POST")
         say("(f) the storefront's sale page, as anonymous shoppers see it (shared, cached)")
-        figures.add("f", load(f"{site}/sales/{gate_sale.pk}/", "GET", tokens_file,
-                              duration=duration, concurrency=concurrency))
+        measure(stack, "f", f"{site}/sales/{gate_sale.pk}/")
         say("(g) the sale page's live state (JSON polled by the countdown)")
-        figures.add("g", load(f"{site}/sales/{gate_sale.pk}/live.json", "GET", tokens_file,
-                              duration=duration, concurrency=concurrency))
+        measure(stack, "g", f"{site}/sales/{gate_sale.pk}/live.json")
     with Stack(port=port, web_workers=web_workers, web_threads=web_threads, celery_workers=0,
                beat=False, extra_env={"PURCHASE_STRATEGY": "row_lock"}) as stack:
         stack.wait_ready()
         say("(c) purchase the textbook way: a PostgreSQL row lock per attempt")
-        figures.add("c", load(f"{base}/sales/{row_lock_sale.pk}/purchase", "POST", tokens_file,
-                              duration=duration, concurrency=concurrency))
+        measure(stack, "c", f"{base}/sales/{row_lock_sale.pk}/purchase", "POST")
     say("(d) the pipeline writes the queue that (b) filled to PostgreSQL")
     figures.pipeline = drain_all(gate_sale.pk)
     return figures, machine()
@@ -204,4 +216,22 @@ def report(figures: Figures, info: dict, *, web_workers: int, web_threads: int,
              f"connections, {duration:.0f} s per measurement after 2 s warm-up; (a) and (b) in "
              f"{len(figures.rounds['a'])} rounds back to back (ABBA order), requests/s and "
              f"latencies their medians, (b)/(a) the median of the rounds' ratios")
-    return "\n".join([f"Measured {info['date']} on {setup}.", "", *lines, "", *ratios, ""])
+    return "\n".join([f"Measured {info['date']} on {setup}.", "", *lines, "", *ratios, "",
+                      *cpu_table(figures, rows), ""])
+
+
+def cpu_table(figures: Figures, rows: list[tuple[str, str]]) -> list[str]:
+    """Microseconds of CPU per answered request by process group (medians over rounds)."""
+    measured = [(label, key) for label, key in rows
+                if all(r.get("cpu_us") for r in figures.rounds[key])]
+    if not measured:
+        return []
+    head = " | ".join(cputime.GROUPS)
+    lines = ["CPU per answered request, microseconds (from /proc, medians over rounds):", "",
+             f"| measurement | {head} | all |", "|---|" + "---:|" * (len(cputime.GROUPS) + 1)]
+    for label, key in measured:
+        per_group = [statistics.median(r["cpu_us"][g] for r in figures.rounds[key])
+                     for g in cputime.GROUPS]
+        cells = " | ".join(f"{value:,.0f}" for value in per_group)
+        lines.append(f"| {label} | {cells} | {sum(per_group):,.0f} |")
+    return lines
