@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import redis
 from django.conf import settings
@@ -44,6 +45,17 @@ def _source(name: str) -> str:
 def _hot_script(name: str) -> hotline.HotLine:
     """The admission script on this thread's own line to Redis (see `sales.hotline`)."""
     return hotline.line(name, _source)
+
+
+@lru_cache(maxsize=1024)
+def _admit_keys(sale_id: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """A sale's fixed keys for the admission script, in its KEYS order, around the ticket's,
+    the F-code guess counters' and the account's rate key (built once per sale)."""
+    keys = SaleKeys(sale_id)
+    return ((keys.meta, keys.stock, keys.bought, keys.idem, keys.queue, keys.seq),
+            (keys.reservers, BLACKLIST_KEYS["account"], BLACKLIST_KEYS["device"],
+             BLACKLIST_KEYS["ip"], keys.fstock, keys.fcodes, keys.rights),
+            (SIGNALS_KEY, BLACKLIST_READY_KEY, keys.attempts))
 
 
 @dataclass(frozen=True)
@@ -134,15 +146,12 @@ def admit(*, sale_id: int, user_id: int, quantity: int, now_ms: int,
                                    "ticket": "", "memo": "1"})
             raise DomainError("sold_out", REFUSALS["sold_out"])
         sold_out_memo_forget(sale_id)
-    keys = SaleKeys(sale_id)
     ticket = ticket_new(sale_id)
+    keys, (head, middle, tail) = SaleKeys(sale_id), _admit_keys(sale_id)
     try:
         answer = _hot_script("admit")(
-            keys=[keys.meta, keys.stock, keys.bought, keys.idem, keys.queue, keys.seq,
-                  keys.ticket(ticket), keys.reservers, BLACKLIST_KEYS["account"],
-                  BLACKLIST_KEYS["device"], BLACKLIST_KEYS["ip"], keys.fstock, keys.fcodes,
-                  keys.rights, *guess_keys(user_id, device), SIGNALS_KEY,
-                  BLACKLIST_READY_KEY, keys.attempts, keys.rate(user_id)],
+            keys=[*head, keys.ticket(ticket), *middle, *guess_keys(user_id, device), *tail,
+                  keys.rate(user_id)],
             args=[user_id, quantity, now_ms, idempotency_key or "", ticket, device, ip,
                   settings.GATE_QUEUE_BOUND, TICKET_TTL_SECONDS, address_id or "", fcode_hash,
                   FCODE_GUESS_LIMIT, FCODE_GUESS_WINDOW_SECONDS, client, ATTEMPTS_CAP,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -70,10 +71,15 @@ def client_of(request: Request) -> str:
     """The user agent and the few headers that tell a browser from a script, as compact JSON
     (a signal for the anti-scalper rules, carried with the attempt through the gate)."""
     meta = request.META
-    headers = {name: meta[key][:120] for name in CLIENT_HEADERS
-               if (key := "HTTP_" + name.upper().replace("-", "_")) in meta}
-    return json.dumps({"ua": meta.get("HTTP_USER_AGENT", "")[:200], "h": headers},
-                      separators=(",", ":"))
+    headers = tuple((name, meta[key][:120]) for name in CLIENT_HEADERS
+                    if (key := "HTTP_" + name.upper().replace("-", "_")) in meta)
+    return _client_json(meta.get("HTTP_USER_AGENT", "")[:200], headers)
+
+
+@lru_cache(maxsize=4096)
+def _client_json(user_agent: str, headers: tuple[tuple[str, str], ...]) -> str:
+    """Most of a rush's requests come from a few clients: their JSON is made once."""
+    return json.dumps({"ua": user_agent, "h": dict(headers)}, separators=(",", ":"))
 
 
 def client_parse(raw: str) -> tuple[str, dict[str, str]]:
