@@ -90,7 +90,7 @@ class HotLine:
                 if not chunk:
                     raise redis.ConnectionError("Redis closed the connection")
                 reader.feed(chunk)
-        except OSError as error:  # timeouts (EAGAIN) included
+        except (OSError, hiredis.ProtocolError) as error:  # timeouts (EAGAIN) included
             self.close()
             raise redis.ConnectionError(f"Redis line broken: {error}") from None
         except redis.ConnectionError:
