@@ -47,6 +47,7 @@ class Options:
     celery_workers: int = 1
     locust_workers: int = 0
     web: bool = False
+    web_port: int = 8089
     keep: bool = False
     lead_s: float = 8.0
     bot_pause_s: float = 0.2
@@ -141,9 +142,12 @@ def locust_start(plan: model.Plan, options: Options, base: str, out_dir: Path,
             "--html", str(out_dir / "locust.html"), "--exit-code-on-error", "0",
             "--stop-timeout", "5"]
     if options.web:
-        main += ["--web-host", "127.0.0.1", "--web-port", "8089"]
-        log(f"Locust UI: http://127.0.0.1:8089 (press Start now: the sale opens at T0, "
-            f"{plan.t0 - time.time():.0f} s from now, whatever Locust does)")
+        # The replay keeps the plan's clock, not a button's: the UI shows the run live, it
+        # starts by itself, and Locust quits when the curve ends so that the report follows.
+        main += ["--web-host", "127.0.0.1", "--web-port", str(options.web_port), "--autostart",
+                 "--autoquit", "5"]
+        log(f"Locust UI: http://127.0.0.1:{options.web_port} (live charts; the run starts by "
+            f"itself, the sale opens at T0, {plan.t0 - time.time():.0f} s from now)")
     else:
         main += ["--headless"]
     if options.locust_workers:

@@ -11,6 +11,14 @@ from conftest import client_for
 from sales import gate, gate_keys, hotline
 from sales.tests.test_purchase_api import buy
 
+# Keeps Redis busy for two seconds (DEBUG SLEEP is refused by a default Redis 7).
+STALL_2S = """
+local function now() local t = redis.call('TIME') return t[1] * 1000000 + t[2] end
+local started = now()
+while now() - started < 2000000 do end
+return 1
+"""
+
 
 @pytest.fixture(autouse=True)
 def _fresh_lines():
@@ -50,8 +58,7 @@ def test_a_call_that_times_out_is_never_sent_twice(make_customer, live_sale, red
     not retried, so however the stalled call ends, at most one unit goes."""
     monkeypatch.setattr(hotline, "IO_TIMEOUT_SECONDS", 1)
     assert buy(client_for(make_customer().user), live_sale).status_code == 202  # line opened
-    stalled = threading.Thread(target=lambda: gate_keys.connection().execute_command(
-        "DEBUG", "SLEEP", "2"))
+    stalled = threading.Thread(target=lambda: gate_keys.connection().eval(STALL_2S, 0))
     stalled.start()
     time.sleep(0.2)
     response = buy(client_for(make_customer().user), live_sale)

@@ -50,7 +50,10 @@ class Command(BaseCommand):
         parser.add_argument("--celery-workers", type=int, default=1)
         parser.add_argument("--locust-workers", type=int, default=0,
                             help="run Locust distributed with this many worker processes")
-        parser.add_argument("--web", action="store_true", help="Locust's web UI, not headless")
+        parser.add_argument("--web", action="store_true",
+                            help="Locust's web UI with live charts (the run still starts and "
+                                 "ends by itself)")
+        parser.add_argument("--web-port", type=int, default=8089, help="port of Locust's UI")
         parser.add_argument("--keep", action="store_true", help="leave the store up afterwards")
         parser.add_argument("--out", type=Path, default=Path(settings.VAR_DIR) / "double11")
 
@@ -62,7 +65,8 @@ class Command(BaseCommand):
         options = Options(scale=o["scale"], time_scale=o["time_scale"],
                           min_phase_s=o["min_phase"], seed=seed, port=o["port"],
                           web_workers=o["web_workers"], celery_workers=o["celery_workers"],
-                          locust_workers=o["locust_workers"], web=o["web"], keep=o["keep"],
+                          locust_workers=o["locust_workers"], web=o["web"],
+                          web_port=o["web_port"], keep=o["keep"],
                           out_dir=o["out"], bot_pause_s=o["bot_pause"],
                           live_login_share=o["live_logins"])
         try:
