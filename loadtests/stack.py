@@ -11,12 +11,53 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+
+_deferring = False
+
+
+@contextmanager
+def ctrl_c_deferred():
+    """Stopping must finish: a second Ctrl-C (people press it twice) arriving mid-stop would
+    otherwise abandon the processes not yet stopped, left running without an owner. Ctrl-C is
+    held back until the outermost such block ends and then raised, if it came."""
+    global _deferring
+    if _deferring or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: pressed.append(number))
+    _deferring = True
+    try:
+        yield
+    finally:
+        _deferring = False
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
+
+
+def group_stop(processes: list[subprocess.Popen], *, timeout: float) -> None:
+    """SIGTERM each process's group (last started first), wait, then SIGKILL what is left."""
+    for process in reversed(processes):
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    for process in reversed(processes):
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 @dataclass
@@ -30,6 +71,7 @@ class Stack:
     beat: bool = True
     log_dir: Path = field(default_factory=lambda: Path(settings.VAR_DIR) / "logs")
     extra_env: dict[str, str] = field(default_factory=dict)
+    stop_timeout: float = 15.0  # per process, then SIGKILL
     processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
 
     @property
@@ -82,18 +124,8 @@ class Stack:
         raise RuntimeError(f"the web server did not answer within {timeout:.0f} s")
 
     def stop(self) -> None:
-        for _, process in reversed(self.processes):
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for _, process in reversed(self.processes):
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        with ctrl_c_deferred():
+            group_stop([process for _, process in self.processes], timeout=self.stop_timeout)
         self.processes.clear()
 
     def __enter__(self) -> Stack:

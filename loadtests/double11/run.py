@@ -24,7 +24,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from antiscalper import mirror
 from loadtests.double11 import plan as model
-from loadtests.stack import Stack
+from loadtests.stack import Stack, ctrl_c_deferred, group_stop
 from sales import gate, gate_keys, modes, services
 from sales.models import RejectedTicket, SaleMode
 from shop.models import Order, Sku
@@ -170,18 +170,8 @@ def locust_start(plan: model.Plan, options: Options, base: str, out_dir: Path,
 
 def processes_stop(processes: list[subprocess.Popen], timeout: float = 20) -> None:
     """SIGTERM (Locust writes its CSV and HTML on the way out), then SIGKILL."""
-    for process in reversed(processes):
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    for process in reversed(processes):
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    with ctrl_c_deferred():
+        group_stop(processes, timeout=timeout)
 
 
 def watch(plan: model.Plan, master: subprocess.Popen, out_dir: Path, say: Callable[[str], None],
@@ -245,6 +235,7 @@ def replay(options: Options, *, extra_env: dict[str, str] | None = None,
         say("interrupted: stopping every process this run started")
         raise
     finally:
-        processes_stop(locusts)
-        stack.stop()
+        with ctrl_c_deferred():
+            processes_stop(locusts)
+            stack.stop()
         signal.signal(signal.SIGTERM, previous)
