@@ -1,4 +1,4 @@
-"""Storefront pages of the store: register, log in and out, my orders, checkout (pay, cancel).
+"""Storefront pages of the store: register, log in and out, addresses, my orders, checkout.
 
 Thin views over the same services as the API (shop.services, shop.payments): parse the form,
 call one service, render. Refusals become the sentence of shop.sentences, never a trace.
@@ -28,6 +28,7 @@ from shop import payments, selectors, services
 from shop.errors import DomainError
 from shop.models import Order, OrderStatus
 from shop.sentences import field_errors, sentence_for, when
+from shop.serializers import AddressSerializer
 
 LOGIN_URL = reverse_lazy("web-login")
 DEVICE_COOKIE = "device_id"
@@ -124,6 +125,33 @@ class StoreLoginView(auth_views.LoginView):
 
 login_view = StoreLoginView.as_view()
 logout_view = auth_views.LogoutView.as_view(next_page="/")
+
+
+ADDRESS_FIELDS = ("recipient", "phone", "line1", "city", "postcode")
+
+
+@never_cache
+@login_required(login_url=LOGIN_URL)
+def address_book(request: HttpRequest) -> HttpResponse:
+    """The shopper's delivery addresses, and a form to add one (the API's rules: the same
+    serializer, the same normalised form that the anti-scalper linking matches on)."""
+    form = {name: request.POST.get(name, "").strip() for name in ADDRESS_FIELDS}
+    errors: list[str] = []
+    if request.method == "POST":
+        data = AddressSerializer(data=form)
+        try:
+            if not data.is_valid():
+                raise DomainError("invalid", "", details=data.errors)
+            customer = selectors.customer_for_user(user_id=request.user.id)
+            services.address_create(customer=customer, **data.validated_data)
+        except DomainError as error:
+            errors = field_errors(error) or [sentence_for(error)]
+        else:
+            messages.success(request, "Address added. Choose it when you buy.")
+            return redirect(_safe_next(request, reverse("web-addresses")))
+    context = {"form": form, "errors": errors, "next": _safe_next(request, ""),
+               "addresses": list(selectors.address_list(user_id=request.user.id))}
+    return render(request, "shop/addresses.html", context, status=400 if errors else 200)
 
 
 @never_cache
