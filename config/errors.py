@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
@@ -71,6 +72,16 @@ def _from_api_exception(exc: drf.APIException) -> JsonResponse:
     return envelope(code, str(exc.detail), exc.status_code)
 
 
+def _refused_as_suspicious(exc: SuspiciousOperation) -> HttpResponse:
+    """Django's guards on the request itself (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, too
+    many fields, a bad Host): the client's fault, so a 400 as Django itself answers, never a
+    500."""
+    if isinstance(exc, RequestDataTooBig):
+        return envelope("invalid", "The request body is too large.", 400,
+                        {"body": [f"at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"]})
+    return envelope("invalid", "The request was refused as malformed.", 400)
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse:
     """DRF's EXCEPTION_HANDLER: every exception a view raises becomes the envelope."""
     if isinstance(exc, DomainError):
@@ -85,6 +96,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRespon
                         headers={"Retry-After": str(settings.RATELIMIT_RETRY_AFTER)})
     if isinstance(exc, DjangoPermissionDenied):
         return envelope("forbidden", "You are not allowed to do this.", 403)
+    if isinstance(exc, SuspiciousOperation):
+        return _refused_as_suspicious(exc)
     if isinstance(exc, drf.APIException):
         response = drf_default_handler(exc, context)  # sets auth headers such as WWW-Authenticate
         replacement = _from_api_exception(exc)
@@ -119,5 +132,7 @@ class ApiErrorMiddleware:
             return None
         if isinstance(exception, Http404):
             return envelope("not_found", "No such object.", 404)
+        if isinstance(exception, SuspiciousOperation):
+            return _refused_as_suspicious(exception)
         logger.exception("unhandled error at %s", request.path)
         return envelope("internal", "Something went wrong on our side; it has been logged.", 500)

@@ -38,6 +38,7 @@ from shop.errors import DomainError
 
 SOLD_OUT_MEMO_SECONDS = 1.0
 
+
 def _source(name: str) -> str:
     return (LUA_DIR / f"{name}.lua").read_text()
 

@@ -123,3 +123,16 @@ def test_domain_error_codes_map_to_the_contract_status(code, status):
     assert response.status_code == status
     body = json.loads(response.content)
     assert body == {"error": {"code": code, "message": "No.", "details": {}}}
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=latin-1",
+                                          "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize("path", ["/api/v1/auth/register", "/api/v1/sales/1/purchase"])
+def test_a_body_over_the_upload_limit_is_400_invalid_not_a_500(api, db, settings, path,
+                                                                content_type):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = '{"quantity": 1, "pad": "' + "x" * 2000 + '"}'
+    response = api.generic("POST", path, body, content_type=content_type)
+    details = assert_envelope(response, 400, "invalid")["details"]
+    if "json" in content_type:  # a form body is refused earlier, for its type (no JSON here)
+        assert details == {"body": ["at most 1000 bytes"]}
