@@ -6,9 +6,22 @@ from collections import defaultdict
 from datetime import datetime
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from antiscalper.models import AllowlistEntry, Appeal, BlacklistEntry, Kind, ListEntry, live_q
-from shop.errors import not_found
+from antiscalper.identities import value_normalize
+from antiscalper.models import (
+    AllowlistEntry,
+    Appeal,
+    BlacklistEntry,
+    Decision,
+    Kind,
+    ListEntry,
+    RiskDecision,
+    live_q,
+)
+from shop.errors import DomainError, not_found
+from shop.models import Customer
+from shop.sentences import when
 
 
 def blacklist_list(*, kind: str | None = None, active: bool | None = None,
@@ -69,3 +82,31 @@ def appeal_get(*, appeal_id: int) -> Appeal:
     if appeal is None:
         raise not_found("appeal")
     return appeal
+
+
+def block_reasons(*, user_id: int, device: str, ip: str) -> list[str]:
+    """What a blocked shopper may know of why: their own identities on the blocklist (with
+    the reason ops wrote) and the latest anti-scalper decisions against the account. Nothing
+    about other accounts, and nothing of the rules' thresholds."""
+    now = timezone.now()
+    phone = Customer.objects.filter(user_id=user_id).values_list("phone", flat=True).first()
+    identities = [(Kind.ACCOUNT, str(user_id), "account"), (Kind.DEVICE, device, "device"),
+                  (Kind.IP, ip, "network address"), (Kind.PHONE, phone or "", "phone number")]
+    reasons = []
+    for kind, value, label in identities:
+        if not value:
+            continue
+        try:
+            value = value_normalize(kind=kind, value=value)
+        except DomainError:
+            continue
+        entry = BlacklistEntry.objects.filter(live_q(now), kind=kind, value=value).first()
+        if entry:
+            why = entry.reason or "no reason was recorded"
+            until = f" until {when(entry.expires_at)}" if entry.expires_at else ""
+            reasons.append(f"Your {label} is on our blocklist{until}: {why}.")
+    decisions = (RiskDecision.objects.filter(user_id=user_id, decision=Decision.BLOCK)
+                 .exclude(review_status=RiskDecision.Review.CLEARED).order_by("-pk")[:3])
+    reasons.extend(f"Our anti-scalper checks stopped a purchase: {d.reason}." for d in decisions
+                   if d.reason)
+    return reasons

@@ -29,16 +29,13 @@ from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.decorators import ratelimit
 
 from antiscalper import services as antiscalper_services
-from antiscalper.identities import value_normalize
-from antiscalper.models import BlacklistEntry, Decision, Kind, RiskDecision, live_q
-from antiscalper.selectors import appeal_list
+from antiscalper.selectors import appeal_list, block_reasons
 from sales import modes, selectors, services
 from sales.gate_keys import epoch_ms
 from sales.models import Reservation, SaleMode, SaleStatus
 from sales.serializers import purchase_input
 from shop.errors import DomainError, not_found
 from shop.http import client_ip_of, client_of
-from shop.models import Customer
 from shop.selectors import address_list
 from shop.sentences import APPEAL_HOW, sentence_for, ticket_reason, when
 from shop.web import LOGIN_URL, device_for, error_page
@@ -308,32 +305,9 @@ def draw_page(request: HttpRequest, sale_id: int) -> HttpResponse:
 # ---- blocked shoppers and appeals ----------------------------------------------------------
 
 def _why_blocked(request: HttpRequest) -> list[str]:
-    """What the shopper may know of why: their own identities on the blocklist (with the
-    reason ops wrote) and the anti-scalper decisions against the account.
-    (A read; it belongs in antiscalper.selectors once that module can take it.)"""
-    user_id, now = request.user.id, timezone.now()
-    phone = Customer.objects.filter(user_id=user_id).values_list("phone", flat=True).first()
-    identities = [(Kind.ACCOUNT, str(user_id), "account"),
-                  (Kind.DEVICE, device_for(request), "device"),
-                  (Kind.IP, client_ip_of(request), "network address"),
-                  (Kind.PHONE, phone or "", "phone number")]
-    reasons = []
-    for kind, value, label in identities:
-        if not value:
-            continue
-        try:
-            value = value_normalize(kind=kind, value=value)
-        except DomainError:
-            continue
-        entry = BlacklistEntry.objects.filter(live_q(now), kind=kind, value=value).first()
-        if entry:
-            why = entry.reason or "no reason was recorded"
-            until = f" until {when(entry.expires_at)}" if entry.expires_at else ""
-            reasons.append(f"Your {label} is on our blocklist{until}: {why}.")
-    decisions = (RiskDecision.objects.filter(user_id=user_id, decision=Decision.BLOCK)
-                 .exclude(review_status=RiskDecision.Review.CLEARED).order_by("-pk")[:3])
-    reasons.extend(f"Our anti-scalper checks stopped a purchase: {d.reason}." for d in decisions
-                   if d.reason)
+    """What the shopper may know of why they are blocked, or a general sentence."""
+    reasons = block_reasons(user_id=request.user.id, device=device_for(request),
+                            ip=client_ip_of(request))
     return reasons or ["Our anti-scalper checks linked this account to activity that looks "
                        "like scalping (for example a device or network shared by many "
                        "accounts)."]

@@ -1,0 +1,46 @@
+"""What a blocked shopper is told: their own listed identities with ops' reasons, the latest
+decisions against the account, nothing cleared and nothing about anyone else."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from antiscalper import services
+from antiscalper.models import Decision, RiskDecision
+from antiscalper.selectors import block_reasons
+
+
+def test_nothing_listed_and_nothing_decided_is_no_reason(customer):
+    assert block_reasons(user_id=customer.user_id, device="d-1", ip="10.0.0.1") == []
+
+
+def test_each_listed_identity_of_the_shopper_is_named_with_its_reason(customer,
+                                                                       make_customer):
+    services.blacklist_add(kind="account", value=str(customer.user_id),
+                           reason="30 units in 2 seconds")
+    services.blacklist_add(kind="device", value="d-1", reason="",
+                           expires_at=timezone.now() + timedelta(days=2))
+    services.blacklist_add(kind="ip", value="10.0.0.9", reason="someone else's network")
+    services.blacklist_add(kind="phone", value=customer.phone, reason="a scalper's SIM")
+    reasons = block_reasons(user_id=customer.user_id, device="d-1", ip="10.0.0.1")
+    assert reasons[0] == "Your account is on our blocklist: 30 units in 2 seconds."
+    assert reasons[1].startswith("Your device is on our blocklist until ")
+    assert reasons[1].endswith(": no reason was recorded.")
+    assert reasons[2] == "Your phone number is on our blocklist: a scalper's SIM."
+    assert len(reasons) == 3  # the listed IP is not this shopper's
+    other = make_customer()
+    assert block_reasons(user_id=other.user_id, device="", ip="") == []
+
+
+def test_block_decisions_are_told_unless_a_reviewer_cleared_them(customer):
+    def decide(reason: str, review: str) -> None:
+        RiskDecision.objects.create(sale_id=1, user_id=customer.user_id, decision=Decision.BLOCK,
+                                    reason=reason, review_status=review,
+                                    created_at=timezone.now())
+
+    decide("one device, 40 accounts", RiskDecision.Review.OPEN)
+    decide("a mistake", RiskDecision.Review.CLEARED)
+    assert block_reasons(user_id=customer.user_id, device="", ip="") == [
+        "Our anti-scalper checks stopped a purchase: one device, 40 accounts."]
