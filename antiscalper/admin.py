@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from import_export.admin import ImportExportMixin
 
-from antiscalper import services
+from antiscalper import appeals, services
 from antiscalper.identities import value_normalize
 from antiscalper.models import AllowlistEntry, Appeal, BlacklistEntry, Source
 from antiscalper.resources import BlacklistEntryResource
@@ -173,7 +173,7 @@ class AllowlistEntryAdmin(ListEntryAdmin):
               permissions=["change"])
 def uphold(modeladmin, request, queryset):
     ids = list(queryset.values_list("pk", flat=True))
-    done = sum(1 for pk in ids if services.appeal_uphold(appeal_id=pk, actor_id=request.user.pk))
+    done = sum(1 for pk in ids if appeals.appeal_uphold(appeal_id=pk, actor_id=request.user.pk))
     modeladmin.message_user(request, f"Upheld {done} appeal(s).", messages.SUCCESS)
     if len(ids) - done:
         modeladmin.message_user(request, f"{len(ids) - done} appeal(s) were already handled.",
@@ -183,7 +183,7 @@ def uphold(modeladmin, request, queryset):
 @admin.action(description="Reject: keep the identity blocked", permissions=["change"])
 def reject(modeladmin, request, queryset):
     ids = list(queryset.values_list("pk", flat=True))
-    done = sum(1 for pk in ids if services.appeal_reject(appeal_id=pk, actor_id=request.user.pk))
+    done = sum(1 for pk in ids if appeals.appeal_reject(appeal_id=pk, actor_id=request.user.pk))
     modeladmin.message_user(request, f"Rejected {done} appeal(s).", messages.SUCCESS)
     if len(ids) - done:
         modeladmin.message_user(request, f"{len(ids) - done} appeal(s) were already handled.",

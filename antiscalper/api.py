@@ -7,7 +7,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from antiscalper import flags, selectors, services
+from antiscalper import appeals, flags, selectors, services
 from antiscalper.serializers import (
     AppealInput,
     AppealOutput,
@@ -84,7 +84,7 @@ class AppealListApi(APIView):
         """Ask to be cleared; without kind/value the identity is your own account."""
         data = AppealInput(data=request.data)
         data.is_valid(raise_exception=True)
-        appeal, created = services.appeal_submit(
+        appeal, created = appeals.appeal_submit(
             user_id=user_id_of(request), **data.validated_data,
             device=device_of(request), ip=client_ip_of(request))
         return Response(AppealOutput(appeal).data,

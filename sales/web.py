@@ -28,7 +28,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.decorators import ratelimit
 
-from antiscalper import services as antiscalper_services
+from antiscalper import appeals
 from antiscalper.selectors import appeal_list, block_reasons
 from sales import modes, selectors, services
 from sales.gate_keys import epoch_ms
@@ -42,9 +42,8 @@ from shop.web import LOGIN_URL, device_for, error_page
 
 CACHE_SECONDS = 2
 LIVE_MAX_AGE = 1
-# appeal_submit's own length check raises TypeError (invalid(..., message=...) collides with
-# invalid's first parameter), so the form checks the length before calling it.
-APPEAL_MAX = 2000
+# The form checks the message's length itself, to word the refusal for the page.
+APPEAL_MAX = appeals.MAX_MESSAGE
 
 
 def _surely_anonymous(request: HttpRequest) -> bool:
@@ -332,7 +331,7 @@ def appeal(request: HttpRequest) -> HttpResponse:
     if not 1 <= len(message) <= APPEAL_MAX:  # checked here too: see the module's note
         return blocked_page(request, status=400, error=retry)
     try:
-        _, created = antiscalper_services.appeal_submit(
+        _, created = appeals.appeal_submit(
             user_id=request.user.id, message=message,
             device=device_for(request), ip=client_ip_of(request))
     except DomainError as error:

@@ -11,6 +11,7 @@ from django.contrib.messages import get_messages
 from django.utils import timezone
 
 from antiscalper import services
+from antiscalper.appeals import appeal_submit
 from antiscalper.models import AllowlistEntry, Appeal, BlacklistEntry, Source
 from antiscalper.tests.helpers import mirrored
 
@@ -149,7 +150,7 @@ def appeals(make_customer):
     first, second = make_customer(), make_customer()
     services.blacklist_add(kind="account", value=str(first.user_id))
     services.blacklist_add(kind="account", value=str(second.user_id))
-    return [services.appeal_submit(user_id=c.user_id, message="I am a fan")[0]
+    return [appeal_submit(user_id=c.user_id, message="I am a fan")[0]
             for c in (first, second)]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.admin.models import LogEntry
 
-from antiscalper import services
+from antiscalper import appeals, services
 from antiscalper.models import AllowlistEntry, Appeal, BlacklistEntry
 from antiscalper.tests.helpers import error_of, mirrored
 
@@ -86,17 +86,17 @@ def test_appealing_needs_a_token(anon):
 
 def test_a_shopper_lists_only_their_own_appeals(api, make_customer):
     other = make_customer()
-    services.appeal_submit(user_id=other.user_id, message="not yours")
+    appeals.appeal_submit(user_id=other.user_id, message="not yours")
     api.post(URL, {"message": "mine"}, format="json")
     assert [a["message"] for a in api.get(URL).json()] == ["mine"]
 
 
 def test_upholding_clears_the_identity_at_the_gate_and_closes_the_appeal(
         customer, blocked, admin_user, on_commit):
-    appeal, _ = services.appeal_submit(user_id=customer.user_id, message="fan")
+    appeal, _ = appeals.appeal_submit(user_id=customer.user_id, message="fan")
     assert mirrored("account") == {str(customer.user_id)}
     with on_commit():
-        assert services.appeal_uphold(appeal_id=appeal.pk, actor_id=admin_user.pk,
+        assert appeals.appeal_uphold(appeal_id=appeal.pk, actor_id=admin_user.pk,
                                       note="verified fan")
     appeal.refresh_from_db()
     assert (appeal.status, appeal.handled_by_id, appeal.resolution) == (
@@ -111,18 +111,18 @@ def test_upholding_clears_the_identity_at_the_gate_and_closes_the_appeal(
 
 def test_an_upheld_identity_stays_clear_when_a_rule_lists_it_again(customer, blocked,
                                                                    on_commit):
-    appeal, _ = services.appeal_submit(user_id=customer.user_id, message="fan")
+    appeal, _ = appeals.appeal_submit(user_id=customer.user_id, message="fan")
     with on_commit():
-        services.appeal_uphold(appeal_id=appeal.pk)
+        appeals.appeal_uphold(appeal_id=appeal.pk)
         services.blacklist_add(kind="account", value=str(customer.user_id), source="rule")
     assert BlacklistEntry.objects.filter(is_active=True).count() == 1
     assert mirrored("account") == set()
 
 
 def test_rejecting_keeps_the_identity_blocked(customer, blocked, admin_user, on_commit):
-    appeal, _ = services.appeal_submit(user_id=customer.user_id, message="fan")
+    appeal, _ = appeals.appeal_submit(user_id=customer.user_id, message="fan")
     with on_commit():
-        assert services.appeal_reject(appeal_id=appeal.pk, actor_id=admin_user.pk,
+        assert appeals.appeal_reject(appeal_id=appeal.pk, actor_id=admin_user.pk,
                                       note="40 orders to 40 addresses")
     appeal.refresh_from_db()
     assert appeal.status == Appeal.Status.REJECTED
@@ -131,15 +131,15 @@ def test_rejecting_keeps_the_identity_blocked(customer, blocked, admin_user, on_
 
 
 def test_an_appeal_is_handled_once(customer, blocked):
-    appeal, _ = services.appeal_submit(user_id=customer.user_id, message="fan")
-    assert services.appeal_reject(appeal_id=appeal.pk) is True
-    assert services.appeal_uphold(appeal_id=appeal.pk) is False
-    assert services.appeal_reject(appeal_id=appeal.pk) is False
+    appeal, _ = appeals.appeal_submit(user_id=customer.user_id, message="fan")
+    assert appeals.appeal_reject(appeal_id=appeal.pk) is True
+    assert appeals.appeal_uphold(appeal_id=appeal.pk) is False
+    assert appeals.appeal_reject(appeal_id=appeal.pk) is False
     assert not AllowlistEntry.objects.exists()
 
 
 def test_after_a_rejection_the_shopper_may_appeal_again(api, customer, blocked):
     first = api.post(URL, {"message": "fan"}, format="json").json()
-    services.appeal_reject(appeal_id=first["id"])
+    appeals.appeal_reject(appeal_id=first["id"])
     second = api.post(URL, {"message": "new evidence"}, format="json")
     assert second.status_code == 201 and second.json()["id"] != first["id"]

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.utils import timezone
 
-from antiscalper import services
+from antiscalper import appeals, services
 from antiscalper.models import AllowlistEntry, BlacklistEntry, Source
 from antiscalper.tests.helpers import mirrored
 from shop.errors import DomainError
@@ -147,7 +147,7 @@ def test_two_ops_listing_the_same_identity_at_once_leave_one_active_entry():
 @pytest.mark.django_db(transaction=True)
 def test_two_ops_handling_one_appeal_at_once_handle_it_once(make_customer):
     customer = make_customer()
-    appeal, _ = services.appeal_submit(user_id=customer.user_id, message="fan")
-    results = run_together(lambda: services.appeal_uphold(appeal_id=appeal.pk),
-                           lambda: services.appeal_reject(appeal_id=appeal.pk))
+    appeal, _ = appeals.appeal_submit(user_id=customer.user_id, message="fan")
+    results = run_together(lambda: appeals.appeal_uphold(appeal_id=appeal.pk),
+                           lambda: appeals.appeal_reject(appeal_id=appeal.pk))
     assert sorted(results) == [False, True]

@@ -1,0 +1,112 @@
+"""Appeals: a shopper asks to be cleared; upholding allowlists the identity at the gate.
+
+One transaction per function, audited like every list change; closing an appeal is a
+conditional update, so two reviewers racing on one appeal close it once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from antiscalper import selectors
+from antiscalper.audit import ADDED, CHANGED, audit
+from antiscalper.identities import value_normalize
+from antiscalper.models import Appeal, BlacklistEntry, Kind
+from antiscalper.services import MAX_REASON, allowlist_add, blacklist_deactivate
+from shop.errors import DomainError, invalid
+from shop.models import Customer
+
+MAX_MESSAGE = 2000
+
+
+def _appeal_identity(*, user_id: int, kind: str, value: str | None, device: str,
+                     ip: str) -> str:
+    if kind not in Kind.values:
+        raise invalid(f"Unknown kind {kind!r}.", kind=[f"one of {', '.join(Kind.values)}"])
+    if not value:
+        if kind == Kind.PHONE:
+            value = Customer.objects.filter(user_id=user_id).values_list("phone", flat=True) \
+                .first()
+        elif kind in (Kind.ACCOUNT, Kind.DEVICE, Kind.IP):
+            value = {Kind.ACCOUNT: str(user_id), Kind.DEVICE: device, Kind.IP: ip}[kind]
+        if not value:
+            raise invalid("Say which identity you appeal for.", value=["required for this kind"])
+    value = value_normalize(kind=kind, value=value)
+    if kind == Kind.ACCOUNT and value != str(user_id):
+        raise invalid("You can only appeal for your own account.", value=["not your account"])
+    return value
+
+
+def appeal_submit(*, user_id: int, message: str, kind: str = Kind.ACCOUNT,
+                  value: str | None = None, device: str = "", ip: str = "",
+                  ) -> tuple[Appeal, bool]:
+    """A shopper asks to be cleared; one open appeal per identity. Returns (appeal, created).
+
+    Without a value the identity is the shopper's own: account, registered phone, or the
+    device and IP of this request.
+    """
+    message = (message or "").strip()
+    if not message or len(message) > MAX_MESSAGE:
+        raise DomainError("invalid", "Write 1 to 2000 characters.",
+                          details={"message": ["1 to 2000 characters"]})
+    value = _appeal_identity(user_id=user_id, kind=kind, value=value, device=device, ip=ip)
+    with transaction.atomic():
+        open_ = Appeal.objects.filter(user_id=user_id, kind=kind, value=value,
+                                      status=Appeal.Status.OPEN).first()
+        if open_ is not None:
+            return open_, False
+        entry = selectors.active_entry(model=BlacklistEntry, kind=kind, value=value)
+        try:
+            with transaction.atomic():
+                appeal = Appeal.objects.create(user_id=user_id, kind=kind, value=value,
+                                               entry=entry, message=message)
+        except IntegrityError:  # a double submit raced this one
+            return Appeal.objects.get(user_id=user_id, kind=kind, value=value,
+                                      status=Appeal.Status.OPEN), False
+        audit(actor_id=user_id, objects=[appeal], action=ADDED, message="Appeal submitted.")
+    return appeal, True
+
+
+def _appeal_close(*, appeal_id: int, status: str, actor_id: int | None, note: str,
+                  now: datetime) -> Appeal | None:
+    appeal = selectors.appeal_get(appeal_id=appeal_id)
+    changed = Appeal.objects.filter(pk=appeal_id, status=Appeal.Status.OPEN).update(
+        status=status, handled_by_id=actor_id, handled_at=now, resolution=note[:MAX_REASON])
+    if not changed:
+        return None
+    audit(actor_id=actor_id, objects=[appeal], action=CHANGED,
+          message=f"Appeal {status}: {note or 'no note'}.")
+    return appeal
+
+
+def appeal_uphold(*, appeal_id: int, actor_id: int | None = None, note: str = "",
+                  now: datetime | None = None) -> bool:
+    """Clear the appealed identity: allowlist it and deactivate its blacklist entries.
+
+    False when the appeal was already handled (by someone else, or twice in a row).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        appeal = _appeal_close(appeal_id=appeal_id, status=Appeal.Status.UPHELD,
+                               actor_id=actor_id, note=note, now=now)
+        if appeal is None:
+            return False
+        allowlist_add(kind=appeal.kind, value=appeal.value, actor_id=actor_id, now=now,
+                      reason=f"Appeal #{appeal.pk} upheld. {note}".strip()[:MAX_REASON])
+        listed = BlacklistEntry.objects.filter(kind=appeal.kind, value=appeal.value,
+                                               is_active=True).values_list("pk", flat=True)
+        for entry_id in list(listed):
+            blacklist_deactivate(entry_id=entry_id, actor_id=actor_id)
+    return True
+
+
+def appeal_reject(*, appeal_id: int, actor_id: int | None = None, note: str = "",
+                  now: datetime | None = None) -> bool:
+    """Keep the identity blocked; False when the appeal was already handled."""
+    with transaction.atomic():
+        appeal = _appeal_close(appeal_id=appeal_id, status=Appeal.Status.REJECTED,
+                               actor_id=actor_id, note=note, now=now or timezone.now())
+    return appeal is not None
