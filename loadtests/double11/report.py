@@ -4,7 +4,6 @@ and Locust's CSV: JSON, HTML with charts, and a terminal summary with the target
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import statistics
@@ -12,11 +11,17 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.db.models import Min, Sum
 from django.utils import timezone
 
 from loadtests.double11 import charts
+from loadtests.double11.evidence import (
+    attempts_of,
+    endpoints,
+    flagged_accounts,
+    history,
+    labels_load,
+)
 from loadtests.double11.plan import GENUINE_PERSONAS, PERSONAS, SCALPER_PERSONAS, Plan
 from sales import gate, gate_keys, services
 from sales.models import FlashSale, RejectedTicket, StockReturn
@@ -25,107 +30,6 @@ from shop.models import Order, OrderLine, Payment
 TARGETS = {"oversell": 0, "limit_violations": 0, "resolved_within_s": 60.0,
            "scalper_share_max": 0.02, "genuine_fpr_max": 0.005, "precision_min": 0.95,
            "recall_min": 0.90}
-
-
-def flagged_accounts(*, sale_id: int) -> tuple[set[int], str]:
-    """The accounts the anti-scalper module flagged in this sale, and what was counted.
-
-    Flagged: a RiskDecision of "review" or "block" for the sale, or an active account
-    BlacklistEntry. Without the RiskDecision table (an older schema) the risk engine's
-    blocks are read from RejectedTicket(reason="risk_blocked") instead. Extend it here.
-    """
-    from antiscalper.models import BlacklistEntry, live_q
-
-    tables = set(connection.introspection.table_names())
-    flagged: set[int] = set()
-    source = []
-    try:
-        from antiscalper.models import RiskDecision
-    except ImportError:  # pragma: no cover - the model is not there yet
-        RiskDecision = None  # noqa: N806
-    if RiskDecision is not None and RiskDecision._meta.db_table in tables:
-        flagged |= set(RiskDecision.objects.filter(sale_id=sale_id, decision__in=["review",
-                                                                                  "block"])
-                       .values_list("user_id", flat=True))
-        source.append("RiskDecision review/block")
-    else:
-        flagged |= set(RejectedTicket.objects.filter(sale_id=sale_id, reason="risk_blocked")
-                       .values_list("user_id", flat=True))
-        source.append("RejectedTicket risk_blocked")
-    values = BlacklistEntry.objects.filter(live_q(timezone.now()), kind="account") \
-        .values_list("value", flat=True)
-    flagged |= {int(v) for v in values if v.isdigit()}
-    source.append("active account BlacklistEntry")
-    return flagged, " + ".join(source)
-
-
-def attempts_of(*, sale_id: int) -> list[dict]:
-    """Every decided purchase attempt the gate logged (its attempts stream), oldest first."""
-    client, key = gate_keys.connection(), gate_keys.SaleKeys(sale_id).attempts
-    result, start = [], "-"
-    while True:
-        chunk = client.xrange(key, min=start, max="+", count=5000)
-        if start != "-":
-            chunk = chunk[1:]
-        if not chunk:
-            break
-        result += [{"at": int(f["at"]), "user": int(f["user"]), "verdict": f["verdict"],
-                    "ticket": f.get("ticket", "")} for _, f in chunk]
-        start = chunk[-1][0]
-    if result:
-        return result
-    from antiscalper.models import AttemptSignal  # the stream is gone: the kept copy
-
-    if AttemptSignal._meta.db_table not in connection.introspection.table_names():
-        return []
-    return [{"at": int(a.at.timestamp() * 1000), "user": a.user_id, "verdict": a.verdict,
-             "ticket": a.ticket} for a in AttemptSignal.objects.filter(sale_id=sale_id)
-            .order_by("at")]
-
-
-def labels_load(out_dir: Path) -> tuple[dict[str, dict], list[list]]:
-    labels: dict[str, dict] = {}
-    errors: Counter = Counter()
-    for path in sorted(out_dir.glob("labels-*.json")):
-        data = json.loads(path.read_text())
-        labels.update(data["labels"])
-        for name, status, code, n in data["errors"]:
-            errors[(name, status, code)] += n
-    return labels, [[*key, n] for key, n in sorted(errors.items(), key=lambda kv: -kv[1])]
-
-
-def _csv(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _num(value, default: float = 0.0) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return default
-    return default if math.isnan(number) else number
-
-
-def endpoints(out_dir: Path) -> list[dict]:
-    rows = []
-    for row in _csv(out_dir / "locust_stats.csv"):
-        rows.append({"name": row["Name"], "method": row["Type"],
-                     "requests": int(_num(row["Request Count"])),
-                     "failures": int(_num(row["Failure Count"])),
-                     "rps": round(_num(row["Requests/s"]), 1),
-                     "p50_ms": _num(row["50%"]), "p95_ms": _num(row["95%"]),
-                     "p99_ms": _num(row["99%"])})
-    return rows
-
-
-def history(out_dir: Path, t0: float) -> list[dict]:
-    return [{"t": round(_num(r["Timestamp"]) - t0, 1), "users": int(_num(r["User Count"])),
-             "rps": _num(r["Requests/s"]), "p50": _num(r["50%"]), "p95": _num(r["95%"]),
-             "p99": _num(r["99%"])}
-            for r in _csv(out_dir / "locust_stats_history.csv") if r["Name"] == "Aggregated"]
 
 
 def _ratio(part: float, whole: float) -> float | None:

@@ -1,0 +1,92 @@
+"""What a replay left behind, read back for its report: the anti-scalper module's flags, the
+gate's attempts stream (or its kept copy), the shoppers' own labels, and Locust's CSVs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+from django.utils import timezone
+
+from antiscalper.models import AttemptSignal, BlacklistEntry, RiskDecision, live_q
+from sales import gate_keys
+
+
+def flagged_accounts(*, sale_id: int) -> tuple[set[int], str]:
+    """The accounts the anti-scalper module flagged in this sale, and what was counted: a
+    RiskDecision of "review" or "block" for the sale, or an active account BlacklistEntry."""
+    flagged = set(RiskDecision.objects.filter(sale_id=sale_id, decision__in=["review", "block"])
+                  .values_list("user_id", flat=True))
+    values = BlacklistEntry.objects.filter(live_q(timezone.now()), kind="account") \
+        .values_list("value", flat=True)
+    flagged |= {int(v) for v in values if v.isdigit()}
+    return flagged, "RiskDecision review/block + active account BlacklistEntry"
+
+
+def attempts_of(*, sale_id: int) -> list[dict]:
+    """Every decided purchase attempt the gate logged (its attempts stream), oldest first."""
+    client, key = gate_keys.connection(), gate_keys.SaleKeys(sale_id).attempts
+    result, start = [], "-"
+    while True:
+        chunk = client.xrange(key, min=start, max="+", count=5000)
+        if start != "-":
+            chunk = chunk[1:]
+        if not chunk:
+            break
+        result += [{"at": int(f["at"]), "user": int(f["user"]), "verdict": f["verdict"],
+                    "ticket": f.get("ticket", "")} for _, f in chunk]
+        start = chunk[-1][0]
+    if result:
+        return result
+    # the stream is gone (trimmed, or Redis lost): the copy the signals drain kept
+    return [{"at": int(a.at.timestamp() * 1000), "user": a.user_id, "verdict": a.verdict,
+             "ticket": a.ticket} for a in AttemptSignal.objects.filter(sale_id=sale_id)
+            .order_by("at")]
+
+
+def labels_load(out_dir: Path) -> tuple[dict[str, dict], list[list]]:
+    labels: dict[str, dict] = {}
+    errors: Counter = Counter()
+    for path in sorted(out_dir.glob("labels-*.json")):
+        data = json.loads(path.read_text())
+        labels.update(data["labels"])
+        for name, status, code, n in data["errors"]:
+            errors[(name, status, code)] += n
+    return labels, [[*key, n] for key, n in sorted(errors.items(), key=lambda kv: -kv[1])]
+
+
+def _csv(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _num(value, default: float = 0.0) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return default if math.isnan(number) else number
+
+
+def endpoints(out_dir: Path) -> list[dict]:
+    rows = []
+    for row in _csv(out_dir / "locust_stats.csv"):
+        rows.append({"name": row["Name"], "method": row["Type"],
+                     "requests": int(_num(row["Request Count"])),
+                     "failures": int(_num(row["Failure Count"])),
+                     "rps": round(_num(row["Requests/s"]), 1),
+                     "p50_ms": _num(row["50%"]), "p95_ms": _num(row["95%"]),
+                     "p99_ms": _num(row["99%"])})
+    return rows
+
+
+def history(out_dir: Path, t0: float) -> list[dict]:
+    return [{"t": round(_num(r["Timestamp"]) - t0, 1), "users": int(_num(r["User Count"])),
+             "rps": _num(r["Requests/s"]), "p50": _num(r["50%"]), "p95": _num(r["95%"]),
+             "p99": _num(r["99%"])}
+            for r in _csv(out_dir / "locust_stats_history.csv") if r["Name"] == "Aggregated"]
