@@ -20,6 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+KEEP_ALIVE_SECONDS = 20
 _deferring = False
 
 
@@ -93,6 +94,9 @@ class Stack:
             str(bin_dir / "gunicorn"), "config.wsgi:application",
             "--bind", f"{self.host}:{self.port}", "--workers", str(self.web_workers),
             "--worker-class", "gthread", "--threads", str(self.web_threads), "--backlog", "2048",
+            # gunicorn closes an idle connection after 2 s by default; a shopper who pauses
+            # about that long can send a POST just as it closes, and clients only resend GETs
+            "--keep-alive", str(KEEP_ALIVE_SECONDS),
             "--access-logfile", "-" if settings.DEBUG else "/dev/null",
         ])
         for n in range(self.celery_workers):
