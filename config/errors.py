@@ -74,8 +74,9 @@ def _from_api_exception(exc: drf.APIException) -> JsonResponse:
 
 def _refused_as_suspicious(exc: SuspiciousOperation) -> HttpResponse:
     """Django's guards on the request itself (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, too
-    many fields, a bad Host): the client's fault, so a 400 as Django itself answers, never a
-    500."""
+    many fields): the client's fault, so a 400 as Django itself answers, never a 500. Logged
+    where Django logs them, under django.security."""
+    logging.getLogger(f"django.security.{type(exc).__name__}").warning("%s", exc)
     if isinstance(exc, RequestDataTooBig):
         return envelope("invalid", "The request body is too large.", 400,
                         {"body": [f"at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"]})

@@ -25,23 +25,28 @@ _deferring = False
 
 
 @contextmanager
-def ctrl_c_deferred():
-    """Stopping must finish: a second Ctrl-C (people press it twice) arriving mid-stop would
-    otherwise abandon the processes not yet stopped, left running without an owner. Ctrl-C is
-    held back until the outermost such block ends and then raised, if it came."""
+def stop_signals_deferred():
+    """Stopping must finish: a second Ctrl-C (people press it twice) or a SIGTERM arriving
+    mid-stop would otherwise abandon the processes not yet stopped, left running without an
+    owner. Both are held back until the outermost such block ends, then acted on: SIGTERM as
+    exit status 143, Ctrl-C as KeyboardInterrupt."""
     global _deferring
     if _deferring or threading.current_thread() is not threading.main_thread():
         yield
         return
-    pressed: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda number, frame: pressed.append(number))
+    received: list[int] = []
+    previous = {number: signal.signal(number, lambda n, frame: received.append(n))
+                for number in (signal.SIGINT, signal.SIGTERM)}
     _deferring = True
     try:
         yield
     finally:
         _deferring = False
-        signal.signal(signal.SIGINT, previous)
-    if pressed:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if signal.SIGTERM in received:
+        raise SystemExit(143)
+    if signal.SIGINT in received:
         raise KeyboardInterrupt
 
 
@@ -128,7 +133,7 @@ class Stack:
         raise RuntimeError(f"the web server did not answer within {timeout:.0f} s")
 
     def stop(self) -> None:
-        with ctrl_c_deferred():
+        with stop_signals_deferred():
             group_stop([process for _, process in self.processes], timeout=self.stop_timeout)
         self.processes.clear()
 

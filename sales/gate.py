@@ -135,6 +135,13 @@ REFUSALS = {
 }
 
 
+# The purchase reached Redis and then the line broke: it may have been admitted. A retry with
+# the same Idempotency-Key gets the first answer; the ticket named here is the one it would
+# have been given, so GET /tickets/{ticket} tells too.
+OUTCOME_UNKNOWN = ("We lost the answer to this purchase: it may have gone through. Check the "
+                   "ticket, or retry with the same Idempotency-Key to get its first answer.")
+
+
 def admit(*, sale_id: int, user_id: int, quantity: int, now_ms: int,
           idempotency_key: str | None = None, device: str = "", ip: str = "",
           address_id: int | None = None, fcode_hash: str = "", client: str = "{}") -> Admission:
@@ -158,6 +165,9 @@ def admit(*, sale_id: int, user_id: int, quantity: int, now_ms: int,
                   FCODE_GUESS_LIMIT, FCODE_GUESS_WINDOW_SECONDS, client, ATTEMPTS_CAP,
                   settings.PURCHASE_RATE_LIMIT, settings.PURCHASE_RATE_WINDOW_SECONDS],
         )
+    except hotline.OutcomeUnknown:
+        raise DomainError("unavailable", OUTCOME_UNKNOWN, status=503,
+                          details={"outcome": "unknown", "ticket": ticket}) from None
     except redis.RedisError:
         raise DomainError("unavailable", REFUSALS["unavailable"]) from None
     verdict = answer[0]

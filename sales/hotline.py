@@ -8,12 +8,18 @@ registered through it; the call itself packs its arguments with hiredis and read
 with hiredis's Reader, the parser redis-py uses anyway.
 
 There is no retry: an admission is not idempotent without its key, so a retried call could
-sell twice. A broken line answers RedisError once and is opened again on the next call.
+sell twice. A line that breaks before the command was sent raises `redis.ConnectionError`
+(nothing ran); one that breaks after it raises `OutcomeUnknown` (the script may have run).
+Either way the line is closed and opened again on the next call.
+
+The line speaks RESP2, so no out-of-band message (RESP3 pushes, maintenance notices) can be
+taken for the script's reply; TLS (`rediss://`) lines work too.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import socket
 import struct
 import threading
@@ -33,11 +39,17 @@ IDLE_CHECK_SECONDS = 1.0
 _local = threading.local()
 
 
+class OutcomeUnknown(redis.ConnectionError):
+    """The command was sent and then the line broke: it may or may not have run."""
+
+
 class HotLine:
-    """A registered Lua script, called over this thread's own connection."""
+    """A registered Lua script, called over this thread's own connection. Scripts called this
+    way answer a table whose first element is a verdict string (anything else means the line
+    is out of step)."""
 
     def __init__(self, *, url: str, source: str) -> None:
-        self._client = redis.Redis.from_url(url, decode_responses=True)
+        self._client = redis.Redis.from_url(url, decode_responses=True, protocol=2)
         self._script = self._client.register_script(source)
         self._connection = None
         self._reader: hiredis.Reader | None = None
@@ -62,15 +74,12 @@ class HotLine:
         self._connection = self._reader = None
 
     def _alive(self, sock: socket.socket) -> bool:
-        """Peek without blocking: nothing to read means the line is fine; an end of file or
-        stray bytes mean it was closed or is out of step, so it is opened again."""
-        try:
-            sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            return True  # nothing to read: idle and open
-        except OSError:
-            return False
-        return False  # an end of file, or bytes nobody asked for
+        """An idle line with something to read has been closed by Redis (an end of file) or
+        is out of step (bytes nobody asked for): either way it is opened again. poll() and
+        not a peek, so that a TLS socket is checked the same way."""
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return not poller.poll(0)
 
     def _round_trip(self, packed: bytes):
         now = time.monotonic()
@@ -83,17 +92,20 @@ class HotLine:
         self._used_at = now
         reader = self._reader
         self.calls += 1
+        sent = False
         try:
             sock.sendall(packed)
+            sent = True
             while (reply := reader.gets()) is False:
                 chunk = sock.recv(65536)
                 if not chunk:
-                    raise redis.ConnectionError("Redis closed the connection")
+                    raise OSError("Redis closed the connection")
                 reader.feed(chunk)
-        except (OSError, hiredis.ProtocolError) as error:  # timeouts (EAGAIN) included
+        except (OSError, hiredis.ProtocolError, ValueError) as error:  # EAGAIN: a timeout
             self.close()
-            raise redis.ConnectionError(f"Redis line broken: {error}") from None
-        except redis.ConnectionError:
+            kind = OutcomeUnknown if sent else redis.ConnectionError
+            raise kind(f"Redis line broken: {error}") from None
+        except BaseException:  # whatever it was, a half-read reply must not reach the next call
             self.close()
             raise
         return reply
@@ -111,6 +123,9 @@ class HotLine:
             reply = self._round_trip(hiredis.pack_command(command))
             if isinstance(reply, redis.ResponseError):
                 raise reply
+        if not (isinstance(reply, list) and reply and isinstance(reply[0], str)):
+            self.close()  # not the script's answer: the line is out of step
+            raise OutcomeUnknown(f"unexpected reply from Redis: {reply!r:.80}")
         return reply
 
 

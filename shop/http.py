@@ -31,9 +31,11 @@ def json_body_of(request: Request):
     """The request's data, with a plain JSON body parsed directly.
 
     For a hot endpoint DRF's parser negotiation costs several times the parse itself. The
-    answers are DRF's own: the same strict parse (no NaN or Infinity), the same
+    answers are DRF's: the same strict parse (no NaN or Infinity), the same
     `JSON parse error - ...` message, `{}` for an empty body; any other content type goes
-    through DRF's parsers (and its 415) as before.
+    through DRF's parsers (and its 415) as before. Two differences, both stricter: a body that
+    is not valid UTF-8 is refused (DRF's stream reader drops a truncated last character), and
+    Django's DATA_UPLOAD_MAX_MEMORY_SIZE applies (a 400, see config.errors).
     """
     if request.META.get("CONTENT_TYPE", "").lower() not in PLAIN_JSON:
         return request.data

@@ -24,7 +24,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from antiscalper import mirror
 from loadtests.double11 import plan as model
-from loadtests.stack import Stack, ctrl_c_deferred, group_stop
+from loadtests.stack import Stack, group_stop, stop_signals_deferred
 from sales import gate, gate_keys, modes, services
 from sales.models import RejectedTicket, SaleMode
 from shop.models import Order, Sku
@@ -170,7 +170,7 @@ def locust_start(plan: model.Plan, options: Options, base: str, out_dir: Path,
 
 def processes_stop(processes: list[subprocess.Popen], timeout: float = 20) -> None:
     """SIGTERM (Locust writes its CSV and HTML on the way out), then SIGKILL."""
-    with ctrl_c_deferred():
+    with stop_signals_deferred():
         group_stop(processes, timeout=timeout)
 
 
@@ -235,7 +235,9 @@ def replay(options: Options, *, extra_env: dict[str, str] | None = None,
         say("interrupted: stopping every process this run started")
         raise
     finally:
-        with ctrl_c_deferred():
-            processes_stop(locusts)
-            stack.stop()
-        signal.signal(signal.SIGTERM, previous)
+        try:
+            with stop_signals_deferred():
+                processes_stop(locusts)
+                stack.stop()
+        finally:
+            signal.signal(signal.SIGTERM, previous)

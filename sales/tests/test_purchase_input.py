@@ -74,3 +74,9 @@ def test_the_direct_json_reader_answers_what_drfs_parser_answers(raw, content_ty
 def test_other_content_types_still_go_through_drfs_parsers():
     assert json_body_of(_drf_request(b"quantity=2", "application/x-www-form-urlencoded")) \
         == {"quantity": ["2"]}
+
+
+def test_a_body_that_is_not_utf8_is_refused_where_drfs_reader_drops_the_last_byte():
+    with pytest.raises(ParseError) as refusal:
+        json_body_of(_drf_request(b'{"quantity": 1}\xe2', "application/json"))
+    assert str(refusal.value.detail).startswith("JSON parse error")
