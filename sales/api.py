@@ -83,7 +83,7 @@ class SalePurchaseApi(APIView):
                 client=client_of(request),
             )
         except DomainError as refusal:
-            if refusal.code == "unavailable":
+            if refusal.code == "unavailable" and "outcome" not in refusal.details:
                 services.gate_unavailable_explain(sale_id=sale_id)  # 404 / not_started / ended
             raise
         body = {"ticket": admission.ticket, "status": "queued", "position": admission.position}

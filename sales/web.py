@@ -244,7 +244,7 @@ def buy(request: HttpRequest, sale_id: int) -> HttpResponse:
                 device=device_for(request), ip=client_ip_of(request), fcode=data["fcode"],
                 client=client_of(request))
         except DomainError as refusal:
-            if refusal.code == "unavailable":
+            if refusal.code == "unavailable" and "outcome" not in refusal.details:
                 services.gate_unavailable_explain(sale_id=sale_id)
             raise
     except DomainError as error:

@@ -93,6 +93,9 @@ def sentence_for(error: DomainError) -> str:
     if template is None:
         return error.message
     details = error.details or {}
+    if error.code == "unavailable" and details.get("outcome") == "unknown":
+        return ("We lost the answer to your purchase: it may have gone through. Look in "
+                "My orders in a minute before you try again.")
     if error.code == "not_payable" and "balance_opens_at" in details:
         return ("The balance can be paid from "
                 f"{when(details['balance_opens_at'])}; come back then.")

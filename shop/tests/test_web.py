@@ -144,6 +144,13 @@ def test_every_error_code_of_the_api_reads_as_a_sentence(code):
         assert "2030-01-01 10:00:00" in sentence
 
 
+def test_an_unknown_outcome_is_never_told_as_nothing_sold():
+    plain = sentence_for(DomainError("unavailable", ""))
+    unknown = sentence_for(DomainError("unavailable", "", details={"outcome": "unknown"}))
+    assert "nothing was sold" in plain
+    assert "nothing was sold" not in unknown and "may have gone through" in unknown
+
+
 def test_the_login_and_register_forms_are_rate_limited_per_ip(db, settings):
     settings.RATE_TOKEN, settings.RATE_REGISTER = "2/m", "1/m"
     client = Client()
