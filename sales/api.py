@@ -74,18 +74,13 @@ class SalePurchaseApi(APIView):
         data = purchase_input(json_body_of(request))
         if settings.PURCHASE_STRATEGY == "row_lock":
             return self._row_lock(request, sale_id, data)
-        try:
-            admission = services.purchase_admit(
-                sale_id=sale_id, user_id=user_id_of(request), quantity=data["quantity"],
-                address_id=data["address_id"],
-                idempotency_key=idempotency_key_of(request),
-                device=device_of(request), ip=client_ip_of(request), fcode=data["fcode"],
-                client=client_of(request),
-            )
-        except DomainError as refusal:
-            if refusal.code == "unavailable" and "outcome" not in refusal.details:
-                services.gate_unavailable_explain(sale_id=sale_id)  # 404 / not_started / ended
-            raise
+        admission = services.purchase_admit(
+            sale_id=sale_id, user_id=user_id_of(request), quantity=data["quantity"],
+            address_id=data["address_id"],
+            idempotency_key=idempotency_key_of(request),
+            device=device_of(request), ip=client_ip_of(request), fcode=data["fcode"],
+            client=client_of(request),
+        )
         body = {"ticket": admission.ticket, "status": "queued", "position": admission.position}
         return Response(body, status=status.HTTP_202_ACCEPTED)
 

@@ -243,12 +243,18 @@ def purchase_admit(*, sale_id: int, user_id: int, quantity: int = 1,
                    device: str = "", ip: str = "", fcode: str | None = None,
                    client: str = "{}", now: datetime | None = None) -> gate.Admission:
     """The hot path: one Redis call, no SQL. Everything is decided by the gate's script,
-    F-codes included (only their HMAC travels)."""
+    F-codes included (only their HMAC travels). Only when the gate cannot answer does the
+    database say why, if it knows better (no such sale, not started, ended)."""
     now_ms = epoch_ms(now or timezone.now())
-    return gate.admit(sale_id=sale_id, user_id=user_id, quantity=quantity, now_ms=now_ms,
-                      idempotency_key=idempotency_key, device=device, ip=ip,
-                      address_id=address_id, fcode_hash=code_hash(fcode) if fcode else "",
-                      client=client)
+    try:
+        return gate.admit(sale_id=sale_id, user_id=user_id, quantity=quantity, now_ms=now_ms,
+                          idempotency_key=idempotency_key, device=device, ip=ip,
+                          address_id=address_id, fcode_hash=code_hash(fcode) if fcode else "",
+                          client=client)
+    except DomainError as refusal:
+        if refusal.code == "unavailable" and "outcome" not in refusal.details:
+            gate_unavailable_explain(sale_id=sale_id)
+        raise
 
 
 def stock_release(*, order_id: int, reason: str) -> bool:

@@ -236,17 +236,12 @@ def buy(request: HttpRequest, sale_id: int) -> HttpResponse:
         form["fcode"] = fcode
     try:
         data = purchase_input(form)
-        try:
-            admission = services.purchase_admit(
-                sale_id=sale_id, user_id=request.user.id, quantity=data["quantity"],
-                address_id=data["address_id"],
-                idempotency_key=request.POST.get("key", "").strip()[:64] or None,
-                device=device_for(request), ip=client_ip_of(request), fcode=data["fcode"],
-                client=client_of(request))
-        except DomainError as refusal:
-            if refusal.code == "unavailable" and "outcome" not in refusal.details:
-                services.gate_unavailable_explain(sale_id=sale_id)
-            raise
+        admission = services.purchase_admit(
+            sale_id=sale_id, user_id=request.user.id, quantity=data["quantity"],
+            address_id=data["address_id"],
+            idempotency_key=request.POST.get("key", "").strip()[:64] or None,
+            device=device_for(request), ip=client_ip_of(request), fcode=data["fcode"],
+            client=client_of(request))
     except DomainError as error:
         return _refused(request, error, sale_id)
     return redirect("web-ticket", ticket=admission.ticket)

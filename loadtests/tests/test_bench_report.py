@@ -73,9 +73,12 @@ def test_cpu_snapshots_turn_into_microseconds_per_request():
     assert cputime.per_request(None, after, 1000) == {}
 
 
-@pytest.mark.skipif(not cputime.PROC.is_dir(), reason="/proc is Linux's")
 def test_a_snapshot_reads_this_process_as_the_web_group():
+    """On Linux the web group's CPU grows with work done; without /proc there is no figure."""
     before = cputime.snapshot(web_pid=os.getpid(), redis_pid=None)
     sum(i * i for i in range(2_000_000))  # some CPU to see
     after = cputime.snapshot(web_pid=os.getpid(), redis_pid=None)
+    if not cputime.PROC.is_dir():
+        assert before is None and after is None
+        return
     assert after["web"] > before["web"] and after["redis"] == 0.0
