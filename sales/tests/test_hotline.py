@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from conftest import client_for
 from sales import gate, hotline
+from sales.models import FlashSale
 from sales.tests.test_purchase_api import buy
 
 
@@ -66,3 +69,18 @@ def test_a_call_that_times_out_is_never_sent_twice(make_sale, make_customer, red
     ticket = error["details"]["ticket"]
     assert buyer.get(f"/api/v1/tickets/{ticket}").status_code == 404  # it never ran
     assert buy(buyer, sale).status_code == 202  # the next call opens a new line
+
+
+def test_an_unknown_outcome_is_not_replaced_by_what_the_record_says_of_the_sale(
+        make_sale, make_customer, redis_client, monkeypatch):
+    """The record may say the sale has ended while the gate still sold: the buyer must hear
+    that the outcome is unknown, not `ended`."""
+    monkeypatch.setattr(hotline, "IO_TIMEOUT_SECONDS", 1)
+    sale = make_sale(stock=10, limit=5)
+    buyer = client_for(make_customer().user)
+    assert buy(buyer, sale).status_code == 202
+    FlashSale.objects.filter(pk=sale.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
+    redis_client.execute_command("CLIENT", "PAUSE", "1500", "ALL")
+    error = buy(buyer, sale).json()["error"]
+    assert (error["code"], error["details"]["outcome"]) == ("unavailable", "unknown")
+    time.sleep(0.8)  # let the pause end before the next test
