@@ -1,7 +1,10 @@
 """Linking: the heavier pass (Celery, during and after a sale) that finds account clusters.
 
-The graph: the sale's buyers are nodes; two buyers are linked when they share an identifier
-strong enough to mean "one operator". An identifier's strength is
+The graph: every account that took part in the sale (reserved, tried to buy, or holds an
+order) is a node, not only its buyers: the members of a ring who lost the race belong to
+the ring too, and flagging them lets ops blacklist the whole ring before the next sale.
+Two accounts are linked when they share an identifier strong enough to mean "one
+operator". An identifier's strength is
 
     strength = BASE[kind] * min(1, RARE_AT / accounts)
 
@@ -43,7 +46,6 @@ from shop.models import Address, Customer, Order, Payment
 BASE = {"device": 1.0, "payment": 1.0, "phone": 0.9, "address": 0.7, "subnet": 0.2}
 RARE_AT = 50
 LINK_MIN = 0.5
-ADMITTED = "admitted"
 
 
 def strength(*, kind: str, accounts: int) -> float:
@@ -67,56 +69,70 @@ class _Components:
         self.parent[self.find(a)] = self.find(b)
 
 
-def _identifiers(sale_id: int, buyers: set[int]) -> tuple[dict, dict]:
-    """(identifier -> buyers holding it, identifier -> accounts holding it anywhere)."""
+# IN lists are sent in slices: a big sale has more participants than SQLite takes parameters
+IN_SLICE = 5000
+
+
+def _sliced(values) -> list[list]:
+    values = list(values)
+    return [values[i:i + IN_SLICE] for i in range(0, len(values), IN_SLICE)]
+
+
+def _identifiers(sale_id: int) -> tuple[dict, dict]:
+    """(identifier -> the sale's participants holding it, identifier -> accounts holding it
+    anywhere)."""
     holders: dict[tuple[str, str], set[int]] = defaultdict(set)
-    population: dict[tuple[str, str], int] = {}
     seen = defaultdict(set)
+    nodes: set[int] = set()
     for user_id, device, subnet in AttemptSignal.objects.filter(sale_id=sale_id).values_list(
             "user_id", "device", "subnet").order_by().distinct():
+        nodes.add(user_id)
         for kind, value in (("device", device), ("subnet", subnet)):
             if value:
                 seen[(kind, value)].add(user_id)
-                if user_id in buyers:
-                    holders[(kind, value)].add(user_id)
-    population.update((key, len(users)) for key, users in seen.items())
-    for phone, user_id in Customer.objects.filter(user_id__in=buyers).values_list(
-            "phone", "user_id"):
-        holders[("phone", phone)].add(user_id)
-    for norm, phone, user_id in Address.objects.filter(customer__user_id__in=buyers) \
-            .values_list("normalized", "phone", "customer__user_id"):
-        holders[("address", norm)].add(user_id)
-        if phone:
+    nodes |= set(Order.objects.filter(sale_id=sale_id).values_list("user_id", flat=True))
+    holders.update(seen)
+    population = {key: len(users) for key, users in seen.items()}
+    for part in _sliced(nodes):
+        for phone, user_id in Customer.objects.filter(user_id__in=part).values_list(
+                "phone", "user_id"):
             holders[("phone", phone)].add(user_id)
-    for instrument, user_id in Payment.objects.filter(user_id__in=buyers).exclude(
-            instrument="").values_list("instrument", "user_id").order_by().distinct():
-        holders[("payment", instrument)].add(user_id)
+        for norm, phone, user_id in Address.objects.filter(customer__user_id__in=part) \
+                .values_list("normalized", "phone", "customer__user_id"):
+            holders[("address", norm)].add(user_id)
+            if phone:
+                holders[("phone", phone)].add(user_id)
+        for instrument, user_id in Payment.objects.filter(user_id__in=part).exclude(
+                instrument="").values_list("instrument", "user_id").order_by().distinct():
+            holders[("payment", instrument)].add(user_id)
     wanted = defaultdict(set)
-    for kind, value in holders:
-        wanted[kind].add(value)
+    for (kind, value), users in holders.items():
+        if len(users) >= 2:  # an identifier only one participant holds links no one
+            wanted[kind].add(value)
     phones: dict[str, set[int]] = defaultdict(set)
-    for phone, user_id in Customer.objects.filter(phone__in=wanted["phone"]).values_list(
-            "phone", "user_id"):
-        phones[phone].add(user_id)
-    for phone, user_id in Address.objects.filter(phone__in=wanted["phone"]).values_list(
-            "phone", "customer__user_id"):
-        phones[phone].add(user_id)
-    population.update((("phone", p), len(u)) for p, u in phones.items())
-    population.update((("address", n), c) for n, c in Address.objects.filter(
-        normalized__in=wanted["address"]).values("normalized")
-        .annotate(c=Count("customer", distinct=True)).values_list("normalized", "c"))
-    population.update((("payment", i), c) for i, c in Payment.objects.filter(
-        instrument__in=wanted["payment"]).values("instrument")
-        .annotate(c=Count("user", distinct=True)).values_list("instrument", "c"))
+    for part in _sliced(wanted["phone"]):
+        for phone, user_id in Customer.objects.filter(phone__in=part).values_list(
+                "phone", "user_id"):
+            phones[phone].add(user_id)
+        for phone, user_id in Address.objects.filter(phone__in=part).values_list(
+                "phone", "customer__user_id"):
+            phones[phone].add(user_id)
+        population.update((("phone", p), len(phones[p])) for p in part if p in phones)
+    for part in _sliced(wanted["address"]):
+        population.update((("address", n), c) for n, c in Address.objects.filter(
+            normalized__in=part).values("normalized")
+            .annotate(c=Count("customer", distinct=True)).values_list("normalized", "c"))
+    for part in _sliced(wanted["payment"]):
+        population.update((("payment", i), c) for i, c in Payment.objects.filter(
+            instrument__in=part).values("instrument")
+            .annotate(c=Count("user", distinct=True)).values_list("instrument", "c"))
     return holders, population
 
 
 def clusters_find(*, sale_id: int) -> list[dict]:
-    """The sale's clusters of two or more buyers, each with the identifiers that link it."""
-    buyers = set(AttemptSignal.objects.filter(sale_id=sale_id, verdict=ADMITTED)
-                 .values_list("user_id", flat=True))
-    buyers |= set(Order.objects.filter(sale_id=sale_id).values_list("user_id", flat=True))
-    holders, population = _identifiers(sale_id, buyers)
+    """The sale's clusters of two or more participants, each with the identifiers that link
+    it."""
+    holders, population = _identifiers(sale_id)
     components = _Components()
     links = []
     for (kind, value), users in holders.items():

@@ -13,5 +13,5 @@ def blacklist_mirror_rebuild() -> dict[str, int]:
 
 @shared_task(acks_late=True)
 def risk_linking_run(sale_id: int) -> list[int]:
-    """Link the sale's buyers into clusters; returns the accounts whose orders should go."""
+    """Link the sale's participants into clusters; returns the accounts whose orders go."""
     return linking.linking_run(sale_id=sale_id)

@@ -86,3 +86,38 @@ def test_a_common_identifier_does_not_link(make_customer, monkeypatch):
 
 def test_the_celery_task_returns_the_accounts_to_cancel(stealth):
     assert tasks.risk_linking_run.apply(args=[1]).get() == sorted(a.user_id for a in stealth)
+
+
+def test_ring_members_who_lost_the_race_are_linked_with_the_one_who_won(make_customer):
+    """One drop address ties a ring of five; only one of them got stock. Linking buyers alone
+    would see a cluster of one and flag nobody; the losers are the ring's accounts too."""
+    ring = [make_customer() for _ in range(5)]
+    for n, account in enumerate(ring):
+        age(account, days=300 + n)
+        share_address(account, line1="9 Drop Street")
+    judge(attempt(ring[0].user_id, ip="36.0.1.1", after_ms=3000),
+          *[attempt(a.user_id, ip=f"36.{n}.1.1", after_ms=3000 + 900 * n, verdict="sold_out")
+            for n, a in enumerate(ring[1:], start=1)])
+    ids = sorted(a.user_id for a in ring)
+    assert linking.linking_run(sale_id=1) == ids
+    assert sorted(RiskDecision.objects.filter(source="linking", decision="block")
+                  .values_list("user_id", flat=True)) == ids
+
+
+def test_refused_campus_fans_behind_one_nat_are_still_not_linked(make_customer):
+    fans = [make_customer() for _ in range(12)]
+    judge(*[attempt(f.user_id, ip="202.120.1.1", after_ms=1500 + 200 * n, verdict="sold_out")
+            for n, f in enumerate(fans)])
+    assert linking.clusters_find(sale_id=1) == []
+
+
+def test_participants_are_read_in_slices_with_the_same_clusters(stealth, make_customer,
+                                                                monkeypatch):
+    """Big sales have more participants than one IN list may hold (SQLite's parameter cap)."""
+    judge(*[attempt(make_customer().user_id, after_ms=5000 + n, verdict="sold_out")
+            for n in range(5)])
+    whole = linking.clusters_find(sale_id=1)
+    monkeypatch.setattr(linking, "IN_SLICE", 2)
+    assert linking.clusters_find(sale_id=1) == whole
+    assert [c["size"] for c in whole] == [5]
+    assert {link["kind"] for link in whole[0]["links"]} >= {"address", "payment"}
