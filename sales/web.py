@@ -1,6 +1,6 @@
-"""Storefront pages of flash sales: the list, the sale page and its live state, reserve, buy
-(with an optional F-code), the ticket's place in the queue, draw results, and the blocked
-shopper's page with the appeal form.
+"""Storefront pages of flash sales: the list, the sale page and its live state, reserve and
+buy (with an optional F-code). What follows a purchase (the ticket, draw results) is in
+`sales.web_tickets`; the blocked shopper's page and the appeal form in `sales.web_appeals`.
 
 Buying goes through `services.purchase_admit`, the gate of the API: no second path to stock.
 Under the rush the sale page is cheap: anonymous shoppers get a shared copy rendered at most
@@ -15,7 +15,6 @@ import uuid
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -24,26 +23,22 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.http import urlencode
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.decorators import ratelimit
 
-from antiscalper import appeals
-from antiscalper.selectors import appeal_list, block_reasons
 from sales import modes, selectors, services
 from sales.gate_keys import epoch_ms
 from sales.models import Reservation, SaleMode, SaleStatus
 from sales.serializers import purchase_input
+from sales.web_appeals import blocked_page
 from shop.errors import DomainError, not_found
 from shop.http import client_ip_of, client_of
 from shop.selectors import address_list
-from shop.sentences import APPEAL_HOW, sentence_for, ticket_reason, when
-from shop.web import LOGIN_URL, device_for, error_page
+from shop.sentences import when
+from shop.web import device_for, error_page
 
 CACHE_SECONDS = 2
 LIVE_MAX_AGE = 1
-# The form checks the message's length itself, to word the refusal for the page.
-APPEAL_MAX = appeals.MAX_MESSAGE
 
 
 def _surely_anonymous(request: HttpRequest) -> bool:
@@ -70,7 +65,7 @@ def _private(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _not_found_page(request: HttpRequest, what: str) -> HttpResponse:
+def not_found_page(request: HttpRequest, what: str) -> HttpResponse:
     return error_page(request, not_found(what), title=f"No such {what}", back="/")
 
 
@@ -128,7 +123,7 @@ def sale_page(request: HttpRequest, sale_id: int) -> HttpResponse:
             return _shared_page(f"web:sale:{sale_id}", build)
         template, context = build()
     except DomainError:
-        return _not_found_page(request, "sale")
+        return not_found_page(request, "sale")
     sale, user_id = context["sale"], request.user.id
     context.update(
         reserved=Reservation.objects.filter(sale=sale, user_id=user_id).exists(),
@@ -172,7 +167,7 @@ def live_state(request: HttpRequest, sale_id: int) -> JsonResponse:
     return response
 
 
-# ---- reserve, buy, the ticket --------------------------------------------------------------
+# ---- reserve and buy --------------------------------------------------------------------
 
 def _login_first(request: HttpRequest, sale_id: int) -> HttpResponse:
     messages.info(request, "Log in first; you will come back to the sale.")
@@ -184,7 +179,7 @@ def _refused(request: HttpRequest, error: DomainError, sale_id: int) -> HttpResp
     if error.code == "blocked":
         return blocked_page(request, status=403)
     if error.code == "not_found":
-        return _not_found_page(request, "sale")
+        return not_found_page(request, "sale")
     return error_page(request, error, title="Not this time",
                       back=reverse("web-sale", args=[sale_id]))
 
@@ -245,93 +240,3 @@ def buy(request: HttpRequest, sale_id: int) -> HttpResponse:
     except DomainError as error:
         return _refused(request, error, sale_id)
     return redirect("web-ticket", ticket=admission.ticket)
-
-
-def _ticket_context(found) -> dict:
-    order_url = reverse("web-order", args=[found.order]) if found.order else None
-    return {"ticket": found.ticket, "status": found.status, "position": found.position,
-            "order_url": order_url,
-            "reason": ticket_reason(found.reason) if found.status == "rejected" else "",
-            "blocked": found.reason == "risk_blocked"}
-
-
-@never_cache
-@login_required(login_url=LOGIN_URL)
-def ticket_page(request: HttpRequest, ticket: str) -> HttpResponse:
-    """Where the purchase stands; refreshes itself while queued (meta refresh without JS)."""
-    try:
-        found = selectors.ticket_status(ticket=ticket, user_id=request.user.id)
-    except DomainError:
-        return _not_found_page(request, "ticket")
-    return render(request, "sales/ticket.html", _ticket_context(found))
-
-
-@never_cache
-def ticket_state(request: HttpRequest, ticket: str) -> JsonResponse:
-    if not request.user.is_authenticated:
-        return JsonResponse({"error": {"code": "unauthenticated",
-                                       "message": "Log in to follow this ticket.",
-                                       "details": {}}}, status=401)
-    try:
-        found = selectors.ticket_status(ticket=ticket, user_id=request.user.id)
-    except DomainError:
-        return JsonResponse({"error": {"code": "not_found", "message": "No such ticket.",
-                                       "details": {}}}, status=404)
-    context = _ticket_context(found)
-    return JsonResponse({key: context[key] for key in
-                         ("ticket", "status", "position", "order_url", "reason")})
-
-
-@never_cache
-@login_required(login_url=LOGIN_URL)
-def draw_page(request: HttpRequest, sale_id: int) -> HttpResponse:
-    try:
-        result = selectors.draw_result(sale_id=sale_id, user_id=request.user.id)
-        sale = selectors.sale_get(sale_id=sale_id)
-    except DomainError:
-        return _not_found_page(request, "sale")
-    expires = result["right_expires_at"]
-    return render(request, "sales/draw.html", {
-        "sale": sale, **result, "right_expires": when(expires) if expires else "",
-        "is_draw": sale.mode == SaleMode.DRAW})
-
-
-# ---- blocked shoppers and appeals ----------------------------------------------------------
-
-def _why_blocked(request: HttpRequest) -> list[str]:
-    """What the shopper may know of why they are blocked, or a general sentence."""
-    reasons = block_reasons(user_id=request.user.id, device=device_for(request),
-                            ip=client_ip_of(request))
-    return reasons or ["Our anti-scalper checks linked this account to activity that looks "
-                       "like scalping (for example a device or network shared by many "
-                       "accounts)."]
-
-
-def blocked_page(request: HttpRequest, *, status: int = 200, error: str = "") -> HttpResponse:
-    context = {"reasons": _why_blocked(request), "how": APPEAL_HOW, "error": error,
-               "appeals": list(appeal_list(user_id=request.user.id)[:5]),
-               "sentence": sentence_for(DomainError("blocked", ""))}
-    return render(request, "sales/blocked.html", context, status=status)
-
-
-@never_cache
-@login_required(login_url=LOGIN_URL)
-def appeal(request: HttpRequest) -> HttpResponse:
-    """GET: why this account is blocked and how to appeal. POST: send the appeal."""
-    if request.method != "POST":
-        return blocked_page(request)
-    message = request.POST.get("message", "").strip()
-    retry = ("Please write a few words (up to 2000 characters) about why the block is a "
-             "mistake.")
-    if not 1 <= len(message) <= APPEAL_MAX:  # checked here too: see the module's note
-        return blocked_page(request, status=400, error=retry)
-    try:
-        _, created = appeals.appeal_submit(
-            user_id=request.user.id, message=message,
-            device=device_for(request), ip=client_ip_of(request))
-    except DomainError as error:
-        return blocked_page(request, status=error.status, error=sentence_for(error))
-    messages.success(request, "Your appeal was sent. A person will review it; you can buy "
-                              "again as soon as the block is lifted." if created else
-                              "Your appeal is already with us and waiting for review.")
-    return redirect("web-appeal")

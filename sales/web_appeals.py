@@ -1,0 +1,59 @@
+"""The blocked shopper's page (what they may know of why, and how to appeal) and the appeal
+form. The sale pages show it when the gate answers `blocked`."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+
+from antiscalper import appeals
+from antiscalper.selectors import appeal_list, block_reasons
+from shop.errors import DomainError
+from shop.http import client_ip_of
+from shop.sentences import APPEAL_HOW, sentence_for
+from shop.web import LOGIN_URL, device_for
+
+# The form checks the message's length itself, to word the refusal for the page.
+APPEAL_MAX = appeals.MAX_MESSAGE
+
+
+def _why_blocked(request: HttpRequest) -> list[str]:
+    """What the shopper may know of why they are blocked, or a general sentence."""
+    reasons = block_reasons(user_id=request.user.id, device=device_for(request),
+                            ip=client_ip_of(request))
+    return reasons or ["Our anti-scalper checks linked this account to activity that looks "
+                       "like scalping (for example a device or network shared by many "
+                       "accounts)."]
+
+
+def blocked_page(request: HttpRequest, *, status: int = 200, error: str = "") -> HttpResponse:
+    context = {"reasons": _why_blocked(request), "how": APPEAL_HOW, "error": error,
+               "appeals": list(appeal_list(user_id=request.user.id)[:5]),
+               "sentence": sentence_for(DomainError("blocked", ""))}
+    return render(request, "sales/blocked.html", context, status=status)
+
+
+@never_cache
+@login_required(login_url=LOGIN_URL)
+def appeal(request: HttpRequest) -> HttpResponse:
+    """GET: why this account is blocked and how to appeal. POST: send the appeal."""
+    if request.method != "POST":
+        return blocked_page(request)
+    message = request.POST.get("message", "").strip()
+    retry = ("Please write a few words (up to 2000 characters) about why the block is a "
+             "mistake.")
+    if not 1 <= len(message) <= APPEAL_MAX:  # checked here too: see the module's note
+        return blocked_page(request, status=400, error=retry)
+    try:
+        _, created = appeals.appeal_submit(
+            user_id=request.user.id, message=message,
+            device=device_for(request), ip=client_ip_of(request))
+    except DomainError as error:
+        return blocked_page(request, status=error.status, error=sentence_for(error))
+    messages.success(request, "Your appeal was sent. A person will review it; you can buy "
+                              "again as soon as the block is lifted." if created else
+                              "Your appeal is already with us and waiting for review.")
+    return redirect("web-appeal")
