@@ -43,6 +43,7 @@ from antiscalper.models import (
 from antiscalper.signals import TTL_SECONDS, Keys
 from shop.models import Address, Customer, Order, Payment
 
+ADMITTED = "admitted"
 BASE = {"device": 1.0, "payment": 1.0, "phone": 0.9, "address": 0.7, "subnet": 0.2}
 RARE_AT = 50
 LINK_MIN = 0.5
@@ -147,25 +148,45 @@ def clusters_find(*, sale_id: int) -> list[dict]:
     members: dict[int, set[int]] = defaultdict(set)
     for user_id in list(components.parent):
         members[components.find(user_id)].add(user_id)
+    shown: dict[int, list[dict]] = defaultdict(list)
+    for kind, value, holding, weight in links:  # one pass: each link to the clusters it ties
+        inside: dict[int, int] = defaultdict(int)
+        for user_id in holding:
+            if user_id in components.parent:
+                inside[components.find(user_id)] += 1
+        for root, accounts in inside.items():
+            if accounts >= 2:
+                shown[root].append({"kind": kind,
+                                    "value": value if kind != "payment" else value[-4:],
+                                    "accounts": accounts, "strength": round(weight, 3)})
     clusters = []
-    for users in members.values():
+    for root, users in members.items():
         if len(users) < 2:
             continue
-        shown = [{"kind": kind, "value": value if kind != "payment" else value[-4:],
-                  "accounts": len(holding & users), "strength": round(weight, 3)}
-                 for kind, value, holding, weight in links if len(holding & users) >= 2]
         clusters.append({"id": f"{sale_id}-{min(users)}", "members": sorted(users),
-                         "size": len(users), "links": shown,
+                         "size": len(users), "links": shown[root],
                          "strength": round(sum(x["strength"] * (x["accounts"] - 1)
-                                               for x in shown), 3)})
+                                               for x in shown[root]), 3)})
     return sorted(clusters, key=lambda c: -c["size"])
+
+
+def _buyers(sale_id: int) -> set[int]:
+    """Accounts the gate admitted in the sale or that hold one of its orders."""
+    admitted = set(AttemptSignal.objects.filter(sale_id=sale_id, verdict=ADMITTED)
+                   .values_list("user_id", flat=True))
+    return admitted | set(Order.objects.filter(sale_id=sale_id)
+                          .values_list("user_id", flat=True))
 
 
 def linking_run(*, sale_id: int, now: datetime | None = None) -> list[int]:
     """Find the sale's scalper-like clusters, store their decisions, return who to cancel.
 
-    The returned accounts (decision block, not allowlisted) should lose their unshipped
-    orders of this sale. Running it again adds decisions only for newly linked accounts.
+    A member who bought gets the rule's action (default block) and the returned accounts
+    (decision block, not allowlisted) lose their unshipped orders of this sale. A member who
+    bought nothing has nothing to cancel: their decision is at most review, a lead for ops to
+    confirm (and blacklist), never a block nobody has looked at. Running it again adds
+    decisions only for newly linked accounts, and a block for a reviewed member who has since
+    bought.
     """
     now = now or timezone.now()
     setting = rules.settings_load()["linked_cluster"]
@@ -180,9 +201,16 @@ def linking_run(*, sale_id: int, now: datetime | None = None) -> list[int]:
     if not setting.enabled:
         return []
     flagged = {u: c for c in clusters if c["size"] >= setting.threshold for u in c["members"]}
-    allowlisted = {int(v) for v in AllowlistEntry.objects.filter(
-        live_q(now), kind=Kind.ACCOUNT, value__in=[str(u) for u in flagged],
-    ).values_list("value", flat=True)}
+    allowlisted: set[int] = set()
+    known: dict[int, set[str]] = defaultdict(set)
+    for part in _sliced(flagged):
+        allowlisted |= {int(v) for v in AllowlistEntry.objects.filter(
+            live_q(now), kind=Kind.ACCOUNT, value__in=[str(u) for u in part],
+        ).values_list("value", flat=True)}
+        for user_id, decision in RiskDecision.objects.filter(
+                sale_id=sale_id, source=RiskDecision.Source.LINKING, user_id__in=part,
+        ).values_list("user_id", "decision"):
+            known[user_id].add(decision)
     policy = rules.policy_load()
     if setting.action == Action.BLOCK or setting.weight >= policy.block_score:
         outcome = Decision.BLOCK
@@ -190,25 +218,30 @@ def linking_run(*, sale_id: int, now: datetime | None = None) -> list[int]:
         outcome = Decision.REVIEW
     else:
         outcome = Decision.ALLOW
-    known = set(RiskDecision.objects.filter(
-        sale_id=sale_id, source=RiskDecision.Source.LINKING, user_id__in=list(flagged),
-    ).values_list("user_id", flat=True))
+    buyers = _buyers(sale_id) if flagged else set()
     fresh = []
     for user_id, cluster in flagged.items():
-        if user_id in known:
+        cleared = user_id in allowlisted
+        bought = user_id in buyers
+        decision = (Decision.ALLOW if cleared else
+                    Decision.REVIEW if outcome == Decision.BLOCK and not bought else outcome)
+        if known[user_id] and (decision in known[user_id] or Decision.BLOCK in known[user_id]
+                               or decision != Decision.BLOCK):
             continue
         fired = [{"code": "linked_cluster", "value": cluster["size"],
                   "threshold": setting.threshold, "weight": setting.weight,
                   "action": str(setting.action),
                   "details": {k: cluster[k] for k in ("id", "strength", "links", "members")}}]
-        cleared = user_id in allowlisted
+        reason = f"linked cluster {cluster['id']} of {cluster['size']} accounts"
+        if cleared:
+            reason = "allowlisted account (cleared by ops)"
+        elif decision != outcome:
+            reason += "; bought nothing in this sale, so for review"
         fresh.append(RiskDecision(
             sale_id=sale_id, user_id=user_id, source=RiskDecision.Source.LINKING,
-            score=setting.weight, rules=fired, created_at=now,
-            decision=Decision.ALLOW if cleared else outcome,
-            reason=("allowlisted account (cleared by ops)" if cleared else
-                    f"linked cluster {cluster['id']} of {cluster['size']} accounts")[:200]))
+            score=setting.weight, rules=fired, created_at=now, decision=decision,
+            reason=reason[:200]))
     RiskDecision.objects.bulk_create(fresh, batch_size=500)
     if outcome != Decision.BLOCK:
         return []
-    return sorted(u for u in flagged if u not in allowlisted)
+    return sorted(u for u in flagged if u in buyers and u not in allowlisted)

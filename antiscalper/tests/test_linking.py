@@ -6,6 +6,7 @@ import pytest
 
 from antiscalper import linking, services, tasks
 from antiscalper.models import RiskDecision
+from antiscalper.selectors import block_reasons
 from antiscalper.signals import Keys
 from antiscalper.tests.risk_helpers import age, attempt, fired, judge, pay_with, share_address
 
@@ -88,36 +89,93 @@ def test_the_celery_task_returns_the_accounts_to_cancel(stealth):
     assert tasks.risk_linking_run.apply(args=[1]).get() == sorted(a.user_id for a in stealth)
 
 
-def test_ring_members_who_lost_the_race_are_linked_with_the_one_who_won(make_customer):
-    """One drop address ties a ring of five; only one of them got stock. Linking buyers alone
-    would see a cluster of one and flag nobody; the losers are the ring's accounts too."""
-    ring = [make_customer() for _ in range(5)]
-    for n, account in enumerate(ring):
+@pytest.fixture
+def ring(make_customer):
+    """One drop address ties five old accounts; only the first got stock."""
+    accounts = [make_customer() for _ in range(5)]
+    for n, account in enumerate(accounts):
         age(account, days=300 + n)
         share_address(account, line1="9 Drop Street")
-    judge(attempt(ring[0].user_id, ip="36.0.1.1", after_ms=3000),
+    judge(attempt(accounts[0].user_id, ip="36.0.1.1", after_ms=3000),
           *[attempt(a.user_id, ip=f"36.{n}.1.1", after_ms=3000 + 900 * n, verdict="sold_out")
-            for n, a in enumerate(ring[1:], start=1)])
-    ids = sorted(a.user_id for a in ring)
-    assert linking.linking_run(sale_id=1) == ids
-    assert sorted(RiskDecision.objects.filter(source="linking", decision="block")
-                  .values_list("user_id", flat=True)) == ids
+            for n, a in enumerate(accounts[1:], start=1)])
+    return accounts
 
 
-def test_refused_campus_fans_behind_one_nat_are_still_not_linked(make_customer):
-    fans = [make_customer() for _ in range(12)]
-    judge(*[attempt(f.user_id, ip="202.120.1.1", after_ms=1500 + 200 * n, verdict="sold_out")
-            for n, f in enumerate(fans)])
-    assert linking.clusters_find(sale_id=1) == []
+def _linking_decisions() -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    for user_id, decision in RiskDecision.objects.filter(source="linking").order_by("pk") \
+            .values_list("user_id", "decision"):
+        found.setdefault(user_id, []).append(decision)
+    return found
 
 
-def test_participants_are_read_in_slices_with_the_same_clusters(stealth, make_customer,
-                                                                monkeypatch):
-    """Big sales have more participants than one IN list may hold (SQLite's parameter cap)."""
-    judge(*[attempt(make_customer().user_id, after_ms=5000 + n, verdict="sold_out")
-            for n in range(5)])
+def test_ring_members_who_lost_the_race_are_flagged_for_review_with_the_one_who_won(ring):
+    """Linking buyers alone would see a cluster of one and flag nobody. The losers are the
+    ring's accounts too, but with nothing to cancel their decision is a lead for ops
+    (review), not a block nobody looked at; only the buyer is blocked and cancelled."""
+    assert linking.linking_run(sale_id=1) == [ring[0].user_id]
+    assert _linking_decisions() == {ring[0].user_id: ["block"],
+                                    **{a.user_id: ["review"] for a in ring[1:]}}
+    loser = RiskDecision.objects.get(source="linking", user_id=ring[1].user_id)
+    assert "bought nothing" in loser.reason and loser.rules[0]["value"] == 5
+
+
+def test_a_reviewed_member_who_buys_later_is_blocked_on_the_next_run(ring):
+    linking.linking_run(sale_id=1)
+    judge(attempt(ring[2].user_id, ip="36.2.1.1", after_ms=60_000))  # the second rush
+    assert linking.linking_run(sale_id=1) == sorted([ring[0].user_id, ring[2].user_id])
+    assert _linking_decisions()[ring[2].user_id] == ["review", "block"]
+    linking.linking_run(sale_id=1)
+    assert RiskDecision.objects.filter(source="linking").count() == 6
+
+
+def test_a_household_of_four_that_bought_nothing_is_only_reviewed(make_customer):
+    """Four fans at one address pass the cluster threshold by trying: nobody is blocked,
+    cancelled or told a purchase was stopped (block_reasons reads only blocks)."""
+    home = [make_customer() for _ in range(4)]
+    for member in home:
+        share_address(member, line1="12 Home Road")
+    judge(*[attempt(m.user_id, after_ms=2000 + 800 * n, verdict="sold_out")
+            for n, m in enumerate(home)])
+    assert linking.linking_run(sale_id=1) == []
+    assert set(RiskDecision.objects.filter(source="linking")
+               .values_list("decision", flat=True)) == {"review"}
+    assert block_reasons(user_id=home[0].user_id, device="", ip="") == []
+
+
+def test_participants_and_identifiers_are_read_in_slices_with_the_same_clusters(
+        make_customer, monkeypatch):
+    """Big sales have more participants than one IN list may hold (SQLite's parameter cap).
+    Sliced, every query stays small and every identifier still gets its store-wide count: a
+    lost count would make a common address look rare and link the mailroom."""
+    from django.db import connection
+
+    from shop.services import address_create
+
+    monkeypatch.setattr(linking, "RARE_AT", 4)
+    mailroom = [make_customer(with_address=False) for _ in range(6)]  # 6 hold it, 4 take part
+    for student in mailroom:
+        share_address(student, line1="1 University Mailroom")
+    flat = [make_customer(with_address=False) for _ in range(3)]  # one phone on 3 addresses
+    for n, mate in enumerate(flat):
+        address_create(customer=mate, recipient="R", phone="13912345678",
+                       line1=f"{n} Flat Street", city="Shenzhen", postcode="518000")
+    others = [make_customer() for _ in range(5)]
+    judge(*[attempt(c.user_id, after_ms=2000 + 300 * n, verdict="sold_out")
+            for n, c in enumerate(mailroom[:4] + flat + others)])
     whole = linking.clusters_find(sale_id=1)
+    assert [c["members"] for c in whole] == [sorted(m.user_id for m in flat)]  # no mailroom
+    links = {x["kind"]: (x["accounts"], x["strength"]) for x in whole[0]["links"]}
+    assert links["phone"] == (3, 0.9) and "address" not in links
+
+    sizes: list[int] = []
+
+    def count_parameters(execute, sql, params, many, context):
+        sizes.append(len(params or ()))
+        return execute(sql, params, many, context)
+
     monkeypatch.setattr(linking, "IN_SLICE", 2)
-    assert linking.clusters_find(sale_id=1) == whole
-    assert [c["size"] for c in whole] == [5]
-    assert {link["kind"] for link in whole[0]["links"]} >= {"address", "payment"}
+    with connection.execute_wrapper(count_parameters):
+        assert linking.clusters_find(sale_id=1) == whole
+    assert sizes and max(sizes) <= 2 + 2  # a slice, and a query's own one or two parameters
