@@ -31,11 +31,11 @@ from sales.gate_keys import epoch_ms
 from sales.models import Reservation, SaleMode, SaleStatus
 from sales.serializers import purchase_input
 from sales.web_appeals import blocked_page
-from shop.errors import DomainError, not_found
+from shop.errors import DomainError
 from shop.http import client_ip_of, client_of
 from shop.selectors import address_list
 from shop.sentences import when
-from shop.web import device_for, error_page
+from shop.web import device_for, error_page, not_found_page
 
 CACHE_SECONDS = 2
 LIVE_MAX_AGE = 1
@@ -63,10 +63,6 @@ def _shared_page(key: str, build) -> HttpResponse:
 def _private(response: HttpResponse) -> HttpResponse:
     add_never_cache_headers(response)
     return response
-
-
-def not_found_page(request: HttpRequest, what: str) -> HttpResponse:
-    return error_page(request, not_found(what), title=f"No such {what}", back="/")
 
 
 # ---- the sale list and the sale page --------------------------------------------------------

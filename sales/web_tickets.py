@@ -11,10 +11,9 @@ from django.views.decorators.cache import never_cache
 
 from sales import selectors
 from sales.models import SaleMode
-from sales.web import not_found_page
 from shop.errors import DomainError
 from shop.sentences import ticket_reason, when
-from shop.web import LOGIN_URL
+from shop.web import LOGIN_URL, not_found_page
 
 
 def _ticket_context(found) -> dict:

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_POST
 from django_ratelimit.core import is_ratelimited
 
 from shop import payments, selectors, services
-from shop.errors import DomainError
+from shop.errors import DomainError, not_found
 from shop.models import Order, OrderStatus
 from shop.sentences import field_errors, sentence_for, when
 from shop.serializers import AddressSerializer
@@ -58,6 +58,10 @@ def error_page(request: HttpRequest, error: DomainError, *, title: str = "We cou
     if error.code == "rate_limited" and "retry_after" in error.details:
         response["Retry-After"] = str(error.details["retry_after"])
     return response
+
+
+def not_found_page(request: HttpRequest, what: str) -> HttpResponse:
+    return error_page(request, not_found(what), title=f"No such {what}", back="/")
 
 
 def _safe_next(request: HttpRequest, fallback: str = "/") -> str:
