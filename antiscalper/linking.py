@@ -17,8 +17,9 @@ therefore never puts genuine fans in one cluster; the subnet only adds to the ex
 of a cluster that stronger identifiers already formed.
 
 A connected component of at least `linked_cluster.threshold` accounts (default 4) is
-scalper-like; its accounts get a stored decision with the rule's action (default block),
-except allowlisted ones (decision allow, reason recorded).
+scalper-like. Its members who bought get a stored decision with the rule's action (default
+block); members who bought nothing get at most review (nothing of theirs to cancel);
+allowlisted ones get allow, reason recorded.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ from antiscalper.signals import TTL_SECONDS, Keys
 from shop.models import Address, Customer, Order, Payment
 
 ADMITTED = "admitted"
+# A stored decision is only ever followed by a stronger one (review -> block once they buy)
+RANK = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
 BASE = {"device": 1.0, "payment": 1.0, "phone": 0.9, "address": 0.7, "subnet": 0.2}
 RARE_AT = 50
 LINK_MIN = 0.5
@@ -163,6 +166,7 @@ def clusters_find(*, sale_id: int) -> list[dict]:
     for root, users in members.items():
         if len(users) < 2:
             continue
+        shown[root].sort(key=lambda x: (x["kind"], x["value"]))
         clusters.append({"id": f"{sale_id}-{min(users)}", "members": sorted(users),
                          "size": len(users), "links": shown[root],
                          "strength": round(sum(x["strength"] * (x["accounts"] - 1)
@@ -173,9 +177,9 @@ def clusters_find(*, sale_id: int) -> list[dict]:
 def _buyers(sale_id: int) -> set[int]:
     """Accounts the gate admitted in the sale or that hold one of its orders."""
     admitted = set(AttemptSignal.objects.filter(sale_id=sale_id, verdict=ADMITTED)
-                   .values_list("user_id", flat=True))
+                   .values_list("user_id", flat=True).order_by().distinct())
     return admitted | set(Order.objects.filter(sale_id=sale_id)
-                          .values_list("user_id", flat=True))
+                          .values_list("user_id", flat=True).order_by().distinct())
 
 
 def linking_run(*, sale_id: int, now: datetime | None = None) -> list[int]:
@@ -185,8 +189,8 @@ def linking_run(*, sale_id: int, now: datetime | None = None) -> list[int]:
     (decision block, not allowlisted) lose their unshipped orders of this sale. A member who
     bought nothing has nothing to cancel: their decision is at most review, a lead for ops to
     confirm (and blacklist), never a block nobody has looked at. Running it again adds
-    decisions only for newly linked accounts, and a block for a reviewed member who has since
-    bought.
+    decisions only for newly linked accounts and for members whose decision grows stronger
+    (a reviewed member who has since bought is blocked); none is repeated or weakened.
     """
     now = now or timezone.now()
     setting = rules.settings_load()["linked_cluster"]
@@ -225,8 +229,7 @@ def linking_run(*, sale_id: int, now: datetime | None = None) -> list[int]:
         bought = user_id in buyers
         decision = (Decision.ALLOW if cleared else
                     Decision.REVIEW if outcome == Decision.BLOCK and not bought else outcome)
-        if known[user_id] and (decision in known[user_id] or Decision.BLOCK in known[user_id]
-                               or decision != Decision.BLOCK):
+        if known[user_id] and RANK[decision] <= max(RANK[d] for d in known[user_id]):
             continue
         fired = [{"code": "linked_cluster", "value": cluster["size"],
                   "threshold": setting.threshold, "weight": setting.weight,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from antiscalper import linking, services, tasks
-from antiscalper.models import RiskDecision
+from antiscalper import linking, rules, services, tasks
+from antiscalper.models import AllowlistEntry, RiskDecision, RuleSetting
 from antiscalper.selectors import block_reasons
 from antiscalper.signals import Keys
 from antiscalper.tests.risk_helpers import age, attempt, fired, judge, pay_with, share_address
+from shop.models import Order
+from shop.services import order_create
 
 pytestmark = pytest.mark.django_db
 
@@ -121,6 +123,48 @@ def test_ring_members_who_lost_the_race_are_flagged_for_review_with_the_one_who_
     assert "bought nothing" in loser.reason and loser.rules[0]["value"] == 5
 
 
+def test_the_losers_cluster_size_reaches_the_realtime_rule(ring, redis_client):
+    linking.linking_run(sale_id=1)
+    assert redis_client.hget(Keys(1).clusters, ring[3].user_id) == b"5"
+
+
+def test_an_order_of_the_sale_makes_a_member_a_buyer(ring, sku):
+    """The gate's admitted attempt may not have reached the signals yet; the order has."""
+    order = order_create(user_id=ring[1].user_id, lines=[(sku.pk, 1)])
+    Order.objects.filter(pk=order.pk).update(sale_id=1)
+    assert linking.linking_run(sale_id=1) == sorted([ring[0].user_id, ring[1].user_id])
+    assert _linking_decisions()[ring[1].user_id] == ["block"]
+
+
+def test_with_the_rule_set_to_review_buyers_and_losers_are_both_reviewed(ring):
+    rule = rules.settings_load()["linked_cluster"]
+    RuleSetting.objects.update_or_create(code="linked_cluster", defaults={
+        "threshold": rule.threshold, "weight": 10, "action": "review"})
+    assert linking.linking_run(sale_id=1) == []
+    assert set(RiskDecision.objects.filter(source="linking")
+               .values_list("decision", flat=True)) == {"review"}
+
+
+def test_a_decision_is_never_weakened_and_grows_when_the_allowlist_lapses(ring, make_customer):
+    """Block stays block once ops allowlist the buyer (nothing new, nothing cancelled); a
+    member cleared while allowlisted is reviewed like the others once the entry is gone."""
+    linking.linking_run(sale_id=1)
+    services.allowlist_add(kind="account", value=str(ring[0].user_id))
+    assert linking.linking_run(sale_id=1) == []
+    assert _linking_decisions()[ring[0].user_id] == ["block"]
+
+    newcomer = make_customer()  # a sixth account at the drop address, tried and lost
+    share_address(newcomer, line1="9 Drop Street")
+    judge(attempt(newcomer.user_id, ip="36.9.1.1", after_ms=8000, verdict="sold_out"))
+    entry, _ = services.allowlist_add(kind="account", value=str(newcomer.user_id))
+    linking.linking_run(sale_id=1)
+    assert _linking_decisions()[newcomer.user_id] == ["allow"]
+    AllowlistEntry.objects.filter(pk=entry.pk).update(is_active=False)
+    linking.linking_run(sale_id=1)
+    assert _linking_decisions()[newcomer.user_id] == ["allow", "review"]
+
+
+
 def test_a_reviewed_member_who_buys_later_is_blocked_on_the_next_run(ring):
     linking.linking_run(sale_id=1)
     judge(attempt(ring[2].user_id, ip="36.2.1.1", after_ms=60_000))  # the second rush
@@ -168,6 +212,7 @@ def test_participants_and_identifiers_are_read_in_slices_with_the_same_clusters(
     assert [c["members"] for c in whole] == [sorted(m.user_id for m in flat)]  # no mailroom
     links = {x["kind"]: (x["accounts"], x["strength"]) for x in whole[0]["links"]}
     assert links["phone"] == (3, 0.9) and "address" not in links
+    assert links["subnet"][0] == 3  # the cluster's own holders of a 12-account subnet
 
     sizes: list[int] = []
 
