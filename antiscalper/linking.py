@@ -29,6 +29,7 @@ from datetime import datetime
 
 from django.db.models import Count
 from django.utils import timezone
+from redis.exceptions import LockError
 
 from antiscalper import rules
 from antiscalper.mirror import connection
@@ -45,6 +46,7 @@ from antiscalper.signals import TTL_SECONDS, Keys
 from shop.models import Address, Customer, Order, Payment
 
 ADMITTED = "admitted"
+LOCK_SECONDS = 600
 # A stored decision is only ever followed by a stronger one (review -> block once they buy)
 RANK = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
 BASE = {"device": 1.0, "payment": 1.0, "phone": 0.9, "address": 0.7, "subnet": 0.2}
@@ -190,9 +192,23 @@ def linking_run(*, sale_id: int, now: datetime | None = None) -> list[int]:
     bought nothing has nothing to cancel: their decision is at most review, a lead for ops to
     confirm (and blacklist), never a block nobody has looked at. Running it again adds
     decisions only for newly linked accounts and for members whose decision grows stronger
-    (a reviewed member who has since bought is blocked); none is repeated or weakened.
+    (a reviewed member who has since bought is blocked); none is repeated or weakened. One
+    pass per sale at a time (beat starts one a minute; a big sale's may take longer).
     """
-    now = now or timezone.now()
+    lock = connection().lock(f"{Keys(sale_id).clusters}:linking", timeout=LOCK_SECONDS,
+                             blocking=False)
+    if not lock.acquire():
+        return []  # a pass over this sale is running: it cancels what it finds
+    try:
+        return _linking_run(sale_id=sale_id, now=now or timezone.now())
+    finally:
+        try:
+            lock.release()
+        except LockError:
+            pass  # it outlived LOCK_SECONDS (another pass may have started): nothing to free
+
+
+def _linking_run(*, sale_id: int, now: datetime) -> list[int]:
     setting = rules.settings_load()["linked_cluster"]
     clusters = clusters_find(sale_id=sale_id)
     keys = Keys(sale_id)

@@ -224,3 +224,14 @@ def test_participants_and_identifiers_are_read_in_slices_with_the_same_clusters(
     with connection.execute_wrapper(count_parameters):
         assert linking.clusters_find(sale_id=1) == whole
     assert sizes and max(sizes) <= 2 + 2  # a slice, and a query's own one or two parameters
+
+
+def test_one_pass_per_sale_at_a_time(redis_client, ring):
+    """A pass still running (a big sale's can outlast beat's minute) holds the sale: a second
+    one stores and cancels nothing, so no decision is written twice."""
+    held = redis_client.lock(f"{Keys(1).clusters}:linking", timeout=30)
+    assert held.acquire(blocking=False)
+    assert linking.linking_run(sale_id=1) == []
+    assert not RiskDecision.objects.filter(source="linking").exists()
+    held.release()
+    assert linking.linking_run(sale_id=1) == [ring[0].user_id]
