@@ -26,12 +26,12 @@ from sales.gate_keys import (
     BLACKLIST_KEYS,
     FCODE_GUESS_LIMIT,
     FCODE_GUESS_WINDOW_SECONDS,
-    LUA_DIR,
     SIGNALS_KEY,
     TICKET_TTL_SECONDS,
     SaleKeys,
     connection,
     guess_keys,
+    script_source,
     ticket_new,
 )
 from shop.errors import DomainError
@@ -39,13 +39,9 @@ from shop.errors import DomainError
 SOLD_OUT_MEMO_SECONDS = 1.0
 
 
-def _source(name: str) -> str:
-    return (LUA_DIR / f"{name}.lua").read_text()
-
-
 def _hot_script(name: str) -> hotline.HotLine:
     """The admission script on this thread's own line to Redis (see `sales.hotline`)."""
-    return hotline.line(name, _source)
+    return hotline.line(name, script_source)
 
 
 @lru_cache(maxsize=1024)

@@ -42,9 +42,15 @@ def connection() -> redis.Redis:
 
 
 @cache
+def script_source(name: str) -> str:
+    """The text of a Lua script of sales/lua (read once per process)."""
+    return (LUA_DIR / f"{name}.lua").read_text()
+
+
+@cache
 def script(name: str):
     """A Lua script of sales/lua, registered once per process."""
-    return connection().register_script((LUA_DIR / f"{name}.lua").read_text())
+    return connection().register_script(script_source(name))
 
 
 def epoch_ms(moment: datetime) -> int:
