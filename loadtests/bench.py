@@ -146,15 +146,15 @@ def run(*, customers: int, duration: float, concurrency: int, rounds: int, web_w
     with Stack(port=port, web_workers=web_workers, web_threads=web_threads, celery_workers=0,
                beat=False) as stack:
         stack.wait_ready()
+        paired = {"a": ("trivial authenticated endpoint", f"{base}/auth/whoami", "GET"),
+                  "b": ("purchase through the Redis gate",
+                        f"{base}/sales/{gate_sale.pk}/purchase", "POST")}
         for n in range(rounds):
             # ABBA order: a drift of the machine's speed during a pair hits both alike
-            for key in (("a", "b") if n % 2 == 0 else ("b", "a")):
-                if key == "a":
-                    say(f"round {n + 1}/{rounds}: (a) trivial authenticated endpoint")
-                    measure(stack, "a", f"{base}/auth/whoami")
-                else:
-                    say(f"round {n + 1}/{rounds}: (b) purchase through the Redis gate")
-                    measure(stack, "b", f"{base}/sales/{gate_sale.pk}/purchase", "POST")
+            for key in ("ab" if n % 2 == 0 else "ba"):
+                what, url, method = paired[key]
+                say(f"round {n + 1}/{rounds}: ({key}) {what}")
+                measure(stack, key, url, method)
         say("(e) purchase on a sold-out sale: answered from the process's memo")
         measure(stack, "e", f"{base}/sales/{sold_out_sale.pk}/purchase", "POST")
         say("(f) the storefront's sale page, as anonymous shoppers see it (shared, cached)")
