@@ -13,7 +13,10 @@ Writers:
 Both read the database after WATCHing `bl:version` and bump it in their MULTI, so a sync or
 rebuild that read the database before another writer's change cannot overwrite the newer
 answer with an older one: its EXEC fails and it reads again. `bl:ready` is set by every
-rebuild; when it is missing (Redis was flushed or lost), the next sync rebuilds everything.
+rebuild to the Redis dataset it was built on (`shop.redis_dataset`); when it is missing (Redis
+was flushed or lost) or names another dataset (Redis came back from an older snapshot, a
+lagging replica was promoted), the mirror may miss recent entries: the gate refuses to sell
+and the next sync or ensure rebuilds everything.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from antiscalper import selectors
+from shop.redis_dataset import dataset_of
 
 logger = logging.getLogger("antiscalper.mirror")
 
@@ -40,7 +44,7 @@ BLACKLIST_KEYS: dict[str, str] = {
     "address": "bl:address",
     "payment": "bl:payment",
 }
-READY_KEY = "bl:ready"  # set by every full rebuild: absent means the mirror is not trustworthy
+READY_KEY = "bl:ready"  # the dataset of the last full rebuild: else the mirror is not trusted
 VERSION_KEY = "bl:version"  # bumped by every write; WATCHed so stale writers retry
 ATTEMPTS = 10
 CHUNK = 1000
@@ -57,8 +61,8 @@ def connection() -> redis.Redis:
 
 
 def mirror_ready() -> bool:
-    """Whether the mirror was rebuilt since Redis last lost it."""
-    return bool(connection().exists(READY_KEY))
+    """Whether the mirror was rebuilt on the dataset Redis holds now."""
+    return connection().get(READY_KEY) == dataset_of(connection())
 
 
 def members(*, kind: str) -> set[str]:
@@ -106,6 +110,7 @@ def mirror_rebuild(*, now: datetime | None = None) -> dict[str, int]:
 
     def write(pipe) -> dict[str, int]:
         blocked = selectors.blocked_values(now=now or timezone.now())
+        dataset = dataset_of(connection())
         pipe.multi()
         for kind, key in BLACKLIST_KEYS.items():
             values = sorted(blocked.get(kind, ()))
@@ -117,7 +122,7 @@ def mirror_rebuild(*, now: datetime | None = None) -> dict[str, int]:
             for start in range(0, len(values), CHUNK):
                 pipe.sadd(temporary, *values[start:start + CHUNK])
             pipe.rename(temporary, key)
-        pipe.set(READY_KEY, timezone.now().isoformat())
+        pipe.set(READY_KEY, dataset)
         return {kind: len(blocked.get(kind, ())) for kind in BLACKLIST_KEYS}
 
     return _watched(write)

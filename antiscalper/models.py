@@ -158,7 +158,7 @@ class AttemptSignal(models.Model):
     headers = models.JSONField(default=dict, blank=True)
     reserved = models.BooleanField(default=False)
     verdict = models.CharField(max_length=30)
-    ticket = models.CharField(max_length=40, blank=True)
+    ticket = models.CharField(max_length=64, blank=True)
     address_id = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
@@ -233,7 +233,7 @@ class RiskDecision(models.Model):
     sale_id = models.PositiveBigIntegerField()
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                              related_name="+")
-    ticket = models.CharField(max_length=40, blank=True)
+    ticket = models.CharField(max_length=64, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.REALTIME)
     device = models.CharField(max_length=64, blank=True)
     ip = models.CharField(max_length=45, blank=True)

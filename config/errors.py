@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -83,6 +84,14 @@ def _refused_as_suspicious(exc: SuspiciousOperation) -> HttpResponse:
     return envelope("invalid", "The request was refused as malformed.", 400)
 
 
+def _redis_unavailable(exc: Exception) -> HttpResponse:
+    """Redis down, paused or failing over: the client's request can be retried (purchases
+    answer through the gate's own refusals; this covers every other read of Redis)."""
+    logger.warning("Redis unavailable: %s", exc)
+    return envelope("unavailable", "The store is briefly unavailable; retry shortly.", 503,
+                    headers={"Retry-After": "1"})
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse:
     """DRF's EXCEPTION_HANDLER: every exception a view raises becomes the envelope."""
     if isinstance(exc, DomainError):
@@ -105,6 +114,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRespon
         if response is not None and response.has_header("WWW-Authenticate"):
             replacement["WWW-Authenticate"] = response["WWW-Authenticate"]
         return replacement
+    if isinstance(exc, redis.RedisError):
+        return _redis_unavailable(exc)
     view = context.get("view")
     logger.exception("unhandled error in %s", type(view).__name__ if view else "API view")
     return envelope("internal", "Something went wrong on our side; it has been logged.", 500)
@@ -135,5 +146,7 @@ class ApiErrorMiddleware:
             return envelope("not_found", "No such object.", 404)
         if isinstance(exception, SuspiciousOperation):
             return _refused_as_suspicious(exception)
+        if isinstance(exception, redis.RedisError):
+            return _redis_unavailable(exception)
         logger.exception("unhandled error at %s", request.path)
         return envelope("internal", "Something went wrong on our side; it has been logged.", 500)

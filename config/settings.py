@@ -211,6 +211,10 @@ CELERY_BEAT_SCHEDULE = {
     "orders-expire": {"task": "sales.tasks.orders_expire_due", "schedule": 2.0,
                       "options": {"expires": 4}},
     "gates-reconcile": {"task": "sales.tasks.gates_reconcile", "schedule": 15.0},
+    # A Redis that came back different (older snapshot, promoted replica) is rebuilt within
+    # about a second; the web processes refuse to sell on it meanwhile.
+    "gates-watch": {"task": "sales.tasks.gates_watch", "schedule": 1.0,
+                    "options": {"expires": 2}},
     "blacklist-mirror-rebuild": {"task": "antiscalper.tasks.blacklist_mirror_rebuild",
                                  "schedule": 60.0, "options": {"expires": 55}},
     "attempts-drain": {"task": "sales.tasks.attempts_drain", "schedule": 2.0,

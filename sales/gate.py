@@ -30,6 +30,7 @@ from sales.gate_keys import (
     TICKET_TTL_SECONDS,
     SaleKeys,
     connection,
+    dataset,
     guess_keys,
     script_source,
     ticket_new,
@@ -37,6 +38,8 @@ from sales.gate_keys import (
 from shop.errors import DomainError
 
 SOLD_OUT_MEMO_SECONDS = 1.0
+# admit.lua's ARGV[18]: the Redis dataset the caller's line reaches, filled in by the line.
+DATASET_ARG = 17
 
 
 def _hot_script(name: str) -> hotline.HotLine:
@@ -150,7 +153,7 @@ def admit(*, sale_id: int, user_id: int, quantity: int, now_ms: int,
                                    "ticket": "", "memo": "1"})
             raise DomainError("sold_out", REFUSALS["sold_out"])
         sold_out_memo_forget(sale_id)
-    ticket = ticket_new(sale_id)
+    ticket = ticket_new(sale_id, user_id=user_id, issued_ms=now_ms)
     keys, (head, middle, tail) = SaleKeys(sale_id), _admit_keys(sale_id)
     try:
         answer = _hot_script("admit")(
@@ -159,7 +162,8 @@ def admit(*, sale_id: int, user_id: int, quantity: int, now_ms: int,
             args=[user_id, quantity, now_ms, idempotency_key or "", ticket, device, ip,
                   settings.GATE_QUEUE_BOUND, TICKET_TTL_SECONDS, address_id or "", fcode_hash,
                   FCODE_GUESS_LIMIT, FCODE_GUESS_WINDOW_SECONDS, client, ATTEMPTS_CAP,
-                  settings.PURCHASE_RATE_LIMIT, settings.PURCHASE_RATE_WINDOW_SECONDS],
+                  settings.PURCHASE_RATE_LIMIT, settings.PURCHASE_RATE_WINDOW_SECONDS, ""],
+            dataset_at=DATASET_ARG,
         )
     except hotline.OutcomeUnknown:
         raise DomainError("unavailable", OUTCOME_UNKNOWN, status=503,
@@ -209,20 +213,34 @@ class GateState:
     queued: int
     bought: dict[int, int]
     fcode_stock_left: int | None = None
+    dataset: str | None = None       # the Redis dataset the gate was loaded on
+    current_dataset: str | None = None  # the dataset Redis holds now
+
+    @property
+    def stale(self) -> bool:
+        """Loaded, but on another dataset: Redis came back different and may hold less than
+        it acknowledged, so the gate sells nothing until it is rebuilt from the database."""
+        return self.loaded and self.dataset != self.current_dataset
+
+    @property
+    def trusted(self) -> bool:
+        return self.loaded and not self.stale
 
 
 def state(*, sale_id: int) -> GateState:
     """What the gate holds for a sale right now (for reconciliation and the sale API)."""
     keys = SaleKeys(sale_id)
+    current = dataset()
     pipe = connection().pipeline(transaction=True)
-    pipe.hget(keys.meta, "loaded").hget(keys.meta, "epoch").get(keys.stock)
+    pipe.hmget(keys.meta, "loaded", "epoch", "dataset").get(keys.stock)
     pipe.xlen(keys.queue).hgetall(keys.bought).get(keys.fstock)
-    loaded, epoch, stock, queued, bought, fstock = pipe.execute()
+    (loaded, epoch, loaded_on), stock, queued, bought, fstock = pipe.execute()
     return GateState(
         loaded=loaded == "1", epoch=int(epoch) if epoch is not None else None,
         stock_left=int(stock) if stock is not None else None, queued=int(queued),
         bought={int(user): int(units) for user, units in bought.items()},
         fcode_stock_left=int(fstock) if fstock is not None else None,
+        dataset=loaded_on, current_dataset=current,
     )
 
 

@@ -6,7 +6,10 @@ Shared by the admission hot path (`sales.gate`) and the gate's maintenance
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +20,7 @@ import redis
 from django.conf import settings
 
 from antiscalper.mirror import BLACKLIST_KEYS as MIRROR_KEYS
+from shop.redis_dataset import dataset_of
 
 LUA_DIR = Path(__file__).with_name("lua")
 TICKET_TTL_SECONDS = 24 * 3600
@@ -39,6 +43,11 @@ def connection() -> redis.Redis:
     """This process's client for the gate's Redis (the pool is re-created after a fork)."""
     return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True,
                                 health_check_interval=30)
+
+
+def dataset() -> str:
+    """The Redis dataset this process's client reaches now (see `shop.redis_dataset`)."""
+    return dataset_of(connection())
 
 
 @cache
@@ -128,6 +137,10 @@ class SaleKeys:
     def rights(self) -> str:
         return self._k("rights")
 
+    @property
+    def decided(self) -> str:
+        return self._k("decided")
+
     def ticket(self, ticket: str) -> str:
         return self._k(f"t:{ticket}")
 
@@ -136,10 +149,25 @@ class SaleKeys:
 
 
 _entropy = threading.local()
+_TICKET = re.compile(r"([0-9]{1,12})-([0-9a-f]{16})(?:-([0-9a-f]{1,12})-([0-9a-f]{16}))?")
 
 
-def ticket_new(sale_id: int) -> str:
+@cache
+def _ticket_key() -> bytes:
+    return hashlib.sha256(b"flashsale.ticket:" + settings.SECRET_KEY.encode()).digest()
+
+
+def _ticket_mac(sale_id: int, user_id: int, nonce: str, stamp: str) -> str:
+    message = f"{sale_id}|{user_id}|{nonce}|{stamp}".encode()
+    return hmac.new(_ticket_key(), message, hashlib.sha256).hexdigest()[:16]
+
+
+def ticket_new(sale_id: int, *, user_id: int = 0, issued_ms: int = 0) -> str:
     """A ticket id that names its sale and cannot be guessed (64 bits from os.urandom).
+
+    With the buyer and the moment, it also carries when it was issued and a MAC over both:
+    a ticket that neither Redis nor the database knows can then be told apart from a forged
+    one, and found lost with Redis if its gate was rebuilt after it was issued.
 
     The random bytes are drawn 4 KiB at a time per thread (a system call per 512 tickets, not
     per ticket); a forked child draws its own, so no two processes hand out the same bytes."""
@@ -147,11 +175,24 @@ def ticket_new(sale_id: int) -> str:
     if len(pool) < 8 or _entropy.pid != os.getpid():
         pool, _entropy.pid = os.urandom(4096), os.getpid()
     _entropy.pool = pool[8:]
-    return f"{sale_id}-{pool[:8].hex()}"
+    nonce = pool[:8].hex()
+    if not issued_ms:
+        return f"{sale_id}-{nonce}"
+    stamp = f"{issued_ms:x}"
+    return f"{sale_id}-{nonce}-{stamp}-{_ticket_mac(sale_id, user_id, nonce, stamp)}"
 
 
 def sale_id_of_ticket(ticket: str) -> int | None:
-    head, _, tail = ticket.partition("-")
-    if not head.isdigit() or len(tail) != 16:
+    match = _TICKET.fullmatch(ticket)
+    return int(match.group(1)) if match else None
+
+
+def ticket_issued_ms(ticket: str, *, user_id: int) -> int | None:
+    """When this account was issued this ticket, if the ticket proves it (its MAC checks)."""
+    match = _TICKET.fullmatch(ticket)
+    if not match or match.group(3) is None:
         return None
-    return int(head)
+    sale, nonce, stamp, mac = match.groups()
+    if not hmac.compare_digest(mac, _ticket_mac(int(sale), user_id, nonce, stamp)):
+        return None
+    return int(stamp, 16)

@@ -14,6 +14,7 @@ from sales.gate_keys import (
     PIPELINE_GROUP,
     SaleKeys,
     connection,
+    dataset,
     ensure_group,
     epoch_ms,
     script,
@@ -60,13 +61,15 @@ class Holders:
         )
 
 
-def holders_add(*, sale_id: int, holders: Holders) -> None:
-    """Add reservers, codes and rights; an existing code keeps its state (used stays used)."""
+def holders_add(*, sale_id: int, holders: Holders, overwrite: bool = False) -> None:
+    """Add reservers, codes and rights; an existing code keeps its state (used stays used)
+    unless `overwrite`: a rebuild takes each code's state from the database, and its script
+    then marks used the codes of tickets still queued."""
     keys, pipe = SaleKeys(sale_id), connection().pipeline(transaction=False)
     for start in range(0, len(holders.reservers), 5000):
         pipe.sadd(keys.reservers, *holders.reservers[start:start + 5000])
     for code, entry in holders.codes.items():
-        pipe.hsetnx(keys.fcodes, code, entry)
+        (pipe.hset if overwrite else pipe.hsetnx)(keys.fcodes, code, entry)
     for user, code in holders.rights.items():
         pipe.hset(keys.rights, user, code)
     pipe.execute()
@@ -76,7 +79,7 @@ def _sale_keys(sale_id: int) -> list[str]:
     keys = SaleKeys(sale_id)
     return [keys.meta, keys.stock, keys.fstock, keys.bought, keys.idem, keys.queue, keys.seq,
             keys.processed, keys.reservers, keys.fcodes, keys.rights, keys.returned,
-            keys.attempts]
+            keys.attempts, keys.decided]
 
 
 def incarnation_check(*, sale_id: int, incarnation: int) -> bool:
@@ -104,30 +107,46 @@ def load(*, config: SaleGateConfig, stock: int, fcode_stock: int = 0,
          holders: Holders | None = None) -> bool:
     """Load a sale into the gate unless it is already loaded (never resets a loaded gate)."""
     keys = SaleKeys(config.sale_id)
+    loaded_on = dataset()  # read first, as in `rebuild`
     holders_add(sale_id=config.sale_id, holders=holders or Holders.none())
     created = script("load")(keys=[keys.meta, keys.stock, keys.fstock],
-                              args=[*config.argv(), stock, fcode_stock])
+                              args=[*config.argv(), stock, fcode_stock, loaded_on])
     ensure_group(keys.queue, PIPELINE_GROUP)
     return bool(created)
 
 
+def queued_tickets(*, sale_id: int) -> list[str]:
+    """The tickets in a sale's queue now (entries not yet acknowledged and deleted)."""
+    return [fields.get("ticket", "") for _, fields in
+            connection().xrange(SaleKeys(sale_id).queue)]
+
+
 def rebuild(*, config: SaleGateConfig, stock: int, held: int, fcode_stock: int,
             fcode_held: int, held_by_user: dict[int, int], returned: list[str],
-            holders: Holders | None = None) -> tuple[int, int]:
+            decided: list[str], holders: Holders | None = None) -> tuple[int, int]:
     """Rewrite a gate from the database's counts; returns (units left, units still queued).
 
     `returned` are the tokens of every release the database records: they are marked done
-    first, so a release still on its way cannot add a unit the rebuild already counts."""
+    first, so a release still on its way cannot add a unit the rebuild already counts.
+    `decided` are queued tickets the database already settled: not counted again. The gate
+    is stamped with the dataset Redis holds now, so it sells again."""
     keys = SaleKeys(config.sale_id)
-    holders_add(sale_id=config.sale_id, holders=holders or Holders.none())
+    # Read first: if Redis changes under the rebuild, the stamp is the old one, and the gate
+    # fails closed again instead of selling from half-written keys.
+    loaded_on = dataset()
+    holders_add(sale_id=config.sale_id, holders=holders or Holders.none(), overwrite=True)
     pipe = connection().pipeline(transaction=False)
     for start in range(0, len(returned), 5000):
         pipe.sadd(keys.returned, *returned[start:start + 5000])
+    pipe.delete(keys.decided)
+    for start in range(0, len(decided), 5000):
+        pipe.sadd(keys.decided, *decided[start:start + 5000])
     pipe.execute()
     pairs = [value for user, units in held_by_user.items() if units for value in (user, units)]
     left, queued, _ = script("rebuild")(
-        keys=[keys.meta, keys.stock, keys.bought, keys.queue, keys.fstock],
-        args=[*config.argv(), stock, held, fcode_stock, fcode_held, *pairs],
+        keys=[keys.meta, keys.stock, keys.bought, keys.queue, keys.fstock, keys.decided,
+              keys.fcodes],
+        args=[*config.argv(), stock, held, fcode_stock, fcode_held, loaded_on, *pairs],
     )
     ensure_group(keys.queue, PIPELINE_GROUP)
     sold_out_memo_clear()

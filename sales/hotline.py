@@ -14,6 +14,12 @@ Either way the line is closed and opened again on the next call.
 
 The line speaks RESP2, so no out-of-band message (RESP3 pushes, maintenance notices) can be
 taken for the script's reply; TLS (`rediss://`) lines work too.
+
+The line also knows which Redis dataset it reaches (`shop.redis_dataset`): read over the line
+itself when it opens and again every DATASET_CHECK_SECONDS, and written into the script's
+arguments at send time. A Redis that came back from an older snapshot, or a replica promoted
+behind the same address, breaks the line (or is found at the next check); the script then sees
+a dataset other than the one its gate was loaded on and sells nothing.
 """
 
 from __future__ import annotations
@@ -29,12 +35,17 @@ import hiredis
 import redis
 from django.conf import settings
 
+from shop.redis_dataset import dataset_of_info, parse_info
+
 # A Redis that stops answering must not hang a web thread: the kernel's own receive and send
 # timeouts (no poll() before each read, unlike a Python socket timeout).
 IO_TIMEOUT_SECONDS = 5
 # A line idle this long may have been closed by Redis (restart, `timeout`, CLIENT KILL): it is
 # checked without blocking before it is used again. Under load a line is never idle this long.
 IDLE_CHECK_SECONDS = 1.0
+# How stale a line's idea of its dataset may be: a Redis swapped behind a proxy that keeps the
+# client's connection open is noticed within this long.
+DATASET_CHECK_SECONDS = 1.0
 
 _local = threading.local()
 
@@ -54,6 +65,8 @@ class HotLine:
         self._connection = None
         self._reader: hiredis.Reader | None = None
         self._used_at = 0.0
+        self._dataset: str | None = None
+        self._dataset_at = 0.0
         self.calls = 0
 
     def _open(self) -> socket.socket:
@@ -66,12 +79,14 @@ class HotLine:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout)
         self._connection = connection
         self._reader = hiredis.Reader(encoding="utf-8", replyError=redis.ResponseError)
+        self._dataset = None  # a new line may reach another server: ask before sending
         return sock
 
     def close(self) -> None:
         if self._connection is not None:
             self._connection.disconnect()
         self._connection = self._reader = None
+        self._dataset = None
 
     def _alive(self, sock: socket.socket) -> bool:
         """An idle line with something to read has been closed by Redis (an end of file) or
@@ -81,7 +96,8 @@ class HotLine:
         poller.register(sock, select.POLLIN)
         return not poller.poll(0)
 
-    def _round_trip(self, packed: bytes):
+    def _line(self) -> socket.socket:
+        """This thread's open socket, checked if it sat idle, opened again if it was lost."""
         now = time.monotonic()
         sock = self._connection._sock if self._connection else None
         if sock is not None and now - self._used_at > IDLE_CHECK_SECONDS and not self._alive(sock):
@@ -90,17 +106,24 @@ class HotLine:
         if sock is None:
             sock = self._open()
         self._used_at = now
+        return sock
+
+    def _exchange(self, sock: socket.socket, packed: bytes, replies: int = 1) -> list:
+        """Send `packed` and read `replies` replies; a broken line is closed and raises."""
         reader = self._reader
         self.calls += 1
         sent = False
+        answers = []
         try:
             sock.sendall(packed)
             sent = True
-            while (reply := reader.gets()) is False:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    raise OSError("Redis closed the connection")
-                reader.feed(chunk)
+            while len(answers) < replies:
+                while (reply := reader.gets()) is False:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        raise OSError("Redis closed the connection")
+                    reader.feed(chunk)
+                answers.append(reply)
         except (OSError, hiredis.ProtocolError, ValueError) as error:  # EAGAIN: a timeout
             self.close()
             kind = OutcomeUnknown if sent else redis.ConnectionError
@@ -108,11 +131,37 @@ class HotLine:
         except BaseException:  # whatever it was, a half-read reply must not reach the next call
             self.close()
             raise
-        return reply
+        return answers
 
-    def __call__(self, *, keys: list, args: list):
+    def _round_trip(self, packed: bytes):
+        return self._exchange(self._line(), packed)[0]
+
+    def dataset(self) -> str:
+        """The dataset this line reaches, read over the line itself (at most once a second).
+        Nothing has been sent for the script yet, so a line that breaks here sold nothing."""
+        sock = self._line()
+        now = time.monotonic()
+        if self._dataset is None or now - self._dataset_at > DATASET_CHECK_SECONDS:
+            packed = (hiredis.pack_command(("INFO", "server"))
+                      + hiredis.pack_command(("INFO", "replication")))
+            try:
+                server, replication = self._exchange(sock, packed, replies=2)
+            except OutcomeUnknown as error:
+                raise redis.ConnectionError(str(error)) from None
+            if not (isinstance(server, str) and isinstance(replication, str)):
+                self.close()
+                raise redis.ConnectionError(f"unexpected INFO reply: {server!r:.80}")
+            self._dataset = dataset_of_info(parse_info(server), parse_info(replication))
+            self._dataset_at = now
+        return self._dataset
+
+    def __call__(self, *, keys: list, args: list, dataset_at: int | None = None):
         """EVALSHA the script; on NOSCRIPT (Redis restarted or flushed its scripts) load it and
-        send again, which is safe: NOSCRIPT means nothing ran."""
+        send again, which is safe: NOSCRIPT means nothing ran. With `dataset_at`, that
+        argument is replaced by the dataset this very line reaches, read before sending."""
+        if dataset_at is not None:
+            args = list(args)
+            args[dataset_at] = self.dataset()
         command = ("EVALSHA", self._script.sha, len(keys), *keys, *args)
         reply = self._round_trip(hiredis.pack_command(command))
         if isinstance(reply, redis.ResponseError):

@@ -64,6 +64,14 @@ class FlashSale(models.Model):
         default=timedelta(minutes=30), help_text="How long a draw winner's purchase right lasts.")
     gate_loaded_at = models.DateTimeField(null=True, blank=True, editable=False)
     gate_epoch = models.PositiveIntegerField(default=0, editable=False)
+    # When the epoch last moved (a gate lost, flushed or found on another Redis dataset):
+    # a ticket issued before it that neither Redis nor the database knows was lost with Redis.
+    gate_rebuilt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The database's own stock counter, moved under the sale's row lock: units of orders the
+    # pipeline wrote minus units given back (StockReturn). Never less than what orders hold,
+    # so the pipeline refusing to pass `stock` here cannot oversell whatever Redis says.
+    units_taken = models.PositiveIntegerField(default=0, editable=False)
+    fcode_units_taken = models.PositiveIntegerField(default=0, editable=False)
     # Units sold by the textbook row-lock strategy only (PURCHASE_STRATEGY=row_lock, benchmarks).
     row_lock_sold = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -144,7 +152,7 @@ class StockReturn(models.Model):
 class RejectedTicket(models.Model):
     """A ticket the pipeline turned down after admission (its stock went back to the gate)."""
 
-    ticket = models.CharField(max_length=40, unique=True)
+    ticket = models.CharField(max_length=64, unique=True)
     sale = models.ForeignKey(FlashSale, on_delete=models.PROTECT, related_name="rejected_tickets")
     user_id = models.PositiveBigIntegerField()
     quantity = models.PositiveIntegerField()

@@ -6,6 +6,12 @@ reading leaves its entries pending; another worker claims them after MIN_IDLE_MS
 `Order.ticket` is unique and already-written tickets are skipped, writes each exactly once.
 An entry delivered MAX_DELIVERIES times without success is rejected (its unit goes back),
 so a poison message cannot loop forever.
+
+The database holds the line whatever Redis says (`_guard`): under the sale's row lock every
+batch is checked against the sale's own counters (`FlashSale.units_taken`), each buyer's
+per-user limit and each F-code's row. A Redis that came back older than what it acknowledged
+may admit units that are already sold; those tickets end `rejected` (`sold_out`,
+`limit_reached`, `fcode_invalid`), and the gate is rebuilt from the database at once.
 """
 
 from __future__ import annotations
@@ -20,11 +26,12 @@ from decimal import Decimal
 
 import redis
 from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
 from django.utils import timezone
 
-from sales import bulk, gate_keys, gate_ops
-from sales.gate_keys import PIPELINE_GROUP, TICKET_TTL_SECONDS, SaleKeys
-from sales.models import FCode, FlashSale, RejectedTicket, SaleMode
+from sales import bulk, gate_keys, gate_ops, services
+from sales.gate_keys import PIPELINE_GROUP, TICKET_TTL_SECONDS, SaleKeys, epoch_ms
+from sales.models import FCode, FlashSale, RejectedTicket, SaleMode, StockReturn
 from sales.signals import blocked_tickets
 from shop.models import Address, Order, OrderLine, OrderStatus
 from shop.services import order_number_new
@@ -33,6 +40,12 @@ logger = logging.getLogger("flashsale.pipeline")
 
 MIN_IDLE_MS = 30_000
 MAX_DELIVERIES = 5
+# Refusals of the database's guard: a gate admitted what the record cannot hold, so that gate
+# was stale. The report counts them as "admitted by a stale gate".
+STALE_GATE_REASONS = ("sold_out", "limit_reached", "fcode_invalid")
+# Rejections whose units do not go back through a release: a lost gate's tickets were never
+# counted by the gate live now, and a stale gate's phantom units are corrected by a rebuild.
+NOT_RELEASED = (*services.NEVER_COUNTED, *STALE_GATE_REASONS)
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,7 @@ class Entry:
     address_id: int | None
     fcode: str = ""
     fields: dict | None = None
+    admitted_ms: int = 0
 
     @classmethod
     def parse(cls, stream_id: str, fields: dict[str, str]) -> Entry:
@@ -52,7 +66,7 @@ class Entry:
             stream_id=stream_id, ticket=fields["ticket"], user_id=int(fields["user"]),
             quantity=int(fields["qty"]), epoch=int(fields["epoch"]),
             address_id=int(fields["address"]) if fields.get("address") else None,
-            fcode=fields.get("fcode", ""), fields=fields,
+            fcode=fields.get("fcode", ""), fields=fields, admitted_ms=int(fields.get("at") or 0),
         )
 
 
@@ -61,6 +75,7 @@ class Outcome:
     confirmed: dict[str, int]        # ticket -> order id
     rejected: dict[str, str]         # ticket -> reason
     released: list[Entry]            # entries whose units go back to the gate
+    stale_gate: bool = False         # the guard refused tickets: the gate must be corrected
 
 
 def consumer_name() -> str:
@@ -87,6 +102,64 @@ def _read(sale_id: int, consumer: str, count: int, min_idle_ms: int) -> tuple[li
     return (fresh[0][1] if fresh else []), []
 
 
+def _taken_by(sale: FlashSale, user_ids: set[int]) -> dict[int, int]:
+    """Units these buyers' orders in the sale took, less what they gave back."""
+    taken: dict[int, int] = {}
+    users = sorted(user_ids)
+    for start in range(0, len(users), 1000):
+        chunk = users[start:start + 1000]
+        for user, units in (OrderLine.objects.filter(order__sale_id=sale.pk,
+                                                     order__user_id__in=chunk)
+                            .values("order__user_id").annotate(u=Sum("quantity"))
+                            .values_list("order__user_id", "u")):
+            taken[user] = taken.get(user, 0) + units
+        for user, units in (StockReturn.objects.filter(sale_id=sale.pk,
+                                                       order__user_id__in=chunk)
+                            .values("order__user_id").annotate(u=Sum("quantity"))
+                            .values_list("order__user_id", "u")):
+            taken[user] = taken.get(user, 0) - units
+    return taken
+
+
+def _guard(sale: FlashSale, entries: list[Entry]) -> tuple[list[Entry], list[tuple[Entry, str]]]:
+    """The database's word on what the gate admitted, in admission order, under the sale's
+    row lock: stock and F-code quota by the sale's counters, the per-user limit by each
+    buyer's orders, and each code by its row (owned, unspent, not lapsed, not expired when
+    admitted). Returns (entries that may become orders, refusals with their reason)."""
+    free_open = sale.open_stock - (sale.units_taken - sale.fcode_units_taken)
+    free_fcode = sale.fcode_quota - sale.fcode_units_taken
+    taken = _taken_by(sale, {e.user_id for e in entries})
+    codes = {c.code_hash: c for c in FCode.objects.filter(
+        sale_id=sale.pk, code_hash__in={e.fcode for e in entries if e.fcode})}
+    spent: set[str] = set()
+    accepted: list[Entry] = []
+    refused: list[tuple[Entry, str]] = []
+    for e in entries:
+        if taken.get(e.user_id, 0) + e.quantity > sale.per_user_limit:
+            refused.append((e, "limit_reached"))
+            continue
+        if e.fcode:
+            code = codes.get(e.fcode)
+            if (code is None or code.user_id != e.user_id or code.order_id is not None
+                    or code.lapsed_at is not None or e.fcode in spent
+                    or (e.admitted_ms and epoch_ms(code.expires_at) <= e.admitted_ms)):
+                refused.append((e, "fcode_invalid"))
+                continue
+            if free_fcode < e.quantity:
+                refused.append((e, "sold_out"))
+                continue
+            free_fcode -= e.quantity
+            spent.add(e.fcode)
+        else:
+            if free_open < e.quantity:
+                refused.append((e, "sold_out"))
+                continue
+            free_open -= e.quantity
+        taken[e.user_id] = taken.get(e.user_id, 0) + e.quantity
+        accepted.append(e)
+    return accepted, refused
+
+
 def _write(sale: FlashSale, entries: list[Entry], poison: list[Entry]) -> Outcome:
     """One transaction: skip tickets already decided, reject what cannot be an order, bulk
     insert the rest. Holds the sale's row lock so a gate rebuild cannot interleave."""
@@ -109,7 +182,7 @@ def _write(sale: FlashSale, entries: list[Entry], poison: list[Entry]) -> Outcom
             (e, "undeliverable") for e in poison
             if e.ticket not in done and e.ticket not in done_rejected
         ]
-        orders: list[tuple[Entry, dict]] = []
+        candidates: list[Entry] = []
         blocked = blocked_tickets(sale_id=sale.pk, tickets=[e.ticket for e in todo])
         for e in todo:
             if e.ticket in blocked:
@@ -119,9 +192,19 @@ def _write(sale: FlashSale, entries: list[Entry], poison: list[Entry]) -> Outcom
             elif e.address_id and (e.address_id, e.user_id) not in addresses:
                 rejects.append((e, "address_invalid"))
             else:
-                orders.append((e, _order_row(sale, e, now)))
+                candidates.append(e)
+        accepted, refused = _guard(sale, candidates)
+        rejects += refused
+        outcome.stale_gate = bool(refused)
+        orders = [(e, _order_row(sale, e, now)) for e in accepted]
         order_ids = dict(bulk.insert(Order, [row for _, row in orders],
                                      returning=("ticket", "id")))
+        units = sum(e.quantity for e in accepted)
+        if units:
+            FlashSale.objects.filter(pk=sale.pk).update(
+                units_taken=F("units_taken") + units,
+                fcode_units_taken=F("fcode_units_taken")
+                + sum(e.quantity for e in accepted if e.fcode))
         for e, _ in orders:
             if e.fcode:  # the code (or right) is spent on this order
                 FCode.objects.filter(code_hash=e.fcode, order__isnull=True).update(
@@ -136,12 +219,16 @@ def _write(sale: FlashSale, entries: list[Entry], poison: list[Entry]) -> Outcom
         ])
     outcome.confirmed.update(order_ids)
     outcome.rejected.update({e.ticket: reason for e, reason in rejects})
-    # Units of a stale epoch were never counted by the rebuilt gate: they must not go back.
+    # Units of a stale epoch were never counted by the rebuilt gate, and a stale gate's
+    # phantom units are corrected by its rebuild: neither goes back by a release.
     # Tickets rejected by an earlier delivery of this batch are released again: releases are
     # once per ticket, so one lost to a crash before it reached Redis is applied now.
-    outcome.released = [e for e, reason in rejects if reason != "gate_rebuilt"] + [
+    outcome.released = [e for e, reason in rejects if reason not in NOT_RELEASED] + [
         e for e in entries + poison
-        if done_rejected.get(e.ticket) not in (None, "gate_rebuilt")]
+        if done_rejected.get(e.ticket) is not None
+        and done_rejected[e.ticket] not in NOT_RELEASED]
+    outcome.stale_gate = outcome.stale_gate or any(
+        done_rejected.get(e.ticket) in STALE_GATE_REASONS for e in entries + poison)
     return outcome
 
 
@@ -190,6 +277,16 @@ def _publish(sale_id: int, outcome: Outcome, stream_ids: list[str]) -> None:
     client.xdel(keys.queue, *stream_ids)
 
 
+def _correct(sale_id: int) -> None:
+    """The gate admitted what the database refused: rebuild it from the record now, so it
+    stops selling units that are gone (and gives the refused buyers their counts back)."""
+    logger.error("gate of sale %s admitted beyond the database's stock: rebuilding", sale_id)
+    try:
+        services.gate_rebuild(sale_id=sale_id)
+    except redis.RedisError:
+        logger.exception("could not rebuild the gate of sale %s; reconciliation will", sale_id)
+
+
 def drain(*, sale_id: int, batch: int = 500, consumer: str | None = None,
           time_budget: float = 5.0, min_idle_ms: int = MIN_IDLE_MS) -> int:
     """Write queued tickets of one sale as orders until the queue is empty or time is up.
@@ -221,4 +318,6 @@ def drain(*, sale_id: int, batch: int = 500, consumer: str | None = None,
             raise RuntimeError(f"could not settle a batch of sale {sale_id}")
         _publish(sale_id, outcome, [e.stream_id for e in entries + poison])
         settled += len(entries) + len(poison)
+        if outcome.stale_gate:
+            _correct(sale_id)
     return settled

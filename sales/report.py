@@ -8,6 +8,7 @@ from django.db.models import Count, Sum
 from antiscalper.models import RiskDecision
 from sales import gate
 from sales.models import FlashSale, RejectedTicket, StockReturn
+from sales.pipeline import STALE_GATE_REASONS
 from sales.services import HOLDING
 from shop.models import Order, OrderLine, OrderStatus
 
@@ -36,6 +37,10 @@ def sale_report(*, sale: FlashSale) -> dict:
         "units_returned": StockReturn.objects.filter(sale=sale)
         .aggregate(u=Sum("quantity"))["u"] or 0,
         "tickets_rejected": rejected,
+        # Tickets a gate admitted that the database refused (its Redis came back older than
+        # what it had sold): the guard in `sales.pipeline` held the line.
+        "admitted_by_stale_gate": sum(rejected.get(reason, 0) for reason in STALE_GATE_REASONS),
+        "tickets_lost_with_redis": rejected.get("gate_rebuilt", 0),
         "tickets_queued": state.queued if state else 0,
         "stock_left": (state.stock_left or 0) + (state.fcode_stock_left or 0)
         if state and state.loaded else None,

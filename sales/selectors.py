@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from sales import gate_keys
-from sales.gate_keys import SaleKeys, sale_id_of_ticket
+from sales.gate_keys import SaleKeys, epoch_ms, sale_id_of_ticket, ticket_issued_ms
 from sales.models import Draw, FCode, FlashSale, RejectedTicket, Reservation
 from shop.errors import not_found
 from shop.models import Order
@@ -81,7 +81,21 @@ def ticket_status(*, ticket: str, user_id: int) -> TicketStatus:
         "reason", flat=True)
     if reason:
         return TicketStatus(ticket=ticket, status="rejected", reason=reason[0])
+    if ticket_lost(ticket=ticket, user_id=user_id, sale_id=sale_id):
+        return TicketStatus(ticket=ticket, status="rejected", reason="gate_lost")
     raise not_found("ticket")
+
+
+def ticket_lost(*, ticket: str, user_id: int, sale_id: int) -> bool:
+    """A ticket this account was really issued (its MAC checks) before the sale's gate was
+    last rebuilt after a loss, that neither Redis nor the database knows: Redis lost it with
+    its queue entry. Nothing was sold on it, and it can never be written any more (its
+    epoch is gone), so it is rejected and the buyer may try again."""
+    issued = ticket_issued_ms(ticket, user_id=user_id)
+    if issued is None:
+        return False
+    rebuilt = FlashSale.objects.filter(pk=sale_id).values_list("gate_rebuilt_at", flat=True)
+    return bool(rebuilt and rebuilt[0] and issued < epoch_ms(rebuilt[0]))
 
 
 def draw_result(*, sale_id: int, user_id: int) -> dict:

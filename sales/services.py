@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from antiscalper import mirror
@@ -33,6 +34,9 @@ S = OrderStatus
 HOLDING = (S.AWAITING_PAYMENT, S.AWAITING_DEPOSIT, S.AWAITING_BALANCE, S.PAID, S.SHIPPED,
            S.DELIVERED)
 NOT_HOLDING = (S.CANCELLED, S.EXPIRED, S.FORFEITED, S.REFUNDED)
+# Rejections whose units were never counted by the gate that is live now (a lost or rebuilt
+# gate's tickets): nothing of theirs goes back.
+NEVER_COUNTED = ("gate_rebuilt", "gate_lost")
 FROZEN_WHEN_LOADED = ("sku", "price", "starts_at", "per_user_limit", "mode", "deposit",
                       "payment_window", "reservation_opens_at", "reservation_closes_at",
                       "requires_reservation", "fcode_quota", "deposit_expansion",
@@ -202,35 +206,67 @@ def units_held(*, sale_id: int) -> HeldUnits:
     return HeldUnits(total=sum(by_user.values()), by_user=by_user, through_fcodes=fcoded)
 
 
+def units_taken_by_user(*, sale_id: int) -> dict[int, int]:
+    """Units each account's orders took, less what they gave back: the database's view of
+    each per-user count (an order cancelled but not yet returned still counts, exactly as
+    in `FlashSale.units_taken`, so its later release cannot be counted twice)."""
+    taken = dict(OrderLine.objects.filter(order__sale_id=sale_id)
+                 .values("order__user_id").annotate(u=Sum("quantity"))
+                 .values_list("order__user_id", "u"))
+    for user_id, units in (StockReturn.objects.filter(sale_id=sale_id)
+                           .values("order__user_id").annotate(u=Sum("quantity"))
+                           .values_list("order__user_id", "u")):
+        taken[user_id] = taken.get(user_id, 0) - units
+    return {user: units for user, units in taken.items() if units > 0}
+
+
+def tickets_decided(*, tickets: list[str]) -> list[str]:
+    """Which of these tickets the database already settled (an order or a rejection)."""
+    decided: list[str] = []
+    for start in range(0, len(tickets), 5000):
+        chunk = tickets[start:start + 5000]
+        decided += Order.objects.filter(ticket__in=chunk).values_list("ticket", flat=True)
+        decided += RejectedTicket.objects.filter(ticket__in=chunk).values_list("ticket",
+                                                                             flat=True)
+    return decided
+
+
 def returned_tokens(*, sale_id: int) -> list[str]:
     """The release tokens the database records for a sale: orders that gave their units back
     and tickets rejected after admission (those of a lost gate never held a counted unit)."""
     orders = StockReturn.objects.filter(sale_id=sale_id).values_list("order_id", flat=True)
-    tickets = (RejectedTicket.objects.filter(sale_id=sale_id).exclude(reason="gate_rebuilt")
+    tickets = (RejectedTicket.objects.filter(sale_id=sale_id).exclude(reason__in=NEVER_COUNTED)
                .values_list("ticket", flat=True))
     return [f"o:{pk}" for pk in orders] + [f"t:{ticket}" for ticket in tickets]
 
 
 def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
-    """Rebuild a sale's gate from the database. If the gate's keys were lost, a new epoch
-    starts: tickets admitted before the loss are rejected by the pipeline, not double-sold."""
+    """Rebuild a sale's gate from the database. If the gate's keys were lost, or Redis holds
+    another dataset than the one the gate was loaded on (restarted from an older snapshot, a
+    lagging replica promoted, a backup restored), a new epoch starts: tickets admitted before
+    are rejected by the pipeline, not double-sold, and tickets Redis forgot resolve as
+    `gate_lost`. Otherwise (drift on a trusted gate) the epoch stays and queued tickets keep
+    their units."""
     blacklist_mirror_ensure()
     with transaction.atomic():
         sale = FlashSale.objects.select_for_update().get(pk=sale_id)
-        stale = gate_ops.incarnation_check(sale_id=sale_id, incarnation=epoch_ms(sale.created_at))
-        if stale or not gate.state(sale_id=sale_id).loaded:
+        wiped = gate_ops.incarnation_check(sale_id=sale_id, incarnation=epoch_ms(sale.created_at))
+        if wiped or not gate.state(sale_id=sale_id).trusted:
             sale.gate_epoch += 1
+            sale.gate_rebuilt_at = timezone.now()
         sale.gate_loaded_at = sale.gate_loaded_at or timezone.now()
-        sale.save(update_fields=["gate_epoch", "gate_loaded_at"])
-        held = units_held(sale_id=sale_id)
-        # Read after the holdings: a release committed in between is then both free in
-        # `held` and marked done, never counted twice (at worst a unit waits for the next
-        # reconciliation).
+        sale.save(update_fields=["gate_epoch", "gate_rebuilt_at", "gate_loaded_at"])
+        # Under the row lock no batch can commit, so the counters, the per-user counts and the
+        # settled tickets agree. Tokens are read after them: a release committed in between
+        # is then both free here and marked done, never counted twice.
+        by_user = units_taken_by_user(sale_id=sale_id)
         returned = returned_tokens(sale_id=sale_id)
+        decided = tickets_decided(tickets=gate_ops.queued_tickets(sale_id=sale_id))
         left, queued = gate_ops.rebuild(
-            config=gate_config(sale), stock=sale.open_stock, held=held.open,
-            fcode_stock=sale.fcode_quota, fcode_held=held.through_fcodes,
-            held_by_user=held.by_user, returned=returned, holders=gate_holders(sale),
+            config=gate_config(sale), stock=sale.open_stock,
+            held=sale.units_taken - sale.fcode_units_taken, fcode_stock=sale.fcode_quota,
+            fcode_held=sale.fcode_units_taken, held_by_user=by_user, returned=returned,
+            decided=decided, holders=gate_holders(sale),
         )
         gate_ops.incarnation_mark(sale_id=sale_id, incarnation=epoch_ms(sale.created_at))
     logger.warning("gate of sale %s rebuilt: %s left, %s queued, epoch %s",
@@ -257,6 +293,15 @@ def purchase_admit(*, sale_id: int, user_id: int, quantity: int = 1,
         raise
 
 
+def units_give_back(*, sale_id: int, units: int, through_fcode: bool) -> None:
+    """The database's side of a StockReturn, in its transaction: the guard's counters give
+    the units back (never below zero: orders written before the counters existed are not
+    held against them)."""
+    FlashSale.objects.filter(pk=sale_id).update(
+        units_taken=Greatest(F("units_taken") - units, 0),
+        fcode_units_taken=Greatest(F("fcode_units_taken") - (units if through_fcode else 0), 0))
+
+
 def stock_release(*, order_id: int, reason: str) -> bool:
     """Return a non-holding sale order's units to the gate, exactly once."""
     order = Order.objects.filter(pk=order_id, status__in=NOT_HOLDING,
@@ -269,6 +314,7 @@ def stock_release(*, order_id: int, reason: str) -> bool:
         with transaction.atomic():
             StockReturn.objects.create(order=order, sale_id=order.sale_id, quantity=units,
                                        reason=reason)
+            units_give_back(sale_id=order.sale_id, units=units, through_fcode=through_fcode)
             transaction.on_commit(lambda: gate_ops.release(
                 sale_id=order.sale_id, user_id=order.user_id, units=units,
                 token=f"o:{order.pk}", fcode=through_fcode))

@@ -57,6 +57,11 @@ def orders_expire_due() -> int:
 
 
 @shared_task(acks_late=True)
+def gates_watch() -> list[int]:
+    return reconcile.gates_watch()
+
+
+@shared_task(acks_late=True)
 def gates_reconcile() -> int:
     return sum(1 for drift in reconcile.gates_reconcile() if not drift.clean)
 

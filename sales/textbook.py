@@ -43,7 +43,8 @@ def purchase_row_lock(*, sale_id: int, user_id: int, quantity: int = 1,
                               details={"limit": sale.per_user_limit})
         if sale.row_lock_sold + quantity > sale.stock:
             raise DomainError("sold_out", "Sold out: no stock is left in this sale.")
-        FlashSale.objects.filter(pk=sale_id).update(row_lock_sold=F("row_lock_sold") + quantity)
+        FlashSale.objects.filter(pk=sale_id).update(row_lock_sold=F("row_lock_sold") + quantity,
+                                                    units_taken=F("units_taken") + quantity)
         order = Order.objects.create(
             number=order_number_new(), user_id=user_id, address_id=address_id,
             status=OrderStatus.AWAITING_PAYMENT, total=sale.price * quantity,

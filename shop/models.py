@@ -138,7 +138,7 @@ class Order(models.Model):
     balance_opens_at = models.DateTimeField(null=True, blank=True)
     balance_due_at = models.DateTimeField(null=True, blank=True)
     sale_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
-    ticket = models.CharField(max_length=40, unique=True, null=True, blank=True)
+    ticket = models.CharField(max_length=64, unique=True, null=True, blank=True)
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

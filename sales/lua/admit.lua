@@ -17,25 +17,31 @@
 -- KEYS[14] rights   hash: user -> code hmac of the user's draw right
 -- KEYS[15] guesses by account, KEYS[16] guesses by device: wrong F-code counters
 -- KEYS[17] signals  stream: anti-scalper signals (F-code guessing)
--- KEYS[18] blacklist mirror ready flag: without it the mirror cannot be trusted
+-- KEYS[18] blacklist mirror ready flag: the dataset it was built on (else not trusted)
 -- KEYS[19] attempts stream: every decided attempt, the anti-scalper signals' raw material
 -- KEYS[20] this account's attempt counter for the sale's rate limit
 -- ARGV: user, quantity, now_ms, idempotency key or "", ticket, device, ip, queue bound,
 --       ticket ttl seconds, address id or "", F-code hmac or "", guess limit, guess window s,
---       client (user agent and headers, JSON), attempts stream cap, rate limit, rate window s
+--       client (user agent and headers, JSON), attempts stream cap, rate limit, rate window s,
+--       the Redis dataset (run id:replication id) the caller's line reaches
 local user, qty, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local key, ticket, device, ip = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local queue_max, ttl, address = tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]
 local code, guess_max, guess_window = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13])
 local client, attempts_max = ARGV[14], tonumber(ARGV[15])
 local rate_max, rate_window = tonumber(ARGV[16]), tonumber(ARGV[17])
+local dataset = ARGV[18]
 
 local function decide()
 
 local meta = redis.call('HMGET', KEYS[1], 'loaded', 'epoch', 'starts_ms', 'ends_ms', 'limit',
-                        'requires_reservation', 'draw')
-if meta[1] ~= '1' or redis.call('EXISTS', KEYS[18]) == 0 then
-  return {'unavailable'}  -- gate or blacklist lost or never loaded: fail closed, sell nothing
+                        'requires_reservation', 'draw', 'dataset')
+-- Gate or blacklist lost, never loaded, or loaded on another dataset (Redis restarted from an
+-- older snapshot, a lagging replica promoted, a backup restored): its counters may be older
+-- than what was sold, so fail closed and sell nothing until it is rebuilt from the database.
+if meta[1] ~= '1' or dataset == '' or meta[8] ~= dataset
+   or redis.call('GET', KEYS[18]) ~= dataset then
+  return {'unavailable'}
 end
 if key ~= '' then
   local first = redis.call('HGET', KEYS[4], user .. ':' .. key)

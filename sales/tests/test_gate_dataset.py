@@ -1,0 +1,102 @@
+"""A gate sells only on the Redis dataset it was loaded on; a Redis that comes back different
+fails closed until rebuilt, and the tickets it forgot resolve as `gate_lost`."""
+
+from __future__ import annotations
+
+import pytest
+
+from antiscalper import mirror
+from conftest import client_for
+from sales import gate, gate_keys, hotline, pipeline, reconcile, selectors, services
+from shop.errors import DomainError
+from shop.redis_dataset import dataset_of
+
+
+def _refusal(sale, user) -> str:
+    with pytest.raises(DomainError) as refused:
+        services.purchase_admit(sale_id=sale.pk, user_id=user)
+    return refused.value.code
+
+
+def test_a_gate_stamped_with_another_dataset_sells_nothing_until_rebuilt(
+        live_sale, buyer_ids, redis_client, settings):
+    users = buyer_ids(3)
+    services.purchase_admit(sale_id=live_sale.pk, user_id=users[0])
+    keys = gate_keys.SaleKeys(live_sale.pk)
+    assert redis_client.hget(keys.meta, "dataset").decode() == dataset_of(
+        gate_keys.connection())
+    # What a restart from an older snapshot looks like to the gate: keys that look loaded,
+    # stamped with a server that is gone.
+    redis_client.hset(keys.meta, "dataset", "0123456789abcdef:old-replid")
+    assert gate.state(sale_id=live_sale.pk).stale
+    assert _refusal(live_sale, users[1]) == "unavailable"
+    assert not reconcile.sale_reconcile(sale_id=live_sale.pk).clean
+
+    settings.GATE_AUTO_REBUILD = False
+    assert reconcile.gates_watch() == [live_sale.pk]
+    assert _refusal(live_sale, users[1]) == "unavailable"  # still closed: no auto rebuild
+    settings.GATE_AUTO_REBUILD = True
+    assert reconcile.gates_watch() == [live_sale.pk]
+    live_sale.refresh_from_db()
+    assert live_sale.gate_epoch == 1 and live_sale.gate_rebuilt_at is not None
+    services.purchase_admit(sale_id=live_sale.pk, user_id=users[1])
+    assert reconcile.gates_watch() == []
+
+
+def test_a_blacklist_mirror_built_on_another_dataset_is_not_trusted(live_sale, buyer_ids,
+                                                                    redis_client):
+    [user] = buyer_ids(1)
+    redis_client.set(mirror.READY_KEY, "gone:gone")
+    assert not mirror.mirror_ready()
+    assert _refusal(live_sale, user) == "unavailable"
+    services.blacklist_mirror_ensure()
+    services.purchase_admit(sale_id=live_sale.pk, user_id=user)
+
+
+def test_the_hot_line_reads_its_dataset_over_itself_and_again_each_second(monkeypatch):
+    line = hotline.line("admit", gate_keys.script_source)
+    assert line.dataset() == dataset_of(gate_keys.connection())
+    calls = line.calls
+    line.dataset()
+    assert line.calls == calls  # cached within the second
+    monkeypatch.setattr(hotline, "DATASET_CHECK_SECONDS", -1)
+    line.dataset()
+    assert line.calls == calls + 1  # read again: one round trip for both INFO sections
+    line.close()
+    assert line._dataset is None  # a reopened line asks before it sends a purchase
+
+
+def test_a_ticket_redis_forgot_resolves_as_gate_lost_for_its_owner_only(
+        live_sale, buyer_ids, redis_client, make_customer):
+    users = buyer_ids(3)
+    lost = services.purchase_admit(sale_id=live_sale.pk, user_id=users[0]).ticket
+    assert selectors.ticket_status(ticket=lost, user_id=users[0]).status == "queued"
+    redis_client.flushdb()  # Redis loses the queue entry and the ticket's record
+    with pytest.raises(DomainError):  # not yet known lost: the gate was not rebuilt
+        selectors.ticket_status(ticket=lost, user_id=users[0])
+    services.gate_rebuild(sale_id=live_sale.pk)
+
+    found = selectors.ticket_status(ticket=lost, user_id=users[0])
+    assert (found.status, found.reason) == ("rejected", "gate_lost")
+    for user, ticket in ((users[1], lost),                       # another shopper
+                         (users[0], lost[:-1] + ("0" if lost[-1] != "0" else "1")),  # forged
+                         (users[0], lost.rsplit("-", 2)[0])):     # no stamp: unprovable
+        with pytest.raises(DomainError) as missing:
+            selectors.ticket_status(ticket=ticket, user_id=user)
+        assert missing.value.code == "not_found"
+    # The shopper may try again, and the new ticket is served normally.
+    again = services.purchase_admit(sale_id=live_sale.pk, user_id=users[0]).ticket
+    pipeline.drain(sale_id=live_sale.pk)
+    assert selectors.ticket_status(ticket=again, user_id=users[0]).status == "confirmed"
+
+
+def test_the_ticket_api_answers_gate_lost_and_never_queued_forever(live_sale, customer,
+                                                                  redis_client):
+    api = client_for(customer.user)
+    response = api.post(f"/api/v1/sales/{live_sale.pk}/purchase", {}, format="json")
+    assert response.status_code == 202
+    ticket = response.json()["ticket"]
+    redis_client.flushdb()
+    reconcile.gates_reconcile()  # GATE_AUTO_REBUILD is on by default
+    body = api.get(f"/api/v1/tickets/{ticket}").json()
+    assert (body["status"], body["reason"]) == ("rejected", "gate_lost")
