@@ -99,7 +99,7 @@ class SalePurchaseApi(APIView):
 class TicketApi(APIView):
     @extend_schema(responses=TicketOutput)
     def get(self, request, ticket: str):
-        found = selectors.ticket_status(ticket=ticket, user_id=user_id_of(request))
+        found = services.ticket_resolve(ticket=ticket, user_id=user_id_of(request))
         return Response(TicketOutput(found.__dict__).data)
 
 

@@ -81,16 +81,13 @@ def ticket_status(*, ticket: str, user_id: int) -> TicketStatus:
         "reason", flat=True)
     if reason:
         return TicketStatus(ticket=ticket, status="rejected", reason=reason[0])
-    if ticket_lost(ticket=ticket, user_id=user_id, sale_id=sale_id):
-        return TicketStatus(ticket=ticket, status="rejected", reason="gate_lost")
     raise not_found("ticket")
 
 
 def ticket_lost(*, ticket: str, user_id: int, sale_id: int) -> bool:
-    """A ticket this account was really issued (its MAC checks) before the sale's gate was
-    last rebuilt after a loss, that neither Redis nor the database knows: Redis lost it with
-    its queue entry. Nothing was sold on it, and it can never be written any more (its
-    epoch is gone), so it is rejected and the buyer may try again."""
+    """Whether this account was really issued this ticket (its MAC checks) before the sale's
+    gate was last rebuilt after Redis lost or changed its data. Asked only of tickets that
+    neither Redis nor the database knows: Redis lost it with its queue entry."""
     issued = ticket_issued_ms(ticket, user_id=user_id)
     if issued is None:
         return False

@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from antiscalper import mirror
 from antiscalper.signals import sale_signals_forget
-from sales import gate, gate_ops
+from sales import gate, gate_ops, selectors
 from sales.fcodes import code_hash
-from sales.gate_keys import epoch_ms
+from sales.gate_keys import epoch_ms, sale_id_of_ticket
 from sales.models import FCode, FlashSale, RejectedTicket, Reservation, SaleMode, StockReturn
 from shop import services as shop_services
 from shop.errors import DomainError, invalid, not_found
@@ -241,18 +241,23 @@ def returned_tokens(*, sale_id: int) -> list[str]:
 
 
 def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
-    """Rebuild a sale's gate from the database. If the gate's keys were lost, or Redis holds
-    another dataset than the one the gate was loaded on (restarted from an older snapshot, a
-    lagging replica promoted, a backup restored), a new epoch starts: tickets admitted before
-    are rejected by the pipeline, not double-sold, and tickets Redis forgot resolve as
-    `gate_lost`. Otherwise (drift on a trusted gate) the epoch stays and queued tickets keep
-    their units."""
+    """Rebuild a sale's gate from the database.
+
+    If the gate's keys were lost (Redis flushed or empty), a new epoch starts: tickets a
+    worker still holds from the lost gate are rejected (`gate_rebuilt`), not written. If Redis
+    holds another dataset than the gate was loaded on (restarted from an older snapshot or an
+    AOF, a lagging replica promoted, a backup restored), the epoch stays: the tickets still in
+    its queue are real admissions and keep their units, and whatever a stale worker writes on
+    top is bounded by the pipeline's guard. Either way tickets Redis forgot resolve as
+    `gate_lost` (`ticket_resolve`). Drift on a trusted gate keeps the epoch too."""
     blacklist_mirror_ensure()
     with transaction.atomic():
         sale = FlashSale.objects.select_for_update().get(pk=sale_id)
         wiped = gate_ops.incarnation_check(sale_id=sale_id, incarnation=epoch_ms(sale.created_at))
-        if wiped or not gate.state(sale_id=sale_id).trusted:
+        state = gate.state(sale_id=sale_id)
+        if wiped or not state.loaded:
             sale.gate_epoch += 1
+        if wiped or not state.trusted:
             sale.gate_rebuilt_at = timezone.now()
         sale.gate_loaded_at = sale.gate_loaded_at or timezone.now()
         sale.save(update_fields=["gate_epoch", "gate_rebuilt_at", "gate_loaded_at"])
@@ -272,6 +277,29 @@ def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
     logger.warning("gate of sale %s rebuilt: %s left, %s queued, epoch %s",
                    sale_id, left, queued, sale.gate_epoch)
     return left, queued
+
+
+def ticket_resolve(*, ticket: str, user_id: int) -> selectors.TicketStatus:
+    """Where a ticket stands (`selectors.ticket_status`), and if neither Redis nor the
+    database knows a ticket this account was issued before its gate was rebuilt after a loss,
+    settle it as rejected (`gate_lost`), durably and under the sale's row lock: no worker that
+    still holds it from the lost Redis can then write it, so it ends exactly once, and its
+    buyer may try again."""
+    try:
+        return selectors.ticket_status(ticket=ticket, user_id=user_id)
+    except DomainError as missing:
+        sale_id = sale_id_of_ticket(ticket)
+        if sale_id is None or not selectors.ticket_lost(ticket=ticket, user_id=user_id,
+                                                        sale_id=sale_id):
+            raise missing from None
+    with transaction.atomic():
+        FlashSale.objects.select_for_update().filter(pk=sale_id).first()
+        if Order.objects.filter(ticket=ticket).exists():
+            return selectors.ticket_status(ticket=ticket, user_id=user_id)
+        RejectedTicket.objects.get_or_create(
+            ticket=ticket, defaults={"sale_id": sale_id, "user_id": user_id, "quantity": 0,
+                                     "reason": "gate_lost"})
+    return selectors.ticket_status(ticket=ticket, user_id=user_id)
 
 
 def purchase_admit(*, sale_id: int, user_id: int, quantity: int = 1,

@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
-from sales import selectors
+from sales import selectors, services
 from sales.models import SaleMode
 from shop.errors import DomainError
 from shop.sentences import ticket_reason, when
@@ -29,7 +29,7 @@ def _ticket_context(found) -> dict:
 def ticket_page(request: HttpRequest, ticket: str) -> HttpResponse:
     """Where the purchase stands; refreshes itself while queued (meta refresh without JS)."""
     try:
-        found = selectors.ticket_status(ticket=ticket, user_id=request.user.id)
+        found = services.ticket_resolve(ticket=ticket, user_id=request.user.id)
     except DomainError:
         return not_found_page(request, "ticket")
     return render(request, "sales/ticket.html", _ticket_context(found))
@@ -42,7 +42,7 @@ def ticket_state(request: HttpRequest, ticket: str) -> JsonResponse:
                                        "message": "Log in to follow this ticket.",
                                        "details": {}}}, status=401)
     try:
-        found = selectors.ticket_status(ticket=ticket, user_id=request.user.id)
+        found = services.ticket_resolve(ticket=ticket, user_id=request.user.id)
     except DomainError:
         return JsonResponse({"error": {"code": "not_found", "message": "No such ticket.",
                                        "details": {}}}, status=404)

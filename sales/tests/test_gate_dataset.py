@@ -8,7 +8,9 @@ import pytest
 from antiscalper import mirror
 from conftest import client_for
 from sales import gate, gate_keys, hotline, pipeline, reconcile, selectors, services
+from sales.models import RejectedTicket
 from shop.errors import DomainError
+from shop.models import Order
 from shop.redis_dataset import dataset_of
 
 
@@ -21,7 +23,7 @@ def _refusal(sale, user) -> str:
 def test_a_gate_stamped_with_another_dataset_sells_nothing_until_rebuilt(
         live_sale, buyer_ids, redis_client, settings):
     users = buyer_ids(3)
-    services.purchase_admit(sale_id=live_sale.pk, user_id=users[0])
+    queued = services.purchase_admit(sale_id=live_sale.pk, user_id=users[0]).ticket
     keys = gate_keys.SaleKeys(live_sale.pk)
     assert redis_client.hget(keys.meta, "dataset").decode() == dataset_of(
         gate_keys.connection())
@@ -38,9 +40,14 @@ def test_a_gate_stamped_with_another_dataset_sells_nothing_until_rebuilt(
     settings.GATE_AUTO_REBUILD = True
     assert reconcile.gates_watch() == [live_sale.pk]
     live_sale.refresh_from_db()
-    assert live_sale.gate_epoch == 1 and live_sale.gate_rebuilt_at is not None
+    # The queue survived with the dataset: its tickets are real admissions and keep their
+    # units (the epoch stays), so the rebuilt gate counts them and they become orders.
+    assert live_sale.gate_epoch == 0 and live_sale.gate_rebuilt_at is not None
+    assert gate.stock_left(sale_id=live_sale.pk) == live_sale.stock - 1
     services.purchase_admit(sale_id=live_sale.pk, user_id=users[1])
     assert reconcile.gates_watch() == []
+    pipeline.drain(sale_id=live_sale.pk)
+    assert services.ticket_resolve(ticket=queued, user_id=users[0]).status == "confirmed"
 
 
 def test_a_blacklist_mirror_built_on_another_dataset_is_not_trusted(live_sale, buyer_ids,
@@ -74,20 +81,39 @@ def test_a_ticket_redis_forgot_resolves_as_gate_lost_for_its_owner_only(
     redis_client.flushdb()  # Redis loses the queue entry and the ticket's record
     with pytest.raises(DomainError):  # not yet known lost: the gate was not rebuilt
         selectors.ticket_status(ticket=lost, user_id=users[0])
+    with pytest.raises(DomainError):
+        services.ticket_resolve(ticket=lost, user_id=users[0])
     services.gate_rebuild(sale_id=live_sale.pk)
 
-    found = selectors.ticket_status(ticket=lost, user_id=users[0])
+    found = services.ticket_resolve(ticket=lost, user_id=users[0])
     assert (found.status, found.reason) == ("rejected", "gate_lost")
+    # Settled durably: the database now knows it, so it ends once whatever happens next.
+    assert RejectedTicket.objects.get(ticket=lost).reason == "gate_lost"
     for user, ticket in ((users[1], lost),                       # another shopper
                          (users[0], lost[:-1] + ("0" if lost[-1] != "0" else "1")),  # forged
                          (users[0], lost.rsplit("-", 2)[0])):     # no stamp: unprovable
         with pytest.raises(DomainError) as missing:
-            selectors.ticket_status(ticket=ticket, user_id=user)
+            services.ticket_resolve(ticket=ticket, user_id=user)
         assert missing.value.code == "not_found"
+    assert RejectedTicket.objects.count() == 1
     # The shopper may try again, and the new ticket is served normally.
     again = services.purchase_admit(sale_id=live_sale.pk, user_id=users[0]).ticket
     pipeline.drain(sale_id=live_sale.pk)
     assert selectors.ticket_status(ticket=again, user_id=users[0]).status == "confirmed"
+
+
+def test_a_lost_ticket_a_stale_worker_still_holds_is_never_written_after_it_was_settled(
+        live_sale, buyer_ids, redis_client):
+    [user] = buyer_ids(1)
+    ticket = services.purchase_admit(sale_id=live_sale.pk, user_id=user).ticket
+    held, _ = pipeline._read(live_sale.pk, "stale-worker", 10, 0)  # read, not yet written
+    redis_client.flushdb()
+    services.gate_rebuild(sale_id=live_sale.pk)
+    assert services.ticket_resolve(ticket=ticket, user_id=user).reason == "gate_lost"
+    stale = [pipeline.Entry.parse(sid, fields) for sid, fields in held]
+    outcome = pipeline._write(live_sale, stale, [])
+    assert not outcome.confirmed and not outcome.released
+    assert not Order.objects.filter(ticket=ticket).exists()
 
 
 def test_the_ticket_api_answers_gate_lost_and_never_queued_forever(live_sale, customer,
