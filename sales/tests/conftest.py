@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from loadtests.faults import FrontDoor, RedisServer
 from sales import gate, services, web
 from sales.models import FlashSale
 from shop.seeding import seed_customers, username_for
@@ -67,3 +70,71 @@ def draw_sale(make_sale):
                          reservation_opens_at=now - timedelta(hours=2),
                          reservation_closes_at=now + timedelta(seconds=closes_in), **extra)
     return make
+
+
+def app_redis_forget() -> None:
+    """Drop every Redis client (and memo of what Redis said) this process caches, so the next
+    call connects to settings.REDIS_URL as it is now."""
+    from antiscalper import mirror
+    from sales import gate_keys, hotline
+
+    for client in (gate_keys.connection, mirror.connection):
+        if client.cache_info().currsize:
+            client().close()
+        client.cache_clear()
+    gate_keys.script.cache_clear()
+    gate._admit_keys.cache_clear()
+    hotline.forget()
+    gate.sold_out_memo_clear()
+    gate._memo_attempts.clear()
+    web._live_memo.clear()
+
+
+@dataclass
+class GateRedis:
+    """The app's Redis for one test: a private server behind a front door (app URL: the
+    door's), so a test can restart, flush, pause or fail it over under the app's feet."""
+
+    server: RedisServer
+    door: FrontDoor
+    directory: Path
+
+    @property
+    def url(self) -> str:
+        return self.door.url
+
+    def client(self):
+        """A control client straight to the server behind the door now."""
+        return self.server.client()
+
+    def replica(self, name: str = "replica") -> RedisServer:
+        """Start a replica of the server (stopped at the end of the test)."""
+        replica = RedisServer.replica_of(self.server, directory=self.directory / name)
+        self._started.append(replica)
+        return replica
+
+    def forget(self) -> None:
+        """Drop the app's cached clients (as a process restart would)."""
+        app_redis_forget()
+
+    def __post_init__(self) -> None:
+        self._started: list[RedisServer] = []
+
+
+@pytest.fixture
+def gate_redis(settings, tmp_path):
+    """Point the whole app (gate, pipeline, hot lines, blacklist mirror) at a private
+    redis-server behind a FrontDoor for this test; Django's cache stays on the suite's Redis."""
+    directory = tmp_path / "gate-redis"
+    server = RedisServer(directory=directory / "server").start()
+    door = FrontDoor(server.address)
+    app_redis_forget()
+    settings.REDIS_URL = door.url
+    handle = GateRedis(server=server, door=door, directory=directory)
+    try:
+        yield handle
+    finally:
+        app_redis_forget()
+        door.close()
+        for started in [*handle._started, server]:
+            started.kill()
