@@ -23,7 +23,7 @@ import pytest
 from django.db import connection, connections
 
 from loadtests import faults
-from sales import pipeline, reconcile, selectors, services
+from sales import pipeline, reconcile, services
 from sales.gate_keys import PIPELINE_GROUP, SaleKeys
 from sales.invariants import broken, sale_invariants
 from shop.errors import DomainError
@@ -81,7 +81,7 @@ def _assert_settled(sale_id: int, acked: Acked, *, lost: Acked = ()) -> None:
     statuses = {}
     for ticket, user in acked:
         try:
-            found = selectors.ticket_status(ticket=ticket, user_id=user)
+            found = services.ticket_resolve(ticket=ticket, user_id=user)
             statuses[ticket] = (found.status, found.reason)
         except DomainError as error:
             statuses[ticket] = ("unknown", error.code)
