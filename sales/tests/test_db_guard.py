@@ -140,3 +140,45 @@ def test_the_guard_holds_with_buyers_racing_a_stale_gate(make_sale, buyer_ids, r
     assert RejectedTicket.objects.filter(sale=sale, reason="sold_out").exists()
     assert _held(sale) == 20 == sale.units_taken
     assert reconcile.sale_reconcile(sale_id=sale.pk).clean
+
+
+def test_a_deposit_pre_sale_is_guarded_like_any_other(make_sale, buyer_ids, redis_client):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    sale = make_sale(stock=3, mode="deposit", deposit=Decimal("100.00"),
+                     balance_opens_at=now + timedelta(hours=2),
+                     balance_closes_at=now + timedelta(hours=3))
+    users = buyer_ids(8)
+    _admit_all(sale, users[:3])
+    pipeline.drain(sale_id=sale.pk)
+    redis_client.set(gate_keys.SaleKeys(sale.pk).stock, 5)  # a stale gate: 5 phantom units
+    refused = _admit_all(sale, users[3:8])
+    pipeline.drain(sale_id=sale.pk)
+    assert _held(sale) == 3
+    assert set(RejectedTicket.objects.filter(ticket__in=refused)
+               .values_list("reason", flat=True)) == {"sold_out"}
+
+
+def test_a_draw_right_spent_in_the_record_cannot_buy_again(draw_sale, buyer_ids, redis_client):
+    from sales.tests.draw_helpers import drawn
+
+    sale, draw, _ = drawn(draw_sale, buyer_ids, stock=2, entrants=4)
+    winner = draw.winners[0]
+    services.purchase_admit(sale_id=sale.pk, user_id=winner)
+    pipeline.drain(sale_id=sale.pk)
+    right = FCode.objects.get(sale=sale, user_id=winner)
+    assert right.order_id is not None
+    keys = gate_keys.SaleKeys(sale.pk)
+    entry = redis_client.hget(keys.fcodes, right.code_hash).decode()
+    redis_client.hset(keys.fcodes, right.code_hash, entry[:-1] + "0")  # the gate forgets
+    redis_client.hdel(keys.bought, winner)
+    redis_client.incr(keys.fstock)
+    FlashSale.objects.filter(pk=sale.pk).update(per_user_limit=2)  # so only the right refuses
+    again = services.purchase_admit(sale_id=sale.pk, user_id=winner).ticket
+    pipeline.drain(sale_id=sale.pk)
+    assert RejectedTicket.objects.get(ticket=again).reason == "fcode_invalid"
+    assert _held(sale) == 1
