@@ -46,9 +46,16 @@ def _owned(*, user_id: int, kind: str, value: str, ip: str) -> bool:
         return any(value_normalize(kind=kind, value=used) == value for used in paid_with)
     if kind == Kind.IP and ip and value_normalize(kind=kind, value=ip) == value:
         return True
+    # Seen before it was listed: an attempt made with a listed device header afterwards
+    # (refused, but recorded) would otherwise make anyone its owner.
+    listed = selectors.active_entry(model=BlacklistEntry, kind=kind, value=value)
     field = "device" if kind == Kind.DEVICE else "ip"
-    return (AttemptSignal.objects.filter(user_id=user_id, **{field: value}).exists()
-            or RiskDecision.objects.filter(user_id=user_id, **{field: value}).exists())
+    attempts = AttemptSignal.objects.filter(user_id=user_id, **{field: value})
+    decisions = RiskDecision.objects.filter(user_id=user_id, **{field: value})
+    if listed is not None:
+        attempts = attempts.filter(at__lt=listed.created_at)
+        decisions = decisions.filter(created_at__lt=listed.created_at)
+    return attempts.exists() or decisions.exists()
 
 
 def _appeal_identity(*, user_id: int, kind: str, value: str | None, device: str,

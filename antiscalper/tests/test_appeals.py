@@ -219,3 +219,20 @@ def test_appeals_are_rate_limited_in_the_error_envelope(api, settings):
     assert [a.status_code for a in answers] == [400, 400, 429]
     assert error_of(answers[2])["code"] == "rate_limited"
     assert answers[2]["Retry-After"]
+
+
+def test_a_device_first_seen_after_it_was_blacklisted_is_not_ones_own(api, customer):
+    """Trying a listed bot device (refused, but recorded) does not make it yours to clear."""
+    services.blacklist_add(kind="device", value="bot-farm-7", reason="ring")
+    judge(attempt(customer.user_id, device="bot-farm-7", verdict="blocked", after_ms=120_000))
+    response = api.post(URL, {"message": "mine", "kind": "device", "value": "bot-farm-7"},
+                        format="json")
+    assert _refused_as_not_yours(response)
+
+
+def test_a_device_seen_before_it_was_blacklisted_may_be_appealed(api, customer):
+    judge(attempt(customer.user_id, device="family-tablet"))
+    services.blacklist_add(kind="device", value="family-tablet", reason="shared device")
+    response = api.post(URL, {"message": "our tablet", "kind": "device",
+                              "value": "family-tablet"}, format="json")
+    assert response.status_code == 201
