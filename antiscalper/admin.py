@@ -170,7 +170,7 @@ class AllowlistEntryAdmin(ListEntryAdmin):
 
 
 @admin.action(description="Uphold: allowlist the identity and lift its blacklist entries",
-              permissions=["change"])
+              permissions=["uphold"])
 def uphold(modeladmin, request, queryset):
     ids = list(queryset.values_list("pk", flat=True))
     done = sum(1 for pk in ids if appeals.appeal_uphold(appeal_id=pk, actor_id=request.user.pk))
@@ -203,5 +203,15 @@ class AppealAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # appeals come from shoppers (POST /api/v1/appeals)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # an appeal is evidence of what the shopper asked and who answered
+
+    def has_uphold_permission(self, request) -> bool:
+        """Upholding clears the identity for everyone: it adds an allowlist entry and lifts
+        blacklist entries, so it needs those rights as well as answering the appeal."""
+        return request.user.has_perms(["antiscalper.change_appeal",
+                                       "antiscalper.add_allowlistentry",
+                                       "antiscalper.change_blacklistentry"])
 
 from antiscalper import admin_flags  # noqa: E402,F401  (risk engine admins register themselves)

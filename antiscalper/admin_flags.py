@@ -101,12 +101,12 @@ def _answer(modeladmin, request, queryset, service, verb: str) -> None:
 
 
 @admin.action(description="Confirm and blacklist the account and device",
-              permissions=["change"])
+              permissions=["confirm"])
 def confirm_and_blacklist(modeladmin, request, queryset):
     _answer(modeladmin, request, queryset, flags.flag_confirm, "Confirmed")
 
 
-@admin.action(description="False positive: allowlist the account", permissions=["change"])
+@admin.action(description="False positive: allowlist the account", permissions=["clear"])
 def false_positive_allow(modeladmin, request, queryset):
     _answer(modeladmin, request, queryset, flags.flag_clear, "Cleared")
 
@@ -130,6 +130,19 @@ class RiskDecisionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # decisions come from the risk engine
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a decision is evidence: why an order was cancelled, who reviewed it
+
+    # Answering a flag writes to a list: it needs that list's right (the blacklist's is what
+    # POST /api/v1/ops/blacklist asks for) as well as the right to answer the flag.
+    def has_confirm_permission(self, request) -> bool:
+        return request.user.has_perms(["antiscalper.change_riskdecision",
+                                       "antiscalper.add_blacklistentry"])
+
+    def has_clear_permission(self, request) -> bool:
+        return request.user.has_perms(["antiscalper.change_riskdecision",
+                                       "antiscalper.add_allowlistentry"])
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.summary_view)

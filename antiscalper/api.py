@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.utils.decorators import method_decorator
+from django_ratelimit.decorators import ratelimit
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -80,8 +83,12 @@ class AppealListApi(APIView):
                          AppealOutput)
 
     @extend_schema(request=AppealInput, responses={201: AppealOutput, 200: AppealOutput})
+    @method_decorator(ratelimit(key="user_or_ip", group="appeals",
+                                rate=lambda group, request: settings.RATE_APPEAL,
+                                method="POST", block=True))
     def post(self, request):
-        """Ask to be cleared; without kind/value the identity is your own account."""
+        """Ask to be cleared; without kind/value the identity is your own account. Only your
+        own identities (400 `invalid` otherwise); rate limited (429 `rate_limited`)."""
         data = AppealInput(data=request.data)
         data.is_valid(raise_exception=True)
         appeal, created = appeals.appeal_submit(

@@ -14,12 +14,48 @@ from django.utils import timezone
 from antiscalper import selectors
 from antiscalper.audit import ADDED, CHANGED, audit
 from antiscalper.identities import value_normalize
-from antiscalper.models import Appeal, BlacklistEntry, Kind
+from antiscalper.models import Appeal, AttemptSignal, BlacklistEntry, Kind, RiskDecision
 from antiscalper.services import MAX_REASON, allowlist_add, blacklist_deactivate
 from shop.errors import DomainError, invalid
-from shop.models import Customer
+from shop.models import Address, Customer, Payment
 
 MAX_MESSAGE = 2000
+
+
+NOT_YOURS = "not one of your identities"
+
+
+def _owned(*, user_id: int, kind: str, value: str, ip: str) -> bool:
+    """Whether `value` is one of this account's own identities of `kind`.
+
+    Upholding an appeal allowlists the identity for everyone, so a shopper may only appeal
+    for what is theirs: the account itself, its registered phone (unique to it), an address
+    in its own address book, an instrument it paid with, and a device or IP it was actually
+    seen with (a recorded attempt or decision; for the IP also the address of this very
+    request). A value typed into the form proves nothing.
+    """
+    if kind == Kind.ACCOUNT:
+        return value == str(user_id)
+    if kind == Kind.PHONE:
+        return Customer.objects.filter(user_id=user_id, phone=value).exists()
+    if kind == Kind.ADDRESS:
+        return Address.objects.filter(customer__user_id=user_id, normalized=value).exists()
+    if kind == Kind.PAYMENT:  # stored as typed at the checkout: compare normal forms
+        paid_with = Payment.objects.filter(user_id=user_id, status=Payment.Status.SUCCEEDED) \
+            .exclude(instrument="").values_list("instrument", flat=True).distinct()
+        return any(value_normalize(kind=kind, value=used) == value for used in paid_with)
+    if kind == Kind.IP and ip and value_normalize(kind=kind, value=ip) == value:
+        return True
+    # Seen before it was listed: an attempt made with a listed device header afterwards
+    # (refused, but recorded) would otherwise make anyone its owner.
+    listed = selectors.active_entry(model=BlacklistEntry, kind=kind, value=value)
+    field = "device" if kind == Kind.DEVICE else "ip"
+    attempts = AttemptSignal.objects.filter(user_id=user_id, **{field: value})
+    decisions = RiskDecision.objects.filter(user_id=user_id, **{field: value})
+    if listed is not None:
+        attempts = attempts.filter(at__lt=listed.created_at)
+        decisions = decisions.filter(created_at__lt=listed.created_at)
+    return attempts.exists() or decisions.exists()
 
 
 def _appeal_identity(*, user_id: int, kind: str, value: str | None, device: str,
@@ -37,6 +73,10 @@ def _appeal_identity(*, user_id: int, kind: str, value: str | None, device: str,
     value = value_normalize(kind=kind, value=value)
     if kind == Kind.ACCOUNT and value != str(user_id):
         raise invalid("You can only appeal for your own account.", value=["not your account"])
+    if not _owned(user_id=user_id, kind=kind, value=value, ip=ip):
+        raise invalid("You can only appeal for your own identities: this account, its "
+                      "phone, its addresses and payment cards, and the devices and networks "
+                      "it bought or reserved from.", value=[NOT_YOURS])
     return value
 
 
@@ -46,7 +86,8 @@ def appeal_submit(*, user_id: int, message: str, kind: str = Kind.ACCOUNT,
     """A shopper asks to be cleared; one open appeal per identity. Returns (appeal, created).
 
     Without a value the identity is the shopper's own: account, registered phone, or the
-    device and IP of this request.
+    device and IP of this request. Only the shopper's own identities (`_owned`) may be
+    appealed for; anything else is refused `invalid`, naming `value`.
     """
     message = (message or "").strip()
     if not message or len(message) > MAX_MESSAGE:

@@ -16,10 +16,25 @@ phone 0.9, address 0.7 do while rare; a /24 subnet (0.2) never does. Sharing a N
 therefore never puts genuine fans in one cluster; the subnet only adds to the explanation
 of a cluster that stronger identifiers already formed.
 
+Proven and claimed identifiers. Anyone can type a phone or an address into their own
+address book and send any X-Device-Id header, so those are *claimed*: they say something
+about the accounts that claim them, nothing about an account whose details were copied.
+*Proven* identifiers are the ones a shopper cannot take from someone else: a payment
+instrument the gateway charged (a succeeded payment) and the account's registered phone
+(unique to it). Hence:
+- a copy never ties the original to the copier: an address-book phone that is another
+  account's registered phone links the accounts that copied it to each other, never to its
+  registered owner (three throwaway accounts with a victim's phone are a cluster of three,
+  without the victim);
+- a cluster's members are blocked (and their orders cancelled) only when proven
+  identifiers alone tie at least `threshold` of them together; a cluster held together by
+  claimed identifiers is at most reviewed: a person looks before anyone loses an order.
+
 A connected component of at least `linked_cluster.threshold` accounts (default 4) is
-scalper-like. Its members who bought get a stored decision with the rule's action (default
-block); members who bought nothing get at most review (nothing of theirs to cancel);
-allowlisted ones get allow, reason recorded.
+scalper-like. Its members who bought, and are tied by proven identifiers to a group of that
+size, get a stored decision with the rule's action (default block); the others get at most
+review; allowlisted ones get allow, reason recorded. The realtime rule reads the size of
+the proven group (what may block), so a claimed cluster cannot block there either.
 """
 
 from __future__ import annotations
@@ -84,10 +99,36 @@ def _sliced(values) -> list[list]:
     return [values[i:i + IN_SLICE] for i in range(0, len(values), IN_SLICE)]
 
 
-def _identifiers(sale_id: int) -> tuple[dict, dict]:
-    """(identifier -> the sale's participants holding it, identifier -> accounts holding it
-    anywhere)."""
-    holders: dict[tuple[str, str], set[int]] = defaultdict(set)
+# Identifier kinds a shopper can copy from someone else (typed or sent as a header). The
+# others are proven when held through `proven` (see the module's docstring).
+CLAIMED = frozenset({"device", "subnet", "address"})
+
+
+class _Held:
+    """Who holds each identifier: `holders` (anyhow), `proven` (in a way no one else can
+    copy: a succeeded payment, the registered phone) and `owner` (a phone's registered
+    account)."""
+
+    def __init__(self) -> None:
+        self.holders: dict[tuple[str, str], set[int]] = defaultdict(set)
+        self.proven: dict[tuple[str, str], set[int]] = defaultdict(set)
+        self.owner: dict[tuple[str, str], int] = {}
+
+    def linked(self, key: tuple[str, str]) -> set[int]:
+        """The holders this identifier may tie together: everyone but the registered owner
+        of a phone that others copied into their address books."""
+        owner = self.owner.get(key)
+        return self.holders[key] - {owner} if owner is not None else self.holders[key]
+
+    def proven_linked(self, key: tuple[str, str]) -> set[int]:
+        return set() if key[0] in CLAIMED else self.proven[key]
+
+
+def _identifiers(sale_id: int) -> tuple[_Held, dict]:
+    """(who holds each identifier among the sale's participants, identifier -> accounts
+    holding it anywhere)."""
+    held = _Held()
+    holders = held.holders
     seen = defaultdict(set)
     nodes: set[int] = set()
     for user_id, device, subnet in AttemptSignal.objects.filter(sale_id=sale_id).values_list(
@@ -103,14 +144,19 @@ def _identifiers(sale_id: int) -> tuple[dict, dict]:
         for phone, user_id in Customer.objects.filter(user_id__in=part).values_list(
                 "phone", "user_id"):
             holders[("phone", phone)].add(user_id)
+            held.proven[("phone", phone)].add(user_id)
+            held.owner[("phone", phone)] = user_id
         for norm, phone, user_id in Address.objects.filter(customer__user_id__in=part) \
                 .values_list("normalized", "phone", "customer__user_id"):
             holders[("address", norm)].add(user_id)
             if phone:
                 holders[("phone", phone)].add(user_id)
-        for instrument, user_id in Payment.objects.filter(user_id__in=part).exclude(
-                instrument="").values_list("instrument", "user_id").order_by().distinct():
+        for instrument, user_id, status in Payment.objects.filter(user_id__in=part).exclude(
+                instrument="").values_list("instrument", "user_id", "status").order_by() \
+                .distinct():
             holders[("payment", instrument)].add(user_id)
+            if status == Payment.Status.SUCCEEDED:  # the gateway charged it: not a guess
+                held.proven[("payment", instrument)].add(user_id)
     wanted = defaultdict(set)
     for (kind, value), users in holders.items():
         if len(users) >= 2:  # an identifier only one participant holds links no one
@@ -120,6 +166,7 @@ def _identifiers(sale_id: int) -> tuple[dict, dict]:
         for phone, user_id in Customer.objects.filter(phone__in=part).values_list(
                 "phone", "user_id"):
             phones[phone].add(user_id)
+            held.owner[("phone", phone)] = user_id  # registered by someone outside the sale
         for phone, user_id in Address.objects.filter(phone__in=part).values_list(
                 "phone", "customer__user_id"):
             phones[phone].add(user_id)
@@ -132,27 +179,36 @@ def _identifiers(sale_id: int) -> tuple[dict, dict]:
         population.update((("payment", i), c) for i, c in Payment.objects.filter(
             instrument__in=part).values("instrument")
             .annotate(c=Count("user", distinct=True)).values_list("instrument", "c"))
-    return holders, population
+    return held, population
 
 
 def clusters_find(*, sale_id: int) -> list[dict]:
     """The sale's clusters of two or more participants, each with the identifiers that link
-    it."""
-    holders, population = _identifiers(sale_id)
-    components = _Components()
+    it and, per member, the size of the group proven identifiers alone tie it to
+    (`proven`: what may block)."""
+    held, population = _identifiers(sale_id)
+    components, proven = _Components(), _Components()
     links = []
-    for (kind, value), users in holders.items():
-        if len(users) < 2:
+    for key, users in held.holders.items():
+        tied = held.linked(key)
+        if len(tied) < 2:
             continue
-        weight = strength(kind=kind, accounts=population.get((kind, value), len(users)))
-        links.append((kind, value, users, weight))
+        kind, value = key
+        weight = strength(kind=kind, accounts=population.get(key, len(users)))
+        links.append((kind, value, tied, weight))
         if weight >= LINK_MIN:
-            first, *rest = sorted(users)
+            first, *rest = sorted(tied)
             for other in rest:
                 components.union(first, other)
+            sure = sorted(held.proven_linked(key) & tied)
+            for other in sure[1:]:
+                proven.union(sure[0], other)
     members: dict[int, set[int]] = defaultdict(set)
     for user_id in list(components.parent):
         members[components.find(user_id)].add(user_id)
+    proven_groups: dict[int, int] = defaultdict(int)
+    for user_id in list(proven.parent):
+        proven_groups[proven.find(user_id)] += 1
     shown: dict[int, list[dict]] = defaultdict(list)
     for kind, value, holding, weight in links:  # one pass: each link to the clusters it ties
         inside: dict[int, int] = defaultdict(int)
@@ -172,7 +228,9 @@ def clusters_find(*, sale_id: int) -> list[dict]:
         clusters.append({"id": f"{sale_id}-{min(users)}", "members": sorted(users),
                          "size": len(users), "links": shown[root],
                          "strength": round(sum(x["strength"] * (x["accounts"] - 1)
-                                               for x in shown[root]), 3)})
+                                               for x in shown[root]), 3),
+                         "proven": {u: proven_groups[proven.find(u)] if u in proven.parent
+                                    else 1 for u in sorted(users)}})
     return sorted(clusters, key=lambda c: -c["size"])
 
 
@@ -214,7 +272,7 @@ def _linking_run(*, sale_id: int, now: datetime) -> list[int]:
     keys = Keys(sale_id)
     if clusters:
         with connection().pipeline(transaction=False) as pipe:
-            pipe.hset(keys.clusters, mapping={u: c["size"] for c in clusters
+            pipe.hset(keys.clusters, mapping={u: c["proven"][u] for c in clusters
                                               for u in c["members"]})
             pipe.expire(keys.clusters, TTL_SECONDS)
             pipe.execute()
@@ -240,11 +298,16 @@ def _linking_run(*, sale_id: int, now: datetime) -> list[int]:
         outcome = Decision.ALLOW
     buyers = _buyers(sale_id) if flagged else set()
     fresh = []
+    blocked: set[int] = set()
     for user_id, cluster in flagged.items():
         cleared = user_id in allowlisted
         bought = user_id in buyers
+        proven = cluster["proven"][user_id] >= setting.threshold
         decision = (Decision.ALLOW if cleared else
-                    Decision.REVIEW if outcome == Decision.BLOCK and not bought else outcome)
+                    Decision.REVIEW if outcome == Decision.BLOCK and not (bought and proven)
+                    else outcome)
+        if decision == Decision.BLOCK:
+            blocked.add(user_id)
         if known[user_id] and RANK[decision] <= max(RANK[d] for d in known[user_id]):
             continue
         fired = [{"code": "linked_cluster", "value": cluster["size"],
@@ -254,6 +317,8 @@ def _linking_run(*, sale_id: int, now: datetime) -> list[int]:
         reason = f"linked cluster {cluster['id']} of {cluster['size']} accounts"
         if cleared:
             reason = "allowlisted account (cleared by ops)"
+        elif decision != outcome and not proven:
+            reason += "; tied only by copyable details (address, phone, device), so for review"
         elif decision != outcome:
             reason += "; bought nothing in this sale, so for review"
         fresh.append(RiskDecision(
@@ -263,4 +328,4 @@ def _linking_run(*, sale_id: int, now: datetime) -> list[int]:
     RiskDecision.objects.bulk_create(fresh, batch_size=500)
     if outcome != Decision.BLOCK:
         return []
-    return sorted(u for u in flagged if u in buyers and u not in allowlisted)
+    return sorted(blocked)

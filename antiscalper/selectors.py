@@ -55,6 +55,38 @@ def identity_blocked(*, kind: str, value: str, now: datetime) -> bool:
         live_q(now), kind=kind, value=value).exists()
 
 
+def buyer_blocked(*, user_id: int, device: str = "", ip: str = "",
+                  now: datetime | None = None) -> bool:
+    """Whether the gate would refuse this buyer as blocked: its account, device or IP is on
+    the blacklist and not allowlisted (the identities admit.lua checks), read from the
+    database for the paths beside the gate (reservations, draw entries)."""
+    now = now or timezone.now()
+    for kind, value in ((Kind.ACCOUNT, str(user_id)), (Kind.DEVICE, device), (Kind.IP, ip)):
+        if not value:
+            continue
+        try:
+            value = value_normalize(kind=kind, value=value)
+        except DomainError:
+            continue
+        if identity_blocked(kind=kind, value=value, now=now):
+            return True
+    return False
+
+
+def accounts_blocked(*, user_ids: list[int], now: datetime | None = None) -> set[int]:
+    """The accounts among `user_ids` that are blacklisted and not allowlisted (one query
+    per list), for choosing draw winners."""
+    now = now or timezone.now()
+    values = [str(u) for u in user_ids]
+    listed = set(BlacklistEntry.objects.filter(live_q(now), kind=Kind.ACCOUNT, value__in=values)
+                 .values_list("value", flat=True))
+    if listed:
+        listed -= set(AllowlistEntry.objects.filter(live_q(now), kind=Kind.ACCOUNT,
+                                                    value__in=list(listed))
+                      .values_list("value", flat=True))
+    return {int(v) for v in listed}
+
+
 def blocked_values(*, now: datetime) -> dict[str, set[str]]:
     """Every mirror set's rightful members, per kind (kinds without members map to empty)."""
     blocked: dict[str, set[str]] = {kind: set() for kind in Kind.values}

@@ -234,6 +234,11 @@ RATELIMIT_RETRY_AFTER = 60
 RATE_REGISTER = os.environ.get("RATE_REGISTER", "30/m")
 RATE_TOKEN = os.environ.get("RATE_TOKEN", "60/m")
 RATE_RESERVATION = os.environ.get("RATE_RESERVATION", "30/m")
+RATE_APPEAL = os.environ.get("RATE_APPEAL", "10/h")
+# Admin logins (POSTs), per client IP and per username typed: a password guesser is slowed
+# down on both, so spreading guesses over many IPs still hits the username's limit.
+RATE_ADMIN_LOGIN_IP = os.environ.get("RATE_ADMIN_LOGIN_IP", "20/m")
+RATE_ADMIN_LOGIN_USERNAME = os.environ.get("RATE_ADMIN_LOGIN_USERNAME", "5/m")
 # The purchase path counts inside the gate's own script (no extra round trip).
 PURCHASE_RATE_LIMIT = int(os.environ.get("PURCHASE_RATE_LIMIT", "30"))
 PURCHASE_RATE_WINDOW_SECONDS = int(os.environ.get("PURCHASE_RATE_WINDOW_SECONDS", "10"))

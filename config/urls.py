@@ -4,10 +4,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.admin_login import admin_login
 from sales import urls as sales_urls
 
 urlpatterns = [
     path("api/v1/", include(sales_urls.hot_urlpatterns)),
+    path("admin/login/", admin_login),  # before the admin's own: the throttled login
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

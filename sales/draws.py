@@ -14,6 +14,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from antiscalper.selectors import accounts_blocked
 from sales import gate_ops
 from sales.fcodes import code_hash, code_hint, code_new
 from sales.models import Draw, FCode, FlashSale, Reservation, SaleMode
@@ -76,6 +77,10 @@ def draw_run(*, sale_id: int, run_by_id: int | None = None, seed: str | None = N
         entries = [[r.pk, r.user_id, r.user.customer.fan_level, r.user.customer.phone]
                    for r in Reservation.objects.filter(sale=sale)
                    .select_related("user__customer").order_by("pk")]
+        # Blacklisted at the draw: out of it (the gate would refuse their right anyway, and
+        # the unit would wait for the right to lapse). Recorded entries are the ones drawn.
+        barred = accounts_blocked(user_ids=[entry[1] for entry in entries], now=now)
+        entries = [entry for entry in entries if entry[1] not in barred]
         seed = seed or secrets.token_hex(16)
         winners, waitlist = draw_winners(entries=entries, units=sale.stock, seed=seed)
         try:
@@ -107,6 +112,7 @@ def draw_rights_pass_on(*, sale_id: int, now: datetime | None = None) -> int:
         holding = rights.filter(order__status__in=HOLDING).count()
         room = sale.stock - outstanding - holding
         had = set(rights.values_list("user_id", flat=True))
+        had |= accounts_blocked(user_ids=draw.waitlist, now=now)  # blacklisted since the draw
         nxt = [user_id for user_id in draw.waitlist if user_id not in had][:max(room, 0)]
         _rights(sale, nxt, max(now, sale.starts_at) + sale.right_window)
     return len(nxt)

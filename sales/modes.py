@@ -12,21 +12,33 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from antiscalper.selectors import buyer_blocked
 from antiscalper.signals import Attempt, attempts_record
 from sales import gate_ops
 from sales.fcodes import code_hash, code_hint, code_new
+from sales.gate import REFUSALS
 from sales.gate_keys import epoch_ms
 from sales.models import FCode, FlashSale, Reservation, SaleMode
 from shop.errors import DomainError, invalid, not_found
 from shop.http import client_parse
 from shop.models import Customer
 
+APPEAL = ("Write to the appeals desk (POST /api/v1/appeals) with your order or account "
+          "details; a person reviews every appeal.")
+
+
+def blocked_refusal() -> DomainError:
+    """The purchase's own `blocked` refusal (sales.gate.admit), for the paths beside it."""
+    return DomainError("blocked", REFUSALS["blocked"], details={"appeal": APPEAL})
+
 
 def reservation_create(*, sale_id: int, user_id: int, now: datetime | None = None,
                        device: str = "", ip: str = "", client: str = "{}",
                        ) -> tuple[Reservation, bool]:
     """Reserve a sale inside its window; returns (reservation, created). Idempotent. Every
-    attempt is a signal for the anti-scalper rules (reservation bursts)."""
+    attempt is a signal for the anti-scalper rules (reservation bursts). A blacklisted buyer
+    is refused `blocked`, as the purchase would refuse it: in a draw sale the reservation is
+    the draw entry, and a reserver is loaded into the gate as entitled to buy."""
     now = now or timezone.now()
     sale = FlashSale.objects.filter(pk=sale_id).first()
     if sale is None:
@@ -36,6 +48,8 @@ def reservation_create(*, sale_id: int, user_id: int, now: datetime | None = Non
         sale_id=sale.pk, user_id=user_id, kind="reservation", at_ms=epoch_ms(now),
         opens_ms=epoch_ms(sale.starts_at), device=device, ip=ip, user_agent=user_agent,
         headers=headers, reserved=False, verdict="reservation")])
+    if buyer_blocked(user_id=user_id, device=device, ip=ip, now=now):
+        raise blocked_refusal()
     existing = Reservation.objects.filter(sale=sale, user_id=user_id).first()
     if existing:
         return existing, False

@@ -3,11 +3,13 @@ form. The sale pages show it when the gate answers `blocked`."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+from django_ratelimit.decorators import ratelimit
 
 from antiscalper import appeals
 from antiscalper.selectors import appeal_list, block_reasons
@@ -38,10 +40,16 @@ def blocked_page(request: HttpRequest, *, status: int = 200, error: str = "") ->
 
 @never_cache
 @login_required(login_url=LOGIN_URL)
+@ratelimit(key="user_or_ip", group="appeals", rate=lambda group, request: settings.RATE_APPEAL,
+           method="POST", block=False)
 def appeal(request: HttpRequest) -> HttpResponse:
-    """GET: why this account is blocked and how to appeal. POST: send the appeal."""
+    """GET: why this account is blocked and how to appeal. POST: send the appeal (counted
+    with the API's appeals, one limit per account)."""
     if request.method != "POST":
         return blocked_page(request)
+    if getattr(request, "limited", False):
+        return blocked_page(request, status=429, error=sentence_for(DomainError(
+            "rate_limited", "", details={"retry_after": settings.RATELIMIT_RETRY_AFTER})))
     message = request.POST.get("message", "").strip()
     retry = ("Please write a few words (up to 2000 characters) about why the block is a "
              "mistake.")

@@ -8,6 +8,7 @@ from django.contrib.admin.models import LogEntry
 from antiscalper import appeals, services
 from antiscalper.models import AllowlistEntry, Appeal, BlacklistEntry
 from antiscalper.tests.helpers import error_of, mirrored
+from antiscalper.tests.risk_helpers import attempt, judge, pay_with
 
 pytestmark = pytest.mark.urls("antiscalper.tests.urls")
 URL = "/api/v1/appeals"
@@ -41,7 +42,8 @@ def test_appealing_twice_returns_the_open_appeal(api, blocked):
     assert Appeal.objects.count() == 1
 
 
-def test_the_device_and_ip_of_the_request_are_the_default_for_those_kinds(api):
+def test_the_device_and_ip_of_the_request_are_the_default_for_those_kinds(api, customer):
+    judge(attempt(customer.user_id, device="dev-77"))  # the device this account bought from
     device = api.post(URL, {"message": "shared phone", "kind": "device"}, format="json",
                       HTTP_X_DEVICE_ID="dev-77")
     ip = api.post(URL, {"message": "campus network", "kind": "ip"}, format="json",
@@ -143,3 +145,94 @@ def test_after_a_rejection_the_shopper_may_appeal_again(api, customer, blocked):
     appeals.appeal_reject(appeal_id=first["id"])
     second = api.post(URL, {"message": "new evidence"}, format="json")
     assert second.status_code == 201 and second.json()["id"] != first["id"]
+
+
+# --- Only one's own identities: upholding allowlists the identity for everyone ------------
+
+
+def _refused_as_not_yours(response) -> bool:
+    error = error_of(response)
+    return (response.status_code, error["code"], error["details"].get("value")) == (
+        400, "invalid", [appeals.NOT_YOURS])
+
+
+def test_an_appeal_for_an_ip_the_account_was_never_seen_on_is_refused(api):
+    response = api.post(URL, {"message": "clear it", "kind": "ip", "value": "8.8.8.8"},
+                        format="json")
+    assert _refused_as_not_yours(response)
+    assert not Appeal.objects.exists()
+
+
+def test_an_appeal_for_another_shoppers_phone_is_refused(api, make_customer):
+    victim = make_customer()
+    response = api.post(URL, {"message": "mine", "kind": "phone", "value": victim.phone},
+                        format="json")
+    assert _refused_as_not_yours(response)
+
+
+def test_a_phone_only_copied_into_the_address_book_is_not_ones_own(api, customer,
+                                                                   make_customer):
+    from shop.services import address_create
+
+    victim = make_customer()
+    address_create(customer=customer, recipient="V", phone=victim.phone, line1="1 Copy Road",
+                   city="Shenzhen", postcode="518000")
+    response = api.post(URL, {"message": "mine", "kind": "phone", "value": victim.phone},
+                        format="json")
+    assert _refused_as_not_yours(response)
+
+
+def test_a_device_merely_sent_in_the_header_is_not_ones_own(api, make_customer):
+    """The header is the client's word: the device must be one the account was seen on."""
+    other = make_customer()
+    judge(attempt(other.user_id, device="dev-of-a-ring"))
+    response = api.post(URL, {"message": "mine", "kind": "device"}, format="json",
+                        HTTP_X_DEVICE_ID="dev-of-a-ring")
+    assert _refused_as_not_yours(response)
+
+
+def test_someone_elses_address_and_card_are_refused(api, make_customer, sku):
+    other = make_customer()
+    pay_with(other, sku, "card-9999")
+    address = other.addresses.get()
+    for kind, value in (("address", f"{address.line1}|{address.city}|{address.postcode}"),
+                        ("payment", "card-9999")):
+        response = api.post(URL, {"message": "mine", "kind": kind, "value": value},
+                            format="json")
+        assert _refused_as_not_yours(response), kind
+
+
+def test_ones_own_card_and_the_ip_one_bought_from_may_be_appealed(api, customer, sku):
+    pay_with(customer, sku, "card-1234")
+    judge(attempt(customer.user_id, ip="36.1.2.3"))
+    card = api.post(URL, {"message": "my card", "kind": "payment", "value": "card-1234"},
+                    format="json")
+    ip = api.post(URL, {"message": "my flat", "kind": "ip", "value": "36.1.2.3"},
+                  format="json", REMOTE_ADDR="10.0.0.9")
+    assert (card.status_code, ip.status_code) == (201, 201)
+
+
+def test_appeals_are_rate_limited_in_the_error_envelope(api, settings):
+    settings.RATE_APPEAL = "2/m"
+    answers = [api.post(URL, {"message": f"try {n}", "kind": "ip", "value": "8.8.8.8"},
+                        format="json") for n in range(3)]
+    assert [a.status_code for a in answers] == [400, 400, 429]
+    assert error_of(answers[2])["code"] == "rate_limited"
+    assert answers[2]["Retry-After"]
+
+
+def test_a_device_first_seen_after_it_was_blacklisted_is_not_ones_own(api, customer):
+    """Trying a listed bot device (refused, but recorded) does not make it yours to clear."""
+    services.blacklist_add(kind="device", value="bot-farm-7", reason="ring")
+    judge(attempt(customer.user_id, device="bot-farm-7", verdict="blocked", after_ms=120_000))
+    response = api.post(URL, {"message": "mine", "kind": "device", "value": "bot-farm-7"},
+                        format="json")
+    assert _refused_as_not_yours(response)
+
+
+def test_a_device_seen_before_it_was_blacklisted_may_be_appealed(api, customer):
+    judge(attempt(customer.user_id, device="family-tablet"))
+    services.blacklist_add(kind="device", value="family-tablet", reason="shared device")
+    response = api.post(URL, {"message": "our tablet", "kind": "device",
+                              "value": "family-tablet"}, format="json")
+    assert response.status_code == 201

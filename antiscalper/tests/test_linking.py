@@ -92,12 +92,14 @@ def test_the_celery_task_returns_the_accounts_to_cancel(stealth):
 
 
 @pytest.fixture
-def ring(make_customer):
-    """One drop address ties five old accounts; only the first got stock."""
+def ring(make_customer, sku):
+    """One drop address and one card (charged for each, earlier) tie five old accounts;
+    only the first got stock."""
     accounts = [make_customer() for _ in range(5)]
     for n, account in enumerate(accounts):
         age(account, days=300 + n)
         share_address(account, line1="9 Drop Street")
+        pay_with(account, sku, "card-ring")
     judge(attempt(accounts[0].user_id, ip="36.0.1.1", after_ms=3000),
           *[attempt(a.user_id, ip=f"36.{n}.1.1", after_ms=3000 + 900 * n, verdict="sold_out")
             for n, a in enumerate(accounts[1:], start=1)])
@@ -145,7 +147,8 @@ def test_with_the_rule_set_to_review_buyers_and_losers_are_both_reviewed(ring):
                .values_list("decision", flat=True)) == {"review"}
 
 
-def test_a_decision_is_never_weakened_and_grows_when_the_allowlist_lapses(ring, make_customer):
+def test_a_decision_is_never_weakened_and_grows_when_the_allowlist_lapses(ring, make_customer,
+                                                                         sku):
     """Block stays block once ops allowlist the buyer (nothing new, nothing cancelled); a
     member cleared while allowlisted is reviewed like the others once the entry is gone."""
     linking.linking_run(sale_id=1)
@@ -155,6 +158,7 @@ def test_a_decision_is_never_weakened_and_grows_when_the_allowlist_lapses(ring, 
 
     newcomer = make_customer()  # a sixth account at the drop address, tried and lost
     share_address(newcomer, line1="9 Drop Street")
+    pay_with(newcomer, sku, "card-ring")
     judge(attempt(newcomer.user_id, ip="36.9.1.1", after_ms=8000, verdict="sold_out"))
     entry, _ = services.allowlist_add(kind="account", value=str(newcomer.user_id))
     linking.linking_run(sale_id=1)

@@ -1,9 +1,12 @@
 """Create or update the "ops" group with exactly the permissions ops staff need.
 
-All permissions on the anti-scalper models (lists, appeals, and whatever the app adds);
-view-only on orders, order lines, payments, customers, addresses and flash sales. Nothing on
-products and SKUs (prices are not ops' to change) and nothing on users (no passwords).
-Running it again resets the group to exactly this set.
+Add, change and view on the anti-scalper models (lists, appeals, and whatever the app adds),
+but never delete: decisions, appeals and attempts are the evidence behind a cancelled order
+or a block, and list entries are deactivated (kept as history), not deleted. View-only on
+orders, order lines, payments, customers, addresses and flash sales. Nothing on products and
+SKUs (prices are not ops' to change), nothing on users (no passwords) and nothing on the
+admin log (the audit trail). Running it again resets the group to exactly this set.
+Ops staff accounts are made with `create_ops_user`, which runs this first.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ VIEW_ONLY = {
 
 
 def ops_permissions() -> list[Permission]:
-    wanted = Q(content_type__app_label="antiscalper")
+    wanted = Q(content_type__app_label="antiscalper") & ~Q(codename__startswith="delete_")
     for app_label, models in VIEW_ONLY.items():
         for model in models:
             wanted |= Q(content_type__app_label=app_label, content_type__model=model,
