@@ -92,6 +92,20 @@ def _redis_unavailable(exc: Exception) -> HttpResponse:
                     headers={"Retry-After": "1"})
 
 
+def _storefront_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """The storefront while Redis is down or failing over: a 503 page (JSON for the pages'
+    own JSON polls) that says to retry, never a 500."""
+    response = _redis_unavailable(exc)
+    if not request.path.endswith(".json"):
+        from shop.web import error_page  # the storefront's page, loaded only when needed
+
+        response = error_page(request, DomainError(
+            "unavailable", "The store is briefly unavailable; retry shortly.", status=503),
+            title="Back in a moment", back=request.get_full_path())
+        response["Retry-After"] = "1"
+    return response
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse:
     """DRF's EXCEPTION_HANDLER: every exception a view raises becomes the envelope."""
     if isinstance(exc, DomainError):
@@ -141,6 +155,8 @@ class ApiErrorMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not request.path.startswith(API_PREFIX):
+            if isinstance(exception, redis.RedisError):
+                return _storefront_unavailable(request, exception)
             return None
         if isinstance(exception, Http404):
             return envelope("not_found", "No such object.", 404)

@@ -156,7 +156,8 @@ def rebuild(*, config: SaleGateConfig, stock: int, held: int, fcode_stock: int,
 def quota_release(*, sale_id: int, units: int) -> int:
     """Move up to `units` unused F-code units to the open rush; returns the units moved."""
     keys = SaleKeys(sale_id)
-    moved = script("quota_release")(keys=[keys.meta, keys.stock, keys.fstock], args=[units])
+    moved = script("quota_release")(keys=[keys.meta, keys.stock, keys.fstock],
+                                    args=[units, dataset()])
     if moved < 0:
         raise DomainError("unavailable", REFUSALS["unavailable"], status=503)
     sold_out_memo_clear()
@@ -166,7 +167,7 @@ def quota_release(*, sale_id: int, units: int) -> int:
 def adjust(*, sale_id: int, delta: int) -> int:
     """Add (or remove, if still unsold) units in a loaded gate; returns the units left."""
     keys = SaleKeys(sale_id)
-    answer = script("adjust")(keys=[keys.meta, keys.stock], args=[delta])
+    answer = script("adjust")(keys=[keys.meta, keys.stock], args=[delta, dataset()])
     if answer[0] == "unavailable":
         raise DomainError("unavailable", REFUSALS["unavailable"], status=503)
     if answer[0] == "insufficient":

@@ -168,7 +168,9 @@ class HotLine:
             if not str(reply).startswith("NOSCRIPT"):
                 raise reply
             self._script.sha = self._client.script_load(self._script.script)
-            command = ("EVALSHA", self._script.sha, *command[2:])
+            if dataset_at is not None:  # the line may have been opened again meanwhile
+                args[dataset_at] = self.dataset()
+            command = ("EVALSHA", self._script.sha, len(keys), *keys, *args)
             reply = self._round_trip(hiredis.pack_command(command))
             if isinstance(reply, redis.ResponseError):
                 raise reply

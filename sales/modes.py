@@ -117,10 +117,13 @@ def fcode_quota_release(*, sale_id: int) -> int:
             raise not_found("sale")
         if sale.mode == SaleMode.DRAW:
             raise DomainError("wrong_mode", "A draw sale's units belong to its winners.")
+        # Never more than the record says is unused: a gate back from an older snapshot may
+        # believe sold codes' units are still free.
+        unused = max(sale.fcode_quota - sale.fcode_units_taken, 0)
         if sale.gate_loaded_at:
-            moved = gate_ops.quota_release(sale_id=sale.pk, units=sale.fcode_quota)
+            moved = gate_ops.quota_release(sale_id=sale.pk, units=unused)
         else:
-            moved = sale.fcode_quota
+            moved = unused
         sale.fcode_quota -= moved
         sale.save(update_fields=["fcode_quota"])
     return moved

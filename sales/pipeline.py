@@ -128,6 +128,7 @@ def _guard(sale: FlashSale, entries: list[Entry]) -> tuple[list[Entry], list[tup
     admitted). Returns (entries that may become orders, refusals with their reason)."""
     free_open = sale.open_stock - (sale.units_taken - sale.fcode_units_taken)
     free_fcode = sale.fcode_quota - sale.fcode_units_taken
+    free = sale.stock - sale.units_taken  # and both paths together within the stock
     taken = _taken_by(sale, {e.user_id for e in entries})
     codes = {c.code_hash: c for c in FCode.objects.filter(
         sale_id=sale.pk, code_hash__in={e.fcode for e in entries if e.fcode})}
@@ -145,16 +146,17 @@ def _guard(sale: FlashSale, entries: list[Entry]) -> tuple[list[Entry], list[tup
                     or (e.admitted_ms and epoch_ms(code.expires_at) <= e.admitted_ms)):
                 refused.append((e, "fcode_invalid"))
                 continue
-            if free_fcode < e.quantity:
+            if free_fcode < e.quantity or free < e.quantity:
                 refused.append((e, "sold_out"))
                 continue
             free_fcode -= e.quantity
             spent.add(e.fcode)
         else:
-            if free_open < e.quantity:
+            if free_open < e.quantity or free < e.quantity:
                 refused.append((e, "sold_out"))
                 continue
             free_open -= e.quantity
+        free -= e.quantity
         taken[e.user_id] = taken.get(e.user_id, 0) + e.quantity
         accepted.append(e)
     return accepted, refused

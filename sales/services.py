@@ -143,6 +143,11 @@ def sale_update(*, sale_id: int, **changes) -> FlashSale:
                 raise DomainError("sale_locked", "These fields cannot change once the sale's "
                                   "gate is loaded.", details={"fields": frozen})
             if "stock" in changes and changes["stock"] != sale.stock:
+                taken = sale.units_taken - sale.fcode_units_taken
+                if changes["stock"] - sale.fcode_quota < taken:
+                    raise DomainError("stock_sold", f"{taken} unit(s) of the open rush are "
+                                      "already taken by orders.",
+                                      details={"unsold": max(sale.open_stock - taken, 0)})
                 gate_ops.adjust(sale_id=sale.pk, delta=changes["stock"] - sale.stock)
         for field, value in changes.items():
             setattr(sale, field, value)

@@ -104,13 +104,14 @@ def _drain_attempts(sale: FlashSale, client, stream: str, batch: int, consumer: 
             # Tickets already written as orders lose them; the rest the pipeline rejects.
             # The sale's row lock waits for a pipeline batch in flight, which checked the
             # decisions before they existed and is about to write those orders.
+            # Only waited for, not held: each cancellation then runs in its own transaction
+            # (order row, then the sale's counters), the lock order every other path takes.
             with transaction.atomic():
                 FlashSale.objects.select_for_update().get(pk=sale.pk)
-                users = list(Order.objects.filter(sale_id=sale.pk, ticket__in=blocked)
-                             .values_list("user_id", flat=True))
-                if users:
-                    orders_cancel_for_risk(sale_id=sale.pk, user_ids=users,
-                                           tickets=list(blocked))
+            users = list(Order.objects.filter(sale_id=sale.pk, ticket__in=blocked)
+                         .values_list("user_id", flat=True))
+            if users:
+                orders_cancel_for_risk(sale_id=sale.pk, user_ids=users, tickets=list(blocked))
         ids = [stream_id for stream_id, _ in entries]
         client.xack(stream, SIGNALS_GROUP, *ids)
         client.xdel(stream, *ids)
