@@ -84,6 +84,21 @@ def attempts_drain(*, sale_id: int, batch: int = 2000, consumer: str = "signals"
         lock.release()
 
 
+def blocked_orders_cancel(*, sale_id: int, tickets: list[str]) -> int:
+    """Tickets already written as orders lose them; the rest the pipeline rejects. The sale's
+    row lock waits for a pipeline batch in flight, which checked the decisions before they
+    existed and is about to write those orders. It is only waited for, not held: each
+    cancellation then runs in its own transaction (the order's row, then the sale's counters),
+    the lock order every other path takes, so it cannot deadlock with an expiry sweep."""
+    with transaction.atomic():
+        FlashSale.objects.select_for_update().get(pk=sale_id)
+    users = list(Order.objects.filter(sale_id=sale_id, ticket__in=tickets)
+                 .values_list("user_id", flat=True))
+    if not users:
+        return 0
+    return orders_cancel_for_risk(sale_id=sale_id, user_ids=users, tickets=tickets)
+
+
 def _drain_attempts(sale: FlashSale, client, stream: str, batch: int, consumer: str,
                     time_budget: float) -> int:
     gate_keys.ensure_group(stream, SIGNALS_GROUP)
@@ -101,17 +116,7 @@ def _drain_attempts(sale: FlashSale, client, stream: str, batch: int, consumer: 
         attempts_record(attempts=attempts)
         blocked = _risk(sale, attempts)
         if blocked:
-            # Tickets already written as orders lose them; the rest the pipeline rejects.
-            # The sale's row lock waits for a pipeline batch in flight, which checked the
-            # decisions before they existed and is about to write those orders.
-            # Only waited for, not held: each cancellation then runs in its own transaction
-            # (order row, then the sale's counters), the lock order every other path takes.
-            with transaction.atomic():
-                FlashSale.objects.select_for_update().get(pk=sale.pk)
-            users = list(Order.objects.filter(sale_id=sale.pk, ticket__in=blocked)
-                         .values_list("user_id", flat=True))
-            if users:
-                orders_cancel_for_risk(sale_id=sale.pk, user_ids=users, tickets=list(blocked))
+            blocked_orders_cancel(sale_id=sale.pk, tickets=list(blocked))
         ids = [stream_id for stream_id, _ in entries]
         client.xack(stream, SIGNALS_GROUP, *ids)
         client.xdel(stream, *ids)
