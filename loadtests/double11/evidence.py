@@ -58,6 +58,15 @@ def labels_load(out_dir: Path) -> tuple[dict[str, dict], list[list]]:
     return labels, [[*key, n] for key, n in sorted(errors.items(), key=lambda kv: -kv[1])]
 
 
+def errors_at_load(out_dir: Path) -> list[list]:
+    """[[unix second, status, code, count], ...]: the 5xx answers the shoppers saw, by second."""
+    counts: Counter = Counter()
+    for path in sorted(out_dir.glob("labels-*.json")):
+        for second, status, code, n in json.loads(path.read_text()).get("errors_at", []):
+            counts[(second, status, code)] += n
+    return [[*key, n] for key, n in sorted(counts.items())]
+
+
 def _csv(path: Path) -> list[dict]:
     if not path.exists():
         return []

@@ -62,7 +62,9 @@ def detection(labels: dict[str, dict], flagged: set[int], ids: dict[str, int]) -
             "campus_fpr": by_persona["campus"]["rate"], "by_persona": by_persona}
 
 
-def build(plan: Plan, series: list[dict], out_dir: Path) -> dict:
+def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None = None) -> dict:
+    """The report; `chaos` is a chaos run's verdict (`verdict.chaos_verdict`): its faults go
+    on the charts' time axis and its invariants into a table of their own."""
     sale = FlashSale.objects.get(pk=plan.sale_id)
     t0 = plan.t0
     held = services.units_held(sale_id=sale.pk)
@@ -164,6 +166,8 @@ def build(plan: Plan, series: list[dict], out_dir: Path) -> dict:
                    "orders_per_s": per_second([s - t0 for s in settled_at.values()]),
                    "payments_per_s": per_second(paid_at)},
     }
+    if chaos is not None:
+        result["chaos"] = chaos
     result["targets"] = targets(result)
     (out_dir / "report.json").write_text(json.dumps(result, indent=1, default=str))
     (out_dir / "report.html").write_text(charts.html(result, plan))
@@ -241,4 +245,8 @@ def summary(r: dict) -> str:
     for t in r["targets"]:
         verdict = "met" if t["met"] else "MISSED"
         lines.append(f"  {verdict:6} {t['target']}: {t['value']} (goal {t['goal']})")
+    if r.get("chaos"):
+        from loadtests.double11.verdict import summary_lines
+
+        lines += summary_lines(r["chaos"])
     return "\n".join(lines)
