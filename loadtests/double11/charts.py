@@ -35,7 +35,7 @@ def fault_marks(faults: list[dict], sx, top: float, plot_h: float) -> list[str]:
         if row == len(rows):
             rows.append(0.0)
         rows[row] = x + 3 + width
-        y = top + 24 + 12 * row
+        y = top + 34 + 12 * row
         parts.append(f'<rect x="{x + 2:.1f}" y="{y - 9}" width="{width:.1f}" height="11" '
                      f'fill="white" fill-opacity="0.85"/><text x="{x + 4:.1f}" y="{y}" '
                      f'font-size="10" fill="{FAULT}">{escape.escape(text)}</text>')
@@ -65,11 +65,14 @@ def line_chart(title: str, lines: list[tuple[str, list]], plan: Plan, *, y_label
              f'{escape.escape(title)}</text>',
              f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
              f'stroke="#999"/>']
+    edge = 0.0  # short phases: a label that would run into the previous one goes below it
     for phase in plan.phases:
         x = sx(phase.starts_s)
+        y = top + 10 if x > edge else top + 21
+        edge = x + 2 + len(phase.name) * CHAR_W * 1.1 if y == top + 10 else edge
         parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" '
                      f'stroke="#ccc" stroke-dasharray="3,3"/>'
-                     f'<text x="{x + 2:.1f}" y="{top + 10}" fill="#888">{phase.name}</text>')
+                     f'<text x="{x + 2:.1f}" y="{y}" fill="#888">{phase.name}</text>')
     parts += fault_marks(faults or [], sx, top, plot_h)
     for n in range(5):
         value = y_max * n / 4
@@ -81,14 +84,16 @@ def line_chart(title: str, lines: list[tuple[str, list]], plan: Plan, *, y_label
                      f'T{value:+.0f}s</text>')
     parts.append(f'<text x="12" y="{top + plot_h / 2}" transform="rotate(-90 12 '
                  f'{top + plot_h / 2})" text-anchor="middle">{escape.escape(y_label)}</text>')
+    legend_x = left + 8.0
     for n, (label, data) in enumerate(lines):
         color = COLORS[n % len(COLORS)]
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in data if y is not None)
         if path:
             parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5" '
                          f'points="{path}"/>')
-        parts.append(f'<text x="{left + 8 + 150 * n}" y="{height - 4}" fill="{color}">'
+        parts.append(f'<text x="{legend_x:.0f}" y="{height - 4}" fill="{color}">'
                      f'&#9632; {escape.escape(label)}</text>')
+        legend_x += max(150.0, (len(label) + 2) * CHAR_W * 1.15 + 16)
     parts.append("</svg>")
     return "".join(parts)
 

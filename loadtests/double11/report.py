@@ -89,7 +89,7 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
                                                order__created_at__gt=first_return) \
             .aggregate(u=Sum("quantity"))["u"] or 0
 
-    attempts = attempts_of(sale_id=sale.pk)
+    attempts = attempts_of(sale_id=sale.pk, merged=chaos is not None)
     verdicts = Counter(a["verdict"] for a in attempts)
     sold_out_t = next((g["t"] for g in series if g["t"] >= 0 and g["stock_left"] == 0), None)
     admitted_at = {a["ticket"]: a["at"] / 1000 for a in attempts if a["verdict"] == "admitted"}
@@ -118,6 +118,12 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
     wait = [h["rps"] for h in hist if plan.at("wait") - t0 <= h["t"] < 0]
     baseline = statistics.median(wait) if wait else None
 
+    if chaos is not None:
+        # The gate's ticket counter restarts with Redis: count the shoppers' 202s instead,
+        # and the tickets Redis lost as the rejections (gate_lost) the API answers.
+        admitted = chaos["counts"]["acknowledged_tickets"]
+        if chaos["counts"]["rejected_gate_lost"]:
+            rejected["gate_lost"] += chaos["counts"]["rejected_gate_lost"]
     result = {
         "run_dir": str(out_dir),
         "run": {"sale_id": sale.pk, "scale_shoppers": len(plan.accounts), "stock": sale.stock,

@@ -4,6 +4,7 @@ acknowledged, and count what the faults cost (503s, stale-gate and lost tickets)
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from pathlib import Path
@@ -135,7 +136,7 @@ def chaos_verdict(*, sale_id: int, t0: float, out_dir: Path, fault_list: list[Fa
     per_code: dict[str, Counter] = {}
     for second, status, code, count in errors_at:
         if status == 503:
-            per_code.setdefault(f"503 {code}", Counter())[second - t0] += count
+            per_code.setdefault(f"503 {code}", Counter())[math.floor(second - t0)] += count
     rejected = Counter(RejectedTicket.objects.filter(sale_id=sale_id)
                        .values_list("reason", flat=True))
     sale = FlashSale.objects.get(pk=sale_id)
