@@ -102,7 +102,8 @@ def _unavailable_during(fault_list: list[Fault], errors_at: list[list], t0: floa
             end = min(end, starts[n + 1])
         counts: Counter = Counter()
         for second, status, code, count in errors_at:
-            if begin - 1 < second - t0 < end and status == 503:
+            # a whole second belongs to the fault live at its middle (windows do not overlap)
+            if begin <= second + 0.5 - t0 < end and status == 503:
                 counts[code] += count
         fault.details["503_after"] = dict(counts)
 
