@@ -13,7 +13,8 @@ FAULT = "#b03a2e"
 CHAR_W = 5.6            # about one character of the 10-px labels
 
 
-def fault_marks(faults: list[dict], sx, top: float, plot_h: float) -> list[str]:
+def fault_marks(faults: list[dict], sx, top: float, plot_h: float,
+                right_edge: float) -> list[str]:
     """A chaos run's faults on the time axis: a band for a span (snapshot to restart, a
     pause), a line where each one hit, and its label in the first row where it fits."""
     parts, rows = [], []       # rows: the right edge of the last label in each row
@@ -31,13 +32,15 @@ def fault_marks(faults: list[dict], sx, top: float, plot_h: float) -> list[str]:
                      f'stroke="{FAULT}" stroke-width="1.2"{dash}/>')
         text = f["label"] + ("" if f["ok"] else " (failed)")
         width = len(text) * CHAR_W + 6
-        row = next((n for n, edge in enumerate(rows) if edge < x), len(rows))
+        # right of its line, or left of it where the plot would clip it
+        box = x + 2 if x + 2 + width <= right_edge else x - 2 - width
+        row = next((n for n, edge in enumerate(rows) if edge < box), len(rows))
         if row == len(rows):
             rows.append(0.0)
-        rows[row] = x + 3 + width
+        rows[row] = box + width + 1
         y = top + 34 + 12 * row
-        parts.append(f'<rect x="{x + 2:.1f}" y="{y - 9}" width="{width:.1f}" height="11" '
-                     f'fill="white" fill-opacity="0.85"/><text x="{x + 4:.1f}" y="{y}" '
+        parts.append(f'<rect x="{box:.1f}" y="{y - 9}" width="{width:.1f}" height="11" '
+                     f'fill="white" fill-opacity="0.85"/><text x="{box + 2:.1f}" y="{y}" '
                      f'font-size="10" fill="{FAULT}">{escape.escape(text)}</text>')
     return parts
 
@@ -73,7 +76,7 @@ def line_chart(title: str, lines: list[tuple[str, list]], plan: Plan, *, y_label
         parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" '
                      f'stroke="#ccc" stroke-dasharray="3,3"/>'
                      f'<text x="{x + 2:.1f}" y="{y}" fill="#888">{phase.name}</text>')
-    parts += fault_marks(faults or [], sx, top, plot_h)
+    parts += fault_marks(faults or [], sx, top, plot_h, left + plot_w)
     for n in range(5):
         value = y_max * n / 4
         parts.append(f'<text x="{left - 4}" y="{sy(value) + 4:.1f}" text-anchor="end">'
