@@ -204,6 +204,9 @@ GATE_QUEUE_BOUND = int(os.environ.get("GATE_QUEUE_BOUND", "200000"))
 GATE_PRELOAD_LEAD_SECONDS = int(os.environ.get("GATE_PRELOAD_LEAD_SECONDS", "600"))
 GATE_AUTO_REBUILD = env_bool("GATE_AUTO_REBUILD", True)
 PIPELINE_BATCH = int(os.environ.get("PIPELINE_BATCH", "1000"))
+# How long a batch may stay pending with its consumer before another worker claims it (a
+# SIGKILLed worker's batch waits this long); `double11 --chaos` lowers it to a few seconds.
+PIPELINE_MIN_IDLE_MS = int(os.environ.get("PIPELINE_MIN_IDLE_MS", "30000"))
 CELERY_BEAT_SCHEDULE = {
     "gates-preload": {"task": "sales.tasks.gates_preload", "schedule": 5.0},
     "pipeline-tick": {"task": "sales.tasks.pipeline_tick", "schedule": 1.0,

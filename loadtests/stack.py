@@ -79,12 +79,14 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     stop_timeout: float = 15.0  # per process, then SIGKILL
     processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+    argvs: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def _spawn(self, name: str, argv: list[str]) -> None:
+        self.argvs[name] = argv
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")
         env = {**os.environ, **self.extra_env}
@@ -115,6 +117,17 @@ class Stack:
                 python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
                 "--schedule", str(Path(settings.VAR_DIR) / "celerybeat-schedule"),
             ])
+
+    def process(self, name: str) -> subprocess.Popen:
+        """The live process started under `name` (the latest, after a respawn)."""
+        return next(p for n, p in reversed(self.processes) if n == name)
+
+    def respawn(self, name: str) -> subprocess.Popen:
+        """Start `name` again (its predecessor died: a chaos run killed it); the dead one
+        is forgotten once it has exited."""
+        self.processes = [(n, p) for n, p in self.processes if n != name or p.poll() is None]
+        self._spawn(name, self.argvs[name])
+        return self.process(name)
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Block until the web server answers, or raise if a process died or time ran out."""

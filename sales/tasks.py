@@ -18,7 +18,8 @@ def gates_preload() -> list[int]:
 
 @shared_task(acks_late=True)
 def orders_materialize(sale_id: int) -> int:
-    return pipeline.drain(sale_id=sale_id, batch=settings.PIPELINE_BATCH)
+    return pipeline.drain(sale_id=sale_id, batch=settings.PIPELINE_BATCH,
+                          min_idle_ms=settings.PIPELINE_MIN_IDLE_MS)
 
 
 @shared_task(acks_late=True)
@@ -27,7 +28,8 @@ def pipeline_tick() -> int:
     recent = timezone.now() - timedelta(hours=1)
     sale_ids = FlashSale.objects.filter(gate_loaded_at__isnull=False, ends_at__gt=recent) \
         .values_list("pk", flat=True)
-    return sum(pipeline.drain(sale_id=sale_id, batch=settings.PIPELINE_BATCH)
+    return sum(pipeline.drain(sale_id=sale_id, batch=settings.PIPELINE_BATCH,
+                              min_idle_ms=settings.PIPELINE_MIN_IDLE_MS)
                for sale_id in sale_ids)
 
 

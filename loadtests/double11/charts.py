@@ -9,11 +9,46 @@ import json
 from loadtests.double11.plan import Plan
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
+FAULT = "#b03a2e"
+CHAR_W = 5.6            # about one character of the 10-px labels
+
+
+def fault_marks(faults: list[dict], sx, top: float, plot_h: float,
+                right_edge: float) -> list[str]:
+    """A chaos run's faults on the time axis: a band for a span (snapshot to restart, a
+    pause), a line where each one hit, and its label in the first row where it fits."""
+    parts, rows = [], []       # rows: the right edge of the last label in each row
+    for f in sorted(faults, key=lambda f: f["done_s"] if f["done_s"] is not None
+                    else f["at_s"]):
+        at = f["done_s"] if f["done_s"] is not None else f["at_s"]
+        start, end = f.get("since_s"), f.get("until_s")
+        dash = "" if f["ok"] else ' stroke-dasharray="2,2"'
+        if start is not None or end is not None:
+            x1, x2 = sx(start if start is not None else at), sx(end if end is not None else at)
+            parts.append(f'<rect x="{x1:.1f}" y="{top}" width="{max(x2 - x1, 1):.1f}" '
+                         f'height="{plot_h}" fill="{FAULT}" fill-opacity="0.10"/>')
+        x = sx(at)
+        parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" '
+                     f'stroke="{FAULT}" stroke-width="1.2"{dash}/>')
+        text = f["label"] + ("" if f["ok"] else " (failed)")
+        width = len(text) * CHAR_W + 6
+        # right of its line, or left of it where the plot would clip it
+        box = x + 2 if x + 2 + width <= right_edge else x - 2 - width
+        row = next((n for n, edge in enumerate(rows) if edge < box), len(rows))
+        if row == len(rows):
+            rows.append(0.0)
+        rows[row] = box + width + 1
+        y = top + 34 + 12 * row
+        parts.append(f'<rect x="{box:.1f}" y="{y - 9}" width="{width:.1f}" height="11" '
+                     f'fill="white" fill-opacity="0.85"/><text x="{box + 2:.1f}" y="{y}" '
+                     f'font-size="10" fill="{FAULT}">{escape.escape(text)}</text>')
+    return parts
 
 
 def line_chart(title: str, lines: list[tuple[str, list]], plan: Plan, *, y_label: str = "",
-               width: int = 760, height: int = 240) -> str:
-    """Lines of (label, [[t, y], ...]) against seconds from T0, with the phases marked."""
+               width: int = 760, height: int = 240, faults: list[dict] | None = None) -> str:
+    """Lines of (label, [[t, y], ...]) against seconds from T0, with the phases marked (and a
+    chaos run's faults)."""
     left, right, top, bottom = 56, 16, 28, 34
     points = [(x, y) for _, data in lines for x, y in data if y is not None]
     x_min = min([p.starts_s for p in plan.phases] + [x for x, _ in points])
@@ -33,11 +68,15 @@ def line_chart(title: str, lines: list[tuple[str, list]], plan: Plan, *, y_label
              f'{escape.escape(title)}</text>',
              f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
              f'stroke="#999"/>']
+    edge = 0.0  # short phases: a label that would run into the previous one goes below it
     for phase in plan.phases:
         x = sx(phase.starts_s)
+        y = top + 10 if x > edge else top + 21
+        edge = x + 2 + len(phase.name) * CHAR_W * 1.1 if y == top + 10 else edge
         parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" '
                      f'stroke="#ccc" stroke-dasharray="3,3"/>'
-                     f'<text x="{x + 2:.1f}" y="{top + 10}" fill="#888">{phase.name}</text>')
+                     f'<text x="{x + 2:.1f}" y="{y}" fill="#888">{phase.name}</text>')
+    parts += fault_marks(faults or [], sx, top, plot_h, left + plot_w)
     for n in range(5):
         value = y_max * n / 4
         parts.append(f'<text x="{left - 4}" y="{sy(value) + 4:.1f}" text-anchor="end">'
@@ -48,14 +87,16 @@ def line_chart(title: str, lines: list[tuple[str, list]], plan: Plan, *, y_label
                      f'T{value:+.0f}s</text>')
     parts.append(f'<text x="12" y="{top + plot_h / 2}" transform="rotate(-90 12 '
                  f'{top + plot_h / 2})" text-anchor="middle">{escape.escape(y_label)}</text>')
+    legend_x = left + 8.0
     for n, (label, data) in enumerate(lines):
         color = COLORS[n % len(COLORS)]
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in data if y is not None)
         if path:
             parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5" '
                          f'points="{path}"/>')
-        parts.append(f'<text x="{left + 8 + 150 * n}" y="{height - 4}" fill="{color}">'
+        parts.append(f'<text x="{legend_x:.0f}" y="{height - 4}" fill="{color}">'
                      f'&#9632; {escape.escape(label)}</text>')
+        legend_x += max(150.0, (len(label) + 2) * CHAR_W * 1.15 + 16)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -71,43 +112,80 @@ def planned_arrivals(plan: Plan, baseline: float | None) -> list[list[float]]:
     return points
 
 
+def _cell(value) -> str:
+    if value in ("BROKEN", "MISSED", "FAILED"):
+        return f'<td class="bad">{value}</td>'
+    return f"<td>{escape.escape(str(value))}</td>"
+
+
 def table(rows: list[dict]) -> str:
     if not rows:
         return "<p>none</p>"
     head = "".join(f"<th>{escape.escape(str(k))}</th>" for k in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{escape.escape(str(v))}</td>" for v in row.values())
-                   + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(_cell(v) for v in row.values()) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def chaos_section(c: dict) -> str:
+    """The invariants a chaos run must keep, met or BROKEN, and the faults it injected."""
+    rows = [{"invariant": i["invariant"], "value": i["value"],
+             "verdict": "met" if i["met"] else "BROKEN", "detail": i["detail"]}
+            for i in c["invariants"]]
+    timeline = [{"planned": f"T{f['at_s']:+.2f}s",
+                 "happened": "-" if f["done_s"] is None else f"T{f['done_s']:+.2f}s",
+                 "fault": f["label"], "window": f["window"],
+                 "result": "done" if f["ok"] else "FAILED",
+                 "details": ", ".join(f"{k} {v}" for k, v in f["details"].items())}
+                for f in c["faults"]]
+    verdict = ("every invariant met" if not c["broken"]
+               else f"BROKEN: {', '.join(c['broken'])}")
+    counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in c["counts"].items())
+    return (f'<h2>Chaos: invariants (seed {c["seed"]}, {escape.escape(c["database"])})</h2>'
+            f'<p class="{"ok" if not c["broken"] else "bad"}">{escape.escape(verdict)}</p>'
+            f'{table(rows)}<p>{escape.escape(counts)}</p>'
+            f'<h3>Fault timeline</h3>{table(timeline)}'
+            f'<p>Red lines mark each fault on every chart; shaded: from the snapshot to the '
+            f'restart (what Redis forgot), and the pause.</p>')
 
 
 def html(r: dict, plan: Plan) -> str:
     s = r["series"]
     gate, hist = s["gate"], s["locust"]
     total = len(plan.accounts)
+    chaos = r.get("chaos")
+    faults = chaos["faults"] if chaos else None
+
+    def chart(*args, **kwargs) -> str:
+        return line_chart(*args, faults=faults, **kwargs)
+
     charts = [
-        line_chart("Arrivals: planned (curve x measured baseline B) vs achieved", [
+        chart("Arrivals: planned (curve x measured baseline B) vs achieved", [
             ("achieved requests/s", [[h["t"], h["rps"]] for h in hist]),
             ("planned requests/s", planned_arrivals(plan, r["load"]["baseline_rps"]))],
             plan, y_label="requests/s"),
-        line_chart("Shoppers: planned vs achieved (Locust users)", [
+        chart("Shoppers: planned vs achieved (Locust users)", [
             ("achieved users", [[h["t"], h["users"]] for h in hist]),
             ("planned users", [[t, plan.users_at(plan.t0 + t) * total] for t in
                                [p.starts_s for p in plan.phases] + [plan.phases[-1].ends_s]])],
             plan, y_label="users"),
-        line_chart("Purchases per second", [
+        chart("Purchases per second", [
             ("admitted/s (gate)", s["admissions_per_s"]),
             ("orders written/s (pipeline)", s["orders_per_s"]),
             ("payments/s", s["payments_per_s"])], plan, y_label="per second"),
-        line_chart("Stock left (gate)", [
+        chart("Stock left (gate)", [
             ("open stock", [[g["t"], g["stock_left"]] for g in gate]),
             ("F-code quota", [[g["t"], g["fcode_left"]] for g in gate])], plan, y_label="units"),
-        line_chart("Queue depth (tickets waiting for the pipeline)",
+        chart("Queue depth (tickets waiting for the pipeline)",
                    [("queued", [[g["t"], g["queued"]] for g in gate])], plan, y_label="tickets"),
-        line_chart("Latency percentiles (all requests, Locust)", [
+        chart("Latency percentiles (all requests, Locust)", [
             ("p50", [[h["t"], h["p50"]] for h in hist]),
             ("p95", [[h["t"], h["p95"]] for h in hist]),
             ("p99", [[h["t"], h["p99"]] for h in hist])], plan, y_label="ms"),
     ]
+    if chaos:
+        charts.insert(3, chart("Answers 503 per second (shoppers' view)", [
+            (code, points) for code, points in chaos["errors_per_s"].items()] or [
+            ("none", [])], plan, y_label="per second"))
     targets = table([{"target": t["target"], "value": t["value"], "goal": t["goal"],
                       "verdict": "met" if t["met"] else "MISSED"} for t in r["targets"]])
     detection = table([{"persona": p, **v} for p, v in r["detection"]["by_persona"].items()])
@@ -116,12 +194,13 @@ def html(r: dict, plan: Plan) -> str:
 <title>Double-11 replay, sale {r['run']['sale_id']}</title>
 <style>body{{font-family:sans-serif;margin:24px;max-width:1000px}}
 table{{border-collapse:collapse;margin:8px 0}}td,th{{border:1px solid #ccc;padding:3px 8px;
-font-size:13px;text-align:left}}pre{{background:#f6f6f6;padding:8px;font-size:12px}}</style>
+font-size:13px;text-align:left}}.bad{{color:#b03a2e;font-weight:bold}}pre{{background:#f6f6f6;padding:8px;font-size:12px}}</style>
 </head><body><h1>Double-11 replay, sale {r['run']['sale_id']}</h1>
 <p>{total} shoppers, {r['run']['stock']} units, time scale {plan.time_scale}
 (phases at least {plan.min_phase_s} s), payment window {plan.payment_window_s:.0f} s.
 Locust's own report: <a href="locust.html">locust.html</a>.</p>
 <h2>Targets</h2>{targets}
+{chaos_section(chaos) if chaos else ""}
 <h2>Charts</h2>{''.join(f'<div>{c}</div>' for c in charts)}
 <h2>Requests per endpoint (Locust)</h2>{table(r['load']['endpoints'])}
 <h2>Anti-scalper flags by persona</h2><p>Counted: {escape.escape(r['detection']['counted'])}.

@@ -26,8 +26,9 @@ def flagged_accounts(*, sale_id: int) -> tuple[set[int], str]:
     return flagged, "RiskDecision review/block + active account BlacklistEntry"
 
 
-def attempts_of(*, sale_id: int) -> list[dict]:
-    """Every decided purchase attempt the gate logged (its attempts stream), oldest first."""
+def attempts_of(*, sale_id: int, merged: bool = False) -> list[dict]:
+    """Every decided purchase attempt the gate logged (its attempts stream), oldest first;
+    `merged`: with the copy the signals drain kept of what the stream no longer holds."""
     client, key = gate_keys.connection(), gate_keys.SaleKeys(sale_id).attempts
     result, start = [], "-"
     while True:
@@ -39,12 +40,16 @@ def attempts_of(*, sale_id: int) -> list[dict]:
         result += [{"at": int(f["at"]), "user": int(f["user"]), "verdict": f["verdict"],
                     "ticket": f.get("ticket", "")} for _, f in chunk]
         start = chunk[-1][0]
-    if result:
+    if result and not merged:
         return result
-    # the stream is gone (trimmed, or Redis lost): the copy the signals drain kept
-    return [{"at": int(a.at.timestamp() * 1000), "user": a.user_id, "verdict": a.verdict,
+    # the stream is gone (trimmed, or Redis lost): the copy the signals drain kept; a Redis
+    # that lost part of it (a chaos run) gives its part, and the copy the rest
+    kept = [{"at": int(a.at.timestamp() * 1000), "user": a.user_id, "verdict": a.verdict,
              "ticket": a.ticket} for a in AttemptSignal.objects.filter(sale_id=sale_id)
             .order_by("at")]
+    seen = {(a["at"], a["user"], a["verdict"]) for a in result}
+    return sorted(result + [a for a in kept if (a["at"], a["user"], a["verdict"]) not in seen],
+                  key=lambda a: a["at"])
 
 
 def labels_load(out_dir: Path) -> tuple[dict[str, dict], list[list]]:
@@ -56,6 +61,15 @@ def labels_load(out_dir: Path) -> tuple[dict[str, dict], list[list]]:
         for name, status, code, n in data["errors"]:
             errors[(name, status, code)] += n
     return labels, [[*key, n] for key, n in sorted(errors.items(), key=lambda kv: -kv[1])]
+
+
+def errors_at_load(out_dir: Path) -> list[list]:
+    """[[unix second, status, code, count], ...]: the 5xx answers the shoppers saw, by second."""
+    counts: Counter = Counter()
+    for path in sorted(out_dir.glob("labels-*.json")):
+        for second, status, code, n in json.loads(path.read_text()).get("errors_at", []):
+            counts[(second, status, code)] += n
+    return [[*key, n] for key, n in sorted(counts.items())]
 
 
 def _csv(path: Path) -> list[dict]:

@@ -62,7 +62,9 @@ def detection(labels: dict[str, dict], flagged: set[int], ids: dict[str, int]) -
             "campus_fpr": by_persona["campus"]["rate"], "by_persona": by_persona}
 
 
-def build(plan: Plan, series: list[dict], out_dir: Path) -> dict:
+def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None = None) -> dict:
+    """The report; `chaos` is a chaos run's verdict (`verdict.chaos_verdict`): its faults go
+    on the charts' time axis and its invariants into a table of their own."""
     sale = FlashSale.objects.get(pk=plan.sale_id)
     t0 = plan.t0
     held = services.units_held(sale_id=sale.pk)
@@ -87,7 +89,7 @@ def build(plan: Plan, series: list[dict], out_dir: Path) -> dict:
                                                order__created_at__gt=first_return) \
             .aggregate(u=Sum("quantity"))["u"] or 0
 
-    attempts = attempts_of(sale_id=sale.pk)
+    attempts = attempts_of(sale_id=sale.pk, merged=chaos is not None)
     verdicts = Counter(a["verdict"] for a in attempts)
     sold_out_t = next((g["t"] for g in series if g["t"] >= 0 and g["stock_left"] == 0), None)
     admitted_at = {a["ticket"]: a["at"] / 1000 for a in attempts if a["verdict"] == "admitted"}
@@ -116,6 +118,12 @@ def build(plan: Plan, series: list[dict], out_dir: Path) -> dict:
     wait = [h["rps"] for h in hist if plan.at("wait") - t0 <= h["t"] < 0]
     baseline = statistics.median(wait) if wait else None
 
+    if chaos is not None:
+        # The gate's ticket counter restarts with Redis: count the shoppers' 202s instead,
+        # and the tickets Redis lost as the rejections (gate_lost) the API answers.
+        admitted = chaos["counts"]["acknowledged_tickets"]
+        if chaos["counts"]["rejected_gate_lost"]:
+            rejected["gate_lost"] += chaos["counts"]["rejected_gate_lost"]
     result = {
         "run_dir": str(out_dir),
         "run": {"sale_id": sale.pk, "scale_shoppers": len(plan.accounts), "stock": sale.stock,
@@ -164,6 +172,8 @@ def build(plan: Plan, series: list[dict], out_dir: Path) -> dict:
                    "orders_per_s": per_second([s - t0 for s in settled_at.values()]),
                    "payments_per_s": per_second(paid_at)},
     }
+    if chaos is not None:
+        result["chaos"] = chaos
     result["targets"] = targets(result)
     (out_dir / "report.json").write_text(json.dumps(result, indent=1, default=str))
     (out_dir / "report.html").write_text(charts.html(result, plan))
@@ -241,4 +251,8 @@ def summary(r: dict) -> str:
     for t in r["targets"]:
         verdict = "met" if t["met"] else "MISSED"
         lines.append(f"  {verdict:6} {t['target']}: {t['value']} (goal {t['goal']})")
+    if r.get("chaos"):
+        from loadtests.double11.verdict import summary_lines
+
+        lines += summary_lines(r["chaos"])
     return "\n".join(lines)

@@ -16,8 +16,10 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import DatabaseError, connection
 from django.db.models import Count
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
@@ -53,6 +55,8 @@ class Options:
     bot_pause_s: float = 0.2
     live_login_share: float = 0.1
     out_dir: Path = field(default_factory=lambda: Path(settings.VAR_DIR) / "double11")
+    chaos: bool = False                 # inject the faults of `chaos.py` on a seeded schedule
+    faults: tuple[str, ...] = ()        # which (empty: all that this database allows)
 
 
 def _fresh_accounts(count: int) -> list[str]:
@@ -108,7 +112,21 @@ def prepare(options: Options, out_dir: Path) -> model.Plan:
 
 
 def sample(plan: model.Plan, started: float) -> dict:
-    """One look at the gate (Redis) and the record (database)."""
+    """One look at the gate (Redis) and the record (database); in a chaos run either may be
+    down for a moment, and the point says so instead of stopping the run."""
+    try:
+        return _sample(plan, started)
+    except (redis.RedisError, DatabaseError) as error:
+        connection.close()      # a killed backend: the next query opens a new connection
+        now = time.time()
+        phase = plan.phase_at(now)
+        return {"t": round(now - plan.t0, 2), "phase": phase.name if phase else "",
+                "error": type(error).__name__, "elapsed": round(now - started, 1),
+                **dict.fromkeys(("stock_left", "fcode_left", "queued", "admitted", "orders",
+                                 "paid", "expired", "rejected"))}
+
+
+def _sample(plan: model.Plan, started: float) -> dict:
     state = gate.state(sale_id=plan.sale_id)
     admitted = int(gate_keys.connection().get(gate_keys.SaleKeys(plan.sale_id).seq) or 0)
     statuses = dict(Order.objects.filter(sale_id=plan.sale_id).values_list("status")
@@ -183,6 +201,11 @@ def watch(plan: model.Plan, master: subprocess.Popen, out_dir: Path, say: Callab
         point = sample(plan, started)
         series.append(point)
         running = master.poll() is None
+        if "error" in point:
+            say(f"T{point['t']:+7.1f}s {point['phase'] or '-':8} {point['error']} (gate or "
+                f"record unreachable for this sample)")
+            time.sleep(1.0)
+            continue
         settled = point["orders"] + point["rejected"] >= point["admitted"] and not point["queued"]
         if time.time() - shown >= 3 or not running:
             shown = time.time()
@@ -203,30 +226,77 @@ def watch(plan: model.Plan, master: subprocess.Popen, out_dir: Path, say: Callab
 
 def replay(options: Options, *, extra_env: dict[str, str] | None = None,
            say: Callable[[str], None] = print) -> dict:
-    """Run the whole replay and return the report (also written to the run directory)."""
-    from loadtests.double11 import report
+    """Run the whole replay and return the report (also written to the run directory).
 
+    With `options.chaos` the run owns a redis-server of its own (every process of the stack
+    and this one use it), so that it can restart, flush and pause it."""
     run_id = time.strftime("%Y%m%d-%H%M%S")
     out_dir = Path(options.out_dir) / run_id
     (out_dir / "logs").mkdir(parents=True, exist_ok=True)
+    if not options.chaos:
+        return _replay(options, out_dir, run_id, extra_env or {}, say)
+    from loadtests.double11 import chaos
+
+    server = chaos.private_redis(out_dir)
+    say(f"chaos: a private redis-server on {server.url} (snapshots in {server.directory})")
+    try:
+        with chaos.redis_of_this_process(server.url):
+            return _replay(options, out_dir, run_id,
+                           {**(extra_env or {}), **chaos.stack_env(server)}, say, server=server)
+    finally:
+        server.kill()
+
+
+def _chaos_faults(options: Options, plan: model.Plan, say: Callable[[str], None]) -> list:
+    from loadtests.double11 import chaos
+
+    kinds = tuple(options.faults or chaos.KINDS)
+    if connection.vendor != "postgresql" and "pg_terminate" in kinds:
+        kinds = tuple(k for k in kinds if k != "pg_terminate")
+        say("chaos: pg_terminate_backend needs PostgreSQL; this run is on "
+            f"{connection.vendor}, so it is left out")
+    faults = chaos.schedule(plan, seed=options.seed, kinds=kinds)
+    say(f"chaos (seed {options.seed}): " + ", ".join(
+        f"T{f.at_s:+.1f}s {f.label}" for f in faults))
+    return faults
+
+
+def _replay(options: Options, out_dir: Path, run_id: str, extra_env: dict[str, str],
+            say: Callable[[str], None], *, server=None) -> dict:
+    from loadtests.double11 import report
+
     plan = prepare(options, out_dir)
     counts = {p: sum(1 for a in plan.accounts if a.persona == p) for p in model.PERSONAS}
     say(f"run {run_id}: {len(plan.accounts)} shoppers {counts}, sale {plan.sale_id}, "
         f"T0 in {plan.t0 - time.time():.0f} s, run ends T+{plan.phases[-1].ends_s:.0f} s; "
         f"output {out_dir}")
+    faults = _chaos_faults(options, plan, say) if server else []
+    # A chaos run SIGKILLs a worker: another one must be there to claim its batch.
+    workers = max(options.celery_workers, 2) if server else options.celery_workers
     stack = Stack(port=options.port, web_workers=options.web_workers,
-                  celery_workers=options.celery_workers, log_dir=out_dir / "logs",
-                  extra_env={**RUN_ENV, **(extra_env or {})})
+                  celery_workers=workers, log_dir=out_dir / "logs",
+                  extra_env={**RUN_ENV, **extra_env})
     series: list[dict] = []
     locusts: list[subprocess.Popen] = []
+    injector = None
     previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         stack.start()
         stack.wait_ready()
         locusts = locust_start(plan, options, stack.url, out_dir, say)
-        watch(plan, locusts[0], out_dir, say, series)
+        if server:
+            from loadtests.double11.chaos import Injector
+
+            injector = Injector(plan=plan, plan_faults=faults, server=server, stack=stack,
+                                say=say)
+            injector.start()
+        # (a chaos run's gate counters restart with Redis: `verdict.settle` waits instead)
+        watch(plan, locusts[0], out_dir, say, series, drain_timeout=5 if server else 90)
         processes_stop(locusts)
-        result = report.build(plan, series, out_dir)
+        verdict = None
+        if server:
+            verdict = _chaos_verdict(plan, out_dir, faults, injector, options.seed, say)
+        result = report.build(plan, series, out_dir, chaos=verdict)
         if options.keep:
             say(f"--keep: the store stays up on {stack.url} (Ctrl-C stops it)")
             stack.watch()
@@ -237,7 +307,23 @@ def replay(options: Options, *, extra_env: dict[str, str] | None = None,
     finally:
         try:
             with stop_signals_deferred():
+                if injector is not None:
+                    injector.stopped.set()
+                    injector.join(timeout=15)
                 processes_stop(locusts)
                 stack.stop()
         finally:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _chaos_verdict(plan: model.Plan, out_dir: Path, faults: list, injector, seed: int,
+                   say: Callable[[str], None]) -> dict:
+    """After the last fault: wait for the gate and the queue, then check the invariants."""
+    from loadtests.double11 import verdict
+
+    injector.join(timeout=max(0.0, plan.ends - time.time()) + 15)
+    tickets = verdict.acknowledged(out_dir)
+    settled = verdict.settle(sale_id=plan.sale_id, tickets=tickets, say=say)
+    return verdict.chaos_verdict(sale_id=plan.sale_id, t0=plan.t0, out_dir=out_dir,
+                                 fault_list=faults, seed=seed, settled=settled,
+                                 tickets=tickets)

@@ -29,6 +29,8 @@ LOCUST_WORKERS = int(os.environ.get("D11_LOCUST_WORKERS", "1"))
 PAY_SHARE = {"fan": 0.9, "campus": 0.9, "fcode": 0.97, "stealth": 1.0, "scalper": 1.0}
 LABELS: dict[str, dict] = {}
 ERRORS: Counter = Counter()
+# 5xx answers by the second they came (a chaos run lines them up with its faults).
+ERRORS_AT: Counter = Counter()
 _claimed: Counter = Counter()
 
 SALE = "/api/v1/sales/[id]"
@@ -45,7 +47,9 @@ def labels_write(environment, **_) -> None:
     index = getattr(environment.runner, "worker_index", 0) if environment.runner else 0
     path = Path(PLAN.out_dir) / f"labels-{index}-{os.getpid()}.json"
     errors = [[name, status, code, n] for (name, status, code), n in sorted(ERRORS.items())]
-    path.write_text(json.dumps({"labels": LABELS, "errors": errors}))
+    errors_at = [[second, status, code, n]
+                 for (second, status, code), n in sorted(ERRORS_AT.items())]
+    path.write_text(json.dumps({"labels": LABELS, "errors": errors, "errors_at": errors_at}))
 
 
 events.test_stop.add_listener(labels_write)
@@ -81,7 +85,8 @@ class Shopper(FastHttpUser):
             self.headers["Accept"] = "*/*"
         self.label = LABELS.setdefault(a.username, {
             "persona": a.persona, "operator": a.operator, "attempts": 0, "admitted": 0,
-            "confirmed": 0, "rejected": 0, "paid": 0, "units": 0, "refusals": {}})
+            "confirmed": 0, "rejected": 0, "paid": 0, "units": 0, "refusals": {},
+            "tickets": []})
 
     def _claim(self) -> Account | None:
         pool = accounts_of(self.persona)
@@ -111,6 +116,8 @@ class Shopper(FastHttpUser):
             if status >= 400 or status == 0:
                 code = (data.get("error") or {}).get("code") or f"http_{status}"
                 ERRORS[(name or path, status, code)] += 1
+                if status >= 500 or status == 0:
+                    ERRORS_AT[(int(time.time()), status, code)] += 1
             if status == 0 or status >= 500 or status in (400, 401, 404):
                 reply.failure(f"{status} {data.get('error', {}).get('code', '')}")
             else:
@@ -199,6 +206,7 @@ class Shopper(FastHttpUser):
                                      name=PURCHASE, body=body, idempotency_key=key)
             if status == 202:
                 self.label["admitted"] += 1
+                self.label["tickets"].append(data["ticket"])   # acknowledged: must end once
                 return self.follow(data["ticket"], quantity)
             code = (data.get("error") or {}).get("code", f"http_{status}")
             refusals = self.label["refusals"]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from loadtests.double11 import report
+from loadtests.double11 import chaos, report
 from loadtests.double11.run import Options, replay
 
 
@@ -56,9 +56,21 @@ class Command(BaseCommand):
         parser.add_argument("--web-port", type=int, default=8089, help="port of Locust's UI")
         parser.add_argument("--keep", action="store_true", help="leave the store up afterwards")
         parser.add_argument("--out", type=Path, default=Path(settings.VAR_DIR) / "double11")
+        parser.add_argument("--chaos", action="store_true",
+                            help="inject faults on a schedule seeded by --seed (a private Redis "
+                                 "restarted from an old snapshot, flushed, paused; a worker "
+                                 "SIGKILLed; PostgreSQL backends killed) and check the "
+                                 "invariants; exits 1 if any is broken")
+        parser.add_argument("--faults", default=",".join(chaos.KINDS),
+                            help="with --chaos, which faults (comma-separated, of "
+                                 f"{', '.join(chaos.KINDS)})")
 
     def handle(self, *args, **o) -> None:
         seed = o["seed"] if o["seed"] is not None else random.randrange(1_000_000)
+        kinds = tuple(k.strip() for k in o["faults"].split(",") if k.strip())
+        unknown = set(kinds) - set(chaos.KINDS)
+        if unknown:
+            raise CommandError(f"unknown faults {sorted(unknown)}; known: {chaos.KINDS}")
         extra_env = fresh_sqlite(o["out"] / "db")
         call_command("migrate", verbosity=0)
         call_command("collectstatic", verbosity=0, interactive=False)
@@ -68,7 +80,7 @@ class Command(BaseCommand):
                           locust_workers=o["locust_workers"], web=o["web"],
                           web_port=o["web_port"], keep=o["keep"],
                           out_dir=o["out"], bot_pause_s=o["bot_pause"],
-                          live_login_share=o["live_logins"])
+                          live_login_share=o["live_logins"], chaos=o["chaos"], faults=kinds)
         try:
             result = replay(options, extra_env=extra_env, say=self.stdout.write)
         except KeyboardInterrupt:
@@ -78,3 +90,6 @@ class Command(BaseCommand):
         run_dir = Path(result["run_dir"])
         self.stdout.write(f"\nreport: {run_dir / 'report.html'} (JSON: report.json, Locust: "
                           f"locust.html)")
+        if result.get("chaos", {}).get("broken"):
+            raise CommandError(f"chaos run (seed {seed}): invariants BROKEN: "
+                               f"{', '.join(result['chaos']['broken'])}")
