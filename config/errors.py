@@ -14,6 +14,7 @@ import redis
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
@@ -84,10 +85,16 @@ def _refused_as_suspicious(exc: SuspiciousOperation) -> HttpResponse:
     return envelope("invalid", "The request was refused as malformed.", 400)
 
 
-def _redis_unavailable(exc: Exception) -> HttpResponse:
-    """Redis down, paused or failing over: the client's request can be retried (purchases
-    answer through the gate's own refusals; this covers every other read of Redis)."""
-    logger.warning("Redis unavailable: %s", exc)
+# A store's backing services dropping a connection (Redis down or failing over, a database
+# connection killed or restarted): the request did not go through and can be retried. The
+# transaction was rolled back; Django drops the broken connection at the end of the request.
+UNAVAILABLE = (redis.RedisError, OperationalError, InterfaceError)
+
+
+def _service_unavailable(exc: Exception) -> HttpResponse:
+    """Redis or the database unavailable: the client's request can be retried (purchases
+    answer through the gate's own refusals; this covers every other path)."""
+    logger.warning("backing service unavailable: %s: %s", type(exc).__name__, exc)
     return envelope("unavailable", "The store is briefly unavailable; retry shortly.", 503,
                     headers={"Retry-After": "1"})
 
@@ -95,7 +102,7 @@ def _redis_unavailable(exc: Exception) -> HttpResponse:
 def _storefront_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
     """The storefront while Redis is down or failing over: a 503 page (JSON for the pages'
     own JSON polls) that says to retry, never a 500."""
-    response = _redis_unavailable(exc)
+    response = _service_unavailable(exc)
     if not request.path.endswith(".json"):
         from shop.web import error_page  # the storefront's page, loaded only when needed
 
@@ -128,8 +135,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRespon
         if response is not None and response.has_header("WWW-Authenticate"):
             replacement["WWW-Authenticate"] = response["WWW-Authenticate"]
         return replacement
-    if isinstance(exc, redis.RedisError):
-        return _redis_unavailable(exc)
+    if isinstance(exc, UNAVAILABLE):
+        return _service_unavailable(exc)
     view = context.get("view")
     logger.exception("unhandled error in %s", type(view).__name__ if view else "API view")
     return envelope("internal", "Something went wrong on our side; it has been logged.", 500)
@@ -155,14 +162,14 @@ class ApiErrorMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not request.path.startswith(API_PREFIX):
-            if isinstance(exception, redis.RedisError):
+            if isinstance(exception, UNAVAILABLE):
                 return _storefront_unavailable(request, exception)
             return None
         if isinstance(exception, Http404):
             return envelope("not_found", "No such object.", 404)
         if isinstance(exception, SuspiciousOperation):
             return _refused_as_suspicious(exception)
-        if isinstance(exception, redis.RedisError):
-            return _redis_unavailable(exception)
+        if isinstance(exception, UNAVAILABLE):
+            return _service_unavailable(exception)
         logger.exception("unhandled error at %s", request.path)
         return envelope("internal", "Something went wrong on our side; it has been logged.", 500)

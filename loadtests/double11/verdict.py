@@ -15,7 +15,7 @@ from django.db import connection
 
 from loadtests.double11.chaos import Fault
 from loadtests.double11.evidence import errors_at_load, labels_load
-from sales import gate, invariants, selectors
+from sales import gate, invariants, services
 from sales.invariants import Invariant
 from sales.models import FlashSale, RejectedTicket
 from sales.pipeline import STALE_GATE_REASONS
@@ -52,7 +52,7 @@ def lost_with_redis(tickets: dict[str, int]) -> tuple[set[str], dict[str, str]]:
     lost, other = set(), {}
     for ticket, user in _rowless(tickets).items():
         try:
-            status = selectors.ticket_status(ticket=ticket, user_id=user)
+            status = services.ticket_resolve(ticket=ticket, user_id=user)
         except DomainError as error:
             other[ticket] = error.code
             continue
