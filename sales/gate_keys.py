@@ -7,6 +7,7 @@ Shared by the admission hot path (`sales.gate`) and the gate's maintenance
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -150,8 +151,12 @@ def ticket_new(sale_id: int) -> str:
     return f"{sale_id}-{pool[:8].hex()}"
 
 
+_TICKET = re.compile(r"([0-9]{1,18})-[0-9a-f]{16}")
+
+
 def sale_id_of_ticket(ticket: str) -> int | None:
-    head, _, tail = ticket.partition("-")
-    if not head.isdigit() or len(tail) != 16:
-        return None
-    return int(head)
+    """The sale id a ticket names, or None for anything ticket_new cannot have made.
+
+    ASCII digits only: `"²".isdigit()` is true but `int("²")` raises, which was a 500."""
+    match = _TICKET.fullmatch(ticket)
+    return int(match[1]) if match else None

@@ -91,16 +91,24 @@ def customer_register(*, username: str, password: str, phone: str,
 
 def address_create(*, customer: Customer, recipient: str, phone: str, line1: str, city: str,
                    postcode: str) -> Address:
-    """Add a delivery address with its normalised matching form."""
-    return Address.objects.create(
-        customer=customer,
-        recipient=recipient.strip(),
-        phone=phone_normalize(phone=phone),
-        line1=line1.strip(),
-        city=city.strip(),
-        postcode=postcode.strip(),
-        normalized=address_normalize(line1=line1, city=city, postcode=postcode),
-    )
+    """Add a delivery address with its normalised matching form.
+
+    Every length is checked here, before the INSERT: PostgreSQL refuses an over-long value
+    (SQLite does not), and NFKC folding can make the matching form longer than what was
+    typed (one "\ufdfa" is 18 letters), so a valid-looking address must get a field error, not
+    a 500 that leaves a half-made registration behind."""
+    values = {"recipient": recipient.strip(), "phone": phone_normalize(phone=phone),
+              "line1": line1.strip(), "city": city.strip(), "postcode": postcode.strip(),
+              "normalized": address_normalize(line1=line1, city=city, postcode=postcode)}
+    too_long = {name: [f"Ensure this field has no more than {limit} characters."]
+                for name, value in values.items()
+                if len(value) > (limit := Address._meta.get_field(name).max_length)}
+    if "normalized" in too_long:
+        too_long["line1"] = ["This address is too long once normalised; shorten it."]
+        del too_long["normalized"]
+    if too_long:
+        raise invalid("The address has fields that are too long.", **too_long)
+    return Address.objects.create(customer=customer, **values)
 
 
 def order_number_new(now: datetime | None = None) -> str:

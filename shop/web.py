@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
@@ -99,12 +100,15 @@ def register(request: HttpRequest) -> HttpResponse:
             if missing:
                 raise DomainError("invalid", "", details={
                     name: ["Needed for delivery."] for name in missing})
-            customer = services.customer_register(
-                username=form["username"], password=request.POST.get("password", ""),
-                phone=form["phone"])
-            services.address_create(customer=customer, recipient=form["recipient"],
-                                    phone=customer.phone, line1=form["line1"],
-                                    city=form["city"], postcode=form["postcode"])
+            # One transaction: an address refused after the account was made must not
+            # leave the account behind (the shopper could then never register that name).
+            with transaction.atomic():
+                customer = services.customer_register(
+                    username=form["username"], password=request.POST.get("password", ""),
+                    phone=form["phone"])
+                services.address_create(customer=customer, recipient=form["recipient"],
+                                        phone=customer.phone, line1=form["line1"],
+                                        city=form["city"], postcode=form["postcode"])
         except DomainError as error:
             errors = field_errors(error) or [sentence_for(error)]
         else:
