@@ -137,12 +137,12 @@ MAX_OFFSET = 2**31 - 1
 _DECIMAL = re.compile(r"-?[0-9]{1,20}")
 
 
-def window_of(params) -> tuple[int, int]:
+def window_of(params, *, default_limit: int = DEFAULT_LIMIT) -> tuple[int, int]:
     """(limit, offset) from ?limit=&offset=: ASCII integers, limit 1..MAX_LIMIT (clamped above),
     offset 0..MAX_OFFSET. A database cannot take an OFFSET past a 64-bit integer (SQLite raises
     OverflowError), so anything larger is a 400 naming the field, never a 500."""
     values = {}
-    for name, default, low, high in (("limit", DEFAULT_LIMIT, 1, None),
+    for name, default, low, high in (("limit", default_limit, 1, None),
                                      ("offset", 0, 0, MAX_OFFSET)):
         raw = params.get(name, "")
         raw = raw.strip() if isinstance(raw, str) else ""
