@@ -17,6 +17,7 @@ from django.test import override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, Phase, settings
 from rest_framework_simplejwt.tokens import RefreshToken
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from config.wsgi import application
 
@@ -59,3 +60,6 @@ def test_no_operation_answers_a_server_error(case, tokens):
     assert response.status_code < 500, (
         f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}"
         f"\n{case.as_curl_command()}")
+    # Whatever the status, it is one the schema documents, with the body it documents.
+    case.validate_response(response, checks=[status_code_conformance,
+                                             response_schema_conformance])
