@@ -41,7 +41,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 PAYABLE = frozenset({S.AWAITING_PAYMENT, S.AWAITING_DEPOSIT, S.AWAITING_BALANCE})
 CUSTOMER_CANCELLABLE = frozenset({S.AWAITING_PAYMENT, S.AWAITING_DEPOSIT})
 
-_PHONE_RE = re.compile(r"^\+?\d{6,18}$")
+_PHONE_RE = re.compile(r"^\+?[0-9]{6,18}$")
 _ADDRESS_WORDS = {
     "street": "st", "str": "st", "road": "rd", "avenue": "ave", "av": "ave",
     "apartment": "apt", "building": "bldg", "room": "rm", "floor": "fl", "number": "",
@@ -51,7 +51,10 @@ _ADDRESS_WORDS = {
 
 def phone_normalize(*, phone: str) -> str:
     """Digits and an optional leading +, so that '138 0013-8000' and '13800138000' are one phone."""
-    cleaned = re.sub(r"[\s\-().]", "", phone or "")
+    # Any script's decimal digits are the same digits ("١٣٨..." is "138..."): otherwise one
+    # phone could register twice and slip past a listed phone.
+    cleaned = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch
+                      for ch in re.sub(r"[\s\-().]", "", phone or ""))
     if not _PHONE_RE.match(cleaned):
         raise invalid("Phone numbers are 6 to 18 digits.", phone=["Enter a valid phone number."])
     return cleaned

@@ -97,3 +97,30 @@ def test_a_forwarded_address_that_is_not_an_ip_falls_back_to_the_peer(db, settin
     client = APIClient(REMOTE_ADDR="", HTTP_X_FORWARDED_FOR="not-an-ip")
     response = client.post("/api/v1/auth/register", {"username": "x"}, format="json")
     assert_envelope(response, 400, "invalid")
+
+
+def test_a_phone_in_other_digits_is_the_same_phone_and_cannot_register_twice(anon, db):
+    first = anon.post("/api/v1/auth/register", {"username": "fan1", "password": "x7-correct-horse",
+                                                "phone": "13800138000"}, format="json")
+    again = anon.post("/api/v1/auth/register", {
+        "username": "fan2", "password": "x7-correct-horse",
+        "phone": "\u0661\u0663\u0668\u0660\u0660\u0661\u0663\u0668\u0660\u0660\u0660"},
+        format="json")
+    assert first.status_code == 201
+    assert_envelope(again, 400, "invalid")
+
+
+@pytest.mark.parametrize("path,form", [
+    ("/register/", {"username": "a\x00b", "password": "correct-horse-battery",
+                    "phone": "13900139000", "recipient": "r", "line1": "l", "city": "c",
+                    "postcode": "1"}),
+    ("/appeal/", {"message": "a\x00b", "kind": "device", "value": "a\x00b"}),
+    ("/account/addresses/", {"recipient": "a\x00b", "phone": "13800138000", "line1": "x",
+                             "city": "y", "postcode": "1"}),
+])
+def test_a_nul_in_a_storefront_form_is_a_400_page(customer, path, form):
+    web = Client()
+    web.force_login(customer.user)
+    users, addresses = get_user_model().objects.count(), Address.objects.count()
+    assert web.post(path, form).status_code == 400
+    assert (get_user_model().objects.count(), Address.objects.count()) == (users, addresses)
