@@ -158,10 +158,14 @@ class BlacklistEntryAdmin(ImportExportMixin, ListEntryAdmin):
     skip_admin_log = True  # the import goes through services.blacklist_add, which audits
 
     def has_import_permission(self, request) -> bool:
-        return self.has_add_permission(request) and self.has_change_permission(request)
+        """The import permission (IMPORT_EXPORT_IMPORT_PERMISSION_CODE) and the rights an
+        import uses: it adds and lengthens entries."""
+        return (super().has_import_permission(request) and self.has_add_permission(request)
+                and self.has_change_permission(request))
 
     def has_export_permission(self, request) -> bool:
-        return self.has_view_permission(request)
+        """Reading the list on screen is not taking it away in bulk: export is its own right."""
+        return super().has_export_permission(request) and self.has_view_permission(request)
 
 
 @admin.register(AllowlistEntry)

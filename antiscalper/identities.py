@@ -25,8 +25,12 @@ def _bad(message: str) -> DomainError:
     return invalid(message, value=[message])
 
 
+_USER_ID = re.compile(r"[0-9]{1,18}")
+
+
 def _account(value: str) -> str:
-    if value.isdigit():
+    """A user id (ASCII digits: `"²".isdigit()` is true and `int("²")` raises) or a username."""
+    if _USER_ID.fullmatch(value):
         return str(int(value))
     user_id = (get_user_model().objects.filter(username__iexact=value)
                .values_list("pk", flat=True).first())

@@ -80,6 +80,8 @@ class BlacklistEntry(ListEntry):
     class Meta(ListEntry.Meta):
         verbose_name = "blacklist entry"
         verbose_name_plural = "blacklist"
+        permissions = [("export_blacklistentry", "Can export blacklist entries (CSV/XLSX)"),
+                       ("import_blacklistentry", "Can import blacklist entries (CSV/XLSX)")]
         constraints = [
             models.UniqueConstraint(fields=["kind", "value"], condition=Q(is_active=True),
                                     name="blacklist_one_active_per_identity"),

@@ -29,12 +29,14 @@ from sales.serializers import (
 )
 from shop.errors import DomainError
 from shop.http import (
+    MAX_LIMIT,
     client_ip_of,
     client_of,
     device_of,
     idempotency_key_of,
     json_body_of,
     user_id_of,
+    window_of,
 )
 from shop.permissions import staff_with
 
@@ -43,6 +45,11 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     description="Client-chosen key; a retry with the same key returns the first ticket.",
 )
 DEVICE_HEADER = OpenApiParameter("X-Device-Id", str, OpenApiParameter.HEADER, required=False)
+WINDOW_PARAMETERS = [
+    OpenApiParameter("limit", int, OpenApiParameter.QUERY, required=False,
+                     description=f"At most {MAX_LIMIT} (larger values are clamped)."),
+    OpenApiParameter("offset", int, OpenApiParameter.QUERY, required=False),
+]
 
 
 def _represent(sales: list) -> list[dict]:
@@ -52,9 +59,15 @@ def _represent(sales: list) -> list[dict]:
 class SaleListApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses=SaleOutput(many=True))
+    @extend_schema(responses=SaleOutput(many=True), parameters=WINDOW_PARAMETERS)
     def get(self, request):
-        return Response(_represent(list(selectors.sale_list()[:200])))
+        """Live and upcoming sales first, then ended ones; ?limit= (default and most 200)
+        &offset= windows the list, X-Total-Count counts it."""
+        limit, offset = window_of(request.query_params, default_limit=MAX_LIMIT)
+        sales = selectors.sale_list_current_first()
+        response = Response(_represent(list(sales[offset:offset + limit])))
+        response["X-Total-Count"] = str(sales.count())
+        return response
 
 
 class SaleDetailApi(APIView):

@@ -31,7 +31,7 @@ def code_normalize(code: str) -> str:
 
 def code_hash(code: str) -> str:
     """The HMAC stored and loaded into the gate: useless to whoever reads the table."""
-    key = f"fcode:{settings.SECRET_KEY}".encode()
+    key = settings.FCODE_HMAC_KEY.encode()
     return hmac.new(key, code_normalize(code).encode(), hashlib.sha256).hexdigest()
 
 

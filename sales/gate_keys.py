@@ -183,6 +183,9 @@ def ticket_new(sale_id: int, *, user_id: int = 0, issued_ms: int = 0) -> str:
 
 
 def sale_id_of_ticket(ticket: str) -> int | None:
+    """The sale id a ticket names, or None for anything ticket_new cannot have made.
+
+    ASCII digits only: `"²".isdigit()` is true but `int("²")` raises, which was a 500."""
     match = _TICKET.fullmatch(ticket)
     return int(match.group(1)) if match else None
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Case, F, QuerySet, Value, When
 from django.utils import timezone
 
 from sales import gate_keys
@@ -16,6 +17,29 @@ from shop.models import Order
 
 def sale_list() -> QuerySet[FlashSale]:
     return FlashSale.objects.select_related("sku").order_by("starts_at", "id")
+
+
+def sale_list_current_first(*, now: datetime | None = None) -> QuerySet[FlashSale]:
+    """Sales for shoppers: the live and upcoming ones first (soonest first), then the ended
+    ones (latest first). Oldest-first with a cap hid a live sale behind 200 past ones."""
+    now = now or timezone.now()
+    return FlashSale.objects.select_related("sku").annotate(
+        ended=Case(When(ends_at__gt=now, then=Value(0)), default=Value(1)),
+        current_start=Case(When(ends_at__gt=now, then=F("starts_at")), default=None),
+    ).order_by("ended", F("current_start").asc(nulls_last=True), F("ends_at").desc(), "id")
+
+
+def sale_list_current(*, now: datetime | None = None) -> QuerySet[FlashSale]:
+    """The sales that have not ended yet, soonest first."""
+    now = now or timezone.now()
+    return sale_list().filter(ends_at__gt=now)
+
+
+def sale_list_ended(*, now: datetime | None = None) -> QuerySet[FlashSale]:
+    """The sales that have ended, latest first."""
+    now = now or timezone.now()
+    return FlashSale.objects.select_related("sku").filter(ends_at__lte=now).order_by(
+        "-ends_at", "-id")
 
 
 def sale_get(*, sale_id: int) -> FlashSale:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -78,6 +79,8 @@ def _validate(fields: dict) -> None:
     if opens and closes and closes <= opens:
         raise invalid("The balance window must close after it opens.",
                       balance_closes_at=["must be after balance_opens_at"])
+    if fields.get("mode") == SaleMode.DEPOSIT:
+        _validate_balance_window(fields)
     r_opens, r_closes = fields.get("reservation_opens_at"), fields.get("reservation_closes_at")
     if (fields.get("mode") in (SaleMode.RESERVATION, SaleMode.DRAW)
             or fields.get("requires_reservation")) and not (r_opens and r_closes):
@@ -91,6 +94,23 @@ def _validate(fields: dict) -> None:
         raise invalid("The F-code quota is part of the stock.", fcode_quota=["must be <= stock"])
 
 
+def _validate_balance_window(fields: dict) -> None:
+    """A buyer who pays the deposit on time must be able to pay the balance: the window opens
+    no earlier than the sale and closes after the latest deposit deadline (an order made at
+    the sale's end, plus the deposit window). Otherwise the deposit is taken and forfeited."""
+    starts, ends = fields.get("starts_at"), fields.get("ends_at")
+    opens, closes = fields.get("balance_opens_at"), fields.get("balance_closes_at")
+    window = fields.get("deposit_window") or FlashSale._meta.get_field("deposit_window").default
+    if starts and opens and opens < starts:
+        raise invalid("The balance window cannot open before the sale starts.",
+                      balance_opens_at=[f"must be at or after starts_at ({starts.isoformat()})"])
+    if ends and closes and closes <= ends + window:
+        latest = (ends + window).isoformat()
+        raise invalid("The balance window must close after the last deposit is due (the sale's "
+                      "end plus the deposit window).",
+                      balance_closes_at=[f"must be after {latest}"])
+
+
 def sale_validate(*, fields: dict, sale: FlashSale | None = None) -> None:
     """The checks sale_create and sale_update make, for forms that want them up front."""
     if sale is None:
@@ -102,8 +122,8 @@ def sale_validate(*, fields: dict, sale: FlashSale | None = None) -> None:
             raise DomainError("sale_locked", "These fields cannot change once the sale's gate "
                               "is loaded.", details={f: ["locked while the gate is loaded"]
                                                      for f in frozen})
-    _validate({**{f: getattr(sale, f) for f in ("starts_at", "ends_at", "mode", "price")},
-               **fields})
+    _validate({**{f: getattr(sale, f) for f in ("starts_at", "ends_at", "mode", "price",
+                                                 "deposit_window")}, **fields})
 
 
 def sale_create(**fields) -> FlashSale:
@@ -116,7 +136,18 @@ def sale_create(**fields) -> FlashSale:
     # counters) for it.
     gate_ops.wipe(sale_id=sale.pk)
     sale_signals_forget(sale_id=sale.pk)
+    _gate_load_if_due(sale)
     return sale
+
+
+def _gate_load_if_due(sale: FlashSale) -> None:
+    """Load on commit the gate of a sale that opens within the preload lead: the preloader
+    ticks every few seconds, so a sale scheduled 1.5 s ahead would open without its gate and
+    answer `unavailable`. Robust: if Redis fails here, the preloader retries."""
+    now = timezone.now()
+    lead = timedelta(seconds=settings.GATE_PRELOAD_LEAD_SECONDS)
+    if sale.gate_loaded_at is None and sale.ends_at > now and sale.starts_at <= now + lead:
+        transaction.on_commit(partial(gate_load, sale_id=sale.pk), robust=True)
 
 
 def sale_update(*, sale_id: int, **changes) -> FlashSale:
@@ -129,7 +160,8 @@ def sale_update(*, sale_id: int, **changes) -> FlashSale:
         merged = {f: changes.get(f, getattr(sale, f)) for f in
                   ("starts_at", "ends_at", "mode", "deposit", "price", "deposit_expansion",
                    "balance_opens_at", "balance_closes_at", "reservation_opens_at",
-                   "reservation_closes_at", "requires_reservation", "stock", "fcode_quota")}
+                   "reservation_closes_at", "requires_reservation", "stock", "fcode_quota",
+                   "deposit_window")}
         if merged["mode"] == SaleMode.DRAW and "stock" in changes and not sale.gate_loaded_at:
             changes["fcode_quota"] = merged["fcode_quota"] = changes["stock"]
         _validate(merged)
@@ -154,6 +186,7 @@ def sale_update(*, sale_id: int, **changes) -> FlashSale:
         sale.save()
         if sale.gate_loaded_at and ("ends_at" in changes):
             gate_rebuild(sale_id=sale.pk)
+        _gate_load_if_due(sale)
     return sale
 
 

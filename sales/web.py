@@ -10,8 +10,10 @@ data, one SQL row and one Redis MGET, cacheable for a second).
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
+from functools import partial
 
 from django.conf import settings
 from django.contrib import messages
@@ -67,23 +69,43 @@ def _private(response: HttpResponse) -> HttpResponse:
 
 # ---- the sale list and the sale page --------------------------------------------------------
 
-def _list_context() -> tuple[str, dict]:
-    rows = selectors.sale_rows(list(selectors.sale_list()[:200]))
+LIST_PAGE = 50
+_PAGE = re.compile(r"[1-9][0-9]{0,5}")
+
+
+def _page_of(request: HttpRequest) -> int:
+    """?page=N (ASCII, 1 to 999999); anything else is the first page."""
+    raw = request.GET.get("page", "")
+    return int(raw) if _PAGE.fullmatch(raw) else 1
+
+
+def _list_context(page: int = 1) -> tuple[str, dict]:
+    """One page of the sales that have not ended (LIST_PAGE of them, soonest first), and on
+    the first page the ten that ended last: a live sale is never pushed off by past ones."""
+    now = timezone.now()
+    current = selectors.sale_list_current(now=now)
+    window = list(current[(page - 1) * LIST_PAGE:page * LIST_PAGE + 1])
+    more = len(window) > LIST_PAGE
+    ended = list(selectors.sale_list_ended(now=now)[:10]) if page == 1 else []
+    rows = selectors.sale_rows(window[:LIST_PAGE] + ended)
     groups = {status: [] for status in SaleStatus.values}
     for sale, left, status in rows:
         groups[status].append({"sale": sale, "left": left, "status": status,
                                "starts": when(sale.starts_at)})
     return "sales/sale_list.html", {
         "live": groups[SaleStatus.LIVE], "upcoming": groups[SaleStatus.SCHEDULED],
-        "sold_out": groups[SaleStatus.SOLD_OUT], "ended": groups[SaleStatus.ENDED][-10:],
+        "sold_out": groups[SaleStatus.SOLD_OUT], "ended": groups[SaleStatus.ENDED],
+        "page": page, "next_page": page + 1 if more else None,
+        "previous_page": page - 1 if page > 1 else None,
     }
 
 
 @require_GET
 def sale_list(request: HttpRequest) -> HttpResponse:
+    page = _page_of(request)
     if _surely_anonymous(request):
-        return _shared_page("web:sales", _list_context)
-    template, context = _list_context()
+        return _shared_page(f"web:sales:{page}", partial(_list_context, page))
+    template, context = _list_context(page)
     return _private(render(request, template, context))
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from functools import lru_cache
 
 from django.conf import settings
@@ -42,10 +44,20 @@ def json_body_of(request: Request):
     body = request.body
     if not body:
         return {}
+    return json_parse(body)
+
+
+def json_parse(body: bytes):
+    """Strict JSON (no NaN or Infinity) from UTF-8 bytes, or DRF's ParseError.
+
+    A body nested deeper than the parser's recursion limit (50,000 `[`) is a malformed body
+    too: a 400, never the RecursionError's 500."""
     try:
         return json.loads(body.decode("utf-8"), parse_constant=strict_constant)
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ParseError(f"JSON parse error - {error}") from None
+    except RecursionError:
+        raise ParseError("JSON parse error - the body is nested too deeply") from None
 
 
 def idempotency_key_of(request: Request) -> str | None:
@@ -93,26 +105,63 @@ def client_parse(raw: str) -> tuple[str, dict[str, str]]:
         return "", {}
 
 
+UNKNOWN_IP = "0.0.0.0"
+
+
 def client_ip_of(request: Request) -> str:
-    """REMOTE_ADDR, or the X-Forwarded-For entry our N trusted proxies vouch for."""
+    """REMOTE_ADDR, or the X-Forwarded-For entry our N trusted proxies vouch for.
+
+    Always an IP address: the rate limits mask it as a network, and a forwarded entry that is
+    not an address (or a server that gives no REMOTE_ADDR, as over a unix socket) must not
+    turn into a 500, so those fall back to REMOTE_ADDR, then to 0.0.0.0."""
     proxies = settings.TRUSTED_PROXY_COUNT
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if proxies and forwarded:
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if len(hops) >= proxies:
+        if len(hops) >= proxies and _is_ip(hops[-proxies]):
             return hops[-proxies]
-    return request.META.get("REMOTE_ADDR", "")
+    remote = request.META.get("REMOTE_ADDR", "")
+    return remote if _is_ip(remote) else UNKNOWN_IP
+
+
+@lru_cache(maxsize=65536)
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+MAX_OFFSET = 2**31 - 1
+_DECIMAL = re.compile(r"-?[0-9]{1,20}")
+
+
+def window_of(params, *, default_limit: int = DEFAULT_LIMIT) -> tuple[int, int]:
+    """(limit, offset) from ?limit=&offset=: ASCII integers, limit 1..MAX_LIMIT (clamped above),
+    offset 0..MAX_OFFSET. A database cannot take an OFFSET past a 64-bit integer (SQLite raises
+    OverflowError), so anything larger is a 400 naming the field, never a 500."""
+    values = {}
+    for name, default, low, high in (("limit", default_limit, 1, None),
+                                     ("offset", 0, 0, MAX_OFFSET)):
+        raw = params.get(name, "")
+        raw = raw.strip() if isinstance(raw, str) else ""
+        if not raw:
+            values[name] = default
+            continue
+        if not _DECIMAL.fullmatch(raw):
+            raise invalid(f"{name} must be an integer.", **{name: ["A valid integer is required."]})
+        value = int(raw)
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise invalid(f"{name} must be {bound}.", **{name: [f"Must be {bound}."]})
+        values[name] = value
+    return min(values["limit"], MAX_LIMIT), values["offset"]
 
 
 def paginated(request: Request, queryset: QuerySet, serializer_class) -> Response:
     """A plain JSON list, windowed by ?limit=&offset=, with the total in X-Total-Count."""
-    try:
-        limit = min(int(request.query_params.get("limit", DEFAULT_LIMIT)), MAX_LIMIT)
-        offset = int(request.query_params.get("offset", 0))
-    except ValueError:
-        raise invalid("limit and offset must be integers.", limit=["integer"]) from None
-    if limit < 1 or offset < 0:
-        raise invalid("limit must be >= 1 and offset >= 0.", limit=["out of range"])
+    limit, offset = window_of(request.query_params)
     total = queryset.count()
     page = queryset[offset:offset + limit]
     response = Response(serializer_class(page, many=True).data)

@@ -79,6 +79,7 @@ class Customer(models.Model):
     joined_at = models.DateTimeField()
 
     class Meta:
+        permissions = [("export_customer", "Can export customers (CSV/XLSX)")]
         indexes = [models.Index(fields=["fan_level", "joined_at"])]
 
     def __str__(self) -> str:
@@ -143,6 +144,7 @@ class Order(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        permissions = [("export_order", "Can export orders (CSV/XLSX)")]
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_non_negative"),
@@ -208,6 +210,7 @@ class Payment(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        permissions = [("export_payment", "Can export payments (CSV/XLSX)")]
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(

@@ -41,7 +41,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 PAYABLE = frozenset({S.AWAITING_PAYMENT, S.AWAITING_DEPOSIT, S.AWAITING_BALANCE})
 CUSTOMER_CANCELLABLE = frozenset({S.AWAITING_PAYMENT, S.AWAITING_DEPOSIT})
 
-_PHONE_RE = re.compile(r"^\+?\d{6,18}$")
+_PHONE_RE = re.compile(r"^\+?[0-9]{6,18}$")
 _ADDRESS_WORDS = {
     "street": "st", "str": "st", "road": "rd", "avenue": "ave", "av": "ave",
     "apartment": "apt", "building": "bldg", "room": "rm", "floor": "fl", "number": "",
@@ -51,7 +51,10 @@ _ADDRESS_WORDS = {
 
 def phone_normalize(*, phone: str) -> str:
     """Digits and an optional leading +, so that '138 0013-8000' and '13800138000' are one phone."""
-    cleaned = re.sub(r"[\s\-().]", "", phone or "")
+    # Any script's decimal digits are the same digits ("١٣٨..." is "138..."): otherwise one
+    # phone could register twice and slip past a listed phone.
+    cleaned = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch
+                      for ch in re.sub(r"[\s\-().]", "", phone or ""))
     if not _PHONE_RE.match(cleaned):
         raise invalid("Phone numbers are 6 to 18 digits.", phone=["Enter a valid phone number."])
     return cleaned
@@ -91,16 +94,24 @@ def customer_register(*, username: str, password: str, phone: str,
 
 def address_create(*, customer: Customer, recipient: str, phone: str, line1: str, city: str,
                    postcode: str) -> Address:
-    """Add a delivery address with its normalised matching form."""
-    return Address.objects.create(
-        customer=customer,
-        recipient=recipient.strip(),
-        phone=phone_normalize(phone=phone),
-        line1=line1.strip(),
-        city=city.strip(),
-        postcode=postcode.strip(),
-        normalized=address_normalize(line1=line1, city=city, postcode=postcode),
-    )
+    """Add a delivery address with its normalised matching form.
+
+    Every length is checked here, before the INSERT: PostgreSQL refuses an over-long value
+    (SQLite does not), and NFKC folding can make the matching form longer than what was
+    typed (one "\ufdfa" is 18 letters), so a valid-looking address must get a field error, not
+    a 500 that leaves a half-made registration behind."""
+    values = {"recipient": recipient.strip(), "phone": phone_normalize(phone=phone),
+              "line1": line1.strip(), "city": city.strip(), "postcode": postcode.strip(),
+              "normalized": address_normalize(line1=line1, city=city, postcode=postcode)}
+    too_long = {name: [f"Ensure this field has no more than {limit} characters."]
+                for name, value in values.items()
+                if len(value) > (limit := Address._meta.get_field(name).max_length)}
+    if "normalized" in too_long:
+        too_long["line1"] = ["This address is too long once normalised; shorten it."]
+        del too_long["normalized"]
+    if too_long:
+        raise invalid("The address has fields that are too long.", **too_long)
+    return Address.objects.create(customer=customer, **values)
 
 
 def order_number_new(now: datetime | None = None) -> str:

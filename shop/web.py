@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
@@ -28,7 +29,7 @@ from shop import payments, selectors, services
 from shop.errors import DomainError, not_found
 from shop.models import Order, OrderStatus
 from shop.sentences import field_errors, sentence_for, when
-from shop.serializers import AddressSerializer
+from shop.serializers import AddressSerializer, RegisterInput
 
 LOGIN_URL = reverse_lazy("web-login")
 DEVICE_COOKIE = "device_id"
@@ -99,12 +100,16 @@ def register(request: HttpRequest) -> HttpResponse:
             if missing:
                 raise DomainError("invalid", "", details={
                     name: ["Needed for delivery."] for name in missing})
-            customer = services.customer_register(
-                username=form["username"], password=request.POST.get("password", ""),
-                phone=form["phone"])
-            services.address_create(customer=customer, recipient=form["recipient"],
-                                    phone=customer.phone, line1=form["line1"],
-                                    city=form["city"], postcode=form["postcode"])
+            _register_form_check(form, request.POST.get("password", ""))
+            # One transaction: an address refused after the account was made must not
+            # leave the account behind (the shopper could then never register that name).
+            with transaction.atomic():
+                customer = services.customer_register(
+                    username=form["username"], password=request.POST.get("password", ""),
+                    phone=form["phone"])
+                services.address_create(customer=customer, recipient=form["recipient"],
+                                        phone=customer.phone, line1=form["line1"],
+                                        city=form["city"], postcode=form["postcode"])
         except DomainError as error:
             errors = field_errors(error) or [sentence_for(error)]
         else:
@@ -114,6 +119,20 @@ def register(request: HttpRequest) -> HttpResponse:
     context = {"form": form, "errors": errors, "next": _safe_next(request, "")}
     response = render(request, "shop/register.html", context, status=400 if errors else 200)
     return device_cookie_ensure(request, response)
+
+
+def _register_form_check(form: dict, password: str) -> None:
+    """The API's field rules on the page's fields, before anything is written: lengths the
+    columns can hold, no NUL (PostgreSQL refuses it: a 500), a username of the API's shape."""
+    account = RegisterInput(data={"username": form["username"], "password": password,
+                                  "phone": form["phone"]})
+    address = AddressSerializer(data={name: form[name] for name in
+                                      ("recipient", "line1", "city", "postcode")}, partial=True)
+    errors = {**(address.errors if not address.is_valid() else {}),
+              **(account.errors if not account.is_valid() else {})}
+    if errors:
+        raise DomainError("invalid", "", details={k: [str(m) for m in v]
+                                                  for k, v in errors.items()})
 
 
 class StoreLoginView(auth_views.LoginView):

@@ -178,11 +178,19 @@ def test_appeals_are_listed_and_cannot_be_added_in_the_admin(admin, appeals):
     assert admin.get("/admin/antiscalper/appeal/add/").status_code == 403
 
 
-def test_a_view_only_user_can_export_but_not_import(client, make_staff, entries):
-    client.force_login(make_staff("antiscalper.view_blacklistentry"))
+def test_a_viewer_with_the_export_permission_can_export_but_not_import(client, make_staff,
+                                                                       entries):
+    client.force_login(make_staff("antiscalper.view_blacklistentry",
+                                  "antiscalper.export_blacklistentry"))
     assert client.get(URL).status_code == 200
     assert client.get(f"{URL}export/").status_code == 200
     assert client.get(f"{URL}import/").status_code == 403
+
+
+def test_a_view_only_user_cannot_export(client, make_staff, entries):
+    client.force_login(make_staff("antiscalper.view_blacklistentry"))
+    assert client.get(URL).status_code == 200
+    assert client.get(f"{URL}export/").status_code == 403
 
 
 def test_an_entry_page_shows_identity_read_only_and_deletes_through_the_services(

@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('sales', '0002_draw_fcode_reservation_flashsale_balance_closes_at_and_more'),
-        ('shop', '0002_ticket_length'),
+        ('shop', '0003_ticket_length'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('antiscalper', '0003_seed_rules'),
+        ('antiscalper', '0004_export_import_permissions'),
     ]
 
     operations = [
