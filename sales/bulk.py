@@ -18,6 +18,29 @@ _PG_TYPES = {
 }
 
 
+def units_add(model: type[models.Model], *, sale_id: int, units_by_user: dict[int, int]) -> None:
+    """Add units to each buyer's row of a sale (`SaleBuyer`), creating missing rows: one
+    upsert (`INSERT ... ON CONFLICT DO UPDATE`) on PostgreSQL and on SQLite alike."""
+    if not units_by_user:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    users, units = list(units_by_user), list(units_by_user.values())
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {table} (sale_id, user_id, units_taken) "
+                "SELECT %s, u, n FROM unnest(%s::bigint[], %s::integer[]) AS t(u, n) "
+                f"ON CONFLICT (sale_id, user_id) DO UPDATE "
+                f"SET units_taken = {table}.units_taken + EXCLUDED.units_taken",
+                [sale_id, users, units])
+        else:
+            cursor.executemany(
+                f"INSERT INTO {table} (sale_id, user_id, units_taken) VALUES (%s, %s, %s) "
+                "ON CONFLICT (sale_id, user_id) DO UPDATE "
+                "SET units_taken = units_taken + excluded.units_taken",
+                [(sale_id, user, n) for user, n in zip(users, units, strict=True)])
+
+
 def insert(model: type[models.Model], rows: list[dict],
            *, returning: tuple[str, ...] = ()) -> list[tuple]:
     """Insert `rows` (dicts of attname -> value, e.g. `user_id`); returns the `returning`

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from sales.models import FlashSale, RejectedTicket, StockReturn
+from sales.models import FCode, FlashSale, RejectedTicket, SaleBuyer, StockReturn
 from sales.services import HOLDING, NOT_HOLDING
 from shop.models import Order, OrderLine, Payment
 
@@ -137,13 +137,43 @@ def one_charge_per_order(*, sale_id: int) -> Invariant:
         detail=", ".join(f"order {o} {p} charged {n} times" for o, p, n in offenders))
 
 
+def counters_agree(*, sale_id: int) -> Invariant:
+    """The pipeline's guard trusts its counters (`FlashSale.units_taken`, `fcode_units_taken`
+    and each `SaleBuyer`): each must equal units written less units given back, or the guard
+    would hold the line at the wrong place."""
+    sale = FlashSale.objects.get(pk=sale_id)
+    lines = OrderLine.objects.filter(order__sale_id=sale_id)
+    returns = StockReturn.objects.filter(sale_id=sale_id)
+    coded = FCode.objects.filter(sale_id=sale_id, order__isnull=False).values("order_id")
+    written = lines.aggregate(u=Sum("quantity"))["u"] or 0
+    given = returns.aggregate(u=Sum("quantity"))["u"] or 0
+    fwritten = lines.filter(order_id__in=coded).aggregate(u=Sum("quantity"))["u"] or 0
+    fgiven = returns.filter(order_id__in=coded).aggregate(u=Sum("quantity"))["u"] or 0
+    by_user = dict(lines.values("order__user_id").annotate(u=Sum("quantity"))
+                   .values_list("order__user_id", "u"))
+    for user, units in (returns.values("order__user_id").annotate(u=Sum("quantity"))
+                        .values_list("order__user_id", "u")):
+        by_user[user] = by_user.get(user, 0) - units
+    rows = dict(SaleBuyer.objects.filter(sale_id=sale_id).values_list("user_id", "units_taken"))
+    off = sorted(user for user in set(by_user) | set(rows)
+                 if by_user.get(user, 0) != rows.get(user, 0))
+    met = (sale.units_taken, sale.fcode_units_taken) == (written - given, fwritten - fgiven) \
+        and not off
+    return Invariant(name="counters_agree",
+                     value=f"{sale.units_taken} taken by the counter, {written - given} by the "
+                           f"orders; {len(off)} buyers off", met=met,
+                     detail="" if met else f"F-code {sale.fcode_units_taken} vs "
+                                           f"{fwritten - fgiven}; buyers {off[:OFFENDERS_SHOWN]}")
+
+
 def sale_invariants(*, sale_id: int, tickets: Iterable[str] | None = None) -> list[Invariant]:
     """Every invariant of one sale; tickets_end_once only when the acknowledged tickets are
     known (a replay or a test collects them from the 202 answers)."""
     checks = [holding_within_stock(sale_id=sale_id), nobody_over_limit(sale_id=sale_id)]
     if tickets is not None:
         checks.append(tickets_end_once(sale_id=sale_id, tickets=tickets))
-    checks += [units_conserved(sale_id=sale_id), one_charge_per_order(sale_id=sale_id)]
+    checks += [units_conserved(sale_id=sale_id), one_charge_per_order(sale_id=sale_id),
+               counters_agree(sale_id=sale_id)]
     return checks
 
 

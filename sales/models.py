@@ -115,6 +115,24 @@ class FlashSale(models.Model):
         return self.starts_at <= now < self.ends_at
 
 
+class SaleBuyer(models.Model):
+    """One account's units in one sale as the database counts them: units its orders took
+    less units they gave back (`StockReturn`), moved in the same transactions. The pipeline's
+    guard reads it for a batch's buyers with one indexed query, so the per-user limit holds
+    whatever Redis says without summing every order of the sale per batch."""
+
+    sale = models.ForeignKey(FlashSale, on_delete=models.CASCADE, related_name="buyers")
+    user_id = models.PositiveBigIntegerField()
+    units_taken = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sale", "user_id"],
+                                               name="one_row_per_sale_and_buyer")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} took {self.units_taken} of {self.sale_id}"
+
+
 class Reservation(models.Model):
     """An account's reservation (预约) for a sale; in a draw it is the account's entry."""
 

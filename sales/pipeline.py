@@ -26,12 +26,12 @@ from decimal import Decimal
 
 import redis
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils import timezone
 
 from sales import bulk, gate_keys, gate_ops, services
 from sales.gate_keys import PIPELINE_GROUP, TICKET_TTL_SECONDS, SaleKeys, epoch_ms
-from sales.models import FCode, FlashSale, RejectedTicket, SaleMode, StockReturn
+from sales.models import FCode, FlashSale, RejectedTicket, SaleBuyer, SaleMode
 from sales.signals import blocked_tickets
 from shop.models import Address, Order, OrderLine, OrderStatus
 from shop.services import order_number_new
@@ -103,21 +103,13 @@ def _read(sale_id: int, consumer: str, count: int, min_idle_ms: int) -> tuple[li
 
 
 def _taken_by(sale: FlashSale, user_ids: set[int]) -> dict[int, int]:
-    """Units these buyers' orders in the sale took, less what they gave back."""
+    """Units these buyers hold in the sale by the database's count (`SaleBuyer`)."""
     taken: dict[int, int] = {}
     users = sorted(user_ids)
     for start in range(0, len(users), 1000):
         chunk = users[start:start + 1000]
-        for user, units in (OrderLine.objects.filter(order__sale_id=sale.pk,
-                                                     order__user_id__in=chunk)
-                            .values("order__user_id").annotate(u=Sum("quantity"))
-                            .values_list("order__user_id", "u")):
-            taken[user] = taken.get(user, 0) + units
-        for user, units in (StockReturn.objects.filter(sale_id=sale.pk,
-                                                       order__user_id__in=chunk)
-                            .values("order__user_id").annotate(u=Sum("quantity"))
-                            .values_list("order__user_id", "u")):
-            taken[user] = taken.get(user, 0) - units
+        taken.update(SaleBuyer.objects.filter(sale_id=sale.pk, user_id__in=chunk)
+                     .values_list("user_id", "units_taken"))
     return taken
 
 
@@ -207,6 +199,10 @@ def _write(sale: FlashSale, entries: list[Entry], poison: list[Entry]) -> Outcom
                 units_taken=F("units_taken") + units,
                 fcode_units_taken=F("fcode_units_taken")
                 + sum(e.quantity for e in accepted if e.fcode))
+            by_user: dict[int, int] = {}
+            for e in accepted:
+                by_user[e.user_id] = by_user.get(e.user_id, 0) + e.quantity
+            bulk.units_add(SaleBuyer, sale_id=sale.pk, units_by_user=by_user)
         for e, _ in orders:
             if e.fcode:  # the code (or right) is spent on this order
                 FCode.objects.filter(code_hash=e.fcode, order__isnull=True).update(

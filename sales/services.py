@@ -23,7 +23,15 @@ from antiscalper.signals import sale_signals_forget
 from sales import gate, gate_ops, selectors
 from sales.fcodes import code_hash
 from sales.gate_keys import epoch_ms, sale_id_of_ticket
-from sales.models import FCode, FlashSale, RejectedTicket, Reservation, SaleMode, StockReturn
+from sales.models import (
+    FCode,
+    FlashSale,
+    RejectedTicket,
+    Reservation,
+    SaleBuyer,
+    SaleMode,
+    StockReturn,
+)
 from shop import services as shop_services
 from shop.errors import DomainError, invalid, not_found
 from shop.models import Order, OrderLine, OrderStatus
@@ -245,17 +253,11 @@ def units_held(*, sale_id: int) -> HeldUnits:
 
 
 def units_taken_by_user(*, sale_id: int) -> dict[int, int]:
-    """Units each account's orders took, less what they gave back: the database's view of
-    each per-user count (an order cancelled but not yet returned still counts, exactly as
-    in `FlashSale.units_taken`, so its later release cannot be counted twice)."""
-    taken = dict(OrderLine.objects.filter(order__sale_id=sale_id)
-                 .values("order__user_id").annotate(u=Sum("quantity"))
-                 .values_list("order__user_id", "u"))
-    for user_id, units in (StockReturn.objects.filter(sale_id=sale_id)
-                           .values("order__user_id").annotate(u=Sum("quantity"))
-                           .values_list("order__user_id", "u")):
-        taken[user_id] = taken.get(user_id, 0) - units
-    return {user: units for user, units in taken.items() if units > 0}
+    """Units each account took in the sale by the database's count (`SaleBuyer`): an order
+    cancelled but not yet returned still counts, exactly as in `FlashSale.units_taken`, so its
+    later release cannot be counted twice."""
+    return dict(SaleBuyer.objects.filter(sale_id=sale_id, units_taken__gt=0)
+                .values_list("user_id", "units_taken"))
 
 
 def tickets_decided(*, tickets: list[str]) -> list[str]:
@@ -359,13 +361,15 @@ def purchase_admit(*, sale_id: int, user_id: int, quantity: int = 1,
         raise
 
 
-def units_give_back(*, sale_id: int, units: int, through_fcode: bool) -> None:
+def units_give_back(*, sale_id: int, user_id: int, units: int, through_fcode: bool) -> None:
     """The database's side of a StockReturn, in its transaction: the guard's counters give
     the units back (never below zero: orders written before the counters existed are not
-    held against them)."""
+    held against them). The sale's row first, then the buyer's: the order batches take."""
     FlashSale.objects.filter(pk=sale_id).update(
         units_taken=Greatest(F("units_taken") - units, 0),
         fcode_units_taken=Greatest(F("fcode_units_taken") - (units if through_fcode else 0), 0))
+    SaleBuyer.objects.filter(sale_id=sale_id, user_id=user_id).update(
+        units_taken=Greatest(F("units_taken") - units, 0))
 
 
 def stock_release(*, order_id: int, reason: str) -> bool:
@@ -380,7 +384,8 @@ def stock_release(*, order_id: int, reason: str) -> bool:
         with transaction.atomic():
             StockReturn.objects.create(order=order, sale_id=order.sale_id, quantity=units,
                                        reason=reason)
-            units_give_back(sale_id=order.sale_id, units=units, through_fcode=through_fcode)
+            units_give_back(sale_id=order.sale_id, user_id=order.user_id, units=units,
+                            through_fcode=through_fcode)
             transaction.on_commit(lambda: gate_ops.release(
                 sale_id=order.sale_id, user_id=order.user_id, units=units,
                 token=f"o:{order.pk}", fcode=through_fcode))

@@ -11,7 +11,8 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from sales.models import FlashSale
+from sales import bulk
+from sales.models import FlashSale, SaleBuyer
 from sales.services import HOLDING
 from shop.errors import DomainError, not_found
 from shop.models import Order, OrderLine, OrderStatus
@@ -45,6 +46,7 @@ def purchase_row_lock(*, sale_id: int, user_id: int, quantity: int = 1,
             raise DomainError("sold_out", "Sold out: no stock is left in this sale.")
         FlashSale.objects.filter(pk=sale_id).update(row_lock_sold=F("row_lock_sold") + quantity,
                                                     units_taken=F("units_taken") + quantity)
+        bulk.units_add(SaleBuyer, sale_id=sale_id, units_by_user={user_id: quantity})
         order = Order.objects.create(
             number=order_number_new(), user_id=user_id, address_id=address_id,
             status=OrderStatus.AWAITING_PAYMENT, total=sale.price * quantity,

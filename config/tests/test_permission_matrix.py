@@ -105,8 +105,9 @@ ACTIONS = {
     ("order", "refund"): {"shop.change_order"},
 }
 # Nobody deletes these in the admin, not even a superuser: evidence (decisions, appeals,
-# orders, payments) and the one risk policy row.
-UNDELETABLE = {"riskdecision", "appeal", "order", "payment", "riskpolicy"}
+# orders, payments), the one risk policy row, and simplejwt's outstanding tokens (revocation
+# records: its admin refuses deletes; `flushexpiredtokens` removes the expired ones).
+UNDELETABLE = {"riskdecision", "appeal", "order", "payment", "riskpolicy", "outstandingtoken"}
 
 
 def api_endpoints() -> set[tuple[str, str]]:

@@ -23,7 +23,8 @@ def expire_without_reaching_redis(order: Order) -> None:
     Order.objects.filter(pk=order.pk).update(status=OrderStatus.EXPIRED)
     StockReturn.objects.create(order=order, sale_id=order.sale_id, quantity=1,
                                reason="expired")
-    services.units_give_back(sale_id=order.sale_id, units=1, through_fcode=False)
+    services.units_give_back(sale_id=order.sale_id, user_id=order.user_id, units=1,
+                             through_fcode=False)
 
 
 def test_a_release_lost_after_commit_is_replayed_once_by_the_sweep(make_sale, buyer_ids):
