@@ -118,7 +118,9 @@ def test_a_tiny_chaos_replay_keeps_every_invariant_through_a_snapshot_restart_an
     assert done["flushall"]["details"]["keys_flushed"] > 0
     assert done["worker_kill"]["details"]["replacement_pid"]
     assert FlashSale.objects.get(pk=result["run"]["sale_id"]).gate_rebuilt_at is not None
-    assert verdict["counts"]["gate_epoch"] >= 2          # rebuilt after each of the two
+    # A restart from a snapshot keeps the epoch (its queue's tickets are real admissions); the
+    # FLUSHALL, which lost the gate's keys, starts a new one.
+    assert verdict["counts"]["gate_epoch"] >= 1
     assert verdict["counts"]["acknowledged_tickets"] > 0
     assert any("chaos (seed 11)" in line for line in lines)
     assert settings.REDIS_URL == own_redis      # this process is back on its own Redis
