@@ -21,7 +21,11 @@ address book and send any X-Device-Id header, so those are *claimed*: they say s
 about the accounts that claim them, nothing about an account whose details were copied.
 *Proven* identifiers are the ones a shopper cannot take from someone else: a payment
 instrument the gateway charged (a succeeded payment) and the account's registered phone
-(unique to it). Hence:
+(unique to it). The simulated gateway charges any instrument string it is sent, so a charge
+proves an instrument only for its established holders (its first charged account, and those
+charged on it before the sale opened); accounts first charged on it since are tied to each
+other through it, never to them, and their own group counts those holders too, so copiers
+can be blocked and the holder they copied is not (`_copied_instruments_apart`). Hence:
 - a copy never ties the original to the copier: an address-book phone that is another
   account's registered phone links the accounts that copied it to each other, never to its
   registered owner (three throwaway accounts with a victim's phone are a cluster of three,
@@ -40,9 +44,9 @@ the proven group (what may block), so a claimed cluster cannot block there eithe
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Count
+from django.db.models import Count, Min
 from django.utils import timezone
 from redis.exceptions import LockError
 
@@ -113,6 +117,9 @@ class _Held:
         self.holders: dict[tuple[str, str], set[int]] = defaultdict(set)
         self.proven: dict[tuple[str, str], set[int]] = defaultdict(set)
         self.owner: dict[tuple[str, str], int] = {}
+        # Established holders a copied instrument's newcomers are counted with (see
+        # `_copied_instruments_apart`): their group is as large as if they were tied to them.
+        self.standing_in: dict[tuple[str, str], int] = {}
 
     def linked(self, key: tuple[str, str]) -> set[int]:
         """The holders this identifier may tie together: everyone but the registered owner
@@ -179,7 +186,46 @@ def _identifiers(sale_id: int) -> tuple[_Held, dict]:
         population.update((("payment", i), c) for i, c in Payment.objects.filter(
             instrument__in=part).values("instrument")
             .annotate(c=Count("user", distinct=True)).values_list("instrument", "c"))
+    _copied_instruments_apart(held, population, wanted["payment"], _opened_at(sale_id))
     return held, population
+
+
+def _opened_at(sale_id: int) -> datetime | None:
+    """When the sale opened, as its recorded attempts tell (antiscalper knows no sales)."""
+    signal = AttemptSignal.objects.filter(sale_id=sale_id).values("at", "ms_since_open").first()
+    return signal and signal["at"] - timedelta(milliseconds=signal["ms_since_open"])
+
+
+def _copied_instruments_apart(held: _Held, population: dict, instruments: set[str],
+                              opened: datetime | None) -> None:
+    """A payment instrument is a string the (simulated) gateway charges whoever sends it, so
+    a charge proves the instrument only for its established holders: the first account ever
+    charged on it, and those charged on it before the sale opened. Accounts first charged on
+    it since then may have copied it: they are tied to each other through it (their own
+    proven group), never to an established holder, as an address-book copy of a phone never
+    ties its copier to the phone's registered owner."""
+    firsts: dict[str, dict[int, datetime]] = defaultdict(dict)
+    for part in _sliced(instruments):
+        for instrument, user_id, first in Payment.objects.filter(
+                instrument__in=part, status=Payment.Status.SUCCEEDED).values(
+                "instrument", "user_id").annotate(first=Min("created_at")).values_list(
+                "instrument", "user_id", "first"):
+            firsts[instrument][user_id] = first
+    for instrument, charged in firsts.items():
+        key = ("payment", instrument)
+        owner = min(charged, key=lambda user: (charged[user], user))
+        established = {owner} | {user for user, first in charged.items()
+                                 if opened is not None and first < opened}
+        newcomers = (held.proven[key] & set(charged)) - established
+        if not newcomers:
+            continue
+        copied = ("payment", f"{instrument} (first charged since the sale opened)")
+        held.holders[key] -= newcomers
+        held.proven[key] -= newcomers
+        held.holders[copied] |= newcomers
+        held.proven[copied] |= newcomers
+        held.standing_in[copied] = len(established)
+        population[copied] = population.get(key, len(charged))
 
 
 def clusters_find(*, sale_id: int) -> list[dict]:
@@ -206,9 +252,17 @@ def clusters_find(*, sale_id: int) -> list[dict]:
     members: dict[int, set[int]] = defaultdict(set)
     for user_id in list(components.parent):
         members[components.find(user_id)].add(user_id)
+    for key in held.standing_in:
+        for user_id in held.proven[key]:
+            proven.find(user_id)  # a lone copier is a group of its own
     proven_groups: dict[int, int] = defaultdict(int)
     for user_id in list(proven.parent):
         proven_groups[proven.find(user_id)] += 1
+    # Copiers of an established holder's instrument count as tied to its holders, for their
+    # own group only: the copiers can be blocked, the holders they copied are not.
+    for key, count in held.standing_in.items():
+        for root in {proven.find(user_id) for user_id in held.proven[key]}:
+            proven_groups[root] += count
     shown: dict[int, list[dict]] = defaultdict(list)
     for kind, value, holding, weight in links:  # one pass: each link to the clusters it ties
         inside: dict[int, int] = defaultdict(int)
@@ -278,7 +332,9 @@ def _linking_run(*, sale_id: int, now: datetime) -> list[int]:
             pipe.execute()
     if not setting.enabled:
         return []
-    flagged = {u: c for c in clusters if c["size"] >= setting.threshold for u in c["members"]}
+    flagged = {u: c for c in clusters
+               if max(c["size"], *c["proven"].values()) >= setting.threshold
+               for u in c["members"]}
     allowlisted: set[int] = set()
     known: dict[int, set[str]] = defaultdict(set)
     for part in _sliced(flagged):

@@ -59,12 +59,17 @@ def share_address(customer, line1: str = "88 Scalper Lane"):
                           city="Shenzhen", postcode="518000")
 
 
-def pay_with(customer, sku, instrument: str) -> Payment:
+def pay_with(customer, sku, instrument: str, *, days_ago: float = 1) -> Payment:
+    """A succeeded charge on `instrument` for an ordinary order, `days_ago` before now (by
+    default before the sale the test replays opened: the account held the card already)."""
     order = order_create(user_id=customer.user_id, lines=[(sku.pk, 1)])
-    return Payment.objects.create(order=order, user_id=customer.user_id,
-                                  idempotency_key=f"k{next(_tickets)}", purpose="full",
-                                  amount=Decimal("1.00"), instrument=instrument,
-                                  status=Payment.Status.SUCCEEDED)
+    payment = Payment.objects.create(order=order, user_id=customer.user_id,
+                                     idempotency_key=f"k{next(_tickets)}", purpose="full",
+                                     amount=Decimal("1.00"), instrument=instrument,
+                                     status=Payment.Status.SUCCEEDED)
+    Payment.objects.filter(pk=payment.pk).update(
+        created_at=timezone.now() - timedelta(days=days_ago))
+    return payment
 
 
 def past_orders(customer, sku, *, status: str, count: int) -> None:
