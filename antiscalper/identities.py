@@ -90,4 +90,7 @@ def value_normalize(*, kind: str, value: str) -> str:
         raise _bad("This field may not be blank.")
     if len(value) > MAX_VALUE:
         raise _bad(f"At most {MAX_VALUE} characters.")
-    return _NORMALIZERS[Kind(kind)](value)
+    normal = _NORMALIZERS[Kind(kind)](value)
+    if len(normal) > MAX_VALUE:  # NFKC can grow a value ("\ufdfa" is 18 letters)
+        raise _bad(f"At most {MAX_VALUE} characters once normalised.")
+    return normal

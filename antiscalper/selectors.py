@@ -57,11 +57,14 @@ def identity_blocked(*, kind: str, value: str, now: datetime) -> bool:
 
 def buyer_blocked(*, user_id: int, device: str = "", ip: str = "",
                   now: datetime | None = None) -> bool:
-    """Whether the gate would refuse this buyer as blocked: its account, device or IP is on
-    the blacklist and not allowlisted (the identities admit.lua checks), read from the
-    database for the paths beside the gate (reservations, draw entries)."""
+    """Whether this buyer is refused as blocked: its account, device or IP (the identities
+    admit.lua checks) or its registered phone (its own, unlike an address-book phone) is on
+    the blacklist and not allowlisted, read from the database for the paths beside the gate
+    (reservations, draw entries)."""
     now = now or timezone.now()
-    for kind, value in ((Kind.ACCOUNT, str(user_id)), (Kind.DEVICE, device), (Kind.IP, ip)):
+    phone = Customer.objects.filter(user_id=user_id).values_list("phone", flat=True).first()
+    for kind, value in ((Kind.ACCOUNT, str(user_id)), (Kind.DEVICE, device), (Kind.IP, ip),
+                        (Kind.PHONE, phone or "")):
         if not value:
             continue
         try:
@@ -74,8 +77,8 @@ def buyer_blocked(*, user_id: int, device: str = "", ip: str = "",
 
 
 def accounts_blocked(*, user_ids: list[int], now: datetime | None = None) -> set[int]:
-    """The accounts among `user_ids` that are blacklisted and not allowlisted (one query
-    per list), for choosing draw winners."""
+    """The accounts among `user_ids` that are blacklisted, or whose registered phone is, and
+    not allowlisted (a few queries per list), for choosing draw winners."""
     now = now or timezone.now()
     values = [str(u) for u in user_ids]
     listed = set(BlacklistEntry.objects.filter(live_q(now), kind=Kind.ACCOUNT, value__in=values)
@@ -84,7 +87,22 @@ def accounts_blocked(*, user_ids: list[int], now: datetime | None = None) -> set
         listed -= set(AllowlistEntry.objects.filter(live_q(now), kind=Kind.ACCOUNT,
                                                     value__in=list(listed))
                       .values_list("value", flat=True))
-    return {int(v) for v in listed}
+    blocked = {int(v) for v in listed}
+    phones: dict[str, int] = {}
+    for phone, user_id in Customer.objects.filter(user_id__in=user_ids).values_list(
+            "phone", "user_id"):
+        try:
+            phones[value_normalize(kind=Kind.PHONE, value=phone)] = user_id
+        except DomainError:
+            continue
+    phones_listed = set(BlacklistEntry.objects.filter(live_q(now), kind=Kind.PHONE,
+                                                      value__in=list(phones))
+                        .values_list("value", flat=True))
+    if phones_listed:
+        phones_listed -= set(AllowlistEntry.objects.filter(live_q(now), kind=Kind.PHONE,
+                                                           value__in=list(phones_listed))
+                             .values_list("value", flat=True))
+    return blocked | {phones[p] for p in phones_listed}
 
 
 def blocked_values(*, now: datetime) -> dict[str, set[str]]:

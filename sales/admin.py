@@ -163,8 +163,20 @@ class ReservationAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
 
 
+class RecordAdmin(admin.ModelAdmin):
+    """A record the stock's counters and the tickets' decisions are built on: written by the
+    services, read by ops, deleted by no one (a deleted StockReturn would give its units back
+    twice; a deleted F-code or draw would let its unit or its draw be had again)."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(FCode)
-class FCodeAdmin(admin.ModelAdmin):
+class FCodeAdmin(RecordAdmin):
     list_display = ["sale", "user", "kind", "hint", "issued_at", "expires_at", "order",
                     "lapsed_at"]
     list_filter = ["kind", "sale"]
@@ -172,35 +184,25 @@ class FCodeAdmin(admin.ModelAdmin):
     readonly_fields = ["sale", "user", "kind", "code_hash", "hint", "issued_at", "expires_at",
                        "order", "lapsed_at"]
 
-    def has_add_permission(self, request) -> bool:
-        return False  # codes are issued by the action on sales, so the plain code is shown once
+    # (codes are issued by the action on sales, so the plain code is shown once)
 
 
 @admin.register(Draw)
-class DrawAdmin(admin.ModelAdmin):
+class DrawAdmin(RecordAdmin):
     list_display = ["sale", "seed", "run_at", "run_by"]
     readonly_fields = ["sale", "seed", "entries", "winners", "waitlist", "run_at", "run_by"]
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
 
 @admin.register(StockReturn)
-class StockReturnAdmin(admin.ModelAdmin):
+class StockReturnAdmin(RecordAdmin):
     list_display = ["order", "sale", "quantity", "reason", "created_at"]
     list_filter = ["reason"]
     readonly_fields = ["order", "sale", "quantity", "reason", "created_at"]
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
 
 @admin.register(RejectedTicket)
-class RejectedTicketAdmin(admin.ModelAdmin):
+class RejectedTicketAdmin(RecordAdmin):
     list_display = ["ticket", "sale", "user_id", "quantity", "reason", "created_at"]
     list_filter = ["reason"]
     search_fields = ["ticket"]
     readonly_fields = ["ticket", "sale", "user_id", "quantity", "reason", "created_at"]
-
-    def has_add_permission(self, request) -> bool:
-        return False

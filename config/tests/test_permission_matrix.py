@@ -105,9 +105,12 @@ ACTIONS = {
     ("order", "refund"): {"shop.change_order"},
 }
 # Nobody deletes these in the admin, not even a superuser: evidence (decisions, appeals,
-# orders, payments), the one risk policy row, and simplejwt's outstanding tokens (revocation
-# records: its admin refuses deletes; `flushexpiredtokens` removes the expired ones).
-UNDELETABLE = {"riskdecision", "appeal", "order", "payment", "riskpolicy", "outstandingtoken"}
+# orders, payments), the one risk policy row, simplejwt's outstanding tokens (revocation
+# records: its admin refuses deletes; `flushexpiredtokens` removes the expired ones), and the
+# records the stock's counters and the tickets' decisions are built on (returns, rejected
+# tickets, F-codes, draws).
+UNDELETABLE = {"riskdecision", "appeal", "order", "payment", "riskpolicy", "outstandingtoken",
+               "stockreturn", "rejectedticket", "fcode", "draw"}
 
 
 def api_endpoints() -> set[tuple[str, str]]:
