@@ -270,9 +270,12 @@ def _publish(sale_id: int, outcome: Outcome, stream_ids: list[str]) -> None:
                                 token=f"t:{entry.ticket}", fcode=bool(entry.fcode))
         if released and entry.fcode:  # only the first release gives the code back
             gate_ops.fcode_unspend(sale_id=sale_id, code_hash=entry.fcode)
-    client = gate_keys.connection()
-    client.xack(keys.queue, PIPELINE_GROUP, *stream_ids)
-    client.xdel(keys.queue, *stream_ids)
+    # Acknowledged and deleted in one MULTI: a worker killed between the two would leave
+    # entries no consumer ever sees again (not pending), counted in the queue forever.
+    done = gate_keys.connection().pipeline(transaction=True)
+    done.xack(keys.queue, PIPELINE_GROUP, *stream_ids)
+    done.xdel(keys.queue, *stream_ids)
+    done.execute()
 
 
 def _correct(sale_id: int) -> None:

@@ -118,7 +118,9 @@ def _drain_attempts(sale: FlashSale, client, stream: str, batch: int, consumer: 
         if blocked:
             blocked_orders_cancel(sale_id=sale.pk, tickets=list(blocked))
         ids = [stream_id for stream_id, _ in entries]
-        client.xack(stream, SIGNALS_GROUP, *ids)
-        client.xdel(stream, *ids)
+        done = client.pipeline(transaction=True)  # both or neither, as in the pipeline
+        done.xack(stream, SIGNALS_GROUP, *ids)
+        done.xdel(stream, *ids)
+        done.execute()
         moved += len(entries)
     return moved
