@@ -138,6 +138,7 @@ def test_the_subnet_is_the_24_or_the_64():
     assert subnet_of("not an ip") == ""
 
 
+@pytest.mark.slow
 def test_a_batch_of_a_thousand_costs_the_same_reads_as_a_batch_of_ten(make_customer,
                                                                         sku):
     customers = [make_customer() for _ in range(20)]

@@ -84,6 +84,7 @@ def test_client_pause_blocks_commands_for_its_duration_then_lets_them_run(server
     assert 0.3 <= waited < 2.0
 
 
+@pytest.mark.slow
 def test_a_paused_server_still_stops(server):
     server.pause(30_000)
     started = time.monotonic()

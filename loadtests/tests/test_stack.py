@@ -29,6 +29,7 @@ STUBBORN = ("import pathlib, signal, sys, time; signal.signal(signal.SIGTERM, si
             "pathlib.Path(sys.argv[1]).touch(); time.sleep(60)")
 
 
+@pytest.mark.slow
 def test_a_second_ctrl_c_while_stopping_leaves_no_process_behind(tmp_path):
     """A process that ignores SIGTERM needs the SIGKILL that comes after the wait; Ctrl-C
     lands during that wait, and the stack still kills it before passing the Ctrl-C on."""

@@ -4,6 +4,7 @@ be shown fair; each shopper can read their own result.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -75,7 +76,8 @@ def test_the_recorded_seed_and_entries_reproduce_the_recorded_winners(draw_sale,
     draw = Draw.objects.get(sale=sale)
 
     customers = {c.user_id: c for c in Customer.objects.filter(user_id__in=users)}
-    assert draw.seed
+    assert re.fullmatch(r"[0-9a-f]{32}", draw.seed)  # 128 random bits, as recorded
+    assert Draw.objects.exclude(pk=draw.pk).filter(seed=draw.seed).count() == 0
     assert draw.entries == [[r.pk, r.user_id, customers[r.user_id].fan_level,
                              customers[r.user_id].phone]
                             for r in Reservation.objects.filter(sale=sale).order_by("pk")]

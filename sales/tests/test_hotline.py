@@ -46,6 +46,7 @@ def test_a_line_closed_by_redis_while_idle_is_opened_again(
     assert gate.stock_left(sale_id=live_sale.pk) == live_sale.stock - 2
 
 
+@pytest.mark.slow
 def test_a_call_that_times_out_is_never_sent_twice(make_sale, make_customer, redis_client,
                                                    monkeypatch):
     """Redis stalls past the line's timeout after the purchase was sent: the buyer is told the
@@ -71,6 +72,7 @@ def test_a_call_that_times_out_is_never_sent_twice(make_sale, make_customer, red
     assert buy(buyer, sale).status_code == 202  # the next call opens a new line
 
 
+@pytest.mark.slow
 def test_an_unknown_outcome_is_not_replaced_by_what_the_record_says_of_the_sale(
         make_sale, make_customer, redis_client, monkeypatch):
     """The record may say the sale has ended while the gate still sold: the buyer must hear

@@ -36,6 +36,7 @@ def test_the_fast_parser_agrees_with_the_serializer(body):
     if ok:
         assert parsed["quantity"] == serializer.validated_data["quantity"]
         assert parsed["address_id"] == serializer.validated_data.get("address_id")
+        assert (parsed.get("fcode") or None) == (serializer.validated_data.get("fcode") or None)
     else:
         assert fields == set(serializer.errors)
 

@@ -29,6 +29,9 @@ from sales.invariants import broken, sale_invariants
 from shop.errors import DomainError
 from shop.models import Order
 
+# Each scenario runs a private redis-server for seconds: `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
+
 Acked = list[tuple[str, int]]  # (ticket, user) of every 202 answer
 
 

@@ -39,6 +39,7 @@ def page(response) -> str:
     return response.content.decode()
 
 
+@pytest.mark.slow
 def test_a_shopper_registers_buys_at_t0_follows_the_queue_and_pays(make_sale):
     sale = make_sale(stock=5, starts_in=1.5)
     browser = Client(enforce_csrf_checks=True)
