@@ -1,4 +1,4 @@
-"""Every error under /api/ is the JSON envelope of API.md and nothing else."""
+"""Every error under /api/ is the JSON envelope of docs/api.md and nothing else."""
 
 from __future__ import annotations
 
