@@ -1,4 +1,4 @@
-"""The anti-scalper HTTP API (API.md): ops manage the blacklist, shoppers appeal."""
+"""The anti-scalper HTTP API (docs/api.md): ops manage the blacklist, shoppers appeal."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The error half of the OpenAPI schema: one ErrorEnvelope component and, on every operation,
-the error statuses it can answer with the codes behind each (API.md's table).
+the error statuses it can answer with the codes behind each (docs/api.md's table,
+whose codes are `shop.errors.ErrorCode`).
 
 A drf-spectacular postprocessing hook rather than `extend_schema(responses=...)` on every
 view: the envelope is made in one place (config.errors), so it is documented in one place,
@@ -8,9 +9,13 @@ and a new view cannot forget it. Responses a view documents itself are left alon
 
 from __future__ import annotations
 
+from shop.errors import ErrorCode
+
+E = ErrorCode
+
 ENVELOPE = {
     "type": "object",
-    "description": "Every error has this body and nothing else (API.md).",
+    "description": "Every error has this body and nothing else (docs/api.md).",
     "properties": {"error": {
         "type": "object",
         "properties": {
@@ -29,40 +34,40 @@ STATUS_TEXT = {400: "Bad request", 401: "Unauthenticated", 403: "Refused",
                429: "Rate limited (`Retry-After` set)", 500: "Server error (logged)",
                503: "The gate cannot answer; nothing was sold unless `details.outcome` is "
                     "`unknown`"}
-PURCHASE_CONFLICTS = ["not_started", "ended", "sold_out", "limit_reached",
-                      "reservation_required", "fcode_invalid", "no_purchase_right"]
+PURCHASE_CONFLICTS = [E.NOT_STARTED, E.ENDED, E.SOLD_OUT, E.LIMIT_REACHED,
+                      E.RESERVATION_REQUIRED, E.FCODE_INVALID, E.NO_PURCHASE_RIGHT]
 # Codes beyond the ones every operation of its kind has, by operationId.
 EXTRA = {
-    "auth_register_create": {429: ["rate_limited"]},
-    "auth_token_create": {401: ["unauthenticated"], 429: ["rate_limited"]},
-    "auth_token_refresh_create": {401: ["unauthenticated"]},
-    "appeals_create": {429: ["rate_limited"]},
-    "sales_purchase_create": {403: ["blocked"], 409: PURCHASE_CONFLICTS,
-                              429: ["rate_limited"], 503: ["unavailable", "busy"]},
-    "sales_reservations_create": {403: ["blocked"], 409: ["reservation_closed", "ended",
-                                                          "wrong_mode"],
-                                  429: ["rate_limited"]},
-    "sales_draw_retrieve": {409: ["wrong_mode"]},
-    "tickets_retrieve": {503: ["unavailable"]},
-    "orders_pay_create": {409: ["payment_expired", "already_paid", "not_payable"]},
-    "orders_cancel_create": {409: ["not_cancellable"]},
-    "ops_sales_partial_update": {409: ["sale_locked", "stock_sold"]},
-    "ops_sales_draw_create": {409: ["draw_not_closed", "draw_already_run", "wrong_mode"]},
-    "ops_sales_fcodes_create": {409: ["wrong_mode", "sale_locked"]},
-    "ops_sales_fcodes_release_create": {409: ["fcode_quota_used", "wrong_mode"]},
+    "auth_register_create": {429: [E.RATE_LIMITED]},
+    "auth_token_create": {401: [E.UNAUTHENTICATED], 429: [E.RATE_LIMITED]},
+    "auth_token_refresh_create": {401: [E.UNAUTHENTICATED]},
+    "appeals_create": {429: [E.RATE_LIMITED]},
+    "sales_purchase_create": {403: [E.BLOCKED], 409: PURCHASE_CONFLICTS,
+                              429: [E.RATE_LIMITED], 503: [E.UNAVAILABLE, E.BUSY]},
+    "sales_reservations_create": {403: [E.BLOCKED], 409: [E.RESERVATION_CLOSED, E.ENDED,
+                                                          E.WRONG_MODE],
+                                  429: [E.RATE_LIMITED]},
+    "sales_draw_retrieve": {409: [E.WRONG_MODE]},
+    "tickets_retrieve": {503: [E.UNAVAILABLE]},
+    "orders_pay_create": {409: [E.PAYMENT_EXPIRED, E.ALREADY_PAID, E.NOT_PAYABLE]},
+    "orders_cancel_create": {409: [E.NOT_CANCELLABLE]},
+    "ops_sales_partial_update": {409: [E.SALE_LOCKED, E.STOCK_SOLD]},
+    "ops_sales_draw_create": {409: [E.DRAW_NOT_CLOSED, E.DRAW_ALREADY_RUN, E.WRONG_MODE]},
+    "ops_sales_fcodes_create": {409: [E.WRONG_MODE, E.SALE_LOCKED]},
+    "ops_sales_fcodes_release_create": {409: [E.FCODE_QUOTA_USED, E.WRONG_MODE]},
 }
 REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
 
 
-def _codes_for(path: str, operation: dict) -> dict[int, list[str]]:
+def _codes_for(path: str, operation: dict) -> dict[int, list[ErrorCode]]:
     security = operation.get("security")
     authenticated = bool(security) and {} not in security
-    codes: dict[int, list[str]] = {400: ["invalid"], 500: ["internal"]}
+    codes: dict[int, list[ErrorCode]] = {400: [E.INVALID], 500: [E.INTERNAL]}
     if authenticated:
-        codes[401] = ["unauthenticated"]
-        codes[403] = ["forbidden"]
+        codes[401] = [E.UNAUTHENTICATED]
+        codes[403] = [E.FORBIDDEN]
     if "{" in path:
-        codes[404] = ["not_found"]
+        codes[404] = [E.NOT_FOUND]
     for status, extra in EXTRA.get(operation.get("operationId", ""), {}).items():
         codes[status] = sorted({*codes.get(status, []), *extra})
     return dict(sorted(codes.items()))

@@ -180,7 +180,7 @@ SIMPLE_JWT = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Flash-sale store API",
-    "DESCRIPTION": "Timed flash sales, reservations, F-codes, deposits and draws. See API.md.",
+    "DESCRIPTION": "Timed flash sales, reservations, F-codes, deposits and draws. See docs/api.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

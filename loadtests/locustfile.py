@@ -1,4 +1,4 @@
-"""Locust: the Double-11 replay (DOUBLE11.md), personas and the traffic shape.
+"""Locust: the Double-11 replay (docs/double11.md), personas and the traffic shape.
 
 `manage.py double11` prepares a run (accounts, sale, F-codes) and starts Locust with
 D11_PLAN pointing at the run's plan.json, as:
@@ -38,7 +38,7 @@ if PLAN is None:
 
 else:
     class Double11Shape(LoadTestShape):
-        """The phases of DOUBLE11.md on the plan's clock: shoppers arrive over the browse
+        """The phases of docs/double11.md on the plan's clock: shoppers arrive over the browse
         phase, stay through the wait, the spike, the decay and the payment window, and most
         leave in the tail. Anchored at the sale's T0 (wall clock), not at Locust's start."""
 

@@ -1,4 +1,4 @@
-"""The sales HTTP API (API.md): sales, the purchase gate, tickets, and ops' sale endpoints."""
+"""The sales HTTP API (docs/api.md): sales, the purchase gate, tickets, and ops' sale endpoints."""
 
 from __future__ import annotations
 

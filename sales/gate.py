@@ -35,7 +35,7 @@ from sales.gate_keys import (
     script_source,
     ticket_new,
 )
-from shop.errors import DomainError
+from shop.errors import DomainError, ErrorCode
 
 SOLD_OUT_MEMO_SECONDS = 1.0
 # admit.lua's ARGV[18]: the Redis dataset the caller's line reaches, filled in by the line.
@@ -120,17 +120,19 @@ def sold_out_memo_forget(sale_id: int) -> None:
         _sold_out_until.pop(sale_id, None)
 
 
+# The gate's refusals by error code. admit.lua's verdicts are these codes, except `no_right`
+# (answered as NO_PURCHASE_RIGHT), `fcode_locked` and `invalid_quantity` (raised below).
 REFUSALS = {
-    "not_started": "The sale has not started yet.",
-    "ended": "The sale has ended.",
-    "sold_out": "Sold out: no stock is left in this sale.",
-    "limit_reached": "You have reached this sale's per-user limit.",
-    "reservation_required": "This sale needs a reservation, and this account holds none.",
-    "blocked": "This account cannot buy in this sale.",
-    "busy": "The order queue is full; retry in a moment.",
-    "unavailable": "The sale is temporarily unavailable; nothing was sold. Retry shortly.",
-    "fcode_invalid": "This F-code is wrong, used, expired or not yours.",
-    "no_right": "This draw sale sells only to winners holding a purchase right.",
+    ErrorCode.NOT_STARTED: "The sale has not started yet.",
+    ErrorCode.ENDED: "The sale has ended.",
+    ErrorCode.SOLD_OUT: "Sold out: no stock is left in this sale.",
+    ErrorCode.LIMIT_REACHED: "You have reached this sale's per-user limit.",
+    ErrorCode.RESERVATION_REQUIRED: "This sale needs a reservation, and this account holds none.",
+    ErrorCode.BLOCKED: "This account cannot buy in this sale.",
+    ErrorCode.BUSY: "The order queue is full; retry in a moment.",
+    ErrorCode.UNAVAILABLE: "The sale is temporarily unavailable; nothing was sold. Retry shortly.",
+    ErrorCode.FCODE_INVALID: "This F-code is wrong, used, expired or not yours.",
+    ErrorCode.NO_PURCHASE_RIGHT: "This draw sale sells only to winners holding a purchase right.",
 }
 
 
@@ -186,8 +188,9 @@ def admit(*, sale_id: int, user_id: int, quantity: int, now_ms: int,
         raise DomainError("rate_limited", "Too many wrong F-codes; try again later.",
                           details={"retry_after": retry})
     if verdict in ("fcode_invalid", "no_right"):
-        raise DomainError(verdict if verdict == "fcode_invalid" else "no_purchase_right",
-                          REFUSALS[verdict])
+        code = (ErrorCode.FCODE_INVALID if verdict == "fcode_invalid"
+                else ErrorCode.NO_PURCHASE_RIGHT)
+        raise DomainError(code, REFUSALS[code])
     if verdict == "invalid_quantity":
         raise DomainError("invalid", f"At most {answer[1]} per customer in this sale.",
                           details={"quantity": [f"must be at most {answer[1]}"]})

@@ -64,7 +64,7 @@ def stock_left_map(sales: list[FlashSale]) -> dict[int, int]:
 
 
 def sale_rows(sales: list[FlashSale]) -> list[tuple[FlashSale, int, str]]:
-    """(sale, stock left, status) for the representation of API.md."""
+    """(sale, stock left, status) for the representation of docs/api.md."""
     now = timezone.now()
     left = stock_left_map(sales)
     return [(s, left[s.pk], s.status_at(now, left[s.pk])) for s in sales]

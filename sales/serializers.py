@@ -1,4 +1,4 @@
-"""Shapes of the sales API (API.md): thin, no business rules."""
+"""Shapes of the sales API (docs/api.md): thin, no business rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The store's HTTP API (API.md): parse, call one service or selector, shape the answer."""
+"""The store's HTTP API (docs/api.md): parse, call one service or selector, shape the answer."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
-"""What the storefront says for every refusal: one clear sentence per error code of API.md.
+"""What the storefront says for every refusal: one clear sentence per `ErrorCode`
+(docs/api.md), and one per `TicketReason` a rejected ticket can carry.
 
 The pages never show a service's raw message or a stack trace; they look the code up here.
-A code not listed falls back to the service's own message, which is written for people.
+A test fails when a member has no sentence; a code outside the enum (none should exist)
+falls back to the service's own message, which is written for people.
 """
 
 from __future__ import annotations
@@ -11,63 +13,77 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from shop.errors import DomainError
+from shop.errors import DomainError, ErrorCode, TicketReason
 
 APPEAL_HOW = ("If you think this is a mistake, send an appeal from the form below: a person "
               "reads every appeal, and a cleared account can buy again at once.")
 
-SENTENCES: dict[str, str] = {
-    # API.md
-    "invalid": "Some of the details you entered need another look.",
-    "unauthenticated": "Please log in to continue.",
-    "blocked": "This account cannot buy in this sale right now.",
-    "forbidden": "You are not allowed to do that.",
-    "not_found": "We could not find that page. It may have been removed, or it is not yours.",
-    "not_started": "The sale has not started yet. The buy button turns on at {starts_at}.",
-    "ended": "This sale has ended.",
-    "sold_out": "Sold out: every unit of this sale has been taken.",
-    "limit_reached": "You already bought the most this sale allows per shopper ({limit}).",
-    "reservation_required": "This sale is only for shoppers who reserved before it opened, "
+E, R = ErrorCode, TicketReason
+
+SENTENCES: dict[ErrorCode, str] = {
+    # docs/api.md, the original contract
+    E.INVALID: "Some of the details you entered need another look.",
+    E.UNAUTHENTICATED: "Please log in to continue.",
+    E.BLOCKED: "This account cannot buy in this sale right now.",
+    E.FORBIDDEN: "You are not allowed to do that.",
+    E.NOT_FOUND: "We could not find that page. It may have been removed, or it is not yours.",
+    E.NOT_STARTED: "The sale has not started yet. The buy button turns on at {starts_at}.",
+    E.ENDED: "This sale has ended.",
+    E.SOLD_OUT: "Sold out: every unit of this sale has been taken.",
+    E.LIMIT_REACHED: "You already bought the most this sale allows per shopper ({limit}).",
+    E.RESERVATION_REQUIRED: "This sale is only for shoppers who reserved before it opened, "
                             "and this account has no reservation.",
-    "fcode_invalid": "That F-code did not work: it is wrong, already used, expired, "
+    E.FCODE_INVALID: "That F-code did not work: it is wrong, already used, expired, "
                      "or belongs to another account or sale.",
-    "payment_expired": "The time to pay for this order has run out, so the unit went back "
+    E.PAYMENT_EXPIRED: "The time to pay for this order has run out, so the unit went back "
                        "on sale.",
-    "already_paid": "This order is already paid. Nothing more to do.",
-    "not_payable": "This order cannot be paid right now.",
-    "rate_limited": "Too many tries in a short time. Please wait {retry_after} and try again.",
-    # the README's extra codes
-    "unavailable": "The sale is briefly unavailable and nothing was sold. Please try again "
+    E.ALREADY_PAID: "This order is already paid. Nothing more to do.",
+    E.NOT_PAYABLE: "This order cannot be paid right now.",
+    E.RATE_LIMITED: "Too many tries in a short time. Please wait {retry_after} and try again.",
+    # docs/api.md, extensions: the gate and the sale modes
+    E.UNAVAILABLE: "The sale is briefly unavailable and nothing was sold. Please try again "
                    "in a few seconds.",
-    "busy": "So many people are buying that the queue is full. Nothing was sold; please try "
+    E.BUSY: "So many people are buying that the queue is full. Nothing was sold; please try "
             "again in a moment.",
-    "no_purchase_right": "This is a draw sale: only draw winners holding a purchase right "
+    E.NO_PURCHASE_RIGHT: "This is a draw sale: only draw winners holding a purchase right "
                          "can buy.",
-    "reservation_closed": "Reservations for this sale are not open right now.",
-    "draw_not_closed": "The draw cannot run before reservations close.",
-    "draw_already_run": "The draw has already been run.",
-    "wrong_mode": "That does not apply to this kind of sale.",
-    "sale_locked": "This sale can no longer be changed that way.",
-    "stock_sold": "Those units are already sold.",
-    "fcode_quota_used": "Every F-code for this sale has been handed out.",
-    # the order and payment services
-    "not_cancellable": "This order can no longer be cancelled.",
-    "payment_failed": "The payment did not go through ({reason}). You were not charged; "
+    E.RESERVATION_CLOSED: "Reservations for this sale are not open right now.",
+    E.DRAW_NOT_CLOSED: "The draw cannot run before reservations close.",
+    E.DRAW_ALREADY_RUN: "The draw has already been run.",
+    E.WRONG_MODE: "That does not apply to this kind of sale.",
+    E.SALE_LOCKED: "This sale can no longer be changed that way.",
+    E.STOCK_SOLD: "Those units are already sold.",
+    E.FCODE_QUOTA_USED: "Every F-code for this sale has been handed out.",
+    # docs/api.md, extensions: orders and payments
+    E.NOT_CANCELLABLE: "This order can no longer be cancelled.",
+    E.PAYMENT_FAILED: "The payment did not go through ({reason}). You were not charged; "
                       "you can try again.",
-    "payment_in_progress": "Your payment is still being processed. Refresh in a moment.",
-    "idempotency_key_reused": "That form was already used for another order. Please reload "
+    E.PAYMENT_IN_PROGRESS: "Your payment is still being processed. Refresh in a moment.",
+    E.IDEMPOTENCY_KEY_REUSED: "That form was already used for another order. Please reload "
                               "the page and try again.",
-    "internal": "Something went wrong on our side. It has been logged; please try again.",
+    # docs/api.md, extensions: HTTP itself
+    E.METHOD_NOT_ALLOWED: "That action is not available here.",
+    E.NOT_ACCEPTABLE: "We cannot answer in the format that was asked for.",
+    E.INTERNAL: "Something went wrong on our side. It has been logged; please try again.",
+    E.ERROR: "We could not do that. Please go back and try again.",
 }
 
-TICKET_REASONS: dict[str, str] = {
-    "risk_blocked": "Our anti-scalper checks stopped this purchase, and the unit went back "
+TICKET_REASONS: dict[TicketReason, str] = {
+    R.RISK_BLOCKED: "Our anti-scalper checks stopped this purchase, and the unit went back "
                     "on sale.",
-    "address_invalid": "The delivery address was not one of yours, so the purchase was "
+    R.ADDRESS_INVALID: "The delivery address was not one of yours, so the purchase was "
                        "dropped.",
-    "undeliverable": "We could not process this purchase; the unit went back on sale.",
-    "gate_rebuilt": "The sale was briefly interrupted and this purchase could not be kept. "
+    R.UNDELIVERABLE: "We could not process this purchase; the unit went back on sale.",
+    R.GATE_REBUILT: "The sale was briefly interrupted and this purchase could not be kept. "
                     "Please try again.",
+    R.GATE_LOST: "The sale was briefly interrupted and this purchase was lost with it; "
+                 "nothing was sold. Please try again.",
+    R.SOLD_OUT: "The last units were already taken when this purchase was checked; nothing "
+                "was sold.",
+    R.LIMIT_REACHED: "This purchase would have gone over the sale's per-shopper limit, so "
+                     "nothing was sold on it.",
+    R.FCODE_INVALID: "The F-code turned out to be used or expired when this purchase was "
+                     "checked; nothing was sold.",
 }
 
 

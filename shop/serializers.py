@@ -1,4 +1,4 @@
-"""Shapes of the store's API bodies (API.md): thin, no business rules."""
+"""Shapes of the store's API bodies (docs/api.md): thin, no business rules."""
 
 from __future__ import annotations
 

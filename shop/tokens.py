@@ -4,7 +4,7 @@ A refresh token carries a stamp of the user's password hash (Django's session au
 same thing that logs sessions out on a password change). Refreshing checks the stamp, so a
 password change, however it is made (admin, `changepassword`, `set_password`), revokes every
 refresh token issued before it, and the refused token is blacklisted. Access tokens are
-checked without the database (API.md), so they keep working until they expire
+checked without the database (docs/api.md), so they keep working until they expire
 (ACCESS_TOKEN_MINUTES): revoking them would need a lookup on every purchase.
 """
 

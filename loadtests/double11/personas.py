@@ -1,4 +1,4 @@
-"""The Double-11 personas (DOUBLE11.md) as Locust users: fans, campus fans behind one NAT,
+"""The Double-11 personas (docs/double11.md) as Locust users: fans, campus fans behind one NAT,
 F-code holders, browsers, scalper bots and stealth scalpers. Each one is a journey built from
 the steps of `shopper.Shopper`; the weights follow the run's plan.
 """

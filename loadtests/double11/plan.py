@@ -1,7 +1,7 @@
 """The Double-11 model as data: the phase curve, time compression and the cast of personas.
 
 Pure Python (no Django, no Locust), shared by the command that prepares a run and by the
-Locust processes that replay it. Where the numbers come from: docs DOUBLE11.md, quoted in
+Locust processes that replay it. Where the numbers come from: docs/double11.md, quoted in
 `curve.csv` (phases) and below (figures and persona shares); what is an assumption of this
 model rather than a published figure says so.
 """
@@ -16,12 +16,12 @@ from pathlib import Path
 
 CURVE_CSV = Path(__file__).with_name("curve.csv")
 
-# DOUBLE11.md, "Figures": one phone launch at scale 1.
+# docs/double11.md, "Figures": one phone launch at scale 1.
 RESERVATIONS_AT_SCALE_1 = 1_108_192     # Mi 6 reservations on JD.com
 UNITS_AT_SCALE_1 = 80_000               # its first batch (14:1 oversubscribed)
 PAYMENT_WINDOW_REAL_S = 30 * 60         # Tmall: pay within 30 min or the order closes
 
-# DOUBLE11.md, "Personas": shares of all shoppers. The split inside the fleet (stealth) and
+# docs/double11.md, "Personas": shares of all shoppers. The split inside the fleet (stealth) and
 # inside the fans (campus) and the F-code quota are assumptions of this model.
 SHARE_FAN = 0.60
 SHARE_FCODE = 0.05

@@ -1,4 +1,4 @@
-"""The purchase endpoint: every answer of API.md, the zero-SQL hot path, idempotent retries."""
+"""The purchase endpoint: every answer of docs/api.md, the zero-SQL hot path, idempotent retries."""
 
 from __future__ import annotations
 

@@ -94,7 +94,7 @@ def test_copiers_paying_with_the_victims_instrument_string_get_its_paid_order_re
 
 def test_an_account_blacklisted_by_its_registered_phone_still_enters_a_draw(
         draw_sale, make_customer):
-    """API.md: 403 `blocked` when the buyer *or one of its identities* is blacklisted. The
+    """docs/api.md: 403 `blocked` when the buyer *or one of its identities* is blacklisted. The
     reservation (a draw's entry) and the draw only check the account, device and IP, so an
     account whose registered phone is blacklisted enters the draw and can win a right."""
     from antiscalper import services as lists

@@ -1,4 +1,4 @@
-"""`manage.py double11`: replay a Double-11 sale (DOUBLE11.md) against the stack and report."""
+"""`manage.py double11`: replay a Double-11 sale (docs/double11.md) against the stack and report."""
 
 from __future__ import annotations
 
