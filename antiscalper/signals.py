@@ -156,7 +156,7 @@ def _row(attempt: Attempt) -> AttemptSignal:
         at=ms_to_datetime(attempt.at_ms), ms_since_open=attempt.at_ms - attempt.opens_ms,
         device=attempt.device[:64], ip=attempt.ip[:45], subnet=attempt.subnet,
         user_agent=(attempt.user_agent or "")[:MAX_AGENT], headers=headers,
-        reserved=attempt.reserved, verdict=attempt.verdict[:30], ticket=attempt.ticket[:40],
+        reserved=attempt.reserved, verdict=attempt.verdict[:30], ticket=attempt.ticket[:64],
         address_id=attempt.address_id)
 
 

@@ -126,3 +126,20 @@ def test_the_ticket_api_answers_gate_lost_and_never_queued_forever(live_sale, cu
     reconcile.gates_reconcile()  # GATE_AUTO_REBUILD is on by default
     body = api.get(f"/api/v1/tickets/{ticket}").json()
     assert (body["status"], body["reason"]) == ("rejected", "gate_lost")
+
+
+def test_every_record_of_a_ticket_keeps_it_whole(live_sale, buyer_ids):
+    """Tickets carry their issue time and a MAC now (48 characters and more): the attempt
+    signals, risk decisions, orders and rejections must store them whole, or the replay's
+    report cannot match an admission to its order."""
+    from antiscalper.models import AttemptSignal, RiskDecision
+    from sales import signals
+
+    [user] = buyer_ids(1)
+    ticket = services.purchase_admit(sale_id=live_sale.pk, user_id=user).ticket
+    assert len(ticket) > 40
+    signals.attempts_drain(sale_id=live_sale.pk)
+    pipeline.drain(sale_id=live_sale.pk)
+    assert AttemptSignal.objects.get(ticket=ticket).user_id == user
+    assert RiskDecision.objects.get(ticket=ticket).user_id == user
+    assert Order.objects.get(ticket=ticket).user_id == user
