@@ -13,7 +13,7 @@ import statistics
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from antiscalper import rules
@@ -62,12 +62,21 @@ class Facts:
         self.address_accounts = dict(
             Address.objects.filter(normalized__in=norms).values("normalized")
             .annotate(n=Count("customer", distinct=True)).values_list("normalized", "n"))
+        # An address's established holder is the account that wrote it first: accounts
+        # copying it later are counted against themselves, never against that holder.
+        firsts = Address.objects.filter(normalized__in=norms).values("normalized") \
+            .annotate(first=Min("pk")).values_list("first", flat=True)
+        self.address_owner = dict(Address.objects.filter(pk__in=list(firsts)).values_list(
+            "normalized", "customer__user_id"))
         phones = {p for values in self.phones.values() for p in values}
         self.phone_accounts = _accounts_per(
             list(Customer.objects.filter(phone__in=phones).values_list("phone", "user_id"))
             + list(Address.objects.filter(phone__in=phones)
                    .values_list("phone", "customer__user_id")))
         self.phone_counts = {phone: len(users) for phone, users in self.phone_accounts.items()}
+        # A phone's established holder is its registered account (see address_owner).
+        self.phone_owner = dict(Customer.objects.filter(phone__in=phones)
+                                .values_list("phone", "user_id"))
         self.instruments: dict[int, set[str]] = defaultdict(set)
         for user_id, instrument in Payment.objects.filter(user_id__in=user_ids).exclude(
                 instrument="").values_list("user_id", "instrument").order_by().distinct():
@@ -85,6 +94,13 @@ class Facts:
         self.allowlisted = {int(value) for value in AllowlistEntry.objects.filter(
             live_q(now), kind=Kind.ACCOUNT, value__in=[str(u) for u in user_ids],
         ).values_list("value", flat=True)}
+
+    def shared_count(self, *, user_id: int, values, counts: dict, owner: dict) -> float | None:
+        """How many accounts share the most shared of these values with this account; a
+        value this account holds first (its own registered phone, the address it wrote
+        first) counts 1: others copying it say nothing about it."""
+        found = [1 if owner.get(v) == user_id else counts.get(v, 0) for v in values]
+        return float(max(found)) if found else None
 
     def addresses_of(self, attempt: Attempt) -> list[str]:
         rows = self.addresses.get(attempt.user_id, [])
@@ -181,8 +197,11 @@ def measure(a: Attempt, facts: Facts, read: dict) -> tuple[dict, dict]:
         "robotic_timing": cv,
         "account_velocity": recent,
         "ip_velocity": _number(read.get("ip_bucket")),
-        "shared_address": _shared(facts.addresses_of(a), facts.address_accounts),
-        "shared_phone": _shared(phones, facts.phone_counts),
+        "shared_address": facts.shared_count(user_id=a.user_id, values=facts.addresses_of(a),
+                                             counts=facts.address_accounts,
+                                             owner=facts.address_owner),
+        "shared_phone": facts.shared_count(user_id=a.user_id, values=phones,
+                                           counts=facts.phone_counts, owner=facts.phone_owner),
         "shared_payment": _shared(facts.instruments.get(a.user_id, ()),
                                   facts.instrument_accounts),
         "device_accounts": _number(read.get("device_accounts")),

@@ -21,14 +21,13 @@ rule that looks only at the IP or its /24 (/64) subnet belongs to the "ip" famil
 Only when other evidence (a shared device, a headless browser, a new account) joins in can
 the total reach review or block.
 
-Why details anyone can copy never block on their own: a delivery address, an address-book
-phone, a payment instrument string and a device id header are claimed, not proven; three
-throwaway accounts can copy a fan's, and must not get the fan blocked. So the "identity" and
-"device" families (CLAIMED) are like the IP family, one step up: their actions can force
-review at most, and together with the IP family they add at most `block_score - 1` points.
-A claimed lookalike reaches review for ops to look at; only the account's own behaviour (a
-new account, robotic timing, a headless client, its history, its cluster, the blacklist)
-can take it to block.
+Why copies of a fan's details do not count against the fan: a delivery address, an
+address-book phone, a payment instrument string and a device id header are claimed, not
+proven; three throwaway accounts can copy a fan's. So a shared phone or address is not
+counted against its established holder (the phone's registered account, the address's first
+account: antiscalper.risk.Facts), only against the accounts that copied it; and the rules
+over such details (the "identity" and "device" families, CLAIMED) can force review at most,
+never block, whatever ops set as their action (their weight still counts in the score).
 
 Linking (connected accounts) is scored in antiscalper.linking; its rule `linked_cluster`
 also feeds back into realtime once a linking pass has run for the sale.
@@ -186,7 +185,7 @@ def decide(*, values: dict[str, float | None], settings: dict[str, Setting], pol
            allowlisted: bool = False, details: dict[str, Any] | None = None) -> Verdict:
     """Fire the rules over measured values, score them and decide, with the reasons."""
     details = details or {}
-    fired, score, ip_points, claimed_points = [], 0.0, 0.0, 0.0
+    fired, score, ip_points = [], 0.0, 0.0
     forced: dict[str, str] = {}  # action -> the first rule that forced it
     for code, value in values.items():
         rule, setting = RULES[code], settings[code]
@@ -202,13 +201,11 @@ def decide(*, values: dict[str, float | None], settings: dict[str, Setting], pol
         fired.append(entry)
         if rule.family == IP:
             ip_points += setting.weight
-        elif rule.family in CLAIMED:
-            claimed_points += setting.weight
         else:
             score += setting.weight
         if action != Action.SCORE:
             forced.setdefault(action, code)
-    score += min(min(ip_points, policy.ip_limit) + claimed_points, policy.block_score - 1)
+    score += min(ip_points, policy.ip_limit)
     if allowlisted:
         return Verdict(score, Decision.ALLOW, "allowlisted account (cleared by ops)", fired)
     if Action.BLOCK in forced:

@@ -65,9 +65,12 @@ def fleet(make_customer, sku):
 def test_a_scalper_fleet_is_blocked_to_the_last_account(fleet):
     decisions = judge(*fleet)
     assert {d.decision for d in decisions.values()} == {"block"}
-    rules = fired(next(iter(decisions.values())))
+    # The fleet's first account wrote the drop address first: copies are not counted against
+    # it (its other signals block it anyway); every other account shares it.
+    first, second = (fired(decisions[a.ticket]) for a in fleet[:2])
     assert {"new_account", "fast_after_open", "device_accounts", "opening_crowd_device",
-            "shared_address", "shared_payment", "headless_agent"} <= set(rules)
+            "shared_payment", "headless_agent"} <= set(first)
+    assert "shared_address" not in first and "shared_address" in second
 
 
 def test_a_decision_stores_score_verdict_and_each_fired_rule_with_its_value(fleet):
@@ -156,4 +159,4 @@ def test_a_batch_of_a_thousand_costs_the_same_reads_as_a_batch_of_ten(make_custo
         assert len(writes) <= 15  # bulk inserts, batched (SQLite's batches are the smallest)
         return len(captured) - len(writes)
 
-    assert reads(1000, sale_id=2) == reads(10, sale_id=1) <= 13
+    assert reads(1000, sale_id=2) == reads(10, sale_id=1) <= 15

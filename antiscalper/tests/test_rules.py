@@ -103,16 +103,20 @@ def test_shared_address_fires_when_three_accounts_hold_one_address(make_customer
     holders = [make_customer() for _ in range(3)]
     addresses = [share_address(c) for c in holders]
     lone = make_customer()
-    decision = only(judge(attempt(holders[0].user_id, address_id=addresses[0].pk)))
+    decision = only(judge(attempt(holders[1].user_id, address_id=addresses[1].pk)))
     assert decision["shared_address"] == 3
     assert "shared_address" not in only(judge(attempt(lone.user_id)))
+    # The account that wrote the address first is not counted against by those who copied it.
+    first = only(judge(attempt(holders[0].user_id, address_id=addresses[0].pk)))
+    assert "shared_address" not in first
 
 
 def test_shared_phone_fires_when_three_accounts_use_one_phone(make_customer):
     owner, *others = [make_customer() for _ in range(3)]
     for other in others:
         services_address(other, phone=owner.phone)
-    assert only(judge(attempt(owner.user_id)))["shared_phone"] == 3
+    assert only(judge(attempt(others[0].user_id)))["shared_phone"] == 3  # a copier
+    assert "shared_phone" not in only(judge(attempt(owner.user_id)))  # its registered holder
     services_address(make_customer(), phone=make_customer().phone)  # a household of two
     lone = make_customer()
     assert "shared_phone" not in only(judge(attempt(lone.user_id)))
