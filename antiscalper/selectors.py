@@ -62,18 +62,27 @@ def buyer_blocked(*, user_id: int, device: str = "", ip: str = "",
     the blacklist and not allowlisted, read from the database for the paths beside the gate
     (reservations, draw entries)."""
     now = now or timezone.now()
+    return any(identity_blocked(kind=kind, value=value, now=now)
+               for kind, value, _ in _own_identities(user_id=user_id, device=device, ip=ip))
+
+
+def _own_identities(*, user_id: int, device: str, ip: str) -> list[tuple[str, str, str]]:
+    """(kind, normalised value, label) of what a buyer holds as its own: its account, this
+    request's device and IP, and its registered phone (not an address-book phone: anyone can
+    type one). Values that are empty or cannot be normalised are left out."""
     phone = Customer.objects.filter(user_id=user_id).values_list("phone", flat=True).first()
-    for kind, value in ((Kind.ACCOUNT, str(user_id)), (Kind.DEVICE, device), (Kind.IP, ip),
-                        (Kind.PHONE, phone or "")):
+    found = []
+    for kind, value, label in ((Kind.ACCOUNT, str(user_id), "account"),
+                               (Kind.DEVICE, device, "device"),
+                               (Kind.IP, ip, "network address"),
+                               (Kind.PHONE, phone or "", "phone number")):
         if not value:
             continue
         try:
-            value = value_normalize(kind=kind, value=value)
+            found.append((kind, value_normalize(kind=kind, value=value), label))
         except DomainError:
             continue
-        if identity_blocked(kind=kind, value=value, now=now):
-            return True
-    return False
+    return found
 
 
 def accounts_blocked(*, user_ids: list[int], now: datetime | None = None) -> set[int]:
@@ -139,17 +148,8 @@ def block_reasons(*, user_id: int, device: str, ip: str) -> list[str]:
     the reason ops wrote) and the latest anti-scalper decisions against the account. Nothing
     about other accounts, and nothing of the rules' thresholds."""
     now = timezone.now()
-    phone = Customer.objects.filter(user_id=user_id).values_list("phone", flat=True).first()
-    identities = [(Kind.ACCOUNT, str(user_id), "account"), (Kind.DEVICE, device, "device"),
-                  (Kind.IP, ip, "network address"), (Kind.PHONE, phone or "", "phone number")]
     reasons = []
-    for kind, value, label in identities:
-        if not value:
-            continue
-        try:
-            value = value_normalize(kind=kind, value=value)
-        except DomainError:
-            continue
+    for kind, value, label in _own_identities(user_id=user_id, device=device, ip=ip):
         entry = BlacklistEntry.objects.filter(live_q(now), kind=kind, value=value).first()
         if entry:
             why = entry.reason or "no reason was recorded"
