@@ -56,6 +56,9 @@ class MirrorBusy(RuntimeError):
 
 @cache
 def connection() -> redis.Redis:
+    """This process's one client for the store's Redis: the mirror's, the risk counters',
+    and the gate's maintenance (`sales.gate_keys.connection` is this function). redis-py's
+    pool re-creates its connections in a forked child."""
     return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True,
                                 health_check_interval=30)
 

@@ -20,20 +20,11 @@ from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
 from rest_framework.views import exception_handler as drf_default_handler
 
-from shop.errors import DomainError
+from shop.errors import DomainError, envelope
 
 logger = logging.getLogger("flashsale.api")
 
 API_PREFIX = "/api/"
-
-
-def envelope(code: str, message: str, status: int, details: dict[str, Any] | None = None,
-             headers: dict[str, str] | None = None) -> JsonResponse:
-    body = {"error": {"code": code, "message": message, "details": details or {}}}
-    response = JsonResponse(body, status=status)
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
 
 
 def _flatten(detail: Any) -> Any:

@@ -17,9 +17,9 @@ from django.utils import timezone
 from antiscalper.selectors import accounts_blocked
 from sales import gate_ops
 from sales.fcodes import code_hash, code_hint, code_new
-from sales.models import Draw, FCode, FlashSale, Reservation, SaleMode
+from sales.models import Draw, FCode, FlashSale, Reservation, SaleMode, sale_locked
 from sales.services import HOLDING
-from shop.errors import DomainError, not_found
+from shop.errors import DomainError
 
 # An Lv3 enthusiast is four times as likely to win as a newcomer; honorary developers five.
 WEIGHTS = {0: 1.0, 1: 2.0, 2: 3.0, 3: 4.0, 4: 5.0}
@@ -63,9 +63,7 @@ def draw_run(*, sale_id: int, run_by_id: int | None = None, seed: str | None = N
     """Run a draw-mode sale's draw, once, at or after its reservation window closed."""
     now = now or timezone.now()
     with transaction.atomic():
-        sale = FlashSale.objects.select_for_update().filter(pk=sale_id).first()
-        if sale is None:
-            raise not_found("sale")
+        sale = sale_locked(sale_id)
         if sale.mode != SaleMode.DRAW:
             raise DomainError("wrong_mode", "Only a draw-mode sale has a draw.")
         if not sale.reservation_closes_at or now < sale.reservation_closes_at:

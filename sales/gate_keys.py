@@ -20,6 +20,7 @@ import redis
 from django.conf import settings
 
 from antiscalper.mirror import BLACKLIST_KEYS as MIRROR_KEYS
+from antiscalper.mirror import connection  # one client per process, the gate's too
 from shop.redis_dataset import dataset_of
 
 LUA_DIR = Path(__file__).with_name("lua")
@@ -36,13 +37,6 @@ ATTEMPTS_CAP = 1_000_000           # attempts kept per sale for the signals pipe
 
 def guess_keys(user_id: int, device: str) -> tuple[str, str]:
     return f"fguess:u:{user_id}", f"fguess:d:{device}"
-
-
-@cache
-def connection() -> redis.Redis:
-    """This process's client for the gate's Redis (the pool is re-created after a fork)."""
-    return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True,
-                                health_check_interval=30)
 
 
 def dataset() -> str:

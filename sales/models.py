@@ -14,8 +14,8 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
-from django.utils import timezone
 
+from shop.errors import not_found
 from shop.models import Order, Sku
 
 
@@ -110,9 +110,13 @@ class FlashSale(models.Model):
         """Units for the open rush; the rest is the F-code (or draw) quota."""
         return self.stock - self.fcode_quota
 
-    def is_live(self, now: datetime | None = None) -> bool:
-        now = now or timezone.now()
-        return self.starts_at <= now < self.ends_at
+    @property
+    def balance_per_unit(self) -> Decimal | None:
+        """What a deposit pre-sale's buyer pays at the end for one unit: the price less the
+        deposit and its expansion (a deposit of 100 counting as 150); None without one."""
+        if not self.deposit:
+            return None
+        return self.price - self.deposit - self.deposit_expansion
 
 
 class SaleBuyer(models.Model):
@@ -131,6 +135,16 @@ class SaleBuyer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} took {self.units_taken} of {self.sale_id}"
+
+
+def sale_locked(sale_id: int) -> FlashSale:
+    """The sale's row, locked until the transaction ends: the lock that pipeline batches,
+    rebuilds and every other write on a sale's stock take, so they serialise. `not_found`
+    when there is no such sale."""
+    sale = FlashSale.objects.select_for_update().filter(pk=sale_id).first()
+    if sale is None:
+        raise not_found("sale")
+    return sale
 
 
 class Reservation(models.Model):

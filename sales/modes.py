@@ -18,7 +18,7 @@ from sales import gate_ops
 from sales.fcodes import code_hash, code_hint, code_new
 from sales.gate import REFUSALS
 from sales.gate_keys import epoch_ms
-from sales.models import FCode, FlashSale, Reservation, SaleMode
+from sales.models import FCode, FlashSale, Reservation, SaleMode, sale_locked
 from shop.errors import DomainError, invalid, not_found
 from shop.http import client_parse
 from shop.models import Customer
@@ -84,9 +84,7 @@ def fcodes_issue(*, sale_id: int, count: int, fan_level_min: int) -> list[Issued
     if count < 1:
         raise invalid("Issue at least one code.", count=["must be >= 1"])
     with transaction.atomic():
-        sale = FlashSale.objects.select_for_update().filter(pk=sale_id).first()
-        if sale is None:
-            raise not_found("sale")
+        sale = sale_locked(sale_id)
         if sale.mode == SaleMode.DRAW:
             raise DomainError("wrong_mode", "A draw sale gives purchase rights, not F-codes.")
         issued = FCode.objects.filter(sale=sale, kind=FCode.Kind.FCODE).count()
@@ -112,9 +110,7 @@ def fcodes_issue(*, sale_id: int, count: int, fan_level_min: int) -> list[Issued
 def fcode_quota_release(*, sale_id: int) -> int:
     """Give the F-code quota's unsold units to the open rush; returns the units moved."""
     with transaction.atomic():
-        sale = FlashSale.objects.select_for_update().filter(pk=sale_id).first()
-        if sale is None:
-            raise not_found("sale")
+        sale = sale_locked(sale_id)
         if sale.mode == SaleMode.DRAW:
             raise DomainError("wrong_mode", "A draw sale's units belong to its winners.")
         # Never more than the record says is unused: a gate back from an older snapshot may

@@ -246,7 +246,7 @@ def _order_row(sale: FlashSale, entry: Entry, now) -> dict:
         deposit = sale.deposit * entry.quantity
         row.update(
             status=OrderStatus.AWAITING_DEPOSIT, deposit=deposit,
-            balance_due=total - deposit - sale.deposit_expansion * entry.quantity,
+            balance_due=sale.balance_per_unit * entry.quantity,
             payment_due_at=now + sale.deposit_window,
             balance_opens_at=sale.balance_opens_at, balance_due_at=sale.balance_closes_at,
         )

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from sales import gate, gate_keys
 from sales.gate_keys import SaleKeys
 from sales.models import FlashSale
+from sales.selectors import sales_recently_loaded
 from sales.services import (
     blacklist_mirror_ensure,
     gate_rebuild,
@@ -122,18 +121,12 @@ def sale_reconcile(*, sale_id: int) -> Drift:
                  expected_fcode_stock_left=fexpected, stale=state.stale)
 
 
-def _recent_loaded_sales() -> list[int]:
-    recent = timezone.now() - timedelta(hours=1)
-    return list(FlashSale.objects.filter(gate_loaded_at__isnull=False, ends_at__gt=recent)
-                .values_list("pk", flat=True))
-
-
 def gates_reconcile() -> list[Drift]:
     """Check every loaded, not long-ended sale: rebuild lost or stale gates if
     GATE_AUTO_REBUILD, and correct at once any gate that drifts towards overselling."""
     blacklist_mirror_ensure()
     drifts = []
-    for sale_id in _recent_loaded_sales():
+    for sale_id in sales_recently_loaded():
         drift = sale_reconcile(sale_id=sale_id)
         if not drift.loaded or drift.stale:
             logger.error("gate of sale %s is %s: failing closed", sale_id,
@@ -153,7 +146,7 @@ def gates_watch() -> list[int]:
     """Every second (beat): find gates that are lost or stamped with another Redis dataset,
     with two round trips in all, and rebuild them if GATE_AUTO_REBUILD. Returns their ids.
     The web processes already refuse to sell on them; this brings the sale back."""
-    sale_ids = _recent_loaded_sales()
+    sale_ids = sales_recently_loaded()
     if not sale_ids:
         return []
     current = gate_keys.dataset()

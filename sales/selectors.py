@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Case, F, QuerySet, Value, When
 from django.utils import timezone
@@ -13,6 +13,14 @@ from sales.gate_keys import SaleKeys, epoch_ms, sale_id_of_ticket, ticket_issued
 from sales.models import Draw, FCode, FlashSale, RejectedTicket, Reservation
 from shop.errors import not_found
 from shop.models import Order
+
+
+def sales_recently_loaded(*, now: datetime | None = None) -> list[int]:
+    """Ids of the sales the background work looks after: gate loaded, and not ended more than
+    an hour ago (the pipeline, the signals, linking, reconciliation, the gate's watch)."""
+    recent = (now or timezone.now()) - timedelta(hours=1)
+    return list(FlashSale.objects.filter(gate_loaded_at__isnull=False, ends_at__gt=recent)
+                .values_list("pk", flat=True))
 
 
 def sale_list() -> QuerySet[FlashSale]:

@@ -40,7 +40,7 @@ class SaleOutput(serializers.Serializer):
 
 
 def sale_representation(sale: FlashSale, stock_left: int, status: str) -> dict:
-    balance = (sale.price - sale.deposit - sale.deposit_expansion) if sale.deposit else None
+    balance = sale.balance_per_unit
     return SaleOutput({
         **{f: getattr(sale, f) for f in (
             "id", "title", "sku_id", "sku", "price", "starts_at", "ends_at", "stock",

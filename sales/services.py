@@ -31,6 +31,7 @@ from sales.models import (
     SaleBuyer,
     SaleMode,
     StockReturn,
+    sale_locked,
 )
 from shop import services as shop_services
 from shop.errors import DomainError, invalid, not_found
@@ -162,9 +163,7 @@ def sale_update(*, sale_id: int, **changes) -> FlashSale:
     """Edit a sale. Once its gate is loaded only the title, the end and the stock may change,
     and stock through the gate so that Redis and the database move together."""
     with transaction.atomic():
-        sale = FlashSale.objects.select_for_update().filter(pk=sale_id).first()
-        if sale is None:
-            raise not_found("sale")
+        sale = sale_locked(sale_id)
         merged = {f: changes.get(f, getattr(sale, f)) for f in
                   ("starts_at", "ends_at", "mode", "deposit", "price", "deposit_expansion",
                    "balance_opens_at", "balance_closes_at", "reservation_opens_at",

@@ -1,14 +1,12 @@
 """Celery tasks: thin wrappers that call services (scheduled by beat, see settings)."""
 
-from datetime import timedelta
-
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
 from antiscalper.linking import linking_run
-from sales import draws, pipeline, reconcile, services, signals
-from sales.models import Draw, FlashSale
+from sales import draws, pipeline, reconcile, selectors, services, signals
+from sales.models import Draw
 
 
 @shared_task(acks_late=True)
@@ -17,32 +15,18 @@ def gates_preload() -> list[int]:
 
 
 @shared_task(acks_late=True)
-def orders_materialize(sale_id: int) -> int:
-    return pipeline.drain(sale_id=sale_id, batch=settings.PIPELINE_BATCH,
-                          min_idle_ms=settings.PIPELINE_MIN_IDLE_MS)
-
-
-@shared_task(acks_late=True)
 def pipeline_tick() -> int:
     """Drain every sale whose gate is loaded and that ended less than an hour ago."""
-    recent = timezone.now() - timedelta(hours=1)
-    sale_ids = FlashSale.objects.filter(gate_loaded_at__isnull=False, ends_at__gt=recent) \
-        .values_list("pk", flat=True)
     return sum(pipeline.drain(sale_id=sale_id, batch=settings.PIPELINE_BATCH,
                               min_idle_ms=settings.PIPELINE_MIN_IDLE_MS)
-               for sale_id in sale_ids)
-
-
-def _recent_sale_ids() -> list[int]:
-    recent = timezone.now() - timedelta(hours=1)
-    return list(FlashSale.objects.filter(gate_loaded_at__isnull=False, ends_at__gt=recent)
-                .values_list("pk", flat=True))
+               for sale_id in selectors.sales_recently_loaded())
 
 
 @shared_task(acks_late=True)
 def attempts_drain() -> int:
     """Move the gate's recorded attempts into the anti-scalper signals."""
-    return sum(signals.attempts_drain(sale_id=sale_id) for sale_id in _recent_sale_ids())
+    return sum(signals.attempts_drain(sale_id=sale_id)
+               for sale_id in selectors.sales_recently_loaded())
 
 
 @shared_task(acks_late=True)
@@ -50,7 +34,7 @@ def sales_linking() -> int:
     """The heavier linking pass: cancel the orders of accounts in scalper clusters."""
     return sum(services.orders_cancel_for_risk(sale_id=sale_id,
                                                user_ids=linking_run(sale_id=sale_id))
-               for sale_id in _recent_sale_ids())
+               for sale_id in selectors.sales_recently_loaded())
 
 
 @shared_task(acks_late=True)

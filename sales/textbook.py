@@ -12,9 +12,9 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from sales import bulk
-from sales.models import FlashSale, SaleBuyer
+from sales.models import FlashSale, SaleBuyer, sale_locked
 from sales.services import HOLDING
-from shop.errors import DomainError, not_found
+from shop.errors import DomainError
 from shop.models import Order, OrderLine, OrderStatus
 from shop.services import order_number_new
 
@@ -24,9 +24,7 @@ def purchase_row_lock(*, sale_id: int, user_id: int, quantity: int = 1,
     """Lock the sale row, check time, limit and stock in SQL, write the order."""
     now = timezone.now()
     with transaction.atomic():
-        sale = FlashSale.objects.select_for_update().filter(pk=sale_id).first()
-        if sale is None:
-            raise not_found("sale")
+        sale = sale_locked(sale_id)
         if now < sale.starts_at:
             raise DomainError("not_started", "The sale has not started yet.",
                               details={"starts_at": sale.starts_at.isoformat()})

@@ -33,7 +33,7 @@ from sales.gate_keys import epoch_ms
 from sales.models import Reservation, SaleMode, SaleStatus
 from sales.serializers import purchase_input
 from sales.web_appeals import blocked_page
-from shop.errors import DomainError
+from shop.errors import DomainError, ErrorCode, envelope
 from shop.http import client_ip_of, client_of
 from shop.selectors import address_list
 from shop.sentences import when
@@ -112,7 +112,7 @@ def sale_list(request: HttpRequest) -> HttpResponse:
 def _sale_context(sale) -> dict:
     left = selectors.stock_left_map([sale])[sale.pk]
     status = sale.status_at(timezone.now(), left)
-    balance = sale.price - sale.deposit - sale.deposit_expansion if sale.deposit else None
+    balance = sale.balance_per_unit
     return {
         "sale": sale, "product": sale.sku.product, "left": left, "status": status,
         "starts": when(sale.starts_at), "ends": when(sale.ends_at),
@@ -173,8 +173,7 @@ def live_state(request: HttpRequest, sale_id: int) -> JsonResponse:
     need. The same for everyone, so browsers and proxies may keep it for a second."""
     sale, left = _live(sale_id)
     if sale is None:
-        return JsonResponse({"error": {"code": "not_found", "message": "No such sale.",
-                                       "details": {}}}, status=404)
+        return envelope(ErrorCode.NOT_FOUND, "No such sale.", 404)
     now = timezone.now()  # the clock is always fresh; only the sale's state is memoised
     response = JsonResponse({
         "server_time": now.isoformat(), "server_ms": epoch_ms(now),

@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 
 from sales import selectors, services
 from sales.models import SaleMode
-from shop.errors import DomainError
+from shop.errors import DomainError, ErrorCode, envelope
 from shop.sentences import ticket_reason, when
 from shop.web import LOGIN_URL, not_found_page
 
@@ -38,14 +38,11 @@ def ticket_page(request: HttpRequest, ticket: str) -> HttpResponse:
 @never_cache
 def ticket_state(request: HttpRequest, ticket: str) -> JsonResponse:
     if not request.user.is_authenticated:
-        return JsonResponse({"error": {"code": "unauthenticated",
-                                       "message": "Log in to follow this ticket.",
-                                       "details": {}}}, status=401)
+        return envelope(ErrorCode.UNAUTHENTICATED, "Log in to follow this ticket.", 401)
     try:
         found = services.ticket_resolve(ticket=ticket, user_id=request.user.id)
     except DomainError:
-        return JsonResponse({"error": {"code": "not_found", "message": "No such ticket.",
-                                       "details": {}}}, status=404)
+        return envelope(ErrorCode.NOT_FOUND, "No such ticket.", 404)
     context = _ticket_context(found)
     return JsonResponse({key: context[key] for key in
                          ("ticket", "status", "position", "order_url", "reason")})

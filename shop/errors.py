@@ -11,6 +11,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from django.http import JsonResponse
+
 
 class ErrorCode(StrEnum):
     """Every `error.code` the API answers, each with its HTTP status where it is fixed.
@@ -103,3 +105,14 @@ def not_found(what: str = "object") -> DomainError:
 
 def invalid(message: str, **fields: Any) -> DomainError:
     return DomainError(ErrorCode.INVALID, message, details=fields)
+
+
+def envelope(code: str, message: str, status: int, details: dict[str, Any] | None = None,
+             headers: dict[str, str] | None = None) -> JsonResponse:
+    """The API's error envelope, `{"error": {"code", "message", "details"}}`, as a response:
+    the one place it is built (the exception handler, and the storefront's JSON polls)."""
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    response = JsonResponse(body, status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response

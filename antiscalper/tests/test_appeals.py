@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.contrib.admin.models import LogEntry
 
 from antiscalper import appeals, services
 from antiscalper.models import AllowlistEntry, Appeal, BlacklistEntry
 from antiscalper.tests.helpers import error_of, mirrored
-from antiscalper.tests.risk_helpers import attempt, judge, pay_with
+from antiscalper.tests.risk_helpers import T0, attempt, judge, pay_with
 
 pytestmark = pytest.mark.urls("antiscalper.tests.urls")
 URL = "/api/v1/appeals"
@@ -224,7 +226,9 @@ def test_appeals_are_rate_limited_in_the_error_envelope(api, settings):
 def test_a_device_first_seen_after_it_was_blacklisted_is_not_ones_own(api, customer):
     """Trying a listed bot device (refused, but recorded) does not make it yours to clear."""
     services.blacklist_add(kind="device", value="bot-farm-7", reason="ring")
-    judge(attempt(customer.user_id, device="bot-farm-7", verdict="blocked", after_ms=120_000))
+    # A minute after now, whenever this runs (the helpers' T0 is fixed when they are imported).
+    later_ms = int(time.time() * 1000) - T0 + 60_000
+    judge(attempt(customer.user_id, device="bot-farm-7", verdict="blocked", after_ms=later_ms))
     response = api.post(URL, {"message": "mine", "kind": "device", "value": "bot-farm-7"},
                         format="json")
     assert _refused_as_not_yours(response)

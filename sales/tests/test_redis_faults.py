@@ -262,8 +262,7 @@ def test_a_celery_worker_killed_mid_batch_loses_no_ticket_and_another_worker_fin
     batch = {"PIPELINE_BATCH": "5", "PIPELINE_MIN_IDLE_MS": "2000"}
 
     def materialize() -> None:
-        faults.task_send(broker_url=gate_redis.url, name="sales.tasks.orders_materialize",
-                         args=[sale.pk])
+        faults.task_send(broker_url=gate_redis.url, name="sales.tasks.pipeline_tick", args=[])
 
     with faults.CeleryWorker(redis_url=gate_redis.url, name="doomed", log_dir=tmp_path,
                              env=batch) as doomed:
