@@ -116,8 +116,9 @@ def _taken_by(sale: FlashSale, user_ids: set[int]) -> dict[int, int]:
 def _guard(sale: FlashSale, entries: list[Entry]) -> tuple[list[Entry], list[tuple[Entry, str]]]:
     """The database's word on what the gate admitted, in admission order, under the sale's
     row lock: stock and F-code quota by the sale's counters, the per-user limit by each
-    buyer's counter (`SaleBuyer`), and each code by its row (owned, unspent, not lapsed, not expired when
-    admitted). Returns (entries that may become orders, refusals with their reason)."""
+    buyer's counter (`SaleBuyer`), and each code by its row (owned, unspent, not lapsed, not
+    expired when admitted). Returns (entries that may become orders, refusals with their
+    reason)."""
     free_open = sale.open_stock - (sale.units_taken - sale.fcode_units_taken)
     free_fcode = sale.fcode_quota - sale.fcode_units_taken
     free = sale.stock - sale.units_taken  # and both paths together within the stock
