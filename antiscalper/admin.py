@@ -16,7 +16,7 @@ from antiscalper import appeals, services
 from antiscalper.identities import value_normalize
 from antiscalper.models import AllowlistEntry, Appeal, BlacklistEntry, Source
 from antiscalper.resources import BlacklistEntryResource
-from shop.errors import DomainError
+from core.errors import DomainError
 
 
 class ExpiredFilter(admin.SimpleListFilter):

@@ -20,8 +20,8 @@ from antiscalper.serializers import (
     FlagListQuery,
     FlagOutput,
 )
-from shop.http import client_ip_of, device_of, paginated, user_id_of
-from shop.permissions import staff_with
+from core.http import client_ip_of, device_of, paginated, user_id_of
+from core.permissions import staff_with
 
 VIEW, ADD, CHANGE = ("antiscalper.view_blacklistentry", "antiscalper.add_blacklistentry",
                      "antiscalper.change_blacklistentry")

@@ -16,7 +16,7 @@ from antiscalper.audit import ADDED, CHANGED, audit
 from antiscalper.identities import value_normalize
 from antiscalper.models import Appeal, AttemptSignal, BlacklistEntry, Kind, RiskDecision
 from antiscalper.services import MAX_REASON, allowlist_add, blacklist_deactivate
-from shop.errors import DomainError, invalid
+from core.errors import DomainError, invalid
 from shop.models import Address, Customer, Payment
 
 MAX_MESSAGE = 2000

@@ -14,7 +14,7 @@ import re
 from django.contrib.auth import get_user_model
 
 from antiscalper.models import Kind
-from shop.errors import DomainError, invalid
+from core.errors import DomainError, invalid
 from shop.services import address_normalize, phone_normalize
 
 MAX_OPAQUE = 64  # the gate keeps the first 64 characters of X-Device-Id

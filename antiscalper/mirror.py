@@ -13,7 +13,7 @@ Writers:
 Both read the database after WATCHing `bl:version` and bump it in their MULTI, so a sync or
 rebuild that read the database before another writer's change cannot overwrite the newer
 answer with an older one: its EXEC fails and it reads again. `bl:ready` is set by every
-rebuild to the Redis dataset it was built on (`shop.redis_dataset`); when it is missing (Redis
+rebuild to the Redis dataset it was built on (`core.redis_dataset`); when it is missing (Redis
 was flushed or lost) or names another dataset (Redis came back from an older snapshot, a
 lagging replica was promoted), the mirror may miss recent entries: the gate refuses to sell
 and the next sync or ensure rebuilds everything.
@@ -31,7 +31,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from antiscalper import selectors
-from shop.redis_dataset import dataset_of
+from core.redis_dataset import dataset_of
 
 logger = logging.getLogger("antiscalper.mirror")
 

@@ -19,7 +19,7 @@ from import_export import fields, resources, widgets
 from antiscalper import services
 from antiscalper.identities import value_normalize
 from antiscalper.models import BlacklistEntry, Source
-from shop.errors import DomainError
+from core.errors import DomainError
 
 FALSE_WORDS = {"0", "false", "no", "n", "f", "off"}
 

@@ -19,9 +19,9 @@ from antiscalper.models import (
     RiskDecision,
     live_q,
 )
-from shop.errors import DomainError, not_found
+from core.errors import DomainError, not_found
+from core.sentences import when
 from shop.models import Customer
-from shop.sentences import when
 
 
 def blacklist_list(*, kind: str | None = None, active: bool | None = None,

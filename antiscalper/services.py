@@ -19,7 +19,7 @@ from antiscalper import mirror
 from antiscalper.audit import ADDED, CHANGED, DELETED, audit
 from antiscalper.identities import value_normalize
 from antiscalper.models import AllowlistEntry, BlacklistEntry, ListEntry, Source
-from shop.errors import invalid, not_found
+from core.errors import invalid, not_found
 
 EXTEND_DAYS = 30
 MAX_REASON = 200

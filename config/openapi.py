@@ -1,15 +1,15 @@
 """The error half of the OpenAPI schema: one ErrorEnvelope component and, on every operation,
 the error statuses it can answer with the codes behind each (docs/api.md's table,
-whose codes are `shop.errors.ErrorCode`).
+whose codes are `core.errors.ErrorCode`).
 
 A drf-spectacular postprocessing hook rather than `extend_schema(responses=...)` on every
-view: the envelope is made in one place (config.errors), so it is documented in one place,
+view: the envelope is made in one place (core.error_handling), so it is documented in one place,
 and a new view cannot forget it. Responses a view documents itself are left alone.
 """
 
 from __future__ import annotations
 
-from shop.errors import ErrorCode
+from core.errors import ErrorCode
 
 E = ErrorCode
 

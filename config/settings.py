@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "import_export",
+    "core",
     "shop",
     "antiscalper",
     "sales",
@@ -71,13 +72,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "config.errors.ApiErrorMiddleware",
+    "core.error_handling.ApiErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "shop.middleware.NulFreeFormsMiddleware",
+    "core.middleware.NulFreeFormsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -158,10 +159,10 @@ REST_FRAMEWORK = {
         "rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["shop.parsers.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.error_handling.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -249,7 +250,7 @@ PURCHASE_STRATEGY = os.environ.get("PURCHASE_STRATEGY", "gate")
 
 # Rate limits (django-ratelimit, counted in the shared Redis cache), per client IP or account.
 RATELIMIT_USE_CACHE = "default"
-RATELIMIT_IP_META_KEY = "shop.http.client_ip_of"
+RATELIMIT_IP_META_KEY = "core.http.client_ip_of"
 RATELIMIT_RETRY_AFTER = 60
 RATE_REGISTER = os.environ.get("RATE_REGISTER", "30/m")
 RATE_TOKEN = os.environ.get("RATE_TOKEN", "60/m")

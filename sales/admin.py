@@ -7,10 +7,10 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils import timezone
 
+from core.errors import DomainError
 from sales import draws, modes, selectors, services
 from sales.models import Draw, FCode, FlashSale, RejectedTicket, Reservation, StockReturn
 from sales.reconcile import sale_reconcile
-from shop.errors import DomainError
 
 
 @admin.action(description="Load the gate now (first load only)", permissions=["change"])

@@ -11,6 +11,18 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import DomainError
+from core.http import (
+    MAX_LIMIT,
+    client_ip_of,
+    client_of,
+    device_of,
+    idempotency_key_of,
+    json_body_of,
+    user_id_of,
+    window_of,
+)
+from core.permissions import staff_with
 from sales import draws, modes, report, selectors, services, textbook
 from sales.gate_keys import ticket_new
 from sales.serializers import (
@@ -27,18 +39,6 @@ from sales.serializers import (
     purchase_input,
     sale_representation,
 )
-from shop.errors import DomainError
-from shop.http import (
-    MAX_LIMIT,
-    client_ip_of,
-    client_of,
-    device_of,
-    idempotency_key_of,
-    json_body_of,
-    user_id_of,
-    window_of,
-)
-from shop.permissions import staff_with
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,

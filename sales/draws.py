@@ -15,11 +15,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from antiscalper.selectors import accounts_blocked
+from core.errors import DomainError
 from sales import gate_ops
 from sales.fcodes import code_hash, code_hint, code_new
 from sales.models import Draw, FCode, FlashSale, Reservation, SaleMode, sale_locked
 from sales.services import HOLDING
-from shop.errors import DomainError
 
 # An Lv3 enthusiast is four times as likely to win as a newcomer; honorary developers five.
 WEIGHTS = {0: 1.0, 1: 2.0, 2: 3.0, 3: 4.0, 4: 5.0}

@@ -20,6 +20,7 @@ import redis
 from django.conf import settings
 
 from antiscalper.mirror import READY_KEY as BLACKLIST_READY_KEY
+from core.errors import DomainError, ErrorCode
 from sales import hotline
 from sales.gate_keys import (
     ATTEMPTS_CAP,
@@ -35,7 +36,6 @@ from sales.gate_keys import (
     script_source,
     ticket_new,
 )
-from shop.errors import DomainError, ErrorCode
 
 SOLD_OUT_MEMO_SECONDS = 1.0
 # admit.lua's ARGV[18]: the Redis dataset the caller's line reaches, filled in by the line.

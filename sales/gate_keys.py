@@ -21,7 +21,7 @@ from django.conf import settings
 
 from antiscalper.mirror import BLACKLIST_KEYS as MIRROR_KEYS
 from antiscalper.mirror import connection  # one client per process, the gate's too
-from shop.redis_dataset import dataset_of
+from core.redis_dataset import dataset_of
 
 LUA_DIR = Path(__file__).with_name("lua")
 TICKET_TTL_SECONDS = 24 * 3600
@@ -40,7 +40,7 @@ def guess_keys(user_id: int, device: str) -> tuple[str, str]:
 
 
 def dataset() -> str:
-    """The Redis dataset this process's client reaches now (see `shop.redis_dataset`)."""
+    """The Redis dataset this process's client reaches now (see `core.redis_dataset`)."""
     return dataset_of(connection())
 
 

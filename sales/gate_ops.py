@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from core.errors import DomainError
 from sales.gate import REFUSALS, sold_out_memo_clear, sold_out_memo_forget
 from sales.gate_keys import (
     PIPELINE_GROUP,
@@ -19,7 +20,6 @@ from sales.gate_keys import (
     epoch_ms,
     script,
 )
-from shop.errors import DomainError
 
 
 @dataclass(frozen=True)

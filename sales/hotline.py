@@ -15,7 +15,7 @@ Either way the line is closed and opened again on the next call.
 The line speaks RESP2, so no out-of-band message (RESP3 pushes, maintenance notices) can be
 taken for the script's reply; TLS (`rediss://`) lines work too.
 
-The line also knows which Redis dataset it reaches (`shop.redis_dataset`): read over the line
+The line also knows which Redis dataset it reaches (`core.redis_dataset`): read over the line
 itself when it opens and again every DATASET_CHECK_SECONDS, and written into the script's
 arguments at send time. A Redis that came back from an older snapshot, or a replica promoted
 behind the same address, breaks the line (or is found at the next check); the script then sees
@@ -35,7 +35,7 @@ import hiredis
 import redis
 from django.conf import settings
 
-from shop.redis_dataset import dataset_of_info, parse_info
+from core.redis_dataset import dataset_of_info, parse_info
 
 # A Redis that stops answering must not hang a web thread: the kernel's own receive and send
 # timeouts (no poll() before each read, unlike a Python socket timeout).

@@ -15,7 +15,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from shop.errors import not_found
+from core.errors import not_found
 from shop.models import Order, OrderStatus, Sku
 
 _S = OrderStatus

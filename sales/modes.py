@@ -14,13 +14,13 @@ from django.utils import timezone
 
 from antiscalper.selectors import buyer_blocked
 from antiscalper.signals import Attempt, attempts_record
+from core.errors import DomainError, invalid, not_found
+from core.http import client_parse
 from sales import gate_ops
 from sales.fcodes import code_hash, code_hint, code_new
 from sales.gate import REFUSALS
 from sales.gate_keys import epoch_ms
 from sales.models import FCode, FlashSale, Reservation, SaleMode, sale_locked
-from shop.errors import DomainError, invalid, not_found
-from shop.http import client_parse
 from shop.models import Customer
 
 APPEAL = ("Write to the appeals desk (POST /api/v1/appeals) with your order or account "

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from core.errors import invalid
 from sales.models import FlashSale, SaleMode
-from shop.errors import invalid
 from shop.models import Sku
 
 

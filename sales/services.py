@@ -16,11 +16,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from antiscalper.signals import sale_signals_forget
+from core.errors import DomainError, invalid, not_found
 from sales import gate, gate_ops, selectors
 from sales.fcodes import code_hash
 from sales.gate_keys import epoch_ms, sale_id_of_ticket
 from sales.models import FlashSale, RejectedTicket, SaleMode, sale_locked
-from shop.errors import DomainError, invalid, not_found
 from shop.models import Order
 
 logger = logging.getLogger("flashsale.sales")

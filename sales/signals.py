@@ -17,11 +17,11 @@ from django.db import transaction
 from antiscalper.models import RiskDecision
 from antiscalper.risk import risk_evaluate
 from antiscalper.signals import Attempt, attempts_record
+from core.http import client_parse
 from sales import gate_keys
 from sales.gate_keys import SaleKeys
 from sales.models import FlashSale, Reservation
 from sales.services import orders_cancel_for_risk
-from shop.http import client_parse
 from shop.models import Order
 
 logger = logging.getLogger("flashsale.signals")

@@ -11,10 +11,10 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from core.errors import DomainError
 from sales import bulk
 from sales.models import FlashSale, SaleBuyer, sale_locked
 from sales.services import HOLDING
-from shop.errors import DomainError
 from shop.models import Order, OrderLine, OrderStatus
 from shop.services import order_number_new
 

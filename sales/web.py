@@ -28,15 +28,15 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.decorators import ratelimit
 
+from core.errors import DomainError, ErrorCode, envelope
+from core.http import client_ip_of, client_of
+from core.sentences import when
 from sales import modes, selectors, services
 from sales.gate_keys import epoch_ms
 from sales.models import Reservation, SaleMode, SaleStatus
 from sales.serializers import purchase_input
 from sales.web_appeals import blocked_page
-from shop.errors import DomainError, ErrorCode, envelope
-from shop.http import client_ip_of, client_of
 from shop.selectors import address_list
-from shop.sentences import when
 from shop.web import device_for, error_page, not_found_page
 
 CACHE_SECONDS = 2

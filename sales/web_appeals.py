@@ -13,9 +13,9 @@ from django_ratelimit.decorators import ratelimit
 
 from antiscalper import appeals
 from antiscalper.selectors import appeal_list, block_reasons
-from shop.errors import DomainError
-from shop.http import client_ip_of
-from shop.sentences import APPEAL_HOW, sentence_for
+from core.errors import DomainError
+from core.http import client_ip_of
+from core.sentences import APPEAL_HOW, sentence_for
 from shop.web import LOGIN_URL, device_for
 
 # The form checks the message's length itself, to word the refusal for the page.

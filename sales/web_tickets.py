@@ -9,10 +9,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
+from core.errors import DomainError, ErrorCode, envelope
+from core.sentences import ticket_reason, when
 from sales import selectors, services
 from sales.models import SaleMode
-from shop.errors import DomainError, ErrorCode, envelope
-from shop.sentences import ticket_reason, when
 from shop.web import LOGIN_URL, not_found_page
 
 

@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView
 
+from core.http import idempotency_key_of, paginated, user_id_of
 from shop import payments, selectors, services
-from shop.http import idempotency_key_of, paginated, user_id_of
 from shop.serializers import (
     AddressSerializer,
     MeOutput,

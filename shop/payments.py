@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from shop.errors import DomainError, invalid, not_found
+from core.errors import DomainError, invalid, not_found
 from shop.models import Order, OrderStatus, Payment
 from shop.services import order_transition
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
-from shop.errors import not_found
+from core.errors import not_found
 from shop.models import Address, Customer, Order, OrderLine, Product, Sku
 
 

@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from shop.errors import DomainError, invalid, not_found
+from core.errors import DomainError, invalid, not_found
 from shop.models import Address, Customer, FanLevel, Order, OrderLine, OrderStatus, Sku
 
 User = get_user_model()

@@ -1,7 +1,7 @@
 """Storefront pages of the store: register, log in and out, addresses, my orders, checkout.
 
 Thin views over the same services as the API (shop.services, shop.payments): parse the form,
-call one service, render. Refusals become the sentence of shop.sentences, never a trace.
+call one service, render. Refusals become the sentence of core.sentences, never a trace.
 Session auth, CSRF on every form; pages work with JavaScript off (it only runs countdowns).
 """
 
@@ -25,10 +25,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_ratelimit.core import is_ratelimited
 
+from core.errors import DomainError, not_found
+from core.sentences import field_errors, sentence_for, when
 from shop import payments, selectors, services
-from shop.errors import DomainError, not_found
 from shop.models import Order, OrderStatus
-from shop.sentences import field_errors, sentence_for, when
 from shop.serializers import AddressSerializer, RegisterInput
 
 LOGIN_URL = reverse_lazy("web-login")

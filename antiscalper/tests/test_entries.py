@@ -11,7 +11,7 @@ from django.utils import timezone
 from antiscalper import appeals, services
 from antiscalper.models import AllowlistEntry, BlacklistEntry, Source
 from antiscalper.tests.helpers import mirrored
-from shop.errors import DomainError
+from core.errors import DomainError
 from shop.tests.helpers import run_together
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from antiscalper.identities import value_normalize
-from shop.errors import DomainError
+from core.errors import DomainError
 
 
 @pytest.mark.parametrize(("kind", "typed", "stored"), [

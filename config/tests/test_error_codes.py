@@ -1,4 +1,4 @@
-"""`shop.errors.ErrorCode` is the one list of the API's error codes: the storefront's
+"""`core.errors.ErrorCode` is the one list of the API's error codes: the storefront's
 sentences, the schema, the gate's refusals, the contract in docs/api.md and every code
 written in the source derive from it, so a new code cannot be added without it."""
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from config.openapi import EXTRA, STATUS_TEXT, _codes_for
+from core.errors import STATUS_BY_CODE, DomainError, ErrorCode, TicketReason
+from core.sentences import SENTENCES, TICKET_REASONS
 from sales.gate import REFUSALS
-from shop.errors import STATUS_BY_CODE, DomainError, ErrorCode, TicketReason
-from shop.sentences import SENTENCES, TICKET_REASONS
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ("antiscalper", "config", "loadtests", "sales", "shop")

@@ -13,13 +13,13 @@ import redis
 from django.contrib.auth import get_user_model
 from django.db import connection
 
+from core.errors import DomainError
 from loadtests.double11.chaos import Fault
 from loadtests.double11.evidence import errors_at_load, labels_load
 from sales import gate, invariants, services
 from sales.invariants import Invariant
 from sales.models import FlashSale, RejectedTicket
 from sales.pipeline import STALE_GATE_REASONS
-from shop.errors import DomainError
 from shop.models import Order
 
 SETTLE_TIMEOUT_S = 90.0

@@ -7,8 +7,8 @@ import pytest
 
 from antiscalper import services as antiscalper
 from antiscalper.mirror import READY_KEY
+from core.errors import DomainError
 from sales import services
-from shop.errors import DomainError
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the mirror moves after commit
 

@@ -8,11 +8,11 @@ from django.utils import timezone
 
 from antiscalper import services as lists
 from conftest import client_for
+from core.errors import DomainError
 from sales import draws, modes
 from sales.models import FCode, Reservation
 from sales.tests.draw_helpers import enter
 from sales.tests.test_reservations import reservation_sale  # noqa: F401 (a fixture)
-from shop.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 

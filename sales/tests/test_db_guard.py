@@ -10,10 +10,10 @@ import pytest
 from django.db import close_old_connections
 from django.db.models import Sum
 
+from core.errors import DomainError
 from sales import gate_keys, modes, pipeline, reconcile, report, services
 from sales.models import FCode, FlashSale, RejectedTicket
 from sales.services import HOLDING
-from shop.errors import DomainError
 from shop.models import OrderLine
 
 

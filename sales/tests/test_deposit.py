@@ -17,10 +17,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from conftest import client_for
+from core.errors import DomainError
 from sales import gate, pipeline, services
 from sales.models import FlashSale, StockReturn
 from shop import payments
-from shop.errors import DomainError
 from shop.models import Order, OrderStatus, Payment
 
 # Units go back to the gate after commit: these tests need real commits.

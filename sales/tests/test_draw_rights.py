@@ -10,12 +10,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.errors import DomainError
 from sales import draws, gate, pipeline, services
 from sales.models import FCode
 from sales.reconcile import sale_reconcile
 from sales.tests.draw_helpers import buy, client_of, drawn, holding
 from shop import payments
-from shop.errors import DomainError
 from shop.models import Order, OrderStatus
 
 

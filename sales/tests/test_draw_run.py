@@ -12,10 +12,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
 from conftest import client_for
+from core.errors import DomainError
 from sales import draws
 from sales.models import Draw, FCode, Reservation
 from sales.tests.draw_helpers import client_of, drawn, enter
-from shop.errors import DomainError
 from shop.models import Customer
 
 User = get_user_model()

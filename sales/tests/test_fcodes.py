@@ -14,9 +14,9 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from conftest import client_for
+from core.errors import DomainError
 from sales import fcodes, gate, gate_keys, modes, pipeline, reconcile, services
 from sales.models import FCode
-from shop.errors import DomainError
 from shop.models import Customer, Order
 
 

@@ -7,11 +7,11 @@ import pytest
 
 from antiscalper import mirror
 from conftest import client_for
+from core.errors import DomainError
+from core.redis_dataset import dataset_of
 from sales import gate, gate_keys, hotline, pipeline, reconcile, selectors, services
 from sales.models import RejectedTicket
-from shop.errors import DomainError
 from shop.models import Order
-from shop.redis_dataset import dataset_of
 
 
 def _refusal(sale, user) -> str:

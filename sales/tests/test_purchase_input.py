@@ -9,9 +9,9 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
+from core.errors import DomainError
+from core.http import json_body_of
 from sales.serializers import PurchaseInput, purchase_input
-from shop.errors import DomainError
-from shop.http import json_body_of
 
 BODIES = [
     {}, {"quantity": 1}, {"quantity": 100}, {"quantity": "3"}, {"quantity": 0},

@@ -22,11 +22,11 @@ from collections import Counter
 import pytest
 from django.db import connection, connections
 
+from core.errors import DomainError
 from loadtests import faults
 from sales import pipeline, reconcile, services
 from sales.gate_keys import PIPELINE_GROUP, SaleKeys
 from sales.invariants import broken, sale_invariants
-from shop.errors import DomainError
 from shop.models import Order
 
 # Each scenario runs a private redis-server for seconds: `make test-fast` leaves them out.

@@ -8,9 +8,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from core.errors import DomainError
 from sales import gate_keys, modes, pipeline, services
 from sales.models import Reservation
-from shop.errors import DomainError
 
 
 @pytest.fixture

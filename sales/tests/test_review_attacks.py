@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import DomainError
 from sales import modes, pipeline, services, signals
 from sales.invariants import broken, holding_within_stock, sale_invariants
 from sales.models import FlashSale
-from shop.errors import DomainError
 from shop.models import Order
 
 

@@ -10,9 +10,9 @@ import pytest
 from django.utils import timezone
 
 from conftest import client_for
+from core.errors import DomainError
 from sales import services
 from sales.models import FlashSale
-from shop.errors import DomainError
 
 
 def _sale(sku, *, starts_in: float, **extra) -> dict:

@@ -8,9 +8,9 @@ import pytest
 from django.db import connections
 
 from conftest import client_for
+from core.errors import DomainError
 from sales import textbook
 from sales.gate_keys import ticket_new
-from shop.errors import DomainError
 from shop.models import Order
 
 

@@ -11,8 +11,8 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from conftest import client_for
+from core.tests.test_errors import assert_envelope
 from shop.models import Address, Customer
-from shop.tests.test_errors import assert_envelope
 
 DEEP = "[" * 50_000
 

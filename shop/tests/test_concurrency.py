@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
+from core.errors import DomainError
 from shop import payments, services
-from shop.errors import DomainError
 from shop.models import OrderStatus, Payment
 from shop.tests.helpers import run_together
 

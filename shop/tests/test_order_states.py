@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core.errors import DomainError
 from shop import services
-from shop.errors import DomainError
 from shop.models import OrderStatus
 from shop.services import TRANSITIONS
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from core.errors import DomainError
 from shop import payments
-from shop.errors import DomainError
 from shop.models import OrderStatus, Payment
 
 S = OrderStatus

@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from core.errors import DomainError
 from shop import services
-from shop.errors import DomainError
 from shop.models import Customer, FanLevel, Order, OrderStatus, Sku
 
 User = get_user_model()

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 
-from shop.errors import DomainError, ErrorCode
+from core.errors import DomainError, ErrorCode
+from core.sentences import SENTENCES, sentence_for
 from shop.models import Customer, OrderStatus
-from shop.sentences import SENTENCES, sentence_for
 
 pytestmark = pytest.mark.django_db
 

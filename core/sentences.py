@@ -13,7 +13,7 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from shop.errors import DomainError, ErrorCode, TicketReason
+from core.errors import DomainError, ErrorCode, TicketReason
 
 APPEAL_HOW = ("If you think this is a mistake, send an appeal from the form below: a person "
               "reads every appeal, and a cleared account can buy again at once.")

@@ -20,7 +20,7 @@ from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
 from rest_framework.views import exception_handler as drf_default_handler
 
-from shop.errors import DomainError, envelope
+from core.errors import DomainError, envelope
 
 logger = logging.getLogger("flashsale.api")
 

@@ -10,9 +10,9 @@ from django.http import HttpResponse, HttpResponseServerError
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
-from config.errors import ApiErrorMiddleware, api_exception_handler
+from core.error_handling import ApiErrorMiddleware, api_exception_handler
+from core.errors import DomainError, ErrorCode
 from shop import selectors
-from shop.errors import DomainError, ErrorCode
 
 
 def assert_envelope(response, status: int, code: str) -> dict:

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.json import strict_constant
 
-from shop.errors import invalid
+from core.errors import invalid
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -37,7 +37,7 @@ def json_body_of(request: Request):
     `JSON parse error - ...` message, `{}` for an empty body; any other content type goes
     through DRF's parsers (and its 415) as before. Two differences, both stricter: a body that
     is not valid UTF-8 is refused (DRF's stream reader drops a truncated last character), and
-    Django's DATA_UPLOAD_MAX_MEMORY_SIZE applies (a 400, see config.errors).
+    Django's DATA_UPLOAD_MAX_MEMORY_SIZE applies (a 400, see core.error_handling).
     """
     if request.META.get("CONTENT_TYPE", "").lower() not in PLAIN_JSON:
         return request.data

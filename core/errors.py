@@ -1,6 +1,6 @@
 """Domain errors: every business refusal is one of these, with the API's error code.
 
-Services raise them; one exception handler (config.errors) turns them into the error
+Services raise them; one exception handler (core.error_handling) turns them into the error
 envelope of docs/api.md, so views never build error bodies themselves. `ErrorCode` lists
 every code the API can answer; the storefront's sentences, the schema's error responses and
 the tests derive from it, so a code cannot be added anywhere without being added here.

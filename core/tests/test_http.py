@@ -6,8 +6,8 @@ import pytest
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
-from shop.errors import DomainError
-from shop.http import client_ip_of, idempotency_key_of
+from core.errors import DomainError
+from core.http import client_ip_of, idempotency_key_of
 
 
 def request_with(**meta) -> Request:

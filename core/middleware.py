@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from config.errors import API_PREFIX
+from core.error_handling import API_PREFIX
 
 
 class NulFreeFormsMiddleware:
@@ -19,7 +19,7 @@ class NulFreeFormsMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX) and _has_nul(request):
-            from shop.errors import invalid
+            from core.errors import invalid
             from shop.web import error_page
             return error_page(request, invalid("A field holds a NUL character.",
                                                field=["remove the NUL (\\x00) character"]),

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces every app uses: the error codes and envelope, request helpers."""
