@@ -51,6 +51,7 @@ from django.utils import timezone
 from redis.exceptions import LockError
 
 from antiscalper import rules
+from antiscalper.attempts import TTL_SECONDS, Keys
 from antiscalper.mirror import connection
 from antiscalper.models import (
     Action,
@@ -61,7 +62,6 @@ from antiscalper.models import (
     RiskDecision,
     live_q,
 )
-from antiscalper.signals import TTL_SECONDS, Keys
 from shop.models import Address, Customer, Order, Payment
 
 ADMITTED = "admitted"

@@ -35,7 +35,7 @@ from core.redis_dataset import dataset_of
 
 logger = logging.getLogger("antiscalper.mirror")
 
-# The set of each identity kind; sales/gate.py passes these to the admission script.
+# The set of each identity kind; sales/gate/admission.py passes these to the admission script.
 BLACKLIST_KEYS: dict[str, str] = {
     "account": "bl:account",
     "device": "bl:device",
@@ -57,7 +57,7 @@ class MirrorBusy(RuntimeError):
 @cache
 def connection() -> redis.Redis:
     """This process's one client for the store's Redis: the mirror's, the risk counters',
-    and the gate's maintenance (`sales.gate_keys.connection` is this function). redis-py's
+    and the gate's maintenance (`sales.gate.keys.connection` is this function). redis-py's
     pool re-creates its connections in a forked child."""
     return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True,
                                 health_check_interval=30)

@@ -17,9 +17,9 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from antiscalper import rules
+from antiscalper.attempts import RESERVATION, Attempt, Keys, ms_to_datetime
 from antiscalper.mirror import BLACKLIST_KEYS, connection
 from antiscalper.models import AllowlistEntry, Kind, RiskDecision, live_q
-from antiscalper.signals import RESERVATION, Attempt, Keys, ms_to_datetime
 from shop.models import Address, Customer, Order, OrderStatus, Payment
 
 HISTORY_DAYS = 180

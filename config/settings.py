@@ -117,6 +117,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The page core.error_handling shows a storefront visitor for a refusal or an outage.
+STOREFRONT_ERROR_PAGE = "shop.web.error_page"
+
 if os.environ.get("REDIS_URL"):
     REDIS_URL = os.environ["REDIS_URL"]
 else:

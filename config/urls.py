@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.admin_login import admin_login
-from sales import urls as sales_urls
+from sales.api import urls as sales_urls
 
 urlpatterns = [
     path("api/v1/", include(sales_urls.hot_urlpatterns)),
@@ -14,8 +14,8 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include("shop.urls")),
-    path("api/v1/", include("sales.urls")),
+    path("api/v1/", include("sales.api.urls")),
     path("api/v1/", include("antiscalper.urls")),
-    path("", include("sales.web_urls")),
+    path("", include("sales.web.urls")),
     path("", include("shop.web_urls")),
 ]

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.module_loading import import_string
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
 from rest_framework.views import exception_handler as drf_default_handler
@@ -90,14 +91,19 @@ def _service_unavailable(exc: Exception) -> HttpResponse:
                     headers={"Retry-After": "1"})
 
 
+def storefront_error_page(request: HttpRequest, error: DomainError, **kwargs) -> HttpResponse:
+    """The storefront's page for a refusal. The storefront (settings.STOREFRONT_ERROR_PAGE,
+    `shop.web.error_page`) owns its look; core only knows where to find it, so that the
+    imports still point one way (shop -> core)."""
+    return import_string(settings.STOREFRONT_ERROR_PAGE)(request, error, **kwargs)
+
+
 def _storefront_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
     """The storefront while Redis is down or failing over: a 503 page (JSON for the pages'
     own JSON polls) that says to retry, never a 500."""
     response = _service_unavailable(exc)
     if not request.path.endswith(".json"):
-        from shop.web import error_page  # the storefront's page, loaded only when needed
-
-        response = error_page(request, DomainError(
+        response = storefront_error_page(request, DomainError(
             "unavailable", "The store is briefly unavailable; retry shortly.", status=503),
             title="Back in a moment", back=request.get_full_path())
         response["Retry-After"] = "1"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from core.error_handling import API_PREFIX
+from core.error_handling import API_PREFIX, storefront_error_page
+from core.errors import invalid
 
 
 class NulFreeFormsMiddleware:
@@ -19,9 +20,7 @@ class NulFreeFormsMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX) and _has_nul(request):
-            from core.errors import invalid
-            from shop.web import error_page
-            return error_page(request, invalid("A field holds a NUL character.",
+            return storefront_error_page(request, invalid("A field holds a NUL character.",
                                                field=["remove the NUL (\\x00) character"]),
                               back=request.path if request.method == "POST" else "/")
         return self.get_response(request)

@@ -29,8 +29,11 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from loadtests import cputime
 from loadtests.stack import Stack
-from sales import gate, gate_keys, pipeline, services
+from sales import services
+from sales.gate import admission
+from sales.gate import keys as gate_keys
 from sales.models import FlashSale
+from sales.pipeline import orders as pipeline
 from shop.models import Order, Sku
 from shop.seeding import seed_catalog, seed_customers
 
@@ -120,10 +123,10 @@ def _cpu(stack: Stack | None) -> dict | None:
 
 def drain_all(sale_id: int) -> dict:
     """Time the pipeline writing every queued ticket of a sale as orders."""
-    queued = gate.state(sale_id=sale_id).queued
+    queued = admission.state(sale_id=sale_id).queued
     started = time.perf_counter()
     settled = 0
-    while gate.state(sale_id=sale_id).queued:
+    while admission.state(sale_id=sale_id).queued:
         settled += pipeline.drain(sale_id=sale_id, batch=1000, time_budget=120)
     elapsed = time.perf_counter() - started
     orders = Order.objects.filter(sale_id=sale_id).count()

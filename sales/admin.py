@@ -8,9 +8,10 @@ from django.db.models import Count
 from django.utils import timezone
 
 from core.errors import DomainError
-from sales import draws, modes, selectors, services
+from sales import selectors, services
 from sales.models import Draw, FCode, FlashSale, RejectedTicket, Reservation, StockReturn
-from sales.reconcile import sale_reconcile
+from sales.modes import draws, fcodes
+from sales.pipeline.reconcile import sale_reconcile
 
 
 @admin.action(description="Load the gate now (first load only)", permissions=["change"])
@@ -41,7 +42,7 @@ def reconcile(modeladmin, request, queryset):
 def issue_fcodes(modeladmin, request, queryset):
     for sale in queryset:
         try:
-            issued = modes.fcodes_issue(sale_id=sale.pk, count=sale.fcode_quota, fan_level_min=2)
+            issued = fcodes.fcodes_issue(sale_id=sale.pk, count=sale.fcode_quota, fan_level_min=2)
         except DomainError as error:
             modeladmin.message_user(request, f"{sale}: {error.message}", messages.WARNING)
             continue
@@ -55,7 +56,7 @@ def issue_fcodes(modeladmin, request, queryset):
 def release_fcode_quota(modeladmin, request, queryset):
     for sale in queryset:
         try:
-            moved = modes.fcode_quota_release(sale_id=sale.pk)
+            moved = fcodes.fcode_quota_release(sale_id=sale.pk)
             modeladmin.message_user(request, f"{sale}: {moved} unit(s) released.")
         except DomainError as error:
             modeladmin.message_user(request, f"{sale}: {error.message}", messages.WARNING)
@@ -115,7 +116,7 @@ class FlashSaleAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(reservation_total=Count("reservations"))
 
-    # Each action asks for what its API twin asks for (sales.api): the gate actions change
+    # Each action asks for what its API twin asks for (sales.api.views): the gate actions change
     # the sale, issuing codes adds F-codes (and shows them in plain text), a draw adds a Draw.
     def has_issue_fcodes_permission(self, request) -> bool:
         return request.user.has_perm("sales.add_fcode")

@@ -236,7 +236,7 @@ class FCode(models.Model):
 
 class Draw(models.Model):
     """A draw's run: the recorded seed and entries make it reproducible, so ops can show it
-    was fair (`sales.draws.draw_winners` with the same inputs gives the same winners)."""
+    was fair (`sales.modes.draws.draw_winners` with the same inputs gives the same winners)."""
 
     sale = models.OneToOneField(FlashSale, on_delete=models.PROTECT, related_name="draw")
     seed = models.CharField(max_length=64)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from django.db.models import Count, Sum
 
 from antiscalper.models import RiskDecision
-from sales import gate
+from sales.gate import admission
 from sales.models import FlashSale, RejectedTicket, StockReturn
-from sales.pipeline import STALE_GATE_REASONS
+from sales.pipeline.orders import STALE_GATE_REASONS
 from sales.services import HOLDING
 from shop.models import Order, OrderLine, OrderStatus
 
@@ -26,7 +26,7 @@ def sale_report(*, sale: FlashSale) -> dict:
     flagged = dict(RiskDecision.objects.filter(sale_id=sale.pk).values("decision")
                    .annotate(n=Count("user_id", distinct=True))
                    .values_list("decision", "n"))
-    state = gate.state(sale_id=sale.pk) if sale.gate_loaded_at else None
+    state = admission.state(sale_id=sale.pk) if sale.gate_loaded_at else None
     return {
         "sale": sale.pk, "stock": sale.stock, "fcode_quota": sale.fcode_quota,
         "units_held": held, "oversold": max(held - sale.stock, 0),
@@ -38,7 +38,7 @@ def sale_report(*, sale: FlashSale) -> dict:
         .aggregate(u=Sum("quantity"))["u"] or 0,
         "tickets_rejected": rejected,
         # Tickets a gate admitted that the database refused (its Redis came back older than
-        # what it had sold): the guard in `sales.pipeline` held the line.
+        # what it had sold): the guard in `sales.pipeline.orders` held the line.
         "admitted_by_stale_gate": sum(rejected.get(reason, 0) for reason in STALE_GATE_REASONS),
         "tickets_lost_with_redis": rejected.get("gate_rebuilt", 0),
         "tickets_queued": state.queued if state else 0,

@@ -15,7 +15,7 @@ from django.db.models import F, Q, Sum
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from sales import gate_ops
+from sales.gate import ops as gate_ops
 from sales.models import (
     NOT_HOLDING,
     FCode,

@@ -9,8 +9,8 @@ from django.db.models import Case, F, QuerySet, Value, When
 from django.utils import timezone
 
 from core.errors import not_found
-from sales import gate_keys
-from sales.gate_keys import SaleKeys, epoch_ms, sale_id_of_ticket, ticket_issued_ms
+from sales.gate import keys as gate_keys
+from sales.gate.keys import SaleKeys, epoch_ms, sale_id_of_ticket, ticket_issued_ms
 from sales.models import Draw, FCode, FlashSale, RejectedTicket, Reservation
 from shop.models import Order
 

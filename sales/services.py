@@ -1,7 +1,7 @@
 """Writes and decisions of flash sales: scheduling and editing sales, buying, tickets.
 
 The gate (Redis) admits; the database records. The gate's life (loading, rebuilding) is
-`sales.gate_lifecycle`, units going back is `sales.returns`; their writes are named here too,
+`sales.gate.lifecycle`, units going back is `sales.returns`; their writes are named here too,
 so that callers find every write of the app in one namespace.
 """
 
@@ -15,12 +15,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from antiscalper.signals import sale_signals_forget
+from antiscalper.attempts import sale_signals_forget
 from core.errors import DomainError, invalid, not_found
-from sales import gate, gate_ops, selectors
-from sales.fcodes import code_hash
-from sales.gate_keys import epoch_ms, sale_id_of_ticket
+from sales import selectors
+from sales.gate import admission
+from sales.gate import ops as gate_ops
+from sales.gate.keys import epoch_ms, sale_id_of_ticket
 from sales.models import FlashSale, RejectedTicket, SaleMode, sale_locked
+from sales.modes.fcodes import code_hash
 from shop.models import Order
 
 logger = logging.getLogger("flashsale.sales")
@@ -185,16 +187,16 @@ def ticket_resolve(*, ticket: str, user_id: int) -> selectors.TicketStatus:
 def purchase_admit(*, sale_id: int, user_id: int, quantity: int = 1,
                    address_id: int | None = None, idempotency_key: str | None = None,
                    device: str = "", ip: str = "", fcode: str | None = None,
-                   client: str = "{}", now: datetime | None = None) -> gate.Admission:
+                   client: str = "{}", now: datetime | None = None) -> admission.Admission:
     """The hot path: one Redis call, no SQL. Everything is decided by the gate's script,
     F-codes included (only their HMAC travels). Only when the gate cannot answer does the
     database say why, if it knows better (no such sale, not started, ended)."""
     now_ms = epoch_ms(now or timezone.now())
     try:
-        return gate.admit(sale_id=sale_id, user_id=user_id, quantity=quantity, now_ms=now_ms,
-                          idempotency_key=idempotency_key, device=device, ip=ip,
-                          address_id=address_id, fcode_hash=code_hash(fcode) if fcode else "",
-                          client=client)
+        return admission.admit(sale_id=sale_id, user_id=user_id, quantity=quantity, now_ms=now_ms,
+                               idempotency_key=idempotency_key, device=device, ip=ip,
+                               address_id=address_id, fcode_hash=code_hash(fcode) if fcode else "",
+                               client=client)
     except DomainError as refusal:
         if refusal.code == "unavailable" and "outcome" not in refusal.details:
             gate_unavailable_explain(sale_id=sale_id)
@@ -208,16 +210,16 @@ def gate_unavailable_explain(*, sale_id: int, now: datetime | None = None) -> No
         raise not_found("sale")
     now = now or timezone.now()
     if now < sale.starts_at:
-        raise DomainError("not_started", gate.REFUSALS["not_started"],
+        raise DomainError("not_started", admission.REFUSALS["not_started"],
                           details={"starts_at": sale.starts_at.isoformat()})
     if now >= sale.ends_at:
-        raise DomainError("ended", gate.REFUSALS["ended"],
+        raise DomainError("ended", admission.REFUSALS["ended"],
                           details={"ends_at": sale.ends_at.isoformat()})
 
 
 # The app's other writes and the order states, callable as services.<name> like every write
 # of the app: the gate's life and the units going back live in their own modules.
-from sales.gate_lifecycle import (  # noqa: E402, F401
+from sales.gate.lifecycle import (  # noqa: E402, F401
     NEVER_COUNTED,
     HeldUnits,
     blacklist_mirror_ensure,

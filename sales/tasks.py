@@ -5,8 +5,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from antiscalper.linking import linking_run
-from sales import draws, pipeline, reconcile, selectors, services, signals
+from sales import selectors, services
 from sales.models import Draw
+from sales.modes import draws
+from sales.pipeline import orders as pipeline
+from sales.pipeline import reconcile, risk_feed
 
 
 @shared_task(acks_late=True)
@@ -25,7 +28,7 @@ def pipeline_tick() -> int:
 @shared_task(acks_late=True)
 def attempts_drain() -> int:
     """Move the gate's recorded attempts into the anti-scalper signals."""
-    return sum(signals.attempts_drain(sale_id=sale_id)
+    return sum(risk_feed.attempts_drain(sale_id=sale_id)
                for sale_id in selectors.sales_recently_loaded())
 
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from antiscalper.attempts import Attempt, attempts_record
 from antiscalper.risk import risk_evaluate
-from antiscalper.signals import Attempt, attempts_record
 from shop.models import Customer, Order, Payment
 from shop.services import address_create, order_create
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from antiscalper import services
 from antiscalper.models import BlacklistEntry, Source
 from antiscalper.tests.helpers import error_of, mirrored
-from conftest import client_for
+from shop.tests.fixtures import client_for
 
 pytestmark = pytest.mark.urls("antiscalper.tests.urls")
 URL = "/api/v1/ops/blacklist"

@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from antiscalper.tests.helpers import error_of
 from antiscalper.tests.risk_helpers import HEADLESS, attempt, judge
-from conftest import client_for
+from shop.tests.fixtures import client_for
 
 pytestmark = pytest.mark.urls("antiscalper.tests.urls")
 URL = "/api/v1/ops/flags"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from antiscalper import linking, rules, services, tasks
+from antiscalper.attempts import Keys
 from antiscalper.models import AllowlistEntry, RiskDecision, RuleSetting
 from antiscalper.selectors import block_reasons
-from antiscalper.signals import Keys
 from antiscalper.tests.risk_helpers import age, attempt, fired, judge, pay_with, share_address
 from shop.models import Order
 from shop.services import order_create

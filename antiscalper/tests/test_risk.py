@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from antiscalper import services
+from antiscalper.attempts import Keys, attempts_record, subnet_of
 from antiscalper.models import AttemptSignal, RiskDecision, RiskPolicy, RuleSetting
 from antiscalper.risk import risk_evaluate
-from antiscalper.signals import Keys, attempts_record, subnet_of
 from antiscalper.tests.risk_helpers import (
     HEADLESS,
     age,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from antiscalper import services
-from antiscalper.signals import Keys
+from antiscalper.attempts import Keys
 from antiscalper.tests.risk_helpers import (
     HEADLESS,
     HUMAN_HEADERS,

@@ -13,7 +13,7 @@ import pytest
 from config.openapi import EXTRA, STATUS_TEXT, _codes_for
 from core.errors import STATUS_BY_CODE, DomainError, ErrorCode, TicketReason
 from core.sentences import SENTENCES, TICKET_REASONS
-from sales.gate import REFUSALS
+from sales.gate.admission import REFUSALS
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ("antiscalper", "config", "loadtests", "sales", "shop")
@@ -45,7 +45,7 @@ def test_an_error_code_is_its_string_and_carries_its_status():
 
 def test_the_gate_refuses_only_with_error_codes():
     assert all(isinstance(code, ErrorCode) for code in REFUSALS)
-    lua = (ROOT / "sales" / "lua" / "admit.lua").read_text()
+    lua = (ROOT / "sales" / "gate" / "lua" / "admit.lua").read_text()
     verdicts = set(re.findall(r"return \{'([a-z_]+)'", lua))
     assert verdicts, "no verdict found in admit.lua"
     unknown = verdicts - GATE_VERDICTS_TRANSLATED - set(ErrorCode)

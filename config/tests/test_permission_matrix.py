@@ -25,10 +25,10 @@ from rest_framework.test import APIClient
 from antiscalper import appeals
 from antiscalper import services as lists
 from antiscalper.models import RiskDecision
-from conftest import client_for
 from sales import services as sales
 from sales.models import FCode
 from shop.models import Order, OrderLine, OrderStatus
+from shop.tests.fixtures import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -77,8 +77,8 @@ ENDPOINTS = {
     ("api/v1/docs/", "get"): PUBLIC,
 }
 
-# What each admin action asks for: the right its API twin asks for (sales.api, antiscalper.api)
-# or, without a twin, the rights of the writes it makes.
+# What each admin action asks for: the right its API twin asks for (sales.api.views,
+# antiscalper.api) or, without a twin, the rights of the writes it makes.
 ACTIONS = {
     ("flashsale", "load_gate"): {"sales.change_flashsale"},
     ("flashsale", "rebuild_gate"): {"sales.change_flashsale"},

@@ -98,7 +98,8 @@ def private_redis(run_dir: Path) -> faults.RedisServer:
 
 def _forget_clients() -> None:
     from antiscalper import mirror
-    from sales import gate_keys, hotline
+    from sales.gate import hotline
+    from sales.gate import keys as gate_keys
 
     for cached in (gate_keys.connection, gate_keys.script, mirror.connection):
         cached.cache_clear()
@@ -187,7 +188,7 @@ class Injector(threading.Thread):
 
     def _in_flight(self) -> dict[int, int]:
         """pid -> entries pending with that consumer (a batch read and not yet written)."""
-        from sales.gate_keys import PIPELINE_GROUP, SaleKeys
+        from sales.gate.keys import PIPELINE_GROUP, SaleKeys
 
         client, deadline = self.server.client(), time.monotonic() + MID_BATCH_WAIT_S
         while True:

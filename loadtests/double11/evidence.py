@@ -12,7 +12,7 @@ from pathlib import Path
 from django.utils import timezone
 
 from antiscalper.models import AttemptSignal, BlacklistEntry, RiskDecision, live_q
-from sales import gate_keys
+from sales.gate import keys as gate_keys
 
 
 def flagged_accounts(*, sale_id: int) -> tuple[set[int], str]:

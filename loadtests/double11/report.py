@@ -23,7 +23,9 @@ from loadtests.double11.evidence import (
     labels_load,
 )
 from loadtests.double11.plan import GENUINE_PERSONAS, PERSONAS, SCALPER_PERSONAS, Plan
-from sales import gate, gate_keys, services
+from sales import services
+from sales.gate import admission
+from sales.gate import keys as gate_keys
 from sales.models import FlashSale, RejectedTicket, StockReturn
 from shop.models import Order, OrderLine, Payment
 
@@ -73,7 +75,7 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
                .values_list("username", "id"))
     persona_of = {ids[u]: label["persona"] for u, label in labels.items() if u in ids}
 
-    state = gate.state(sale_id=sale.pk)
+    state = admission.state(sale_id=sale.pk)
     admitted = int(gate_keys.connection().get(gate_keys.SaleKeys(sale.pk).seq) or 0)
     orders = Order.objects.filter(sale_id=sale.pk)
     confirmed = orders.filter(ticket__isnull=False).count()

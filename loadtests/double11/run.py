@@ -27,8 +27,11 @@ from rest_framework_simplejwt.tokens import AccessToken
 from antiscalper import mirror
 from loadtests.double11 import plan as model
 from loadtests.stack import Stack, group_stop, stop_signals_deferred
-from sales import gate, gate_keys, modes, services
+from sales import services
+from sales.gate import admission
+from sales.gate import keys as gate_keys
 from sales.models import RejectedTicket, SaleMode
+from sales.modes import fcodes
 from shop.models import Order, Sku
 from shop.seeding import DEMO_PASSWORD, seed_catalog, seed_customers, username_for
 
@@ -91,7 +94,7 @@ def prepare(options: Options, out_dir: Path) -> model.Plan:
         ends_at=t0 + timedelta(seconds=payment_end), payment_window=timedelta(seconds=window),
     )
     holders = min(round(shoppers * model.SHARE_FCODE), quota)
-    issued = modes.fcodes_issue(sale_id=sale.pk, count=holders, fan_level_min=2) if holders else []
+    issued = fcodes.fcodes_issue(sale_id=sale.pk, count=holders, fan_level_min=2) if holders else []
     codes = {code.username: code.code for code in issued}
     mirror.mirror_rebuild()     # the blacklist mirror of *this* database (see fresh_sqlite)
     services.gate_load(sale_id=sale.pk)
@@ -127,7 +130,7 @@ def sample(plan: model.Plan, started: float) -> dict:
 
 
 def _sample(plan: model.Plan, started: float) -> dict:
-    state = gate.state(sale_id=plan.sale_id)
+    state = admission.state(sale_id=plan.sale_id)
     admitted = int(gate_keys.connection().get(gate_keys.SaleKeys(plan.sale_id).seq) or 0)
     statuses = dict(Order.objects.filter(sale_id=plan.sale_id).values_list("status")
                     .annotate(n=Count("id")).values_list("status", "n"))

@@ -11,12 +11,14 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from conftest import client_for
 from core.errors import DomainError
-from sales import gate, pipeline, services
+from sales import services
+from sales.gate import admission
 from sales.models import StockReturn
+from sales.pipeline import orders as pipeline
 from shop import payments
 from shop.models import Order, OrderStatus, Payment
+from shop.tests.fixtures import client_for
 
 # Units go back to the gate after commit: these tests need real commits.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,12 +37,12 @@ def test_an_unpaid_order_expires_and_its_unit_is_resold(make_sale, buyer_ids):
     with pytest.raises(DomainError) as refused:
         services.purchase_admit(sale_id=sale.pk, user_id=second)
     assert refused.value.code == "sold_out"
-    gate.sold_out_memo_clear()
+    admission.sold_out_memo_clear()
 
     later = order.payment_due_at + timedelta(seconds=1)
     assert services.orders_expire_due(now=later) == 1
     assert services.orders_expire_due(now=later) == 0
-    assert gate.stock_left(sale_id=sale.pk) == 1
+    assert admission.stock_left(sale_id=sale.pk) == 1
     assert StockReturn.objects.filter(order=order).count() == 1
 
     assert _order(sale, second).status == OrderStatus.AWAITING_PAYMENT
@@ -55,7 +57,7 @@ def test_paying_after_the_deadline_is_refused_and_the_unit_stays_resold(make_sal
     response = client.post(f"/api/v1/orders/{order.pk}/pay", {}, format="json")
     assert (response.status_code, response.json()["error"]["code"]) == (409, "payment_expired")
     assert not Payment.objects.filter(order=order, status="succeeded").exists()
-    assert gate.stock_left(sale_id=sale.pk) == 1
+    assert admission.stock_left(sale_id=sale.pk) == 1
 
 
 def test_a_cancelled_sale_order_gives_its_unit_back_once(make_sale, buyer_ids):
@@ -66,7 +68,7 @@ def test_a_cancelled_sale_order_gives_its_unit_back_once(make_sale, buyer_ids):
     assert client.post(f"/api/v1/orders/{order.pk}/cancel").status_code == 200
     services.orders_expire_due()
     services.orders_expire_due()
-    assert gate.stock_left(sale_id=sale.pk) == 5
+    assert admission.stock_left(sale_id=sale.pk) == 5
     assert StockReturn.objects.get(order=order).reason == "cancelled"
 
 
@@ -122,4 +124,4 @@ def test_paying_and_expiring_racing_each_other_end_in_exactly_one(make_sale, buy
             assert not Payment.objects.filter(order=order, status="succeeded").exists()
     assert set(outcomes) <= {OrderStatus.PAID, OrderStatus.EXPIRED}
     paid = outcomes.count(OrderStatus.PAID)
-    assert gate.stock_left(sale_id=sale.pk) == 20 - paid
+    assert admission.stock_left(sale_id=sale.pk) == 20 - paid

@@ -9,9 +9,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from sales import invariants, pipeline, services
+from sales import invariants, services
 from sales.invariants import broken, sale_invariants
 from sales.models import RejectedTicket, StockReturn
+from sales.pipeline import orders as pipeline
 from shop.models import Order, OrderLine, OrderStatus, Payment
 from shop.services import order_number_new
 

@@ -9,8 +9,10 @@ import pytest
 from antiscalper.linking import clusters_find
 from antiscalper.models import Decision, RiskDecision
 from antiscalper.selectors import block_reasons
-from sales import pipeline, signals, tasks
-from sales.tests.test_risk_integration import BROWSER, buy, old
+from sales import tasks
+from sales.pipeline import orders as pipeline
+from sales.pipeline import risk_feed
+from sales.pipeline.tests.test_risk_integration import BROWSER, buy, old
 from shop import payments, services
 from shop.models import Order
 
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)  # units go back after comm
 def _victim_with_a_paid_order(make_customer, sale):
     victim = old(make_customer())
     buy(victim, sale, HTTP_X_DEVICE_ID="victim-phone", REMOTE_ADDR="36.200.1.1", **BROWSER)
-    signals.attempts_drain(sale_id=sale.pk)
+    risk_feed.attempts_drain(sale_id=sale.pk)
     pipeline.drain(sale_id=sale.pk)
     order = Order.objects.get(sale_id=sale.pk, user_id=victim.user_id)
     payments.order_pay(order_id=order.pk, user_id=victim.user_id, instrument="card-victim")
@@ -40,7 +42,7 @@ def _attackers_try(make_customer, sale, victim, *, copy_phone=False, copy_addres
             postcode=address.postcode if copy_address else "100000")
         buy(attacker, sale, REMOTE_ADDR=f"36.{n}.9.9", **BROWSER,
             HTTP_X_DEVICE_ID="victim-phone" if copy_device else f"throwaway-{n}")
-    signals.attempts_drain(sale_id=sale.pk)
+    risk_feed.attempts_drain(sale_id=sale.pk)
     pipeline.drain(sale_id=sale.pk)
     return attackers
 
@@ -96,7 +98,7 @@ def test_a_ring_that_paid_with_one_card_is_still_blocked_and_refunded(make_sale,
     ring = [old(make_customer()) for _ in range(4)]
     for n, member in enumerate(ring):
         buy(member, sale, HTTP_X_DEVICE_ID=f"ring-{n}", REMOTE_ADDR=f"36.{n}.1.1", **BROWSER)
-    signals.attempts_drain(sale_id=sale.pk)
+    risk_feed.attempts_drain(sale_id=sale.pk)
     pipeline.drain(sale_id=sale.pk)
     for member in ring:
         order = Order.objects.get(sale_id=sale.pk, user_id=member.user_id)

@@ -24,9 +24,11 @@ from django.db import connection, connections
 
 from core.errors import DomainError
 from loadtests import faults
-from sales import pipeline, reconcile, services
-from sales.gate_keys import PIPELINE_GROUP, SaleKeys
+from sales import services
+from sales.gate.keys import PIPELINE_GROUP, SaleKeys
 from sales.invariants import broken, sale_invariants
+from sales.pipeline import orders as pipeline
+from sales.pipeline import reconcile
 from shop.models import Order
 
 # Each scenario runs a private redis-server for seconds: `make test-fast` leaves them out.

@@ -7,8 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from sales import gate, gate_ops, pipeline, reconcile, services
+from sales import services
+from sales.gate import admission
+from sales.gate import ops as gate_ops
 from sales.models import StockReturn
+from sales.pipeline import orders as pipeline
+from sales.pipeline import reconcile
 from shop.models import Address, Order, OrderStatus
 
 
@@ -31,10 +35,10 @@ def test_a_release_lost_after_commit_is_replayed_once_by_the_sweep(make_sale, bu
     sale = make_sale(stock=2)
     order = order_for(sale, buyer_ids(1)[0])
     expire_without_reaching_redis(order)
-    assert gate.stock_left(sale_id=sale.pk) == 1
+    assert admission.stock_left(sale_id=sale.pk) == 1
     services.orders_expire_due()
     services.orders_expire_due()
-    assert gate.stock_left(sale_id=sale.pk) == 2
+    assert admission.stock_left(sale_id=sale.pk) == 2
     assert reconcile.sale_reconcile(sale_id=sale.pk).clean
 
 
@@ -43,10 +47,10 @@ def test_a_release_arriving_after_a_rebuild_adds_nothing(make_sale, buyer_ids):
     order = order_for(sale, buyer_ids(1)[0])
     expire_without_reaching_redis(order)
     services.gate_rebuild(sale_id=sale.pk)  # counts the returned unit as free
-    assert gate.stock_left(sale_id=sale.pk) == 2
+    assert admission.stock_left(sale_id=sale.pk) == 2
     assert not gate_ops.release(sale_id=sale.pk, user_id=order.user_id, units=1,
                             token=f"o:{order.pk}")  # the late INCRBY
-    assert gate.stock_left(sale_id=sale.pk) == 2
+    assert admission.stock_left(sale_id=sale.pk) == 2
 
 
 def test_a_rejected_tickets_unit_lost_on_the_way_is_released_on_redelivery(live_sale,
@@ -54,15 +58,14 @@ def test_a_rejected_tickets_unit_lost_on_the_way_is_released_on_redelivery(live_
     mine, theirs = buyer_ids(2)
     foreign = Address.objects.get(customer__user_id=theirs)
     services.purchase_admit(sale_id=live_sale.pk, user_id=mine, address_id=foreign.pk)
-    raw, _ = pipeline._read(live_sale.pk, "crashes", 10, 0)
-    entries = [pipeline.Entry.parse(sid, fields) for sid, fields in raw]
-    pipeline._write(live_sale, entries, [])  # committed; the worker dies before _publish
-    assert gate.stock_left(sale_id=live_sale.pk) == live_sale.stock - 1
+    held = pipeline.batch_read(sale_id=live_sale.pk, consumer="crashes", count=10, min_idle_ms=0)
+    pipeline.batch_write(sale=live_sale, batch=held)  # committed; the worker dies before publish
+    assert admission.stock_left(sale_id=live_sale.pk) == live_sale.stock - 1
 
     pipeline.drain(sale_id=live_sale.pk, min_idle_ms=0)
     pipeline.drain(sale_id=live_sale.pk, min_idle_ms=0)
 
-    assert gate.stock_left(sale_id=live_sale.pk) == live_sale.stock
+    assert admission.stock_left(sale_id=live_sale.pk) == live_sale.stock
     assert reconcile.sale_reconcile(sale_id=live_sale.pk).clean
 
 
@@ -74,4 +77,4 @@ def test_expiring_twice_returns_the_unit_once(make_sale, buyer_ids):
     services.orders_expire_due(now=later)
     services.stock_release(order_id=order.pk, reason="expired")
     services.returns_replay(since=later - timedelta(hours=1))
-    assert gate.stock_left(sale_id=sale.pk) == 1
+    assert admission.stock_left(sale_id=sale.pk) == 1

@@ -10,9 +10,11 @@ import pytest
 from django.utils import timezone
 
 from antiscalper.models import Decision, RiskDecision
-from sales import pipeline, signals, tasks
+from sales import tasks
 from sales.models import RejectedTicket
-from sales.tests.test_risk_integration import BROWSER, buy, old
+from sales.pipeline import orders as pipeline
+from sales.pipeline import risk_feed
+from sales.pipeline.tests.test_risk_integration import BROWSER, buy, old
 from shop import payments, services
 from shop.models import Order
 
@@ -45,12 +47,12 @@ def test_copiers_who_struck_first_get_the_victims_own_purchase_risk_blocked(
     for n, attacker in enumerate(copiers):
         buy(attacker, sale, HTTP_X_DEVICE_ID="victim-phone", REMOTE_ADDR=f"36.{n}.9.9",
             **BROWSER)
-    signals.attempts_drain(sale_id=sale.pk)
+    risk_feed.attempts_drain(sale_id=sale.pk)
     pipeline.drain(sale_id=sale.pk)
 
     ticket = buy(victim, sale, HTTP_X_DEVICE_ID="victim-phone", REMOTE_ADDR="36.200.1.1",
                  **BROWSER).json()["ticket"]
-    signals.attempts_drain(sale_id=sale.pk)
+    risk_feed.attempts_drain(sale_id=sale.pk)
     pipeline.drain(sale_id=sale.pk)
 
     decision = RiskDecision.objects.get(ticket=ticket)
@@ -68,7 +70,7 @@ def test_copiers_paying_with_the_victims_instrument_string_get_its_paid_order_re
     sale = make_sale(stock=10, limit=1)
     victim = old(make_customer())
     buy(victim, sale, HTTP_X_DEVICE_ID="victim-phone", REMOTE_ADDR="36.200.1.1", **BROWSER)
-    signals.attempts_drain(sale_id=sale.pk)
+    risk_feed.attempts_drain(sale_id=sale.pk)
     pipeline.drain(sale_id=sale.pk)
     order = Order.objects.get(sale_id=sale.pk, user_id=victim.user_id)
     payments.order_pay(order_id=order.pk, user_id=victim.user_id, instrument="card-victim")
@@ -77,7 +79,7 @@ def test_copiers_paying_with_the_victims_instrument_string_get_its_paid_order_re
     for n, attacker in enumerate(attackers):
         buy(attacker, sale, HTTP_X_DEVICE_ID=f"throwaway-{n}", REMOTE_ADDR=f"36.{n}.9.9",
             **BROWSER)
-    signals.attempts_drain(sale_id=sale.pk)
+    risk_feed.attempts_drain(sale_id=sale.pk)
     pipeline.drain(sale_id=sale.pk)
     for attacker in attackers:
         theirs = Order.objects.get(sale_id=sale.pk, user_id=attacker.user_id)
@@ -98,9 +100,9 @@ def test_an_account_blacklisted_by_its_registered_phone_still_enters_a_draw(
     reservation (a draw's entry) and the draw only check the account, device and IP, so an
     account whose registered phone is blacklisted enters the draw and can win a right."""
     from antiscalper import services as lists
-    from conftest import client_for
-    from sales import draws
     from sales.models import FlashSale
+    from sales.modes import draws
+    from shop.tests.fixtures import client_for
 
     sale = draw_sale(stock=1, closes_in=3600)
     listed = old(make_customer())
@@ -124,7 +126,7 @@ def test_an_address_blacklist_value_that_normalises_past_300_chars_is_a_400_not_
     from django.contrib.auth import get_user_model
 
     from antiscalper.models import BlacklistEntry
-    from conftest import client_for
+    from shop.tests.fixtures import client_for
 
     root = get_user_model().objects.create_superuser("root2", "r@x.y", "pw-pw-pw-pw-1")
     answer = client_for(root).post("/api/v1/ops/blacklist", {
@@ -149,7 +151,7 @@ def test_a_stock_return_deleted_in_admin_is_given_back_twice_and_the_counters_dr
     buyers = [old(make_customer()) for _ in range(3)]
     for n, b in enumerate(buyers):
         buy(b, sale, HTTP_X_DEVICE_ID=f"dev-{n}", REMOTE_ADDR=f"36.{n}.1.1", **BROWSER)
-    signals.attempts_drain(sale_id=sale.pk)
+    risk_feed.attempts_drain(sale_id=sale.pk)
     pipeline.drain(sale_id=sale.pk)
     order = Order.objects.get(sale_id=sale.pk, user_id=buyers[0].user_id)
     services.order_cancel(order_id=order.pk, user_id=buyers[0].user_id)

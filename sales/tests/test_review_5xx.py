@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from conftest import client_for
+from shop.tests.fixtures import client_for
 
 TICKETS = ["1-00000000000000٣", "٣-0000000000000000", "999999999999-0123456789abcdef",
            "1-0123456789ABCDEF", "1-0123456789abcdef-ffffffffffff-0123456789abcdef",

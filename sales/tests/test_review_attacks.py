@@ -9,9 +9,12 @@ from __future__ import annotations
 import pytest
 
 from core.errors import DomainError
-from sales import modes, pipeline, services, signals
+from sales import services
 from sales.invariants import broken, holding_within_stock, sale_invariants
 from sales.models import FlashSale
+from sales.modes import fcodes
+from sales.pipeline import orders as pipeline
+from sales.pipeline import risk_feed
 from shop.models import Order
 
 
@@ -45,7 +48,7 @@ def test_fcode_quota_release_on_a_redis_back_from_an_older_snapshot_oversells(
     record holds more than the stock, with the guard's approval."""
     sale = make_sale(stock=4, fcode_quota=2, load=False)
     fans = [make_customer(fan_level=3) for _ in range(2)]
-    issued = modes.fcodes_issue(sale_id=sale.pk, count=2, fan_level_min=3)
+    issued = fcodes.fcodes_issue(sale_id=sale.pk, count=2, fan_level_min=3)
     services.gate_load(sale_id=sale.pk)
     snapshot = gate_redis.server.save()      # F-code stock 2 in this backup
     for code in issued:
@@ -60,13 +63,13 @@ def test_fcode_quota_release_on_a_redis_back_from_an_older_snapshot_oversells(
     # Ops release the F-code quota to the open rush (API or admin) before the gate is
     # rebuilt: the gate is stale, and the release answers from it anyway.
     try:
-        moved = modes.fcode_quota_release(sale_id=sale.pk)
+        moved = fcodes.fcode_quota_release(sale_id=sale.pk)
     except DomainError as refusal:          # a stale gate refuses: it must be rebuilt first
         assert refusal.code == "unavailable"
         moved = None
     services.gate_rebuild(sale_id=sale.pk)
     if moved is None:                       # once rebuilt, nothing sold can be released
-        moved = modes.fcode_quota_release(sale_id=sale.pk)
+        moved = fcodes.fcode_quota_release(sale_id=sale.pk)
         assert moved == 0
     sale.refresh_from_db()
     assert sale.fcode_quota >= sale.fcode_units_taken
@@ -120,8 +123,8 @@ def test_invariants_hold_after_stock_lowered_on_stale_gate_summary(gate_redis, m
 
 @pytest.mark.django_db(transaction=True)
 def test_risk_cancel_and_expiry_sweep_on_one_order_do_not_deadlock(make_sale, buyer_ids):
-    """Lock order: attempts_drain's risk cancel (sales/signals.py) takes the sale's row lock
-    FIRST and then updates Order rows (orders_cancel_for_risk); the expiry sweep
+    """Lock order: attempts_drain's risk cancel (sales/pipeline/risk_feed.py) takes the sale's
+    row lock FIRST and then updates Order rows (orders_cancel_for_risk); the expiry sweep
     (sale_order_expire) updates the Order row FIRST and then the sale's row (stock_release ->
     units_give_back). On PostgreSQL the two deadlock on an order that is being expired while
     the risk engine blocks its buyer: one of them dies with `deadlock detected`."""
@@ -156,11 +159,11 @@ def test_risk_cancel_and_expiry_sweep_on_one_order_do_not_deadlock(make_sale, bu
         finally:
             connections.close_all()
 
-    def risk() -> None:  # what signals._drain_attempts calls for blocked tickets
+    def risk() -> None:  # what risk_feed._drain_attempts calls for blocked tickets
         try:
             expiry_locked_order.wait(5)
             risk_locked_sale.set()
-            signals.blocked_orders_cancel(sale_id=sale.pk, tickets=[order.ticket])
+            risk_feed.blocked_orders_cancel(sale_id=sale.pk, tickets=[order.ticket])
         except BaseException as error:  # noqa: BLE001
             errors.append(error)
         finally:

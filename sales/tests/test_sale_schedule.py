@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from conftest import client_for
 from core.errors import DomainError
 from sales import services
 from sales.models import FlashSale
+from shop.tests.fixtures import client_for
 
 
 def _sale(sku, *, starts_in: float, **extra) -> dict:

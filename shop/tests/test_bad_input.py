@@ -10,9 +10,9 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from rest_framework.test import APIClient
 
-from conftest import client_for
 from core.tests.test_errors import assert_envelope
 from shop.models import Address, Customer
+from shop.tests.fixtures import client_for
 
 DEEP = "[" * 50_000
 

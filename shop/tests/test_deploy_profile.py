@@ -34,7 +34,7 @@ def test_the_fcode_key_defaults_to_the_derivation_codes_were_always_hashed_with(
 
 
 def test_codes_are_hashed_with_the_fcode_key_not_the_secret_key(settings):
-    from sales.fcodes import code_hash
+    from sales.modes.fcodes import code_hash
     before = code_hash("ABCDE-FGHJK-LMNPQ")
     settings.FCODE_HMAC_KEY = "another-key"
     assert code_hash("ABCDE-FGHJK-LMNPQ") != before

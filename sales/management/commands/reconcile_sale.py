@@ -5,7 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from sales.models import FlashSale
-from sales.reconcile import sale_reconcile
+from sales.pipeline.reconcile import sale_reconcile
 from sales.services import gate_rebuild
 
 

@@ -1,0 +1,253 @@
+"""The admission gate's hot path: one purchase attempt decided by one Lua call.
+
+`admit` makes no SQL query and one Redis round trip (the registered script, EVALSHA). Once the
+gate answers `sold_out`, this process answers `sold_out` from memory for
+SOLD_OUT_MEMO_SECONDS without asking Redis: only a real sold-out answer sets that memo, and
+it expires by itself, so units given back by expiries are sold again. Reads of what a gate
+holds live here too; loading and rebuilding gates is `sales.gate.ops`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+
+from antiscalper.mirror import READY_KEY as BLACKLIST_READY_KEY
+from core.errors import DomainError, ErrorCode
+from sales.gate import hotline
+from sales.gate.keys import (
+    ATTEMPTS_CAP,
+    BLACKLIST_KEYS,
+    FCODE_GUESS_LIMIT,
+    FCODE_GUESS_WINDOW_SECONDS,
+    SIGNALS_KEY,
+    TICKET_TTL_SECONDS,
+    SaleKeys,
+    connection,
+    dataset,
+    guess_keys,
+    script_source,
+    ticket_new,
+)
+
+SOLD_OUT_MEMO_SECONDS = 1.0
+# admit.lua's ARGV[18]: the Redis dataset the caller's line reaches, filled in by the line.
+DATASET_ARG = 17
+
+
+def _hot_script(name: str) -> hotline.HotLine:
+    """The admission script on this thread's own line to Redis (see `sales.gate.hotline`)."""
+    return hotline.line(name, script_source)
+
+
+@lru_cache(maxsize=1024)
+def _admit_keys(sale_id: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """A sale's fixed keys for the admission script, in its KEYS order, around the ticket's,
+    the F-code guess counters' and the account's rate key (built once per sale)."""
+    keys = SaleKeys(sale_id)
+    return ((keys.meta, keys.stock, keys.bought, keys.idem, keys.queue, keys.seq),
+            (keys.reservers, BLACKLIST_KEYS["account"], BLACKLIST_KEYS["device"],
+             BLACKLIST_KEYS["ip"], keys.fstock, keys.fcodes, keys.rights),
+            (SIGNALS_KEY, BLACKLIST_READY_KEY, keys.attempts))
+
+
+@dataclass(frozen=True)
+class Admission:
+    ticket: str
+    position: int
+    duplicate: bool = False
+
+
+_sold_out_until: dict[int, float] = {}
+_memo_lock = threading.Lock()
+
+
+# Attempts answered from the memo never reach Redis; they are still signals (bots keep
+# hammering after a sell-out), so they are buffered here and appended to the sale's attempts
+# stream in one pipelined round trip per MEMO_FLUSH_SIZE attempts or MEMO_FLUSH_SECONDS.
+MEMO_FLUSH_SIZE = 200
+MEMO_FLUSH_SECONDS = 1.0
+_memo_attempts: list[tuple[int, dict]] = []
+_memo_flushed_at = time.monotonic()
+
+
+def _memo_record(sale_id: int, fields: dict) -> None:
+    global _memo_flushed_at
+    with _memo_lock:
+        _memo_attempts.append((sale_id, fields))
+        due = (len(_memo_attempts) >= MEMO_FLUSH_SIZE
+               or time.monotonic() - _memo_flushed_at >= MEMO_FLUSH_SECONDS)
+    if due:
+        memo_attempts_flush()
+
+
+def memo_attempts_flush() -> int:
+    """Append the buffered memo attempts to their sales' streams; returns how many."""
+    global _memo_attempts, _memo_flushed_at
+    with _memo_lock:
+        batch, _memo_attempts = _memo_attempts, []
+        _memo_flushed_at = time.monotonic()
+    if not batch:
+        return 0
+    pipe = connection().pipeline(transaction=False)
+    for sale_id, fields in batch:
+        pipe.xadd(SaleKeys(sale_id).attempts, fields, maxlen=ATTEMPTS_CAP, approximate=True)
+    try:
+        pipe.execute()
+    except redis.RedisError:
+        return 0  # signals are best effort; the sale itself is unaffected
+    return len(batch)
+
+
+atexit.register(memo_attempts_flush)  # a worker's last second of memo attempts
+
+
+def sold_out_memo_clear() -> None:
+    with _memo_lock:
+        _sold_out_until.clear()
+
+
+def sold_out_memo_forget(sale_id: int) -> None:
+    """Units came back to this sale: ask the gate again on the next attempt."""
+    with _memo_lock:
+        _sold_out_until.pop(sale_id, None)
+
+
+# The gate's refusals by error code. admit.lua's verdicts are these codes, except `no_right`
+# (answered as NO_PURCHASE_RIGHT), `fcode_locked` and `invalid_quantity` (raised below).
+REFUSALS = {
+    ErrorCode.NOT_STARTED: "The sale has not started yet.",
+    ErrorCode.ENDED: "The sale has ended.",
+    ErrorCode.SOLD_OUT: "Sold out: no stock is left in this sale.",
+    ErrorCode.LIMIT_REACHED: "You have reached this sale's per-user limit.",
+    ErrorCode.RESERVATION_REQUIRED: "This sale needs a reservation, and this account holds none.",
+    ErrorCode.BLOCKED: "This account cannot buy in this sale.",
+    ErrorCode.BUSY: "The order queue is full; retry in a moment.",
+    ErrorCode.UNAVAILABLE: "The sale is temporarily unavailable; nothing was sold. Retry shortly.",
+    ErrorCode.FCODE_INVALID: "This F-code is wrong, used, expired or not yours.",
+    ErrorCode.NO_PURCHASE_RIGHT: "This draw sale sells only to winners holding a purchase right.",
+}
+
+
+# The purchase reached Redis and then the line broke: it may have been admitted. A retry with
+# the same Idempotency-Key gets the first answer; the ticket named here is the one it would
+# have been given, so GET /tickets/{ticket} tells too.
+OUTCOME_UNKNOWN = ("We lost the answer to this purchase: it may have gone through. Check the "
+                   "ticket, or retry with the same Idempotency-Key to get its first answer.")
+
+
+def admit(*, sale_id: int, user_id: int, quantity: int, now_ms: int,
+          idempotency_key: str | None = None, device: str = "", ip: str = "",
+          address_id: int | None = None, fcode_hash: str = "", client: str = "{}") -> Admission:
+    """Decide one purchase attempt atomically; raise a DomainError with the refusal's code."""
+    until = None if fcode_hash else _sold_out_until.get(sale_id)
+    if until is not None:
+        if time.monotonic() < until:
+            _memo_record(sale_id, {"user": user_id, "at": now_ms, "verdict": "sold_out",
+                                   "device": device, "ip": ip, "client": client, "fcode": "0",
+                                   "ticket": "", "memo": "1"})
+            raise DomainError("sold_out", REFUSALS["sold_out"])
+        sold_out_memo_forget(sale_id)
+    ticket = ticket_new(sale_id, user_id=user_id, issued_ms=now_ms)
+    keys, (head, middle, tail) = SaleKeys(sale_id), _admit_keys(sale_id)
+    try:
+        answer = _hot_script("admit")(
+            keys=[*head, keys.ticket(ticket), *middle, *guess_keys(user_id, device), *tail,
+                  keys.rate(user_id)],
+            args=[user_id, quantity, now_ms, idempotency_key or "", ticket, device, ip,
+                  settings.GATE_QUEUE_BOUND, TICKET_TTL_SECONDS, address_id or "", fcode_hash,
+                  FCODE_GUESS_LIMIT, FCODE_GUESS_WINDOW_SECONDS, client, ATTEMPTS_CAP,
+                  settings.PURCHASE_RATE_LIMIT, settings.PURCHASE_RATE_WINDOW_SECONDS, ""],
+            dataset_at=DATASET_ARG,
+        )
+    except hotline.OutcomeUnknown:
+        raise DomainError("unavailable", OUTCOME_UNKNOWN, status=503,
+                          details={"outcome": "unknown", "ticket": ticket}) from None
+    except redis.RedisError:
+        raise DomainError("unavailable", REFUSALS["unavailable"]) from None
+    verdict = answer[0]
+    if verdict == "admitted":
+        return Admission(ticket=answer[1], position=int(answer[2]))
+    if verdict == "duplicate":
+        return Admission(ticket=answer[1], position=0, duplicate=True)
+    if verdict == "sold_out" and answer[1] == "open":
+        with _memo_lock:
+            _sold_out_until[sale_id] = time.monotonic() + SOLD_OUT_MEMO_SECONDS
+    if verdict == "rate_limited":
+        raise DomainError("rate_limited", "Too many purchase attempts; slow down.",
+                          details={"retry_after": max(int(answer[1]), 1)})
+    if verdict == "fcode_locked":
+        retry = max(int(answer[1]), 1)
+        raise DomainError("rate_limited", "Too many wrong F-codes; try again later.",
+                          details={"retry_after": retry})
+    if verdict in ("fcode_invalid", "no_right"):
+        code = (ErrorCode.FCODE_INVALID if verdict == "fcode_invalid"
+                else ErrorCode.NO_PURCHASE_RIGHT)
+        raise DomainError(code, REFUSALS[code])
+    if verdict == "invalid_quantity":
+        raise DomainError("invalid", f"At most {answer[1]} per customer in this sale.",
+                          details={"quantity": [f"must be at most {answer[1]}"]})
+    if verdict == "blocked":
+        raise DomainError("blocked", REFUSALS["blocked"], details={
+            "appeal": "Write to the appeals desk (POST /api/v1/appeals) with your order or "
+                      "account details; a person reviews every appeal."})
+    details: dict = {}
+    if verdict == "limit_reached":
+        details = {"limit": int(answer[1])}
+    elif verdict in ("not_started", "ended"):
+        moment = datetime.fromtimestamp(int(answer[1]) / 1000, tz=UTC).isoformat()
+        details = {"starts_at" if verdict == "not_started" else "ends_at": moment}
+    status = 503 if verdict in ("unavailable", "busy") else None
+    raise DomainError(verdict, REFUSALS[verdict], details=details, status=status)
+
+
+@dataclass(frozen=True)
+class GateState:
+    loaded: bool
+    epoch: int | None
+    stock_left: int | None
+    queued: int
+    bought: dict[int, int]
+    fcode_stock_left: int | None = None
+    dataset: str | None = None       # the Redis dataset the gate was loaded on
+    current_dataset: str | None = None  # the dataset Redis holds now
+
+    @property
+    def stale(self) -> bool:
+        """Loaded, but on another dataset: Redis came back different and may hold less than
+        it acknowledged, so the gate sells nothing until it is rebuilt from the database."""
+        return self.loaded and self.dataset != self.current_dataset
+
+    @property
+    def trusted(self) -> bool:
+        return self.loaded and not self.stale
+
+
+def state(*, sale_id: int) -> GateState:
+    """What the gate holds for a sale right now (for reconciliation and the sale API)."""
+    keys = SaleKeys(sale_id)
+    current = dataset()
+    pipe = connection().pipeline(transaction=True)
+    pipe.hmget(keys.meta, "loaded", "epoch", "dataset").get(keys.stock)
+    pipe.xlen(keys.queue).hgetall(keys.bought).get(keys.fstock)
+    (loaded, epoch, loaded_on), stock, queued, bought, fstock = pipe.execute()
+    return GateState(
+        loaded=loaded == "1", epoch=int(epoch) if epoch is not None else None,
+        stock_left=int(stock) if stock is not None else None, queued=int(queued),
+        bought={int(user): int(units) for user, units in bought.items()},
+        fcode_stock_left=int(fstock) if fstock is not None else None,
+        dataset=loaded_on, current_dataset=current,
+    )
+
+
+def stock_left(*, sale_id: int) -> int | None:
+    """Units left in the gate, or None when the sale is not loaded (one Redis round trip)."""
+    value = connection().get(SaleKeys(sale_id).stock)
+    return int(value) if value is not None else None

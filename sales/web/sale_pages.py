@@ -1,0 +1,261 @@
+"""Storefront pages of flash sales: the list, the sale page and its live state, reserve and
+buy (with an optional F-code). What follows a purchase (the ticket, draw results) is in
+`sales.web.ticket_pages`; the blocked shopper's page and the appeal form in
+`sales.web.appeal_pages`.
+
+Buying goes through `services.purchase_admit`, the gate of the API: no second path to stock.
+Under the rush the sale page is cheap: anonymous shoppers get a shared copy rendered at most
+every CACHE_SECONDS (no SQL on a hit), and the live state comes from `live.json` (no per-user
+data, one SQL row and one Redis MGET, cacheable for a second).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from functools import partial
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_POST
+from django_ratelimit.decorators import ratelimit
+
+from core.errors import DomainError, ErrorCode, envelope
+from core.http import client_ip_of, client_of
+from core.sentences import when
+from sales import selectors, services
+from sales.api.serializers import purchase_input
+from sales.gate.keys import epoch_ms
+from sales.models import Reservation, SaleMode, SaleStatus
+from sales.modes import reservations
+from sales.web.appeal_pages import blocked_page
+from shop.selectors import address_list
+from shop.web import device_for, error_page, not_found_page
+
+CACHE_SECONDS = 2
+LIVE_MAX_AGE = 1
+
+
+def _surely_anonymous(request: HttpRequest) -> bool:
+    """No session cookie: anonymous without touching the session store (no SQL)."""
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return True
+    return not request.user.is_authenticated
+
+
+def _shared_page(key: str, build) -> HttpResponse:
+    """A page every anonymous shopper sees alike, rendered once per CACHE_SECONDS."""
+    html = cache.get(key)
+    if html is None:
+        template, context = build()
+        html = render_to_string(template, {**context, "shared": True})
+        cache.set(key, html, CACHE_SECONDS)
+    response = HttpResponse(html)
+    patch_cache_control(response, public=True, max_age=CACHE_SECONDS)
+    return response
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    add_never_cache_headers(response)
+    return response
+
+
+# ---- the sale list and the sale page --------------------------------------------------------
+
+LIST_PAGE = 50
+_PAGE = re.compile(r"[1-9][0-9]{0,5}")
+
+
+def _page_of(request: HttpRequest) -> int:
+    """?page=N (ASCII, 1 to 999999); anything else is the first page."""
+    raw = request.GET.get("page", "")
+    return int(raw) if _PAGE.fullmatch(raw) else 1
+
+
+def _list_context(page: int = 1) -> tuple[str, dict]:
+    """One page of the sales that have not ended (LIST_PAGE of them, soonest first), and on
+    the first page the ten that ended last: a live sale is never pushed off by past ones."""
+    now = timezone.now()
+    current = selectors.sale_list_current(now=now)
+    window = list(current[(page - 1) * LIST_PAGE:page * LIST_PAGE + 1])
+    more = len(window) > LIST_PAGE
+    ended = list(selectors.sale_list_ended(now=now)[:10]) if page == 1 else []
+    rows = selectors.sale_rows(window[:LIST_PAGE] + ended)
+    groups = {status: [] for status in SaleStatus.values}
+    for sale, left, status in rows:
+        groups[status].append({"sale": sale, "left": left, "status": status,
+                               "starts": when(sale.starts_at)})
+    return "sales/sale_list.html", {
+        "live": groups[SaleStatus.LIVE], "upcoming": groups[SaleStatus.SCHEDULED],
+        "sold_out": groups[SaleStatus.SOLD_OUT], "ended": groups[SaleStatus.ENDED],
+        "page": page, "next_page": page + 1 if more else None,
+        "previous_page": page - 1 if page > 1 else None,
+    }
+
+
+@require_GET
+def sale_list(request: HttpRequest) -> HttpResponse:
+    page = _page_of(request)
+    if _surely_anonymous(request):
+        return _shared_page(f"web:sales:{page}", partial(_list_context, page))
+    template, context = _list_context(page)
+    return _private(render(request, template, context))
+
+
+def _sale_context(sale) -> dict:
+    left = selectors.stock_left_map([sale])[sale.pk]
+    status = sale.status_at(timezone.now(), left)
+    balance = sale.balance_per_unit
+    return {
+        "sale": sale, "product": sale.sku.product, "left": left, "status": status,
+        "starts": when(sale.starts_at), "ends": when(sale.ends_at),
+        "starts_ms": epoch_ms(sale.starts_at), "ends_ms": epoch_ms(sale.ends_at),
+        "server_ms": int(time.time() * 1000),
+        "needs_reservation": sale.needs_reservation, "is_draw": sale.mode == SaleMode.DRAW,
+        "is_deposit": sale.mode == SaleMode.DEPOSIT, "balance": balance,
+        "deposit_counts": sale.deposit + sale.deposit_expansion if sale.deposit else None,
+        "reservation_opens": when(sale.reservation_opens_at) if sale.reservation_opens_at
+        else "", "reservation_closes": when(sale.reservation_closes_at)
+        if sale.reservation_closes_at else "",
+        "balance_opens": when(sale.balance_opens_at) if sale.balance_opens_at else "",
+        "balance_closes": when(sale.balance_closes_at) if sale.balance_closes_at else "",
+        "quantities": range(1, sale.per_user_limit + 1),
+    }
+
+
+@require_GET
+def sale_page(request: HttpRequest, sale_id: int) -> HttpResponse:
+    """The product, price, stock state and countdown; the forms for logged-in shoppers."""
+    def build() -> tuple[str, dict]:
+        return "sales/sale.html", _sale_context(selectors.sale_get(sale_id=sale_id))
+
+    try:
+        if _surely_anonymous(request):
+            return _shared_page(f"web:sale:{sale_id}", build)
+        template, context = build()
+    except DomainError:
+        return not_found_page(request, "sale")
+    sale, user_id = context["sale"], request.user.id
+    context.update(
+        reserved=Reservation.objects.filter(sale=sale, user_id=user_id).exists(),
+        addresses=list(address_list(user_id=user_id)),
+        buy_key=str(uuid.uuid4()),
+    )
+    return _private(render(request, template, context))
+
+
+_live_memo: dict[int, tuple[float, object, int]] = {}  # sale -> (until, sale, stock left)
+LIVE_MEMO_SECONDS = 0.5
+
+
+def _live(sale_id: int):
+    """The sale and its stock left, kept in this process for half a second: every shopper's
+    countdown polls this, and the answer is the same for all of them."""
+    hit = _live_memo.get(sale_id)
+    if hit and hit[0] > time.monotonic():
+        return hit[1], hit[2]
+    sale = selectors.sale_list().filter(pk=sale_id).first()
+    left = selectors.stock_left_map([sale])[sale.pk] if sale else 0
+    _live_memo[sale_id] = (time.monotonic() + LIVE_MEMO_SECONDS, sale, left)
+    return sale, left
+
+
+@require_GET
+def live_state(request: HttpRequest, sale_id: int) -> JsonResponse:
+    """The sale's live state and the server's clock: what the countdown and the buy button
+    need. The same for everyone, so browsers and proxies may keep it for a second."""
+    sale, left = _live(sale_id)
+    if sale is None:
+        return envelope(ErrorCode.NOT_FOUND, "No such sale.", 404)
+    now = timezone.now()  # the clock is always fresh; only the sale's state is memoised
+    response = JsonResponse({
+        "server_time": now.isoformat(), "server_ms": epoch_ms(now),
+        "status": sale.status_at(now, left), "stock_left": left,
+        "starts_at": sale.starts_at.isoformat(), "ends_at": sale.ends_at.isoformat(),
+    })
+    patch_cache_control(response, public=True, max_age=LIVE_MAX_AGE)
+    return response
+
+
+# ---- reserve and buy --------------------------------------------------------------------
+
+def _login_first(request: HttpRequest, sale_id: int) -> HttpResponse:
+    messages.info(request, "Log in first; you will come back to the sale.")
+    back = reverse("web-sale", args=[sale_id])
+    return redirect(f"{reverse('web-login')}?{urlencode({'next': back})}")
+
+
+def _refused(request: HttpRequest, error: DomainError, sale_id: int) -> HttpResponse:
+    if error.code == "blocked":
+        return blocked_page(request, status=403)
+    if error.code == "not_found":
+        return not_found_page(request, "sale")
+    return error_page(request, error, title="Not this time",
+                      back=reverse("web-sale", args=[sale_id]))
+
+
+def _limited(request: HttpRequest, sale_id: int) -> HttpResponse:
+    return _refused(request, DomainError("rate_limited", "", details={
+        "retry_after": settings.RATELIMIT_RETRY_AFTER}), sale_id)
+
+
+@require_POST
+@ratelimit(key="user_or_ip", rate=lambda group, request: settings.RATE_RESERVATION,
+           method="POST", block=False)
+def reserve(request: HttpRequest, sale_id: int) -> HttpResponse:
+    """Reserve (or, in a draw, enter the draw); idempotent."""
+    if not request.user.is_authenticated:
+        return _login_first(request, sale_id)
+    if getattr(request, "limited", False):
+        return _limited(request, sale_id)
+    try:
+        sale = selectors.sale_get(sale_id=sale_id)
+        _, created = reservations.reservation_create(
+            sale_id=sale_id, user_id=request.user.id, device=device_for(request),
+            ip=client_ip_of(request), client=client_of(request))
+    except DomainError as error:
+        return _refused(request, error, sale_id)
+    if sale.mode == SaleMode.DRAW:
+        text = "You are in the draw." if created else "You had already entered this draw."
+    else:
+        text = ("Reserved: you may buy when the sale opens." if created
+                else "You had already reserved this sale.")
+    messages.success(request, text)
+    return redirect("web-sale", sale_id=sale_id)
+
+
+def _form_int(value: str) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+@require_POST
+def buy(request: HttpRequest, sale_id: int) -> HttpResponse:
+    """Press buy: the gate admits (a ticket to follow) or refuses (a sentence)."""
+    if not request.user.is_authenticated:
+        return _login_first(request, sale_id)
+    form = {"quantity": _form_int(request.POST.get("quantity", "")) or "1"}
+    if address := _form_int(request.POST.get("address_id", "")):
+        form["address_id"] = address
+    if fcode := request.POST.get("fcode", "").strip():
+        form["fcode"] = fcode
+    try:
+        data = purchase_input(form)
+        admission = services.purchase_admit(
+            sale_id=sale_id, user_id=request.user.id, quantity=data["quantity"],
+            address_id=data["address_id"],
+            idempotency_key=request.POST.get("key", "").strip()[:64] or None,
+            device=device_for(request), ip=client_ip_of(request), fcode=data["fcode"],
+            client=client_of(request))
+    except DomainError as error:
+        return _refused(request, error, sale_id)
+    return redirect("web-ticket", ticket=admission.ticket)
