@@ -11,6 +11,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from config import embedded_redis
 from shop import services
 from shop.models import Product, Sku
 
@@ -19,8 +20,11 @@ _sequence = itertools.count(1)
 
 @pytest.fixture(autouse=True)
 def redis_client():
-    """The real Redis of this run (embedded or REDIS_URL), empty at the start of each test."""
-    client = redis.Redis.from_url(settings.REDIS_URL)
+    """The real Redis of this run (embedded or REDIS_URL), empty at the start of each test.
+    The first test's flush starts the embedded server, so this process owns it: it outlives
+    every process a test starts."""
+    client = redis.Redis.from_url(settings.REDIS_URL,
+                                  **embedded_redis.pool_options(settings.REDIS_URL))
     client.flushdb()
     yield client
     client.close()
