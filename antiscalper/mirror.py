@@ -31,6 +31,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from antiscalper import selectors
+from config import embedded_redis
 from core.redis_dataset import dataset_of
 
 logger = logging.getLogger("antiscalper.mirror")
@@ -60,7 +61,8 @@ def connection() -> redis.Redis:
     and the gate's maintenance (`sales.gate.keys.connection` is this function). redis-py's
     pool re-creates its connections in a forked child."""
     return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True,
-                                health_check_interval=30)
+                                health_check_interval=30,
+                                **embedded_redis.pool_options(settings.REDIS_URL))
 
 
 def mirror_ready() -> bool:

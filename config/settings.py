@@ -122,14 +122,19 @@ STOREFRONT_ERROR_PAGE = "shop.web.error_page"
 
 if os.environ.get("REDIS_URL"):
     REDIS_URL = os.environ["REDIS_URL"]
+    EMBEDDED_REDIS_DIR = None
 else:
-    REDIS_URL = embedded_redis.ensure(os.environ.get("EMBEDDED_REDIS_DIR", VAR_DIR / "redis"))
-    # Processes started from this one (web workers, Celery) reuse the same server.
-    os.environ["REDIS_URL"] = REDIS_URL
+    # An embedded redis-server on a unix socket in this directory. Nothing starts here: the
+    # first connection to it starts it (config.embedded_redis). Exported so that processes
+    # started from this one (web workers, Celery) name the same socket.
+    EMBEDDED_REDIS_DIR = os.path.abspath(os.environ.get("EMBEDDED_REDIS_DIR", VAR_DIR / "redis"))
+    os.environ["EMBEDDED_REDIS_DIR"] = EMBEDDED_REDIS_DIR
+    REDIS_URL = embedded_redis.url_in(EMBEDDED_REDIS_DIR)
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": ("config.embedded_redis.RedisCache" if EMBEDDED_REDIS_DIR
+                    else "django.core.cache.backends.redis.RedisCache"),
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "cache",
     }
@@ -194,7 +199,8 @@ SPECTACULAR_SETTINGS = {
                              "config.openapi.error_responses"],
 }
 
-CELERY_BROKER_URL = REDIS_URL.replace("unix://", "redis+socket://", 1)
+CELERY_BROKER_URL = (embedded_redis.broker_url(REDIS_URL) if EMBEDDED_REDIS_DIR
+                     else REDIS_URL.replace("unix://", "redis+socket://", 1))
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -1,8 +1,8 @@
 """Starting and stopping the server stack: gunicorn web workers, Celery worker(s) and beat.
 
 Every process started here is stopped here too, on normal exit, on Ctrl-C and on SIGTERM.
-The embedded Redis (if any) was started by this process's settings, so the children inherit
-REDIS_URL and it stops after them.
+The embedded Redis (if any) is started here before the children, so this process owns it and
+it stops after them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+
+from config import embedded_redis
 
 KEEP_ALIVE_SECONDS = 20
 _deferring = False
@@ -95,6 +97,7 @@ class Stack:
         self.processes.append((name, process))
 
     def start(self) -> None:
+        embedded_redis.ensure_if_embedded(self.extra_env.get("REDIS_URL", settings.REDIS_URL))
         python = sys.executable
         bin_dir = Path(python).parent
         self._spawn("web", [

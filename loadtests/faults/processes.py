@@ -70,6 +70,11 @@ class CeleryWorker:
 
     def start(self, *, timeout: float = 30.0) -> CeleryWorker:
         """Start the worker and wait until it says it is ready (it logs "ready.")."""
+        from config import embedded_redis
+
+        # With REDIS_URL given, the worker never starts an embedded server: this process does
+        # (if that is the URL), and outlives the worker.
+        embedded_redis.ensure_if_embedded(self.env["REDIS_URL"])
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,

@@ -35,6 +35,7 @@ import hiredis
 import redis
 from django.conf import settings
 
+from config import embedded_redis
 from core.redis_dataset import dataset_of_info, parse_info
 
 # A Redis that stops answering must not hang a web thread: the kernel's own receive and send
@@ -60,7 +61,8 @@ class HotLine:
     is out of step)."""
 
     def __init__(self, *, url: str, source: str) -> None:
-        self._client = redis.Redis.from_url(url, decode_responses=True, protocol=2)
+        self._client = redis.Redis.from_url(url, decode_responses=True, protocol=2,
+                                            **embedded_redis.pool_options(url))
         self._script = self._client.register_script(source)
         self._connection = None
         self._reader: hiredis.Reader | None = None

@@ -19,6 +19,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from config import embedded_redis
 from shop import payments, services
 from shop.models import Order, OrderLine, OrderStatus, Product, Sku
 
@@ -27,8 +28,11 @@ _sequence = itertools.count(1)
 
 @pytest.fixture(autouse=True)
 def redis_client():
-    """The real Redis of this run (embedded or REDIS_URL), empty at the start of each test."""
-    client = redis.Redis.from_url(settings.REDIS_URL)
+    """The real Redis of this run (embedded or REDIS_URL), empty at the start of each test.
+    The first test's flush starts the embedded server, so this process owns it: it outlives
+    every process a test starts."""
+    client = redis.Redis.from_url(settings.REDIS_URL,
+                                  **embedded_redis.pool_options(settings.REDIS_URL))
     client.flushdb()
     yield client
     client.close()
