@@ -256,6 +256,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 # "gate" (Redis admission + Celery pipeline) or "row_lock" (the textbook way, for benchmarks).
 PURCHASE_STRATEGY = os.environ.get("PURCHASE_STRATEGY", "gate")
+# The rush path (sales.rush) answers purchases, ticket polls and live states before Django.
+RUSH_PATH = env_bool("RUSH_PATH", True)
 
 # Rate limits (django-ratelimit, counted in the shared Redis cache), per client IP or account.
 RATELIMIT_USE_CACHE = "default"

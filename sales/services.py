@@ -22,7 +22,6 @@ from sales.gate import admission
 from sales.gate import ops as gate_ops
 from sales.gate.keys import epoch_ms, sale_id_of_ticket
 from sales.models import FlashSale, RejectedTicket, SaleMode, sale_locked
-from sales.modes.fcodes import code_hash
 from shop.models import Order
 
 logger = logging.getLogger("flashsale.sales")
@@ -184,22 +183,16 @@ def ticket_resolve(*, ticket: str, user_id: int) -> selectors.TicketStatus:
     return selectors.ticket_status(ticket=ticket, user_id=user_id)
 
 
-def purchase_admit(*, sale_id: int, user_id: int, quantity: int = 1,
-                   address_id: int | None = None, idempotency_key: str | None = None,
-                   device: str = "", ip: str = "", fcode: str | None = None,
-                   client: str = "{}", now: datetime | None = None) -> admission.Admission:
+def purchase_admit(*, purchase: admission.Purchase, now: datetime | None = None,
+                   ) -> admission.Admission:
     """The hot path: one Redis call, no SQL. Everything is decided by the gate's script,
     F-codes included (only their HMAC travels). Only when the gate cannot answer does the
     database say why, if it knows better (no such sale, not started, ended)."""
-    now_ms = epoch_ms(now or timezone.now())
     try:
-        return admission.admit(sale_id=sale_id, user_id=user_id, quantity=quantity, now_ms=now_ms,
-                               idempotency_key=idempotency_key, device=device, ip=ip,
-                               address_id=address_id, fcode_hash=code_hash(fcode) if fcode else "",
-                               client=client)
+        return admission.admit(purchase=purchase, now_ms=epoch_ms(now or timezone.now()))
     except DomainError as refusal:
         if refusal.code == "unavailable" and "outcome" not in refusal.details:
-            gate_unavailable_explain(sale_id=sale_id)
+            gate_unavailable_explain(sale_id=purchase.sale_id)
         raise
 
 

@@ -38,6 +38,7 @@ from sales.api.serializers import (
     purchase_input,
     sale_representation,
 )
+from sales.gate.admission import Purchase
 from sales.gate.keys import ticket_new
 from sales.modes import draws, fcodes, reservations, textbook
 
@@ -88,13 +89,9 @@ class SalePurchaseApi(APIView):
         data = purchase_input(json_body_of(request))
         if settings.PURCHASE_STRATEGY == "row_lock":
             return self._row_lock(request, sale_id, data)
-        admission = services.purchase_admit(
-            sale_id=sale_id, user_id=user_id_of(request), quantity=data["quantity"],
-            address_id=data["address_id"],
-            idempotency_key=idempotency_key_of(request),
-            device=device_of(request), ip=client_ip_of(request), fcode=data["fcode"],
-            client=client_of(request),
-        )
+        admission = services.purchase_admit(purchase=Purchase.of_request(
+            request, sale_id=sale_id, user_id=user_id_of(request), data=data,
+            idempotency_key=idempotency_key_of(request), device=device_of(request)))
         body = {"ticket": admission.ticket, "status": "queued", "position": admission.position}
         return Response(body, status=status.HTTP_202_ACCEPTED)
 

@@ -21,6 +21,7 @@ from django.conf import settings
 
 from antiscalper.mirror import READY_KEY as BLACKLIST_READY_KEY
 from core.errors import DomainError, ErrorCode
+from core.http import client_ip_of, client_of
 from sales.gate import hotline
 from sales.gate.keys import (
     ATTEMPTS_CAP,
@@ -30,6 +31,7 @@ from sales.gate.keys import (
     SIGNALS_KEY,
     TICKET_TTL_SECONDS,
     SaleKeys,
+    code_hash,
     connection,
     dataset,
     guess_keys,
@@ -38,8 +40,64 @@ from sales.gate.keys import (
 )
 
 SOLD_OUT_MEMO_SECONDS = 1.0
-# admit.lua's ARGV[18]: the Redis dataset the caller's line reaches, filled in by the line.
-DATASET_ARG = 17
+
+# admit.lua's KEYS and ARGV, slot by slot, as its header names them (a test reads the header).
+ADMIT_KEYS = ("meta", "stock", "bought", "idem", "queue", "seq", "ticket", "reservers",
+              "blacklist_account", "blacklist_device", "blacklist_ip", "fstock", "fcodes",
+              "rights", "guesses_account", "guesses_device", "signals", "blacklist_ready",
+              "attempts", "rate")
+ADMIT_ARGV = ("user", "quantity", "now_ms", "idempotency_key", "ticket", "device", "ip",
+              "queue_bound", "ticket_ttl", "address", "fcode_hash", "guess_limit",
+              "guess_window", "client", "attempts_cap", "rate_limit", "rate_window", "dataset")
+# The dataset slot is filled in by the hot line, with the dataset its own socket reaches.
+DATASET_ARG = ADMIT_ARGV.index("dataset")
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    """One purchase attempt as the shopper's request states it, built once at the edge (the
+    API view, the storefront's form, the rush path) and handed whole to the gate, which
+    turns it into admit.lua's slots (`admit_keys`, `admit_argv`) and nothing else.
+
+    `fcode` is the code as typed; only its HMAC leaves this process. `device`, `ip` and
+    `client` are the anti-scalper signals the gate carries with the attempt."""
+
+    sale_id: int
+    user_id: int
+    quantity: int = 1
+    address_id: int | None = None
+    idempotency_key: str | None = None
+    device: str = ""
+    ip: str = ""
+    fcode: str | None = None
+    client: str = "{}"
+
+    @classmethod
+    def of_request(cls, request, *, sale_id: int, user_id: int, data: dict,
+                   idempotency_key: str | None, device: str) -> Purchase:
+        """From a request (anything with `.META`) and its validated body (`purchase_input`):
+        the client's IP behind the trusted proxies and its browser signals read here, once."""
+        return cls(sale_id=sale_id, user_id=user_id, quantity=data["quantity"],
+                   address_id=data["address_id"], idempotency_key=idempotency_key,
+                   device=device, ip=client_ip_of(request), fcode=data["fcode"],
+                   client=client_of(request))
+
+
+def admit_keys(purchase: Purchase, ticket: str) -> list[str]:
+    """admit.lua's KEYS, in ADMIT_KEYS order (the sale's fixed ones built once per sale)."""
+    head, middle, tail = _admit_keys(purchase.sale_id)
+    keys = SaleKeys(purchase.sale_id)
+    return [*head, keys.ticket(ticket), *middle, *guess_keys(purchase.user_id, purchase.device),
+            *tail, keys.rate(purchase.user_id)]
+
+
+def admit_argv(purchase: Purchase, *, ticket: str, now_ms: int) -> list:
+    """admit.lua's ARGV, in ADMIT_ARGV order; the dataset slot is left for the hot line."""
+    return [purchase.user_id, purchase.quantity, now_ms, purchase.idempotency_key or "", ticket,
+            purchase.device, purchase.ip, settings.GATE_QUEUE_BOUND, TICKET_TTL_SECONDS,
+            purchase.address_id or "", code_hash(purchase.fcode) if purchase.fcode else "",
+            FCODE_GUESS_LIMIT, FCODE_GUESS_WINDOW_SECONDS, purchase.client, ATTEMPTS_CAP,
+            settings.PURCHASE_RATE_LIMIT, settings.PURCHASE_RATE_WINDOW_SECONDS, ""]
 
 
 def _hot_script(name: str) -> hotline.HotLine:
@@ -143,28 +201,23 @@ OUTCOME_UNKNOWN = ("We lost the answer to this purchase: it may have gone throug
                    "ticket, or retry with the same Idempotency-Key to get its first answer.")
 
 
-def admit(*, sale_id: int, user_id: int, quantity: int, now_ms: int,
-          idempotency_key: str | None = None, device: str = "", ip: str = "",
-          address_id: int | None = None, fcode_hash: str = "", client: str = "{}") -> Admission:
+def admit(*, purchase: Purchase, now_ms: int) -> Admission:
     """Decide one purchase attempt atomically; raise a DomainError with the refusal's code."""
-    until = None if fcode_hash else _sold_out_until.get(sale_id)
+    sale_id = purchase.sale_id
+    until = None if purchase.fcode else _sold_out_until.get(sale_id)
     if until is not None:
         if time.monotonic() < until:
-            _memo_record(sale_id, {"user": user_id, "at": now_ms, "verdict": "sold_out",
-                                   "device": device, "ip": ip, "client": client, "fcode": "0",
-                                   "ticket": "", "memo": "1"})
+            _memo_record(sale_id, {"user": purchase.user_id, "at": now_ms, "verdict": "sold_out",
+                                   "device": purchase.device, "ip": purchase.ip,
+                                   "client": purchase.client, "fcode": "0", "ticket": "",
+                                   "memo": "1"})
             raise DomainError("sold_out", REFUSALS["sold_out"])
         sold_out_memo_forget(sale_id)
-    ticket = ticket_new(sale_id, user_id=user_id, issued_ms=now_ms)
-    keys, (head, middle, tail) = SaleKeys(sale_id), _admit_keys(sale_id)
+    ticket = ticket_new(sale_id, user_id=purchase.user_id, issued_ms=now_ms)
     try:
         answer = _hot_script("admit")(
-            keys=[*head, keys.ticket(ticket), *middle, *guess_keys(user_id, device), *tail,
-                  keys.rate(user_id)],
-            args=[user_id, quantity, now_ms, idempotency_key or "", ticket, device, ip,
-                  settings.GATE_QUEUE_BOUND, TICKET_TTL_SECONDS, address_id or "", fcode_hash,
-                  FCODE_GUESS_LIMIT, FCODE_GUESS_WINDOW_SECONDS, client, ATTEMPTS_CAP,
-                  settings.PURCHASE_RATE_LIMIT, settings.PURCHASE_RATE_WINDOW_SECONDS, ""],
+            keys=admit_keys(purchase, ticket),
+            args=admit_argv(purchase, ticket=ticket, now_ms=now_ms),
             dataset_at=DATASET_ARG,
         )
     except hotline.OutcomeUnknown:

@@ -193,3 +193,15 @@ def ticket_issued_ms(ticket: str, *, user_id: int) -> int | None:
     if not hmac.compare_digest(mac, _ticket_mac(int(sale), user_id, nonce, stamp)):
         return None
     return int(stamp, 16)
+
+
+def code_normalize(code: str) -> str:
+    """An F-code as the shopper meant it: upper case, no separators."""
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def code_hash(code: str) -> str:
+    """An F-code's HMAC, the only form stored and loaded into the gate (the `fcodes` hash is
+    keyed by it): useless to whoever reads the table or the keys."""
+    key = settings.FCODE_HMAC_KEY.encode()
+    return hmac.new(key, code_normalize(code).encode(), hashlib.sha256).hexdigest()

@@ -9,16 +9,14 @@ and dashes do not matter.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import transaction
 
 from core.errors import DomainError, invalid
 from sales.gate import ops as gate_ops
+from sales.gate.keys import code_hash, code_normalize
 from sales.models import FCode, SaleMode, sale_locked
 from shop.models import Customer
 
@@ -30,17 +28,6 @@ def code_new() -> str:
     """A fresh code such as 'K7Q3M-9XPAC-4HTRW'."""
     symbols = "".join(secrets.choice(ALPHABET) for _ in range(GROUPS * GROUP_SIZE))
     return "-".join(symbols[i:i + GROUP_SIZE] for i in range(0, len(symbols), GROUP_SIZE))
-
-
-def code_normalize(code: str) -> str:
-    """What the shopper meant: upper case, no separators."""
-    return "".join(ch for ch in code.upper() if ch.isalnum())
-
-
-def code_hash(code: str) -> str:
-    """The HMAC stored and loaded into the gate: useless to whoever reads the table."""
-    key = settings.FCODE_HMAC_KEY.encode()
-    return hmac.new(key, code_normalize(code).encode(), hashlib.sha256).hexdigest()
 
 
 def code_hint(code: str) -> str:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from core.errors import DomainError
 from sales import services
 from sales.gate import admission
+from sales.gate.admission import Purchase
 from sales.models import StockReturn
 from sales.pipeline import orders as pipeline
 from shop import payments
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _order(sale, user_id: int) -> Order:
-    services.purchase_admit(sale_id=sale.pk, user_id=user_id)
+    services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=user_id))
     pipeline.drain(sale_id=sale.pk)
     return Order.objects.get(sale_id=sale.pk, user_id=user_id)
 
@@ -35,7 +36,7 @@ def test_an_unpaid_order_expires_and_its_unit_is_resold(make_sale, buyer_ids):
     first, second = buyer_ids(2)
     order = _order(sale, first)
     with pytest.raises(DomainError) as refused:
-        services.purchase_admit(sale_id=sale.pk, user_id=second)
+        services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=second))
     assert refused.value.code == "sold_out"
     admission.sold_out_memo_clear()
 

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from sales import invariants, services
+from sales.gate.admission import Purchase
 from sales.invariants import broken, sale_invariants
 from sales.models import RejectedTicket, StockReturn
 from sales.pipeline import orders as pipeline
@@ -22,7 +23,8 @@ def sold(make_sale, buyer_ids):
     """A sale of 5 units, 3 sold through the gate and the pipeline: (sale, users, tickets)."""
     sale = make_sale(stock=5, limit=1)
     users = buyer_ids(6)
-    tickets = [services.purchase_admit(sale_id=sale.pk, user_id=u).ticket for u in users[:3]]
+    tickets = [services.purchase_admit(purchase=Purchase(
+        sale_id=sale.pk, user_id=u)).ticket for u in users[:3]]
     pipeline.drain(sale_id=sale.pk)
     return sale, users, tickets
 

@@ -11,6 +11,7 @@ from django.db.models import Count, Sum
 
 from sales import services
 from sales.gate import admission
+from sales.gate.admission import Purchase
 from sales.pipeline import orders as pipeline
 from shop.models import Order, OrderLine
 
@@ -26,8 +27,8 @@ def _rush(sale_id: int, buyers: list[int], attempts: int, seed: int, answers) ->
         for user_id in buyers:
             key = f"k{user_id}" if rng.random() < 0.5 else None
             try:
-                services.purchase_admit(sale_id=sale_id, user_id=user_id, quantity=1,
-                                        idempotency_key=key)
+                services.purchase_admit(purchase=Purchase(
+                    sale_id=sale_id, user_id=user_id, quantity=1, idempotency_key=key))
                 tally["admitted"] = tally.get("admitted", 0) + 1
             except Exception as refusal:  # noqa: BLE001 - counting every refusal code
                 code = getattr(refusal, "code", type(refusal).__name__)

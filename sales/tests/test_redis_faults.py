@@ -25,6 +25,7 @@ from django.db import connection, connections
 from core.errors import DomainError
 from loadtests import faults
 from sales import services
+from sales.gate.admission import Purchase
 from sales.gate.keys import PIPELINE_GROUP, SaleKeys
 from sales.invariants import broken, sale_invariants
 from sales.pipeline import orders as pipeline
@@ -46,7 +47,8 @@ def _buy(sale_id: int, users: list[int], codes: Counter | None = None) -> Acked:
     acked: Acked = []
     for user in users:
         try:
-            acked.append((services.purchase_admit(sale_id=sale_id, user_id=user).ticket, user))
+            acked.append((services.purchase_admit(purchase=Purchase(
+                sale_id=sale_id, user_id=user)).ticket, user))
         except DomainError as refusal:
             if codes is not None:
                 codes[refusal.code] += 1

@@ -10,6 +10,7 @@ import pytest
 from sales import services
 from sales.gate import admission
 from sales.gate import ops as gate_ops
+from sales.gate.admission import Purchase
 from sales.models import StockReturn
 from sales.pipeline import orders as pipeline
 from sales.pipeline import reconcile
@@ -17,7 +18,7 @@ from shop.models import Address, Order, OrderStatus
 
 
 def order_for(sale, user_id) -> Order:
-    services.purchase_admit(sale_id=sale.pk, user_id=user_id)
+    services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=user_id))
     pipeline.drain(sale_id=sale.pk)
     return Order.objects.get(sale_id=sale.pk, user_id=user_id)
 
@@ -57,7 +58,8 @@ def test_a_rejected_tickets_unit_lost_on_the_way_is_released_on_redelivery(live_
                                                                            buyer_ids):
     mine, theirs = buyer_ids(2)
     foreign = Address.objects.get(customer__user_id=theirs)
-    services.purchase_admit(sale_id=live_sale.pk, user_id=mine, address_id=foreign.pk)
+    services.purchase_admit(purchase=Purchase(
+        sale_id=live_sale.pk, user_id=mine, address_id=foreign.pk))
     held = pipeline.batch_read(sale_id=live_sale.pk, consumer="crashes", count=10, min_idle_ms=0)
     pipeline.batch_write(sale=live_sale, batch=held)  # committed; the worker dies before publish
     assert admission.stock_left(sale_id=live_sale.pk) == live_sale.stock - 1

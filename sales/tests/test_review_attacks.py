@@ -10,6 +10,7 @@ import pytest
 
 from core.errors import DomainError
 from sales import services
+from sales.gate.admission import Purchase
 from sales.invariants import broken, holding_within_stock, sale_invariants
 from sales.models import FlashSale
 from sales.modes import fcodes
@@ -31,7 +32,7 @@ def _buy_all(sale_id: int, users: list[int]) -> int:
     admitted = 0
     for user in users:
         try:
-            services.purchase_admit(sale_id=sale_id, user_id=user)
+            services.purchase_admit(purchase=Purchase(sale_id=sale_id, user_id=user))
             admitted += 1
         except DomainError:
             pass
@@ -52,7 +53,8 @@ def test_fcode_quota_release_on_a_redis_back_from_an_older_snapshot_oversells(
     services.gate_load(sale_id=sale.pk)
     snapshot = gate_redis.server.save()      # F-code stock 2 in this backup
     for code in issued:
-        services.purchase_admit(sale_id=sale.pk, user_id=code.user_id, fcode=code.code)
+        services.purchase_admit(purchase=Purchase(
+            sale_id=sale.pk, user_id=code.user_id, fcode=code.code))
     _drain(sale.pk)
     sale.refresh_from_db()
     assert (sale.units_taken, sale.fcode_units_taken) == (2, 2)
@@ -140,7 +142,7 @@ def test_risk_cancel_and_expiry_sweep_on_one_order_do_not_deadlock(make_sale, bu
         pytest.skip("row-lock ordering: PostgreSQL only")
     sale = make_sale(stock=5)
     [user] = buyer_ids(1)
-    services.purchase_admit(sale_id=sale.pk, user_id=user)
+    services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=user))
     _drain(sale.pk)
     order = Order.objects.get(sale_id=sale.pk)
     Order.objects.filter(pk=order.pk).update(payment_due_at=timezone.now() - timedelta(1))

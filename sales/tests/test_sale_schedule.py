@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from sales import services
+from sales.gate.admission import Purchase
 from sales.models import FlashSale
 from shop.tests.fixtures import client_for
 
@@ -26,7 +27,8 @@ def test_a_sale_created_one_and_a_half_seconds_ahead_sells_at_its_first_second(
         sku, customer, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         sale = services.sale_create(**_sale(sku, starts_in=-0.5))  # its first second, now
-    admission = services.purchase_admit(sale_id=sale.pk, user_id=customer.user_id)
+    admission = services.purchase_admit(purchase=Purchase(
+        sale_id=sale.pk, user_id=customer.user_id))
     assert admission.ticket
     sale.refresh_from_db()
     assert sale.gate_loaded_at is not None

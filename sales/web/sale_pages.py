@@ -34,6 +34,7 @@ from core.http import client_ip_of, client_of
 from core.sentences import when
 from sales import selectors, services
 from sales.api.serializers import purchase_input
+from sales.gate.admission import Purchase
 from sales.gate.keys import epoch_ms
 from sales.models import Reservation, SaleMode, SaleStatus
 from sales.modes import reservations
@@ -173,6 +174,12 @@ def _live(sale_id: int):
 def live_state(request: HttpRequest, sale_id: int) -> JsonResponse:
     """The sale's live state and the server's clock: what the countdown and the buy button
     need. The same for everyone, so browsers and proxies may keep it for a second."""
+    return live_response(sale_id)
+
+
+def live_response(sale_id: int) -> JsonResponse:
+    """live_state's answer, which needs nothing from the request (the rush path serves it
+    too, `sales.rush`)."""
     sale, left = _live(sale_id)
     if sale is None:
         return envelope(ErrorCode.NOT_FOUND, "No such sale.", 404)
@@ -250,12 +257,10 @@ def buy(request: HttpRequest, sale_id: int) -> HttpResponse:
         form["fcode"] = fcode
     try:
         data = purchase_input(form)
-        admission = services.purchase_admit(
-            sale_id=sale_id, user_id=request.user.id, quantity=data["quantity"],
-            address_id=data["address_id"],
+        admission = services.purchase_admit(purchase=Purchase.of_request(
+            request, sale_id=sale_id, user_id=request.user.id, data=data,
             idempotency_key=request.POST.get("key", "").strip()[:64] or None,
-            device=device_for(request), ip=client_ip_of(request), fcode=data["fcode"],
-            client=client_of(request))
+            device=device_for(request)))
     except DomainError as error:
         return _refused(request, error, sale_id)
     return redirect("web-ticket", ticket=admission.ticket)

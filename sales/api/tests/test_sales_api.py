@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from sales import services
 from sales.gate import admission
+from sales.gate.admission import Purchase
 from sales.models import FlashSale
 from sales.pipeline import orders as pipeline
 from shop.models import Order
@@ -54,7 +55,7 @@ def test_the_status_is_derived_from_time_and_stock(anon, make_sale, starts_in, s
 def test_stock_left_follows_the_gate(anon, make_sale, buyer_ids):
     sale = make_sale(stock=3)
     for user in buyer_ids(3):
-        services.purchase_admit(sale_id=sale.pk, user_id=user)
+        services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=user))
     answer = anon.get(f"/api/v1/sales/{sale.pk}").json()
     assert (answer["stock_left"], answer["status"]) == (0, "sold_out")
 
@@ -88,7 +89,7 @@ def test_shoppers_cannot_use_ops_endpoints(api, sku):
 def test_a_live_sale_keeps_price_and_start_but_its_stock_moves_with_the_gate(ops, live_sale,
                                                                               buyer_ids):
     for user in buyer_ids(30):
-        services.purchase_admit(sale_id=live_sale.pk, user_id=user)
+        services.purchase_admit(purchase=Purchase(sale_id=live_sale.pk, user_id=user))
     pipeline.drain(sale_id=live_sale.pk)
     url = f"/api/v1/ops/sales/{live_sale.pk}"
 
@@ -122,7 +123,7 @@ def test_the_ops_report_counts_what_sold_expired_and_was_rejected(ops, make_sale
     sale = make_sale(stock=3)
     users = buyer_ids(5)
     for user in users[:3]:
-        services.purchase_admit(sale_id=sale.pk, user_id=user)
+        services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=user))
     pipeline.drain(sale_id=sale.pk)
     order = Order.objects.filter(sale_id=sale.pk).first()
     services.orders_expire_due(now=order.payment_due_at + timedelta(seconds=1))

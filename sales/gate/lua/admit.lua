@@ -3,27 +3,47 @@
 -- counted), so stock is never taken and then lost to a later check, and no counter can go
 -- below zero.
 --
--- KEYS[1] meta      hash: loaded, epoch, starts_ms, ends_ms, limit, requires_reservation, draw
--- KEYS[2] stock     integer: units left for the open rush
--- KEYS[3] bought    hash: user -> units admitted
--- KEYS[4] idem      hash: user:key -> ticket
--- KEYS[5] queue     stream: the durable queue of admitted tickets
--- KEYS[6] seq       integer: admission sequence (queue position)
--- KEYS[7] ticket    hash: this ticket's status
--- KEYS[8] reservers set: accounts holding a reservation
--- KEYS[9..11]       blacklist mirror sets: account, device, ip
--- KEYS[12] fstock   integer: units left for F-codes and draw rights
--- KEYS[13] fcodes   hash: code hmac -> "user|expires_ms|used"
--- KEYS[14] rights   hash: user -> code hmac of the user's draw right
--- KEYS[15] guesses by account, KEYS[16] guesses by device: wrong F-code counters
--- KEYS[17] signals  stream: anti-scalper signals (F-code guessing)
--- KEYS[18] blacklist mirror ready flag: the dataset it was built on (else not trusted)
--- KEYS[19] attempts stream: every decided attempt, the anti-scalper signals' raw material
--- KEYS[20] this account's attempt counter for the sale's rate limit
--- ARGV: user, quantity, now_ms, idempotency key or "", ticket, device, ip, queue bound,
---       ticket ttl seconds, address id or "", F-code hmac or "", guess limit, guess window s,
---       client (user agent and headers, JSON), attempts stream cap, rate limit, rate window s,
---       the Redis dataset (run id:replication id) the caller's line reaches
+-- Each slot by name (sales.gate.admission.ADMIT_KEYS and ADMIT_ARGV; a test compares them):
+-- KEYS[1] meta               hash: loaded, epoch, starts_ms, ends_ms, limit,
+--                            requires_reservation, draw, dataset
+-- KEYS[2] stock              integer: units left for the open rush
+-- KEYS[3] bought             hash: user -> units admitted
+-- KEYS[4] idem               hash: user:key -> ticket
+-- KEYS[5] queue              stream: the durable queue of admitted tickets
+-- KEYS[6] seq                integer: admission sequence (queue position)
+-- KEYS[7] ticket             hash: this ticket's status
+-- KEYS[8] reservers          set: accounts holding a reservation
+-- KEYS[9] blacklist_account  set: blacklisted accounts (the blacklist mirror)
+-- KEYS[10] blacklist_device  set: blacklisted devices
+-- KEYS[11] blacklist_ip      set: blacklisted IPs
+-- KEYS[12] fstock            integer: units left for F-codes and draw rights
+-- KEYS[13] fcodes            hash: code hmac -> "user|expires_ms|used"
+-- KEYS[14] rights            hash: user -> code hmac of the user's draw right
+-- KEYS[15] guesses_account   integer: wrong F-codes by this account
+-- KEYS[16] guesses_device    integer: wrong F-codes from this device
+-- KEYS[17] signals           stream: anti-scalper signals (F-code guessing)
+-- KEYS[18] blacklist_ready   string: the dataset the blacklist mirror was built on
+-- KEYS[19] attempts          stream: every decided attempt, the anti-scalper's raw material
+-- KEYS[20] rate              integer: this account's attempts, for the sale's rate limit
+-- ARGV[1] user               the account's id
+-- ARGV[2] quantity           units asked for
+-- ARGV[3] now_ms             the web tier's clock, ms since the epoch
+-- ARGV[4] idempotency_key    the client's Idempotency-Key, or ""
+-- ARGV[5] ticket             the ticket this attempt gets if admitted
+-- ARGV[6] device             X-Device-Id (or the storefront's device cookie), or ""
+-- ARGV[7] ip                 the client's IP behind the trusted proxies
+-- ARGV[8] queue_bound        the most tickets the queue may hold (else `busy`)
+-- ARGV[9] ticket_ttl         seconds a ticket's status is kept
+-- ARGV[10] address           the delivery address id, or ""
+-- ARGV[11] fcode_hash        the F-code's HMAC, or ""
+-- ARGV[12] guess_limit       wrong F-codes allowed per window
+-- ARGV[13] guess_window      that window, seconds
+-- ARGV[14] client            user agent and browser headers, JSON
+-- ARGV[15] attempts_cap      the attempts stream's approximate length cap
+-- ARGV[16] rate_limit        attempts allowed per account per window
+-- ARGV[17] rate_window       that window, seconds
+-- ARGV[18] dataset           the Redis dataset (run id:replication id) the caller's line
+--                            reaches, filled in by the line itself
 local user, qty, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local key, ticket, device, ip = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local queue_max, ttl, address = tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]

@@ -9,13 +9,14 @@ from antiscalper import services as antiscalper
 from antiscalper.mirror import READY_KEY
 from core.errors import DomainError
 from sales import services
+from sales.gate.admission import Purchase
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the mirror moves after commit
 
 
 def attempt(sale, user_id, **extra) -> str:
     try:
-        services.purchase_admit(sale_id=sale.pk, user_id=user_id, **extra)
+        services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=user_id, **extra))
         return "admitted"
     except DomainError as refused:
         return refused.code

@@ -11,6 +11,7 @@ from core.redis_dataset import dataset_of
 from sales import selectors, services
 from sales.gate import admission, hotline
 from sales.gate import keys as gate_keys
+from sales.gate.admission import Purchase
 from sales.models import RejectedTicket
 from sales.pipeline import orders as pipeline
 from sales.pipeline import reconcile
@@ -20,14 +21,15 @@ from shop.tests.fixtures import client_for
 
 def _refusal(sale, user) -> str:
     with pytest.raises(DomainError) as refused:
-        services.purchase_admit(sale_id=sale.pk, user_id=user)
+        services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=user))
     return refused.value.code
 
 
 def test_a_gate_stamped_with_another_dataset_sells_nothing_until_rebuilt(
         live_sale, buyer_ids, redis_client, settings):
     users = buyer_ids(3)
-    queued = services.purchase_admit(sale_id=live_sale.pk, user_id=users[0]).ticket
+    queued = services.purchase_admit(purchase=Purchase(
+        sale_id=live_sale.pk, user_id=users[0])).ticket
     keys = gate_keys.SaleKeys(live_sale.pk)
     assert redis_client.hget(keys.meta, "dataset").decode() == dataset_of(
         gate_keys.connection())
@@ -48,7 +50,7 @@ def test_a_gate_stamped_with_another_dataset_sells_nothing_until_rebuilt(
     # units (the epoch stays), so the rebuilt gate counts them and they become orders.
     assert live_sale.gate_epoch == 0 and live_sale.gate_rebuilt_at is not None
     assert admission.stock_left(sale_id=live_sale.pk) == live_sale.stock - 1
-    services.purchase_admit(sale_id=live_sale.pk, user_id=users[1])
+    services.purchase_admit(purchase=Purchase(sale_id=live_sale.pk, user_id=users[1]))
     assert reconcile.gates_watch() == []
     pipeline.drain(sale_id=live_sale.pk)
     assert services.ticket_resolve(ticket=queued, user_id=users[0]).status == "confirmed"
@@ -61,7 +63,7 @@ def test_a_blacklist_mirror_built_on_another_dataset_is_not_trusted(live_sale, b
     assert not mirror.mirror_ready()
     assert _refusal(live_sale, user) == "unavailable"
     services.blacklist_mirror_ensure()
-    services.purchase_admit(sale_id=live_sale.pk, user_id=user)
+    services.purchase_admit(purchase=Purchase(sale_id=live_sale.pk, user_id=user))
 
 
 def test_the_hot_line_reads_its_dataset_over_itself_and_again_each_second(monkeypatch):
@@ -80,7 +82,7 @@ def test_the_hot_line_reads_its_dataset_over_itself_and_again_each_second(monkey
 def test_a_ticket_redis_forgot_resolves_as_gate_lost_for_its_owner_only(
         live_sale, buyer_ids, redis_client, make_customer):
     users = buyer_ids(3)
-    lost = services.purchase_admit(sale_id=live_sale.pk, user_id=users[0]).ticket
+    lost = services.purchase_admit(purchase=Purchase(sale_id=live_sale.pk, user_id=users[0])).ticket
     assert selectors.ticket_status(ticket=lost, user_id=users[0]).status == "queued"
     redis_client.flushdb()  # Redis loses the queue entry and the ticket's record
     with pytest.raises(DomainError):  # not yet known lost: the gate was not rebuilt
@@ -101,7 +103,8 @@ def test_a_ticket_redis_forgot_resolves_as_gate_lost_for_its_owner_only(
         assert missing.value.code == "not_found"
     assert RejectedTicket.objects.count() == 1
     # The shopper may try again, and the new ticket is served normally.
-    again = services.purchase_admit(sale_id=live_sale.pk, user_id=users[0]).ticket
+    again = services.purchase_admit(purchase=Purchase(
+        sale_id=live_sale.pk, user_id=users[0])).ticket
     pipeline.drain(sale_id=live_sale.pk)
     assert selectors.ticket_status(ticket=again, user_id=users[0]).status == "confirmed"
 
@@ -109,7 +112,7 @@ def test_a_ticket_redis_forgot_resolves_as_gate_lost_for_its_owner_only(
 def test_a_lost_ticket_a_stale_worker_still_holds_is_never_written_after_it_was_settled(
         live_sale, buyer_ids, redis_client):
     [user] = buyer_ids(1)
-    ticket = services.purchase_admit(sale_id=live_sale.pk, user_id=user).ticket
+    ticket = services.purchase_admit(purchase=Purchase(sale_id=live_sale.pk, user_id=user)).ticket
     held = pipeline.batch_read(sale_id=live_sale.pk, consumer="stale-worker", count=10,
                                min_idle_ms=0)  # read, not yet written
     redis_client.flushdb()
@@ -140,7 +143,7 @@ def test_every_record_of_a_ticket_keeps_it_whole(live_sale, buyer_ids):
     from sales.pipeline import risk_feed
 
     [user] = buyer_ids(1)
-    ticket = services.purchase_admit(sale_id=live_sale.pk, user_id=user).ticket
+    ticket = services.purchase_admit(purchase=Purchase(sale_id=live_sale.pk, user_id=user)).ticket
     assert len(ticket) > 40
     risk_feed.attempts_drain(sale_id=live_sale.pk)
     pipeline.drain(sale_id=live_sale.pk)

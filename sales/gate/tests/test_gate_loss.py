@@ -8,6 +8,7 @@ from sales import services
 from sales.gate import admission
 from sales.gate import keys as gate_keys
 from sales.gate import ops as gate_ops
+from sales.gate.admission import Purchase
 from sales.models import RejectedTicket
 from sales.pipeline import orders as pipeline
 from sales.pipeline import reconcile
@@ -15,7 +16,8 @@ from shop.models import Order
 
 
 def _admit(sale, users):
-    return [services.purchase_admit(sale_id=sale.pk, user_id=u).ticket for u in users]
+    return [services.purchase_admit(purchase=Purchase(
+        sale_id=sale.pk, user_id=u)).ticket for u in users]
 
 
 def test_redis_flushed_mid_sale_fails_closed_until_rebuilt_and_never_oversells(
@@ -33,7 +35,7 @@ def test_redis_flushed_mid_sale_fails_closed_until_rebuilt_and_never_oversells(
 
     for user in users[40:45]:
         try:
-            services.purchase_admit(sale_id=sale.pk, user_id=user)
+            services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=user))
             raise AssertionError("a lost gate admitted a buyer")
         except Exception as refusal:  # noqa: BLE001
             assert refusal.code == "unavailable"
@@ -51,7 +53,7 @@ def test_redis_flushed_mid_sale_fails_closed_until_rebuilt_and_never_oversells(
     _admit(sale, users[45:125])
     for user in users[125:]:
         try:
-            services.purchase_admit(sale_id=sale.pk, user_id=user)
+            services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=user))
         except Exception as refusal:  # noqa: BLE001
             assert refusal.code == "sold_out"
     pipeline.drain(sale_id=sale.pk)
@@ -111,10 +113,10 @@ def test_a_gate_left_by_another_sale_with_the_same_id_is_wiped_not_reused(make_s
     assert new.pk == old_id and admission.stock_left(sale_id=new.pk) == 2
     assert not gate_keys.connection().exists(f"rs:{old_id}:cl")
     users = buyer_ids(3)
-    services.purchase_admit(sale_id=new.pk, user_id=users[0])
-    services.purchase_admit(sale_id=new.pk, user_id=users[1])
+    services.purchase_admit(purchase=Purchase(sale_id=new.pk, user_id=users[0]))
+    services.purchase_admit(purchase=Purchase(sale_id=new.pk, user_id=users[1]))
     try:
-        services.purchase_admit(sale_id=new.pk, user_id=users[2])
+        services.purchase_admit(purchase=Purchase(sale_id=new.pk, user_id=users[2]))
         raise AssertionError("sold a third unit of two")
     except Exception as refusal:  # noqa: BLE001
         assert refusal.code == "sold_out"

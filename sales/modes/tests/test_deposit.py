@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_datetime
 from core.errors import DomainError
 from sales import services
 from sales.gate import admission
+from sales.gate.admission import Purchase
 from sales.models import FlashSale, StockReturn
 from sales.pipeline import orders as pipeline
 from shop import payments
@@ -67,7 +68,7 @@ def deposit_sale(make_sale):
 
 
 def _order(sale, user_id: int, quantity: int = 1) -> Order:
-    services.purchase_admit(sale_id=sale.pk, user_id=user_id, quantity=quantity)
+    services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=user_id, quantity=quantity))
     pipeline.drain(sale_id=sale.pk)
     return Order.objects.get(sale_id=sale.pk, user_id=user_id)
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from core.errors import DomainError
 from sales import services
 from sales.gate import admission
+from sales.gate.admission import Purchase
 from sales.models import FCode
 from sales.modes import draws
 from sales.modes.tests.draw_helpers import buy, client_of, drawn, holding
@@ -93,10 +94,10 @@ def test_an_unused_right_lapses_and_passes_to_the_next_entrant_in_reservation_or
     assert passed.user_id == next_in_line
     buy_at = lapse + timedelta(seconds=5)
     with pytest.raises(DomainError) as late:
-        services.purchase_admit(sale_id=sale.pk, user_id=winner, now=buy_at)
+        services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=winner), now=buy_at)
     assert late.value.code in ("fcode_invalid", "no_purchase_right")
 
-    services.purchase_admit(sale_id=sale.pk, user_id=next_in_line, now=buy_at)
+    services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=next_in_line), now=buy_at)
     pipeline.drain(sale_id=sale.pk)
 
     order = Order.objects.get(sale_id=sale.pk)
@@ -129,11 +130,12 @@ def test_an_unpaid_winners_expired_order_gives_its_unit_to_the_next_waitlisted_e
     passed = FCode.objects.get(sale=sale, kind=FCode.Kind.RIGHT, order__isnull=True)
     assert passed.user_id == next_in_line
     with pytest.raises(DomainError):
-        services.purchase_admit(sale_id=sale.pk, user_id=dawdler, now=later)
+        services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=dawdler), now=later)
     with pytest.raises(DomainError) as outsider:
-        services.purchase_admit(sale_id=sale.pk, user_id=draw.waitlist[1], now=later)
+        services.purchase_admit(purchase=Purchase(
+            sale_id=sale.pk, user_id=draw.waitlist[1]), now=later)
     assert outsider.value.code == "no_purchase_right"
-    services.purchase_admit(sale_id=sale.pk, user_id=next_in_line, now=later)
+    services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=next_in_line), now=later)
     pipeline.drain(sale_id=sale.pk)
 
     assert Order.objects.get(user_id=next_in_line).status == OrderStatus.AWAITING_PAYMENT
@@ -170,10 +172,12 @@ def test_rounds_of_lapses_and_expiries_never_hold_more_units_than_the_stock(draw
                       .values_list("user_id", flat=True))
         for user in users:
             if user in holders and rng.random() < 0.6:
-                services.purchase_admit(sale_id=sale.pk, user_id=user, now=moment)
+                services.purchase_admit(purchase=Purchase(
+                    sale_id=sale.pk, user_id=user), now=moment)
             elif not rights.filter(user_id=user).exists():
                 with pytest.raises(DomainError) as refused:
-                    services.purchase_admit(sale_id=sale.pk, user_id=user, now=moment)
+                    services.purchase_admit(purchase=Purchase(
+                        sale_id=sale.pk, user_id=user), now=moment)
                 assert refused.value.code == "no_purchase_right"
         pipeline.drain(sale_id=sale.pk)
         for order in Order.objects.filter(sale_id=sale.pk, status=OrderStatus.AWAITING_PAYMENT):
@@ -199,8 +203,8 @@ def test_a_right_used_just_before_it_expires_does_not_lapse_while_its_ticket_is_
     sale, draw, _ = drawn(draw_sale, buyer_ids, stock=1, entrants=3)
     [winner] = draw.winners
     right = FCode.objects.get(sale=sale, user_id=winner)
-    services.purchase_admit(sale_id=sale.pk, user_id=winner,
-                            now=right.expires_at - timedelta(seconds=1))
+    services.purchase_admit(purchase=Purchase(
+        sale_id=sale.pk, user_id=winner), now=right.expires_at - timedelta(seconds=1))
 
     passed_on = draws.draw_rights_pass_on(sale_id=sale.pk,
                                           now=right.expires_at + timedelta(seconds=1))

@@ -17,6 +17,7 @@ from core.errors import DomainError
 from sales import services
 from sales.gate import admission
 from sales.gate import keys as gate_keys
+from sales.gate.admission import Purchase
 from sales.models import FCode
 from sales.modes import fcodes
 from sales.pipeline import orders as pipeline
@@ -36,8 +37,9 @@ def issue(sale, count=4, level=2):
     return codes
 
 
-def buy(sale, user_id, code=None, **extra):
-    return services.purchase_admit(sale_id=sale.pk, user_id=user_id, fcode=code, **extra)
+def buy(sale, user_id, code=None, now=None, **extra):
+    return services.purchase_admit(purchase=Purchase(
+        sale_id=sale.pk, user_id=user_id, fcode=code, **extra), now=now)
 
 
 def refusal(sale, user_id, code=None, **extra) -> DomainError:
@@ -150,7 +152,8 @@ def _rush(sale_id: int, users: list[int], codes: dict[int, str], answers) -> Non
     tally: dict[str, int] = {}
     for user_id in users:
         try:
-            services.purchase_admit(sale_id=sale_id, user_id=user_id, fcode=codes.get(user_id))
+            services.purchase_admit(purchase=Purchase(
+                sale_id=sale_id, user_id=user_id, fcode=codes.get(user_id)))
             outcome = "fcode_ok" if user_id in codes else "open_ok"
         except DomainError as refused:
             outcome = refused.code

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from core.errors import DomainError
 from sales import services
 from sales.gate import keys as gate_keys
+from sales.gate.admission import Purchase
 from sales.models import Reservation
 from sales.modes import reservations
 from sales.pipeline import orders as pipeline
@@ -45,9 +46,10 @@ def test_reservers_are_loaded_into_the_gate_and_only_they_may_buy(reservation_sa
     services.gate_load(sale_id=sale.pk)
     opened = sale.starts_at + timedelta(seconds=1)
 
-    assert services.purchase_admit(sale_id=sale.pk, user_id=reserver, now=opened).ticket
+    assert services.purchase_admit(purchase=Purchase(
+        sale_id=sale.pk, user_id=reserver), now=opened).ticket
     with pytest.raises(DomainError) as refused:
-        services.purchase_admit(sale_id=sale.pk, user_id=stranger, now=opened)
+        services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=stranger), now=opened)
     assert refused.value.code == "reservation_required"
 
 
@@ -70,7 +72,8 @@ def test_reservers_survive_a_redis_loss_through_the_rebuild(reservation_sale, bu
     redis_client.flushdb()
     services.gate_rebuild(sale_id=sale.pk)
     opened = sale.starts_at + timedelta(seconds=1)
-    assert services.purchase_admit(sale_id=sale.pk, user_id=user, now=opened).ticket
+    assert services.purchase_admit(purchase=Purchase(
+        sale_id=sale.pk, user_id=user), now=opened).ticket
     pipeline.drain(sale_id=sale.pk)
 
 

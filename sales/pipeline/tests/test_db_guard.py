@@ -13,6 +13,7 @@ from django.db.models import Sum
 from core.errors import DomainError
 from sales import report, services
 from sales.gate import keys as gate_keys
+from sales.gate.admission import Purchase
 from sales.models import FCode, FlashSale, RejectedTicket
 from sales.modes import fcodes
 from sales.pipeline import orders as pipeline
@@ -30,7 +31,8 @@ def _admit_all(sale, users) -> list[str]:
     tickets = []
     for user in users:
         try:
-            tickets.append(services.purchase_admit(sale_id=sale.pk, user_id=user).ticket)
+            tickets.append(services.purchase_admit(purchase=Purchase(
+                sale_id=sale.pk, user_id=user)).ticket)
         except DomainError as refusal:
             assert refusal.code in ("sold_out", "limit_reached")
     return tickets
@@ -72,10 +74,10 @@ def services_ticket(ticket, user):
 def test_a_forgotten_per_user_count_cannot_buy_twice(make_sale, buyer_ids, redis_client):
     sale = make_sale(stock=10, limit=1)
     [user] = buyer_ids(1)
-    services.purchase_admit(sale_id=sale.pk, user_id=user)
+    services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=user))
     pipeline.drain(sale_id=sale.pk)
     redis_client.hdel(gate_keys.SaleKeys(sale.pk).bought, user)  # the gate forgets the buyer
-    second = services.purchase_admit(sale_id=sale.pk, user_id=user).ticket
+    second = services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=user)).ticket
     pipeline.drain(sale_id=sale.pk)
     assert _held(sale) == 1
     assert RejectedTicket.objects.get(ticket=second).reason == "limit_reached"
@@ -89,7 +91,8 @@ def test_a_code_the_database_saw_spent_cannot_buy_again(make_sale, make_customer
     owner = make_customer(fan_level=3)
     [issued] = fcodes.fcodes_issue(sale_id=sale.pk, count=1, fan_level_min=3)
     services.gate_load(sale_id=sale.pk)
-    services.purchase_admit(sale_id=sale.pk, user_id=owner.user_id, fcode=issued.code)
+    services.purchase_admit(purchase=Purchase(
+        sale_id=sale.pk, user_id=owner.user_id, fcode=issued.code))
     pipeline.drain(sale_id=sale.pk)
     code = FCode.objects.get(sale=sale)
     assert code.order_id is not None
@@ -97,7 +100,8 @@ def test_a_code_the_database_saw_spent_cannot_buy_again(make_sale, make_customer
     entry = redis_client.hget(keys.fcodes, code.code_hash).decode()
     redis_client.hset(keys.fcodes, code.code_hash, entry[:-1] + "0")  # the gate forgets
     redis_client.incr(keys.fstock)
-    again = services.purchase_admit(sale_id=sale.pk, user_id=owner.user_id, fcode=issued.code)
+    again = services.purchase_admit(purchase=Purchase(
+        sale_id=sale.pk, user_id=owner.user_id, fcode=issued.code))
     pipeline.drain(sale_id=sale.pk)
     assert RejectedTicket.objects.get(ticket=again.ticket).reason == "fcode_invalid"
     assert _held(sale) == 1
@@ -172,7 +176,7 @@ def test_a_draw_right_spent_in_the_record_cannot_buy_again(draw_sale, buyer_ids,
 
     sale, draw, _ = drawn(draw_sale, buyer_ids, stock=2, entrants=4)
     winner = draw.winners[0]
-    services.purchase_admit(sale_id=sale.pk, user_id=winner)
+    services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=winner))
     pipeline.drain(sale_id=sale.pk)
     right = FCode.objects.get(sale=sale, user_id=winner)
     assert right.order_id is not None
@@ -182,7 +186,7 @@ def test_a_draw_right_spent_in_the_record_cannot_buy_again(draw_sale, buyer_ids,
     redis_client.hdel(keys.bought, winner)
     redis_client.incr(keys.fstock)
     FlashSale.objects.filter(pk=sale.pk).update(per_user_limit=2)  # so only the right refuses
-    again = services.purchase_admit(sale_id=sale.pk, user_id=winner).ticket
+    again = services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=winner)).ticket
     pipeline.drain(sale_id=sale.pk)
     assert RejectedTicket.objects.get(ticket=again).reason == "fcode_invalid"
     assert _held(sale) == 1

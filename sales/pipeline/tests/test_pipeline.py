@@ -12,6 +12,7 @@ from django.db import connections
 from sales import services
 from sales.gate import admission
 from sales.gate import keys as gate_keys
+from sales.gate.admission import Purchase
 from sales.gate.keys import PIPELINE_GROUP, SaleKeys
 from sales.models import RejectedTicket
 from sales.pipeline import orders as pipeline
@@ -19,7 +20,7 @@ from shop.models import Address, Order
 
 
 def _admit_all(sale, user_ids, **extra) -> list[str]:
-    return [services.purchase_admit(sale_id=sale.pk, user_id=u, **extra).ticket
+    return [services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=u, **extra)).ticket
             for u in user_ids]
 
 

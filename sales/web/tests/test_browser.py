@@ -16,6 +16,7 @@ from django.utils import timezone
 from antiscalper import services as antiscalper
 from antiscalper.models import Appeal
 from sales import services
+from sales.gate.admission import Purchase
 from sales.models import Reservation
 from sales.modes import fcodes
 from sales.pipeline import orders as pipeline
@@ -135,7 +136,7 @@ def test_a_shopper_registers_waits_for_t0_buys_follows_the_queue_and_pays(
 def test_a_bought_out_sale_shows_sold_out_and_says_so_in_a_sentence(
         make_sale, make_customer, new_page, expect):
     sale = make_sale(stock=1)
-    services.purchase_admit(sale_id=sale.pk, user_id=make_customer().user_id)
+    services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=make_customer().user_id))
     shopper = make_customer()
 
     page = new_page(shopper)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from antiscalper import services as antiscalper
 from antiscalper.models import Appeal
 from sales import services
+from sales.gate.admission import Purchase
 from sales.models import Reservation
 from sales.modes import draws, fcodes, reservations
 from sales.pipeline import orders as pipeline
@@ -92,7 +93,7 @@ def test_a_shopper_registers_buys_at_t0_follows_the_queue_and_pays(make_sale):
 def test_a_sold_out_sale_says_so_in_a_sentence(make_sale, make_customer):
     sale = make_sale(stock=1)
     first, second = make_customer(), make_customer()
-    services.purchase_admit(sale_id=sale.pk, user_id=first.user_id)
+    services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=first.user_id))
     refused = shopper(second).post(f"/sales/{sale.pk}/buy", {"quantity": "1"})
     assert refused.status_code == 409
     assert "Sold out: every unit of this sale has been taken." in page(refused)
@@ -233,7 +234,7 @@ def test_the_anonymous_sale_page_is_shared_and_costs_no_query_when_cached(
 
 def test_the_sale_list_shows_live_upcoming_and_sold_out(make_sale, make_customer):
     live, upcoming, gone = make_sale(), make_sale(starts_in=3600), make_sale(stock=1)
-    services.purchase_admit(sale_id=gone.pk, user_id=make_customer().user_id)
+    services.purchase_admit(purchase=Purchase(sale_id=gone.pk, user_id=make_customer().user_id))
     body = page(Client().get("/"))
     assert body.index("Live now") < body.index(f"/sales/{live.pk}/") < body.index("Coming up")
     assert body.index("Coming up") < body.index(f"/sales/{upcoming.pk}/") < body.index("Sold out")

@@ -1,0 +1,92 @@
+"""The rush path's access-token check: a token exactly as this store issues it, verified in
+about a tenth of what simplejwt and PyJWT spend on it (their generic key handling and claim
+machinery are most of a purchase's cost on this path).
+
+It only ever accepts: a token it does not vouch for gets None, and simplejwt's own classes
+decide about it as for any request. It vouches only for the shape `AccessToken.for_user`
+produces under the settings it was written for (HS256 with SIGNING_KEY, no audience or
+issuer, the default claim names): the header {"alg": "HS256", "typ": "JWT"}, exactly the
+claims token_type, exp, iat, jti and user_id, a valid signature, token_type "access", exp
+not passed and iat not in the future (with LEEWAY), as PyJWT and simplejwt require. Under
+other settings it vouches for nothing. sales/tests/test_rush_token.py holds it to
+simplejwt's answers, mutated tokens included.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import time
+from datetime import timedelta
+
+from rest_framework_simplejwt import settings as simplejwt_settings
+
+SEGMENT = re.compile(rb"[A-Za-z0-9_-]+")
+HEADER = {"alg": "HS256", "typ": "JWT"}
+CLAIMS = {"token_type", "exp", "iat", "jti", "user_id"}
+USER_ID = re.compile(r"[0-9]{1,18}")
+
+
+def _settings_vouched_for() -> bytes | None:
+    """The signing key, if simplejwt is configured as this check assumes; else None. (Read
+    through the module: simplejwt rebinds `api_settings` when SIMPLE_JWT changes.)"""
+    s = simplejwt_settings.api_settings
+    if (s.ALGORITHM != "HS256" or s.VERIFYING_KEY or s.AUDIENCE is not None
+            or s.ISSUER is not None or s.JWK_URL or s.USER_ID_CLAIM != "user_id"
+            or s.TOKEN_TYPE_CLAIM != "token_type" or s.JTI_CLAIM != "jti"
+            or getattr(s, "CHECK_REVOKE_TOKEN", False)
+            or [c.__module__ + "." + c.__qualname__ for c in s.AUTH_TOKEN_CLASSES]
+            != ["rest_framework_simplejwt.tokens.AccessToken"]
+            or not isinstance(s.SIGNING_KEY, str)):
+        return None
+    return s.SIGNING_KEY.encode()
+
+
+def _leeway() -> float:
+    leeway = simplejwt_settings.api_settings.LEEWAY
+    return leeway.total_seconds() if isinstance(leeway, timedelta) else float(leeway)
+
+
+def _decode(segment: bytes) -> bytes:
+    return base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def access_token_user(token: str) -> int | None:
+    """The user id of a valid access token of the shape above, or None (not vouched for)."""
+    key = _settings_vouched_for()
+    if key is None:
+        return None
+    parts = token.encode("ascii", "replace").split(b".")
+    if len(parts) != 3 or not all(SEGMENT.fullmatch(part) for part in parts):
+        return None
+    header, payload, signature = parts
+    try:
+        expected = hmac.new(key, header + b"." + payload, hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, _decode(signature)):
+            return None
+        if json.loads(_decode(header)) != HEADER:
+            return None
+        claims = json.loads(_decode(payload))
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(claims, dict) or claims.keys() != CLAIMS:
+        return None
+    now, leeway = time.time(), _leeway()
+    exp, iat, user_id = claims["exp"], claims["iat"], claims["user_id"]
+    if not (_is_int(exp) and _is_int(iat) and isinstance(claims["jti"], str)
+            and claims["token_type"] == "access" and exp > now - leeway
+            and iat <= now + leeway):
+        return None
+    if _is_int(user_id):
+        return user_id
+    if isinstance(user_id, str) and USER_ID.fullmatch(user_id):
+        return int(user_id)
+    return None

@@ -1,0 +1,344 @@
+"""The rush path answers exactly as Django and DRF would: every purchase, ticket and live-state
+case is run through both WSGI applications on twin worlds (the same sales, buyers and state,
+built twice) and the answers compared: status, JSON body, headers. Each case also says
+whether the rush path answers it itself or hands it to Django, so a path that handed
+everything off (and so trivially agreed) would fail here too."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.test import RequestFactory
+from django.utils import timezone
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+
+from antiscalper import services as antiscalper_services
+from sales import services
+from sales.gate.admission import Purchase
+from sales.gate.keys import SaleKeys, connection
+from sales.pipeline import orders as pipeline
+from sales.rush import RushPath
+from shop.models import Order, Sku
+
+
+@dataclass
+class Answer:
+    status: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body) if self.body else None
+
+
+class Counting:
+    """Django's WSGI application, counting what the rush path handed to it."""
+
+    def __init__(self) -> None:
+        self.app, self.calls = WSGIHandler(), 0
+
+    def __call__(self, environ, start_response):
+        self.calls += 1
+        return self.app(environ, start_response)
+
+
+def call(app, environ: dict) -> Answer:
+    seen = {}
+
+    def start_response(status, headers, exc_info=None):
+        seen["status"], seen["headers"] = status, headers
+
+    chunks = app(environ, start_response)
+    body = b"".join(chunks)
+    if hasattr(chunks, "close"):
+        chunks.close()
+    return Answer(seen["status"], {k.lower(): v for k, v in seen["headers"]}, body)
+
+
+@dataclass
+class World:
+    """One copy of a case's state: its own sales and buyers, built the same way each time."""
+
+    now: object
+    make_customer: object
+    sku: Sku
+    made: list = field(default_factory=list)
+    sales: list = field(default_factory=list)
+
+    def sale(self, *, stock: int = 10, limit: int = 1, starts_in: float = -60,
+             lasts: float = 3600, load: bool = True, **extra):
+        """A sale timed from the world's clock (twin worlds' sales are the same sale)."""
+        sale = services.sale_create(
+            sku=self.sku, title="Mi 6 launch", price=Decimal("1999.00"), stock=stock,
+            per_user_limit=limit, starts_at=self.now + timedelta(seconds=starts_in),
+            ends_at=self.now + timedelta(seconds=starts_in + lasts), **extra)
+        if load:
+            services.gate_load(sale_id=sale.pk)
+        self.sales.append(sale.pk)
+        return sale
+
+    def buyer(self):
+        self.made.append(self.make_customer().user)
+        return self.made[-1]
+
+    def admit(self, sale, user, **extra):
+        return services.purchase_admit(purchase=Purchase(
+            sale_id=sale.pk, user_id=user.pk, **extra))
+
+
+def bearer(user) -> str:
+    return f"Bearer {AccessToken.for_user(user)}"
+
+
+def request(method: str, path: str, *, body=None, content_type="application/json",
+            **headers) -> dict:
+    """A WSGI environ as a server hands it over (Host included)."""
+    factory = RequestFactory()
+    data = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    environ = factory.generic(method, path, data=data, content_type=content_type,
+                              HTTP_HOST="testserver", **headers).environ
+    environ["wsgi.input"] = io.BytesIO(data)
+    if content_type:  # as a client sends it, also with an empty body
+        environ.update(CONTENT_TYPE=content_type, CONTENT_LENGTH=str(len(data)))
+    return environ
+
+
+def purchase(world: World, sale, user=None, body=None, **headers) -> dict:
+    user = user or world.buyer()
+    headers.setdefault("HTTP_AUTHORIZATION", bearer(user))
+    return request("POST", f"/api/v1/sales/{sale.pk}/purchase",
+                   body={"quantity": 1} if body is None else body, **headers)
+
+
+def _blocked(world: World):
+    user = world.buyer()
+    antiscalper_services.blacklist_add(kind="account", value=str(user.pk), reason="ring")
+    return purchase(world, world.sale(), user)
+
+
+def _sold_out(world: World):
+    sale = world.sale(stock=1)
+    world.admit(sale, world.buyer())
+    return purchase(world, sale)
+
+
+def _limit(world: World):
+    sale, user = world.sale(), world.buyer()
+    world.admit(sale, user)
+    return purchase(world, sale, user)
+
+
+def _duplicate(world: World):
+    sale, user = world.sale(), world.buyer()
+    world.admit(sale, user, idempotency_key="k-1")
+    return purchase(world, sale, user, HTTP_IDEMPOTENCY_KEY="k-1")
+
+
+def _rate_limited(world: World):
+    sale, user = world.sale(limit=5), world.buyer()
+    for _ in range(3):
+        world.admit(sale, user)
+    return purchase(world, sale, user)
+
+
+def _gate_lost(world: World):
+    sale = world.sale()
+    connection().delete(SaleKeys(sale.pk).meta)
+    return purchase(world, sale)
+
+
+def _refresh_token(world: World):
+    user = world.buyer()
+    return purchase(world, world.sale(), user,
+                    HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user)}")
+
+
+def _expired_token(world: World):
+    user = world.buyer()
+    token = AccessToken.for_user(user)
+    token.set_exp(lifetime=-timedelta(seconds=5))
+    return purchase(world, world.sale(), user, HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+def _ticket(world: World, settle: bool):
+    sale, user = world.sale(), world.buyer()
+    admitted = world.admit(sale, user)
+    if settle:
+        pipeline.drain(sale_id=sale.pk)
+    return request("GET", f"/api/v1/tickets/{admitted.ticket}", HTTP_AUTHORIZATION=bearer(user))
+
+
+def _someone_elses_ticket(world: World):
+    sale, user = world.sale(), world.buyer()
+    admitted = world.admit(sale, user)
+    return request("GET", f"/api/v1/tickets/{admitted.ticket}",
+                   HTTP_AUTHORIZATION=bearer(world.buyer()))
+
+
+# (name, build the request in a world, answered by the rush path itself?)
+CASES = [
+    ("admitted", lambda w: purchase(w, w.sale()), True),
+    ("admitted, two units", lambda w: purchase(w, w.sale(limit=2), body={"quantity": 2}), True),
+    ("admitted, empty body", lambda w: purchase(w, w.sale(), body=b""), True),
+    ("empty body, no content type", lambda w: purchase(w, w.sale(), body=b"",
+                                                        content_type=None), False),
+    ("admitted, charset", lambda w: purchase(
+        w, w.sale(), content_type="application/json; charset=utf-8"), True),
+    ("admitted, browser headers", lambda w: purchase(
+        w, w.sale(), HTTP_ACCEPT="*/*", HTTP_USER_AGENT="Mozilla/5.0", HTTP_X_DEVICE_ID="d1",
+        HTTP_ACCEPT_LANGUAGE="zh-CN"), True),
+    ("duplicate", _duplicate, True),
+    ("sold out", _sold_out, True),
+    ("limit reached", _limit, True),
+    ("quantity over the limit", lambda w: purchase(w, w.sale(limit=2), body={"quantity": 3}),
+     True),
+    ("not started", lambda w: purchase(w, w.sale(starts_in=600)), True),
+    ("ended", lambda w: purchase(w, w.sale(starts_in=-7200, lasts=60)), True),
+    ("no such sale", lambda w: request("POST", "/api/v1/sales/999999/purchase",
+                                       body={"quantity": 1},
+                                       HTTP_AUTHORIZATION=bearer(w.buyer())), True),
+    ("reservation required", lambda w: purchase(w, w.sale(
+        mode="reservation", reservation_opens_at=w.now - timedelta(hours=2),
+        reservation_closes_at=w.now - timedelta(hours=1))), True),
+    ("blocked", _blocked, True),
+    ("wrong F-code", lambda w: purchase(w, w.sale(fcode_quota=2),
+                                        body={"quantity": 1, "fcode": "ABCDE-FGHJK-MNPQR"}),
+     True),
+    ("rate limited", _rate_limited, True),
+    ("gate lost", _gate_lost, True),
+    ("no token", lambda w: purchase(w, w.sale(), HTTP_AUTHORIZATION=""), False),
+    ("bad token", lambda w: purchase(w, w.sale(), HTTP_AUTHORIZATION="Bearer x.y.z"), False),
+    ("basic auth", lambda w: purchase(w, w.sale(), HTTP_AUTHORIZATION="Basic Zm9vOmJhcg=="),
+     False),
+    ("refresh token", _refresh_token, False),
+    ("expired token", _expired_token, False),
+    ("malformed JSON", lambda w: purchase(w, w.sale(), body=b'{"quantity": '), False),
+    ("NaN", lambda w: purchase(w, w.sale(), body=b'{"quantity": NaN}'), False),
+    ("not an object", lambda w: purchase(w, w.sale(), body=[1]), False),
+    ("quantity zero", lambda w: purchase(w, w.sale(), body={"quantity": 0}), False),
+    ("quantity a string", lambda w: purchase(w, w.sale(), body={"quantity": "1"}), True),
+    ("unknown field", lambda w: purchase(w, w.sale(), body={"quantity": 1, "price": 1}), True),
+    ("form body", lambda w: purchase(w, w.sale(), body=b"quantity=1",
+                                     content_type="application/x-www-form-urlencoded"), False),
+    ("bad Idempotency-Key", lambda w: purchase(w, w.sale(), HTTP_IDEMPOTENCY_KEY="x" * 65),
+     False),
+    ("Accept: text/html", lambda w: purchase(w, w.sale(), HTTP_ACCEPT="text/html"), False),
+    ("Accept with indent", lambda w: purchase(
+        w, w.sale(), HTTP_ACCEPT="application/json; indent=4"), False),
+    ("a query string", lambda w: {**purchase(w, w.sale()), "QUERY_STRING": "format=json"},
+     False),
+    ("a host not allowed", lambda w: {**purchase(w, w.sale()), "HTTP_HOST": "evil.example"},
+     False),
+    ("GET on purchase", lambda w: request("GET", f"/api/v1/sales/{w.sale().pk}/purchase",
+                                          HTTP_AUTHORIZATION=bearer(w.buyer())), False),
+    ("a trailing slash", lambda w: request("POST", f"/api/v1/sales/{w.sale().pk}/purchase/",
+                                           body={"quantity": 1},
+                                           HTTP_AUTHORIZATION=bearer(w.buyer())), False),
+    ("ticket queued", lambda w: _ticket(w, settle=False), True),
+    ("ticket confirmed", lambda w: _ticket(w, settle=True), True),
+    ("someone else's ticket", _someone_elses_ticket, True),
+    ("a ticket that is no ticket", lambda w: request(
+        "GET", "/api/v1/tickets/not-a-ticket", HTTP_AUTHORIZATION=bearer(w.buyer())), True),
+    ("a ticket without a token", lambda w: request("GET", "/api/v1/tickets/x"), False),
+    ("live state", lambda w: request("GET", f"/sales/{w.sale().pk}/live.json"), True),
+    ("live state, upcoming", lambda w: request(
+        "GET", f"/sales/{w.sale(starts_in=600, load=False).pk}/live.json"), True),
+    ("live state of no sale", lambda w: request("GET", "/sales/999999/live.json"), True),
+    ("POST on live state", lambda w: request("POST", f"/sales/{w.sale().pk}/live.json"), False),
+]
+
+VOLATILE = {"ticket", "order", "server_time", "server_ms"}
+
+
+def _normal(value):
+    """The answer without what differs between twin worlds by nature: ticket ids, order
+    ids, the clock."""
+    if isinstance(value, dict):
+        return {k: ("<volatile>" if k in VOLATILE and v is not None else _normal(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    return value
+
+
+def _comparable(answer: Answer, world: World) -> tuple:
+    """Status, headers and body, with the world's own sale ids written as <sale>."""
+    def own(text: str) -> str:
+        for pk in world.sales:
+            text = text.replace(f"/sales/{pk}/", "/sales/<sale>/")
+        return text
+
+    headers = {name: own(value) for name, value in answer.headers.items()}
+    assert headers.pop("content-length", str(len(answer.body))) == str(len(answer.body))
+    try:
+        body = _normal(json.loads(own(answer.body.decode()))) if answer.body else None
+    except ValueError:
+        body = own(answer.body.decode())
+    return answer.status, headers, body
+
+
+@pytest.fixture
+def twin_worlds(make_customer, sku, settings):
+    settings.PURCHASE_RATE_LIMIT = 3
+    now = timezone.now()
+    return (World(now=now, make_customer=make_customer, sku=sku),
+            World(now=now, make_customer=make_customer, sku=sku))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("name, build, answered_here", CASES, ids=[c[0] for c in CASES])
+def test_the_rush_path_answers_as_django_does(twin_worlds, name, build, answered_here):
+    django_world, rush_world = twin_worlds
+    django_answer = call(WSGIHandler(), build(django_world))
+    django = Counting()
+    rush_answer = call(RushPath(django), build(rush_world))
+    assert (django.calls == 0) == answered_here
+    assert _comparable(rush_answer, rush_world) == _comparable(django_answer, django_world)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_secure_deployment_gets_the_same_headers_and_redirects(twin_worlds, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_HSTS_SECONDS = 3600
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    settings.SECURE_HSTS_PRELOAD = True
+    django_world, rush_world = twin_worlds
+    for proto, answered_here in (("https", True), ("http", False)):
+        django_answer = call(WSGIHandler(), purchase(
+            django_world, django_world.sale(), HTTP_X_FORWARDED_PROTO=proto))
+        django = Counting()
+        rush_answer = call(RushPath(django), purchase(
+            rush_world, rush_world.sale(), HTTP_X_FORWARDED_PROTO=proto))
+        assert (django.calls == 0) == answered_here
+        assert _comparable(rush_answer, rush_world) == _comparable(django_answer, django_world)
+    assert "strict-transport-security" in rush_answer.headers or proto == "http"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_row_lock_strategy_and_a_switched_off_rush_path_go_to_django(twin_worlds, settings):
+    _, world = twin_worlds
+    for change in ({"PURCHASE_STRATEGY": "row_lock"}, {"RUSH_PATH": False}):
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in change.items():
+                patch.setattr(settings, key, value)
+            django = Counting()
+            call(RushPath(django), purchase(world, world.sale()))
+            assert django.calls == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_purchase_the_rush_path_answered_is_an_order_like_any_other(twin_worlds):
+    _, world = twin_worlds
+    sale = world.sale()
+    answer = call(RushPath(Counting()), purchase(world, sale, HTTP_X_DEVICE_ID="dev-9"))
+    assert answer.status.startswith("202")
+    pipeline.drain(sale_id=sale.pk)
+    order = Order.objects.get(ticket=answer.json()["ticket"])
+    assert (order.sale_id, order.user_id) == (sale.pk, world.made[-1].pk)
