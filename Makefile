@@ -26,10 +26,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-# The edit loop: everything but the tests marked slow (processes, seconds) and the browser.
+# The edit loop: everything but the tests marked slow (processes, seconds) and the browser,
+# on one pytest-xdist worker per core (each with its own database and embedded Redis).
 test-fast: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -m "not slow and not browser"
+	$(BIN)/python -m pytest -q -n auto -m "not slow and not browser"
 
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/flashsale_bench
 

@@ -4,11 +4,28 @@ import os
 import tempfile
 
 if not os.environ.get("REDIS_URL"):
-    # A private embedded server, so tests never flush a running demo's Redis.
-    os.environ.setdefault("EMBEDDED_REDIS_DIR", tempfile.mkdtemp(prefix="flashsale-redis-"))
+    # A private embedded server, so tests never flush a running demo's Redis; one per
+    # pytest-xdist worker (`make test-fast`), which would otherwise inherit the controller's.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["EMBEDDED_REDIS_DIR"] = tempfile.mkdtemp(prefix="flashsale-redis-")
+    else:
+        os.environ.setdefault("EMBEDDED_REDIS_DIR", tempfile.mkdtemp(prefix="flashsale-redis-"))
 
 from config.settings import *  # noqa: E402,F403
-from config.settings import DATABASES, VAR_DIR  # noqa: E402
+from config.settings import DATABASES, REDIS_URL, VAR_DIR  # noqa: E402
+
+# `make test-fast` runs on pytest-xdist's workers: each has its own embedded Redis (its own
+# temporary directory above) or, on a shared Redis, its own database number, since every test
+# flushes the one it uses.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker.startswith("gw") and os.environ.get("REDIS_URL"):
+    from urllib.parse import urlsplit, urlunsplit
+
+    _url = urlsplit(REDIS_URL)
+    _db = int(_url.path.strip("/") or 0) + int(_worker[2:]) + 1
+    REDIS_URL = urlunsplit(_url._replace(path=f"/{_db}"))
+    CACHES = {"default": {**CACHES["default"], "LOCATION": REDIS_URL}}  # noqa: F405
+    CELERY_BROKER_URL = REDIS_URL
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

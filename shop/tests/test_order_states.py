@@ -13,7 +13,8 @@ from shop.models import OrderStatus
 from shop.services import TRANSITIONS
 
 S = OrderStatus
-ALLOWED = [(source, target) for source, targets in TRANSITIONS.items() for target in targets]
+ALLOWED = sorted((source, target) for source, targets in TRANSITIONS.items()
+                 for target in targets)  # sorted: the same order in every process
 FORBIDDEN = [(source, target) for source in S.values for target in S.values
              if target not in TRANSITIONS[source]]
 
