@@ -32,6 +32,8 @@ test-fast: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n auto -m "not slow and not browser"
 
+# Uses wrk as the load generator where it is installed (apt-get install wrk), else gevent's,
+# which costs the shared cores several times more per request (BENCHMARKS.md).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/flashsale_bench
 
 bench: $(STAMP)

@@ -1,10 +1,15 @@
-"""`make bench`: the purchase path measured side by side with its floor and the textbook way.
+"""`make bench`: the purchase measured side by side with its limit, its reference and servers.
 
-(a) a trivial authenticated endpoint on the same stack (the floor), (b) the purchase endpoint
-on a live sale through the Redis gate, (c) the same purchase the textbook way (a PostgreSQL
-row lock per attempt, PURCHASE_STRATEGY=row_lock), (d) orders/s the pipeline writes to
-PostgreSQL from the queue that (b) filled. (a) and (b) alternate in rounds so that drift in
-the machine's load hits both; the load generator is a separate process.
+(b) the purchase endpoint on a live sale through the Redis gate, on every web server of
+loadtests.servers (same worker shape); (L) the limit app (loadtests.limit) doing the least a
+Python web tier can for a purchase, and (bare) its constant answer, on the serving server; (a0)
+DRF's whoami on gunicorn gthread, the reference of the issue that retired the old targets; (e)
+the purchase on a sold-out sale; then once each (c) the purchase the textbook way (a
+PostgreSQL row lock per attempt, PURCHASE_STRATEGY=row_lock), (f) and (g) the storefront's
+page and live state, (d) orders/s the pipeline writes to PostgreSQL from the queue that (b)
+filled on the serving server. Every server runs at once, each on its own port; the paired rows
+take turns in rounds so that drift in the machine's load hits all of them alike. The load
+generator is a separate process. The tables are loadtests.bench_report's.
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -27,7 +33,8 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
-from loadtests import cputime
+from loadtests import cputime, limit, servers
+from loadtests.bench_report import Figures, purchase_key
 from loadtests.stack import Stack
 from sales import services
 from sales.gate import admission
@@ -36,30 +43,6 @@ from sales.models import FlashSale
 from sales.pipeline import orders as pipeline
 from shop.models import Order, Sku
 from shop.seeding import seed_catalog, seed_customers
-
-TARGETS = {"b_over_a": 0.85, "b_over_c": 10.0, "pipeline_orders_per_s": 5000.0}
-
-
-@dataclass
-class Figures:
-    rounds: dict[str, list[dict]] = field(default_factory=dict)
-    pipeline: dict = field(default_factory=dict)
-
-    def add(self, name: str, result: dict) -> None:
-        self.rounds.setdefault(name, []).append(result)
-
-    def rps(self, name: str) -> float:
-        return statistics.median(r["rps"] for r in self.rounds[name])
-
-    def paired_ratio(self, top: str, bottom: str) -> tuple[float, float, float]:
-        """Median, lowest and highest of top/bottom over rounds measured back to back: this
-        VM's speed drifts by tens of percent within a minute, a ratio of neighbours far less."""
-        ratios = [t["rps"] / b["rps"] for t, b in zip(self.rounds[top], self.rounds[bottom],
-                                                       strict=True)]
-        return statistics.median(ratios), min(ratios), max(ratios)
-
-    def latency(self, name: str, which: str) -> float:
-        return statistics.median(r[which] for r in self.rounds[name])
 
 
 def machine() -> dict:
@@ -77,8 +60,15 @@ def machine() -> dict:
             "date": timezone.now().strftime("%Y-%m-%d %H:%M %Z")}
 
 
-def prepare(*, customers: int, tokens_file: Path) -> tuple[FlashSale, FlashSale, FlashSale]:
-    """Customers with tokens, and two live sales big enough never to sell out mid-run."""
+@dataclass(frozen=True)
+class Sales:
+    gate: dict[str, FlashSale]  # one per server, so that (d) drains what one server queued
+    row_lock: FlashSale
+    sold_out: FlashSale
+
+
+def prepare(*, customers: int, tokens_file: Path, kinds: list[str]) -> Sales:
+    """Customers with tokens, and live sales big enough never to sell out mid-run."""
     seed_catalog()
     seed_customers(count=customers)
     users = get_user_model().objects.filter(username__startswith="fan").order_by("pk")[:customers]
@@ -88,22 +78,24 @@ def prepare(*, customers: int, tokens_file: Path) -> tuple[FlashSale, FlashSale,
     now = timezone.now()
     common = {"sku": sku, "price": Decimal("2999.00"), "stock": 5_000_000, "per_user_limit": 100,
               "starts_at": now - timedelta(seconds=5), "ends_at": now + timedelta(hours=2)}
-    gate_sale = services.sale_create(title="bench: Redis gate", **common)
-    services.gate_load(sale_id=gate_sale.pk)
-    row_lock_sale = services.sale_create(title="bench: row lock", **common)
-    sold_out_sale = services.sale_create(title="bench: sold out", **{**common, "stock": 0})
-    services.gate_load(sale_id=sold_out_sale.pk)
-    return gate_sale, row_lock_sale, sold_out_sale
+    gate = {}
+    for kind in kinds:
+        gate[kind] = services.sale_create(title=f"bench: Redis gate, {kind}", **common)
+        services.gate_load(sale_id=gate[kind].pk)
+    row_lock = services.sale_create(title="bench: row lock", **common)
+    sold_out = services.sale_create(title="bench: sold out", **{**common, "stock": 0})
+    services.gate_load(sale_id=sold_out.pk)
+    return Sales(gate=gate, row_lock=row_lock, sold_out=sold_out)
 
 
-def load(url: str, method: str, tokens_file: Path, *, duration: float,
-         concurrency: int, stack: Stack | None = None) -> dict:
+def load(url: str, method: str, tokens_file: Path, *, duration: float, concurrency: int,
+         stack: Stack | None = None, generator: str = "auto") -> dict:
     """One loadgen run; with the stack, also the CPU each answered request cost each group."""
     before = _cpu(stack)
     output = subprocess.run(
         [sys.executable, "-m", "loadtests.loadgen", "--url", url, "--method", method,
          "--tokens", str(tokens_file), "--duration", str(duration),
-         "--concurrency", str(concurrency)],
+         "--concurrency", str(concurrency), "--generator", generator],
         check=True, capture_output=True, text=True, cwd=settings.BASE_DIR,
     ).stdout
     result = json.loads(output)
@@ -118,7 +110,8 @@ def _cpu(stack: Stack | None) -> dict | None:
         redis_pid = int(gate_keys.connection().info("server")["process_id"])
     except (KeyError, ValueError):
         redis_pid = None
-    return cputime.snapshot(web_pid=stack.processes[0][1].pid, redis_pid=redis_pid)
+    return cputime.snapshot(web_pid=stack.processes[0][1].pid, redis_pid=redis_pid,
+                            database=settings.DATABASES["default"]["NAME"])
 
 
 def drain_all(sale_id: int) -> dict:
@@ -134,107 +127,59 @@ def drain_all(sale_id: int) -> dict:
             "orders_per_s": round(settled / elapsed, 1) if elapsed else 0.0}
 
 
-def run(*, customers: int, duration: float, concurrency: int, rounds: int, web_workers: int,
-        web_threads: int, port: int, say) -> tuple[Figures, dict]:
+def run(*, customers: int, duration: float, concurrency: int, rounds: int, shape: servers.Shape,
+        compared: list[str], port: int, say: Callable[[str], None],
+        generator: str = "auto") -> tuple[Figures, dict]:
+    """Every stack at once, the paired rows in rounds, then the single rows and (d)."""
+    serving = shape.server
+    compared = list(dict.fromkeys([*compared, serving]))
+    kinds = list(dict.fromkeys([*compared, "gthread"]))
     tokens_file = Path(settings.VAR_DIR) / "bench" / "tokens.txt"
-    gate_sale, row_lock_sale, sold_out_sale = prepare(customers=customers,
-                                                      tokens_file=tokens_file)
-    figures = Figures()
-    base, site = f"http://127.0.0.1:{port}/api/v1", f"http://127.0.0.1:{port}"
+    sales = prepare(customers=customers, tokens_file=tokens_file, kinds=kinds)
+    limit.stock_set(gate_keys.connection(), sales.gate[serving].pk, 5_000_000)
+    figures = Figures(serving=serving)
 
     def measure(stack: Stack, key: str, url: str, method: str = "GET") -> None:
         figures.add(key, load(url, method, tokens_file, duration=duration,
-                              concurrency=concurrency, stack=stack))
+                              concurrency=concurrency, stack=stack, generator=generator))
 
-    with Stack(port=port, web_workers=web_workers, web_threads=web_threads, celery_workers=0,
-               beat=False) as stack:
-        stack.wait_ready()
-        paired = {"a": ("trivial authenticated endpoint", f"{base}/auth/whoami", "GET"),
-                  "b": ("purchase through the Redis gate",
-                        f"{base}/sales/{gate_sale.pk}/purchase", "POST")}
+    def project(kind: str, offset: int, **extra) -> Stack:
+        return Stack(port=port + offset, web_server=kind, web_workers=shape.workers,
+                     web_threads=shape.threads, celery_workers=0, beat=False, **extra)
+
+    with ExitStack() as running:
+        stacks = {kind: running.enter_context(project(kind, n)) for n, kind in enumerate(kinds)}
+        stacks["L"] = running.enter_context(project(
+            serving, len(kinds), web_app="loadtests.limit:application", ready_path="/limit/bare"))
+        for stack in stacks.values():
+            stack.wait_ready()
+        paired = {"a0": ("gthread", "/api/v1/auth/whoami", "GET")}
+        for kind in compared:
+            paired[purchase_key(kind)] = (
+                kind, f"/api/v1/sales/{sales.gate[kind].pk}/purchase", "POST")
+        paired["L"] = ("L", f"/limit/sales/{sales.gate[serving].pk}/purchase", "POST")
+        paired["e"] = (serving, f"/api/v1/sales/{sales.sold_out.pk}/purchase", "POST")
+        paired["bare"] = ("L", "/limit/bare", "GET")
+        # the serving server's purchase beside its limit, the sold-out answer beside the bare GET
+        order = ["a0", *(purchase_key(k) for k in compared if k != serving),
+                 purchase_key(serving), "L", "e", "bare"]
+        order = [key for key in order if key in paired]
         for n in range(rounds):
-            # ABBA order: a drift of the machine's speed during a pair hits both alike
-            for key in ("ab" if n % 2 == 0 else "ba"):
-                what, url, method = paired[key]
-                say(f"round {n + 1}/{rounds}: ({key}) {what}")
-                measure(stack, key, url, method)
-        say("(e) purchase on a sold-out sale: answered from the process's memo")
-        measure(stack, "e", f"{base}/sales/{sold_out_sale.pk}/purchase", "POST")
+            for key in (order if n % 2 == 0 else order[::-1]):
+                where, path, method = paired[key]
+                say(f"round {n + 1}/{rounds}: ({key}) {method} {path} on "
+                    f"{servers.LABELS[stacks[where].shape.server]}")
+                measure(stacks[where], key, stacks[where].url + path, method)
+        site = stacks[serving].url
         say("(f) the storefront's sale page, as anonymous shoppers see it (shared, cached)")
-        measure(stack, "f", f"{site}/sales/{gate_sale.pk}/")
+        measure(stacks[serving], "f", f"{site}/sales/{sales.gate[serving].pk}/")
         say("(g) the sale page's live state (JSON polled by the countdown)")
-        measure(stack, "g", f"{site}/sales/{gate_sale.pk}/live.json")
-    with Stack(port=port, web_workers=web_workers, web_threads=web_threads, celery_workers=0,
-               beat=False, extra_env={"PURCHASE_STRATEGY": "row_lock"}) as stack:
+        measure(stacks[serving], "g", f"{site}/sales/{sales.gate[serving].pk}/live.json")
+    with project(serving, 0, extra_env={"PURCHASE_STRATEGY": "row_lock"}) as stack:
         stack.wait_ready()
         say("(c) purchase the textbook way: a PostgreSQL row lock per attempt")
-        measure(stack, "c", f"{base}/sales/{row_lock_sale.pk}/purchase", "POST")
+        measure(stack, "c", f"{stack.url}/api/v1/sales/{sales.row_lock.pk}/purchase", "POST")
     say("(d) the pipeline writes the queue that (b) filled to PostgreSQL")
-    figures.pipeline = drain_all(gate_sale.pk)
+    figures.pipeline = drain_all(sales.gate[serving].pk)
+    limit.stock_set(gate_keys.connection(), sales.gate[serving].pk, 0)  # its queue's memory back
     return figures, machine()
-
-
-def verdict(value: float, target: float) -> str:
-    return "met" if value >= target else "MISSED"
-
-
-def report(figures: Figures, info: dict, *, web_workers: int, web_threads: int,
-           concurrency: int, duration: float) -> str:
-    b, c = figures.rps("b"), figures.rps("c")
-    b_over_a, low, high = figures.paired_ratio("b", "a")
-    d = figures.pipeline["orders_per_s"]
-    rows = [
-        ("(a) GET /auth/whoami (floor)", "a"), ("(b) POST /sales/{id}/purchase, gate", "b"),
-        ("(c) POST /sales/{id}/purchase, row lock", "c"),
-        ("(e) POST /sales/{id}/purchase, sold out", "e"),
-        ("(f) GET /sales/{id}/ storefront page, anonymous", "f"),
-        ("(g) GET /sales/{id}/live.json", "g"),
-    ]
-    lines = [
-        "| measurement | requests/s | p50 ms | p99 ms | statuses |",
-        "|---|---:|---:|---:|---|",
-    ]
-    for label, key in rows:
-        statuses = {}
-        for result in figures.rounds[key]:
-            for code, count in result["statuses"].items():
-                statuses[code] = statuses.get(code, 0) + count
-        lines.append(f"| {label} | {figures.rps(key):,.0f} "
-                     f"| {figures.latency(key, 'p50_ms'):.1f} "
-                     f"| {figures.latency(key, 'p99_ms'):.1f} | {statuses} |")
-    p = figures.pipeline
-    lines.append(f"| (d) pipeline to PostgreSQL | {d:,.0f} orders/s | | | "
-                 f"{p['settled']:,} tickets in {p['seconds']} s |")
-    ratios = [
-        "| target | measured | |", "|---|---:|---|",
-        f"| (b) >= 0.85 x (a) | {b_over_a:.2f} x (paired rounds: {low:.2f} to {high:.2f}) "
-        f"| {verdict(b_over_a, TARGETS['b_over_a'])} |",
-        f"| (b) >= 10 x (c) | {b / c:.1f} x | {verdict(b / c, TARGETS['b_over_c'])} |",
-        f"| (d) >= 5,000 orders/s | {d:,.0f} | "
-        f"{verdict(d, TARGETS['pipeline_orders_per_s'])} |",
-    ]
-    setup = (f"{info['cores']} cores ({info['cpu']}), Python {info['python']}, PostgreSQL "
-             f"{info['postgresql']}, Redis {info['redis']}; gunicorn {web_workers} gthread "
-             f"workers x {web_threads} threads; load generator: 1 gevent process, {concurrency} "
-             f"connections, {duration:.0f} s per measurement after 2 s warm-up; (a) and (b) in "
-             f"{len(figures.rounds['a'])} rounds back to back (ABBA order), requests/s and "
-             f"latencies their medians, (b)/(a) the median of the rounds' ratios")
-    return "\n".join([f"Measured {info['date']} on {setup}.", "", *lines, "", *ratios, "",
-                      *cpu_table(figures, rows), ""])
-
-
-def cpu_table(figures: Figures, rows: list[tuple[str, str]]) -> list[str]:
-    """Microseconds of CPU per answered request by process group (medians over rounds)."""
-    measured = [(label, key) for label, key in rows
-                if all(r.get("cpu_us") for r in figures.rounds[key])]
-    if not measured:
-        return []
-    head = " | ".join(cputime.GROUPS)
-    lines = ["CPU per answered request, microseconds (from /proc, medians over rounds):", "",
-             f"| measurement | {head} | all |", "|---|" + "---:|" * (len(cputime.GROUPS) + 1)]
-    for label, key in measured:
-        per_group = [statistics.median(r["cpu_us"][g] for r in figures.rounds[key])
-                     for g in cputime.GROUPS]
-        cells = " | ".join(f"{value:,.0f}" for value in per_group)
-        lines.append(f"| {label} | {cells} | {sum(per_group):,.0f} |")
-    return lines

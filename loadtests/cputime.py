@@ -4,6 +4,12 @@ Requests/s on a shared 2-core machine mixes the server's cost with everyone else
 seconds per request, split into the web workers, Redis, PostgreSQL and the load generator,
 say where a difference between two endpoints comes from, and drift far less with the
 machine's speed. Linux only; elsewhere every figure is absent and the benchmark still runs.
+
+A snapshot keeps each process's own CPU, and a difference is taken process by process: a
+process that started in between counts from zero, one that exited in between drops out
+(instead of taking its whole past CPU away from the group's sum). PostgreSQL counts only the
+backends serving the benchmark's own database when it is named: on a server that other people
+use too, their backends' work is not ours (its shared writers are then left out as well).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from pathlib import Path
 
 PROC = Path("/proc")
 GROUPS = ("web", "redis", "postgres", "load generator")
+Snapshot = dict[str, dict[int, float]]  # group -> pid -> CPU seconds used so far
 
 
 def _stat(pid: int) -> tuple[int, float] | None:
@@ -33,8 +40,25 @@ def _comm(pid: int) -> str:
         return ""
 
 
-def snapshot(*, web_pid: int, redis_pid: int | None) -> dict[str, float] | None:
-    """CPU seconds used so far by each group (finished load generators included)."""
+def _postgres_of(pid: int, database: str | None) -> bool:
+    if _comm(pid) != "postgres":
+        return False
+    if database is None:
+        return True
+    try:  # a backend calls itself "postgres: [cluster: ]user database host(port) state"
+        words = (PROC / str(pid) / "cmdline").read_bytes().decode(errors="replace").split()
+    except OSError:
+        return False
+    words = words[1:]
+    if words and words[0].endswith(":"):
+        words = words[1:]
+    return len(words) > 1 and words[1] == database
+
+
+def snapshot(*, web_pid: int, redis_pid: int | None,
+             database: str | None = None) -> Snapshot | None:
+    """CPU seconds used so far by each process of each group (finished load generators, which
+    this process started and waited for, as one entry)."""
     if not PROC.is_dir():
         return None
     stats = {int(p.name): s for p in PROC.iterdir() if p.name.isdigit()
@@ -45,20 +69,26 @@ def snapshot(*, web_pid: int, redis_pid: int | None) -> dict[str, float] | None:
         children = [pid for pid, (ppid, _) in stats.items() if ppid == parent]
         web.update(children)
         frontier.extend(children)
-    totals = dict.fromkeys(GROUPS, 0.0)
-    totals["web"] = sum(stats[pid][1] for pid in web if pid in stats)
+    groups: Snapshot = {group: {} for group in GROUPS}
+    groups["web"] = {pid: stats[pid][1] for pid in web if pid in stats}
     if redis_pid in stats and "redis" in _comm(redis_pid):
-        totals["redis"] = stats[redis_pid][1]
-    totals["postgres"] = sum(cpu for pid, (_, cpu) in stats.items()
-                             if _comm(pid) == "postgres")
+        groups["redis"] = {redis_pid: stats[redis_pid][1]}
+    groups["postgres"] = {pid: cpu for pid, (_, cpu) in stats.items()
+                          if _postgres_of(pid, database)}
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    totals["load generator"] = children.ru_utime + children.ru_stime
-    return totals
+    groups["load generator"] = {0: children.ru_utime + children.ru_stime}
+    return groups
 
 
-def per_request(before: dict | None, after: dict | None, requests: int) -> dict[str, float]:
+def used(before: Snapshot, after: Snapshot, group: str) -> float:
+    """CPU seconds `group` used between two snapshots, process by process."""
+    then = before.get(group, {})
+    return sum(cpu - then.get(pid, 0.0) for pid, cpu in after.get(group, {}).items())
+
+
+def per_request(before: Snapshot | None, after: Snapshot | None,
+                requests: int) -> dict[str, float]:
     """Microseconds of CPU per request for each group between two snapshots."""
     if before is None or after is None or requests <= 0:
         return {}
-    return {group: round((after[group] - before[group]) / requests * 1e6, 1)
-            for group in GROUPS}
+    return {group: round(used(before, after, group) / requests * 1e6, 1) for group in GROUPS}

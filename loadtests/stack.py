@@ -1,4 +1,8 @@
-"""Starting and stopping the server stack: gunicorn web workers, Celery worker(s) and beat.
+"""Starting and stopping the server stack: the web server, Celery worker(s) and beat.
+
+The web server is one of loadtests.servers (Granian unless WEB_SERVER or `web_server` says
+otherwise), on the worker shape asked for; `web_app` serves another WSGI app in its place on the
+same server and shape (the benchmark's limit app, loadtests.limit).
 
 Every process started here is stopped here too, on normal exit, on Ctrl-C and on SIGTERM.
 The embedded Redis (if any) is started here before the children, so this process owns it and
@@ -21,8 +25,8 @@ from pathlib import Path
 from django.conf import settings
 
 from config import embedded_redis
+from loadtests import servers
 
-KEEP_ALIVE_SECONDS = 20
 _deferring = False
 
 
@@ -64,16 +68,23 @@ def group_stop(processes: list[subprocess.Popen], *, timeout: float) -> None:
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            pass
+        try:  # the leader hung, or left a worker behind (orphans keep the port): kill them all
             os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        except ProcessLookupError:
+            pass
+        process.wait()
 
 
 @dataclass
 class Stack:
     host: str = "127.0.0.1"
     port: int = 8000
-    web_workers: int = 3
-    web_threads: int = 2
+    web_workers: int | None = None  # None: WEB_WORKERS, else servers.Shape's default
+    web_threads: int | None = None  # None: WEB_THREADS, else servers.Shape's default
+    web_server: str | None = None  # one of servers.KINDS; None: WEB_SERVER, else the default
+    web_app: str | None = None  # a WSGI "module:callable" to serve instead of the project
+    ready_path: str = "/api/v1/products"
     celery_workers: int = 1
     celery_concurrency: int = 2
     beat: bool = True
@@ -82,6 +93,11 @@ class Stack:
     stop_timeout: float = 15.0  # per process, then SIGKILL
     processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
     argvs: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> servers.Shape:
+        return servers.shape_from_env(server=self.web_server, workers=self.web_workers,
+                                      threads=self.web_threads)
 
     @property
     def url(self) -> str:
@@ -100,15 +116,9 @@ class Stack:
         embedded_redis.ensure_if_embedded(self.extra_env.get("REDIS_URL", settings.REDIS_URL))
         python = sys.executable
         bin_dir = Path(python).parent
-        self._spawn("web", [
-            str(bin_dir / "gunicorn"), "config.wsgi:application",
-            "--bind", f"{self.host}:{self.port}", "--workers", str(self.web_workers),
-            "--worker-class", "gthread", "--threads", str(self.web_threads), "--backlog", "2048",
-            # gunicorn closes an idle connection after 2 s by default; a shopper who pauses
-            # about that long can send a POST just as it closes, and clients only resend GETs
-            "--keep-alive", str(KEEP_ALIVE_SECONDS),
-            "--access-logfile", "-" if settings.DEBUG else "/dev/null",
-        ])
+        self._spawn("web", servers.command(self.shape, host=self.host, port=self.port,
+                                           app=self.web_app, access_log=settings.DEBUG,
+                                           bin_dir=bin_dir))
         for n in range(self.celery_workers):
             self._spawn(f"worker-{n}", [
                 python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
@@ -141,7 +151,7 @@ class Stack:
                     raise RuntimeError(f"{name} exited with {process.returncode}; "
                                        f"see {self.log_dir / (name + '.log')}")
             try:
-                with urllib.request.urlopen(f"{self.url}/api/v1/products", timeout=2) as reply:
+                with urllib.request.urlopen(self.url + self.ready_path, timeout=2) as reply:
                     if reply.status == 200:
                         return
             except OSError:
@@ -154,12 +164,15 @@ class Stack:
         self.processes.clear()
 
     def __enter__(self) -> Stack:
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        self._sigterm = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         self.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.stop()
+        try:
+            self.stop()
+        finally:
+            signal.signal(signal.SIGTERM, self._sigterm)
 
     def watch(self) -> None:
         """Block until Ctrl-C or until a process dies."""

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
+from django.conf import settings
 
+from loadtests import servers
+from loadtests.double11.tests.test_double11 import database_url, free_port
 from loadtests.stack import Stack, stop_signals_deferred
 
 
@@ -54,3 +60,67 @@ def test_a_sigterm_inside_the_block_becomes_exit_status_143_at_its_end():
             os.kill(os.getpid(), signal.SIGTERM)
     assert exit_.value.code == 143
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def _group_gone(pgid: int) -> bool:
+    """No process of the group is left (killed workers may take a moment to be reaped)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("kind", servers.KINDS)
+def test_each_server_starts_serves_the_project_and_stops_with_all_its_processes(kind, tmp_path):
+    stack = Stack(port=free_port(), web_server=kind, web_workers=2, web_threads=2,
+                  celery_workers=0, beat=False, log_dir=tmp_path,
+                  extra_env={"DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL})
+    with stack:
+        stack.wait_ready()
+        web = stack.process("web")
+        with urllib.request.urlopen(f"{stack.url}/api/v1/products", timeout=10) as reply:
+            assert reply.status == 200 and json.loads(reply.read()) == []
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{stack.url}/api/v1/auth/whoami", timeout=10)
+        assert refused.value.code == 401
+        assert json.loads(refused.value.read())["error"]["code"] == "unauthenticated"
+    assert web.returncode is not None and _group_gone(web.pid)
+    assert stack.argvs["web"][0].endswith("gunicorn" if kind in ("gthread", "gevent") else kind)
+
+
+@pytest.mark.slow
+def test_a_server_that_ignores_sigterm_is_sigkilled_with_its_workers(tmp_path):
+    """Granian's workers and the master alike: a stop that times out kills the group."""
+    stack = Stack(port=free_port(), web_server="granian", web_workers=2, web_threads=1,
+                  celery_workers=0, beat=False, log_dir=tmp_path, stop_timeout=1.0,
+                  web_app="loadtests.limit:application", ready_path="/limit/bare")
+    stack.start()
+    try:
+        stack.wait_ready()
+        web = stack.process("web")
+        os.kill(web.pid, signal.SIGSTOP)  # a master that cannot act on SIGTERM
+    finally:
+        stack.stop()
+    assert web.returncode == -signal.SIGKILL and _group_gone(web.pid)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", servers.KINDS)
+def test_each_server_serves_the_benchmarks_limit_app_in_the_projects_place(kind, tmp_path):
+    stack = Stack(port=free_port(), web_server=kind, web_workers=1, web_threads=1,
+                  celery_workers=0, beat=False, log_dir=tmp_path,
+                  web_app="loadtests.limit:application", ready_path="/limit/bare")
+    with stack:
+        stack.wait_ready()
+        request = urllib.request.Request(f"{stack.url}/limit/sales/1/purchase", data=b"{}",
+                                         method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 401
+    assert json.loads(refused.value.read())["error"]["code"] == "unauthenticated"

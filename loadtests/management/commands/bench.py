@@ -7,7 +7,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from loadtests import bench
+from loadtests import bench, servers
+from loadtests.bench_report import report
 
 MARK = "<!-- bench:latest -->"
 
@@ -28,16 +29,26 @@ def ensure_database() -> None:
 
 
 class Command(BaseCommand):
-    help = "Benchmark (a) floor, (b) gate purchase, (c) row-lock purchase, (d) the pipeline."
+    help = ("Benchmark the purchase (b) on every web server against its limit (L), the DRF "
+            "reference (a0), the sold-out answer (e) against a bare GET, (c), (f), (g), (d).")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--customers", type=int, default=5000)
         parser.add_argument("--duration", type=float, default=5.0)
         parser.add_argument("--concurrency", type=int, default=32)
-        parser.add_argument("--rounds", type=int, default=8)
-        parser.add_argument("--web-workers", type=int, default=3)
-        parser.add_argument("--web-threads", type=int, default=2)
+        parser.add_argument("--rounds", type=int, default=6)
+        parser.add_argument("--server", choices=servers.KINDS, default=None,
+                            help="the server of the project's rows (default: WEB_SERVER, "
+                                 f"else {servers.DEFAULT})")
+        parser.add_argument("--compare", default=",".join(servers.KINDS),
+                            help="servers whose purchase rows are compared (comma-separated)")
+        parser.add_argument("--web-workers", type=int, default=None,
+                            help="processes per server (default: WEB_WORKERS, else 3)")
+        parser.add_argument("--web-threads", type=int, default=None,
+                            help="threads per process (default: WEB_THREADS, else 2)")
         parser.add_argument("--port", type=int, default=8077)
+        parser.add_argument("--generator", choices=("auto", "wrk", "gevent"), default="auto",
+                            help="load generator (auto: wrk where installed, else gevent)")
         parser.add_argument("--no-write", action="store_true", help="print, do not write")
 
     def handle(self, *args, **o) -> None:
@@ -46,15 +57,19 @@ class Command(BaseCommand):
                                "(make bench does: postgres://postgres@127.0.0.1:5432/...)")
         ensure_database()
         call_command("migrate", verbosity=0)
+        shape = servers.shape_from_env(server=o["server"], workers=o["web_workers"],
+                                       threads=o["web_threads"])
+        compared = [k.strip() for k in o["compare"].split(",") if k.strip()]
+        unknown = set(compared) - set(servers.KINDS)
+        if unknown:
+            raise CommandError(f"unknown servers {sorted(unknown)}; known: {servers.KINDS}")
         figures, info = bench.run(
             customers=o["customers"], duration=o["duration"], concurrency=o["concurrency"],
-            rounds=o["rounds"], web_workers=o["web_workers"], web_threads=o["web_threads"],
-            port=o["port"],
-            say=lambda text: self.stdout.write(f"  {text}"),
+            rounds=o["rounds"], shape=shape, compared=compared, port=o["port"],
+            say=lambda text: self.stdout.write(f"  {text}"), generator=o["generator"],
         )
-        table = bench.report(figures, info, web_workers=o["web_workers"],
-                             web_threads=o["web_threads"],
-                             concurrency=o["concurrency"], duration=o["duration"])
+        table = report(figures, info, shape=shape, concurrency=o["concurrency"],
+                       duration=o["duration"])
         self.stdout.write("\n" + table)
         if not o["no_write"]:
             path = Path(settings.BASE_DIR) / "BENCHMARKS.md"

@@ -1,0 +1,231 @@
+"""`make bench`'s arithmetic and its tables: paired ratios, the targets, BENCHMARKS.md's text.
+
+Kept apart from the running (loadtests.bench) so that the verdicts can be tested on made-up
+figures. Every ratio is the median of the rounds' own ratios: this VM's speed drifts by tens of
+percent from minute to minute, and two measurements of one round drift far less than two
+medians taken apart.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from loadtests import cputime, servers
+
+
+@dataclass
+class Figures:
+    rounds: dict[str, list[dict]] = field(default_factory=dict)
+    pipeline: dict = field(default_factory=dict)
+    serving: str = servers.DEFAULT  # the server the project's rows ran on
+
+    def add(self, name: str, result: dict) -> None:
+        self.rounds.setdefault(name, []).append(result)
+
+    def rps(self, name: str) -> float:
+        return statistics.median(r["rps"] for r in self.rounds[name])
+
+    def paired_ratio(self, top: str, bottom: str) -> tuple[float, float, float]:
+        """Median, lowest and highest of top/bottom over the rounds, each round's own."""
+        ratios = [t["rps"] / b["rps"] for t, b in zip(self.rounds[top], self.rounds[bottom],
+                                                       strict=True)]
+        return statistics.median(ratios), min(ratios), max(ratios)
+
+    def latency(self, name: str, which: str) -> float:
+        return statistics.median(r[which] for r in self.rounds[name])
+
+    def cpu(self, name: str, group: str) -> float | None:
+        values = [r["cpu_us"][group] for r in self.rounds.get(name, []) if r.get("cpu_us")]
+        return statistics.median(values) if values else None
+
+
+def purchase_key(server: str) -> str:
+    return f"b:{server}"
+
+
+def _no_cpu_ratio(figures: Figures) -> float | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Target:
+    """One line of the targets table: a figure from the run against its minimum."""
+
+    label: str
+    minimum: float
+    measure: Callable[[Figures], tuple[float, str]]  # the value, and how it is written
+    # the same ratio from CPU per request (all groups): what it would be were every row bound
+    # by these cores alone, which drifts far less with other people's load than requests/s
+    by_cpu: Callable[[Figures], float | None] = _no_cpu_ratio
+
+
+def cpu_ratio(figures: Figures, top: str, bottom: str) -> float | None:
+    """How many `top` requests the CPU of one `bottom` request pays for."""
+    costs = [sum(figures.cpu(key, g) or 0.0 for g in cputime.GROUPS) for key in (top, bottom)]
+    return costs[1] / costs[0] if all(costs) else None
+
+
+def paired(label: str, minimum: float, top: Callable[[Figures], str], bottom: str) -> Target:
+    def measure(figures: Figures) -> tuple[float, str]:
+        median, low, high = figures.paired_ratio(top(figures), bottom)
+        return median, f"{median:.2f} x (rounds: {low:.2f} to {high:.2f})"
+    return Target(label, minimum, measure, lambda f: cpu_ratio(f, top(f), bottom))
+
+
+def _pipeline(figures: Figures) -> tuple[float, str]:
+    d = figures.pipeline["orders_per_s"]
+    return d, f"{d:,.0f}"
+
+
+def _serving_purchase(figures: Figures) -> str:
+    return purchase_key(figures.serving)
+
+
+# The risk-scoring and pipeline targets of issue 15 are measured by their own work: their rows
+# go here, beside these.
+TARGETS = (
+    paired("(b) >= 0.7 x (L)", 0.7, _serving_purchase, "L"),
+    paired("(b) >= 3 x (a0)", 3.0, _serving_purchase, "a0"),
+    paired("(e) >= 0.7 x bare GET", 0.7, lambda f: "e", "bare"),
+    Target("(d) >= 5,000 orders/s", 5000.0, _pipeline),
+)
+
+# Go flash-sale systems' published figures (issue 15): their own hardware and load generator.
+GO_ANCHORS = (
+    ("GuoZhaoran/spikeSystem (Go)", 4276, "a low-spec Mac, ab -c 100"),
+    ("CCDD2022/seckill-system (Go)", 4484, "a 4-core VM"),
+)
+
+
+def verdict(value: float, target: float) -> str:
+    return "met" if value >= target else "MISSED"
+
+
+def rows(serving: str) -> list[tuple[str, str, str]]:
+    """(label, key, server) of the main table, in the order written."""
+    label = servers.LABELS[serving]
+    return [
+        ("(a0) GET /auth/whoami, DRF (reference)", "a0", servers.LABELS["gthread"]),
+        ("(b) POST /sales/{id}/purchase, gate", purchase_key(serving), label),
+        ("(L) limit: bare WSGI, JWT + JSON + one EVALSHA", "L", label),
+        ("(e) POST /sales/{id}/purchase, sold out", "e", label),
+        ("(bare) bare WSGI GET", "bare", label),
+        ("(c) POST /sales/{id}/purchase, row lock", "c", label),
+        ("(f) GET /sales/{id}/ storefront page, anonymous", "f", label),
+        ("(g) GET /sales/{id}/live.json", "g", label),
+    ]
+
+
+def _statuses(figures: Figures, key: str) -> dict[str, int]:
+    statuses: dict[str, int] = {}
+    for result in figures.rounds[key]:
+        for code, count in result["statuses"].items():
+            statuses[code] = statuses.get(code, 0) + count
+    return statuses
+
+
+def main_table(figures: Figures) -> list[str]:
+    lines = ["| measurement | server | requests/s | p50 ms | p99 ms | statuses |",
+             "|---|---|---:|---:|---:|---|"]
+    for label, key, server in rows(figures.serving):
+        if key not in figures.rounds:
+            continue
+        lines.append(f"| {label} | {server} | {figures.rps(key):,.0f} "
+                     f"| {figures.latency(key, 'p50_ms'):.1f} "
+                     f"| {figures.latency(key, 'p99_ms'):.1f} | {_statuses(figures, key)} |")
+    if figures.pipeline:
+        p = figures.pipeline
+        lines.append(f"| (d) pipeline to PostgreSQL | | {p['orders_per_s']:,.0f} orders/s | | | "
+                     f"{p['settled']:,} tickets in {p['seconds']} s |")
+    return lines
+
+
+def server_table(figures: Figures) -> list[str]:
+    """(b) on every server compared, on the same shape and in the same rounds."""
+    compared = [k for k in servers.KINDS if purchase_key(k) in figures.rounds]
+    if not compared:
+        return []
+    base = purchase_key("gthread") if "gthread" in compared else None
+    lines = ["(b) POST /sales/{id}/purchase on each server (same shape, same rounds):", "",
+             "| server | purchases/s | x gunicorn gthread (rounds) | p50 ms | p99 ms "
+             "| web CPU us per purchase |", "|---|---:|---|---:|---:|---:|"]
+    for kind in compared:
+        key = purchase_key(kind)
+        ratio = "" if base is None else "{:.2f} ({:.2f} to {:.2f})".format(
+            *figures.paired_ratio(key, base))
+        web = figures.cpu(key, "web")
+        mark = " (serving)" if kind == figures.serving else ""
+        lines.append(f"| {servers.LABELS[kind]}{mark} | {figures.rps(key):,.0f} | {ratio} "
+                     f"| {figures.latency(key, 'p50_ms'):.1f} "
+                     f"| {figures.latency(key, 'p99_ms'):.1f} "
+                     f"| {'' if web is None else f'{web:,.0f}'} |")
+    return lines
+
+
+def target_table(figures: Figures) -> list[str]:
+    lines = ["| target | measured | | by CPU per request |", "|---|---:|---|---:|"]
+    for target in TARGETS:
+        try:
+            value, shown = target.measure(figures)
+        except (KeyError, ValueError, ZeroDivisionError):
+            continue  # not measured in this run
+        by_cpu = target.by_cpu(figures)
+        lines.append(f"| {target.label} | {shown} | {verdict(value, target.minimum)} "
+                     f"| {'' if by_cpu is None else f'{by_cpu:.2f} x'} |")
+    b, c = purchase_key(figures.serving), "c"
+    if b in figures.rounds and c in figures.rounds:
+        lines.append(f"| (b) / (c), informative | {figures.rps(b) / figures.rps(c):.1f} x | "
+                     f"| |")
+    return lines
+
+
+def anchor_table(figures: Figures, info: dict) -> list[str]:
+    key = purchase_key(figures.serving)
+    if key not in figures.rounds:
+        return []
+    lines = ["| system | purchases/s | hardware |", "|---|---:|---|",
+             f"| this project, (b) on {servers.LABELS[figures.serving]} | "
+             f"{figures.rps(key):,.0f} | {info['cores']} cores ({info['cpu']}), the load "
+             f"generator, Redis and PostgreSQL on the same cores |"]
+    lines += [f"| {name} | {rps:,} | {hardware} |" for name, rps, hardware in GO_ANCHORS]
+    return lines
+
+
+def cpu_table(figures: Figures) -> list[str]:
+    """Microseconds of CPU per answered request by process group (medians over rounds)."""
+    labelled = [(label, key) for label, key, _ in rows(figures.serving)]
+    labelled += [(f"(b) purchase on {servers.LABELS[k]}", purchase_key(k))
+                 for k in servers.KINDS if k != figures.serving]
+    measured = [(label, key) for label, key in labelled if key in figures.rounds
+                and all(r.get("cpu_us") for r in figures.rounds[key])]
+    if not measured:
+        return []
+    head = " | ".join(cputime.GROUPS)
+    lines = ["CPU per answered request, microseconds (from /proc, medians over rounds):", "",
+             f"| measurement | {head} | all |", "|---|" + "---:|" * (len(cputime.GROUPS) + 1)]
+    for label, key in measured:
+        per_group = [figures.cpu(key, g) for g in cputime.GROUPS]
+        cells = " | ".join(f"{value:,.0f}" for value in per_group)
+        lines.append(f"| {label} | {cells} | {sum(per_group):,.0f} |")
+    return lines
+
+
+def report(figures: Figures, info: dict, *, shape: servers.Shape, concurrency: int,
+           duration: float) -> str:
+    n = len(next(iter(figures.rounds.values()), []))
+    generator = next((r.get("generator") for results in figures.rounds.values()
+                      for r in results), "gevent")
+    generator = "wrk (1 thread)" if generator == "wrk" else "1 gevent process"
+    setup = (f"{info['cores']} cores ({info['cpu']}), Python {info['python']}, PostgreSQL "
+             f"{info['postgresql']}, Redis {info['redis']}; every server on the same shape: "
+             f"{shape.workers} processes, {shape.threads} threads each where the server has "
+             f"threads; load generator: {generator} on the same cores, {concurrency} connections, "
+             f"{duration:.0f} s per measurement after 2 s warm-up; {n} rounds, each measuring "
+             f"every paired row once (in reverse order every other round), requests/s and "
+             f"latencies their medians over rounds, ratios the medians of each round's own")
+    sections = [[f"Measured {info['date']} on {setup}."], main_table(figures),
+                server_table(figures), target_table(figures), anchor_table(figures, info),
+                cpu_table(figures)]
+    return "\n\n".join("\n".join(s) for s in sections if s) + "\n"
