@@ -83,7 +83,7 @@ def _refused_as_suspicious(exc: SuspiciousOperation) -> HttpResponse:
 UNAVAILABLE = (redis.RedisError, OperationalError, InterfaceError)
 
 
-def _service_unavailable(exc: Exception) -> HttpResponse:
+def service_unavailable(exc: Exception) -> HttpResponse:
     """Redis or the database unavailable: the client's request can be retried (purchases
     answer through the gate's own refusals; this covers every other path)."""
     logger.warning("backing service unavailable: %s: %s", type(exc).__name__, exc)
@@ -101,7 +101,7 @@ def storefront_error_page(request: HttpRequest, error: DomainError, **kwargs) ->
 def _storefront_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
     """The storefront while Redis is down or failing over: a 503 page (JSON for the pages'
     own JSON polls) that says to retry, never a 500."""
-    response = _service_unavailable(exc)
+    response = service_unavailable(exc)
     if not request.path.endswith(".json"):
         response = storefront_error_page(request, DomainError(
             "unavailable", "The store is briefly unavailable; retry shortly.", status=503),
@@ -133,7 +133,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRespon
             replacement["WWW-Authenticate"] = response["WWW-Authenticate"]
         return replacement
     if isinstance(exc, UNAVAILABLE):
-        return _service_unavailable(exc)
+        return service_unavailable(exc)
     view = context.get("view")
     logger.exception("unhandled error in %s", type(view).__name__ if view else "API view")
     return envelope("internal", "Something went wrong on our side; it has been logged.", 500)
@@ -167,6 +167,6 @@ class ApiErrorMiddleware:
         if isinstance(exception, SuspiciousOperation):
             return _refused_as_suspicious(exception)
         if isinstance(exception, UNAVAILABLE):
-            return _service_unavailable(exception)
+            return service_unavailable(exception)
         logger.exception("unhandled error at %s", request.path)
         return envelope("internal", "Something went wrong on our side; it has been logged.", 500)

@@ -29,13 +29,16 @@ from http import HTTPStatus
 
 from django.conf import settings
 from django.core import signals
+from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpResponse
+from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt import settings as simplejwt_settings
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
-from core.error_handling import api_exception_handler
-from core.errors import DomainError
+from core.error_handling import UNAVAILABLE, api_exception_handler, service_unavailable
 from core.http import PLAIN_JSON, device_of, idempotency_key_of, json_parse
 from sales import services
 from sales.api.serializers import purchase_input
@@ -43,9 +46,11 @@ from sales.gate.admission import Purchase
 from sales.rush_token import access_token_user
 from sales.web.sale_pages import live_response
 
-PURCHASE = re.compile(r"/api/v1/sales/([0-9]+)/purchase")
+PURCHASE = re.compile(r"/api/v1/sales/([0-9]{1,18})/purchase")
 TICKET = re.compile(r"/api/v1/tickets/([^/]+)")
-LIVE = re.compile(r"/sales/([0-9]+)/live\.json")
+# Ids of at most 18 digits fit a bigint; a longer one (Django: a 404, or no route at all past
+# Python's int() limit) is Django's to answer.
+LIVE = re.compile(r"/sales/([0-9]{1,18})/live\.json")
 
 StartResponse = Callable[..., object]
 
@@ -72,20 +77,26 @@ def user_id_from(environ: dict) -> int:
     then answers the 401 with its own WWW-Authenticate).
 
     A token as this store issues it is checked by `access_token_user` (a tenth of the cost);
-    any other is left to simplejwt's own classes, which decide as they always do."""
-    header = environ.get("HTTP_AUTHORIZATION", "")
-    parts = header.split()
-    if len(parts) == 2 and parts[0] == "Bearer":
-        user_id = access_token_user(parts[1])
-        if user_id is not None:
-            return user_id
-    raw = _authenticator.get_raw_token(header.encode("iso-8859-1")) if header else None
-    if raw is None:
+    any other is left to simplejwt's own classes, which decide as they always do. The header
+    is split as simplejwt splits it: as bytes, so that only ASCII whitespace separates."""
+    jwt_settings = simplejwt_settings.api_settings
+    if (jwt_settings.AUTH_HEADER_NAME != "HTTP_AUTHORIZATION"
+            or tuple(jwt_settings.AUTH_HEADER_TYPES) != ("Bearer",)):
         raise Handoff
+    header = environ.get("HTTP_AUTHORIZATION", "").encode("iso-8859-1", "replace")
+    parts = header.split()
+    if len(parts) != 2 or parts[0] != b"Bearer":
+        raise Handoff  # no token, or a malformed header: Django's 401
+    user_id = access_token_user(parts[1].decode("iso-8859-1"))
+    if user_id is not None:
+        return user_id
     try:
+        raw = _authenticator.get_raw_token(header)
+        if raw is None:
+            raise Handoff
         user = _authenticator.get_user(_authenticator.get_validated_token(raw))
         return int(user.id)
-    except (InvalidToken, TokenError, TypeError, ValueError):
+    except (AuthenticationFailed, InvalidToken, TokenError, TypeError, ValueError):
         raise Handoff from None
 
 
@@ -108,13 +119,32 @@ def _body(environ: dict) -> bytes:
 def _accepts_json(environ: dict) -> bool:
     """DRF's content negotiation would pick the JSON renderer as is: no Accept, or one that
     names JSON or anything without parameters (`application/json; indent=4` changes the
-    rendering, `text/html` alone is a 406: both are Django's to answer)."""
+    rendering; `text/html` alone, or an empty Accept, is a 406: Django's to answer)."""
     accept = environ.get("HTTP_ACCEPT")
-    if not accept:
+    if accept is None:
         return True
     types = [part.strip() for part in accept.split(",")]
     return all(";" not in t for t in types) and any(
         t in ("*/*", "application/*", "application/json") for t in types)
+
+
+CSRF_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
+def _cookies_left_alone(environ: dict) -> bool:
+    """Django's session and CSRF middleware would add no Set-Cookie or Vary: no cookies, or a
+    well-formed session key and CSRF token (a malformed one is deleted or replaced)."""
+    raw = environ.get("HTTP_COOKIE")
+    if not raw:
+        return True
+    if settings.CSRF_USE_SESSIONS:
+        return False
+    cookies = parse_cookie(raw)
+    session = cookies.get(settings.SESSION_COOKIE_NAME)
+    if session is not None and len(session) < 8:
+        return False
+    token = cookies.get(settings.CSRF_COOKIE_NAME)
+    return token is None or (len(token) in (32, 64) and set(token) <= CSRF_CHARS)
 
 
 def _secure(environ: dict) -> bool:
@@ -156,9 +186,8 @@ def _middleware_headers(secure: bool, *, frame: bool = True) -> list[tuple[str, 
         headers.append(("X-Content-Type-Options", "nosniff"))
     if settings.SECURE_REFERRER_POLICY:
         policy = settings.SECURE_REFERRER_POLICY
-        if not isinstance(policy, str):
-            policy = ",".join(policy)
-        headers.append(("Referrer-Policy", policy))
+        values = policy.split(",") if isinstance(policy, str) else policy
+        headers.append(("Referrer-Policy", ",".join(v.strip() for v in values)))
     if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
         headers.append(("Cross-Origin-Opener-Policy",
                         settings.SECURE_CROSS_ORIGIN_OPENER_POLICY))
@@ -173,8 +202,9 @@ def _json(status: int, body: dict) -> HttpResponse:
     return HttpResponse(content.encode(), status=status, content_type="application/json")
 
 
-def purchase(environ: dict, sale_id: int) -> HttpResponse:
-    """SalePurchaseApi.post on the gate strategy."""
+def purchase(environ: dict, sale_id: int) -> Callable[[], HttpResponse]:
+    """SalePurchaseApi.post on the gate strategy: the request read and checked (or Handoff),
+    then the admission to run."""
     user_id = user_id_from(environ)
     try:
         body = _body(environ)
@@ -185,23 +215,37 @@ def purchase(environ: dict, sale_id: int) -> HttpResponse:
                                      device=device_of(request))
     except Exception:  # noqa: BLE001 - a malformed request is Django's to answer, as always
         raise Handoff from None
-    admission = services.purchase_admit(purchase=bought)
-    return _json(202, {"ticket": admission.ticket, "status": "queued",
-                       "position": admission.position})
+
+    def admit() -> HttpResponse:
+        admission = services.purchase_admit(purchase=bought)
+        return _json(202, {"ticket": admission.ticket, "status": "queued",
+                           "position": admission.position})
+    return admit
 
 
-def ticket(environ: dict, ticket_id: str) -> HttpResponse:
+def ticket(environ: dict, ticket_id: str) -> Callable[[], HttpResponse]:
     """TicketApi.get, TicketOutput's representation."""
-    found = services.ticket_resolve(ticket=ticket_id, user_id=user_id_from(environ))
-    return _json(200, {
-        "ticket": str(found.ticket), "status": str(found.status),
-        "position": None if found.position is None else int(found.position),
-        "order": None if found.order is None else int(found.order),
-        "reason": None if found.reason is None else str(found.reason)})
+    user_id = user_id_from(environ)
+
+    def resolve() -> HttpResponse:
+        found = services.ticket_resolve(ticket=ticket_id, user_id=user_id)
+        return _json(200, {
+            "ticket": str(found.ticket), "status": str(found.status),
+            "position": None if found.position is None else int(found.position),
+            "order": None if found.order is None else int(found.order),
+            "reason": None if found.reason is None else str(found.reason)})
+    return resolve
 
 
+def live(environ: dict, sale_id: int) -> Callable[[], HttpResponse]:
+    """live_state: nothing to check in the request."""
+    return partial(live_response, sale_id)
+
+
+# (method, path, its view, the argument's type, DRF's Allow header or None off the API)
 ROUTES = (("POST", PURCHASE, purchase, int, "POST, OPTIONS"),
-          ("GET", TICKET, ticket, str, "GET, HEAD, OPTIONS"))
+          ("GET", TICKET, ticket, str, "GET, HEAD, OPTIONS"),
+          ("GET", LIVE, live, int, None))
 
 
 class RushPath:
@@ -212,49 +256,49 @@ class RushPath:
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         if (not settings.RUSH_PATH or environ.get("QUERY_STRING")
-                or settings.PURCHASE_STRATEGY != "gate"):
+                or settings.PURCHASE_STRATEGY != "gate" or settings.DISALLOWED_USER_AGENTS):
             return self.app(environ, start_response)
         method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
-        secure = _secure(environ)
-        if settings.SECURE_SSL_REDIRECT and not secure:
-            return self.app(environ, start_response)
-        if method == "GET" and (match := LIVE.fullmatch(path)) and _host_allowed(environ):
-            return self._answer(environ, start_response, lambda: live_response(
-                int(match.group(1))), secure=secure, api=False)
         for route_method, pattern, view, convert, allow in ROUTES:
             if method == route_method and (match := pattern.fullmatch(path)):
-                if not (_host_allowed(environ) and _accepts_json(environ)):
+                secure = _secure(environ)
+                if ((settings.SECURE_SSL_REDIRECT and not secure) or not _host_allowed(environ)
+                        or not _cookies_left_alone(environ)
+                        or (allow and not _accepts_json(environ))):
                     break
-                arg = convert(match.group(1))
                 try:
-                    return self._answer(environ, start_response, partial(view, environ, arg),
-                                        secure=secure, api=True, allow=allow)
+                    run = view(environ, convert(match.group(1)))
+                    response = self._run(environ, run, api=allow is not None)
                 except Handoff:
                     break
+                return self._send(start_response, response, secure=secure, allow=allow)
         return self.app(environ, start_response)
 
-    def _answer(self, environ: dict, start_response: StartResponse, build, *, secure: bool,
-                api: bool, allow: str = "") -> Iterable[bytes]:
-        """Run `build` between Django's request signals (the database connections are
-        looked after as for any request) and send its response, errors as the API's
-        exception handler makes them."""
-        signals.request_started.send(sender=RushPath, environ=environ)
+    @staticmethod
+    def _run(environ: dict, run: Callable[[], HttpResponse], *, api: bool) -> HttpResponse:
+        """Run the decision between Django's request signals, as Django's handler does (the
+        database connections are looked after as for any request); errors become what
+        Django would answer: the API's exception handler, or the storefront's 503."""
+        signals.request_started.send(sender=WSGIHandler, environ=environ)
         try:
-            try:
-                response = build()
-            except Handoff:
-                raise
-            except Exception as error:  # noqa: BLE001 - every error is the API's envelope
-                if not api and not isinstance(error, DomainError):
-                    raise Handoff from None
-                response = api_exception_handler(error, {})
+            return run()
+        except Exception as error:  # noqa: BLE001 - every error gets Django's answer
+            if api:
+                return api_exception_handler(error, {})
+            if isinstance(error, UNAVAILABLE):
+                return service_unavailable(error)  # what a .json storefront poll gets
+            raise Handoff from None  # a bug: Django's own 500
         finally:
-            signals.request_finished.send(sender=RushPath)
-        headers = [(name, value) for name, value in response.items()]
-        if api:
+            signals.request_finished.send(sender=WSGIHandler)
+
+    @staticmethod
+    def _send(start_response: StartResponse, response: HttpResponse, *, secure: bool,
+              allow: str | None) -> Iterable[bytes]:
+        headers = list(response.items())
+        if allow:
             headers.append(("Allow", allow))
         headers.extend(_middleware_headers(secure))
         headers.append(("Content-Length", str(len(response.content))))
-        status = f"{response.status_code} {HTTPStatus(response.status_code).phrase}"
-        start_response(status, headers)
+        start_response(f"{response.status_code} {HTTPStatus(response.status_code).phrase}",
+                       headers)
         return [response.content]

@@ -29,6 +29,8 @@ SEGMENT = re.compile(rb"[A-Za-z0-9_-]+")
 HEADER = {"alg": "HS256", "typ": "JWT"}
 CLAIMS = {"token_type", "exp", "iat", "jti", "user_id"}
 USER_ID = re.compile(r"[0-9]{1,18}")
+# simplejwt reads exp as a datetime: from the year 10000 on, a ValueError (its 500).
+YEAR_10000 = 253402300800
 
 
 def _settings_vouched_for() -> bytes | None:
@@ -39,6 +41,8 @@ def _settings_vouched_for() -> bytes | None:
             or s.ISSUER is not None or s.JWK_URL or s.USER_ID_CLAIM != "user_id"
             or s.TOKEN_TYPE_CLAIM != "token_type" or s.JTI_CLAIM != "jti"
             or getattr(s, "CHECK_REVOKE_TOKEN", False)
+            or s.AUTH_HEADER_NAME != "HTTP_AUTHORIZATION"
+            or tuple(s.AUTH_HEADER_TYPES) != ("Bearer",)
             or [c.__module__ + "." + c.__qualname__ for c in s.AUTH_TOKEN_CLASSES]
             != ["rest_framework_simplejwt.tokens.AccessToken"]
             or not isinstance(s.SIGNING_KEY, str)):
@@ -82,7 +86,7 @@ def access_token_user(token: str) -> int | None:
     now, leeway = time.time(), _leeway()
     exp, iat, user_id = claims["exp"], claims["iat"], claims["user_id"]
     if not (_is_int(exp) and _is_int(iat) and isinstance(claims["jti"], str)
-            and claims["token_type"] == "access" and exp > now - leeway
+            and claims["token_type"] == "access" and now - leeway < exp < YEAR_10000
             and iat <= now + leeway):
         return None
     if _is_int(user_id):

@@ -156,6 +156,7 @@ def sale_page(request: HttpRequest, sale_id: int) -> HttpResponse:
 
 _live_memo: dict[int, tuple[float, object, int]] = {}  # sale -> (until, sale, stock left)
 LIVE_MEMO_SECONDS = 0.5
+LIVE_MEMO_MAX = 10_000  # sales at once; past it the memo starts again
 
 
 def _live(sale_id: int):
@@ -165,7 +166,11 @@ def _live(sale_id: int):
     if hit and hit[0] > time.monotonic():
         return hit[1], hit[2]
     sale = selectors.sale_list().filter(pk=sale_id).first()
-    left = selectors.stock_left_map([sale])[sale.pk] if sale else 0
+    if sale is None:
+        return None, 0  # not kept: polling made-up ids must not grow the memo
+    left = selectors.stock_left_map([sale])[sale.pk]
+    if len(_live_memo) >= LIVE_MEMO_MAX:
+        _live_memo.clear()
     _live_memo[sale_id] = (time.monotonic() + LIVE_MEMO_SECONDS, sale, left)
     return sale, left
 

@@ -289,3 +289,19 @@ def test_after_the_draw_a_winner_and_a_loser_each_read_their_result(make_sale, m
         shopper(winner).get(f"/sales/{sale.pk}/draw/"))
     assert "Not this time: you were not drawn" in page(
         shopper(loser).get(f"/sales/{sale.pk}/draw/"))
+
+
+def test_polling_made_up_sales_keeps_nothing_in_the_live_memo(client, live_sale, monkeypatch):
+    """The live memo holds real sales only, and at most LIVE_MEMO_MAX of them: polls of ids
+    that name no sale cannot grow a web process's memory."""
+    from sales.web import sale_pages
+
+    for sale_id in range(10**9, 10**9 + 50):
+        assert client.get(f"/sales/{sale_id}/live.json").status_code == 404
+    assert sale_pages._live_memo == {}
+    monkeypatch.setattr(sale_pages, "LIVE_MEMO_MAX", 1)
+    client.get(f"/sales/{live_sale.pk}/live.json")
+    sale_pages._live_memo[-1] = sale_pages._live_memo[live_sale.pk]  # another sale held
+    sale_pages._live_memo[live_sale.pk] = (0, None, 0)               # and this one stale
+    client.get(f"/sales/{live_sale.pk}/live.json")
+    assert list(sale_pages._live_memo) == [live_sale.pk]
