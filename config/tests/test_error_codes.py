@@ -16,7 +16,8 @@ from core.sentences import SENTENCES, TICKET_REASONS
 from sales.gate.admission import REFUSALS
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("antiscalper", "config", "loadtests", "sales", "shop")
+# Every app, core above all: its exception handler writes most of the codes the API answers.
+APPS = ("antiscalper", "config", "core", "loadtests", "sales", "shop")
 # Calls whose first argument is an error code.
 CODE_CALLS = {"DomainError", "envelope"}
 # admit.lua's verdicts that are not error codes: successes, and the ones gate.admit translates.
@@ -125,6 +126,11 @@ def test_the_scan_finds_codes_written_as_strings():
               'raise DomainError(ErrorCode.SOLD_OUT, "fine")\n')
     assert [code for _, code in _literal_codes(ast.parse(source))] == [
         "no_such_code", "also_not", "nor_this"]
+
+
+def test_the_scan_reads_every_app_with_a_package():
+    apps = {path.parent.name for path in ROOT.glob("*/__init__.py")}
+    assert apps <= set(APPS), f"apps whose codes the scan would not read: {apps - set(APPS)}"
 
 
 def test_no_code_in_the_source_is_outside_the_enum():
