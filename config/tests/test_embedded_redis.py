@@ -208,6 +208,28 @@ def test_a_launcher_starts_the_server_before_its_child_and_outlives_the_child(tm
     assert servers_in(directory) == []
 
 
+@pytest.mark.slow
+def test_a_child_that_used_the_server_first_does_not_stop_it_under_its_parent(tmp_path):
+    """Review of issue 14, point 5. A process that imported settings and then spawns a child
+    which happens to connect first (runserver's autoreloader and its server process, a
+    gunicorn master and its workers, any launcher but loadtests.stack) must not lose Redis
+    when that child exits: before the lazy start the parent started and owned the server at
+    settings import; now the child owns it, its exit stops it, and the parent's next command
+    silently starts an empty one (the gates, the queue and the blacklist mirror are gone).
+    `manage.py runserver` loses Redis on every autoreload; gunicorn on every worker recycle."""
+    directory = tmp_path / "redis"
+    child = ("import django; django.setup(); from antiscalper.mirror import connection; "
+             "connection().set('left-by', 'child')")
+    code = (SETUP + "import subprocess, sys; "
+            f"subprocess.run([sys.executable, '-c', {child!r}], check=True); "
+            "from antiscalper.mirror import connection; "
+            "print(json.dumps(connection().get('left-by')))")
+    parent = python(code, fresh_env(tmp_path, directory))
+    assert parent.returncode == 0, parent.stderr
+    assert json.loads(parent.stdout) == "child"
+    assert servers_in(directory) == []
+
+
 BUSY_SCRIPT = ("local deadline = tonumber(redis.call('TIME')[1]) + 60 "
                "while tonumber(redis.call('TIME')[1]) < deadline do end return 1")
 
