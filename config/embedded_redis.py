@@ -40,12 +40,19 @@ def _executable() -> str:
 
 
 def _alive(socket_path: Path) -> bool:
+    """Whether a server listens on the socket. Any answer counts, an error too (BUSY while a
+    long script runs, LOADING), and so does a connection accepted but not answered in time:
+    only a missing socket or a refused connection means nobody is there. (A second server
+    started on a live one's socket takes the path from it.)"""
     if not socket_path.exists():
         return False
     try:
-        return bool(redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).ping())
+        redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).ping()
+    except (redis.BusyLoadingError, redis.ResponseError, redis.TimeoutError):
+        return True
     except redis.RedisError:
         return False
+    return True
 
 
 def url_in(directory: str | os.PathLike) -> str:

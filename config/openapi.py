@@ -53,8 +53,8 @@ EXTRA = {
     "orders_cancel_create": {409: [E.NOT_CANCELLABLE]},
     "ops_sales_partial_update": {409: [E.SALE_LOCKED, E.STOCK_SOLD]},
     "ops_sales_draw_create": {409: [E.DRAW_NOT_CLOSED, E.DRAW_ALREADY_RUN, E.WRONG_MODE]},
-    "ops_sales_fcodes_create": {409: [E.WRONG_MODE, E.SALE_LOCKED]},
-    "ops_sales_fcodes_release_create": {409: [E.FCODE_QUOTA_USED, E.WRONG_MODE]},
+    "ops_sales_fcodes_create": {409: [E.FCODE_QUOTA_USED, E.WRONG_MODE]},
+    "ops_sales_fcodes_release_create": {409: [E.WRONG_MODE]},
 }
 REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
 

@@ -206,3 +206,88 @@ def test_a_launcher_starts_the_server_before_its_child_and_outlives_the_child(tm
     assert child.returncode == 0, child.stderr
     assert json.loads(child.stdout) == [True, True]
     assert servers_in(directory) == []
+
+
+@pytest.mark.slow
+def test_a_child_that_used_the_server_first_does_not_stop_it_under_its_parent(tmp_path):
+    """Review of issue 14, point 5. A process that imported settings and then spawns a child
+    which happens to connect first (runserver's autoreloader and its server process, a
+    gunicorn master and its workers, any launcher but loadtests.stack) must not lose Redis
+    when that child exits: before the lazy start the parent started and owned the server at
+    settings import; now the child owns it, its exit stops it, and the parent's next command
+    silently starts an empty one (the gates, the queue and the blacklist mirror are gone).
+    `manage.py runserver` loses Redis on every autoreload; gunicorn on every worker recycle."""
+    directory = tmp_path / "redis"
+    child = ("import django; django.setup(); from antiscalper.mirror import connection; "
+             "connection().set('left-by', 'child')")
+    code = (SETUP + "import subprocess, sys; "
+            f"subprocess.run([sys.executable, '-c', {child!r}], check=True); "
+            "from antiscalper.mirror import connection; "
+            "print(json.dumps(connection().get('left-by')))")
+    parent = python(code, fresh_env(tmp_path, directory))
+    assert parent.returncode == 0, parent.stderr
+    assert json.loads(parent.stdout) == "child"
+    assert servers_in(directory) == []
+
+
+BUSY_SCRIPT = ("local deadline = tonumber(redis.call('TIME')[1]) + 60 "
+               "while tonumber(redis.call('TIME')[1]) < deadline do end return 1")
+
+
+@pytest.mark.slow
+def test_a_server_busy_with_a_long_script_is_not_taken_for_a_dead_one(tmp_path, own_server):
+    """Review of issue 14, point 5. Past lua-time-limit (5 s) a server answers BUSY to every
+    command. `ensure` (which every Celery broker connection runs) took that for nobody
+    answering and started a second redis-server on the same socket path: it takes the path
+    over, so new connections reach an empty server while old ones keep the first (a split
+    gate), and when its owner exits it removes the socket file, leaving the first server,
+    with every key, unreachable."""
+    import threading
+
+    url = embedded_redis.ensure(tmp_path)
+    redis.Redis.from_url(url).set("left-by", "first")
+    probe = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from config import embedded_redis as e; "
+         f"sys.stdin.readline(); e.ensure({str(tmp_path)!r}); "
+         "print(e._owned is None, flush=True)"],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    busy = redis.Redis.from_url(url, socket_timeout=120)
+
+    def run_until_killed():
+        try:
+            busy.eval(BUSY_SCRIPT, 0)
+        except redis.ResponseError:  # SCRIPT KILL, below
+            pass
+
+    script = threading.Thread(target=run_until_killed, daemon=True)
+    try:
+        script.start()
+        deadline = time.monotonic() + 30
+        while True:  # wait for BUSY: the server refuses commands while the script runs on
+            try:
+                redis.Redis.from_url(url, socket_timeout=1).ping()
+            except redis.ResponseError as error:
+                if "BUSY" in str(error):
+                    break
+            except redis.TimeoutError:
+                pass
+            assert time.monotonic() < deadline, "the script never made the server busy"
+            time.sleep(0.2)
+        probe.stdin.write("go\n")
+        probe.stdin.flush()
+        started_none = probe.stdout.readline().strip()
+        servers = servers_in(tmp_path)
+    finally:
+        try:
+            redis.Redis.from_url(url, socket_timeout=5).script_kill()
+        except redis.RedisError:
+            pass
+        probe.stdin.close()
+        probe.wait(timeout=60)
+        script.join(timeout=30)
+    try:
+        assert started_none == "True"  # it found the server running and started none
+        assert len(servers) == 1
+        assert redis.Redis.from_url(url).get("left-by") == b"first"
+    finally:
+        embedded_redis.shutdown()

@@ -14,9 +14,11 @@ from config.openapi import EXTRA, STATUS_TEXT, _codes_for
 from core.errors import STATUS_BY_CODE, DomainError, ErrorCode, TicketReason
 from core.sentences import SENTENCES, TICKET_REASONS
 from sales.gate.admission import REFUSALS
+from shop.tests.fixtures import client_for
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("antiscalper", "config", "loadtests", "sales", "shop")
+# Every app, core above all: its exception handler writes most of the codes the API answers.
+APPS = ("antiscalper", "config", "core", "loadtests", "sales", "shop")
 # Calls whose first argument is an error code.
 CODE_CALLS = {"DomainError", "envelope"}
 # admit.lua's verdicts that are not error codes: successes, and the ones gate.admit translates.
@@ -74,6 +76,32 @@ def test_every_code_the_schema_lists_is_an_error_code(schema):
     assert listed - set(ErrorCode) == set()
 
 
+def _listed(schema, path: str, status: int) -> set[str]:
+    """The codes the schema says `POST path` can answer with `status`."""
+    response = schema["paths"][path]["post"]["responses"].get(str(status), {})
+    return set(re.findall(r"`([a-z_]+)`", response.get("description", "")))
+
+
+def test_the_schema_puts_fcode_quota_used_on_the_operation_that_answers_it(
+        schema, superuser, make_sale, make_customer):
+    """Issuing F-codes past the quota answers 409 `fcode_quota_used`; releasing the quota
+    never does (a used-up quota releases nothing, 200). The schema had the two swapped."""
+    ops = client_for(superuser)
+    sale = make_sale(stock=10, fcode_quota=1, load=False)
+    make_customer(fan_level=3)
+    make_customer(fan_level=3)
+    issue = f"/api/v1/ops/sales/{sale.pk}/fcodes"
+    assert ops.post(issue, {"count": 1, "fan_level_min": 0}, format="json").status_code == 201
+    full = ops.post(issue, {"count": 1, "fan_level_min": 0}, format="json")
+    assert (full.status_code, full.json()["error"]["code"]) == (409, "fcode_quota_used")
+    released = ops.post(f"{issue}/release")
+    assert released.status_code == 200
+
+    assert "fcode_quota_used" in _listed(schema, "/api/v1/ops/sales/{sale_id}/fcodes", 409)
+    assert "fcode_quota_used" not in _listed(
+        schema, "/api/v1/ops/sales/{sale_id}/fcodes/release", 409)
+
+
 def test_every_operation_the_schema_hook_names_exists(schema):
     operation_ids = {operation.get("operationId") for operations in schema["paths"].values()
                      for operation in operations.values()}
@@ -125,6 +153,11 @@ def test_the_scan_finds_codes_written_as_strings():
               'raise DomainError(ErrorCode.SOLD_OUT, "fine")\n')
     assert [code for _, code in _literal_codes(ast.parse(source))] == [
         "no_such_code", "also_not", "nor_this"]
+
+
+def test_the_scan_reads_every_app_with_a_package():
+    apps = {path.parent.name for path in ROOT.glob("*/__init__.py")}
+    assert apps <= set(APPS), f"apps whose codes the scan would not read: {apps - set(APPS)}"
 
 
 def test_no_code_in_the_source_is_outside_the_enum():
