@@ -30,6 +30,9 @@ from kombu.transport import redis as kombu_redis
 SOCKET = "redis.sock"
 
 _owned: subprocess.Popen | None = None
+# The pid of the process whose exit stops the server, inherited by its children.
+ROOT_ENV = "EMBEDDED_REDIS_ROOT_PID"
+OWNER_FILE = "redis.owner"  # the root a running server was started for
 _owner_pid: int | None = None
 
 
@@ -88,13 +91,60 @@ def ensure(directory: str | os.PathLike) -> str:
                 start_new_session=True,
             )
             _owner_pid = os.getpid()
+            root = _root_of(directory) or str(_owner_pid)
+            (directory / OWNER_FILE).write_text(root)
             deadline = time.monotonic() + 10
             while not _alive(socket_path):
                 if _owned.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"embedded redis-server did not start; see {directory}")
                 time.sleep(0.02)
-            atexit.register(shutdown)
+            if root == str(_owner_pid):
+                atexit.register(shutdown)
+            # else: started for the root process (root_claim), which stops it at its exit
     return f"unix://{socket_path}"
+
+
+def root_claim(directory: str | os.PathLike) -> None:
+    """Make this process the root of the embedded server's lifetime, unless an ancestor is.
+
+    Whichever process connects first starts the server (a runserver child, a web worker, a
+    test's subprocess); the root, the first process that loaded the settings, stops it at its
+    own exit, whoever started it, so a child's exit or a worker's recycling never takes Redis
+    from its siblings. Settings call this; nothing is started or created here."""
+    directory = Path(directory).resolve()
+    if _root_of(directory):
+        return
+    os.environ[ROOT_ENV] = f"{os.getpid()}:{directory}"
+    atexit.register(_stop_if_root, directory)
+
+
+def _root_of(directory: Path) -> str | None:
+    """The pid of the root process of the server in ``directory``, as this process inherited
+    it (ROOT_ENV is `pid:directory`: a process using another directory has its own root)."""
+    pid, _, root_directory = os.environ.get(ROOT_ENV, "").partition(":")
+    return pid if pid and root_directory == str(directory) else None
+
+
+def _stop_if_root(directory: Path) -> None:
+    """At the root's exit: stop the server that was started for it (a forked copy of the
+    root, or another root's server in the same directory, is left alone)."""
+    me = str(os.getpid())
+    if _root_of(directory) != me:
+        return
+    try:
+        if (directory / OWNER_FILE).read_text() != me:
+            return
+    except OSError:
+        return
+    if _owned is not None and _owner_pid == os.getpid():
+        shutdown()
+    else:
+        try:
+            redis.Redis(unix_socket_path=str(directory / SOCKET), socket_timeout=5).shutdown(
+                nosave=True)
+        except redis.RedisError:
+            pass  # already gone
+    (directory / OWNER_FILE).unlink(missing_ok=True)
 
 
 def shutdown() -> None:

@@ -129,6 +129,7 @@ else:
     # started from this one (web workers, Celery) name the same socket.
     EMBEDDED_REDIS_DIR = os.path.abspath(os.environ.get("EMBEDDED_REDIS_DIR", VAR_DIR / "redis"))
     os.environ["EMBEDDED_REDIS_DIR"] = EMBEDDED_REDIS_DIR
+    embedded_redis.root_claim(EMBEDDED_REDIS_DIR)  # this process's exit stops it, if it is first
     REDIS_URL = embedded_redis.url_in(EMBEDDED_REDIS_DIR)
 
 CACHES = {
