@@ -144,7 +144,7 @@ class Appeal(models.Model):
 class AttemptSignal(models.Model):
     """One attempt the gate saw (purchase, reservation, F-code), kept for analysis and linking.
 
-    Written in bulk by `signals.attempts_record`; plain id columns (no foreign keys) because
+    Written in bulk by `attempts.attempts_record`; plain id columns (no foreign keys) because
     sales sit above this app and the rows arrive thousands at a time.
     """
 

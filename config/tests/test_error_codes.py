@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APPS = ("antiscalper", "config", "core", "loadtests", "sales", "shop")
 # Calls whose first argument is an error code.
 CODE_CALLS = {"DomainError", "envelope"}
-# admit.lua's verdicts that are not error codes: successes, and the ones gate.admit translates.
+# admit.lua's verdicts that are not error codes: successes, and the ones admission.admit translates.
 GATE_VERDICTS_TRANSLATED = {"admitted", "duplicate", "no_right", "fcode_locked",
                             "invalid_quantity"}
 

@@ -46,13 +46,13 @@ def dataset() -> str:
 
 @cache
 def script_source(name: str) -> str:
-    """The text of a Lua script of sales/lua (read once per process)."""
+    """The text of a Lua script of sales/gate/lua (read once per process)."""
     return (LUA_DIR / f"{name}.lua").read_text()
 
 
 @cache
 def script(name: str):
-    """A Lua script of sales/lua, registered once per process."""
+    """A Lua script of sales/gate/lua, registered once per process."""
     return connection().register_script(script_source(name))
 
 

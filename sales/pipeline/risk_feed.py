@@ -24,7 +24,7 @@ from sales.models import FlashSale, Reservation
 from sales.services import orders_cancel_for_risk
 from shop.models import Order
 
-logger = logging.getLogger("flashsale.signals")
+logger = logging.getLogger("flashsale.risk_feed")
 
 SIGNALS_GROUP = "signals"
 
