@@ -99,28 +99,42 @@ def blocked_orders_cancel(*, sale_id: int, tickets: list[str]) -> int:
     return orders_cancel_for_risk(sale_id=sale_id, user_ids=users, tickets=tickets)
 
 
+def attempts_of(sale: FlashSale, entries: list[tuple[str, dict[str, str]]]) -> list[Attempt]:
+    """A batch of stream entries as attempts (whether each account reserved: one query)."""
+    reserved = _reserved(sale, {int(fields["user"]) for _, fields in entries})
+    return [attempt_of(sale, fields, reserved) for _, fields in entries]
+
+
+def _read(client, stream: str, batch: int, consumer: str) -> list:
+    """Entries this consumer was handed and never acknowledged (it died), else new ones."""
+    read = client.xreadgroup(SIGNALS_GROUP, consumer, {stream: "0"}, count=batch) or []
+    entries = read[0][1] if read else []
+    if not entries:
+        read = client.xreadgroup(SIGNALS_GROUP, consumer, {stream: ">"}, count=batch) or []
+        entries = read[0][1] if read else []
+    return entries
+
+
+def _ack(client, stream: str, ids: list[str]) -> None:
+    done = client.pipeline(transaction=True)  # both or neither, as in the pipeline
+    done.xack(stream, SIGNALS_GROUP, *ids)
+    done.xdel(stream, *ids)
+    done.execute()
+
+
 def _drain_attempts(sale: FlashSale, client, stream: str, batch: int, consumer: str,
                     time_budget: float) -> int:
     gate_keys.ensure_group(stream, SIGNALS_GROUP)
     moved, deadline = 0, time.monotonic() + time_budget
     while time.monotonic() < deadline:
-        read = client.xreadgroup(SIGNALS_GROUP, consumer, {stream: "0"}, count=batch) or []
-        entries = read[0][1] if read else []
-        if not entries:
-            read = client.xreadgroup(SIGNALS_GROUP, consumer, {stream: ">"}, count=batch) or []
-            entries = read[0][1] if read else []
+        entries = _read(client, stream, batch, consumer)
         if not entries:
             break
-        reserved = _reserved(sale, {int(fields["user"]) for _, fields in entries})
-        attempts = [attempt_of(sale, fields, reserved) for _, fields in entries]
+        attempts = attempts_of(sale, entries)
         attempts_record(attempts=attempts)
         blocked = _risk(sale, attempts)
         if blocked:
             blocked_orders_cancel(sale_id=sale.pk, tickets=list(blocked))
-        ids = [stream_id for stream_id, _ in entries]
-        done = client.pipeline(transaction=True)  # both or neither, as in the pipeline
-        done.xack(stream, SIGNALS_GROUP, *ids)
-        done.xdel(stream, *ids)
-        done.execute()
+        _ack(client, stream, [stream_id for stream_id, _ in entries])
         moved += len(entries)
     return moved

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from loadtests import bench
+from loadtests import bench, risk_bench
 
 MARK = "<!-- bench:latest -->"
 
@@ -39,8 +39,11 @@ class Command(BaseCommand):
         parser.add_argument("--web-threads", type=int, default=2)
         parser.add_argument("--port", type=int, default=8077)
         parser.add_argument("--no-write", action="store_true", help="print, do not write")
+        risk_bench.add_arguments(parser)  # --risk-only and its options
 
     def handle(self, *args, **o) -> None:
+        if o["risk_only"]:
+            return risk_bench.command(self, **o)
         if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
             raise CommandError("the benchmark compares against PostgreSQL: set DATABASE_URL "
                                "(make bench does: postgres://postgres@127.0.0.1:5432/...)")
