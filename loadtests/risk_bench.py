@@ -41,24 +41,31 @@ from antiscalper.mirror import connection as redis_connection
 from antiscalper.models import RiskDecision
 from loadtests import risk_workload as workload
 from sales.pipeline import risk_feed
+from sales.pipeline.tests import risk_before as before
 
 BATCH = 2000         # attempts_drain's default batch: what the Celery task reads at a time
 TARGET = 10_000      # issue 15: attempts/s per core
-STAGES = [           # (module, function, label): each call's CPU and wall time is summed
+STAGES = [           # (module, function, label): each call's CPU time is summed
     (risk_feed, "_read", "read the stream"),
     (risk_feed, "attempts_of", "parse (+ reservations query)"),
     (risk_feed, "attempts_record", "record (counters, AttemptSignal rows)"),
     (risk_feed, "_risk", "evaluate (decisions, RiskDecision rows)"),
     (risk, "Facts", "  evaluate: database facts"),
+    (before, "Facts", "  evaluate: database facts"),
     (risk, "_redis_reads", "  evaluate: Redis reads"),
+    (before, "_redis_reads", "  evaluate: Redis reads"),
     (risk_feed, "blocked_orders_cancel", "cancel blocked orders"),
     (risk_feed, "_ack", "acknowledge"),
 ]
 
 
 def implementations() -> dict[str, dict[str, Callable]]:
-    """Name -> the risk_feed stages it swaps in (none: the current code)."""
-    return {"current": {}}
+    """Name -> the risk_feed stages it swaps in: "before" is the path as it was before issue
+    15 (frozen in sales/pipeline/tests/risk_before.py), "current" the code as it is."""
+    return {"before": {"attempts_of": before.attempts_of,
+                       "attempts_record": before.attempts_record,
+                       "risk_evaluate": before.risk_evaluate},
+            "current": {}}
 
 
 def add_arguments(parser) -> None:

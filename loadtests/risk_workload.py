@@ -219,14 +219,15 @@ def rush(shoppers: list[Shopper], blocked_devices: set[str], *, attempts: int, s
     return planned
 
 
-def sale_open(shoppers: list[Shopper], *, opens: datetime, stock: int) -> FlashSale:
+def sale_open(shoppers: list[Shopper], *, opens: datetime, stock: int, seed: int = 15,
+              ) -> FlashSale:
     """A live sale opened at `opens`: reservations in the database and their signals in
     Redis (reservation bursts), as the reservation window left them."""
     sku = Sku.objects.get(code="MI9-128-BLK")
     sale = services.sale_create(sku=sku, title="bench: risk scoring", price=Decimal("2999.00"),
                                 stock=stock, per_user_limit=PER_USER_LIMIT, starts_at=opens,
                                 ends_at=opens + timedelta(hours=2))
-    rng = random.Random(sale.pk)  # the same shoppers reserve in every sale, at other times
+    rng = random.Random(seed)  # the same reservations in every sale of a run
     reservers = [s for s in shoppers if s.persona != "fan" or random.Random(s.user_id)
                  .random() < 0.7]
     Reservation.objects.bulk_create([Reservation(sale=sale, user_id=s.user_id)
@@ -241,21 +242,27 @@ def sale_open(shoppers: list[Shopper], *, opens: datetime, stock: int) -> FlashS
     return sale
 
 
-def stream_fill(sale: FlashSale, planned: list[Planned]) -> list[str]:
+def stream_fill(sale: FlashSale, planned: list[Planned], tickets: list[str] | None = None,
+                ) -> list[str]:
     """Append the rush to the sale's attempts stream as admit.lua does; the tickets, in the
-    order of `planned` ("" where none was issued)."""
+    order of `planned` ("" where none was issued). Given `tickets`, it appends those again
+    (a redelivery)."""
     opens_ms = gate_keys.epoch_ms(sale.starts_at)
-    stream, tickets = gate_keys.SaleKeys(sale.pk).attempts, []
+    stream, issued = gate_keys.SaleKeys(sale.pk).attempts, []
     pipe = connection().pipeline(transaction=False)
     for n, attempt in enumerate(planned, start=1):
         at, who = opens_ms + attempt.offset_ms, attempt.shopper
-        ticket = gate_keys.ticket_new(sale.pk, user_id=who.user_id, issued_ms=at) \
-            if attempt.verdict == "admitted" else ""
-        tickets.append(ticket)
+        if tickets is not None:
+            ticket = tickets[n - 1]
+        elif attempt.verdict == "admitted":
+            ticket = gate_keys.ticket_new(sale.pk, user_id=who.user_id, issued_ms=at)
+        else:
+            ticket = ""
+        issued.append(ticket)
         pipe.xadd(stream, {"user": who.user_id, "at": at, "verdict": attempt.verdict,
                            "device": who.device, "ip": who.ip, "client": who.client,
                            "fcode": "1" if attempt.fcode else "0", "ticket": ticket})
         if n % 1000 == 0:
             pipe.execute()
     pipe.execute()
-    return tickets
+    return issued
