@@ -218,7 +218,7 @@ def run(*, buyers: int, attempts: int, stock: int, rounds: int, say,
                                        stock=stock))
     if profile_to:
         say(f"profiling the current code into {profile_to}")
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)  # CPU, not waiting
         run_once("current", {}, world, planned, opens=opens, stock=stock, profile=profiler)
         profiler.dump_stats(profile_to)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
