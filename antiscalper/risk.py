@@ -16,6 +16,7 @@ import json
 import re
 import statistics
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
@@ -253,11 +254,31 @@ def measure(a: Attempt, facts: Facts, read: Read) -> tuple[dict, dict]:
     return values, details
 
 
-DECISION_FIELDS = ("sale_id", "user", "ticket", "source", "device", "ip", "score", "decision",
-                   "reason", "rules", "review_status", "created_at")
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A realtime decision as risk_evaluate answers it: the values of its RiskDecision row,
+    without building a model instance per ticket."""
+
+    sale_id: int
+    user_id: int
+    ticket: str
+    source: str
+    device: str
+    ip: str
+    score: float
+    decision: str
+    reason: str
+    rules: list
+    created_at: datetime
 
 
-def _decide(batch: list[Attempt], now: datetime) -> list[RiskDecision]:
+DECIDED_FIELDS = ("sale_id", "user_id", "ticket", "source", "device", "ip", "score",
+                  "decision", "reason", "rules", "created_at")
+INSERTED_FIELDS = (*DECIDED_FIELDS[:-1], "review_status", "created_at")
+REALTIME, OPEN = RiskDecision.Source.REALTIME.value, RiskDecision.Review.OPEN.value
+
+
+def _decide(batch: list[Attempt], now: datetime) -> list[Decided]:
     """Score a batch of undecided attempts and store their decisions (one insert)."""
     scorer = rules.Scorer(rules.settings_load(), rules.policy_load())
     facts = Facts({a.user_id for a in batch}, now)
@@ -266,21 +287,19 @@ def _decide(batch: list[Attempt], now: datetime) -> list[RiskDecision]:
         values, details = measure(attempt, facts, read)
         verdict = scorer.decide(values, allowlisted=attempt.user_id in facts.allowlisted,
                                 details=details)
-        decision = RiskDecision(
-            sale_id=attempt.sale_id, user_id=attempt.user_id, ticket=attempt.ticket,
-            source=RiskDecision.Source.REALTIME, device=attempt.device[:64],
-            ip=attempt.ip[:45], score=round(verdict.score, 3), decision=verdict.decision,
-            reason=verdict.reason[:200], rules=verdict.fired, created_at=now)
-        fresh.append(decision)
-        rows.append((decision.sale_id, decision.user_id, decision.ticket, decision.source,
-                     decision.device, decision.ip, decision.score, decision.decision,
-                     decision.reason, json.dumps(decision.rules), decision.review_status, now))
-    rows_insert(RiskDecision, DECISION_FIELDS, rows, ignore_conflicts=True)
+        decided = Decided(attempt.sale_id, attempt.user_id, attempt.ticket, REALTIME,
+                          attempt.device[:64], attempt.ip[:45], round(verdict.score, 3),
+                          str(verdict.decision), verdict.reason[:200], verdict.fired, now)
+        fresh.append(decided)
+        rows.append((decided.sale_id, decided.user_id, decided.ticket, REALTIME,
+                     decided.device, decided.ip, decided.score, decided.decision,
+                     decided.reason, json.dumps(decided.rules), OPEN, now))
+    rows_insert(RiskDecision, INSERTED_FIELDS, rows, ignore_conflicts=True)
     return fresh
 
 
 def risk_evaluate(*, attempts: list[Attempt], now: datetime | None = None,
-                  ) -> dict[str, RiskDecision]:
+                  ) -> dict[str, Decided]:
     """Decide every admitted attempt (ticket != ""), once per ticket; keyed by ticket.
 
     A ticket decided before (a redelivered batch) keeps its stored decision.
@@ -292,8 +311,8 @@ def risk_evaluate(*, attempts: list[Attempt], now: datetime | None = None,
             todo.setdefault(attempt.ticket, attempt)
     if not todo:
         return {}
-    decided = {d.ticket: d for d in RiskDecision.objects.filter(
-        Within(F("ticket"), list(todo)))}
+    decided = {row[2]: Decided(*row) for row in RiskDecision.objects.filter(
+        Within(F("ticket"), list(todo))).values_list(*DECIDED_FIELDS)}
     batch = [a for ticket, a in todo.items() if ticket not in decided]
     if batch:
         decided.update((d.ticket, d) for d in _decide(batch, now))

@@ -311,4 +311,5 @@ def command(cmd, **o) -> None:
                               stock=o["risk_stock"], rounds=o["risk_rounds"],
                               say=lambda text: cmd.stdout.write(f"  {text}"),
                               profile_to=o.get("risk_profile"))
-    cmd.stdout.write("\n" + report(runs, planned, info, buyers=o["risk_buyers"]))
+    if o["risk_rounds"]:
+        cmd.stdout.write("\n" + report(runs, planned, info, buyers=o["risk_buyers"]))
