@@ -17,6 +17,7 @@ version of them. Every implementation must reach the same decisions, explanation
 from __future__ import annotations
 
 import cProfile
+import gc
 import os
 import platform
 import pstats
@@ -36,7 +37,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from antiscalper import risk
+from antiscalper import attempts, risk
 from antiscalper.mirror import connection as redis_connection
 from antiscalper.models import RiskDecision
 from loadtests import risk_workload as workload
@@ -49,11 +50,14 @@ STAGES = [           # (module, function, label): each call's CPU time is summed
     (risk_feed, "_read", "read the stream"),
     (risk_feed, "attempts_of", "parse (+ reservations query)"),
     (risk_feed, "attempts_record", "record (counters, AttemptSignal rows)"),
+    (attempts, "_count", "  record: Redis counters"),
+    (attempts, "rows_insert", "  record: AttemptSignal rows"),
     (risk_feed, "_risk", "evaluate (decisions, RiskDecision rows)"),
     (risk, "Facts", "  evaluate: database facts"),
     (before, "Facts", "  evaluate: database facts"),
     (risk, "_redis_reads", "  evaluate: Redis reads"),
     (before, "_redis_reads", "  evaluate: Redis reads"),
+    (risk, "rows_insert", "  evaluate: RiskDecision rows"),
     (risk_feed, "blocked_orders_cancel", "cancel blocked orders"),
     (risk_feed, "_ack", "acknowledge"),
 ]
@@ -131,7 +135,8 @@ def swapped(replacements: dict[str, Callable]) -> Iterator[None]:
 
 @contextmanager
 def stages_timed(totals: dict[str, float]) -> Iterator[None]:
-    """Sum the CPU time of each stage's calls into `totals` (label -> seconds)."""
+    """Sum the CPU time of each stage's calls into `totals` (label -> seconds), and the
+    cyclic garbage collector's, which runs inside whichever stage allocates."""
     saved = []
     for module, name, label in STAGES:
         if not hasattr(module, name):
@@ -148,9 +153,21 @@ def stages_timed(totals: dict[str, float]) -> Iterator[None]:
 
         saved.append((module, name, inner))
         setattr(module, name, timed)
+    started: list[float] = []
+
+    def collecting(phase: str, info: dict) -> None:
+        if phase == "start":
+            started.append(time.process_time())
+        elif started:
+            spent = time.process_time() - started.pop()
+            totals["(of all the above) garbage collector"] = totals.get(
+                "(of all the above) garbage collector", 0.0) + spent
+
+    gc.callbacks.append(collecting)
     try:
         yield
     finally:
+        gc.callbacks.remove(collecting)
         for module, name, inner in reversed(saved):
             setattr(module, name, inner)
 
