@@ -17,17 +17,24 @@ PostgreSQL, a JSON array on SQLite (`IN (SELECT value FROM json_each(%s))`).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 from django.core.exceptions import EmptyResultSet
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Lookup, Model
 
+_CONTROL = re.compile(r"[\x00-\x1f]")
+
 
 def _array_literal(values: list) -> tuple[str, str]:
-    """(PostgreSQL array literal, its element type) for ints or strings."""
-    if all(isinstance(v, int) for v in values):
-        return "{" + ",".join(map(str, values)) + "}", "bigint"
+    """(PostgreSQL array literal, its element type) for ints or strings. JSON quotes a
+    string as an array literal does (`"`, `\\`) unless it holds control characters,
+    which JSON writes as escapes the literal does not know."""
+    if isinstance(values[0], int):
+        return "{" + json.dumps(values)[1:-1] + "}", "bigint"
+    if not _CONTROL.search("".join(values)):
+        return "{" + json.dumps(values, ensure_ascii=False)[1:-1] + "}", "text"
     quoted = (str(v).replace("\\", "\\\\").replace('"', '\\"') for v in values)
     return "{" + ",".join(f'"{v}"' for v in quoted) + "}", "text"
 

@@ -3,11 +3,11 @@
 `risk_evaluate` works on a batch (the pipeline's batch of tickets): a constant number of
 queries whatever the batch size (rule settings, policy, existing decisions, customers,
 addresses, phones, payments, orders, allowlist; then one bulk insert), each with its list
-of thousands of values as one parameter (antiscalper.bulk.Within), and one Lua call per 500
+of thousands of values as one parameter (antiscalper.bulk.Within), and one Lua call per 50
 attempts for every Redis value the rules read (read.lua: counters, timeline, cluster size,
 reservation bursts, blacklist mirror). During a rush it runs on every admitted attempt, so
-the per-attempt work is plain Python over tuples: no model instance per attempt except the
-decision it returns, rules compiled once per batch (rules.Scorer).
+the per-attempt work is plain Python over tuples: no model instance per attempt (decisions
+are Decided records), rules compiled once per batch (rules.Scorer).
 """
 
 from __future__ import annotations
@@ -175,16 +175,16 @@ def _redis_reads(attempts: list[Attempt], facts: Facts) -> list[Read]:
     for sale_id, positions in by_sale.items():
         for start in range(0, len(positions), SCRIPT_CHUNK):
             chunk = positions[start:start + SCRIPT_CHUNK]
-            args: list = [Keys(sale_id).prefix, BURST_MS, len(SETS), *BLACKLIST_KEYS.values()]
-            asked = []
+            asked, chunk_args = [], []
             for i in chunk:
                 a = attempts[i]
                 identities = _identities(a, facts)
                 asked.append(identities)
-                args += [a.user_id, a.device, a.ip, a.at_ms // BUCKET_MS, subnet_of(a.ip),
-                         len(identities)]
-                for kind, value in identities:
-                    args += [SETS.index(kind) + 1, value]
+                chunk_args.append([str(a.user_id), a.device, a.ip, str(a.at_ms // BUCKET_MS),
+                                   subnet_of(a.ip), [[SETS.index(kind) + 1, value]
+                                                     for kind, value in identities]])
+            args = [Keys(sale_id).prefix, BURST_MS, len(SETS), *BLACKLIST_KEYS.values(),
+                    json.dumps(chunk_args)]
             answers = read(args=args, client=client)
             for i, identities, answer in zip(chunk, asked, answers, strict=True):
                 *values, found = answer

@@ -4,8 +4,9 @@
 -- sale's prefix, as in record.lua.
 --
 -- ARGV: prefix ("rs:<sale>"), burst window ms, number of blacklist sets K, the K set names,
---       then per attempt: user, device or '', ip or '', the ip's 10-second bucket, subnet
---       or '', N identities to look up, then N pairs (blacklist set 1..K, value)
+--       then the attempts as one JSON array, each [user, device or '', ip or '', the ip's
+--       10-second bucket, subnet or '', [[blacklist set 1..K, value], ...]] (strings but
+--       the set numbers): the identities to look up
 -- Returns per attempt: {timeline, wrong F-codes of the account, cluster size, accounts on
 --   the device, on the device at the opening, reserving from the device, wrong F-codes of
 --   the device, attempts from the ip in the bucket, accounts reserving from the ip within
@@ -17,11 +18,9 @@ local blacklist = {}
 for k = 1, sets do blacklist[k] = ARGV[3 + k] end
 local clusters = prefix .. ':cl'
 local answers = {}
-local i = 4 + sets
-while i <= #ARGV do
-  local user, device, ip, bucket, subnet = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
-                                           ARGV[i + 4]
-  local identities = tonumber(ARGV[i + 5])
+for _, attempt in ipairs(cjson.decode(ARGV[4 + sets])) do
+  local user, device, ip, bucket, subnet = attempt[1], attempt[2], attempt[3], attempt[4],
+                                           attempt[5]
   local answer = {redis.call('LRANGE', prefix .. ':a:' .. user .. ':t', 0, -1),
                   redis.call('GET', prefix .. ':a:' .. user .. ':f'),
                   redis.call('HGET', clusters, user), false, false, false, false, false,
@@ -44,12 +43,10 @@ while i <= #ARGV do
   end
   if subnet ~= '' then answer[10] = redis.call('SCARD', prefix .. ':n:' .. subnet .. ':o') end
   local found = {}
-  i = i + 6
-  for n = 1, identities do
-    if redis.call('SISMEMBER', blacklist[tonumber(ARGV[i])], ARGV[i + 1]) == 1 then
+  for n, identity in ipairs(attempt[6]) do
+    if redis.call('SISMEMBER', blacklist[identity[1]], identity[2]) == 1 then
       found[#found + 1] = n
     end
-    i = i + 2
   end
   answer[11] = found
   answers[#answers + 1] = answer

@@ -3,9 +3,10 @@
 -- The keys are built here from the sale's prefix (a standalone Redis, as the gate's own
 -- script needs: it reads the global blacklist sets beside the sale's keys).
 --
--- ARGV: prefix ("rs:<sale>"), TTL seconds, timeline length, then 7 values per attempt:
---       user, at (ms), flags ('r' reservation, 'o' within the opening, 'f' wrong F-code),
---       device or '', ip or '', subnet or '', the ip's 10-second bucket
+-- ARGV: prefix ("rs:<sale>"), TTL seconds, timeline length, then the attempts as one JSON
+--       array (one argument to decode in C, not seven to pack in Python) of arrays of 7
+--       strings: user, at (ms), flags ('r' reservation, 'o' within the opening, 'f' wrong
+--       F-code), device or '', ip or '', subnet or '', the ip's 10-second bucket
 -- Returns the number of attempts counted.
 local prefix, ttl, keep = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local touched, timelines = {}, {}
@@ -14,9 +15,9 @@ local function count(command, key, ...)
   touched[key] = true
 end
 local counted = 0
-for i = 4, #ARGV, 7 do
-  local user, at, flags = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local device, ip, subnet = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+for _, attempt in ipairs(cjson.decode(ARGV[4])) do
+  local user, at, flags = attempt[1], attempt[2], attempt[3]
+  local device, ip, subnet = attempt[4], attempt[5], attempt[6]
   local opening = string.find(flags, 'o', 1, true)
   if string.find(flags, 'r', 1, true) then
     if device ~= '' then count('ZADD', prefix .. ':d:' .. device .. ':r', 'NX', at, user) end
@@ -29,7 +30,7 @@ for i = 4, #ARGV, 7 do
       count('SADD', prefix .. ':d:' .. device .. ':u', user)
       if opening then count('SADD', prefix .. ':d:' .. device .. ':o', user) end
     end
-    if ip ~= '' then count('INCR', prefix .. ':i:' .. ip .. ':v:' .. ARGV[i + 6]) end
+    if ip ~= '' then count('INCR', prefix .. ':i:' .. ip .. ':v:' .. attempt[7]) end
     if subnet ~= '' and opening then count('SADD', prefix .. ':n:' .. subnet .. ':o', user) end
   end
   if string.find(flags, 'f', 1, true) then

@@ -131,7 +131,7 @@ def test_the_rush_is_decided_as_before(world, redis_client, batch, edited):
 
 def _random_attempts(rng: random.Random, users: list[int], sale_id: int, opens_ms: int,
                      addresses: dict[int, list[int]]) -> list[Attempt]:
-    devices = ["", "d1", "d2", "d3", "shared", "x" * 64]
+    devices = ["", "d1", "d2", "d3", "shared", "x" * 64, "设备-📱", "quo\"te\\"]
     ips = ["", "10.0.0.1", "10.0.0.2", "10.0.1.9", "2001:db8::1", "2001:db8::2", "junk"]
     clients = [(CHROME, HUMAN_HEADERS), (HEADLESS, {}), ("", {"accept": "*/*"}),
                ("curl/8.1", {"sec-ch-ua": '"Headless"'})]
