@@ -55,8 +55,11 @@ STALE_GATE_REASONS = ("sold_out", "limit_reached", "fcode_invalid")
 NOT_RELEASED = (*services.NEVER_COUNTED, *STALE_GATE_REASONS)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Entry:
+    """One queued admission. Not frozen: a frozen dataclass sets each field through
+    object.__setattr__, and a batch makes a thousand of these."""
+
     stream_id: str
     ticket: str
     user_id: int
