@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import time
 from datetime import timedelta
@@ -71,30 +72,76 @@ def queue_fill(sale_id: int, *, admissions: int = ADMISSIONS, buyers: int = BUYE
     return admissions
 
 
-def drain_measured(sale_id: int) -> dict:
-    """`bench.drain_all`, with the CPU it cost this process and its PostgreSQL backend."""
-    from loadtests import bench
+def drain_measured(sale_id: int, *, consumers: int = 1, batch: int = 1000) -> dict:
+    """`bench.drain_all` (one consumer, batches of 1000: what (d) measures), or `consumers`
+    worker processes draining the sale at once as a Celery worker's pool does, each its own
+    consumer of the queue; with the CPU the drain cost the workers and their PostgreSQL
+    backends."""
+    from django.db import connections
 
-    backend = _backend_pid()
-    own, pg = time.process_time(), _cpu_seconds(backend)
-    result = bench.drain_all(sale_id)
-    own, pg = time.process_time() - own, _cpu_seconds(backend) - pg
+    from loadtests import bench
+    from shop.models import Order
+
+    if consumers == 1 and batch == 1000:
+        backend = _backend_pid()
+        own, pg = time.process_time(), _cpu_seconds(backend)
+        result = bench.drain_all(sale_id)
+        own, pg = time.process_time() - own, _cpu_seconds(backend) - pg
+    else:
+        connections.close_all()  # not shared with the forked workers
+        context = multiprocessing.get_context("fork")
+        results = context.Queue()
+        workers = [context.Process(target=_consume, args=(sale_id, f"bench-{n}", batch, results))
+                   for n in range(consumers)]
+        started = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        done = [results.get() for _ in workers]
+        elapsed = time.perf_counter() - started
+        for worker in workers:
+            worker.join()
+        settled, own, pg = (sum(column) for column in zip(*done, strict=True))
+        orders = Order.objects.filter(sale_id=sale_id).count()
+        result = {"settled": settled, "orders": orders, "seconds": round(elapsed, 2),
+                  "orders_per_s": round(settled / elapsed, 1)}
     orders = max(result["orders"], 1)
-    result.update(cpu_us_per_order_python=round(own / orders * 1e6, 1),
+    result.update(consumers=consumers, batch=batch,
+                  cpu_us_per_order_python=round(own / orders * 1e6, 1),
                   cpu_us_per_order_postgres=round(pg / orders * 1e6, 1),
                   cpu_us_per_order=round((own + pg) / orders * 1e6, 1))
     return result
 
 
-def run(*, admissions: int = ADMISSIONS, buyers: int = BUYERS) -> dict:
+def _consume(sale_id: int, consumer: str, batch: int, results) -> None:
+    """One worker process: drain until the queue is empty; report (settled, CPU seconds of
+    this process, CPU seconds of its PostgreSQL backend)."""
+    from sales.gate import admission
+    from sales.pipeline import orders as pipeline
+
+    backend = _backend_pid()
+    own, pg, settled = time.process_time(), _cpu_seconds(backend), 0
+    while admission.state(sale_id=sale_id).queued:
+        drained = pipeline.drain(sale_id=sale_id, batch=batch, consumer=consumer,
+                                 time_budget=120)
+        settled += drained
+        if not drained:  # the rest is another worker's batch in flight
+            time.sleep(0.005)
+    results.put((settled, time.process_time() - own, _cpu_seconds(backend) - pg))
+
+
+def run(*, admissions: int = ADMISSIONS, buyers: int = BUYERS, consumers: int = 1,
+        batch: int = 1000) -> dict:
     """One measurement on the configured database: prepare, fill, drain."""
     sale = sale_prepare(buyers=buyers)
     queue_fill(sale.pk, admissions=admissions, buyers=buyers)
-    return drain_measured(sale.pk)
+    return drain_measured(sale.pk, consumers=consumers, batch=batch)
 
 
 def describe(result: dict) -> str:
-    return (f"(d) pipeline to PostgreSQL: {result['orders_per_s']:,.0f} orders/s "
+    who = (f"{result['consumers']} consumers in parallel" if result["consumers"] > 1
+           else "one consumer")
+    return (f"(d) pipeline to PostgreSQL, {who}, batches of {result['batch']:,}: "
+            f"{result['orders_per_s']:,.0f} orders/s "
             f"({result['settled']:,} tickets, {result['orders']:,} orders in "
             f"{result['seconds']} s); CPU per order {result['cpu_us_per_order']:,.0f} us "
             f"(Python {result['cpu_us_per_order_python']:,.0f}, PostgreSQL backend "
@@ -105,6 +152,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--admissions", type=int, default=ADMISSIONS)
     parser.add_argument("--buyers", type=int, default=BUYERS)
+    parser.add_argument("--consumers", type=int, default=1,
+                        help="worker processes draining at once (default 1, as (d))")
+    parser.add_argument("--batch", type=int, default=1000, help="entries per batch")
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -117,7 +167,8 @@ def main() -> None:
 
     ensure_database()
     call_command("migrate", verbosity=0)
-    result = run(admissions=args.admissions, buyers=args.buyers)
+    result = run(admissions=args.admissions, buyers=args.buyers, consumers=args.consumers,
+                 batch=args.batch)
     print(json.dumps(result) if args.json else describe(result))
 
 

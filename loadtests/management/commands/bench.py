@@ -39,6 +39,11 @@ class Command(BaseCommand):
         parser.add_argument("--web-threads", type=int, default=2)
         parser.add_argument("--port", type=int, default=8077)
         parser.add_argument("--no-write", action="store_true", help="print, do not write")
+        parser.add_argument("--pipeline-only", action="store_true",
+                            help="only (d), from in-process admissions (loadtests.pipeline_bench)"
+                                 "; prints, writes nothing")
+        parser.add_argument("--consumers", type=int, default=1,
+                            help="with --pipeline-only: worker processes draining at once")
 
     def handle(self, *args, **o) -> None:
         if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
@@ -46,6 +51,12 @@ class Command(BaseCommand):
                                "(make bench does: postgres://postgres@127.0.0.1:5432/...)")
         ensure_database()
         call_command("migrate", verbosity=0)
+        if o["pipeline_only"]:
+            from loadtests import pipeline_bench
+
+            result = pipeline_bench.run(buyers=o["customers"], consumers=o["consumers"])
+            self.stdout.write(pipeline_bench.describe(result))
+            return
         figures, info = bench.run(
             customers=o["customers"], duration=o["duration"], concurrency=o["concurrency"],
             rounds=o["rounds"], web_workers=o["web_workers"], web_threads=o["web_threads"],
