@@ -34,6 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from antiscalper.models import RiskDecision
 from sales import bulk, services
 from sales.gate import keys as gate_keys
 from sales.gate import ops as gate_ops
@@ -188,25 +189,46 @@ def _guard(sale: FlashSale, entries: list[Entry]) -> tuple[list[Entry], list[tup
 
 @dataclass(frozen=True)
 class Settled:
-    """What the record already says about a batch's tickets (an earlier delivery of them)."""
+    """What the record already says about a batch's tickets: decided by an earlier delivery
+    of them, or blocked by the risk engine since they were admitted."""
 
     confirmed: dict[str, int]  # ticket -> order id
     rejected: dict[str, str]   # ticket -> reason
+    blocked: set[str]
 
     def __contains__(self, ticket: str) -> bool:
         return ticket in self.confirmed or ticket in self.rejected
 
 
-def _settled(tickets: list[str]) -> Settled:
-    return Settled(confirmed=dict(bulk.values_for(Order, "ticket", tickets, ("id",))),
-                   rejected=dict(bulk.values_for(RejectedTicket, "ticket", tickets, ("reason",))))
+def _settled(sale_id: int, tickets: list[str]) -> Settled:
+    """One query on PostgreSQL (the tickets sent once, as one binary array), three elsewhere."""
+    if not bulk.on_postgresql():
+        return Settled(
+            confirmed=dict(bulk.values_for(Order, "ticket", tickets, ("id",))),
+            rejected=dict(bulk.values_for(RejectedTicket, "ticket", tickets, ("reason",))),
+            blocked=blocked_tickets(sale_id=sale_id, tickets=tickets))
+    found: dict[str, dict] = {"order": {}, "rejected": {}, "blocked": {}}
+    with bulk.pg_cursor() as cursor:
+        cursor.execute(
+            f"SELECT 'order', ticket, id::text FROM {Order._meta.db_table} "
+            "WHERE ticket = ANY(%(tickets)b::varchar[]) "
+            f"UNION ALL SELECT 'rejected', ticket, reason FROM {RejectedTicket._meta.db_table} "
+            "WHERE ticket = ANY(%(tickets)b::varchar[]) "
+            f"UNION ALL SELECT 'blocked', ticket, '' FROM {RiskDecision._meta.db_table} "
+            "WHERE sale_id = %(sale)b AND decision = 'block' "
+            "AND ticket = ANY(%(tickets)b::varchar[])",
+            {"tickets": tickets, "sale": sale_id})
+        for kind, ticket, value in cursor:
+            found[kind][ticket] = value
+    return Settled(confirmed={t: int(i) for t, i in found["order"].items()},
+                   rejected=found["rejected"], blocked=set(found["blocked"]))
 
 
-def _screen(sale: FlashSale, todo: list[Entry]) -> tuple[list[Entry], list[tuple[Entry, str]]]:
+def _screen(sale: FlashSale, todo: list[Entry], blocked: set[str],
+            ) -> tuple[list[Entry], list[tuple[Entry, str]]]:
     """What the gate could not know: tickets the risk engine blocked, tickets of a gate since
     rebuilt (another epoch), addresses that are not the buyer's. Returns (candidates for the
     guard, rejections)."""
-    blocked = blocked_tickets(sale_id=sale.pk, tickets=[e.ticket for e in todo])
     owned = _addresses_owned(todo)
     candidates: list[Entry] = []
     rejects: list[tuple[Entry, str]] = []
@@ -239,8 +261,9 @@ def batch_write(*, sale: FlashSale, batch: Batch) -> Outcome:
     now = timezone.now()
     with transaction.atomic():
         sale = FlashSale.objects.select_for_update().get(pk=sale.pk)
-        settled = _settled([e.ticket for e in entries + poison])
-        candidates, rejects = _screen(sale, [e for e in entries if e.ticket not in settled])
+        settled = _settled(sale.pk, [e.ticket for e in entries + poison])
+        candidates, rejects = _screen(sale, [e for e in entries if e.ticket not in settled],
+                                      settled.blocked)
         rejects = [(e, "undeliverable") for e in poison if e.ticket not in settled] + rejects
         accepted, refused = _guard(sale, candidates)
         rejects += refused
