@@ -23,6 +23,7 @@ from antiscalper.bulk import Within
 from antiscalper.models import RiskDecision
 from antiscalper.risk import risk_evaluate
 from core.http import client_parse
+from sales import bulk
 from sales.gate import keys as gate_keys
 from sales.gate.keys import SaleKeys
 from sales.models import FlashSale, Reservation
@@ -76,9 +77,8 @@ def _risk(sale: FlashSale, attempts: list[Attempt]) -> set[str]:
 
 def blocked_tickets(*, sale_id: int, tickets: list[str]) -> set[str]:
     """Tickets of a batch the risk engine has already blocked (the pipeline rejects them)."""
-    return set(RiskDecision.objects.filter(sale_id=sale_id, ticket__in=tickets,
-                                           decision="block")
-               .values_list("ticket", flat=True))
+    return {ticket for (ticket,) in bulk.values_for(
+        RiskDecision, "ticket", tickets, (), sale_id=sale_id, decision="block")}
 
 
 def attempts_drain(*, sale_id: int, batch: int = 2000, consumer: str = "signals",
