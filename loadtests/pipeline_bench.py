@@ -19,6 +19,8 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from sales.gate.admission import Purchase
+
 ADMISSIONS = 60_000
 BUYERS = 5_000
 
@@ -68,7 +70,7 @@ def queue_fill(sale_id: int, *, admissions: int = ADMISSIONS, buyers: int = BUYE
     users = list(get_user_model().objects.filter(username__startswith="fan")
                  .order_by("pk").values_list("pk", flat=True)[:buyers])
     for n in range(admissions):
-        services.purchase_admit(sale_id=sale_id, user_id=users[n % len(users)])
+        services.purchase_admit(purchase=Purchase(sale_id=sale_id, user_id=users[n % len(users)]))
     return admissions
 
 

@@ -140,8 +140,8 @@ def test_order_rows_carry_the_sales_terms(make_sale, buyer_ids):
                      balance_closes_at=now + timedelta(hours=3))
     [user] = buyer_ids(1)
     address = Address.objects.get(customer__user_id=user)
-    ticket = services.purchase_admit(sale_id=sale.pk, user_id=user, quantity=2,
-                                     address_id=address.pk).ticket
+    ticket = services.purchase_admit(purchase=Purchase(
+        sale_id=sale.pk, user_id=user, quantity=2, address_id=address.pk)).ticket
     pipeline.drain(sale_id=sale.pk)
     order = Order.objects.get(ticket=ticket)
     assert (order.user_id, order.address_id, order.sale_id) == (user, address.pk, sale.pk)
