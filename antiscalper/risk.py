@@ -2,22 +2,40 @@
 
 `risk_evaluate` works on a batch (the pipeline's batch of tickets): a constant number of
 queries whatever the batch size (rule settings, policy, existing decisions, customers,
-addresses, phones, payments, orders, allowlist; then one bulk insert) and two pipelined
-Redis round trips (counters and the blacklist mirror; then reservation bursts).
+addresses, phones, payments, orders, allowlist; then one bulk insert), each with its list
+of thousands of values as one parameter (antiscalper.bulk.Within), and one Lua call per 50
+attempts for every Redis value the rules read (read.lua: counters, timeline, cluster size,
+reservation bursts, blacklist mirror). During a rush it runs on every admitted attempt, so
+the per-attempt work is plain Python over tuples: no model instance per attempt (decisions
+are Decided records), rules compiled once per batch (rules.Scorer).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import NamedTuple
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, F, Min, Q, Value
 from django.utils import timezone
 
 from antiscalper import rules
-from antiscalper.attempts import RESERVATION, Attempt, Keys, ms_to_datetime
+from antiscalper.attempts import (
+    BUCKET_MS,
+    RESERVATION,
+    SCRIPT_CHUNK,
+    Attempt,
+    Keys,
+    ms_to_datetime,
+    script,
+    subnet_of,
+)
+from antiscalper.bulk import Within, rows_insert
 from antiscalper.mirror import BLACKLIST_KEYS, connection
 from antiscalper.models import AllowlistEntry, Kind, RiskDecision, live_q
 from shop.models import Address, Customer, Order, OrderStatus, Payment
@@ -28,8 +46,10 @@ VELOCITY_MS = 10_000
 BURST_MS = 60_000
 BOUGHT = [OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED]
 LAPSED = [OrderStatus.EXPIRED, OrderStatus.FORFEITED]
+SETS = list(BLACKLIST_KEYS)  # read.lua numbers the blacklist sets 1.. in this order
 
 
+@lru_cache(maxsize=65536)
 def instrument_normalize(value: str) -> str:
     """The blacklist's normal form of a payment instrument (see identities._payment)."""
     return re.sub(r"[\s\-]", "", value or "").lower()[:64]
@@ -46,53 +66,62 @@ class Facts:
     """What the database knows about a batch's accounts, read in a fixed number of queries."""
 
     def __init__(self, user_ids: set[int], now: datetime) -> None:
-        customers = list(Customer.objects.filter(user_id__in=user_ids)
+        users = sorted(user_ids)
+        customers = list(Customer.objects.filter(Within(F("user_id"), users))
                          .values_list("user_id", "joined_at", "phone"))
         self.joined = {user_id: joined for user_id, joined, _ in customers}
-        self.addresses: dict[int, list[dict]] = defaultdict(list)
-        for row in Address.objects.filter(customer__user_id__in=user_ids).values(
-                "id", "customer__user_id", "normalized", "phone"):
-            self.addresses[row["customer__user_id"]].append(row)
+        self.addresses: dict[int, list[tuple[int, str]]] = defaultdict(list)  # (id, normal)
         self.phones: dict[int, set[str]] = defaultdict(set)
         for user_id, _, phone in customers:
             self.phones[user_id].add(phone)
-        for user_id, rows in self.addresses.items():
-            self.phones[user_id].update(row["phone"] for row in rows if row["phone"])
-        norms = {row["normalized"] for rows in self.addresses.values() for row in rows}
-        self.address_accounts = dict(
-            Address.objects.filter(normalized__in=norms).values("normalized")
-            .annotate(n=Count("customer", distinct=True)).values_list("normalized", "n"))
+        for pk, user_id, norm, phone in Address.objects.filter(
+                Within(F("customer__user_id"), users)).values_list(
+                "id", "customer__user_id", "normalized", "phone"):
+            self.addresses[user_id].append((pk, norm))
+            if phone:
+                self.phones[user_id].add(phone)
+        norms = sorted({norm for rows in self.addresses.values() for _, norm in rows})
+        held = list(Address.objects.filter(Within(F("normalized"), norms)).values("normalized")
+                    .annotate(n=Count("customer", distinct=True), first=Min("pk"))
+                    .values_list("normalized", "n", "first"))
+        self.address_accounts = {norm: n for norm, n, _ in held}
         # An address's established holder is the account that wrote it first: accounts
         # copying it later are counted against themselves, never against that holder.
-        firsts = Address.objects.filter(normalized__in=norms).values("normalized") \
-            .annotate(first=Min("pk")).values_list("first", flat=True)
-        self.address_owner = dict(Address.objects.filter(pk__in=list(firsts)).values_list(
+        self.address_owner = dict(Address.objects.filter(
+            Within(F("pk"), [first for _, _, first in held])).values_list(
             "normalized", "customer__user_id"))
-        phones = {p for values in self.phones.values() for p in values}
-        self.phone_accounts = _accounts_per(
-            list(Customer.objects.filter(phone__in=phones).values_list("phone", "user_id"))
-            + list(Address.objects.filter(phone__in=phones)
-                   .values_list("phone", "customer__user_id")))
+        phones = sorted({p for values in self.phones.values() for p in values})
+        # Who holds each phone: the account registered with it (True), and the accounts
+        # with it on an address (False), in one query.
+        holders = list(Customer.objects.filter(Within(F("phone"), phones)).order_by()
+                       .values_list("phone", "user_id", Value(True)).union(
+                           Address.objects.filter(Within(F("phone"), phones)).order_by()
+                           .values_list("phone", "customer__user_id", Value(False)),
+                           all=True))
+        self.phone_accounts = _accounts_per((phone, user) for phone, user, _ in holders)
         self.phone_counts = {phone: len(users) for phone, users in self.phone_accounts.items()}
         # A phone's established holder is its registered account (see address_owner).
-        self.phone_owner = dict(Customer.objects.filter(phone__in=phones)
-                                .values_list("phone", "user_id"))
+        self.phone_owner = {phone: user for phone, user, registered in holders if registered}
         self.instruments: dict[int, set[str]] = defaultdict(set)
-        for user_id, instrument in Payment.objects.filter(user_id__in=user_ids).exclude(
+        for user_id, instrument in Payment.objects.filter(Within(F("user_id"), users)).exclude(
                 instrument="").values_list("user_id", "instrument").order_by().distinct():
             self.instruments[user_id].add(instrument)
-        used = {i for values in self.instruments.values() for i in values}
+        used = sorted({i for values in self.instruments.values() for i in values})
         self.instrument_accounts = dict(
-            Payment.objects.filter(instrument__in=used).values("instrument")
+            Payment.objects.filter(Within(F("instrument"), used)).values("instrument")
             .annotate(n=Count("user", distinct=True)).values_list("instrument", "n"))
-        self.history = {row["user_id"]: row for row in Order.objects.filter(
-            user_id__in=user_ids, created_at__gte=now - timedelta(days=HISTORY_DAYS),
-        ).values("user_id").annotate(
-            lapsed=Count("id", filter=Q(status__in=LAPSED)),
-            bought=Count("sale_id", filter=Q(status__in=BOUGHT, sale_id__isnull=False),
-                         distinct=True))}
+        self.history = {user_id: (lapsed, bought) for user_id, lapsed, bought in
+                        Order.objects.filter(
+                            Within(F("user_id"), users),
+                            created_at__gte=now - timedelta(days=HISTORY_DAYS),
+                        ).values("user_id").annotate(
+                            lapsed=Count("id", filter=Q(status__in=LAPSED)),
+                            bought=Count("sale_id", filter=Q(status__in=BOUGHT,
+                                                             sale_id__isnull=False),
+                                         distinct=True)).values_list("user_id", "lapsed",
+                                                                     "bought")}
         self.allowlisted = {int(value) for value in AllowlistEntry.objects.filter(
-            live_q(now), kind=Kind.ACCOUNT, value__in=[str(u) for u in user_ids],
+            live_q(now), Within(F("value"), [str(u) for u in users]), kind=Kind.ACCOUNT,
         ).values_list("value", flat=True)}
 
     def shared_count(self, *, user_id: int, values, counts: dict, owner: dict) -> float | None:
@@ -104,58 +133,63 @@ class Facts:
 
     def addresses_of(self, attempt: Attempt) -> list[str]:
         rows = self.addresses.get(attempt.user_id, [])
-        chosen = [r["normalized"] for r in rows if r["id"] == attempt.address_id]
-        return chosen or [r["normalized"] for r in rows]
+        chosen = [norm for pk, norm in rows if pk == attempt.address_id]
+        return chosen or [norm for _, norm in rows]
 
 
-def _redis_reads(attempts: list[Attempt], facts: Facts) -> list[dict]:
-    """Per attempt: counters, timeline, cluster size and blacklist hits (two round trips)."""
-    slots: list[tuple[int, str]] = []
-    with connection().pipeline(transaction=False) as pipe:
-        def ask(i: int, name: str, method: str, *args) -> None:
-            getattr(pipe, method)(*args)
-            slots.append((i, name))
+class Read(NamedTuple):
+    """What read.lua answers for one attempt (None: not applicable, as the rules expect)."""
 
-        for i, a in enumerate(attempts):
-            keys = Keys(a.sale_id)
-            ask(i, "times", "lrange", keys.times(a.user_id), 0, -1)
-            ask(i, "fcodes_account", "get", keys.account_fcodes(a.user_id))
-            ask(i, "cluster", "hget", keys.clusters, a.user_id)
-            if a.device:
-                ask(i, "device_accounts", "scard", keys.device(a.device, "u"))
-                ask(i, "device_opening", "scard", keys.device(a.device, "o"))
-                ask(i, "device_reservers", "zcard", keys.device(a.device, "r"))
-                ask(i, "fcodes_device", "get", keys.device(a.device, "f"))
-            if a.ip:
-                ask(i, "ip_bucket", "get", keys.ip_bucket(a.ip, a.at_ms))
-                ask(i, "reserved_at", "zscore", keys.ip_reservers(a.ip), a.user_id)
-            if a.subnet:
-                ask(i, "subnet_opening", "scard", keys.subnet_opening(a.subnet))
-            identities = [(Kind.ACCOUNT, str(a.user_id)), (Kind.DEVICE, a.device),
-                          (Kind.IP, a.ip)]
-            identities += [(Kind.PHONE, p) for p in facts.phones.get(a.user_id, ())]
-            identities += [(Kind.ADDRESS, n) for n in facts.addresses_of(a)]
-            identities += [(Kind.PAYMENT, instrument_normalize(p))
-                           for p in facts.instruments.get(a.user_id, ())]
-            for kind, value in identities:
-                if value:
-                    ask(i, f"bl:{kind}:{value}", "sismember", BLACKLIST_KEYS[kind], value)
-        results = pipe.execute()
-    reads: list[dict] = [{"blacklisted": []} for _ in attempts]
-    for (i, name), result in zip(slots, results, strict=True):
-        if name.startswith("bl:"):
-            if result:
-                reads[i]["blacklisted"].append(name[3:])
-        else:
-            reads[i][name] = result
-    with connection().pipeline(transaction=False) as pipe:
-        asked = [i for i, r in enumerate(reads) if r.get("reserved_at") is not None]
-        for i in asked:
-            at = float(reads[i]["reserved_at"])
-            pipe.zcount(Keys(attempts[i].sale_id).ip_reservers(attempts[i].ip),
-                        at - BURST_MS, at + BURST_MS)
-        for i, count in zip(asked, pipe.execute() if asked else [], strict=True):
-            reads[i]["ip_reservers"] = count
+    times: list
+    fcodes_account: str | None
+    cluster: str | None
+    device_accounts: int | None
+    device_opening: int | None
+    device_reservers: int | None
+    fcodes_device: str | None
+    ip_bucket: str | None
+    ip_reservers: int | None
+    subnet_opening: int | None
+    blacklisted: list[str]
+
+
+def _identities(a: Attempt, facts: Facts) -> list[tuple[str, str]]:
+    """The attempt's identities the blacklist mirror is asked about, in the order the
+    decision lists the ones it finds."""
+    identities = [(Kind.ACCOUNT, str(a.user_id)), (Kind.DEVICE, a.device), (Kind.IP, a.ip)]
+    identities += [(Kind.PHONE, p) for p in facts.phones.get(a.user_id, ())]
+    identities += [(Kind.ADDRESS, n) for n in facts.addresses_of(a)]
+    identities += [(Kind.PAYMENT, instrument_normalize(p))
+                   for p in facts.instruments.get(a.user_id, ())]
+    return [(kind, value) for kind, value in identities if value]
+
+
+def _redis_reads(attempts: list[Attempt], facts: Facts) -> list[Read]:
+    """Per attempt, everything the rules read from Redis: one read.lua call per sale and
+    SCRIPT_CHUNK attempts."""
+    by_sale: dict[int, list[int]] = defaultdict(list)
+    for i, a in enumerate(attempts):
+        by_sale[a.sale_id].append(i)
+    reads: list[Read | None] = [None] * len(attempts)
+    read, client = script("read"), connection()
+    for sale_id, positions in by_sale.items():
+        for start in range(0, len(positions), SCRIPT_CHUNK):
+            chunk = positions[start:start + SCRIPT_CHUNK]
+            asked, chunk_args = [], []
+            for i in chunk:
+                a = attempts[i]
+                identities = _identities(a, facts)
+                asked.append(identities)
+                chunk_args.append([str(a.user_id), a.device, a.ip, str(a.at_ms // BUCKET_MS),
+                                   subnet_of(a.ip), [[SETS.index(kind) + 1, value]
+                                                     for kind, value in identities]])
+            args = [Keys(sale_id).prefix, BURST_MS, len(SETS), *BLACKLIST_KEYS.values(),
+                    json.dumps(chunk_args)]
+            answers = read(args=args, client=client)
+            for i, identities, answer in zip(chunk, asked, answers, strict=True):
+                *values, found = answer
+                reads[i] = Read(*values, [f"{identities[n - 1][0]}:{identities[n - 1][1]}"
+                                          for n in found])
     return reads
 
 
@@ -179,49 +213,93 @@ def _shared(values, counts: dict) -> float | None:
     return float(max(found)) if found else None
 
 
-def measure(a: Attempt, facts: Facts, read: dict) -> tuple[dict, dict]:
+def measure(a: Attempt, facts: Facts, read: Read) -> tuple[dict, dict]:
     """Every rule's value for one attempt (None: not applicable), plus explanations."""
-    cv, recent = _timing(read.get("times") or [], a.at_ms)
+    cv, recent = _timing(read.times or [], a.at_ms)
     joined = facts.joined.get(a.user_id)
-    history = facts.history.get(a.user_id, {})
-    phones = facts.phones.get(a.user_id, set())
+    lapsed, bought = facts.history.get(a.user_id, (0, 0))
     headless, missing = rules.client_markers(user_agent=a.user_agent, headers=a.headers,
                                              device=a.device)
-    fcodes = max(int(read.get("fcodes_account") or 0), int(read.get("fcodes_device") or 0))
+    fcodes = max(int(read.fcodes_account or 0), int(read.fcodes_device or 0))
     values = {
         "new_account": None if joined is None
         else (ms_to_datetime(a.at_ms) - joined).total_seconds() / 86400,
-        "reservation_burst_device": _number(read.get("device_reservers")),
-        "reservation_burst_ip": _number(read.get("ip_reservers")),
+        "reservation_burst_device": _number(read.device_reservers),
+        "reservation_burst_ip": _number(read.ip_reservers),
         "fast_after_open": None if a.kind == RESERVATION else float(max(0, a.at_ms - a.opens_ms)),
         "robotic_timing": cv,
         "account_velocity": recent,
-        "ip_velocity": _number(read.get("ip_bucket")),
+        "ip_velocity": _number(read.ip_bucket),
         "shared_address": facts.shared_count(user_id=a.user_id, values=facts.addresses_of(a),
                                              counts=facts.address_accounts,
                                              owner=facts.address_owner),
-        "shared_phone": facts.shared_count(user_id=a.user_id, values=phones,
+        "shared_phone": facts.shared_count(user_id=a.user_id,
+                                           values=facts.phones.get(a.user_id, set()),
                                            counts=facts.phone_counts, owner=facts.phone_owner),
         "shared_payment": _shared(facts.instruments.get(a.user_id, ()),
                                   facts.instrument_accounts),
-        "device_accounts": _number(read.get("device_accounts")),
-        "opening_crowd_device": _number(read.get("device_opening")),
-        "opening_crowd_subnet": _number(read.get("subnet_opening")),
-        "linked_cluster": _number(read.get("cluster")),
+        "device_accounts": _number(read.device_accounts),
+        "opening_crowd_device": _number(read.device_opening),
+        "opening_crowd_subnet": _number(read.subnet_opening),
+        "linked_cluster": _number(read.cluster),
         "headless_agent": float(len(headless)),
         "client_headers": float(len(missing)),
-        "resale_history": float(history.get("bought", 0)),
-        "hoarding": float(history.get("lapsed", 0)),
+        "resale_history": float(bought),
+        "hoarding": float(lapsed),
         "fcode_guessing": float(fcodes),
-        "blacklisted": float(len(read["blacklisted"])),
+        "blacklisted": float(len(read.blacklisted)),
     }
     details = {"headless_agent": headless, "client_headers": missing,
-               "blacklisted": read["blacklisted"]}
+               "blacklisted": read.blacklisted}
     return values, details
 
 
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A realtime decision as risk_evaluate answers it: the values of its RiskDecision row,
+    without building a model instance per ticket."""
+
+    sale_id: int
+    user_id: int
+    ticket: str
+    source: str
+    device: str
+    ip: str
+    score: float
+    decision: str
+    reason: str
+    rules: list
+    created_at: datetime
+
+
+DECIDED_FIELDS = ("sale_id", "user_id", "ticket", "source", "device", "ip", "score",
+                  "decision", "reason", "rules", "created_at")
+INSERTED_FIELDS = (*DECIDED_FIELDS[:-1], "review_status", "created_at")
+REALTIME, OPEN = RiskDecision.Source.REALTIME.value, RiskDecision.Review.OPEN.value
+
+
+def _decide(batch: list[Attempt], now: datetime) -> list[Decided]:
+    """Score a batch of undecided attempts and store their decisions (one insert)."""
+    scorer = rules.Scorer(rules.settings_load(), rules.policy_load())
+    facts = Facts({a.user_id for a in batch}, now)
+    fresh, rows = [], []
+    for attempt, read in zip(batch, _redis_reads(batch, facts), strict=True):
+        values, details = measure(attempt, facts, read)
+        verdict = scorer.decide(values, allowlisted=attempt.user_id in facts.allowlisted,
+                                details=details)
+        decided = Decided(attempt.sale_id, attempt.user_id, attempt.ticket, REALTIME,
+                          attempt.device[:64], attempt.ip[:45], round(verdict.score, 3),
+                          str(verdict.decision), verdict.reason[:200], verdict.fired, now)
+        fresh.append(decided)
+        rows.append((decided.sale_id, decided.user_id, decided.ticket, REALTIME,
+                     decided.device, decided.ip, decided.score, decided.decision,
+                     decided.reason, json.dumps(decided.rules), OPEN, now))
+    rows_insert(RiskDecision, INSERTED_FIELDS, rows, ignore_conflicts=True)
+    return fresh
+
+
 def risk_evaluate(*, attempts: list[Attempt], now: datetime | None = None,
-                  ) -> dict[str, RiskDecision]:
+                  ) -> dict[str, Decided]:
     """Decide every admitted attempt (ticket != ""), once per ticket; keyed by ticket.
 
     A ticket decided before (a redelivered batch) keeps its stored decision.
@@ -233,22 +311,9 @@ def risk_evaluate(*, attempts: list[Attempt], now: datetime | None = None,
             todo.setdefault(attempt.ticket, attempt)
     if not todo:
         return {}
-    decided = {d.ticket: d for d in RiskDecision.objects.filter(ticket__in=list(todo))}
+    decided = {row[2]: Decided(*row) for row in RiskDecision.objects.filter(
+        Within(F("ticket"), list(todo))).values_list(*DECIDED_FIELDS)}
     batch = [a for ticket, a in todo.items() if ticket not in decided]
     if batch:
-        settings, policy = rules.settings_load(), rules.policy_load()
-        facts = Facts({a.user_id for a in batch}, now)
-        fresh = []
-        for attempt, read in zip(batch, _redis_reads(batch, facts), strict=True):
-            values, details = measure(attempt, facts, read)
-            verdict = rules.decide(values=values, settings=settings, policy=policy,
-                                   allowlisted=attempt.user_id in facts.allowlisted,
-                                   details=details)
-            fresh.append(RiskDecision(
-                sale_id=attempt.sale_id, user_id=attempt.user_id, ticket=attempt.ticket,
-                source=RiskDecision.Source.REALTIME, device=attempt.device[:64],
-                ip=attempt.ip[:45], score=round(verdict.score, 3), decision=verdict.decision,
-                reason=verdict.reason[:200], rules=verdict.fired, created_at=now))
-        RiskDecision.objects.bulk_create(fresh, batch_size=500, ignore_conflicts=True)
-        decided.update((d.ticket, d) for d in fresh)
+        decided.update((d.ticket, d) for d in _decide(batch, now))
     return {ticket: decided[ticket] for ticket in todo}

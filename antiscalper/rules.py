@@ -36,6 +36,7 @@ also feeds back into realtime once a linking pass has run for the sale.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from antiscalper.models import Action, Decision, RiskPolicy, RuleSetting
@@ -163,12 +164,22 @@ def policy_load() -> Policy:
 def client_markers(*, user_agent: str, headers: dict[str, str], device: str,
                    ) -> tuple[list[str], list[str]]:
     """(headless markers, missing/inconsistent header markers) of one request."""
-    agent = (user_agent or "").lower()
-    hints = headers.get("sec-ch-ua", "").lower()
+    headless, missing = _markers(user_agent or "", headers.get("sec-ch-ua", ""),
+                                 bool(headers.get("accept")),
+                                 bool(headers.get("accept-language")), bool(device))
+    return list(headless), list(missing)
+
+
+@lru_cache(maxsize=4096)
+def _markers(user_agent: str, hints: str, accept: bool, language: bool, device: bool,
+             ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Most of a rush's requests come from a few clients: their markers are found once."""
+    agent, hints = user_agent.lower(), hints.lower()
     headless = [m for m in HEADLESS_MARKERS if m in agent]
     if "headless" in hints:
         headless.append("sec-ch-ua:headless")
-    missing = [name for name in ("accept", "accept-language") if not headers.get(name)]
+    missing = [name for name, present in (("accept", accept), ("accept-language", language))
+               if not present]
     if not agent:
         missing.append("user-agent")
     if not device:
@@ -178,34 +189,53 @@ def client_markers(*, user_agent: str, headers: dict[str, str], device: str,
         missing.append("chrome-without-sec-ch-ua")
     if hints and not chromium:
         missing.append("sec-ch-ua-without-chromium")
-    return headless, missing
+    return tuple(headless), tuple(missing)
 
 
-def decide(*, values: dict[str, float | None], settings: dict[str, Setting], policy: Policy,
-           allowlisted: bool = False, details: dict[str, Any] | None = None) -> Verdict:
-    """Fire the rules over measured values, score them and decide, with the reasons."""
-    details = details or {}
-    fired, score, ip_points = [], 0.0, 0.0
-    forced: dict[str, str] = {}  # action -> the first rule that forced it
-    for code, value in values.items():
-        rule, setting = RULES[code], settings[code]
-        if not setting.enabled or not rule.fires(value, setting.threshold):
-            continue
-        action = Action.SCORE if rule.family == IP else setting.action
-        if rule.family in CLAIMED and action == Action.BLOCK:
-            action = Action.REVIEW  # a copied detail can flag, never block
-        entry = {"code": code, "value": round(float(value), 3), "threshold": setting.threshold,
-                 "weight": setting.weight, "action": str(action)}
-        if code in details:
-            entry["details"] = details[code]
-        fired.append(entry)
-        if rule.family == IP:
-            ip_points += setting.weight
-        else:
-            score += setting.weight
-        if action != Action.SCORE:
-            forced.setdefault(action, code)
-    score += min(ip_points, policy.ip_limit)
+class Scorer:
+    """The rules with their settings and the policy, compiled once for a batch of attempts:
+    per rule, whether it is on, how it compares, and the action it may force (an IP rule
+    never forces; a claimed detail forces review at most)."""
+
+    def __init__(self, settings: dict[str, Setting], policy: Policy) -> None:
+        self.policy, self.ip_limit = policy, policy.ip_limit
+        self.rules: dict[str, tuple] = {}
+        for code, setting in settings.items():
+            rule = RULES[code]
+            action = Action.SCORE if rule.family == IP else setting.action
+            if rule.family in CLAIMED and action == Action.BLOCK:
+                action = Action.REVIEW  # a copied detail can flag, never block
+            self.rules[code] = (setting.enabled, rule.below, setting.threshold,
+                                setting.weight, action, str(action), rule.family == IP)
+
+    def decide(self, values: dict[str, float | None], *, allowlisted: bool = False,
+               details: dict[str, Any] | None = None) -> Verdict:
+        """Fire the rules over measured values, score them and decide, with the reasons."""
+        details = details or {}
+        fired, score, ip_points = [], 0.0, 0.0
+        forced: dict[str, str] = {}  # action -> the first rule that forced it
+        for code, value in values.items():
+            enabled, below, threshold, weight, action, named, ip = self.rules[code]
+            if not enabled or value is None or not (value < threshold if below
+                                                    else value >= threshold):
+                continue
+            entry = {"code": code, "value": round(float(value), 3), "threshold": threshold,
+                     "weight": weight, "action": named}
+            if code in details:
+                entry["details"] = details[code]
+            fired.append(entry)
+            if ip:
+                ip_points += weight
+            else:
+                score += weight
+            if action != Action.SCORE:
+                forced.setdefault(action, code)
+        score += min(ip_points, self.ip_limit)
+        return _verdict(score, fired, forced, self.policy, allowlisted)
+
+
+def _verdict(score: float, fired: list, forced: dict, policy: Policy, allowlisted: bool,
+             ) -> Verdict:
     if allowlisted:
         return Verdict(score, Decision.ALLOW, "allowlisted account (cleared by ops)", fired)
     if Action.BLOCK in forced:
@@ -221,3 +251,9 @@ def decide(*, values: dict[str, float | None], settings: dict[str, Setting], pol
         return Verdict(score, Decision.REVIEW,
                        f"score {score:g} >= review score {policy.review_score:g}", fired)
     return Verdict(score, Decision.ALLOW, f"score {score:g} below {policy.review_score:g}", fired)
+
+
+def decide(*, values: dict[str, float | None], settings: dict[str, Setting], policy: Policy,
+           allowlisted: bool = False, details: dict[str, Any] | None = None) -> Verdict:
+    """Fire the rules over measured values, score them and decide, with the reasons."""
+    return Scorer(settings, policy).decide(values, allowlisted=allowlisted, details=details)

@@ -131,7 +131,10 @@ class SaleBuyer(models.Model):
     guard reads it for a batch's buyers with one indexed query, so the per-user limit holds
     whatever Redis says without summing every order of the sale per batch."""
 
-    sale = models.ForeignKey(FlashSale, on_delete=models.CASCADE, related_name="buyers")
+    # No index of its own: the unique (sale, user_id) one leads with it (every batch writes
+    # this table's indexes for a thousand buyers).
+    sale = models.ForeignKey(FlashSale, on_delete=models.CASCADE, related_name="buyers",
+                             db_index=False)
     user_id = models.PositiveBigIntegerField()
     units_taken = models.PositiveIntegerField(default=0)
 

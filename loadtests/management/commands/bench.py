@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from loadtests import bench, servers
+from loadtests import bench, risk_bench, servers
 from loadtests.bench_report import report
 
 MARK = "<!-- bench:latest -->"
@@ -50,13 +50,27 @@ class Command(BaseCommand):
         parser.add_argument("--generator", choices=("auto", "wrk", "gevent"), default="auto",
                             help="load generator (auto: wrk where installed, else gevent)")
         parser.add_argument("--no-write", action="store_true", help="print, do not write")
+        risk_bench.add_arguments(parser)  # --risk-only and its options
+        parser.add_argument("--pipeline-only", action="store_true",
+                            help="only (d), from in-process admissions (loadtests.pipeline_bench)"
+                                 "; prints, writes nothing")
+        parser.add_argument("--consumers", type=int, default=1,
+                            help="with --pipeline-only: worker processes draining at once")
 
     def handle(self, *args, **o) -> None:
+        if o["risk_only"]:
+            return risk_bench.command(self, **o)
         if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
             raise CommandError("the benchmark compares against PostgreSQL: set DATABASE_URL "
                                "(make bench does: postgres://postgres@127.0.0.1:5432/...)")
         ensure_database()
         call_command("migrate", verbosity=0)
+        if o["pipeline_only"]:
+            from loadtests import pipeline_bench
+
+            result = pipeline_bench.run(buyers=o["customers"], consumers=o["consumers"])
+            self.stdout.write(pipeline_bench.describe(result))
+            return
         shape = servers.shape_from_env(server=o["server"], workers=o["web_workers"],
                                        threads=o["web_threads"])
         compared = [k.strip() for k in o["compare"].split(",") if k.strip()]

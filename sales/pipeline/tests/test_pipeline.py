@@ -5,9 +5,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 
 from sales import services
 from sales.gate import admission
@@ -102,3 +105,51 @@ def test_a_ticket_with_someone_elses_address_is_rejected_and_its_unit_returned(
     assert RejectedTicket.objects.get(ticket=ticket).reason == "address_invalid"
     assert admission.stock_left(sale_id=live_sale.pk) == live_sale.stock
     assert not Order.objects.filter(ticket=ticket).exists()
+
+
+def test_a_ticket_written_behind_the_check_is_retried_not_duplicated(make_sale, buyer_ids,
+                                                                     monkeypatch):
+    """The bulk insert (a binary COPY on PostgreSQL) refuses a ticket that already has an
+    order as an IntegrityError; drain retries the batch, which then skips it."""
+    live_sale = make_sale(limit=2)  # so that the guard lets the blind write through
+    tickets = _admit_all(live_sale, buyer_ids(3))
+    held = pipeline.batch_read(sale_id=live_sale.pk, consumer="first", count=100, min_idle_ms=0)
+    first = pipeline.batch_write(sale=live_sale, batch=held)
+    real, calls = pipeline._settled, []
+
+    def blind_once(sale_id, batch_tickets):
+        calls.append(1)
+        return real(sale_id, []) if len(calls) == 1 else real(sale_id, batch_tickets)
+
+    monkeypatch.setattr(pipeline, "_settled", blind_once)
+    assert pipeline.drain(sale_id=live_sale.pk, consumer="second", min_idle_ms=0) == 3
+    assert len(calls) == 2  # the first write conflicted and rolled back
+    assert Order.objects.filter(sale_id=live_sale.pk).count() == 3
+    statuses = {t: gate_keys.connection().hgetall(SaleKeys(live_sale.pk).ticket(t))
+                for t in tickets}
+    assert {t: (s["status"], int(s["order"])) for t, s in statuses.items()} == {
+        t: ("confirmed", order_id) for t, order_id in first.confirmed.items()}
+
+
+def test_order_rows_carry_the_sales_terms(make_sale, buyer_ids):
+    """Each column the pipeline writes in bulk, for a deposit pre-sale (the richest terms)."""
+    now = timezone.now()
+    sale = make_sale(mode="deposit", deposit=Decimal("100.00"), limit=2,
+                     deposit_expansion=Decimal("50.00"),
+                     balance_opens_at=now + timedelta(hours=2),
+                     balance_closes_at=now + timedelta(hours=3))
+    [user] = buyer_ids(1)
+    address = Address.objects.get(customer__user_id=user)
+    ticket = services.purchase_admit(purchase=Purchase(
+        sale_id=sale.pk, user_id=user, quantity=2, address_id=address.pk)).ticket
+    pipeline.drain(sale_id=sale.pk)
+    order = Order.objects.get(ticket=ticket)
+    assert (order.user_id, order.address_id, order.sale_id) == (user, address.pk, sale.pk)
+    assert (order.status, order.total, order.deposit, order.balance_due) == (
+        "awaiting_deposit", Decimal("3998.00"), Decimal("200.00"), Decimal("3698.00"))
+    assert order.payment_due_at == order.created_at + sale.deposit_window
+    assert (order.balance_opens_at, order.balance_due_at) == (sale.balance_opens_at,
+                                                              sale.balance_closes_at)
+    assert len(order.number) == 18 and order.number[:6] == f"{order.created_at:%y%m%d}"
+    [line] = order.lines.all()
+    assert (line.sku_id, line.quantity, line.unit_price) == (sale.sku_id, 2, sale.price)
