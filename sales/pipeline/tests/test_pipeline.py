@@ -18,6 +18,7 @@ from sales.gate import keys as gate_keys
 from sales.gate.admission import Purchase
 from sales.gate.keys import PIPELINE_GROUP, SaleKeys
 from sales.models import RejectedTicket
+from sales.pipeline import guard
 from sales.pipeline import orders as pipeline
 from shop.models import Address, Order
 
@@ -115,13 +116,13 @@ def test_a_ticket_written_behind_the_check_is_retried_not_duplicated(make_sale, 
     tickets = _admit_all(live_sale, buyer_ids(3))
     held = pipeline.batch_read(sale_id=live_sale.pk, consumer="first", count=100, min_idle_ms=0)
     first = pipeline.batch_write(sale=live_sale, batch=held)
-    real, calls = pipeline._settled, []
+    real, calls = guard.settled_find, []
 
     def blind_once(sale_id, batch_tickets):
         calls.append(1)
         return real(sale_id, []) if len(calls) == 1 else real(sale_id, batch_tickets)
 
-    monkeypatch.setattr(pipeline, "_settled", blind_once)
+    monkeypatch.setattr(guard, "settled_find", blind_once)
     assert pipeline.drain(sale_id=live_sale.pk, consumer="second", min_idle_ms=0) == 3
     assert len(calls) == 2  # the first write conflicted and rolled back
     assert Order.objects.filter(sale_id=live_sale.pk).count() == 3
