@@ -152,3 +152,15 @@ def gate_redis(settings, tmp_path):
         door.close()
         for started in [*handle._started, server]:
             started.kill()
+
+
+@pytest.fixture
+def twin_worlds(make_customer, sku, settings):
+    """The rush path's parity tests: the same sales and buyers built twice, one world per
+    application (sales.tests.rush_harness)."""
+    from sales.tests.rush_harness import World
+
+    settings.PURCHASE_RATE_LIMIT = 3
+    now = timezone.now()
+    return (World(now=now, make_customer=make_customer, sku=sku),
+            World(now=now, make_customer=make_customer, sku=sku))

@@ -6,114 +6,27 @@ everything off (and so trivially agreed) would fail here too."""
 
 from __future__ import annotations
 
-import io
-import json
-from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
-from django.test import RequestFactory
-from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from antiscalper import services as antiscalper_services
-from sales import services
-from sales.gate.admission import Purchase
 from sales.gate.keys import SaleKeys, connection
 from sales.pipeline import orders as pipeline
 from sales.rush import RushPath
-from shop.models import Order, Sku
-
-
-@dataclass
-class Answer:
-    status: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self):
-        return json.loads(self.body) if self.body else None
-
-
-class Counting:
-    """Django's WSGI application, counting what the rush path handed to it."""
-
-    def __init__(self) -> None:
-        self.app, self.calls = WSGIHandler(), 0
-
-    def __call__(self, environ, start_response):
-        self.calls += 1
-        return self.app(environ, start_response)
-
-
-def call(app, environ: dict) -> Answer:
-    seen = {}
-
-    def start_response(status, headers, exc_info=None):
-        seen["status"], seen["headers"] = status, headers
-
-    chunks = app(environ, start_response)
-    body = b"".join(chunks)
-    if hasattr(chunks, "close"):
-        chunks.close()
-    return Answer(seen["status"], {k.lower(): v for k, v in seen["headers"]}, body)
-
-
-@dataclass
-class World:
-    """One copy of a case's state: its own sales and buyers, built the same way each time."""
-
-    now: object
-    make_customer: object
-    sku: Sku
-    made: list = field(default_factory=list)
-    sales: list = field(default_factory=list)
-
-    def sale(self, *, stock: int = 10, limit: int = 1, starts_in: float = -60,
-             lasts: float = 3600, load: bool = True, **extra):
-        """A sale timed from the world's clock (twin worlds' sales are the same sale)."""
-        sale = services.sale_create(
-            sku=self.sku, title="Mi 6 launch", price=Decimal("1999.00"), stock=stock,
-            per_user_limit=limit, starts_at=self.now + timedelta(seconds=starts_in),
-            ends_at=self.now + timedelta(seconds=starts_in + lasts), **extra)
-        if load:
-            services.gate_load(sale_id=sale.pk)
-        self.sales.append(sale.pk)
-        return sale
-
-    def buyer(self):
-        self.made.append(self.make_customer().user)
-        return self.made[-1]
-
-    def admit(self, sale, user, **extra):
-        return services.purchase_admit(purchase=Purchase(
-            sale_id=sale.pk, user_id=user.pk, **extra))
-
-
-def bearer(user) -> str:
-    return f"Bearer {AccessToken.for_user(user)}"
-
-
-def request(method: str, path: str, *, body=None, content_type="application/json",
-            **headers) -> dict:
-    """A WSGI environ as a server hands it over (Host included)."""
-    factory = RequestFactory()
-    data = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    environ = factory.generic(method, path, data=data, content_type=content_type,
-                              HTTP_HOST="testserver", **headers).environ
-    environ["wsgi.input"] = io.BytesIO(data)
-    if content_type:  # as a client sends it, also with an empty body
-        environ.update(CONTENT_TYPE=content_type, CONTENT_LENGTH=str(len(data)))
-    return environ
-
-
-def purchase(world: World, sale, user=None, body=None, **headers) -> dict:
-    user = user or world.buyer()
-    headers.setdefault("HTTP_AUTHORIZATION", bearer(user))
-    return request("POST", f"/api/v1/sales/{sale.pk}/purchase",
-                   body={"quantity": 1} if body is None else body, **headers)
+from sales.tests.rush_harness import (
+    Counting,
+    World,
+    bearer,
+    call,
+    comparable,
+    purchase,
+    request,
+    ticket_poll,
+)
+from shop.models import Order
 
 
 def _blocked(world: World):
@@ -164,14 +77,6 @@ def _expired_token(world: World):
     token = AccessToken.for_user(user)
     token.set_exp(lifetime=-timedelta(seconds=5))
     return purchase(world, world.sale(), user, HTTP_AUTHORIZATION=f"Bearer {token}")
-
-
-def _ticket(world: World, settle: bool):
-    sale, user = world.sale(), world.buyer()
-    admitted = world.admit(sale, user)
-    if settle:
-        pipeline.drain(sale_id=sale.pk)
-    return request("GET", f"/api/v1/tickets/{admitted.ticket}", HTTP_AUTHORIZATION=bearer(user))
 
 
 def _someone_elses_ticket(world: World):
@@ -240,8 +145,8 @@ CASES = [
     ("a trailing slash", lambda w: request("POST", f"/api/v1/sales/{w.sale().pk}/purchase/",
                                            body={"quantity": 1},
                                            HTTP_AUTHORIZATION=bearer(w.buyer())), False),
-    ("ticket queued", lambda w: _ticket(w, settle=False), True),
-    ("ticket confirmed", lambda w: _ticket(w, settle=True), True),
+    ("ticket queued", lambda w: ticket_poll(w, settle=False), True),
+    ("ticket confirmed", lambda w: ticket_poll(w, settle=True), True),
     ("someone else's ticket", _someone_elses_ticket, True),
     ("a ticket that is no ticket", lambda w: request(
         "GET", "/api/v1/tickets/not-a-ticket", HTTP_AUTHORIZATION=bearer(w.buyer())), True),
@@ -253,44 +158,6 @@ CASES = [
     ("POST on live state", lambda w: request("POST", f"/sales/{w.sale().pk}/live.json"), False),
 ]
 
-VOLATILE = {"ticket", "order", "server_time", "server_ms"}
-
-
-def _normal(value):
-    """The answer without what differs between twin worlds by nature: ticket ids, order
-    ids, the clock."""
-    if isinstance(value, dict):
-        return {k: ("<volatile>" if k in VOLATILE and v is not None else _normal(v))
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [_normal(v) for v in value]
-    return value
-
-
-def _comparable(answer: Answer, world: World) -> tuple:
-    """Status, headers and body, with the world's own sale ids written as <sale>."""
-    def own(text: str) -> str:
-        for pk in world.sales:
-            text = text.replace(f"/sales/{pk}/", "/sales/<sale>/")
-        return text
-
-    headers = {name: own(value) for name, value in answer.headers.items()}
-    assert headers.pop("content-length", str(len(answer.body))) == str(len(answer.body))
-    try:
-        body = _normal(json.loads(own(answer.body.decode()))) if answer.body else None
-    except ValueError:
-        body = own(answer.body.decode())
-    return answer.status, headers, body
-
-
-@pytest.fixture
-def twin_worlds(make_customer, sku, settings):
-    settings.PURCHASE_RATE_LIMIT = 3
-    now = timezone.now()
-    return (World(now=now, make_customer=make_customer, sku=sku),
-            World(now=now, make_customer=make_customer, sku=sku))
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("name, build, answered_here", CASES, ids=[c[0] for c in CASES])
 def test_the_rush_path_answers_as_django_does(twin_worlds, name, build, answered_here):
@@ -299,7 +166,7 @@ def test_the_rush_path_answers_as_django_does(twin_worlds, name, build, answered
     django = Counting()
     rush_answer = call(RushPath(django), build(rush_world))
     assert (django.calls == 0) == answered_here
-    assert _comparable(rush_answer, rush_world) == _comparable(django_answer, django_world)
+    assert comparable(rush_answer, rush_world) == comparable(django_answer, django_world)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -317,7 +184,7 @@ def test_a_secure_deployment_gets_the_same_headers_and_redirects(twin_worlds, se
         rush_answer = call(RushPath(django), purchase(
             rush_world, rush_world.sale(), HTTP_X_FORWARDED_PROTO=proto))
         assert (django.calls == 0) == answered_here
-        assert _comparable(rush_answer, rush_world) == _comparable(django_answer, django_world)
+        assert comparable(rush_answer, rush_world) == comparable(django_answer, django_world)
     assert "strict-transport-security" in rush_answer.headers or proto == "http"
 
 

@@ -5,45 +5,17 @@ value cannot do more), and on random corruptions."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import time
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
-from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from sales.rush_token import access_token_user
-
-_auth = JWTStatelessUserAuthentication()
-
-
-def simplejwt_user(token: str) -> int | None:
-    """What the API's authentication makes of the token: the user id, or None (refused)."""
-    try:
-        return int(_auth.get_user(_auth.get_validated_token(token.encode())).id)
-    except (InvalidToken, TokenError, TypeError, ValueError):
-        return None
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def signed(header: dict, claims: dict, key: str | None = None) -> str:
-    head = _b64(json.dumps(header, separators=(",", ":")).encode())
-    body = _b64(json.dumps(claims, separators=(",", ":")).encode())
-    mac = hmac.new((key or settings.SIMPLE_JWT["SIGNING_KEY"]).encode(),
-                   f"{head}.{body}".encode(), hashlib.sha256).digest()
-    return f"{head}.{body}.{_b64(mac)}"
+from sales.tests.rush_harness import signed, simplejwt_user
 
 
 class User:
@@ -117,3 +89,19 @@ def test_a_corrupted_token_is_never_accepted_where_simplejwt_refuses(position, b
     mine = access_token_user(corrupted)
     if mine is not None:
         assert simplejwt_user(corrupted) == mine
+
+
+# ---- 9. The token check: an exp simplejwt cannot read -----------------------------------------
+
+@pytest.mark.parametrize("exp", [2**40, 10**12, 253402300800])
+def test_a_token_whose_exp_is_past_the_year_9999_is_not_vouched_for(exp):
+    """Wrong answer (low: needs the signing key). A correctly signed access token with an
+    `exp` past 9999-12-31 (2**40, the range test_rush_token's own strategy draws from):
+    simplejwt's check_exp raises ValueError (datetime.fromtimestamp: year out of range), so
+    the API answers 500 `internal` and never accepts it; access_token_user vouches for it
+    and the rush path answers 202 queued."""
+    now = int(time.time())
+    token = signed({"alg": "HS256", "typ": "JWT"},
+                   {"token_type": "access", "exp": exp, "iat": now, "jti": "f" * 32, "user_id": 7})
+    assert simplejwt_user(token) is None
+    assert access_token_user(token) is None
