@@ -17,8 +17,12 @@ from config.settings import DATABASES, REDIS_URL, VAR_DIR  # noqa: E402
 # `make test-fast` runs on pytest-xdist's workers: each has its own embedded Redis (its own
 # temporary directory above) or, on a shared Redis, its own database number, since every test
 # flushes the one it uses.
+# A process a test starts (a web server, a worker) inherits the worker's environment with the
+# URL already moved, or an embedded server's socket: it is not moved again.
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-if _worker.startswith("gw") and os.environ.get("REDIS_URL"):
+if (_worker.startswith("gw") and os.environ.get("REDIS_URL")
+        and os.environ.get("TEST_REDIS_MOVED_FOR") != _worker
+        and REDIS_URL.startswith(("redis://", "rediss://"))):
     from urllib.parse import urlsplit, urlunsplit
 
     _url = urlsplit(REDIS_URL)
@@ -26,6 +30,7 @@ if _worker.startswith("gw") and os.environ.get("REDIS_URL"):
     REDIS_URL = urlunsplit(_url._replace(path=f"/{_db}"))
     CACHES = {"default": {**CACHES["default"], "LOCATION": REDIS_URL}}  # noqa: F405
     CELERY_BROKER_URL = REDIS_URL
+    os.environ["REDIS_URL"], os.environ["TEST_REDIS_MOVED_FOR"] = REDIS_URL, _worker
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
