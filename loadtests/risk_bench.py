@@ -40,9 +40,9 @@ from django.utils import timezone
 from antiscalper import attempts, risk
 from antiscalper.mirror import connection as redis_connection
 from antiscalper.models import RiskDecision
+from loadtests import risk_before as before
 from loadtests import risk_workload as workload
 from sales.pipeline import risk_feed
-from sales.pipeline.tests import risk_before as before
 
 BATCH = 2000         # attempts_drain's default batch: what the Celery task reads at a time
 TARGET = 10_000      # issue 15: attempts/s per core
@@ -65,7 +65,7 @@ STAGES = [           # (module, function, label): each call's CPU time is summed
 
 def implementations() -> dict[str, dict[str, Callable]]:
     """Name -> the risk_feed stages it swaps in: "before" is the path as it was before issue
-    15 (frozen in sales/pipeline/tests/risk_before.py), "current" the code as it is."""
+    15 (frozen in loadtests/risk_before/), "current" the code as it is."""
     return {"before": {"attempts_of": before.attempts_of,
                        "attempts_record": before.attempts_record,
                        "risk_evaluate": before.risk_evaluate,

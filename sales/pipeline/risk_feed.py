@@ -52,7 +52,7 @@ def attempts_of(sale: FlashSale, entries: list[tuple[str, dict[str, str]]]) -> l
         user_id = int(fields["user"])
         attempts.append(Attempt(
             sale_id=sale.pk, user_id=user_id,
-            kind="fcode" if fields.get("fcode") else "purchase", at_ms=int(fields["at"]),
+            kind="fcode" if fields.get("fcode") == "1" else "purchase", at_ms=int(fields["at"]),
             opens_ms=opens_ms, device=fields.get("device", ""), ip=fields.get("ip", ""),
             user_agent=user_agent, headers=headers, reserved=user_id in reserved,
             verdict=fields.get("verdict", "admitted"), ticket=fields.get("ticket", ""),

@@ -110,3 +110,23 @@ def test_a_stealth_ring_found_by_linking_loses_its_orders_and_the_units_return(
     assert statuses[ring[0].user_id] == statuses[fan.user_id] == "paid"
     assert admission.stock_left(sale_id=sale.pk) == 8
     assert tasks.sales_linking() == 0  # nothing left to cancel
+
+
+def test_each_attempt_is_recorded_with_the_path_it_took(make_sale, make_customer):
+    """A purchase without a code is a "purchase" attempt and one with a code an "fcode"
+    attempt (the stream writes "0" or "1": both are non-empty strings)."""
+    from sales import services as sales_services
+    from sales.gate.admission import Purchase
+    from sales.modes import fcodes
+
+    sale = make_sale(stock=10, fcode_quota=4, load=False)
+    fan, shopper = make_customer(fan_level=3), make_customer()
+    [issued] = fcodes.fcodes_issue(sale_id=sale.pk, count=1, fan_level_min=3)
+    assert issued.user_id == fan.user_id
+    sales_services.gate_load(sale_id=sale.pk)
+    sales_services.purchase_admit(purchase=Purchase(sale_id=sale.pk, user_id=fan.user_id,
+                                                    fcode=issued.code))
+    buy(shopper, sale, **BROWSER)
+    risk_feed.attempts_drain(sale_id=sale.pk)
+    kinds = dict(AttemptSignal.objects.filter(sale_id=sale.pk).values_list("user_id", "kind"))
+    assert kinds == {fan.user_id: "fcode", shopper.user_id: "purchase"}

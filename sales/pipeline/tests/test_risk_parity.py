@@ -23,11 +23,11 @@ from antiscalper.attempts import Attempt, Keys, attempts_record
 from antiscalper.models import AttemptSignal, Kind, RiskDecision, RiskPolicy, RuleSetting
 from antiscalper.risk import risk_evaluate
 from antiscalper.tests.risk_helpers import CHROME, HEADLESS, HUMAN_HEADERS
+from loadtests import risk_before as before
 from loadtests import risk_workload as workload
 from loadtests.risk_bench import swapped
 from sales.gate import keys as gate_keys
 from sales.pipeline import risk_feed
-from sales.pipeline.tests import risk_before as before
 from shop.models import Address, Customer
 
 pytestmark = pytest.mark.django_db
