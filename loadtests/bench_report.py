@@ -19,6 +19,7 @@ from loadtests import cputime, servers
 class Figures:
     rounds: dict[str, list[dict]] = field(default_factory=dict)
     pipeline: dict = field(default_factory=dict)
+    risk: dict = field(default_factory=dict)  # risk scoring, from loadtests.risk_bench
     serving: str = servers.DEFAULT  # the server the project's rows ran on
 
     def add(self, name: str, result: dict) -> None:
@@ -79,17 +80,21 @@ def _pipeline(figures: Figures) -> tuple[float, str]:
     return d, f"{d:,.0f}"
 
 
+def _risk(figures: Figures) -> tuple[float, str]:
+    rate = figures.risk["attempts_per_core_s"]
+    return rate, f"{rate:,.0f}"
+
+
 def _serving_purchase(figures: Figures) -> str:
     return purchase_key(figures.serving)
 
 
-# The risk-scoring and pipeline targets of issue 15 are measured by their own work: their rows
-# go here, beside these.
 TARGETS = (
     paired("(b) >= 0.7 x (L)", 0.7, _serving_purchase, "L"),
     paired("(b) >= 3 x (a0)", 3.0, _serving_purchase, "a0"),
     paired("(e) >= 0.7 x bare GET", 0.7, lambda f: "e", "bare"),
-    Target("(d) >= 5,000 orders/s", 5000.0, _pipeline),
+    Target("risk scoring >= 10,000 attempts/s per core", 10_000.0, _risk),
+    Target("(d) >= 10,000 orders/s", 10_000.0, _pipeline),
 )
 
 # Go flash-sale systems' published figures (issue 15): their own hardware and load generator.

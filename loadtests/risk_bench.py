@@ -221,13 +221,16 @@ def run_once(code: str, replacements: dict, world: tuple, planned: list, *, open
 
 
 def run(*, buyers: int, attempts: int, stock: int, rounds: int, say,
-        profile_to: str | None = None) -> tuple[dict[str, list[Run]], list, dict]:
+        profile_to: str | None = None, compare: bool = True,
+        ) -> tuple[dict[str, list[Run]], list, dict]:
+    """Time the risk path `rounds` times; with `compare`, the frozen path before issue 15
+    too, in ABBA order."""
     say(f"seeding {buyers:,} buyers with personas and history")
     world = workload.world(buyers=buyers)
     planned = workload.rush(*world, attempts=attempts, stock=stock)
     opens = timezone.now() - timedelta(minutes=1)
     codes = implementations()
-    names = list(codes)
+    names = list(codes) if compare else ["current"]
     runs: dict[str, list[Run]] = {name: [] for name in names}
     for n in range(rounds):
         for name in names if n % 2 == 0 else reversed(names):  # ABBA: drift hits all alike
@@ -297,8 +300,8 @@ def report(runs: dict[str, list[Run]], planned: list, info: dict, *, buyers: int
         cells = [_us(done, lambda r, _l=label: r.stages.get(_l)) for done in runs.values()]
         lines.append(f"| {label.strip()} | " + " | ".join(cells) + " |")
     lines += ["", *_outcomes(runs, planned), "",
-              f"risk scoring: {first.attempts / _median(runs['current'], lambda r: r.cpu_s):,.0f}"
-              f" attempts/s per core (target {TARGET:,})"]
+              f"risk scoring: {attempts_per_core_s(runs):,.0f} attempts/s per core "
+              f"(target {TARGET:,})"]
     return "\n".join(lines)
 
 
@@ -320,6 +323,12 @@ def _outcomes(runs: dict[str, list[Run]], planned: list) -> list[str]:
     lines.append(f"Decisions, scores, reasons and fired rules identical in all {runs_count} runs"
                  if not differing else f"DECISIONS DIFFER: {differing} tickets across runs")
     return lines
+
+
+def attempts_per_core_s(runs: dict[str, list[Run]]) -> float:
+    """The current code's attempts per second of its process's CPU (median of the runs)."""
+    done = runs["current"]
+    return done[0].attempts / _median(done, lambda r: r.cpu_s)
 
 
 def command(cmd, **o) -> None:

@@ -30,7 +30,8 @@ def ensure_database() -> None:
 
 class Command(BaseCommand):
     help = ("Benchmark the purchase (b) on every web server against its limit (L), the DRF "
-            "reference (a0), the sold-out answer (e) against a bare GET, (c), (f), (g), (d).")
+            "reference (a0), the sold-out answer (e) against a bare GET, (c), (f), (g), (d), "
+            "and risk scoring per core (--risk-rounds 0 leaves it out).")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--customers", type=int, default=5000)
@@ -82,6 +83,14 @@ class Command(BaseCommand):
             rounds=o["rounds"], shape=shape, compared=compared, port=o["port"],
             say=lambda text: self.stdout.write(f"  {text}"), generator=o["generator"],
         )
+        if o["risk_rounds"]:
+            self.stdout.write("  risk scoring, the current code (loadtests.risk_bench)")
+            risk_bench.fresh_database()  # the HTTP rows are done: their data can go
+            runs, _, _ = risk_bench.run(
+                buyers=o["risk_buyers"], attempts=o["risk_attempts"], stock=o["risk_stock"],
+                rounds=o["risk_rounds"], say=lambda text: self.stdout.write(f"    {text}"),
+                compare=False)
+            figures.risk = {"attempts_per_core_s": risk_bench.attempts_per_core_s(runs)}
         table = report(figures, info, shape=shape, concurrency=o["concurrency"],
                        duration=o["duration"])
         self.stdout.write("\n" + table)
