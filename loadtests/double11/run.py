@@ -93,7 +93,7 @@ def prepare(options: Options, out_dir: Path) -> model.Plan:
         reservation_opens_at=now, reservation_closes_at=t0, starts_at=t0,
         ends_at=t0 + timedelta(seconds=payment_end), payment_window=timedelta(seconds=window),
     )
-    holders = min(round(shoppers * model.SHARE_FCODE), quota)
+    holders = model.fcode_holders_for(shoppers=shoppers, quota=quota)
     issued = fcodes.fcodes_issue(sale_id=sale.pk, count=holders, fan_level_min=2) if holders else []
     codes = {code.username: code.code for code in issued}
     mirror.mirror_rebuild()     # the blacklist mirror of *this* database (see fresh_sqlite)
@@ -109,7 +109,8 @@ def prepare(options: Options, out_dir: Path) -> model.Plan:
                       payment_window_s=window, per_user_limit=sale.per_user_limit,
                       password=DEMO_PASSWORD, phases=phases, accounts=cast.accounts,
                       out_dir=str(out_dir), seed=options.seed, bot_pause_s=options.bot_pause_s,
-                      live_login_share=options.live_login_share)
+                      live_login_share=options.live_login_share, scale=options.scale,
+                      baseline_rps=model.baseline_rps(cast.counts))
     plan.save(out_dir / "plan.json")
     return plan
 
