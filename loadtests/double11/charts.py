@@ -153,6 +153,14 @@ def scale_text(r: dict) -> str:
     return f"{scale_line(r['run']).strip()}. {reach_line(r['load']).strip()}."
 
 
+def capacity_section(c: dict) -> str:
+    from loadtests.double11.report import capacity_lines
+
+    lines = capacity_lines(c)
+    return (f"<h2>Capacity model</h2><p>{escape.escape(lines[0].strip())}</p>"
+            + "".join(f"<pre>{escape.escape(line.strip())}</pre>" for line in lines[1:]))
+
+
 def html(r: dict, plan: Plan) -> str:
     s = r["series"]
     gate, hist = s["gate"], s["locust"]
@@ -208,6 +216,7 @@ Locust's own report: <a href="locust.html">locust.html</a>.</p>
 <p>{escape.escape(scale_text(r))}</p>
 <h2>Targets</h2>{targets}
 {chaos_section(chaos) if chaos else ""}
+{capacity_section(r.get("capacity") or {})}
 <h2>Charts</h2>{''.join(f'<div>{c}</div>' for c in charts)}
 <h2>Requests per endpoint (Locust)</h2>{table(r['load']['endpoints'])}
 <h2>Anti-scalper flags by persona</h2><p>Counted: {escape.escape(r['detection']['counted'])}.

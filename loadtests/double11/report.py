@@ -8,12 +8,14 @@ import json
 import math
 import statistics
 from collections import Counter, defaultdict
+from dataclasses import asdict
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.db.models import Min, Sum
 from django.utils import timezone
 
+from loadtests import capacity
 from loadtests.double11 import charts
 from loadtests.double11.evidence import (
     arrivals_load,
@@ -23,7 +25,15 @@ from loadtests.double11.evidence import (
     history,
     labels_load,
 )
-from loadtests.double11.plan import GENUINE_PERSONAS, PERSONAS, SCALPER_PERSONAS, Plan
+from loadtests.double11.plan import (
+    GENUINE_PERSONAS,
+    PERSONAS,
+    RESERVATIONS_AT_SCALE_1,
+    SCALPER_PERSONAS,
+    UNITS_AT_SCALE_1,
+    Plan,
+    planned_peak_rps,
+)
 from sales import services
 from sales.gate import admission
 from sales.gate import keys as gate_keys
@@ -71,6 +81,61 @@ def arrivals_series(plan: Plan, sent: dict[int, int]) -> tuple[list, list]:
     seconds = range(min(sent), max(sent) + 1)
     return ([[second - plan.t0, sent.get(second, 0)] for second in seconds],
             [[second - plan.t0, round(plan.planned_rps(second + 0.5), 1)] for second in seconds])
+
+
+def _point(series: list[dict], t: float, *, before: bool) -> dict | None:
+    """The last sample with CPU figures at or before t, or the first at or after it."""
+    points = [g for g in series if g.get("cpu")]
+    if before:
+        return next((g for g in reversed(points) if g["t"] <= t), None)
+    return next((g for g in points if g["t"] >= t), None)
+
+
+def _used(a: dict, b: dict, tier: str) -> float:
+    return max(b["cpu"].get(tier, 0.0) - a["cpu"].get(tier, 0.0), 0.0)
+
+
+def run_capacity(plan: Plan, series: list[dict], sent: dict[int, int], attempts: list[dict],
+                 rush_tickets: int, rush_settled_s: float | None, stock: int) -> dict:
+    """The capacity model (loadtests.capacity) for a scale-1 launch, from this run: each tier's
+    CPU over the rush (the spike and the decay) from /proc, divided by what it handled."""
+    t0 = plan.t0
+    start, end = plan.at(plan.peak.name) - t0, plan.end_of("decay") - t0
+    a, b = _point(series, start, before=True), _point(series, end, before=False)
+    if a is None or b is None:
+        return {"unavailable": "no CPU samples around the rush (not Linux, or a chaos run)"}
+    requests = sum(n for second, n in sent.items() if a["t"] <= second + 0.5 - t0 < b["t"])
+    tried = sum(1 for x in attempts if a["t"] <= x["at"] / 1000 - t0 < b["t"])
+    # Celery from the rush until its tickets were written, less what it spends idle (beat's
+    # sweeps and watches), as measured over the wait phase
+    c = _point(series, rush_settled_s if rush_settled_s is not None else end, before=False) or b
+    w1, w2 = _point(series, plan.at("wait") - t0, before=False), _point(series, 0, before=True)
+    idle = (_used(w1, w2, "celery") / (w2["t"] - w1["t"])
+            if w1 and w2 and w2["t"] > w1["t"] else 0.0)
+    celery = max(_used(a, c, "celery") - idle * (c["t"] - a["t"]), 0.0)
+    if not (requests and tried and rush_tickets):
+        return {"unavailable": f"too little in the rush to divide by ({requests} requests, "
+                               f"{tried} attempts, {rush_tickets} tickets)"}
+    costs = capacity.Costs(web_per_request=_used(a, b, "web") / requests,
+                           redis_per_attempt=_used(a, b, "redis") / tried,
+                           celery_per_ticket=celery / rush_tickets,
+                           locust_per_request=_used(a, b, "locust") / requests)
+    peak = peak_reach(plan, sent)
+    shoppers_1 = RESERVATIONS_AT_SCALE_1 / max(len(plan.accounts), 1)
+    peak_tried = sum(1 for x in attempts if peak["from_s"] <= x["at"] / 1000 - t0 < peak["to_s"])
+    load = capacity.Load(
+        peak_rps=planned_peak_rps(scale=1.0),
+        peak_attempts_rps=peak_tried / max(peak["seconds"], 1) * shoppers_1,
+        tickets_per_s=rush_tickets * UNITS_AT_SCALE_1 / max(stock, 1) / capacity.SETTLE_S)
+    return {"window_s": [a["t"], b["t"]], "celery_until_s": c["t"],
+            "celery_idle_cpu_per_s": round(idle, 4),
+            "handled": {"requests": requests, "attempts": tried, "rush_tickets": rush_tickets},
+            "cpu_s": {tier: round(_used(a, b, tier), 2) for tier in ("web", "redis", "locust")}
+            | {"celery": round(celery, 2)},
+            "costs_us": {k: round(v * 1e6, 1) for k, v in asdict(costs).items()},
+            "scale_1_load": {k: round(v, 1) for k, v in asdict(load).items()},
+            "headroom": capacity.HEADROOM, "need": capacity.need(costs, load),
+            "lines": capacity.describe(costs, load)}
 
 
 def detection(labels: dict[str, dict], flagged: set[int], ids: dict[str, int]) -> dict:
@@ -216,6 +281,10 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
     }
     if chaos is not None:
         result["chaos"] = chaos
+        result["capacity"] = {"unavailable": "a chaos run restarts Redis and kills workers"}
+    else:
+        result["capacity"] = run_capacity(plan, series, sent, attempts, len(rush_settled),
+                                          drain_s, sale.stock)
     result["targets"] = targets(result)
     (out_dir / "report.json").write_text(json.dumps(result, indent=1, default=str))
     (out_dir / "report.html").write_text(charts.html(result, plan))
@@ -254,6 +323,20 @@ def targets(r: dict) -> list[dict]:
 
 def _pct(value) -> str:
     return "n/a" if value is None else f"{value * 100:.1f} %"
+
+
+def capacity_lines(c: dict) -> list[str]:
+    if "unavailable" in c:
+        return [f"  capacity model: not computed ({c['unavailable']})"]
+    cost = c["costs_us"]
+    return [f"Capacity for a scale-1 launch (1,108,192 shoppers, curve.csv's peak; "
+            f"loadtests.capacity at {c['headroom']:.0%} of a core), from this run's CPU over "
+            f"T{c['window_s'][0]:+g} to T{c['window_s'][1]:+g} s: web "
+            f"{cost['web_per_request']:,.0f} us a request, Redis "
+            f"{cost['redis_per_attempt']:,.0f} us an attempt, Celery "
+            f"{cost['celery_per_ticket']:,.0f} us a ticket, Locust "
+            f"{cost['locust_per_request']:,.0f} us a request",
+            *(f"  {line}" for line in c["lines"])]
 
 
 def scale_line(run: dict) -> str:
@@ -312,6 +395,7 @@ def summary(r: dict) -> str:
                  f"{_pct(det['genuine_fpr'])}  campus FPR {_pct(det['campus_fpr'])}")
     lines.append("  flagged by persona: " + ", ".join(
         f"{p} {v['flagged']}/{v['accounts']}" for p, v in det["by_persona"].items()))
+    lines += capacity_lines(r["capacity"])
     lines.append("Targets:")
     for t in r["targets"]:
         verdict = "met" if t["met"] else "MISSED"

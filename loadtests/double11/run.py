@@ -25,6 +25,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
 from antiscalper import mirror
+from loadtests import cputime
 from loadtests.double11 import plan as model
 from loadtests.stack import Stack, group_stop, stop_signals_deferred
 from sales import services
@@ -196,13 +197,30 @@ def processes_stop(processes: list[subprocess.Popen], timeout: float = 20) -> No
         group_stop(processes, timeout=timeout)
 
 
+def tiers_cpu(stack: Stack, locusts: list[subprocess.Popen]) -> dict[str, float] | None:
+    """CPU seconds so far of each tier's processes (the capacity model's inputs)."""
+    try:
+        redis_pid = int(gate_keys.connection().info("server")["process_id"])
+    except (redis.RedisError, KeyError, ValueError):
+        redis_pid = None
+    named = {"web": [], "celery": [], "beat": []}
+    for name, process in stack.processes:
+        named["celery" if name.startswith("worker") else name].append(process.pid)
+    return cputime.trees({**named, "redis": [redis_pid] if redis_pid else [],
+                          "locust": [p.pid for p in locusts]})
+
+
 def watch(plan: model.Plan, master: subprocess.Popen, out_dir: Path, say: Callable[[str], None],
-          series: list[dict], *, drain_timeout: float = 90) -> None:
-    """Sample every second while Locust runs, then until every admitted ticket is settled."""
+          series: list[dict], *, drain_timeout: float = 90,
+          cpu: Callable[[], dict | None] | None = None) -> None:
+    """Sample every second while Locust runs, then until every admitted ticket is settled;
+    `cpu` adds each tier's CPU seconds so far to every sample."""
     started, shown = time.time(), 0.0
     drained_since = None
     while True:
         point = sample(plan, started)
+        if cpu is not None:
+            point["cpu"] = cpu()
         series.append(point)
         running = master.poll() is None
         if "error" in point:
@@ -295,7 +313,8 @@ def _replay(options: Options, out_dir: Path, run_id: str, extra_env: dict[str, s
                                 say=say)
             injector.start()
         # (a chaos run's gate counters restart with Redis: `verdict.settle` waits instead)
-        watch(plan, locusts[0], out_dir, say, series, drain_timeout=5 if server else 90)
+        watch(plan, locusts[0], out_dir, say, series, drain_timeout=5 if server else 90,
+              cpu=lambda: tiers_cpu(stack, locusts))
         processes_stop(locusts)
         verdict = None
         if server:
