@@ -46,3 +46,16 @@ def test_the_plans_arrivals_follow_the_curve_for_the_shoppers_present():
     assert plan.planned_rps(plan.at("wait") + 1) == 40.0
     assert plan.planned_rps(plan.starts) == 0.0     # nobody has arrived yet
     assert plan.planned_rps(plan.ends + 1) == 0.0
+
+
+def test_scale_auto_picks_the_largest_scale_whose_peak_fits_below_the_measured_capacity():
+    from loadtests.double11.run import AUTO_MARGIN, AUTO_SCALES, scale_pick
+
+    for capacity in (1_000.0, 1_500.0, 4_000.0, 20_000.0, 1e6):
+        scale = scale_pick(capacity)
+        assert planned_peak_rps(scale=scale) <= AUTO_MARGIN * capacity
+        larger = [s for s in AUTO_SCALES if s > scale]
+        assert not larger or planned_peak_rps(scale=larger[0]) > AUTO_MARGIN * capacity \
+            or scale == max(AUTO_SCALES)
+    assert scale_pick(10.0) == min(AUTO_SCALES)      # nothing fits: the smallest offered
+    assert scale_pick(1_500.0) < scale_pick(4_000.0)
