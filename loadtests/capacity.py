@@ -78,3 +78,18 @@ def describe(costs: Costs, load: Load, *, headroom: float = HEADROOM) -> list[st
              costs.locust_per_request, "per request")]
     return [f"{name}: {count:,} = {rate:,.0f} {unit} x {cost * 1e6:,.0f} us {per} / "
             f"{headroom:.0%} of a core" for name, count, rate, unit, cost, per in rows]
+
+
+PRESS_S = 3.0           # docs/double11.md: "every waiting shopper presses buy within a few
+                        # seconds": the buyers' first presses spread over about 3 s
+
+
+def launch_load() -> Load:
+    """A scale-1 launch from the model alone (no replay): curve.csv's peak arrivals; every
+    shopper but the browsers pressing buy once within PRESS_S; and every unit's ticket written
+    within SETTLE_S (an upper bound on the tickets: one holds one or two units)."""
+    from loadtests.double11 import plan
+
+    buyers = plan.RESERVATIONS_AT_SCALE_1 * (1 - plan.SHARE_BROWSER)
+    return Load(peak_rps=plan.planned_peak_rps(scale=1.0), peak_attempts_rps=buyers / PRESS_S,
+                tickets_per_s=plan.UNITS_AT_SCALE_1 / SETTLE_S)
