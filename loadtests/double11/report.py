@@ -328,22 +328,25 @@ def _pct(value) -> str:
 def capacity_lines(c: dict) -> list[str]:
     if "unavailable" in c:
         return [f"  capacity model: not computed ({c['unavailable']})"]
-    cost = c["costs_us"]
+    handled = c["handled"]
     return [f"Capacity for a scale-1 launch (1,108,192 shoppers, curve.csv's peak; "
-            f"loadtests.capacity at {c['headroom']:.0%} of a core), from this run's CPU over "
-            f"T{c['window_s'][0]:+g} to T{c['window_s'][1]:+g} s: web "
-            f"{cost['web_per_request']:,.0f} us a request, Redis "
-            f"{cost['redis_per_attempt']:,.0f} us an attempt, Celery "
-            f"{cost['celery_per_ticket']:,.0f} us a ticket, Locust "
-            f"{cost['locust_per_request']:,.0f} us a request",
+            f"loadtests.capacity, each core {c['headroom']:.0%} busy), from this run's CPU "
+            f"(/proc) over T{c['window_s'][0]:+g} to T{c['window_s'][1]:+g} s: "
+            f"{handled['requests']:,} requests, {handled['attempts']:,} attempts, "
+            f"{handled['rush_tickets']:,} rush tickets (Celery until they were written, less "
+            f"its idle {c['celery_idle_cpu_per_s'] * 1e3:,.0f} ms a second)",
             *(f"  {line}" for line in c["lines"])]
+
+
+def scale_text(scale: float) -> str:
+    return f"{scale:.7f}".rstrip("0").rstrip(".")
 
 
 def scale_line(run: dict) -> str:
     choice = run["scale_choice"]
     if choice.get("how") != "auto":
-        return f"  scale {run['scale']:g} (given)"
-    return (f"  scale {run['scale']:g} (--scale auto: the stack answered "
+        return f"  scale {scale_text(run['scale'])} (given)"
+    return (f"  scale {scale_text(run['scale'])} (--scale auto: the stack answered "
             f"{choice['capacity_rps']:,.0f} requests/s in {choice['probe_s']:g} s; the largest "
             f"scale whose planned peak, {choice['planned_peak_rps']:,.0f}/s, is within "
             f"{choice['margin']:.0%} of it)")

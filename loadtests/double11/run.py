@@ -166,6 +166,8 @@ def capacity_probe(stack: Stack, options: Options, out_dir: Path) -> float:
 
 def scale_choose(stack: Stack, options: Options, out_dir: Path,
                  say: Callable[[str], None]) -> dict:
+    from loadtests.double11 import report
+
     capacity = capacity_probe(stack, options, out_dir)
     scale = scale_pick(capacity)
     planned = model.planned_peak_rps(scale=scale)
@@ -176,7 +178,8 @@ def scale_choose(stack: Stack, options: Options, out_dir: Path,
     shoppers, stock, _ = model.sizes(scale=scale)
     say(f"--scale auto: the stack answered {capacity:,.0f} requests/s of the peak's request "
         f"(the sale's live state, {PROBE_USERS} Locust users, {options.probe_s:g} s); scale "
-        f"{scale:g} ({shoppers} shoppers, {stock} units) plans {planned:,.0f}/s at the peak, "
+        f"{report.scale_text(scale)} ({shoppers} shoppers, {stock} units) plans "
+        f"{planned:,.0f}/s at the peak, "
         + (f"within {AUTO_MARGIN:.0%} of it" if choice["fits"] else
            f"MORE than {AUTO_MARGIN:.0%} of it even at the smallest scale offered"))
     return choice
@@ -371,7 +374,8 @@ def _replay(options: Options, out_dir: Path, run_id: str, extra_env: dict[str, s
             options = replace(options, scale=choice["scale"])
         plan = prepare(options, out_dir)
         counts = {p: sum(1 for a in plan.accounts if a.persona == p) for p in model.PERSONAS}
-        say(f"run {run_id}: scale {options.scale:g}, {len(plan.accounts)} shoppers {counts}, "
+        say(f"run {run_id}: scale {report.scale_text(options.scale)}, {len(plan.accounts)} "
+            f"shoppers {counts}, "
             f"sale {plan.sale_id}, T0 in {plan.t0 - time.time():.0f} s, run ends "
             f"T+{plan.phases[-1].ends_s:.0f} s, {model.planned_peak_rps(scale=options.scale):,.0f}"
             f" requests/s planned at the peak; output {out_dir}")
