@@ -59,3 +59,11 @@ def test_scale_auto_picks_the_largest_scale_whose_peak_fits_below_the_measured_c
             or scale == max(AUTO_SCALES)
     assert scale_pick(10.0) == min(AUTO_SCALES)      # nothing fits: the smallest offered
     assert scale_pick(1_500.0) < scale_pick(4_000.0)
+
+
+def test_the_probe_counts_its_slowest_whole_second_after_the_ramp():
+    from loadtests.double11.run import probe_rate
+
+    sent = {100: 900, 101: 5000, 102: 6300, 103: 4600, 104: 3100, 105: 5900, 106: 1800}
+    assert probe_rate(sent) == 3100.0
+    assert probe_rate({100: 10, 101: 20}) == 0.0

@@ -51,7 +51,7 @@ class Command(BaseCommand):
                             help="1 = one Mi 6 launch (1,108,192 shoppers, 80,000 units); "
                                  "auto (default): measure the stack for a few seconds and take "
                                  "the largest scale whose planned peak is within 70 %% of it")
-        parser.add_argument("--probe", type=float, default=6.0,
+        parser.add_argument("--probe", type=float, default=8.0,
                             help="with --scale auto: seconds the stack is measured")
         parser.add_argument("--time-scale", type=float, default=0.05,
                             help="compressed seconds per real second of the day (0.05: 20x)")
