@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from loadtests import cputime, servers
+from loadtests import capacity, cputime, servers
 
 
 @dataclass
@@ -217,6 +217,28 @@ def cpu_table(figures: Figures) -> list[str]:
     return lines
 
 
+def capacity_lines(figures: Figures) -> list[str]:
+    """The capacity model (loadtests.capacity) for a scale-1 launch from this run's CPU: the
+    peak's request is the sale's live state (g), an admission costs Redis what (b)'s did, the
+    pipeline writes a ticket in at most 1 / (d) s of a core (one consumer, whose wall time per
+    order is at least its CPU per order), and the load generator is wrk, not Locust."""
+    b = purchase_key(figures.serving)
+    web, redis, generator = figures.cpu("g", "web"), figures.cpu(b, "redis"), \
+        figures.cpu("g", "load generator")
+    orders_per_s = figures.pipeline.get("orders_per_s")
+    if not (web and redis and generator and orders_per_s):
+        return []
+    costs = capacity.Costs(web_per_request=web / 1e6, redis_per_attempt=redis / 1e6,
+                           celery_per_ticket=1 / orders_per_s,
+                           locust_per_request=generator / 1e6)
+    lines = capacity.describe(costs, capacity.launch_load())
+    return ["Capacity of a scale-1 launch from this run's CPU (loadtests.capacity: the peak of "
+            "curve.csv, every buyer pressing buy within 3 s, every unit's ticket written "
+            "within 60 s; (g) per request, (b)'s Redis per attempt, 1 / (d) per ticket, the "
+            "load generator's (g) for Locust's, which costs more):", "",
+            *(f"- {line}" for line in lines)]
+
+
 def report(figures: Figures, info: dict, *, shape: servers.Shape, concurrency: int,
            duration: float) -> str:
     n = len(next(iter(figures.rounds.values()), []))
@@ -232,5 +254,5 @@ def report(figures: Figures, info: dict, *, shape: servers.Shape, concurrency: i
              f"latencies their medians over rounds, ratios the medians of each round's own")
     sections = [[f"Measured {info['date']} on {setup}."], main_table(figures),
                 server_table(figures), target_table(figures), anchor_table(figures, info),
-                cpu_table(figures)]
+                cpu_table(figures), capacity_lines(figures)]
     return "\n\n".join("\n".join(s) for s in sections if s) + "\n"

@@ -92,3 +92,25 @@ def per_request(before: Snapshot | None, after: Snapshot | None,
     if before is None or after is None or requests <= 0:
         return {}
     return {group: round(used(before, after, group) / requests * 1e6, 1) for group in GROUPS}
+
+
+def trees(groups: dict[str, list[int]]) -> dict[str, float] | None:
+    """CPU seconds used so far by each group of process trees (each root and every process
+    below it), counting the processes alive now."""
+    if not PROC.is_dir():
+        return None
+    stats = {int(p.name): s for p in PROC.iterdir() if p.name.isdigit()
+             and (s := _stat(int(p.name))) is not None}
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    result = {}
+    for group, roots in groups.items():
+        seen, frontier = set(), [pid for pid in roots if pid in stats]
+        while frontier:
+            pid = frontier.pop()
+            if pid not in seen:
+                seen.add(pid)
+                frontier.extend(children.get(pid, []))
+        result[group] = round(sum(stats[pid][1] for pid in seen), 3)
+    return result

@@ -4,7 +4,7 @@
 D11_PLAN pointing at the run's plan.json, as:
     python -m locust -f loadtests/locustfile.py --headless --host http://127.0.0.1:8000 ...
 The personas live in loadtests/double11/personas.py (their steps in shopper.py), the curve
-in loadtests/double11/curve.csv.
+in loadtests/double11/curve.csv; the crowd (crowd.py) tops their requests up to the curve.
 Without D11_PLAN only a plain browsing user runs (useful to poke a running store).
 """
 
@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import time
 
-from locust import LoadTestShape, between, task
+from locust import LoadTestShape, between, events, task
 from locust.contrib.fasthttp import FastHttpUser
+from locust.runners import MasterRunner
 
+from loadtests.double11 import shopper
+from loadtests.double11.crowd import Crowd
 from loadtests.double11.personas import (  # noqa: F401 - Locust collects them from here
     Browser,
     CampusFan,
@@ -51,3 +54,21 @@ else:
             browse = next(p for p in PLAN.phases if p.name == "browse")
             rate = max(2 * total / max(browse.ends_s - browse.starts_s, 1.0), 5.0)
             return users, rate
+
+    CROWD: list[Crowd] = []
+
+    @events.test_start.add_listener
+    def crowd_start(environment, **_) -> None:
+        """Every process that runs users also runs its share of the crowd."""
+        if isinstance(environment.runner, MasterRunner) or CROWD:
+            return
+        CROWD.append(Crowd(plan=PLAN, host=environment.host,
+                           request_event=environment.events.request,
+                           workers=shopper.LOCUST_WORKERS, arrivals=shopper.ARRIVALS,
+                           arrival=shopper.arrival, unsent=shopper.UNSENT))
+        CROWD[0].start()
+
+    @events.test_stop.add_listener
+    def crowd_stop(**_) -> None:
+        for crowd in CROWD:
+            crowd.stop()

@@ -101,14 +101,13 @@ def line_chart(title: str, lines: list[tuple[str, list]], plan: Plan, *, y_label
     return "".join(parts)
 
 
-def planned_arrivals(plan: Plan, baseline: float | None) -> list[list[float]]:
-    """The curve's arrival multiples of B, as requests/s, with B measured in the wait phase."""
-    if not baseline:
-        return []
+def planned_arrivals(plan: Plan) -> list[list[float]]:
+    """The plan's request arrivals (the curve's multiples of B), ten points a phase."""
     points = []
     for phase in plan.phases:
-        points += [[phase.starts_s, phase.arrivals_x_b * baseline],
-                   [phase.ends_s, phase.arrivals_x_b * baseline]]
+        for n in range(11):
+            t = phase.starts_s + (phase.ends_s - phase.starts_s) * min(n / 10, 0.999)
+            points.append([t, plan.planned_rps(plan.t0 + t)])
     return points
 
 
@@ -148,6 +147,20 @@ def chaos_section(c: dict) -> str:
             f'restart (what Redis forgot), and the pause.</p>')
 
 
+def scale_text(r: dict) -> str:
+    from loadtests.double11.report import reach_line, scale_line
+
+    return f"{scale_line(r['run']).strip()}. {reach_line(r['load']).strip()}."
+
+
+def capacity_section(c: dict) -> str:
+    from loadtests.double11.report import capacity_lines
+
+    lines = capacity_lines(c)
+    return (f"<h2>Capacity model</h2><p>{escape.escape(lines[0].strip())}</p>"
+            + "".join(f"<pre>{escape.escape(line.strip())}</pre>" for line in lines[1:]))
+
+
 def html(r: dict, plan: Plan) -> str:
     s = r["series"]
     gate, hist = s["gate"], s["locust"]
@@ -159,9 +172,10 @@ def html(r: dict, plan: Plan) -> str:
         return line_chart(*args, faults=faults, **kwargs)
 
     charts = [
-        chart("Arrivals: planned (curve x measured baseline B) vs achieved", [
-            ("achieved requests/s", [[h["t"], h["rps"]] for h in hist]),
-            ("planned requests/s", planned_arrivals(plan, r["load"]["baseline_rps"]))],
+        chart("Arrivals: planned (curve x B) vs sent (the shoppers' own log)", [
+            ("sent requests/s", s.get("sent_per_s", [])),
+            ("planned requests/s", planned_arrivals(plan)),
+            ("Locust requests/s (10-s average)", [[h["t"], h["rps"]] for h in hist])],
             plan, y_label="requests/s"),
         chart("Shoppers: planned vs achieved (Locust users)", [
             ("achieved users", [[h["t"], h["users"]] for h in hist]),
@@ -199,8 +213,10 @@ font-size:13px;text-align:left}}.bad{{color:#b03a2e;font-weight:bold}}pre{{backg
 <p>{total} shoppers, {r['run']['stock']} units, time scale {plan.time_scale}
 (phases at least {plan.min_phase_s} s), payment window {plan.payment_window_s:.0f} s.
 Locust's own report: <a href="locust.html">locust.html</a>.</p>
+<p>{escape.escape(scale_text(r))}</p>
 <h2>Targets</h2>{targets}
 {chaos_section(chaos) if chaos else ""}
+{capacity_section(r.get("capacity") or {})}
 <h2>Charts</h2>{''.join(f'<div>{c}</div>' for c in charts)}
 <h2>Requests per endpoint (Locust)</h2>{table(r['load']['endpoints'])}
 <h2>Anti-scalper flags by persona</h2><p>Counted: {escape.escape(r['detection']['counted'])}.

@@ -72,6 +72,20 @@ def errors_at_load(out_dir: Path) -> list[list]:
     return [[*key, n] for key, n in sorted(counts.items())]
 
 
+def arrivals_load(out_dir: Path) -> tuple[dict[int, int], dict[int, int]]:
+    """The requests the Locust processes sent, by the Unix second each was sent (journeys and
+    crowd), and the crowd's planned requests that were dropped for want of a free slot."""
+    sent: Counter = Counter()
+    unsent: Counter = Counter()
+    for path in sorted(out_dir.glob("labels-*.json")):
+        data = json.loads(path.read_text())
+        for second, n in data.get("arrivals", []):
+            sent[int(second)] += n
+        for second, n in data.get("unsent", []):
+            unsent[int(second)] += n
+    return dict(sent), dict(unsent)
+
+
 def _csv(path: Path) -> list[dict]:
     if not path.exists():
         return []

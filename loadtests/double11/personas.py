@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+from loadtests.double11.plan import BOT_POLL_S, BROWSE_THINK_S
 from loadtests.double11.shopper import PLAN, Shopper, accounts_of
 
 PERSISTENT_LOSERS = 0.3   # fans who keep watching for returned units (the second rush)
@@ -50,7 +51,7 @@ class FCodeHolder(Shopper):
             return
         self.own_address()
         self.reserve()
-        self.browse_until(PLAN.t0, 2, 8)
+        self.browse_until(PLAN.t0, *BROWSE_THINK_S)
         window = PLAN.end_of("payment") - PLAN.t0
         self.sleep_until(PLAN.t0 + self.rng.uniform(1, max(2.0, 0.4 * window)))
         outcome = self.buy(fcode=self.account.fcode, pause=(2, 5),
@@ -66,7 +67,7 @@ class Browser(Shopper):
     def journey(self) -> None:
         if self.rng.random() < 0.5:
             self.login()
-        self.browse_until(PLAN.end_of("decay"), 2, 8)
+        self.browse_until(PLAN.end_of("decay"), *BROWSE_THINK_S)
 
 
 class ScalperBot(Shopper):
@@ -83,7 +84,7 @@ class ScalperBot(Shopper):
         self.reserve()
         while time.time() < PLAN.t0 - 1:
             self.sale()
-            self.sleep(min(1.0, PLAN.t0 - 1 - time.time()))
+            self.sleep(min(BOT_POLL_S, PLAN.t0 - 1 - time.time()))
         self.sleep_until(PLAN.t0 - 0.02)
         limit = PLAN.per_user_limit
         pause = (PLAN.bot_pause_s, PLAN.bot_pause_s * 1.2)

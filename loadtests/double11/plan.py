@@ -34,6 +34,13 @@ FCODE_QUOTA_OF_STOCK = 0.10             # assumption: F-code quota is 10 % of th
 OPERATOR_ACCOUNTS = (5, 50)             # "a few operators, each driving 5-50 accounts"
 PER_USER_LIMIT = 2                      # what a scalper account buys ("buy the limit")
 
+# How often each persona asks for a page while it waits for T0 (personas.py and shopper.py pace
+# themselves by these): the model's baseline B is every shopper waiting at its own pace, and
+# the curve's multiples of B (curve.csv, `arrivals_x_b`) are the planned request arrivals.
+WAIT_POLL_S = (2.0, 5.0)                # fans, campus fans, stealth: the sale page every 2-5 s
+BOT_POLL_S = 1.0                        # scalper bots: the sale page once a second until T0
+BROWSE_THINK_S = (2.0, 8.0)             # browsers and F-code holders: a page every 2-8 s
+
 PERSONAS = ("fan", "campus", "fcode", "browser", "scalper", "stealth")
 SCALPER_PERSONAS = ("scalper", "stealth")
 GENUINE_PERSONAS = ("fan", "campus", "fcode", "browser")
@@ -138,6 +145,10 @@ def sizes(*, scale: float) -> tuple[int, int, int]:
     return shoppers, stock, quota
 
 
+def fcode_holders_for(*, shoppers: int, quota: int) -> int:
+    return min(round(shoppers * SHARE_FCODE), quota)
+
+
 def counts_for(*, shoppers: int, fcode_holders: int) -> dict[str, int]:
     scalpers = round(shoppers * SHARE_SCALPER)
     stealth = round(scalpers * STEALTH_OF_SCALPERS)
@@ -146,6 +157,33 @@ def counts_for(*, shoppers: int, fcode_holders: int) -> dict[str, int]:
     campus = round(fans * CAMPUS_OF_FANS)
     return {"fan": fans - campus, "campus": campus, "fcode": fcode_holders,
             "browser": browsers, "scalper": scalpers - stealth, "stealth": stealth}
+
+
+def _mean(span: tuple[float, float]) -> float:
+    return (span[0] + span[1]) / 2
+
+
+def baseline_rps(counts: dict[str, int]) -> float:
+    """B: requests per second from every shopper waiting for T0, each at its persona's pace
+    (a pause between two requests; the time an answer takes is left out)."""
+    every = {"fan": _mean(WAIT_POLL_S), "campus": _mean(WAIT_POLL_S),
+             "stealth": _mean(WAIT_POLL_S), "scalper": BOT_POLL_S,
+             "browser": _mean(BROWSE_THINK_S), "fcode": _mean(BROWSE_THINK_S)}
+    return round(sum(counts.get(p, 0) / every[p] for p in PERSONAS), 3)
+
+
+def peak_x_b(path: Path = CURVE_CSV) -> tuple[str, float]:
+    """The curve's peak: its phase of most arrivals, and their multiple of B."""
+    row = max(curve_load(path), key=lambda r: float(r["arrivals_x_b"]))
+    return row["phase"], float(row["arrivals_x_b"])
+
+
+def planned_peak_rps(*, scale: float) -> float:
+    """The requests per second the plan asks for at the peak of a replay at this scale."""
+    shoppers, _, quota = sizes(scale=scale)
+    counts = counts_for(shoppers=shoppers,
+                        fcode_holders=fcode_holders_for(shoppers=shoppers, quota=quota))
+    return peak_x_b()[1] * baseline_rps(counts)
 
 
 def _home_ip(rng: random.Random) -> str:
@@ -252,6 +290,8 @@ class Plan:
     live_login_share: float = 0.1   # shoppers who log in during the run; the rest still hold
                                     # a session (PBKDF2 logins for all would eat the laptop)
     seed: int = 0
+    scale: float = 0.0
+    baseline_rps: float = 0.0   # B (`baseline_rps`), from this plan's cast
 
     def at(self, phase: str) -> float:
         """The Unix time a phase starts."""
@@ -282,6 +322,19 @@ class Plan:
         span = phase.ends_s - phase.starts_s
         done = (moment - self.t0 - phase.starts_s) / span if span else 1.0
         return phase.users_from + (phase.users_to - phase.users_from) * done
+
+    def planned_rps(self, moment: float) -> float:
+        """The request arrivals the plan asks for at this moment: the phase's multiple of B,
+        for the share of shoppers present (B counts every shopper waiting)."""
+        phase = self.phase_at(moment)
+        if phase is None:
+            return 0.0
+        return phase.arrivals_x_b * self.baseline_rps * self.users_at(moment)
+
+    @property
+    def peak(self) -> Phase:
+        """The phase of most planned arrivals (the spike)."""
+        return max(self.phases, key=lambda p: p.arrivals_x_b)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1))

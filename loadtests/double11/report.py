@@ -8,21 +8,32 @@ import json
 import math
 import statistics
 from collections import Counter, defaultdict
+from dataclasses import asdict
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.db.models import Min, Sum
 from django.utils import timezone
 
+from loadtests import capacity
 from loadtests.double11 import charts
 from loadtests.double11.evidence import (
+    arrivals_load,
     attempts_of,
     endpoints,
     flagged_accounts,
     history,
     labels_load,
 )
-from loadtests.double11.plan import GENUINE_PERSONAS, PERSONAS, SCALPER_PERSONAS, Plan
+from loadtests.double11.plan import (
+    GENUINE_PERSONAS,
+    PERSONAS,
+    RESERVATIONS_AT_SCALE_1,
+    SCALPER_PERSONAS,
+    UNITS_AT_SCALE_1,
+    Plan,
+    planned_peak_rps,
+)
 from sales import services
 from sales.gate import admission
 from sales.gate import keys as gate_keys
@@ -31,7 +42,7 @@ from shop.models import Order, OrderLine, Payment
 
 TARGETS = {"oversell": 0, "limit_violations": 0, "resolved_within_s": 60.0,
            "scalper_share_max": 0.02, "genuine_fpr_max": 0.005, "precision_min": 0.95,
-           "recall_min": 0.90}
+           "recall_min": 0.90, "peak_reach_min": 0.80}
 
 
 def _ratio(part: float, whole: float) -> float | None:
@@ -41,6 +52,90 @@ def _ratio(part: float, whole: float) -> float | None:
 def per_second(moments: list[float]) -> list[list[float]]:
     buckets = Counter(math.floor(m) for m in moments)
     return [[t, buckets[t]] for t in range(min(buckets), max(buckets) + 1)] if buckets else []
+
+
+def peak_reach(plan: Plan, sent: dict[int, int], unsent: dict[int, int] | None = None) -> dict:
+    """Achieved / planned arrivals at the peak: over the whole seconds inside the plan's peak
+    phase (the spike), the requests the Locust processes recorded sending against the plan's
+    (`Plan.planned_rps`). Locust's own requests/s is a 10-s moving average, which a 5-s spike
+    would flatten, hence the shoppers' own log."""
+    peak = plan.peak
+    first = math.ceil(plan.t0 + peak.starts_s)
+    last = max(math.floor(plan.t0 + peak.ends_s), first + 1)
+    seconds = range(first, last)
+    planned = sum(plan.planned_rps(second + 0.5) for second in seconds)
+    achieved = sum(sent.get(second, 0) for second in seconds)
+    return {"phase": peak.name, "from_s": round(first - plan.t0, 2),
+            "to_s": round(last - plan.t0, 2), "seconds": len(seconds),
+            "planned_rps": round(planned / len(seconds), 1),
+            "achieved_rps": round(achieved / len(seconds), 1),
+            "ratio": _ratio(achieved, planned) if sent else None,
+            "best_second_rps": max((sent.get(second, 0) for second in seconds), default=0),
+            "unsent": sum((unsent or {}).get(second, 0) for second in seconds)}
+
+
+def arrivals_series(plan: Plan, sent: dict[int, int]) -> tuple[list, list]:
+    """Requests sent per second and the plan's, as [[seconds from T0, requests/s], ...]."""
+    if not sent:
+        return [], []
+    seconds = range(min(sent), max(sent) + 1)
+    return ([[second - plan.t0, sent.get(second, 0)] for second in seconds],
+            [[second - plan.t0, round(plan.planned_rps(second + 0.5), 1)] for second in seconds])
+
+
+def _point(series: list[dict], t: float, *, before: bool) -> dict | None:
+    """The last sample with CPU figures at or before t, or the first at or after it."""
+    points = [g for g in series if g.get("cpu")]
+    if before:
+        return next((g for g in reversed(points) if g["t"] <= t), None)
+    return next((g for g in points if g["t"] >= t), None)
+
+
+def _used(a: dict, b: dict, tier: str) -> float:
+    return max(b["cpu"].get(tier, 0.0) - a["cpu"].get(tier, 0.0), 0.0)
+
+
+def run_capacity(plan: Plan, series: list[dict], sent: dict[int, int], attempts: list[dict],
+                 rush_tickets: int, rush_settled_s: float | None, stock: int) -> dict:
+    """The capacity model (loadtests.capacity) for a scale-1 launch, from this run: each tier's
+    CPU over the rush (the spike and the decay) from /proc, divided by what it handled."""
+    t0 = plan.t0
+    start, end = plan.at(plan.peak.name) - t0, plan.end_of("decay") - t0
+    a, b = _point(series, start, before=True), _point(series, end, before=False)
+    if a is None or b is None:
+        return {"unavailable": "no CPU samples around the rush (not Linux, or a chaos run)"}
+    requests = sum(n for second, n in sent.items() if a["t"] <= second + 0.5 - t0 < b["t"])
+    tried = sum(1 for x in attempts if a["t"] <= x["at"] / 1000 - t0 < b["t"])
+    # Celery from the rush until its tickets were written, less what it spends idle (beat's
+    # sweeps and watches), as measured over the wait phase
+    c = _point(series, rush_settled_s if rush_settled_s is not None else end, before=False) or b
+    w1, w2 = _point(series, plan.at("wait") - t0, before=False), _point(series, 0, before=True)
+    idle = (_used(w1, w2, "celery") / (w2["t"] - w1["t"])
+            if w1 and w2 and w2["t"] > w1["t"] else 0.0)
+    celery = max(_used(a, c, "celery") - idle * (c["t"] - a["t"]), 0.0)
+    if not (requests and tried and rush_tickets):
+        return {"unavailable": f"too little in the rush to divide by ({requests} requests, "
+                               f"{tried} attempts, {rush_tickets} tickets)"}
+    costs = capacity.Costs(web_per_request=_used(a, b, "web") / requests,
+                           redis_per_attempt=_used(a, b, "redis") / tried,
+                           celery_per_ticket=celery / rush_tickets,
+                           locust_per_request=_used(a, b, "locust") / requests)
+    peak = peak_reach(plan, sent)
+    shoppers_1 = RESERVATIONS_AT_SCALE_1 / max(len(plan.accounts), 1)
+    peak_tried = sum(1 for x in attempts if peak["from_s"] <= x["at"] / 1000 - t0 < peak["to_s"])
+    load = capacity.Load(
+        peak_rps=planned_peak_rps(scale=1.0),
+        peak_attempts_rps=peak_tried / max(peak["seconds"], 1) * shoppers_1,
+        tickets_per_s=rush_tickets * UNITS_AT_SCALE_1 / max(stock, 1) / capacity.SETTLE_S)
+    return {"window_s": [a["t"], b["t"]], "celery_until_s": c["t"],
+            "celery_idle_cpu_per_s": round(idle, 4),
+            "handled": {"requests": requests, "attempts": tried, "rush_tickets": rush_tickets},
+            "cpu_s": {tier: round(_used(a, b, tier), 2) for tier in ("web", "redis", "locust")}
+            | {"celery": round(celery, 2)},
+            "costs_us": {k: round(v * 1e6, 1) for k, v in asdict(costs).items()},
+            "scale_1_load": {k: round(v, 1) for k, v in asdict(load).items()},
+            "headroom": capacity.HEADROOM, "need": capacity.need(costs, load),
+            "lines": capacity.describe(costs, load)}
 
 
 def detection(labels: dict[str, dict], flagged: set[int], ids: dict[str, int]) -> dict:
@@ -64,9 +159,11 @@ def detection(labels: dict[str, dict], flagged: set[int], ids: dict[str, int]) -
             "campus_fpr": by_persona["campus"]["rate"], "by_persona": by_persona}
 
 
-def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None = None) -> dict:
+def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None = None,
+          scale_choice: dict | None = None) -> dict:
     """The report; `chaos` is a chaos run's verdict (`verdict.chaos_verdict`): its faults go
-    on the charts' time axis and its invariants into a table of their own."""
+    on the charts' time axis and its invariants into a table of their own; `scale_choice`
+    says how the scale was chosen (`--scale auto`: what was measured)."""
     sale = FlashSale.objects.get(pk=plan.sale_id)
     t0 = plan.t0
     held = services.units_held(sale_id=sale.pk)
@@ -119,6 +216,8 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
     hist = history(out_dir, t0)
     wait = [h["rps"] for h in hist if plan.at("wait") - t0 <= h["t"] < 0]
     baseline = statistics.median(wait) if wait else None
+    sent, unsent = arrivals_load(out_dir)
+    sent_per_s, planned_per_s = arrivals_series(plan, sent)
 
     if chaos is not None:
         # The gate's ticket counter restarts with Redis: count the shoppers' 202s instead,
@@ -128,7 +227,9 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
             rejected["gate_lost"] += chaos["counts"]["rejected_gate_lost"]
     result = {
         "run_dir": str(out_dir),
-        "run": {"sale_id": sale.pk, "scale_shoppers": len(plan.accounts), "stock": sale.stock,
+        "run": {"sale_id": sale.pk, "scale": plan.scale,
+                "scale_choice": scale_choice or {"how": "given", "scale": plan.scale},
+                "scale_shoppers": len(plan.accounts), "stock": sale.stock,
                 "fcode_quota": sale.fcode_quota, "per_user_limit": sale.per_user_limit,
                 "time_scale": plan.time_scale, "min_phase_s": plan.min_phase_s,
                 "payment_window_s": plan.payment_window_s, "seed": plan.seed,
@@ -162,12 +263,16 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
                    "ticket_settle_max_s": round(max(latencies), 2) if latencies else None},
         "attempts": {"total": len(attempts), "by_verdict": dict(verdicts)},
         "load": {"endpoints": endpoints(out_dir), "baseline_rps": baseline,
+                 "planned_baseline_rps": plan.baseline_rps,
                  "peak_rps": max((h["rps"] for h in hist), default=None),
+                 "peak_reach": peak_reach(plan, sent, unsent),
+                 "requests_sent": sum(sent.values()), "crowd_unsent": sum(unsent.values()),
                  "client_errors": client_errors},
         "units": {"by_persona": dict(units_by_persona),
                   "scalper_share": _ratio(scalper_units, held.total)},
         "detection": detect,
         "series": {"gate": series, "locust": hist,
+                   "sent_per_s": sent_per_s, "planned_per_s": planned_per_s,
                    "admissions_per_s": per_second([a["at"] / 1000 - t0 for a in attempts
                                                    if a["verdict"] == "admitted"]),
                    "attempts_per_s": per_second([a["at"] / 1000 - t0 for a in attempts]),
@@ -176,6 +281,10 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
     }
     if chaos is not None:
         result["chaos"] = chaos
+        result["capacity"] = {"unavailable": "a chaos run restarts Redis and kills workers"}
+    else:
+        result["capacity"] = run_capacity(plan, series, sent, attempts, len(rush_settled),
+                                          drain_s, sale.stock)
     result["targets"] = targets(result)
     (out_dir / "report.json").write_text(json.dumps(result, indent=1, default=str))
     (out_dir / "report.html").write_text(charts.html(result, plan))
@@ -193,7 +302,10 @@ def targets(r: dict) -> list[dict]:
                 "met": bool(met) if value is not None else False}
 
     share, fpr = r["units"]["scalper_share"], det["genuine_fpr"]
+    reach = r["load"]["peak_reach"]["ratio"]
     return [
+        row("arrivals at the peak, achieved / planned", reach, ">= 80 %",
+            reach is not None and reach >= TARGETS["peak_reach_min"]),
         row("oversell", inv["oversell"], "0", inv["oversell"] == 0),
         row("per-user limit violations", inv["limit_violations"], "0",
             inv["limit_violations"] == 0),
@@ -211,6 +323,43 @@ def targets(r: dict) -> list[dict]:
 
 def _pct(value) -> str:
     return "n/a" if value is None else f"{value * 100:.1f} %"
+
+
+def capacity_lines(c: dict) -> list[str]:
+    if "unavailable" in c:
+        return [f"  capacity model: not computed ({c['unavailable']})"]
+    handled = c["handled"]
+    return [f"Capacity for a scale-1 launch (1,108,192 shoppers, curve.csv's peak; "
+            f"loadtests.capacity, each core {c['headroom']:.0%} busy), from this run's CPU "
+            f"(/proc) over T{c['window_s'][0]:+g} to T{c['window_s'][1]:+g} s: "
+            f"{handled['requests']:,} requests, {handled['attempts']:,} attempts, "
+            f"{handled['rush_tickets']:,} rush tickets (Celery until they were written, less "
+            f"its idle {c['celery_idle_cpu_per_s'] * 1e3:,.0f} ms a second)",
+            *(f"  {line}" for line in c["lines"])]
+
+
+def scale_text(scale: float) -> str:
+    return f"{scale:.7f}".rstrip("0").rstrip(".")
+
+
+def scale_line(run: dict) -> str:
+    choice = run["scale_choice"]
+    if choice.get("how") != "auto":
+        return f"  scale {scale_text(run['scale'])} (given)"
+    return (f"  scale {scale_text(run['scale'])} (--scale auto: the stack answered "
+            f"{choice['capacity_rps']:,.0f} requests/s in the slowest second of "
+            f"{choice['probe_s']:g} s; the largest "
+            f"scale whose planned peak, {choice['planned_peak_rps']:,.0f}/s, is within "
+            f"{choice['margin']:.0%} of it)")
+
+
+def reach_line(load: dict) -> str:
+    p = load["peak_reach"]
+    return (f"  arrivals at the peak ({p['phase']}, T{p['from_s']:+g} to T{p['to_s']:+g} s): "
+            f"sent {p['achieved_rps']:,.0f}/s of {p['planned_rps']:,.0f}/s planned = "
+            f"{_pct(p['ratio'])} (best second {p['best_second_rps']:,}; crowd requests "
+            f"dropped for want of a slot {p['unsent']:,})   baseline B planned "
+            f"{load['planned_baseline_rps']:,.1f}/s, measured {load['baseline_rps']} (Locust)")
 
 
 def summary(r: dict) -> str:
@@ -231,7 +380,8 @@ def summary(r: dict) -> str:
         f"{timing['rush_tickets_settled_by_s']} s   ticket settle p50 "
         f"{timing['ticket_settle_p50_s']} s max {timing['ticket_settle_max_s']} s",
         f"  attempts {r['attempts']['total']} {r['attempts']['by_verdict']}",
-        f"  requests/s baseline {r['load']['baseline_rps']} peak {r['load']['peak_rps']}",
+        scale_line(r["run"]),
+        reach_line(r["load"]),
         "  endpoint                                   reqs   fail    rps   p50   p95   p99 (ms)",
     ]
     for e in r["load"]["endpoints"]:
@@ -249,6 +399,7 @@ def summary(r: dict) -> str:
                  f"{_pct(det['genuine_fpr'])}  campus FPR {_pct(det['campus_fpr'])}")
     lines.append("  flagged by persona: " + ", ".join(
         f"{p} {v['flagged']}/{v['accounts']}" for p, v in det["by_persona"].items()))
+    lines += capacity_lines(r["capacity"])
     lines.append("Targets:")
     for t in r["targets"]:
         verdict = "met" if t["met"] else "MISSED"

@@ -5,13 +5,14 @@ stop everything that was started, and hand the samples to the report.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +26,9 @@ from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
 from antiscalper import mirror
+from loadtests import cputime
 from loadtests.double11 import plan as model
+from loadtests.double11.crowd import MAX_IN_FLIGHT
 from loadtests.stack import Stack, group_stop, stop_signals_deferred
 from sales import services
 from sales.gate import admission
@@ -57,6 +60,8 @@ class Options:
     lead_s: float = 8.0
     bot_pause_s: float = 0.2
     live_login_share: float = 0.1
+    scale_auto: bool = False            # measure the stack first, then pick the scale
+    probe_s: float = 8.0
     out_dir: Path = field(default_factory=lambda: Path(settings.VAR_DIR) / "double11")
     chaos: bool = False                 # inject the faults of `chaos.py` on a seeded schedule
     faults: tuple[str, ...] = ()        # which (empty: all that this database allows)
@@ -93,7 +98,7 @@ def prepare(options: Options, out_dir: Path) -> model.Plan:
         reservation_opens_at=now, reservation_closes_at=t0, starts_at=t0,
         ends_at=t0 + timedelta(seconds=payment_end), payment_window=timedelta(seconds=window),
     )
-    holders = min(round(shoppers * model.SHARE_FCODE), quota)
+    holders = model.fcode_holders_for(shoppers=shoppers, quota=quota)
     issued = fcodes.fcodes_issue(sale_id=sale.pk, count=holders, fan_level_min=2) if holders else []
     codes = {code.username: code.code for code in issued}
     mirror.mirror_rebuild()     # the blacklist mirror of *this* database (see fresh_sqlite)
@@ -109,9 +114,83 @@ def prepare(options: Options, out_dir: Path) -> model.Plan:
                       payment_window_s=window, per_user_limit=sale.per_user_limit,
                       password=DEMO_PASSWORD, phases=phases, accounts=cast.accounts,
                       out_dir=str(out_dir), seed=options.seed, bot_pause_s=options.bot_pause_s,
-                      live_login_share=options.live_login_share)
+                      live_login_share=options.live_login_share, scale=options.scale,
+                      baseline_rps=model.baseline_rps(cast.counts))
     plan.save(out_dir / "plan.json")
     return plan
+
+
+AUTO_MARGIN = 0.7        # the planned peak at most this share of what the probe measured
+AUTO_SCALES = tuple(sorted({round(m * 10.0 ** e, 7) for e in (-5, -4, -3)
+                            for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)
+                            if 0.00002 <= m * 10.0 ** e <= 0.002}))
+PROBE_USERS = MAX_IN_FLIGHT     # as many requests in flight as the crowd allows itself
+
+
+def scale_pick(capacity_rps: float, *, margin: float = AUTO_MARGIN) -> float:
+    """The largest of AUTO_SCALES whose planned peak is within `margin` of the capacity (the
+    smallest of them when none is)."""
+    fitting = [s for s in AUTO_SCALES if model.planned_peak_rps(scale=s) <= margin * capacity_rps]
+    return max(fitting) if fitting else AUTO_SCALES[0]
+
+
+def capacity_probe(stack: Stack, options: Options, out_dir: Path) -> float:
+    """Requests/s the stack answers for the peak's request (the sale's live state) from the
+    replay's own Locust client, measured for `options.probe_s`: its slowest whole second after
+    the first two (on a shared machine the rate drifts by tens of percent from one second to
+    the next, and the spike may meet the slowest of them)."""
+    seed_catalog()
+    now = timezone.now()
+    sale = services.sale_create(
+        sku=Sku.objects.get(code="MI6-64-BLK"), title="capacity probe (--scale auto)",
+        price=Decimal("1999.00"), stock=1, per_user_limit=1,
+        starts_at=now + timedelta(days=1), ends_at=now + timedelta(days=1, minutes=1))
+    probe_dir = out_dir / "probe"
+    probe_dir.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "locust", "-f", "loadtests/double11/probe.py", "--headless",
+            "-u", str(PROBE_USERS), "-r", str(PROBE_USERS), "-t", f"{options.probe_s:g}s",
+            "--host", stack.url, "--only-summary", "--exit-code-on-error", "0"]
+    if options.locust_workers:
+        argv += ["--processes", str(options.locust_workers)]
+    env = {**os.environ, "D11_PROBE_PATH": f"/sales/{sale.pk}/live.json",
+           "D11_PROBE_OUT": str(probe_dir), "PYTHONPATH": str(settings.BASE_DIR)}
+    with open(out_dir / "logs" / "probe.log", "ab") as log:
+        subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                       cwd=settings.BASE_DIR, timeout=options.probe_s + 60, check=False)
+    sent: dict[int, int] = {}
+    for path in probe_dir.glob("probe-*.json"):
+        for second, n in json.loads(path.read_text()):
+            sent[second] = sent.get(second, 0) + n
+    return probe_rate(sent)
+
+
+def probe_rate(sent: dict[int, int]) -> float:
+    """The slowest whole second of a probe, its first two (the ramp) and its last (partial)
+    left out."""
+    seconds = sorted(sent)[2:-1]
+    return float(min(sent[s] for s in seconds)) if seconds else 0.0
+
+
+def scale_choose(stack: Stack, options: Options, out_dir: Path,
+                 say: Callable[[str], None]) -> dict:
+    from loadtests.double11 import report
+
+    capacity = capacity_probe(stack, options, out_dir)
+    scale = scale_pick(capacity)
+    planned = model.planned_peak_rps(scale=scale)
+    choice = {"how": "auto", "scale": scale, "capacity_rps": round(capacity, 1),
+              "probe_s": options.probe_s, "margin": AUTO_MARGIN,
+              "planned_peak_rps": round(planned, 1),
+              "fits": planned <= AUTO_MARGIN * capacity}
+    shoppers, stock, _ = model.sizes(scale=scale)
+    say(f"--scale auto: the stack answered {capacity:,.0f} requests/s of the peak's request "
+        f"in its slowest second (the sale's live state, {PROBE_USERS} Locust users, "
+        f"{options.probe_s:g} s); scale "
+        f"{report.scale_text(scale)} ({shoppers} shoppers, {stock} units) plans "
+        f"{planned:,.0f}/s at the peak, "
+        + (f"within {AUTO_MARGIN:.0%} of it" if choice["fits"] else
+           f"MORE than {AUTO_MARGIN:.0%} of it even at the smallest scale offered"))
+    return choice
 
 
 def sample(plan: model.Plan, started: float) -> dict:
@@ -195,13 +274,30 @@ def processes_stop(processes: list[subprocess.Popen], timeout: float = 20) -> No
         group_stop(processes, timeout=timeout)
 
 
+def tiers_cpu(stack: Stack, locusts: list[subprocess.Popen]) -> dict[str, float] | None:
+    """CPU seconds so far of each tier's processes (the capacity model's inputs)."""
+    try:
+        redis_pid = int(gate_keys.connection().info("server")["process_id"])
+    except (redis.RedisError, KeyError, ValueError):
+        redis_pid = None
+    named = {"web": [], "celery": [], "beat": []}
+    for name, process in stack.processes:
+        named["celery" if name.startswith("worker") else name].append(process.pid)
+    return cputime.trees({**named, "redis": [redis_pid] if redis_pid else [],
+                          "locust": [p.pid for p in locusts]})
+
+
 def watch(plan: model.Plan, master: subprocess.Popen, out_dir: Path, say: Callable[[str], None],
-          series: list[dict], *, drain_timeout: float = 90) -> None:
-    """Sample every second while Locust runs, then until every admitted ticket is settled."""
+          series: list[dict], *, drain_timeout: float = 90,
+          cpu: Callable[[], dict | None] | None = None) -> None:
+    """Sample every second while Locust runs, then until every admitted ticket is settled;
+    `cpu` adds each tier's CPU seconds so far to every sample."""
     started, shown = time.time(), 0.0
     drained_since = None
     while True:
         point = sample(plan, started)
+        if cpu is not None:
+            point["cpu"] = cpu()
         series.append(point)
         running = master.poll() is None
         if "error" in point:
@@ -268,12 +364,6 @@ def _replay(options: Options, out_dir: Path, run_id: str, extra_env: dict[str, s
             say: Callable[[str], None], *, server=None) -> dict:
     from loadtests.double11 import report
 
-    plan = prepare(options, out_dir)
-    counts = {p: sum(1 for a in plan.accounts if a.persona == p) for p in model.PERSONAS}
-    say(f"run {run_id}: {len(plan.accounts)} shoppers {counts}, sale {plan.sale_id}, "
-        f"T0 in {plan.t0 - time.time():.0f} s, run ends T+{plan.phases[-1].ends_s:.0f} s; "
-        f"output {out_dir}")
-    faults = _chaos_faults(options, plan, say) if server else []
     # A chaos run SIGKILLs a worker: another one must be there to claim its batch.
     workers = max(options.celery_workers, 2) if server else options.celery_workers
     stack = Stack(port=options.port, web_workers=options.web_workers,
@@ -286,6 +376,18 @@ def _replay(options: Options, out_dir: Path, run_id: str, extra_env: dict[str, s
     try:
         stack.start()
         stack.wait_ready()
+        choice = None
+        if options.scale_auto:
+            choice = scale_choose(stack, options, out_dir, say)
+            options = replace(options, scale=choice["scale"])
+        plan = prepare(options, out_dir)
+        counts = {p: sum(1 for a in plan.accounts if a.persona == p) for p in model.PERSONAS}
+        say(f"run {run_id}: scale {report.scale_text(options.scale)}, {len(plan.accounts)} "
+            f"shoppers {counts}, "
+            f"sale {plan.sale_id}, T0 in {plan.t0 - time.time():.0f} s, run ends "
+            f"T+{plan.phases[-1].ends_s:.0f} s, {model.planned_peak_rps(scale=options.scale):,.0f}"
+            f" requests/s planned at the peak; output {out_dir}")
+        faults = _chaos_faults(options, plan, say) if server else []
         locusts = locust_start(plan, options, stack.url, out_dir, say)
         if server:
             from loadtests.double11.chaos import Injector
@@ -294,12 +396,13 @@ def _replay(options: Options, out_dir: Path, run_id: str, extra_env: dict[str, s
                                 say=say)
             injector.start()
         # (a chaos run's gate counters restart with Redis: `verdict.settle` waits instead)
-        watch(plan, locusts[0], out_dir, say, series, drain_timeout=5 if server else 90)
+        watch(plan, locusts[0], out_dir, say, series, drain_timeout=5 if server else 90,
+              cpu=lambda: tiers_cpu(stack, locusts))
         processes_stop(locusts)
         verdict = None
         if server:
             verdict = _chaos_verdict(plan, out_dir, faults, injector, options.seed, say)
-        result = report.build(plan, series, out_dir, chaos=verdict)
+        result = report.build(plan, series, out_dir, chaos=verdict, scale_choice=choice)
         if options.keep:
             say(f"--keep: the store stays up on {stack.url} (Ctrl-C stops it)")
             stack.watch()

@@ -22,7 +22,7 @@ import gevent
 from locust import constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
-from loadtests.double11.plan import Account, Plan
+from loadtests.double11.plan import WAIT_POLL_S, Account, Plan
 
 PLAN = Plan.load(Path(os.environ["D11_PLAN"])) if os.environ.get("D11_PLAN") else None
 LOCUST_WORKERS = int(os.environ.get("D11_LOCUST_WORKERS", "1"))
@@ -31,6 +31,10 @@ LABELS: dict[str, dict] = {}
 ERRORS: Counter = Counter()
 # 5xx answers by the second they came (a chaos run lines them up with its faults).
 ERRORS_AT: Counter = Counter()
+# The arrivals: requests this process sent, by the second each was sent (the journeys' and the
+# crowd's), so that the report compares what was sent with what the plan asked for.
+ARRIVALS: Counter = Counter()
+UNSENT: Counter = Counter()     # the crowd's planned requests dropped (every slot in flight)
 _claimed: Counter = Counter()
 
 SALE = "/api/v1/sales/[id]"
@@ -41,15 +45,22 @@ def accounts_of(persona: str) -> list[Account]:
     return [a for a in PLAN.accounts if a.persona == persona] if PLAN else []
 
 
+def arrival() -> None:
+    """Count one request sent now."""
+    ARRIVALS[int(time.time())] += 1
+
+
 def labels_write(environment, **_) -> None:
-    if PLAN is None or not LABELS:
+    if PLAN is None or not (LABELS or ARRIVALS):
         return
     index = getattr(environment.runner, "worker_index", 0) if environment.runner else 0
     path = Path(PLAN.out_dir) / f"labels-{index}-{os.getpid()}.json"
     errors = [[name, status, code, n] for (name, status, code), n in sorted(ERRORS.items())]
     errors_at = [[second, status, code, n]
                  for (second, status, code), n in sorted(ERRORS_AT.items())]
-    path.write_text(json.dumps({"labels": LABELS, "errors": errors, "errors_at": errors_at}))
+    path.write_text(json.dumps({"labels": LABELS, "errors": errors, "errors_at": errors_at,
+                                "arrivals": sorted(ARRIVALS.items()),
+                                "unsent": sorted(UNSENT.items())}))
 
 
 events.test_stop.add_listener(labels_write)
@@ -104,6 +115,7 @@ class Shopper(FastHttpUser):
             headers["Authorization"] = f"Bearer {self.token}"
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
+        arrival()
         with self.client.request(method, path, name=name or path, json=body, headers=headers,
                                  catch_response=True) as reply:
             status = reply.status_code
@@ -280,7 +292,7 @@ class Shopper(FastHttpUser):
     def journey(self) -> None:  # pragma: no cover - overridden by each persona
         raise NotImplementedError
 
-    def wait_for_t0(self, every: tuple[float, float] = (2, 5)) -> None:
+    def wait_for_t0(self, every: tuple[float, float] = WAIT_POLL_S) -> None:
         """Watch the countdown on the sale page."""
         while time.time() < PLAN.t0 - 0.5:
             self.sale()

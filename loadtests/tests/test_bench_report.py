@@ -120,3 +120,17 @@ def test_a_snapshot_reads_this_process_and_its_children_as_the_web_group():
         return
     assert cputime.used(before, after, "web") > 0 and child.pid in after["web"]
     assert after["redis"] == {}
+
+
+def test_the_bench_states_the_capacity_of_a_launch_from_its_own_cpu_per_request():
+    figures = _figures(b=[900.0], g=[1300.0])
+    for key, cpu in (("b:granian", {"web": 884, "redis": 161, "postgres": 0,
+                                    "load generator": 85}),
+                     ("g", {"web": 554, "redis": 2, "postgres": 6, "load generator": 87})):
+        figures.rounds[key][0]["cpu_us"] = cpu
+
+    text = _text(figures)
+
+    assert "Capacity of a scale-1 launch from this run's CPU" in text
+    assert "- web cores: " in text and "x 554 us per request / 70% of a core" in text
+    assert "x 161 us per attempt" in text and "x 167 us per ticket" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import time
@@ -30,12 +31,28 @@ def fresh_sqlite(db_dir: Path) -> dict[str, str]:
     return {"DATABASE_URL": f"sqlite:///{path}"}
 
 
+def scale_arg(value: str) -> float | str:
+    if value == "auto":
+        return value
+    try:
+        scale = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is neither auto nor a number") from None
+    if scale <= 0:
+        raise argparse.ArgumentTypeError("the scale must be above 0")
+    return scale
+
+
 class Command(BaseCommand):
     help = "Replay a Double-11 flash sale with Locust personas and write the report."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--scale", type=float, default=0.001,
-                            help="1 = one Mi 6 launch (1,108,192 shoppers, 80,000 units)")
+        parser.add_argument("--scale", type=scale_arg, default="auto",
+                            help="1 = one Mi 6 launch (1,108,192 shoppers, 80,000 units); "
+                                 "auto (default): measure the stack for a few seconds and take "
+                                 "the largest scale whose planned peak is within 70 %% of it")
+        parser.add_argument("--probe", type=float, default=8.0,
+                            help="with --scale auto: seconds the stack is measured")
         parser.add_argument("--time-scale", type=float, default=0.05,
                             help="compressed seconds per real second of the day (0.05: 20x)")
         parser.add_argument("--min-phase", type=float, default=5.0,
@@ -74,7 +91,9 @@ class Command(BaseCommand):
         extra_env = fresh_sqlite(o["out"] / "db")
         call_command("migrate", verbosity=0)
         call_command("collectstatic", verbosity=0, interactive=False)
-        options = Options(scale=o["scale"], time_scale=o["time_scale"],
+        auto = o["scale"] == "auto"
+        options = Options(scale=0.0 if auto else o["scale"], scale_auto=auto,
+                          probe_s=o["probe"], time_scale=o["time_scale"],
                           min_phase_s=o["min_phase"], seed=seed, port=o["port"],
                           web_workers=o["web_workers"], celery_workers=o["celery_workers"],
                           locust_workers=o["locust_workers"], web=o["web"],

@@ -1,0 +1,95 @@
+"""The capacity model: how many cores of each tier a launch needs, from measured CPU per unit.
+
+One function (`need`) turns CPU seconds per unit of work, measured from /proc (the replay's
+report: each tier's CPU over the rush divided by the requests, attempts or tickets it handled;
+`make bench`: its CPU table), and a load (requests, purchase attempts and tickets per second)
+into whole processes of each tier:
+
+- web cores: peak requests/s x web CPU per request; one Python process is one core (the GIL);
+- Redis shards: peak attempts/s x Redis CPU per attempt, against one core per shard (Redis
+  runs commands on one thread). One sale's stock is one key: more than one shard means
+  splitting a sale's stock over shards (issue 17), which the gate does not do today;
+- Celery workers: tickets/s to write x worker CPU per ticket (orders, and risk scoring of the
+  attempts that came with them), one prefork process per core;
+- Locust workers: peak requests/s x load-generator CPU per request; a Locust worker is one
+  process on one core (gevent).
+
+Each tier is planned at HEADROOM of its cores at the peak, and never below one process.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+HEADROOM = 0.7          # every core planned 70 % busy at the peak: bursts inside a second,
+                        # and the collector, the kernel and the network stack's share
+SETTLE_S = 60.0         # the report's target: every rush ticket written within 60 s of T0
+
+
+@dataclass(frozen=True)
+class Costs:
+    """CPU seconds per unit of work, as measured."""
+
+    web_per_request: float
+    redis_per_attempt: float
+    celery_per_ticket: float
+    locust_per_request: float
+
+
+@dataclass(frozen=True)
+class Load:
+    """What the tiers must absorb, per second at the peak."""
+
+    peak_rps: float             # requests arriving (every kind)
+    peak_attempts_rps: float    # purchase attempts that reach the gate
+    tickets_per_s: float        # tickets the pipeline writes to settle the rush in SETTLE_S
+
+    def times(self, factor: float) -> Load:
+        return Load(*(value * factor for value in asdict(self).values()))
+
+
+TIERS = ("web_cores", "redis_shards", "celery_workers", "locust_workers")
+
+
+def cores(rate: float, cost: float, headroom: float = HEADROOM) -> int:
+    """Whole cores for `rate` units a second at `cost` CPU seconds each, `headroom` busy."""
+    return max(1, math.ceil(rate * cost / headroom - 1e-9))
+
+
+def need(costs: Costs, load: Load, *, headroom: float = HEADROOM) -> dict[str, int]:
+    """The processes of each tier (one core each) the load needs at these costs."""
+    return {"web_cores": cores(load.peak_rps, costs.web_per_request, headroom),
+            "redis_shards": cores(load.peak_attempts_rps, costs.redis_per_attempt, headroom),
+            "celery_workers": cores(load.tickets_per_s, costs.celery_per_ticket, headroom),
+            "locust_workers": cores(load.peak_rps, costs.locust_per_request, headroom)}
+
+
+def describe(costs: Costs, load: Load, *, headroom: float = HEADROOM) -> list[str]:
+    """The model's lines: each tier's count, with the inputs it came from."""
+    counts = need(costs, load, headroom=headroom)
+    rows = [("web cores", counts["web_cores"], load.peak_rps, "requests/s",
+             costs.web_per_request, "per request"),
+            ("Redis shards", counts["redis_shards"], load.peak_attempts_rps, "attempts/s",
+             costs.redis_per_attempt, "per attempt"),
+            ("Celery workers", counts["celery_workers"], load.tickets_per_s, "tickets/s",
+             costs.celery_per_ticket, "per ticket"),
+            ("Locust workers", counts["locust_workers"], load.peak_rps, "requests/s",
+             costs.locust_per_request, "per request")]
+    return [f"{name}: {count:,} = {rate:,.0f} {unit} x {cost * 1e6:,.0f} us {per} / "
+            f"{headroom:.0%} of a core" for name, count, rate, unit, cost, per in rows]
+
+
+PRESS_S = 3.0           # docs/double11.md: "every waiting shopper presses buy within a few
+                        # seconds": the buyers' first presses spread over about 3 s
+
+
+def launch_load() -> Load:
+    """A scale-1 launch from the model alone (no replay): curve.csv's peak arrivals; every
+    shopper but the browsers pressing buy once within PRESS_S; and every unit's ticket written
+    within SETTLE_S (an upper bound on the tickets: one holds one or two units)."""
+    from loadtests.double11 import plan
+
+    buyers = plan.RESERVATIONS_AT_SCALE_1 * (1 - plan.SHARE_BROWSER)
+    return Load(peak_rps=plan.planned_peak_rps(scale=1.0), peak_attempts_rps=buyers / PRESS_S,
+                tickets_per_s=plan.UNITS_AT_SCALE_1 / SETTLE_S)

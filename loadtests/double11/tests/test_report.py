@@ -1,0 +1,81 @@
+"""The report's arrivals at the peak come from what the shoppers recorded sending."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from loadtests.double11 import report
+from loadtests.double11.plan import Plan, timeline
+from loadtests.double11.run import Options, prepare
+
+
+def arrivals_written(path, seconds: range, per_second: int) -> None:
+    path.write_text(json.dumps({"labels": {}, "errors": [], "errors_at": [],
+                                "arrivals": [[s, per_second] for s in seconds],
+                                "unsent": [[seconds[0], 7]]}))
+
+
+@pytest.mark.django_db
+def test_achieved_over_planned_at_the_peak_is_the_recorded_arrivals_against_the_plan(tmp_path):
+    plan = prepare(Options(scale=0.00005, time_scale=0.02, min_phase_s=2, seed=3), tmp_path)
+    spike = range(math.ceil(plan.t0), math.floor(plan.t0 + plan.peak.ends_s))
+    planned = plan.planned_rps(spike[0] + 0.5)
+    # two Locust processes, each sent a third of the plan in every second of the spike
+    arrivals_written(tmp_path / "labels-0-1.json", spike, round(planned / 3))
+    arrivals_written(tmp_path / "labels-1-2.json", spike, round(planned / 3))
+
+    result = report.build(plan, [], tmp_path)
+
+    reach = result["load"]["peak_reach"]
+    assert reach["phase"] == "spike" and reach["seconds"] == len(spike)
+    assert reach["planned_rps"] == pytest.approx(planned, rel=0.01)
+    assert reach["ratio"] == pytest.approx(2 / 3, abs=0.01)
+    assert reach["unsent"] == 14
+    row = next(t for t in result["targets"] if t["target"].startswith("arrivals at the peak"))
+    assert row["met"] is False
+    assert "66.6 %" in report.reach_line(result["load"]) and "planned" in report.summary(result)
+
+
+@pytest.mark.django_db
+def test_with_no_recorded_arrivals_the_peak_is_not_reached_whatever_the_plan_says(tmp_path):
+    plan = prepare(Options(scale=0.00005, time_scale=0.02, min_phase_s=2, seed=4), tmp_path)
+
+    result = report.build(plan, [], tmp_path)
+
+    assert result["load"]["peak_reach"]["ratio"] is None
+    assert result["load"]["peak_reach"]["planned_rps"] > 0
+    assert next(t for t in result["targets"]
+                if t["target"].startswith("arrivals at the peak"))["met"] is False
+
+
+def test_the_capacity_model_divides_each_tiers_measured_cpu_by_what_it_handled(tmp_path):
+    plan = Plan(sale_id=1, t0=1_000_000.0, ends_at=1_000_300.0, time_scale=0.05,
+                min_phase_s=5.0, payment_window_s=90.0, per_user_limit=2, password="x",
+                accounts=[None] * 100, out_dir=str(tmp_path), baseline_rps=40.0,
+                phases=timeline(time_scale=0.05, min_phase_s=5.0))
+    wait, rush_end = plan.at("wait") - plan.t0, plan.end_of("decay") - plan.t0
+
+    def point(t, web, redis, celery, locust):
+        return {"t": t, "cpu": {"web": web, "redis": redis, "celery": celery, "locust": locust}}
+
+    series = [point(wait, 1.0, 0.1, 0.5, 1.0), point(-1.0, 2.0, 0.2, 0.6, 2.0),
+              point(rush_end + 1, 6.0, 0.4, 1.6, 3.0)]
+    sent = {int(plan.t0) + s: 100 for s in range(-1, int(rush_end) + 1)}
+    attempts = [{"at": (plan.t0 + 0.5 + n / 100) * 1000} for n in range(200)]
+
+    c = report.run_capacity(plan, series, sent, attempts, rush_tickets=8,
+                            rush_settled_s=rush_end + 1, stock=4)
+
+    requests = c["handled"]["requests"]
+    assert requests == 100 * (int(rush_end) + 2)
+    assert c["costs_us"]["web_per_request"] == pytest.approx(4.0 / requests * 1e6, rel=1e-3)
+    assert c["costs_us"]["locust_per_request"] == pytest.approx(1.0 / requests * 1e6, rel=1e-3)
+    assert c["costs_us"]["redis_per_attempt"] == pytest.approx(0.2 / 200 * 1e6, rel=1e-3)
+    idle = 0.1 / (-1.0 - wait)      # Celery's CPU a second while nobody buys
+    busy = 1.0 - idle * (rush_end + 2)
+    assert c["costs_us"]["celery_per_ticket"] == pytest.approx(busy / 8 * 1e6, rel=1e-3)
+    assert c["scale_1_load"]["tickets_per_s"] == pytest.approx(8 * 80_000 / 4 / 60, rel=1e-3)
+    assert set(c["need"]) == {"web_cores", "redis_shards", "celery_workers", "locust_workers"}
