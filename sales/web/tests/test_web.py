@@ -194,6 +194,16 @@ def test_a_blocked_shopper_sees_why_and_how_to_appeal(make_sale, make_customer):
     assert empty.status_code == 400 and "Please write a few words" in page(empty)
 
 
+@pytest.mark.django_db(transaction=True)  # the blacklist mirror moves after commit
+def test_the_storefront_knows_a_browser_by_its_device_cookie(make_sale, make_customer):
+    sale = make_sale(stock=5)
+    client = shopper(make_customer())
+    client.cookies["device_id"] = "farm-phone-7"  # set at log-in (shop.web)
+    antiscalper.blacklist_add(kind="device", value="farm-phone-7", reason="a phone farm")
+    refused = client.post(f"/sales/{sale.pk}/buy", {"quantity": "1"})
+    assert refused.status_code == 403 and "cannot buy in this sale" in page(refused)
+
+
 def test_too_many_attempts_say_when_to_retry_with_retry_after(make_sale, make_customer,
                                                               settings):
     settings.PURCHASE_RATE_LIMIT = 1
