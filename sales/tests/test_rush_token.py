@@ -17,21 +17,10 @@ from django.conf import settings
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
-from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from sales.rush_token import access_token_user
-
-_auth = JWTStatelessUserAuthentication()
-
-
-def simplejwt_user(token: str) -> int | None:
-    """What the API's authentication makes of the token: the user id, or None (refused)."""
-    try:
-        return int(_auth.get_user(_auth.get_validated_token(token.encode())).id)
-    except (InvalidToken, TokenError, TypeError, ValueError):
-        return None
+from sales.tests.rush_helpers import simplejwt_user
 
 
 def _b64(data: bytes) -> str:

@@ -20,26 +20,14 @@ from sales.models import Reservation
 from sales.modes import draws, fcodes, reservations
 from sales.pipeline import orders as pipeline
 from shop.models import Customer, Order, OrderStatus
+from shop.tests.helpers import PASSWORD, csrf_post, page
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "correct-horse-battery"
-
-
-def csrf_post(client: Client, url: str, data: dict | None = None, **extra):
-    """POST as a browser does: with the token of the csrftoken cookie a form page set."""
-    token = client.cookies["csrftoken"].value
-    return client.post(url, {**(data or {}), "csrfmiddlewaretoken": token}, **extra)
-
 
 def shopper(customer) -> Client:
     client = Client()
     client.force_login(customer.user)
     return client
-
-
-def page(response) -> str:
-    return response.content.decode()
 
 
 @pytest.mark.slow
