@@ -61,7 +61,8 @@ def _index() -> dict[str, Module]:
                 continue
             module = Module(_module_name(path), path)
             package = module.name if path.name == "__init__.py" else module.name.rpartition(".")[0]
-            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            tree = ast.parse(path.read_text(), filename=str(path))
+            for node in ast.walk(tree):
                 if isinstance(node, ast.ImportFrom):
                     base = node.module or ""
                     if node.level:
@@ -73,7 +74,7 @@ def _index() -> dict[str, Module]:
                     for alias in node.names:
                         module.imports[alias.asname or alias.name.split(".")[0]] = (
                             alias.name if alias.asname else alias.name.split(".")[0])
-            for node in ast.parse(path.read_text()).body:
+            for node in tree.body:
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                     module.defs[node.name] = node
                 elif isinstance(node, ast.Assign):
