@@ -29,8 +29,8 @@ from pathlib import Path
 from redis.commands.core import Script
 
 from antiscalper.bulk import rows_insert
-from antiscalper.mirror import connection
 from antiscalper.models import AttemptSignal
+from core.redis_client import connection
 
 TTL_SECONDS = 2 * 24 * 3600
 TIMELINE = 20

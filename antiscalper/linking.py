@@ -52,7 +52,6 @@ from redis.exceptions import LockError
 
 from antiscalper import rules
 from antiscalper.attempts import TTL_SECONDS, Keys
-from antiscalper.mirror import connection
 from antiscalper.models import (
     Action,
     AllowlistEntry,
@@ -62,6 +61,7 @@ from antiscalper.models import (
     RiskDecision,
     live_q,
 )
+from core.redis_client import connection
 from shop.models import Address, Customer, Order, Payment
 
 ADMITTED = "admitted"

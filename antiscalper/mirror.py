@@ -24,14 +24,12 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import datetime
-from functools import cache
 
 import redis
-from django.conf import settings
 from django.utils import timezone
 
 from antiscalper import selectors
-from config import embedded_redis
+from core.redis_client import connection
 from core.redis_dataset import dataset_of
 
 logger = logging.getLogger("antiscalper.mirror")
@@ -53,16 +51,6 @@ CHUNK = 1000
 
 class MirrorBusy(RuntimeError):
     """The mirror kept changing under a writer for ATTEMPTS tries in a row."""
-
-
-@cache
-def connection() -> redis.Redis:
-    """This process's one client for the store's Redis: the mirror's, the risk counters',
-    and the gate's maintenance (`sales.gate.keys.connection` is this function). redis-py's
-    pool re-creates its connections in a forked child."""
-    return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True,
-                                health_check_interval=30,
-                                **embedded_redis.pool_options(settings.REDIS_URL))
 
 
 def mirror_ready() -> bool:

@@ -70,9 +70,6 @@ class ListEntry(models.Model):
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
 
-    def is_live(self, now: datetime) -> bool:
-        return self.is_active and not self.is_expired(now)
-
 
 class BlacklistEntry(ListEntry):
     """An identity that may not buy while the entry is active and unexpired."""

@@ -36,8 +36,9 @@ from antiscalper.attempts import (
     subnet_of,
 )
 from antiscalper.bulk import Within, rows_insert
-from antiscalper.mirror import BLACKLIST_KEYS, connection
+from antiscalper.mirror import BLACKLIST_KEYS
 from antiscalper.models import AllowlistEntry, Kind, RiskDecision, live_q
+from core.redis_client import connection
 from shop.models import Address, Customer, Order, OrderStatus, Payment
 
 HISTORY_DAYS = 180

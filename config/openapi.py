@@ -29,27 +29,36 @@ ENVELOPE = {
     "required": ["error"],
 }
 
-STATUS_TEXT = {400: "Bad request", 401: "Unauthenticated", 403: "Refused",
-               404: "Not found", 409: "Conflict with the object's state",
+STATUS_TEXT = {400: "Bad request", 401: "Unauthenticated", 402: "Payment declined",
+               403: "Refused", 404: "Not found", 406: "Not acceptable (the API answers JSON)",
+               409: "Conflict with the object's state",
                429: "Rate limited (`Retry-After` set)", 500: "Server error (logged)",
-               503: "The gate cannot answer; nothing was sold unless `details.outcome` is "
-                    "`unknown`"}
+               503: "Redis or the database is unavailable, or the gate cannot answer; nothing "
+                    "was sold unless `details.outcome` is `unknown`"}
 PURCHASE_CONFLICTS = [E.NOT_STARTED, E.ENDED, E.SOLD_OUT, E.LIMIT_REACHED,
                       E.RESERVATION_REQUIRED, E.FCODE_INVALID, E.NO_PURCHASE_RIGHT]
+# Operations that touch neither Redis nor the database (the token alone answers): every other
+# one answers 503 `unavailable` when either drops its connections (core.error_handling), the
+# rate-limited ones included, since their counters are in the Redis cache.
+NO_BACKING_SERVICE = {"auth_whoami_retrieve"}
 # Codes beyond the ones every operation of its kind has, by operationId.
+# config/tests/test_schema_codes.py reads each view's source for what it can answer.
 EXTRA = {
     "auth_register_create": {429: [E.RATE_LIMITED]},
     "auth_token_create": {401: [E.UNAUTHENTICATED], 429: [E.RATE_LIMITED]},
     "auth_token_refresh_create": {401: [E.UNAUTHENTICATED]},
+    "me_retrieve": {404: [E.NOT_FOUND]},            # an account without a customer profile
+    "me_addresses_create": {404: [E.NOT_FOUND]},
     "appeals_create": {429: [E.RATE_LIMITED]},
     "sales_purchase_create": {403: [E.BLOCKED], 409: PURCHASE_CONFLICTS,
-                              429: [E.RATE_LIMITED], 503: [E.UNAVAILABLE, E.BUSY]},
+                              429: [E.RATE_LIMITED], 503: [E.BUSY]},
     "sales_reservations_create": {403: [E.BLOCKED], 409: [E.RESERVATION_CLOSED, E.ENDED,
                                                           E.WRONG_MODE],
                                   429: [E.RATE_LIMITED]},
     "sales_draw_retrieve": {409: [E.WRONG_MODE]},
-    "tickets_retrieve": {503: [E.UNAVAILABLE]},
-    "orders_pay_create": {409: [E.PAYMENT_EXPIRED, E.ALREADY_PAID, E.NOT_PAYABLE]},
+    "orders_pay_create": {402: [E.PAYMENT_FAILED],
+                          409: [E.PAYMENT_EXPIRED, E.ALREADY_PAID, E.NOT_PAYABLE,
+                                E.PAYMENT_IN_PROGRESS, E.IDEMPOTENCY_KEY_REUSED]},
     "orders_cancel_create": {409: [E.NOT_CANCELLABLE]},
     "ops_sales_partial_update": {409: [E.SALE_LOCKED, E.STOCK_SOLD]},
     "ops_sales_draw_create": {409: [E.DRAW_NOT_CLOSED, E.DRAW_ALREADY_RUN, E.WRONG_MODE]},
@@ -60,14 +69,17 @@ REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
 
 
 def _codes_for(path: str, operation: dict) -> dict[int, list[ErrorCode]]:
-    security = operation.get("security")
-    authenticated = bool(security) and {} not in security
-    codes: dict[int, list[ErrorCode]] = {400: [E.INVALID], 500: [E.INTERNAL]}
-    if authenticated:
+    security = operation.get("security") or []
+    codes: dict[int, list[ErrorCode]] = {400: [E.INVALID], 406: [E.NOT_ACCEPTABLE],
+                                         500: [E.INTERNAL]}
+    if security:  # a token is read where one may be sent, and a bad one refused
         codes[401] = [E.UNAUTHENTICATED]
+    if security and {} not in security:
         codes[403] = [E.FORBIDDEN]
     if "{" in path:
         codes[404] = [E.NOT_FOUND]
+    if operation.get("operationId") not in NO_BACKING_SERVICE:
+        codes[503] = [E.UNAVAILABLE]
     for status, extra in EXTRA.get(operation.get("operationId", ""), {}).items():
         codes[status] = sorted({*codes.get(status, []), *extra})
     return dict(sorted(codes.items()))

@@ -71,9 +71,18 @@ def idempotency_key_of(request: Request) -> str | None:
     return key
 
 
-def device_of(request: Request) -> str:
-    """The client's X-Device-Id (a signal, never proof), at most 64 characters."""
-    return request.META.get("HTTP_X_DEVICE_ID", "")[:64]
+# The long-lived cookie the storefront gives a browser at log-in (shop.web.device_cookie_ensure).
+DEVICE_COOKIE = "device_id"
+
+
+def device_of(request: Request, *, cookie: bool = False) -> str:
+    """The client's X-Device-Id (a signal, never proof), at most 64 characters. With `cookie`
+    (the storefront's pages), a browser that sends no header is known by the storefront's
+    device cookie instead; the API reads the header alone."""
+    device = request.META.get("HTTP_X_DEVICE_ID", "")
+    if not device and cookie:
+        device = request.COOKIES.get(DEVICE_COOKIE, "")
+    return device[:64]
 
 
 CLIENT_HEADERS = ("accept", "accept-language", "accept-encoding", "sec-ch-ua",

@@ -38,8 +38,8 @@ from django.db import connection
 from django.utils import timezone
 
 from antiscalper import attempts, risk
-from antiscalper.mirror import connection as redis_connection
 from antiscalper.models import RiskDecision
+from core.redis_client import connection as redis_connection
 from loadtests import risk_before as before
 from loadtests import risk_workload as workload
 from sales.pipeline import risk_feed

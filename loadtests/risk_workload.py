@@ -23,8 +23,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from antiscalper.attempts import Attempt, attempts_record
-from antiscalper.mirror import connection, mirror_rebuild
+from antiscalper.mirror import mirror_rebuild
 from antiscalper.models import BlacklistEntry, Kind, Source
+from core.redis_client import connection
 from loadtests.double11 import plan
 from sales import services
 from sales.gate import keys as gate_keys

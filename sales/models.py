@@ -146,14 +146,19 @@ class SaleBuyer(models.Model):
         return f"{self.user_id} took {self.units_taken} of {self.sale_id}"
 
 
-def sale_locked(sale_id: int) -> FlashSale:
+def sale_lock(sale_id: int) -> FlashSale:
     """The sale's row, locked until the transaction ends: the lock that pipeline batches,
-    rebuilds and every other write on a sale's stock take, so they serialise. `not_found`
-    when there is no such sale."""
-    sale = FlashSale.objects.select_for_update().filter(pk=sale_id).first()
-    if sale is None:
-        raise not_found("sale")
-    return sale
+    rebuilds and every other write on a sale's stock take, so they serialise. For a sale
+    known to exist (a task's, a rebuild's): FlashSale.DoesNotExist otherwise."""
+    return FlashSale.objects.select_for_update().get(pk=sale_id)
+
+
+def sale_locked(sale_id: int) -> FlashSale:
+    """`sale_lock` for a sale a request names: `not_found` when there is no such sale."""
+    try:
+        return sale_lock(sale_id)
+    except FlashSale.DoesNotExist:
+        raise not_found("sale") from None
 
 
 class Reservation(models.Model):

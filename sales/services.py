@@ -21,7 +21,7 @@ from sales import selectors
 from sales.gate import admission
 from sales.gate import ops as gate_ops
 from sales.gate.keys import epoch_ms, sale_id_of_ticket
-from sales.models import FlashSale, RejectedTicket, SaleMode, sale_locked
+from sales.models import FlashSale, RejectedTicket, SaleMode, sale_lock, sale_locked
 from shop.models import Order
 
 logger = logging.getLogger("flashsale.sales")
@@ -174,7 +174,7 @@ def ticket_resolve(*, ticket: str, user_id: int) -> selectors.TicketStatus:
                                                         sale_id=sale_id):
             raise missing from None
     with transaction.atomic():
-        FlashSale.objects.select_for_update().filter(pk=sale_id).first()
+        sale_lock(sale_id)
         if Order.objects.filter(ticket=ticket).exists():
             return selectors.ticket_status(ticket=ticket, user_id=user_id)
         RejectedTicket.objects.get_or_create(

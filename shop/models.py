@@ -187,10 +187,6 @@ class OrderLine(models.Model):
     def __str__(self) -> str:
         return f"{self.quantity} x {self.sku_id} @ {self.unit_price}"
 
-    @property
-    def subtotal(self) -> Decimal:
-        return self.unit_price * self.quantity
-
 
 class Payment(models.Model):
     """One charge attempt at the gateway; (user, idempotency_key) is unique: one key, one charge."""

@@ -38,7 +38,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.FORFEITED: frozenset(),
     S.REFUNDED: frozenset(),
 }
-PAYABLE = frozenset({S.AWAITING_PAYMENT, S.AWAITING_DEPOSIT, S.AWAITING_BALANCE})
 CUSTOMER_CANCELLABLE = frozenset({S.AWAITING_PAYMENT, S.AWAITING_DEPOSIT})
 
 _PHONE_RE = re.compile(r"^\+?[0-9]{6,18}$")

@@ -26,21 +26,15 @@ from django.views.decorators.http import require_POST
 from django_ratelimit.core import is_ratelimited
 
 from core.errors import DomainError, not_found
+from core.http import DEVICE_COOKIE
 from core.sentences import field_errors, sentence_for, when
 from shop import payments, selectors, services
 from shop.models import Order, OrderStatus
 from shop.serializers import AddressSerializer, RegisterInput
 
 LOGIN_URL = reverse_lazy("web-login")
-DEVICE_COOKIE = "device_id"
 DEVICE_COOKIE_AGE = 365 * 86400
 S = OrderStatus
-
-
-def device_for(request: HttpRequest) -> str:
-    """The device signal of a browser: the X-Device-Id header if an app sends one, else the
-    long-lived cookie the storefront sets (a signal, never proof)."""
-    return (request.META.get("HTTP_X_DEVICE_ID") or request.COOKIES.get(DEVICE_COOKIE, ""))[:64]
 
 
 def device_cookie_ensure(request: HttpRequest, response: HttpResponse) -> HttpResponse:

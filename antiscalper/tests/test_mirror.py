@@ -12,6 +12,7 @@ from antiscalper import mirror, selectors, services
 from antiscalper.mirror import BLACKLIST_KEYS, READY_KEY
 from antiscalper.models import AllowlistEntry, BlacklistEntry
 from antiscalper.tests.helpers import mirrored
+from core import redis_client
 
 committed = pytest.mark.django_db(transaction=True)
 
@@ -152,11 +153,11 @@ def test_a_sync_that_read_the_database_before_a_newer_change_does_not_write_a_st
 
 
 def test_a_failing_redis_never_undoes_the_database_change(db, settings, on_commit):
-    mirror.connection.cache_clear()
+    redis_client.connection.cache_clear()
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     try:
         with on_commit():
             entry, _ = services.blacklist_add(kind="device", value="d8")
     finally:
-        mirror.connection.cache_clear()
+        redis_client.connection.cache_clear()
     assert BlacklistEntry.objects.get(pk=entry.pk).is_active

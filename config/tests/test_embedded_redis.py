@@ -54,7 +54,7 @@ def python(code: str, env: dict[str, str], **kwargs) -> subprocess.CompletedProc
 
 SETUP = "import json, django; django.setup(); from config import embedded_redis; "
 # What the child reports after its first use: the server it reached and whether it owns it.
-REPORT = ("from antiscalper.mirror import connection; "
+REPORT = ("from core.redis_client import connection; "
           "print(json.dumps({'result': result, 'owner': embedded_redis._owned is not None, "
           "'server': connection().info('server')['process_id']}))")
 
@@ -113,12 +113,12 @@ def test_management_commands_that_need_no_redis_start_none(tmp_path, command):
 
 FIRST_USES = {
     "cache": "from django.core.cache import cache; cache.set('k', 'v'); result = cache.get('k'); ",
-    "factory": "from antiscalper.mirror import connection; result = connection().ping(); ",
+    "factory": "from core.redis_client import connection; result = connection().ping(); ",
     "hot line": "from sales.gate import hotline; "
                 "result = hotline.line('probe', lambda name: \"return {'ok', ARGV[1]}\")"
                 "(keys=[], args=['x']); ",
     "celery": "from config.celery import app; app.send_task('sales.tasks.pipeline_tick'); "
-              "from antiscalper.mirror import connection; result = connection().llen('celery'); ",
+              "from core.redis_client import connection; result = connection().llen('celery'); ",
 }
 RESULTS = {"cache": "v", "factory": True, "hot line": ["ok", "x"], "celery": 1}
 
@@ -200,7 +200,7 @@ def test_a_launcher_starts_the_server_before_its_child_and_outlives_the_child(tm
             "from loadtests.faults.processes import CeleryWorker; "
             f"worker = CeleryWorker(redis_url=settings.REDIS_URL, log_dir={str(tmp_path)!r}); "
             "worker.start(); owner = embedded_redis._owned is not None; worker.kill(); "
-            "from antiscalper.mirror import connection; "
+            "from core.redis_client import connection; "
             "print(json.dumps([owner, connection().ping()]))")
     child = python(code, fresh_env(tmp_path, directory))
     assert child.returncode == 0, child.stderr
@@ -218,11 +218,11 @@ def test_a_child_that_used_the_server_first_does_not_stop_it_under_its_parent(tm
     silently starts an empty one (the gates, the queue and the blacklist mirror are gone).
     `manage.py runserver` loses Redis on every autoreload; gunicorn on every worker recycle."""
     directory = tmp_path / "redis"
-    child = ("import django; django.setup(); from antiscalper.mirror import connection; "
+    child = ("import django; django.setup(); from core.redis_client import connection; "
              "connection().set('left-by', 'child')")
     code = (SETUP + "import subprocess, sys; "
             f"subprocess.run([sys.executable, '-c', {child!r}], check=True); "
-            "from antiscalper.mirror import connection; "
+            "from core.redis_client import connection; "
             "print(json.dumps(connection().get('left-by')))")
     parent = python(code, fresh_env(tmp_path, directory))
     assert parent.returncode == 0, parent.stderr

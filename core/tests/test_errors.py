@@ -12,18 +12,8 @@ from rest_framework.test import APIClient
 
 from core.error_handling import ApiErrorMiddleware, api_exception_handler
 from core.errors import DomainError, ErrorCode
+from core.tests.helpers import assert_envelope
 from shop import selectors
-
-
-def assert_envelope(response, status: int, code: str) -> dict:
-    assert response.status_code == status
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
-    return body["error"]
 
 
 def test_malformed_json_is_400_invalid(api, db):

@@ -1,4 +1,5 @@
-"""Request helpers: who the client is (behind trusted proxies) and the Idempotency-Key."""
+"""Request helpers: who the client is (behind trusted proxies), its device and the
+Idempotency-Key."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from core.errors import DomainError
-from core.http import client_ip_of, idempotency_key_of
+from core.http import DEVICE_COOKIE, client_ip_of, device_of, idempotency_key_of
 
 
 def request_with(**meta) -> Request:
@@ -44,3 +45,13 @@ def test_a_malformed_idempotency_key_is_invalid(key):
         idempotency_key_of(request_with(HTTP_IDEMPOTENCY_KEY=key))
     assert caught.value.code == "invalid"
     assert "idempotency_key" in caught.value.details
+
+
+def test_the_device_is_the_header_and_only_the_storefront_falls_back_to_its_cookie(rf):
+    request = rf.get("/", HTTP_X_DEVICE_ID="phone-1")
+    request.COOKIES[DEVICE_COOKIE] = "cookie-1"
+    assert device_of(request) == device_of(request, cookie=True) == "phone-1"
+    browser = rf.get("/")
+    browser.COOKIES[DEVICE_COOKIE] = "cookie-1"
+    assert (device_of(browser), device_of(browser, cookie=True)) == ("", "cookie-1")
+    assert device_of(rf.get("/", HTTP_X_DEVICE_ID="d" * 80)) == "d" * 64

@@ -97,11 +97,11 @@ def private_redis(run_dir: Path) -> faults.RedisServer:
 
 
 def _forget_clients() -> None:
-    from antiscalper import mirror
+    from core import redis_client
     from sales.gate import hotline
     from sales.gate import keys as gate_keys
 
-    for cached in (gate_keys.connection, gate_keys.script, mirror.connection):
+    for cached in (redis_client.connection, gate_keys.script):
         cached.cache_clear()
     hotline.forget()
 

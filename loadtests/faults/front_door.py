@@ -38,11 +38,6 @@ class FrontDoor:
     def target(self) -> tuple[str, int] | None:
         return self._target
 
-    @property
-    def open_connections(self) -> int:
-        with self._lock:
-            return len(self._pairs)
-
     def _accept(self) -> None:
         while not self._closed.is_set():
             try:

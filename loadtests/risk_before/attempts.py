@@ -15,10 +15,10 @@ from antiscalper.attempts import (
     Keys,
     ms_to_datetime,
 )
-from antiscalper.mirror import connection
 from antiscalper.models import (
     AttemptSignal,
 )
+from core.redis_client import connection
 
 
 def subnet_of(ip: str) -> str:

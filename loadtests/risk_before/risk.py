@@ -16,13 +16,14 @@ from antiscalper.attempts import (
     Keys,
     ms_to_datetime,
 )
-from antiscalper.mirror import BLACKLIST_KEYS, connection
+from antiscalper.mirror import BLACKLIST_KEYS
 from antiscalper.models import (
     AllowlistEntry,
     Kind,
     RiskDecision,
     live_q,
 )
+from core.redis_client import connection
 from shop.models import Address, Customer, Order, OrderStatus, Payment
 
 from .attempts import subnet_of

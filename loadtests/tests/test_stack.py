@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 
 from loadtests import servers
-from loadtests.double11.tests.test_double11 import database_url, free_port
+from loadtests.faults import database_url, free_port
 from loadtests.stack import Stack, stop_signals_deferred
 
 

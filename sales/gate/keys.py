@@ -20,7 +20,7 @@ import redis
 from django.conf import settings
 
 from antiscalper.mirror import BLACKLIST_KEYS as MIRROR_KEYS
-from antiscalper.mirror import connection  # one client per process, the gate's too
+from core.redis_client import connection  # one client per process, the gate's too
 from core.redis_dataset import dataset_of
 
 LUA_DIR = Path(__file__).with_name("lua")

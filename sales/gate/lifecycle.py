@@ -29,6 +29,7 @@ from sales.models import (
     SaleBuyer,
     SaleMode,
     StockReturn,
+    sale_lock,
 )
 from shop.models import Order, OrderLine
 
@@ -66,7 +67,7 @@ def gate_load(*, sale_id: int) -> bool:
     vanished is not reloaded here (that would resell sold units): it needs `gate_rebuild`."""
     blacklist_mirror_ensure()
     with transaction.atomic():
-        sale = FlashSale.objects.select_for_update().get(pk=sale_id)
+        sale = sale_lock(sale_id)
         if sale.gate_loaded_at is not None:
             return False
         gate_ops.incarnation_check(sale_id=sale.pk, incarnation=epoch_ms(sale.created_at))
@@ -149,7 +150,7 @@ def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
     `gate_lost` (`ticket_resolve`). Drift on a trusted gate keeps the epoch too."""
     blacklist_mirror_ensure()
     with transaction.atomic():
-        sale = FlashSale.objects.select_for_update().get(pk=sale_id)
+        sale = sale_lock(sale_id)
         wiped = gate_ops.incarnation_check(sale_id=sale_id, incarnation=epoch_ms(sale.created_at))
         state = admission.state(sale_id=sale_id)
         if wiped or not state.loaded:

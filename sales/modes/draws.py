@@ -17,7 +17,16 @@ from django.utils import timezone
 from antiscalper.selectors import accounts_blocked
 from core.errors import DomainError
 from sales.gate import ops as gate_ops
-from sales.models import HOLDING, Draw, FCode, FlashSale, Reservation, SaleMode, sale_locked
+from sales.models import (
+    HOLDING,
+    Draw,
+    FCode,
+    FlashSale,
+    Reservation,
+    SaleMode,
+    sale_lock,
+    sale_locked,
+)
 from sales.modes.fcodes import code_hash, code_hint, code_new
 
 # An Lv3 enthusiast is four times as likely to win as a newcomer; honorary developers five.
@@ -94,7 +103,7 @@ def draw_rights_pass_on(*, sale_id: int, now: datetime | None = None) -> int:
     entrants of the waitlist, in reservation order. Returns the rights issued."""
     now = now or timezone.now()
     with transaction.atomic():
-        sale = FlashSale.objects.select_for_update().get(pk=sale_id)
+        sale = sale_lock(sale_id)
         draw = Draw.objects.filter(sale=sale).first()
         if draw is None or now >= sale.ends_at:
             return 0

@@ -33,7 +33,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from sales import services
-from sales.models import FlashSale
+from sales.models import FlashSale, sale_lock
 from sales.pipeline import guard, publish, queue, writes
 from sales.pipeline.queue import MAX_DELIVERIES, MIN_IDLE_MS, Batch, Entry, batch_read
 
@@ -67,7 +67,7 @@ def batch_write(*, sale: FlashSale, batch: Batch) -> Outcome:
     entries, poison = batch.entries, batch.poison
     now = timezone.now()
     with transaction.atomic():
-        sale = FlashSale.objects.select_for_update().get(pk=sale.pk)
+        sale = sale_lock(sale.pk)
         settled = guard.settled_find(sale.pk, [e.ticket for e in entries + poison])
         candidates, rejects = guard.screen(
             sale, [e for e in entries if e.ticket not in settled], settled.blocked)

@@ -20,7 +20,7 @@ from django.db import transaction
 from sales.gate import admission
 from sales.gate import keys as gate_keys
 from sales.gate.keys import SaleKeys
-from sales.models import FlashSale
+from sales.models import sale_lock
 from sales.selectors import sales_recently_loaded
 from sales.services import (
     blacklist_mirror_ensure,
@@ -100,7 +100,7 @@ def sale_reconcile(*, sale_id: int) -> Drift:
     """Compare one sale's gate with the database. Read-only; holds the sale's row lock so
     that no batch commits between the reads (a drift it reports is real)."""
     with transaction.atomic():
-        sale = FlashSale.objects.select_for_update().get(pk=sale_id)
+        sale = sale_lock(sale_id)
         state = admission.state(sale_id=sale_id)
         entries = gate_keys.connection().xrange(SaleKeys(sale_id).queue)
         queued, fqueued, queued_by = _queued(entries, state.epoch)

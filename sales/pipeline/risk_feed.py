@@ -26,7 +26,7 @@ from core.http import client_parse
 from sales import bulk
 from sales.gate import keys as gate_keys
 from sales.gate.keys import SaleKeys
-from sales.models import FlashSale, Reservation
+from sales.models import FlashSale, Reservation, sale_lock
 from sales.services import orders_cancel_for_risk
 from shop.models import Order
 
@@ -102,7 +102,7 @@ def blocked_orders_cancel(*, sale_id: int, tickets: list[str]) -> int:
     cancellation then runs in its own transaction (the order's row, then the sale's counters),
     the lock order every other path takes, so it cannot deadlock with an expiry sweep."""
     with transaction.atomic():
-        FlashSale.objects.select_for_update().get(pk=sale_id)
+        sale_lock(sale_id)
     users = list(Order.objects.filter(sale_id=sale_id, ticket__in=tickets)
                  .values_list("user_id", flat=True))
     if not users:

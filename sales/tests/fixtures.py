@@ -88,14 +88,13 @@ def reservation_sale(make_sale):
 def app_redis_forget() -> None:
     """Drop every Redis client (and memo of what Redis said) this process caches, so the next
     call connects to settings.REDIS_URL as it is now."""
-    from antiscalper import mirror
+    from core import redis_client
     from sales.gate import hotline
     from sales.gate import keys as gate_keys
 
-    for client in (gate_keys.connection, mirror.connection):
-        if client.cache_info().currsize:
-            client().close()
-        client.cache_clear()
+    if redis_client.connection.cache_info().currsize:
+        redis_client.connection().close()
+    redis_client.connection.cache_clear()
     gate_keys.script.cache_clear()
     admission._admit_keys.cache_clear()
     hotline.forget()

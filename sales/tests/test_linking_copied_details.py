@@ -12,7 +12,7 @@ from antiscalper.selectors import block_reasons
 from sales import tasks
 from sales.pipeline import orders as pipeline
 from sales.pipeline import risk_feed
-from sales.pipeline.tests.test_risk_integration import BROWSER, buy, old
+from sales.pipeline.tests.risk_helpers import BROWSER, buy, old
 from shop import payments, services
 from shop.models import Order
 

@@ -14,9 +14,9 @@ from django_ratelimit.decorators import ratelimit
 from antiscalper import appeals
 from antiscalper.selectors import appeal_list, block_reasons
 from core.errors import DomainError
-from core.http import client_ip_of
+from core.http import client_ip_of, device_of
 from core.sentences import APPEAL_HOW, sentence_for
-from shop.web import LOGIN_URL, device_for
+from shop.web import LOGIN_URL
 
 # The form checks the message's length itself, to word the refusal for the page.
 APPEAL_MAX = appeals.MAX_MESSAGE
@@ -24,7 +24,7 @@ APPEAL_MAX = appeals.MAX_MESSAGE
 
 def _why_blocked(request: HttpRequest) -> list[str]:
     """What the shopper may know of why they are blocked, or a general sentence."""
-    reasons = block_reasons(user_id=request.user.id, device=device_for(request),
+    reasons = block_reasons(user_id=request.user.id, device=device_of(request, cookie=True),
                             ip=client_ip_of(request))
     return reasons or ["Our anti-scalper checks linked this account to activity that looks "
                        "like scalping (for example a device or network shared by many "
@@ -58,7 +58,7 @@ def appeal(request: HttpRequest) -> HttpResponse:
     try:
         _, created = appeals.appeal_submit(
             user_id=request.user.id, message=message,
-            device=device_for(request), ip=client_ip_of(request))
+            device=device_of(request, cookie=True), ip=client_ip_of(request))
     except DomainError as error:
         return blocked_page(request, status=error.status, error=sentence_for(error))
     messages.success(request, "Your appeal was sent. A person will review it; you can buy "

@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.decorators import ratelimit
 
 from core.errors import DomainError, ErrorCode, envelope
-from core.http import client_ip_of, client_of
+from core.http import client_ip_of, client_of, device_of
 from core.sentences import when
 from sales import selectors, services
 from sales.api.serializers import purchase_input
@@ -40,7 +40,7 @@ from sales.models import Reservation, SaleMode, SaleStatus
 from sales.modes import reservations
 from sales.web.appeal_pages import blocked_page
 from shop.selectors import address_list
-from shop.web import device_for, error_page, not_found_page
+from shop.web import error_page, not_found_page
 
 CACHE_SECONDS = 2
 LIVE_MAX_AGE = 1
@@ -232,7 +232,7 @@ def reserve(request: HttpRequest, sale_id: int) -> HttpResponse:
     try:
         sale = selectors.sale_get(sale_id=sale_id)
         _, created = reservations.reservation_create(
-            sale_id=sale_id, user_id=request.user.id, device=device_for(request),
+            sale_id=sale_id, user_id=request.user.id, device=device_of(request, cookie=True),
             ip=client_ip_of(request), client=client_of(request))
     except DomainError as error:
         return _refused(request, error, sale_id)
@@ -265,7 +265,7 @@ def buy(request: HttpRequest, sale_id: int) -> HttpResponse:
         admission = services.purchase_admit(purchase=Purchase.of_request(
             request, sale_id=sale_id, user_id=request.user.id, data=data,
             idempotency_key=request.POST.get("key", "").strip()[:64] or None,
-            device=device_for(request)))
+            device=device_of(request, cookie=True)))
     except DomainError as error:
         return _refused(request, error, sale_id)
     return redirect("web-ticket", ticket=admission.ticket)

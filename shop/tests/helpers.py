@@ -1,12 +1,33 @@
-"""Helpers for racing real threads against the real database."""
+"""Helpers for the shop tests: racing real threads against the real database, API clients
+with a token, and the storefront's forms as a browser posts them."""
 
 from __future__ import annotations
 
 import threading
 
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
+
+PASSWORD = "correct-horse-battery"
+
+
+def csrf_post(client: Client, url: str, data: dict | None = None, **extra):
+    """POST as a browser does: with the token of the csrftoken cookie a form page set."""
+    token = client.cookies["csrftoken"].value
+    return client.post(url, {**(data or {}), "csrfmiddlewaretoken": token}, **extra)
+
+
+def page(response) -> str:
+    return response.content.decode()
+
+
+def registration(**overrides) -> dict:
+    """The storefront's registration form, filled in."""
+    return {"username": "leijun", "password": PASSWORD, "phone": "13800138000",
+            "recipient": "Lei Jun", "line1": "68 Qinghe Middle Street", "city": "Beijing",
+            "postcode": "100085", **overrides}
 
 
 def run_together(*calls):

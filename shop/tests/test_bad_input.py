@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from rest_framework.test import APIClient
 
-from core.tests.test_errors import assert_envelope
+from core.tests.helpers import assert_envelope
 from shop.models import Address, Customer
 from shop.tests.fixtures import client_for
 

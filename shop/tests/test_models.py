@@ -76,7 +76,7 @@ def test_an_order_line_needs_at_least_one_unit(order, sku):
         OrderLine.objects.create(order=order, sku=sku, quantity=0, unit_price=sku.price)
 
 
-def test_an_order_line_subtotal_is_price_times_quantity(make_order, customer):
+def test_an_orders_total_is_its_line_price_times_quantity(make_order, customer):
     placed = make_order(user=customer.user, quantity=3)
     line = placed.lines.get()
-    assert line.subtotal == Decimal("7497.00") == placed.total
+    assert line.unit_price * line.quantity == Decimal("7497.00") == placed.total

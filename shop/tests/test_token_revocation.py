@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.tests.test_errors import assert_envelope
+from core.tests.helpers import assert_envelope
 
 PASSWORD = "correct-horse-battery"
 

@@ -12,26 +12,9 @@ from django.test import Client
 from core.errors import DomainError, ErrorCode
 from core.sentences import SENTENCES, sentence_for
 from shop.models import Customer, OrderStatus
+from shop.tests.helpers import PASSWORD, csrf_post, page, registration
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "correct-horse-battery"
-
-
-def csrf_post(client: Client, url: str, data: dict | None = None, **extra):
-    token = client.cookies["csrftoken"].value
-    return client.post(url, {**(data or {}), "csrfmiddlewaretoken": token}, **extra)
-
-
-def page(response) -> str:
-    return response.content.decode()
-
-
-def registration(**overrides) -> dict:
-    return {"username": "leijun", "password": PASSWORD, "phone": "13800138000",
-            "recipient": "Lei Jun", "line1": "68 Qinghe Middle Street", "city": "Beijing",
-            "postcode": "100085", **overrides}
-
 
 def test_registering_needs_the_csrf_token_then_logs_the_shopper_in():
     browser = Client(enforce_csrf_checks=True)

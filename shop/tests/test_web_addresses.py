@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from shop.models import Address
-from shop.tests.test_web import csrf_post, page, registration
+from shop.tests.helpers import csrf_post, page, registration
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from django.conf import settings
 from loadtests.double11 import chaos, report
 from loadtests.double11.plan import Plan, payment_window_s, timeline
 from loadtests.double11.run import Options, prepare, replay
-from loadtests.double11.tests.test_double11 import database_url, free_port
 from loadtests.double11.verdict import summary_lines
+from loadtests.faults import database_url, free_port
 from sales.models import FlashSale
 
 

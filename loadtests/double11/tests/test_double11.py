@@ -3,30 +3,13 @@ against this test's database and Redis, then the report's invariants."""
 
 from __future__ import annotations
 
-import socket
 import urllib.request
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from loadtests.double11.run import Options, replay
-
-
-def database_url() -> str:
-    """This test's database as a URL the stack's subprocesses can open."""
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    auth = quote(s["USER"] or "") + (f":{quote(s['PASSWORD'])}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from loadtests.faults import database_url, free_port
 
 
 @pytest.mark.slow

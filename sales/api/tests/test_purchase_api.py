@@ -9,19 +9,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from sales.api.tests.helpers import buy
 from sales.gate import admission, hotline
 from sales.gate import keys as gate_keys
 from sales.gate import ops as gate_ops
 from sales.pipeline import orders as pipeline
 from shop.models import Order
 from shop.tests.fixtures import client_for
-
-
-def buy(client, sale, **body):
-    headers = {}
-    if key := body.pop("key", None):
-        headers["HTTP_IDEMPOTENCY_KEY"] = key
-    return client.post(f"/api/v1/sales/{sale.pk}/purchase", body, format="json", **headers)
 
 
 def test_a_buyer_gets_a_ticket_and_the_ticket_becomes_an_order(api, customer, live_sale):

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from sales.api.tests.test_purchase_api import buy
+from sales.api.tests.helpers import buy
 from sales.gate import admission, hotline
 from sales.models import FlashSale
 from shop.tests.fixtures import client_for

@@ -3,40 +3,21 @@ tickets rejected before they become orders, linked clusters' orders cancelled af
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
 from antiscalper.models import AttemptSignal, RiskDecision
-from antiscalper.tests.risk_helpers import CHROME, HEADLESS
+from antiscalper.tests.risk_helpers import HEADLESS
 from sales import tasks
 from sales.gate import admission
 from sales.models import RejectedTicket
 from sales.pipeline import orders as pipeline
 from sales.pipeline import risk_feed
+from sales.pipeline.tests.risk_helpers import BROWSER, buy, old
 from shop import payments, services
-from shop.models import Customer, Order
+from shop.models import Order
 from shop.tests.fixtures import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)  # units go back after commit
-
-BROWSER = {"HTTP_USER_AGENT": CHROME, "HTTP_ACCEPT": "application/json",
-           "HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9",
-           "HTTP_SEC_CH_UA": '"Chromium";v="120", "Google Chrome";v="120"',
-           "HTTP_SEC_FETCH_SITE": "same-origin"}
-
-
-def old(customer):
-    Customer.objects.filter(pk=customer.pk).update(
-        joined_at=timezone.now() - timedelta(days=800))
-    return customer
-
-
-def buy(customer, sale, **headers):
-    return client_for(customer.user).post(f"/api/v1/sales/{sale.pk}/purchase", {},
-                                          format="json", **headers)
-
 
 def test_a_headless_new_account_is_rejected_and_a_fan_gets_the_unit(make_sale, make_customer):
     sale = make_sale(stock=5)

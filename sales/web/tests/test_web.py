@@ -20,26 +20,14 @@ from sales.models import Reservation
 from sales.modes import draws, fcodes, reservations
 from sales.pipeline import orders as pipeline
 from shop.models import Customer, Order, OrderStatus
+from shop.tests.helpers import PASSWORD, csrf_post, page
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "correct-horse-battery"
-
-
-def csrf_post(client: Client, url: str, data: dict | None = None, **extra):
-    """POST as a browser does: with the token of the csrftoken cookie a form page set."""
-    token = client.cookies["csrftoken"].value
-    return client.post(url, {**(data or {}), "csrfmiddlewaretoken": token}, **extra)
-
 
 def shopper(customer) -> Client:
     client = Client()
     client.force_login(customer.user)
     return client
-
-
-def page(response) -> str:
-    return response.content.decode()
 
 
 @pytest.mark.slow
@@ -192,6 +180,16 @@ def test_a_blocked_shopper_sees_why_and_how_to_appeal(make_sale, make_customer):
     assert Appeal.objects.get(user_id=blocked.user_id).status == Appeal.Status.OPEN
     empty = client.post("/appeal/", {"message": "  "})
     assert empty.status_code == 400 and "Please write a few words" in page(empty)
+
+
+@pytest.mark.django_db(transaction=True)  # the blacklist mirror moves after commit
+def test_the_storefront_knows_a_browser_by_its_device_cookie(make_sale, make_customer):
+    sale = make_sale(stock=5)
+    client = shopper(make_customer())
+    client.cookies["device_id"] = "farm-phone-7"  # set at log-in (shop.web)
+    antiscalper.blacklist_add(kind="device", value="farm-phone-7", reason="a phone farm")
+    refused = client.post(f"/sales/{sale.pk}/buy", {"quantity": "1"})
+    assert refused.status_code == 403 and "cannot buy in this sale" in page(refused)
 
 
 def test_too_many_attempts_say_when_to_retry_with_retry_after(make_sale, make_customer,
