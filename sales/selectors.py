@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from django.db.models import Case, F, QuerySet, Value, When
 from django.utils import timezone
 
-from core.errors import not_found
+from core.errors import DomainError, ErrorCode, not_found
 from sales.gate import keys as gate_keys
 from sales.gate.keys import SaleKeys, epoch_ms, sale_id_of_ticket, ticket_issued_ms
-from sales.models import Draw, FCode, FlashSale, RejectedTicket, Reservation
+from sales.models import Draw, FCode, FlashSale, RejectedTicket, Reservation, SaleMode
 from shop.models import Order
 
 
@@ -128,8 +128,11 @@ def ticket_lost(*, ticket: str, user_id: int, sale_id: int) -> bool:
 
 
 def draw_result(*, sale_id: int, user_id: int) -> dict:
-    """Whether the draw ran, whether this account entered and holds a (live or used) right."""
+    """Whether the draw ran, whether this account entered and holds a (live or used) right.
+    Only a draw-mode sale has a draw: `wrong_mode` for any other."""
     sale = sale_get(sale_id=sale_id)
+    if sale.mode != SaleMode.DRAW:
+        raise DomainError(ErrorCode.WRONG_MODE, "Only a draw-mode sale has a draw.")
     right = (FCode.objects.filter(sale=sale, user_id=user_id, kind=FCode.Kind.RIGHT)
              .order_by("-pk").first())
     return {

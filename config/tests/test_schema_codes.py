@@ -330,6 +330,24 @@ def test_the_schema_lists_every_code_each_view_can_answer(schema):
     assert missing == []
 
 
+# Listed on every operation by the schema's defaults, each answered by the framework rather
+# than the view: an outage, content negotiation, authentication and permissions, validation.
+FRAMEWORK = {E.UNAVAILABLE, E.NOT_ACCEPTABLE, E.UNAUTHENTICATED, E.FORBIDDEN, E.INVALID,
+             E.NOT_FOUND, E.RATE_LIMITED}
+
+
+def test_the_schema_promises_no_code_a_view_cannot_answer(schema):
+    """The other way round: a code the schema names for an operation is one its view can
+    raise (the defaults every operation carries aside)."""
+    promised = []
+    for operation_id, cls, method, operation in _operations(schema):
+        codes = answers(operation_id, cls, method).codes | LIBRARY.get(operation_id, set())
+        promised += [f"{operation_id}: {code}" for code in _listed(operation)
+                     if code in E._value2member_map_
+                     and E(code) not in FRAMEWORK and E(code) not in codes]
+    assert promised == []
+
+
 def test_an_operation_documented_without_unavailable_touches_no_backing_service(schema):
     for operation_id, cls, method, operation in _operations(schema):
         if "unavailable" not in _listed(operation):

@@ -52,11 +52,13 @@ def ticket_state(request: HttpRequest, ticket: str) -> JsonResponse:
 @login_required(login_url=LOGIN_URL)
 def draw_page(request: HttpRequest, sale_id: int) -> HttpResponse:
     try:
-        result = selectors.draw_result(sale_id=sale_id, user_id=request.user.id)
         sale = selectors.sale_get(sale_id=sale_id)
     except DomainError:
         return not_found_page(request, "sale")
+    if sale.mode != SaleMode.DRAW:
+        return render(request, "sales/draw.html", {"sale": sale, "is_draw": False})
+    result = selectors.draw_result(sale_id=sale_id, user_id=request.user.id)
     expires = result["right_expires_at"]
     return render(request, "sales/draw.html", {
         "sale": sale, **result, "right_expires": when(expires) if expires else "",
-        "is_draw": sale.mode == SaleMode.DRAW})
+        "is_draw": True})

@@ -172,6 +172,7 @@ def test_a_lost_gate_fails_closed(api, live_sale, redis_client):
     redis_client.flushdb()
     response = buy(api, live_sale)
     assert (response.status_code, response.json()["error"]["code"]) == (503, "unavailable")
+    assert response["Retry-After"] == "1"  # docs/api.md: every 503 unavailable says when
 
 
 def test_someone_elses_ticket_is_not_found(api, make_customer, live_sale):

@@ -215,3 +215,12 @@ def test_a_right_used_just_before_it_expires_does_not_lapse_while_its_ticket_is_
     right.refresh_from_db()
     assert right.lapsed_at is None
     assert FCode.objects.filter(sale=sale).count() == 1
+
+
+def test_the_draw_result_of_a_sale_without_a_draw_is_wrong_mode(make_sale, buyer_ids):
+    """docs/api.md: `GET /sales/{id}/draw` answers 409 `wrong_mode` off a draw-mode sale."""
+    sale = make_sale()
+    [user] = buyer_ids(1)
+    response = client_of(user).get(f"/api/v1/sales/{sale.pk}/draw")
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "wrong_mode")
+
