@@ -30,6 +30,7 @@ from loadtests.double11 import plan
 from sales import services
 from sales.gate import keys as gate_keys
 from sales.models import FlashSale, Reservation
+from shop.addresses import building_normalize
 from shop.models import Address, Customer, Order, OrderStatus, Payment, Sku
 from shop.seeding import seed_catalog, seed_customers, username_for
 from shop.services import address_normalize
@@ -100,6 +101,8 @@ def _history(shoppers: list[Shopper], cast: plan.Cast, now: datetime, seed: int)
                 customer_id=customers[shopper.user_id], recipient=drop["recipient"],
                 phone=drop["phone"], line1=drop["line1"], city=drop["city"],
                 postcode=drop["postcode"], normalized=address_normalize(
+                    line1=drop["line1"], city=drop["city"], postcode=drop["postcode"]),
+                building=building_normalize(
                     line1=drop["line1"], city=drop["city"], postcode=drop["postcode"])))
         scalper = shopper.persona in plan.SCALPER_PERSONAS
         if scalper or rng.random() < 0.4:  # fleets pay from the operator's card

@@ -87,7 +87,8 @@ class Customer(models.Model):
 
 
 class Address(models.Model):
-    """A delivery address; `normalized` is the form used to match one address across accounts."""
+    """A delivery address; `normalized` is the form used to match one address across accounts,
+    `building` the building it delivers to (`shop.addresses`: flat, floor and room dropped)."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="addresses")
     recipient = models.CharField(max_length=80)
@@ -96,6 +97,7 @@ class Address(models.Model):
     city = models.CharField(max_length=80)
     postcode = models.CharField(max_length=12)
     normalized = models.CharField(max_length=300, db_index=True, editable=False)
+    building = models.CharField(max_length=300, db_index=True, editable=False, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -16,6 +16,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
+from shop.addresses import building_normalize
 from shop.models import Address, Customer, FanLevel, Product, Sku
 from shop.services import address_normalize
 
@@ -114,6 +115,7 @@ def seed_customers(*, count: int, batch: int = 2000, start: int = 1,
                         customer_id=customer_ids[ids[username_for(i)]], recipient=f"Fan {i}",
                         phone=phone_for(i), line1=line1, city=city, postcode=postcode,
                         normalized=address_normalize(line1=line1, city=city, postcode=postcode),
+                        building=building_normalize(line1=line1, city=city, postcode=postcode),
                     ))
                 Address.objects.bulk_create(addresses)
             created += len(missing)

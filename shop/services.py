@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import DomainError, invalid, not_found
+from shop.addresses import building_normalize
 from shop.models import Address, Customer, FanLevel, Order, OrderLine, OrderStatus, Sku
 
 User = get_user_model()
@@ -101,13 +102,15 @@ def address_create(*, customer: Customer, recipient: str, phone: str, line1: str
     a 500 that leaves a half-made registration behind."""
     values = {"recipient": recipient.strip(), "phone": phone_normalize(phone=phone),
               "line1": line1.strip(), "city": city.strip(), "postcode": postcode.strip(),
-              "normalized": address_normalize(line1=line1, city=city, postcode=postcode)}
+              "normalized": address_normalize(line1=line1, city=city, postcode=postcode),
+              "building": building_normalize(line1=line1, city=city, postcode=postcode)}
     too_long = {name: [f"Ensure this field has no more than {limit} characters."]
                 for name, value in values.items()
                 if len(value) > (limit := Address._meta.get_field(name).max_length)}
-    if "normalized" in too_long:
-        too_long["line1"] = ["This address is too long once normalised; shorten it."]
-        del too_long["normalized"]
+    for derived in ("normalized", "building"):
+        if derived in too_long:
+            too_long["line1"] = ["This address is too long once normalised; shorten it."]
+            del too_long[derived]
     if too_long:
         raise invalid("The address has fields that are too long.", **too_long)
     return Address.objects.create(customer=customer, **values)
