@@ -239,3 +239,68 @@ def test_one_pass_per_sale_at_a_time(redis_client, ring):
     assert not RiskDecision.objects.filter(source="linking").exists()
     held.release()
     assert linking.linking_run(sale_id=1) == [ring[0].user_id]
+
+
+def _bought_long_ago(customer, sku) -> None:
+    """A genuine customer: a paid order a month before the sale."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    order = order_create(user_id=customer.user_id, lines=[(sku.pk, 1)])
+    Order.objects.filter(pk=order.pk).update(status="paid",
+                                             created_at=timezone.now() - timedelta(days=30))
+
+
+SPELLINGS = ["朝阳区建国路88号5号楼2单元301室", "朝阳区 建国路 88号 5栋 1203",
+             "朝阳区建国路88号5幢12层", "朝阳区建国路88号5号楼 三单元 502室",
+             "朝阳区建国路88号5栋 7层 701房"]
+
+
+def test_a_ring_writing_one_drop_building_differently_is_one_cluster_for_review(make_customer):
+    """Five accounts, each with its own device, phone and IP, deliver to one building under
+    five spellings and five flats: the building ties them, for a person to look at (it is
+    claimed: anyone can type it), and the explanation names the building."""
+    ring = [make_customer(with_address=False) for _ in SPELLINGS]
+    for account, line1 in zip(ring, SPELLINGS, strict=True):
+        share_address(account, line1=line1)
+    judge(*[attempt(a.user_id, ip=f"36.{n}.9.1", after_ms=2000 + 900 * n)
+            for n, a in enumerate(ring)])
+    [cluster] = linking.clusters_find(sale_id=1)
+    assert cluster["members"] == sorted(a.user_id for a in ring)
+    assert [(x["kind"], x["accounts"]) for x in cluster["links"] if x["kind"] != "subnet"] == [
+        ("building", 5)]
+    assert set(cluster["proven"].values()) == {1}  # claimed: review, never block by itself
+
+
+def test_an_office_tower_where_genuine_fans_work_ties_no_one(make_customer, sku):
+    """The same building, but its accounts bought there long before the sale: a tower's
+    genuine population, not a drop; no cluster."""
+    tower = [make_customer(with_address=False) for _ in range(6)]
+    for n, account in enumerate(tower):
+        share_address(account, line1=f"Tower A, 1 Century Avenue, {10 + n}F, Room {n + 1}01")
+        _bought_long_ago(account, sku)
+    judge(*[attempt(a.user_id, ip=f"36.{n}.8.1", after_ms=2000 + 900 * n)
+            for n, a in enumerate(tower)])
+    assert linking.clusters_find(sale_id=1) == []
+
+
+def test_accounts_sharing_one_exact_address_are_not_tied_twice_by_its_building(stealth):
+    [cluster] = linking.clusters_find(sale_id=1)
+    assert "building" not in {x["kind"] for x in cluster["links"]}
+
+
+def test_a_genuine_customer_of_the_drop_building_is_not_tied_to_the_ring(make_customer, sku):
+    """New accounts using an established customer's building never pull it into their
+    cluster: the building ties only those who had not bought there before the sale."""
+    neighbour = make_customer(with_address=False)
+    share_address(neighbour, line1="朝阳区建国路88号5号楼1单元101室")
+    _bought_long_ago(neighbour, sku)
+    ring = [make_customer(with_address=False) for _ in SPELLINGS]
+    for account, line1 in zip(ring, SPELLINGS, strict=True):
+        share_address(account, line1=line1)
+    judge(*[attempt(a.user_id, ip=f"36.{n}.7.1", after_ms=2000 + 900 * n)
+            for n, a in enumerate([neighbour, *ring])])
+    [cluster] = linking.clusters_find(sale_id=1)
+    assert cluster["members"] == sorted(a.user_id for a in ring)
+
