@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
@@ -34,8 +36,29 @@ def test_the_readme_links_every_page_of_docs():
 
 
 def test_nothing_refers_to_docs_outside_the_repository():
-    apps = ("antiscalper", "config", "loadtests", "sales", "shop")
-    text_files = [*PAGES, *(path for app in apps for path in (ROOT / app).rglob("*.py"))]
+    apps = ("antiscalper", "config", "core", "loadtests", "sales", "shop")
+    text_files = [*PAGES, ROOT / "BENCHMARKS.md", ROOT / "Makefile",
+                  *(path for app in apps for path in (ROOT / app).rglob("*.py"))]
     outside = "../" + "shared/"  # spelt in two so that this file does not find itself
     assert [str(path.relative_to(ROOT)) for path in text_files
             if outside in path.read_text()] == []
+
+
+# A method and path of the contract's tables, as `GET/POST /api/v1/ops/blacklist` writes them.
+OPERATION = re.compile(r"`((?:GET|POST|PATCH|PUT|DELETE)(?:/(?:GET|POST|PATCH|PUT|DELETE))*)"
+                       r" (/api/v1/[^`\s]*)`")
+
+
+@pytest.mark.django_db
+def test_docs_api_names_every_operation_the_api_serves(anon):
+    """docs/api.md is the contract: every operation the schema (and so the router) serves is
+    in one of its tables."""
+    schema = anon.get("/api/v1/schema/?format=json").json()
+    contract = (ROOT / "docs" / "api.md").read_text()
+    documented = {(method, re.sub(r"\{[a-z_]+\}", "{}", path))
+                  for methods, path in OPERATION.findall(contract)
+                  for method in methods.split("/")}
+    served = {(method.upper(), re.sub(r"\{[a-z_]+\}", "{}", path))
+              for path, operations in schema["paths"].items() for method in operations}
+    assert sorted(served - documented) == []
+

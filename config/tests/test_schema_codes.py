@@ -285,9 +285,13 @@ def answers(operation_id: str, cls, method: str) -> Walk:
             walk.visit(found)
     if view is not None and (found := _method(view, "get_permissions")):
         walk.visit(found)
+        if "staff_with" in ast.unparse(found.node):
+            walk.codes.add(E.FORBIDDEN)
     for permission in cls.permission_classes:
         if found := _project_class(permission):
             walk.visit(found)
+        if permission.__name__.startswith("StaffWith"):  # core.permissions: a right needed
+            walk.codes.add(E.FORBIDDEN)
     if _decorated_with_ratelimit(view, method):  # counted in the Redis cache
         walk.codes.add(E.RATE_LIMITED)
         walk.storage.add(f"{cls.__name__}: ratelimit")
@@ -332,7 +336,7 @@ def test_the_schema_lists_every_code_each_view_can_answer(schema):
 
 # Listed on every operation by the schema's defaults, each answered by the framework rather
 # than the view: an outage, content negotiation, authentication and permissions, validation.
-FRAMEWORK = {E.UNAVAILABLE, E.NOT_ACCEPTABLE, E.UNAUTHENTICATED, E.FORBIDDEN, E.INVALID,
+FRAMEWORK = {E.UNAVAILABLE, E.NOT_ACCEPTABLE, E.INVALID,
              E.NOT_FOUND, E.RATE_LIMITED}
 
 

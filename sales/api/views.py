@@ -119,9 +119,15 @@ class OpsSaleListApi(APIView):
         perm = "sales.view_flashsale" if self.request.method == "GET" else "sales.add_flashsale"
         return [staff_with(perm)()]
 
-    @extend_schema(responses=SaleOutput(many=True))
+    @extend_schema(responses=SaleOutput(many=True), parameters=WINDOW_PARAMETERS)
     def get(self, request):
-        return Response(_represent(list(selectors.sale_list())))
+        """Every sale, windowed as every list is (docs/api.md "Lists": ?limit= default 50,
+        &offset=, X-Total-Count)."""
+        limit, offset = window_of(request.query_params)
+        sales = selectors.sale_list()
+        response = Response(_represent(list(sales[offset:offset + limit])))
+        response["X-Total-Count"] = str(sales.count())
+        return response
 
     @extend_schema(request=SaleInput, responses={201: SaleOutput})
     def post(self, request):

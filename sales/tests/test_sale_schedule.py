@@ -117,3 +117,14 @@ def superuser_api(superuser):
 def superuser(db):
     from django.contrib.auth import get_user_model
     return get_user_model().objects.create_superuser("boss", password="ops-password-123")
+
+
+def test_the_ops_sale_list_is_windowed_like_every_other_list(superuser_api, make_sale):
+    """docs/api.md "Lists": ?limit= and &offset= window it, X-Total-Count counts it, a limit
+    that is not an integer is 400."""
+    made = sorted(make_sale(load=False).pk for _ in range(3))
+    page = superuser_api.get("/api/v1/ops/sales?limit=1&offset=1")
+    assert (page.status_code, page["X-Total-Count"]) == (200, "3")
+    assert [sale["id"] for sale in page.json()] == made[1:2]
+    assert superuser_api.get("/api/v1/ops/sales?limit=abc").status_code == 400
+
