@@ -127,12 +127,17 @@ def ticket_lost(*, ticket: str, user_id: int, sale_id: int) -> bool:
     return bool(rebuilt and rebuilt[0] and issued < epoch_ms(rebuilt[0]))
 
 
+def not_a_draw() -> DomainError:
+    """The refusal of a draw's request (its result, running it) on a sale of another mode."""
+    return DomainError(ErrorCode.WRONG_MODE, "Only a draw-mode sale has a draw.")
+
+
 def draw_result(*, sale_id: int, user_id: int) -> dict:
     """Whether the draw ran, whether this account entered and holds a (live or used) right.
     Only a draw-mode sale has a draw: `wrong_mode` for any other."""
     sale = sale_get(sale_id=sale_id)
     if sale.mode != SaleMode.DRAW:
-        raise DomainError(ErrorCode.WRONG_MODE, "Only a draw-mode sale has a draw.")
+        raise not_a_draw()
     right = (FCode.objects.filter(sale=sale, user_id=user_id, kind=FCode.Kind.RIGHT)
              .order_by("-pk").first())
     return {

@@ -201,6 +201,15 @@ OUTCOME_UNKNOWN = ("We lost the answer to this purchase: it may have gone throug
                    "ticket, or retry with the same Idempotency-Key to get its first answer.")
 
 
+APPEAL = ("Write to the appeals desk (POST /api/v1/appeals) with your order or account "
+          "details; a person reviews every appeal.")
+
+
+def blocked_refusal() -> DomainError:
+    """The `blocked` refusal, with where to appeal: the purchase's, and the reservation's."""
+    return DomainError("blocked", REFUSALS["blocked"], details={"appeal": APPEAL})
+
+
 def admit(*, purchase: Purchase, now_ms: int) -> Admission:
     """Decide one purchase attempt atomically; raise a DomainError with the refusal's code."""
     sale_id = purchase.sale_id
@@ -248,9 +257,7 @@ def admit(*, purchase: Purchase, now_ms: int) -> Admission:
         raise DomainError("invalid", f"At most {answer[1]} per customer in this sale.",
                           details={"quantity": [f"must be at most {answer[1]}"]})
     if verdict == "blocked":
-        raise DomainError("blocked", REFUSALS["blocked"], details={
-            "appeal": "Write to the appeals desk (POST /api/v1/appeals) with your order or "
-                      "account details; a person reviews every appeal."})
+        raise blocked_refusal()
     details: dict = {}
     if verdict == "limit_reached":
         details = {"limit": int(answer[1])}

@@ -28,6 +28,7 @@ from sales.models import (
     sale_locked,
 )
 from sales.modes.fcodes import code_hash, code_hint, code_new
+from sales.selectors import not_a_draw
 
 # An Lv3 enthusiast is four times as likely to win as a newcomer; honorary developers five.
 WEIGHTS = {0: 1.0, 1: 2.0, 2: 3.0, 3: 4.0, 4: 5.0}
@@ -73,7 +74,7 @@ def draw_run(*, sale_id: int, run_by_id: int | None = None, seed: str | None = N
     with transaction.atomic():
         sale = sale_locked(sale_id)
         if sale.mode != SaleMode.DRAW:
-            raise DomainError("wrong_mode", "Only a draw-mode sale has a draw.")
+            raise not_a_draw()
         if not sale.reservation_closes_at or now < sale.reservation_closes_at:
             raise DomainError("draw_not_closed", "Entries are still open.", details={
                 "reservation_closes_at": sale.reservation_closes_at.isoformat()

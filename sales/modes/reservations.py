@@ -16,18 +16,9 @@ from antiscalper.selectors import buyer_blocked
 from core.errors import DomainError, not_found
 from core.http import client_parse
 from sales.gate import ops as gate_ops
-from sales.gate.admission import REFUSALS
+from sales.gate.admission import blocked_refusal
 from sales.gate.keys import epoch_ms
 from sales.models import FlashSale, Reservation
-
-APPEAL = ("Write to the appeals desk (POST /api/v1/appeals) with your order or account "
-          "details; a person reviews every appeal.")
-
-
-def blocked_refusal() -> DomainError:
-    """The purchase's own `blocked` refusal (sales.gate.admission.admit), for the paths
-    beside it."""
-    return DomainError("blocked", REFUSALS["blocked"], details={"appeal": APPEAL})
 
 
 def reservation_create(*, sale_id: int, user_id: int, now: datetime | None = None,
