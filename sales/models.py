@@ -25,6 +25,11 @@ HOLDING = (_S.AWAITING_PAYMENT, _S.AWAITING_DEPOSIT, _S.AWAITING_BALANCE, _S.PAI
 NOT_HOLDING = (_S.CANCELLED, _S.EXPIRED, _S.FORFEITED, _S.REFUNDED)
 
 
+def deposit_worth(deposit: Decimal, expansion: Decimal | None) -> Decimal:
+    """The one rule of a deposit's worth at the balance: the deposit plus its expansion."""
+    return deposit + (expansion or Decimal("0"))
+
+
 class SaleMode(models.TextChoices):
     OPEN = "open", "Open rush"
     RESERVATION = "reservation", "Reservation required"
@@ -117,12 +122,17 @@ class FlashSale(models.Model):
         return self.stock - self.fcode_quota
 
     @property
+    def deposit_counts(self) -> Decimal | None:
+        """What a deposit pre-sale's deposit counts for at the balance: the deposit and its
+        expansion (a deposit of 100 counting as 150); None without one."""
+        return deposit_worth(self.deposit, self.deposit_expansion) if self.deposit else None
+
+    @property
     def balance_per_unit(self) -> Decimal | None:
-        """What a deposit pre-sale's buyer pays at the end for one unit: the price less the
-        deposit and its expansion (a deposit of 100 counting as 150); None without one."""
-        if not self.deposit:
-            return None
-        return self.price - self.deposit - self.deposit_expansion
+        """What a deposit pre-sale's buyer pays at the end for one unit: the price less what
+        the deposit counts for; None without one."""
+        counts = self.deposit_counts
+        return None if counts is None else self.price - counts
 
 
 class SaleBuyer(models.Model):

@@ -21,7 +21,14 @@ from sales import selectors
 from sales.gate import admission
 from sales.gate import ops as gate_ops
 from sales.gate.keys import epoch_ms, sale_id_of_ticket
-from sales.models import FlashSale, RejectedTicket, SaleMode, sale_lock, sale_locked
+from sales.models import (
+    FlashSale,
+    RejectedTicket,
+    SaleMode,
+    deposit_worth,
+    sale_lock,
+    sale_locked,
+)
 from shop.models import Order
 
 logger = logging.getLogger("flashsale.sales")
@@ -40,7 +47,7 @@ def _validate(fields: dict) -> None:
     if fields.get("mode") == SaleMode.DEPOSIT and not fields.get("deposit"):
         raise invalid("A deposit pre-sale needs a deposit.", deposit=["required for deposit"])
     deposit, price = fields.get("deposit"), fields.get("price")
-    if deposit and price and deposit + (fields.get("deposit_expansion") or 0) >= price:
+    if deposit and price and deposit_worth(deposit, fields.get("deposit_expansion")) >= price:
         raise invalid("The deposit (with its expansion) must be less than the price.",
                       deposit=["must be < price"])
     if fields.get("mode") == SaleMode.DEPOSIT and not (

@@ -123,7 +123,7 @@ def _sale_context(sale) -> dict:
         "server_ms": int(time.time() * 1000),
         "needs_reservation": sale.needs_reservation, "is_draw": sale.mode == SaleMode.DRAW,
         "is_deposit": sale.mode == SaleMode.DEPOSIT, "balance": balance,
-        "deposit_counts": sale.deposit + sale.deposit_expansion if sale.deposit else None,
+        "deposit_counts": sale.deposit_counts,
         "reservation_opens": when(sale.reservation_opens_at) if sale.reservation_opens_at
         else "", "reservation_closes": when(sale.reservation_closes_at)
         if sale.reservation_closes_at else "",

@@ -178,3 +178,15 @@ def test_a_shopper_sees_whether_they_entered_and_won(draw_sale, buyer_ids):
 
 # --- buying with a right ----------------------------------------------------------------------
 
+
+
+@pytest.mark.django_db
+def test_each_draw_gets_its_own_unpredictable_seed(draw_sale, buyer_ids):
+    """A seed nobody can know before the draw: a fixed or guessable one would let someone
+    who knows the entries tell the winners in advance."""
+    seeds = []
+    for start in (1, 10):
+        sale = draw_sale()
+        enter(sale, buyer_ids(3, start=start))
+        seeds.append(draws.draw_run(sale_id=sale.pk).seed)
+    assert len(set(seeds)) == 2 and all(re.fullmatch(r"[0-9a-f]{32}", s) for s in seeds)
