@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 from collections import defaultdict
 from graphlib import CycleError, TopologicalSorter
+from importlib.util import resolve_name
 from pathlib import Path
 
 import pytest
@@ -47,9 +48,46 @@ def _absolute(node: ast.ImportFrom, importer: str | None) -> str | None:
     return ".".join([*base, *([node.module] if node.module else [])]) or None
 
 
+# Calls that import the module their first argument names, when it is a string literal:
+# `importlib.import_module("x")` and `__import__("x")` import x; Django's
+# `import_string("x.y.Name")` imports x.y (and takes Name from it).
+IMPORTING_CALLS = {"import_module": False, "__import__": False, "import_string": True}
+
+
+def _dynamic_import(node: ast.Call, importer: str | None) -> str | None:
+    """The module a call such as `importlib.import_module("sales.services")` imports, or None
+    (another call, or a name that is not a literal). A relative `import_module(".keys",
+    "sales.gate")` (or `package=__package__`) is resolved like a relative import."""
+    func = node.func
+    name = func.id if isinstance(func, ast.Name) else (
+        func.attr if isinstance(func, ast.Attribute) else None)
+    if name not in IMPORTING_CALLS or not node.args:
+        return None
+    first = node.args[0]
+    if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+        return None
+    target = first.value
+    if IMPORTING_CALLS[name]:
+        target = target.rpartition(".")[0]
+    if name == "import_module" and target.startswith("."):
+        package = ([*node.args[1:2], *(k.value for k in node.keywords if k.arg == "package")]
+                   or [None])[0]
+        if isinstance(package, ast.Constant) and isinstance(package.value, str):
+            anchor = package.value
+        elif isinstance(package, ast.Name) and package.id == "__package__" and importer:
+            anchor = importer if (importer in MODULES and MODULES[importer].name
+                                  == "__init__.py") else importer.rpartition(".")[0]
+        else:
+            return None
+        target = resolve_name(target, anchor)
+    return target or None
+
+
 def _imports(path: Path, importer: str | None = None) -> set[str]:
     """Every project module `path` imports, `from pkg import module` counted as the module,
-    relative imports resolved against `importer` (the module `path` is)."""
+    relative imports resolved against `importer` (the module `path` is), and the modules
+    imported by a call with a literal name (`importlib.import_module("x")`, `__import__("x")`,
+    `import_string("x.y.Name")`) counted like import statements."""
     targets = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and (module := _absolute(node, importer)):
@@ -60,6 +98,9 @@ def _imports(path: Path, importer: str | None = None) -> set[str]:
         elif isinstance(node, ast.Import):
             targets.update(alias.name for alias in node.names
                            if alias.name.split(".")[0] in PROJECT)
+        elif isinstance(node, ast.Call) and (module := _dynamic_import(node, importer)):
+            if module.split(".")[0] in PROJECT:
+                targets.add(module)
     return targets
 
 
@@ -82,6 +123,24 @@ def test_relative_imports_are_read_as_the_modules_they_name(tmp_path):
                       "    from . import keys\n    from .. import selectors\n")
     assert {"sales.services", "sales.gate.keys", "sales.selectors"} <= _imports(
         source, "sales.gate.ops")
+
+
+def test_imports_made_through_importlib_are_read_like_import_statements(tmp_path):
+    """`importlib.import_module("sales.services")` in core is the same upward dependency as
+    `from sales import services`: a string-literal name given to import_module, __import__
+    or Django's import_string (its module part) is read as an import."""
+    source = tmp_path / "probe.py"
+    source.write_text("import importlib\n"
+                      "from django.utils.module_loading import import_string\n"
+                      "def lazy(name):\n"
+                      "    importlib.import_module('sales.services')\n"
+                      "    __import__('antiscalper.mirror')\n"
+                      "    import_string('shop.web.error_page')\n"
+                      "    importlib.import_module('.keys', 'sales.gate')\n"
+                      "    importlib.import_module('..ops', package=__package__)\n"
+                      "    importlib.import_module(name)\n")
+    assert _imports(source, "sales.gate.admission") == {
+        "sales.services", "antiscalper.mirror", "shop.web", "sales.gate.keys", "sales.ops"}
 
 
 def test_the_modules_were_found():
