@@ -72,7 +72,7 @@ class CeleryWorker:
 
     def start(self, *, timeout: float = 30.0) -> CeleryWorker:
         """Start the worker and wait until it says it is ready (it logs "ready.")."""
-        from config import embedded_redis
+        from core import embedded_redis
 
         # With REDIS_URL given, the worker never starts an embedded server: this process does
         # (if that is the URL), and outlives the worker.
