@@ -4,6 +4,9 @@ config, the project package (settings, urls, wsgi, the Celery app), is the compo
 it imports every app and no app imports it (a settings value such as STOREFRONT_ERROR_PAGE,
 which core.error_handling imports by name, is configuration, not an import).
 
+No two project modules import each other either, directly or through others, not even from
+inside a function (where a circle hides from start-up but still ties the two together).
+
 Read from the source with `ast`, so a new import in the wrong direction fails here before it
 becomes a circular import at start-up. Tests are exempt: they may use any layer's fixtures.
 """
@@ -110,6 +113,52 @@ def _imports(path: Path, importer: str | None = None) -> set[str]:
 IMPORTS = {name: _imports(path, name) for name, path in MODULES.items()}
 
 
+def _module_of(target: str) -> str | None:
+    """The project module an import reaches: `sales.gate.keys.SaleKeys` is sales.gate.keys."""
+    while target and target not in MODULES:
+        target = target.rpartition(".")[0]
+    return target or None
+
+
+def _circles(imports: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import each other, directly or through others (the strongly
+    connected components of more than one module, Tarjan's algorithm, iterative)."""
+    graph = {module: sorted({m for t in targets if (m := _module_of(t)) and m != module})
+             for module, targets in imports.items()}
+    index, low, stack, on_stack, circles = {}, {}, [], set(), []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(graph[root]))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, edges = work[-1]
+            for other in edges:
+                if other not in index:
+                    index[other] = low[other] = len(index)
+                    stack.append(other)
+                    on_stack.add(other)
+                    work.append((other, iter(graph.get(other, ()))))
+                    break
+                if other in on_stack:
+                    low[node] = min(low[node], index[other])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    component = []
+                    while (member := stack.pop()) != node:
+                        on_stack.discard(member)
+                        component.append(member)
+                    on_stack.discard(node)
+                    if component:
+                        circles.append(sorted([node, *component]))
+    return sorted(circles)
+
+
 def _sales_group(module: str) -> str | None:
     """sales.gate.keys -> sales.gate; sales.services -> sales.services; elsewhere None."""
     parts = module.split(".")
@@ -184,3 +233,16 @@ def test_the_gate_knows_only_the_models():
         if target.startswith("sales") and target not in ("sales", "sales.models", "sales.gate")
         and not target.startswith("sales.gate."))
     assert wrong == []
+
+
+def test_the_circle_check_finds_circles_through_other_modules():
+    imports = {"core.errors": {"core.http.client_ip"}, "core.http": {"shop.models"},
+               "shop.models": {"core.errors"}, "shop.services": {"shop.models", "core"},
+               "core": set()}
+    assert _circles(imports) == [["core.errors", "core.http", "shop.models"]]
+
+
+def test_no_two_project_modules_import_each_other():
+    """Not even through a function-level import, which hides a circle from start-up: each
+    module's imports are read wherever they are made."""
+    assert _circles(IMPORTS) == []
