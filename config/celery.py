@@ -8,8 +8,8 @@ from kombu.transport import TRANSPORT_ALIASES
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 # The embedded Redis's broker URL names its own transport, whose connections start the server
-# first (config.embedded_redis.Transport). A URL may only name an alias, not an import path.
-TRANSPORT_ALIASES.setdefault("embedded-redis", "config.embedded_redis:Transport")
+# first (core.embedded_redis.Transport). A URL may only name an alias, not an import path.
+TRANSPORT_ALIASES.setdefault("embedded-redis", "core.embedded_redis:Transport")
 
 app = Celery("flashsale")
 app.config_from_object("django.conf:settings", namespace="CELERY")

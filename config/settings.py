@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config import embedded_redis
+from core import embedded_redis
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -125,7 +125,7 @@ if os.environ.get("REDIS_URL"):
     EMBEDDED_REDIS_DIR = None
 else:
     # An embedded redis-server on a unix socket in this directory. Nothing starts here: the
-    # first connection to it starts it (config.embedded_redis). Exported so that processes
+    # first connection to it starts it (core.embedded_redis). Exported so that processes
     # started from this one (web workers, Celery) name the same socket.
     EMBEDDED_REDIS_DIR = os.path.abspath(os.environ.get("EMBEDDED_REDIS_DIR", VAR_DIR / "redis"))
     os.environ["EMBEDDED_REDIS_DIR"] = EMBEDDED_REDIS_DIR
@@ -134,7 +134,7 @@ else:
 
 CACHES = {
     "default": {
-        "BACKEND": ("config.embedded_redis.RedisCache" if EMBEDDED_REDIS_DIR
+        "BACKEND": ("core.embedded_redis.RedisCache" if EMBEDDED_REDIS_DIR
                     else "django.core.cache.backends.redis.RedisCache"),
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "cache",

@@ -12,7 +12,7 @@ from functools import cache
 import redis
 from django.conf import settings
 
-from config import embedded_redis
+from core import embedded_redis
 
 
 @cache

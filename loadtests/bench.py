@@ -27,8 +27,10 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
@@ -43,6 +45,21 @@ from sales.models import FlashSale
 from sales.pipeline import orders as pipeline
 from shop.models import Order, Sku
 from shop.seeding import seed_catalog, seed_customers
+
+
+def ensure_database() -> None:
+    """A fresh PostgreSQL database for every run, so that runs compare (tables do not grow)."""
+    db = settings.DATABASES["default"]
+    if "bench" not in db["NAME"]:
+        raise CommandError(f"the benchmark drops and recreates its database; {db['NAME']!r} "
+                           "does not look like a benchmark database (its name must contain "
+                           "'bench')")
+    params = {"host": db.get("HOST") or "127.0.0.1", "port": db.get("PORT") or 5432,
+              "user": db.get("USER") or "postgres", "dbname": "postgres",
+              "password": db.get("PASSWORD") or None, "autocommit": True}
+    with psycopg.connect(**params) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db["NAME"]}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
 
 
 def machine() -> dict:

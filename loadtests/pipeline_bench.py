@@ -165,9 +165,9 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from loadtests.management.commands.bench import ensure_database
+    from loadtests import bench
 
-    ensure_database()
+    bench.ensure_database()
     call_command("migrate", verbosity=0)
     result = run(admissions=args.admissions, buyers=args.buyers, consumers=args.consumers,
                  batch=args.batch)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from config import embedded_redis
+from core import embedded_redis
 from loadtests import servers
 
 _deferring = False

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html as escape
 import json
 
+from loadtests.double11.lines import capacity_lines, reach_line, scale_line
 from loadtests.double11.plan import Plan
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
@@ -148,14 +149,10 @@ def chaos_section(c: dict) -> str:
 
 
 def scale_text(r: dict) -> str:
-    from loadtests.double11.report import reach_line, scale_line
-
     return f"{scale_line(r['run']).strip()}. {reach_line(r['load']).strip()}."
 
 
 def capacity_section(c: dict) -> str:
-    from loadtests.double11.report import capacity_lines
-
     lines = capacity_lines(c)
     return (f"<h2>Capacity model</h2><p>{escape.escape(lines[0].strip())}</p>"
             + "".join(f"<pre>{escape.escape(line.strip())}</pre>" for line in lines[1:]))

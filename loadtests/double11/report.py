@@ -25,6 +25,7 @@ from loadtests.double11.evidence import (
     history,
     labels_load,
 )
+from loadtests.double11.lines import capacity_lines, pct, reach_line, scale_line
 from loadtests.double11.plan import (
     GENUINE_PERSONAS,
     PERSONAS,
@@ -321,47 +322,6 @@ def targets(r: dict) -> list[dict]:
     ]
 
 
-def _pct(value) -> str:
-    return "n/a" if value is None else f"{value * 100:.1f} %"
-
-
-def capacity_lines(c: dict) -> list[str]:
-    if "unavailable" in c:
-        return [f"  capacity model: not computed ({c['unavailable']})"]
-    handled = c["handled"]
-    return [f"Capacity for a scale-1 launch (1,108,192 shoppers, curve.csv's peak; "
-            f"loadtests.capacity, each core {c['headroom']:.0%} busy), from this run's CPU "
-            f"(/proc) over T{c['window_s'][0]:+g} to T{c['window_s'][1]:+g} s: "
-            f"{handled['requests']:,} requests, {handled['attempts']:,} attempts, "
-            f"{handled['rush_tickets']:,} rush tickets (Celery until they were written, less "
-            f"its idle {c['celery_idle_cpu_per_s'] * 1e3:,.0f} ms a second)",
-            *(f"  {line}" for line in c["lines"])]
-
-
-def scale_text(scale: float) -> str:
-    return f"{scale:.7f}".rstrip("0").rstrip(".")
-
-
-def scale_line(run: dict) -> str:
-    choice = run["scale_choice"]
-    if choice.get("how") != "auto":
-        return f"  scale {scale_text(run['scale'])} (given)"
-    return (f"  scale {scale_text(run['scale'])} (--scale auto: the stack answered "
-            f"{choice['capacity_rps']:,.0f} requests/s in the slowest second of "
-            f"{choice['probe_s']:g} s; the largest "
-            f"scale whose planned peak, {choice['planned_peak_rps']:,.0f}/s, is within "
-            f"{choice['margin']:.0%} of it)")
-
-
-def reach_line(load: dict) -> str:
-    p = load["peak_reach"]
-    return (f"  arrivals at the peak ({p['phase']}, T{p['from_s']:+g} to T{p['to_s']:+g} s): "
-            f"sent {p['achieved_rps']:,.0f}/s of {p['planned_rps']:,.0f}/s planned = "
-            f"{_pct(p['ratio'])} (best second {p['best_second_rps']:,}; crowd requests "
-            f"dropped for want of a slot {p['unsent']:,})   baseline B planned "
-            f"{load['planned_baseline_rps']:,.1f}/s, measured {load['baseline_rps']} (Locust)")
-
-
 def summary(r: dict) -> str:
     inv, orders, timing, det = r["invariants"], r["orders"], r["timing"], r["detection"]
     lines = [
@@ -393,10 +353,10 @@ def summary(r: dict) -> str:
     lines.append("  answers other than 2xx: " + (", ".join(
         f"{k}: {v}" for k, v in sorted(errors.items(), key=lambda kv: -kv[1])) or "none"))
     lines.append(f"  units by persona {r['units']['by_persona']}   scalper share "
-                 f"{_pct(r['units']['scalper_share'])}")
+                 f"{pct(r['units']['scalper_share'])}")
     lines.append(f"  anti-scalper ({det['counted']}): flagged {det['flagged']}  precision "
-                 f"{_pct(det['precision'])}  recall {_pct(det['recall'])}  genuine FPR "
-                 f"{_pct(det['genuine_fpr'])}  campus FPR {_pct(det['campus_fpr'])}")
+                 f"{pct(det['precision'])}  recall {pct(det['recall'])}  genuine FPR "
+                 f"{pct(det['genuine_fpr'])}  campus FPR {pct(det['campus_fpr'])}")
     lines.append("  flagged by persona: " + ", ".join(
         f"{p} {v['flagged']}/{v['accounts']}" for p, v in det["by_persona"].items()))
     lines += capacity_lines(r["capacity"])

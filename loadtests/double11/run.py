@@ -29,6 +29,7 @@ from antiscalper import mirror
 from loadtests import cputime
 from loadtests.double11 import plan as model
 from loadtests.double11.crowd import MAX_IN_FLIGHT
+from loadtests.double11.lines import scale_text
 from loadtests.stack import Stack, group_stop, stop_signals_deferred
 from sales import services
 from sales.gate import admission
@@ -173,8 +174,6 @@ def probe_rate(sent: dict[int, int]) -> float:
 
 def scale_choose(stack: Stack, options: Options, out_dir: Path,
                  say: Callable[[str], None]) -> dict:
-    from loadtests.double11 import report
-
     capacity = capacity_probe(stack, options, out_dir)
     scale = scale_pick(capacity)
     planned = model.planned_peak_rps(scale=scale)
@@ -186,7 +185,7 @@ def scale_choose(stack: Stack, options: Options, out_dir: Path,
     say(f"--scale auto: the stack answered {capacity:,.0f} requests/s of the peak's request "
         f"in its slowest second (the sale's live state, {PROBE_USERS} Locust users, "
         f"{options.probe_s:g} s); scale "
-        f"{report.scale_text(scale)} ({shoppers} shoppers, {stock} units) plans "
+        f"{scale_text(scale)} ({shoppers} shoppers, {stock} units) plans "
         f"{planned:,.0f}/s at the peak, "
         + (f"within {AUTO_MARGIN:.0%} of it" if choice["fits"] else
            f"MORE than {AUTO_MARGIN:.0%} of it even at the smallest scale offered"))
@@ -382,7 +381,7 @@ def _replay(options: Options, out_dir: Path, run_id: str, extra_env: dict[str, s
             options = replace(options, scale=choice["scale"])
         plan = prepare(options, out_dir)
         counts = {p: sum(1 for a in plan.accounts if a.persona == p) for p in model.PERSONAS}
-        say(f"run {run_id}: scale {report.scale_text(options.scale)}, {len(plan.accounts)} "
+        say(f"run {run_id}: scale {scale_text(options.scale)}, {len(plan.accounts)} "
             f"shoppers {counts}, "
             f"sale {plan.sale_id}, T0 in {plan.t0 - time.time():.0f} s, run ends "
             f"T+{plan.phases[-1].ends_s:.0f} s, {model.planned_peak_rps(scale=options.scale):,.0f}"

@@ -72,7 +72,7 @@ class CeleryWorker:
 
     def start(self, *, timeout: float = 30.0) -> CeleryWorker:
         """Start the worker and wait until it says it is ready (it logs "ready.")."""
-        from config import embedded_redis
+        from core import embedded_redis
 
         # With REDIS_URL given, the worker never starts an embedded server: this process does
         # (if that is the URL), and outlives the worker.
@@ -113,8 +113,10 @@ class CeleryWorker:
 
 
 def task_send(*, broker_url: str, name: str, args: list | None = None) -> None:
-    """Queue a Celery task on a given broker (the fault's Redis, not this process's)."""
-    from config.celery import app
+    """Queue a Celery task on a given broker (the fault's Redis, not this process's). The app
+    is the current one, the project's (importing the settings made it): an app never imports
+    the project package."""
+    from celery import current_app as app
 
     with app.connection_for_write(broker_url) as connection:
         app.send_task(name, args=args or [], connection=connection)

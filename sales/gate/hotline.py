@@ -35,7 +35,7 @@ import hiredis
 import redis
 from django.conf import settings
 
-from config import embedded_redis
+from core import embedded_redis
 from core.redis_dataset import dataset_of_info, parse_info
 
 # A Redis that stops answering must not hang a web thread: the kernel's own receive and send

@@ -19,7 +19,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from config import embedded_redis
+from core import embedded_redis
 from shop import payments, services
 from shop.models import Order, OrderLine, OrderStatus, Product, Sku
 

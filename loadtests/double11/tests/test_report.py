@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from loadtests.double11 import report
+from loadtests.double11 import lines, report
 from loadtests.double11.plan import Plan, timeline
 from loadtests.double11.run import Options, prepare
 
@@ -36,7 +36,7 @@ def test_achieved_over_planned_at_the_peak_is_the_recorded_arrivals_against_the_
     assert reach["unsent"] == 14
     row = next(t for t in result["targets"] if t["target"].startswith("arrivals at the peak"))
     assert row["met"] is False
-    assert "66.6 %" in report.reach_line(result["load"]) and "planned" in report.summary(result)
+    assert "66.6 %" in lines.reach_line(result["load"]) and "planned" in report.summary(result)
 
 
 @pytest.mark.django_db

@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import psycopg
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -11,21 +10,6 @@ from loadtests import bench, risk_bench, servers
 from loadtests.bench_report import report
 
 MARK = "<!-- bench:latest -->"
-
-
-def ensure_database() -> None:
-    """A fresh PostgreSQL database for every run, so that runs compare (tables do not grow)."""
-    db = settings.DATABASES["default"]
-    if "bench" not in db["NAME"]:
-        raise CommandError(f"the benchmark drops and recreates its database; {db['NAME']!r} "
-                           "does not look like a benchmark database (its name must contain "
-                           "'bench')")
-    params = {"host": db.get("HOST") or "127.0.0.1", "port": db.get("PORT") or 5432,
-              "user": db.get("USER") or "postgres", "dbname": "postgres",
-              "password": db.get("PASSWORD") or None, "autocommit": True}
-    with psycopg.connect(**params) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{db["NAME"]}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
 
 
 class Command(BaseCommand):
@@ -64,7 +48,7 @@ class Command(BaseCommand):
         if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
             raise CommandError("the benchmark compares against PostgreSQL: set DATABASE_URL "
                                "(make bench does: postgres://postgres@127.0.0.1:5432/...)")
-        ensure_database()
+        bench.ensure_database()
         call_command("migrate", verbosity=0)
         if o["pipeline_only"]:
             from loadtests import pipeline_bench

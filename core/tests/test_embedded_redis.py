@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from config import embedded_redis
+from core import embedded_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,7 +52,7 @@ def python(code: str, env: dict[str, str], **kwargs) -> subprocess.CompletedProc
                           text=True, timeout=120, **kwargs)
 
 
-SETUP = "import json, django; django.setup(); from config import embedded_redis; "
+SETUP = "import json, django; django.setup(); from core import embedded_redis; "
 # What the child reports after its first use: the server it reached and whether it owns it.
 REPORT = ("from core.redis_client import connection; "
           "print(json.dumps({'result': result, 'owner': embedded_redis._owned is not None, "
@@ -77,7 +77,7 @@ def test_a_second_process_reuses_the_running_server_without_owning_it(tmp_path, 
     redis.Redis.from_url(url).set("left-by", "owner")
     child = subprocess.run(
         [sys.executable, "-c",
-         "import sys, redis; from config import embedded_redis as e; "
+         "import sys, redis; from core import embedded_redis as e; "
          f"u = e.ensure({str(tmp_path)!r}); "
          "print(redis.Redis.from_url(u).get('left-by').decode(), e._owned is None)"],
         capture_output=True, text=True, check=True,
@@ -247,7 +247,7 @@ def test_a_server_busy_with_a_long_script_is_not_taken_for_a_dead_one(tmp_path, 
     url = embedded_redis.ensure(tmp_path)
     redis.Redis.from_url(url).set("left-by", "first")
     probe = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from config import embedded_redis as e; "
+        [sys.executable, "-c", "import sys; from core import embedded_redis as e; "
          f"sys.stdin.readline(); e.ensure({str(tmp_path)!r}); "
          "print(e._owned is None, flush=True)"],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
