@@ -172,8 +172,9 @@ def html(r: dict, plan: Plan) -> str:
         return line_chart(*args, faults=faults, **kwargs)
 
     charts = [
-        chart("Arrivals: planned (curve x B) vs sent (the shoppers' own log)", [
-            ("sent requests/s", s.get("sent_per_s", [])),
+        chart("Arrivals: planned (curve x B) vs answered (the shoppers' own log)", [
+            ("answered requests/s", s.get("answered_per_s", [])),
+            ("tried (answered or not)", s.get("tried_per_s", [])),
             ("planned requests/s", planned_arrivals(plan)),
             ("Locust requests/s (10-s average)", [[h["t"], h["rps"]] for h in hist])],
             plan, y_label="requests/s"),

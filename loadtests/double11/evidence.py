@@ -12,6 +12,7 @@ from pathlib import Path
 from django.utils import timezone
 
 from antiscalper.models import AttemptSignal, BlacklistEntry, RiskDecision, live_q
+from loadtests.double11.arrivals import Arrivals
 from sales.gate import keys as gate_keys
 
 
@@ -72,18 +73,14 @@ def errors_at_load(out_dir: Path) -> list[list]:
     return [[*key, n] for key, n in sorted(counts.items())]
 
 
-def arrivals_load(out_dir: Path) -> tuple[dict[int, int], dict[int, int]]:
-    """The requests the Locust processes sent, by the Unix second each was sent (journeys and
-    crowd), and the crowd's planned requests that were dropped for want of a free slot."""
-    sent: Counter = Counter()
-    unsent: Counter = Counter()
+def arrivals_load(out_dir: Path) -> Arrivals:
+    """What the Locust processes tried and what arrived (was answered), by kind and by the
+    Unix second each request was sent (journeys and crowd), and the crowd's planned requests
+    that were dropped for want of a free slot (arrivals.py)."""
+    result = Arrivals()
     for path in sorted(out_dir.glob("labels-*.json")):
-        data = json.loads(path.read_text())
-        for second, n in data.get("arrivals", []):
-            sent[int(second)] += n
-        for second, n in data.get("unsent", []):
-            unsent[int(second)] += n
-    return dict(sent), dict(unsent)
+        result.add(json.loads(path.read_text()))
+    return result
 
 
 def _csv(path: Path) -> list[dict]:

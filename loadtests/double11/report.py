@@ -54,32 +54,39 @@ def per_second(moments: list[float]) -> list[list[float]]:
     return [[t, buckets[t]] for t in range(min(buckets), max(buckets) + 1)] if buckets else []
 
 
-def peak_reach(plan: Plan, sent: dict[int, int], unsent: dict[int, int] | None = None) -> dict:
+def peak_reach(plan: Plan, answered: dict[int, int], unsent: dict[int, int] | None = None, *,
+               tried: dict[int, int] | None = None) -> dict:
     """Achieved / planned arrivals at the peak: over the whole seconds inside the plan's peak
-    phase (the spike), the requests the Locust processes recorded sending against the plan's
-    (`Plan.planned_rps`). Locust's own requests/s is a 10-s moving average, which a 5-s spike
+    phase (the spike), the requests the web tier answered (`answered`: by the second each
+    was sent; arrivals.py) against the plan's (`Plan.planned_rps`); `tried` adds what was sent,
+    answered or not. Locust's own requests/s is a 10-s moving average, which a 5-s spike
     would flatten, hence the shoppers' own log."""
     peak = plan.peak
     first = math.ceil(plan.t0 + peak.starts_s)
     last = max(math.floor(plan.t0 + peak.ends_s), first + 1)
     seconds = range(first, last)
     planned = sum(plan.planned_rps(second + 0.5) for second in seconds)
-    achieved = sum(sent.get(second, 0) for second in seconds)
-    return {"phase": peak.name, "from_s": round(first - plan.t0, 2),
-            "to_s": round(last - plan.t0, 2), "seconds": len(seconds),
-            "planned_rps": round(planned / len(seconds), 1),
-            "achieved_rps": round(achieved / len(seconds), 1),
-            "ratio": _ratio(achieved, planned) if sent else None,
-            "best_second_rps": max((sent.get(second, 0) for second in seconds), default=0),
-            "unsent": sum((unsent or {}).get(second, 0) for second in seconds)}
+    achieved = sum(answered.get(second, 0) for second in seconds)
+    result = {"phase": peak.name, "from_s": round(first - plan.t0, 2),
+              "to_s": round(last - plan.t0, 2), "seconds": len(seconds),
+              "planned_rps": round(planned / len(seconds), 1),
+              "achieved_rps": round(achieved / len(seconds), 1),
+              "ratio": _ratio(achieved, planned) if achieved else None,
+              "best_second_rps": max((answered.get(second, 0) for second in seconds),
+                                     default=0),
+              "unsent": sum((unsent or {}).get(second, 0) for second in seconds)}
+    if tried is not None:
+        result["tried_rps"] = round(sum(tried.get(s, 0) for s in seconds) / len(seconds), 1)
+    return result
 
 
-def arrivals_series(plan: Plan, sent: dict[int, int]) -> tuple[list, list]:
-    """Requests sent per second and the plan's, as [[seconds from T0, requests/s], ...]."""
-    if not sent:
+def arrivals_series(plan: Plan, answered: dict[int, int]) -> tuple[list, list]:
+    """Requests answered per second (by the second each was sent) and the plan's, as
+    [[seconds from T0, requests/s], ...]."""
+    if not answered:
         return [], []
-    seconds = range(min(sent), max(sent) + 1)
-    return ([[second - plan.t0, sent.get(second, 0)] for second in seconds],
+    seconds = range(min(answered), max(answered) + 1)
+    return ([[second - plan.t0, answered.get(second, 0)] for second in seconds],
             [[second - plan.t0, round(plan.planned_rps(second + 0.5), 1)] for second in seconds])
 
 
@@ -95,7 +102,7 @@ def _used(a: dict, b: dict, tier: str) -> float:
     return max(b["cpu"].get(tier, 0.0) - a["cpu"].get(tier, 0.0), 0.0)
 
 
-def run_capacity(plan: Plan, series: list[dict], sent: dict[int, int], attempts: list[dict],
+def run_capacity(plan: Plan, series: list[dict], answered: dict[int, int], attempts: list[dict],
                  rush_tickets: int, rush_settled_s: float | None, stock: int) -> dict:
     """The capacity model (loadtests.capacity) for a scale-1 launch, from this run: each tier's
     CPU over the rush (the spike and the decay) from /proc, divided by what it handled."""
@@ -104,7 +111,8 @@ def run_capacity(plan: Plan, series: list[dict], sent: dict[int, int], attempts:
     a, b = _point(series, start, before=True), _point(series, end, before=False)
     if a is None or b is None:
         return {"unavailable": "no CPU samples around the rush (not Linux, or a chaos run)"}
-    requests = sum(n for second, n in sent.items() if a["t"] <= second + 0.5 - t0 < b["t"])
+    requests = sum(n for second, n in answered.items()
+                   if a["t"] <= second + 0.5 - t0 < b["t"])
     tried = sum(1 for x in attempts if a["t"] <= x["at"] / 1000 - t0 < b["t"])
     # Celery from the rush until its tickets were written, less what it spends idle (beat's
     # sweeps and watches), as measured over the wait phase
@@ -120,7 +128,7 @@ def run_capacity(plan: Plan, series: list[dict], sent: dict[int, int], attempts:
                            redis_per_attempt=_used(a, b, "redis") / tried,
                            celery_per_ticket=celery / rush_tickets,
                            locust_per_request=_used(a, b, "locust") / requests)
-    peak = peak_reach(plan, sent)
+    peak = peak_reach(plan, answered)
     shoppers_1 = RESERVATIONS_AT_SCALE_1 / max(len(plan.accounts), 1)
     peak_tried = sum(1 for x in attempts if peak["from_s"] <= x["at"] / 1000 - t0 < peak["to_s"])
     load = capacity.Load(
@@ -216,8 +224,9 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
     hist = history(out_dir, t0)
     wait = [h["rps"] for h in hist if plan.at("wait") - t0 <= h["t"] < 0]
     baseline = statistics.median(wait) if wait else None
-    sent, unsent = arrivals_load(out_dir)
-    sent_per_s, planned_per_s = arrivals_series(plan, sent)
+    arrivals = arrivals_load(out_dir)
+    answered = arrivals.answered
+    answered_per_s, planned_per_s = arrivals_series(plan, answered)
 
     if chaos is not None:
         # The gate's ticket counter restarts with Redis: count the shoppers' 202s instead,
@@ -265,14 +274,19 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
         "load": {"endpoints": endpoints(out_dir), "baseline_rps": baseline,
                  "planned_baseline_rps": plan.baseline_rps,
                  "peak_rps": max((h["rps"] for h in hist), default=None),
-                 "peak_reach": peak_reach(plan, sent, unsent),
-                 "requests_sent": sum(sent.values()), "crowd_unsent": sum(unsent.values()),
+                 "peak_reach": peak_reach(plan, answered, arrivals.unsent,
+                                          tried=arrivals.tried),
+                 "requests_answered": sum(answered.values()),
+                 "requests_tried": sum(arrivals.tried.values()),
+                 "crowd_unsent": sum(arrivals.unsent.values()),
                  "client_errors": client_errors},
         "units": {"by_persona": dict(units_by_persona),
                   "scalper_share": _ratio(scalper_units, held.total)},
         "detection": detect,
         "series": {"gate": series, "locust": hist,
-                   "sent_per_s": sent_per_s, "planned_per_s": planned_per_s,
+                   "answered_per_s": answered_per_s, "planned_per_s": planned_per_s,
+                   "tried_per_s": [[second - t0, n] for second, n in
+                                   sorted(arrivals.tried.items())],
                    "admissions_per_s": per_second([a["at"] / 1000 - t0 for a in attempts
                                                    if a["verdict"] == "admitted"]),
                    "attempts_per_s": per_second([a["at"] / 1000 - t0 for a in attempts]),
@@ -283,7 +297,7 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
         result["chaos"] = chaos
         result["capacity"] = {"unavailable": "a chaos run restarts Redis and kills workers"}
     else:
-        result["capacity"] = run_capacity(plan, series, sent, attempts, len(rush_settled),
+        result["capacity"] = run_capacity(plan, series, answered, attempts, len(rush_settled),
                                           drain_s, sale.stock)
     result["targets"] = targets(result)
     (out_dir / "report.json").write_text(json.dumps(result, indent=1, default=str))
@@ -355,9 +369,10 @@ def scale_line(run: dict) -> str:
 
 def reach_line(load: dict) -> str:
     p = load["peak_reach"]
+    tried = f"; tried {p['tried_rps']:,.0f}/s" if "tried_rps" in p else ""
     return (f"  arrivals at the peak ({p['phase']}, T{p['from_s']:+g} to T{p['to_s']:+g} s): "
-            f"sent {p['achieved_rps']:,.0f}/s of {p['planned_rps']:,.0f}/s planned = "
-            f"{_pct(p['ratio'])} (best second {p['best_second_rps']:,}; crowd requests "
+            f"answered {p['achieved_rps']:,.0f}/s of {p['planned_rps']:,.0f}/s planned = "
+            f"{_pct(p['ratio'])} (best second {p['best_second_rps']:,}{tried}; crowd requests "
             f"dropped for want of a slot {p['unsent']:,})   baseline B planned "
             f"{load['planned_baseline_rps']:,.1f}/s, measured {load['baseline_rps']} (Locust)")
 

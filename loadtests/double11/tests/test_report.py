@@ -12,9 +12,14 @@ from loadtests.double11.plan import Plan, timeline
 from loadtests.double11.run import Options, prepare
 
 
-def arrivals_written(path, seconds: range, per_second: int) -> None:
+def arrivals_written(path, seconds: range, per_second: int, *, refused: int = 0) -> None:
+    """A process's log: `per_second` answered (all but 3 of them refreshes) and `refused`
+    more tried, in every second."""
     path.write_text(json.dumps({"labels": {}, "errors": [], "errors_at": [],
-                                "arrivals": [[s, per_second] for s in seconds],
+                                "tried": [[s, per_second + refused] for s in seconds],
+                                "arrivals": [[s, kind, n] for s in seconds for kind, n in
+                                             (("refresh", per_second - 3), ("purchase", 2),
+                                              ("other", 1))],
                                 "unsent": [[seconds[0], 7]]}))
 
 
@@ -25,7 +30,9 @@ def test_achieved_over_planned_at_the_peak_is_the_recorded_arrivals_against_the_
     planned = plan.planned_rps(spike[0] + 0.5)
     # two Locust processes, each sent a third of the plan in every second of the spike
     arrivals_written(tmp_path / "labels-0-1.json", spike, round(planned / 3))
-    arrivals_written(tmp_path / "labels-1-2.json", spike, round(planned / 3))
+    # the other process was refused a third of the plan besides: tried, never arrived
+    arrivals_written(tmp_path / "labels-1-2.json", spike, round(planned / 3),
+                     refused=round(planned / 3))
 
     result = report.build(plan, [], tmp_path)
 
@@ -34,6 +41,7 @@ def test_achieved_over_planned_at_the_peak_is_the_recorded_arrivals_against_the_
     assert reach["planned_rps"] == pytest.approx(planned, rel=0.01)
     assert reach["ratio"] == pytest.approx(2 / 3, abs=0.01)
     assert reach["unsent"] == 14
+    assert reach["tried_rps"] == pytest.approx(planned, rel=0.01)
     row = next(t for t in result["targets"] if t["target"].startswith("arrivals at the peak"))
     assert row["met"] is False
     assert "66.6 %" in report.reach_line(result["load"]) and "planned" in report.summary(result)

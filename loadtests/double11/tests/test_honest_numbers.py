@@ -1,0 +1,133 @@
+"""Review of issue 15, points 4 and 5: the figures must not report what did not happen.
+
+These tests fail on wt-rev15 (review 15) and show the defects:
+- the arrivals at the peak count every request a Locust process tried to send, answered or not:
+  a crowd facing a web tier that refuses every connection "reaches" 100 % of its plan;
+- `--scale auto`'s probe counts requests it tried, not answers: against a port nobody listens
+  on it measures about as many requests/s as against the real stack, and picks a scale;
+- the capacity model sizes Celery by tickets alone, although the risk feed (a Celery task)
+  records every attempt; the report charges Celery's CPU only until the rush's tickets are
+  written, so the attempts drained after that are nobody's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from loadtests.double11 import report
+from loadtests.double11.plan import Plan, timeline
+
+BASE_DIR = Path(__file__).resolve().parents[3]
+
+CROWD_SCRIPT = """
+import json, sys, time
+from collections import Counter
+import gevent
+from locust.event import Events
+from loadtests.double11.arrivals import Log
+from loadtests.double11.plan import Plan, timeline
+from loadtests.double11.crowd import Crowd
+
+t0, baseline, port = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+plan = Plan(sale_id=1, t0=t0, ends_at=t0 + 300, time_scale=0.05, min_phase_s=5.0,
+            payment_window_s=90.0, per_user_limit=2, password="x", accounts=[], out_dir="/tmp",
+            baseline_rps=baseline, phases=timeline(time_scale=0.05, min_phase_s=5.0))
+answers = Counter()
+events = Events()
+events.request.add_listener(
+    lambda exception=None, response=None, **_: answers.update(
+        ["answered" if getattr(response, "status_code", 0) else "failed"]))
+log = Log()
+crowd = Crowd(plan=plan, host=f"http://127.0.0.1:{port}", request_event=events.request,
+              workers=1, log=log)
+crowd.start()
+gevent.sleep(max(t0 + 5.2 - time.time(), 0))
+crowd.stop()
+arrivals = Counter()
+for (second, _), n in log.answered.items():
+    arrivals[second] += n
+print(json.dumps({"arrivals": sorted(arrivals.items()), "unsent": sorted(log.unsent.items()),
+                  "tried": sorted(log.tried.items()), "answers": dict(answers)}))
+"""
+
+# A web tier that answers every request with an error: answers all the same (arrivals).
+ERROR_SERVER = """
+import sys
+from gevent.pywsgi import WSGIServer
+
+def app(environ, start_response):
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"busy"]
+
+WSGIServer(("127.0.0.1", int(sys.argv[1])), app, log=None).serve_forever()
+"""
+
+
+def closed_port() -> int:
+    """A local port nobody listens on (bound, read, released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(BASE_DIR)}
+
+
+def plan_for(t0: float, baseline: float) -> Plan:
+    return Plan(sale_id=1, t0=t0, ends_at=t0 + 300, time_scale=0.05, min_phase_s=5.0,
+                payment_window_s=90.0, per_user_limit=2, password="x", accounts=[],
+                out_dir="/tmp", baseline_rps=baseline,
+                phases=timeline(time_scale=0.05, min_phase_s=5.0))
+
+
+@pytest.mark.slow
+def test_a_web_tier_that_refuses_every_connection_does_not_reach_the_plan():
+    t0, baseline = float(int(time.time()) + 2), 8.0     # 600 requests/s planned in the spike
+    out = subprocess.run([sys.executable, "-c", CROWD_SCRIPT, str(t0), str(baseline),
+                          str(closed_port())], capture_output=True, text=True, env=env(),
+                         cwd=BASE_DIR, timeout=60, check=True)
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    assert data["answers"].get("answered", 0) == 0      # nothing was ever answered ...
+    reach = report.peak_reach(plan_for(t0, baseline), dict(data["arrivals"]),
+                              dict(data["unsent"]))
+    # ... yet on wt-rev15 the report says the plan was reached (ratio about 1.0, "met")
+    assert reach["ratio"] is None or reach["ratio"] < report.TARGETS["peak_reach_min"], reach
+    # tried at the plan's pace all the same: a dead tier is not flooded either
+    tried = sum(n for _, n in data["tried"])
+    assert 0 < tried < 2 * 600 * 5.2, tried
+
+
+@pytest.mark.slow
+def test_a_web_tier_that_answers_every_request_with_an_error_still_answered_them():
+    """Any status the server sent is an arrival: 503s at the plan's rate reach the plan."""
+    port = closed_port()
+    server = subprocess.Popen([sys.executable, "-c", ERROR_SERVER, str(port)], env=env(),
+                              cwd=BASE_DIR)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        t0, baseline = float(int(time.time()) + 2), 8.0
+        out = subprocess.run([sys.executable, "-c", CROWD_SCRIPT, str(t0), str(baseline),
+                              str(port)], capture_output=True, text=True, env=env(),
+                             cwd=BASE_DIR, timeout=60, check=True)
+    finally:
+        server.kill()
+        server.wait()
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    assert data["answers"].get("answered", 0) > 0
+    reach = report.peak_reach(plan_for(t0, baseline), dict(data["arrivals"]),
+                              dict(data["unsent"]))
+    assert reach["ratio"] is not None and reach["ratio"] >= 0.9, reach
