@@ -361,7 +361,7 @@ def scale_line(run: dict) -> str:
     if choice.get("how") != "auto":
         return f"  scale {scale_text(run['scale'])} (given)"
     return (f"  scale {scale_text(run['scale'])} (--scale auto: the stack answered "
-            f"{choice['capacity_rps']:,.0f} requests/s in the slowest second of "
+            f"{choice['capacity_rps']:,.0f} requests/s with a 200 in the slowest second of "
             f"{choice['probe_s']:g} s; the largest "
             f"scale whose planned peak, {choice['planned_peak_rps']:,.0f}/s, is within "
             f"{choice['margin']:.0%} of it)")

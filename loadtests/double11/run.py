@@ -134,11 +134,16 @@ def scale_pick(capacity_rps: float, *, margin: float = AUTO_MARGIN) -> float:
     return max(fitting) if fitting else AUTO_SCALES[0]
 
 
+class ProbeFailed(RuntimeError):
+    """`--scale auto` measured no answers: there is no scale to choose, the run stops."""
+
+
 def capacity_probe(stack: Stack, options: Options, out_dir: Path) -> float:
-    """Requests/s the stack answers for the peak's request (the sale's live state) from the
-    replay's own Locust client, measured for `options.probe_s`: its slowest whole second after
-    the first two (on a shared machine the rate drifts by tens of percent from one second to
-    the next, and the spike may meet the slowest of them)."""
+    """Requests/s the stack answers for the peak's request (the sale's live state, HTTP 200)
+    from the replay's own Locust client, measured for `options.probe_s`: its slowest whole
+    second after the first two (on a shared machine the rate drifts by tens of percent from
+    one second to the next, and the spike may meet the slowest of them). Raises ProbeFailed,
+    naming the probe's log, when the probe failed, timed out or measured no answers."""
     seed_catalog()
     now = timezone.now()
     sale = services.sale_create(
@@ -152,23 +157,56 @@ def capacity_probe(stack: Stack, options: Options, out_dir: Path) -> float:
             "--host", stack.url, "--only-summary", "--exit-code-on-error", "0"]
     if options.locust_workers:
         argv += ["--processes", str(options.locust_workers)]
-    env = {**os.environ, "D11_PROBE_PATH": f"/sales/{sale.pk}/live.json",
-           "D11_PROBE_OUT": str(probe_dir), "PYTHONPATH": str(settings.BASE_DIR)}
-    with open(out_dir / "logs" / "probe.log", "ab") as log:
-        subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
-                       cwd=settings.BASE_DIR, timeout=options.probe_s + 60, check=False)
-    sent: dict[int, int] = {}
+    path = f"/sales/{sale.pk}/live.json"
+    env = {**os.environ, "D11_PROBE_PATH": path, "D11_PROBE_OUT": str(probe_dir),
+           "PYTHONPATH": str(settings.BASE_DIR)}
+    log_path = out_dir / "logs" / "probe.log"
+    where = f"{stack.url}{path}"
+    with open(log_path, "ab") as log:
+        try:
+            done = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                  cwd=settings.BASE_DIR, timeout=options.probe_s + 60,
+                                  check=False)
+        except subprocess.TimeoutExpired:
+            raise ProbeFailed(f"--scale auto: the capacity probe of {where} did not finish "
+                              f"within {options.probe_s + 60:g} s; see {log_path}") from None
+    if done.returncode:
+        raise ProbeFailed(f"--scale auto: the capacity probe of {where} exited with "
+                          f"{done.returncode}; see {log_path}")
+    answered, tried = probe_read(probe_dir)
+    capacity = probe_rate(answered)
+    if capacity <= 0:
+        statuses = ", ".join(f"{'no answer' if s == '0' else s}: {n:,}"
+                             for s, n in sorted(tried.items())) or "nothing sent"
+        total = sum(answered.values())
+        what = ("got no answer (no HTTP 200 of the live state" if not total else
+                f"got too few answers to measure ({total:,} HTTP 200, and none in some whole "
+                f"second after the ramp")
+        raise ProbeFailed(f"--scale auto: the capacity probe of {where} {what} in "
+                          f"{options.probe_s:g} s; tried, by status: {statuses}), so there is "
+                          f"no scale to choose; see {log_path}")
+    return capacity
+
+
+def probe_read(probe_dir: Path) -> tuple[dict[int, int], dict[str, int]]:
+    """The probe's 200s by the second, and what it tried by status, summed over processes."""
+    answered: dict[int, int] = {}
     for path in probe_dir.glob("probe-*.json"):
         for second, n in json.loads(path.read_text()):
-            sent[second] = sent.get(second, 0) + n
-    return probe_rate(sent)
+            answered[second] = answered.get(second, 0) + n
+    tried: dict[str, int] = {}
+    for path in probe_dir.glob("tried-*.json"):
+        for status, n in json.loads(path.read_text()).items():
+            tried[status] = tried.get(status, 0) + n
+    return answered, tried
 
 
-def probe_rate(sent: dict[int, int]) -> float:
+def probe_rate(answered: dict[int, int]) -> float:
     """The slowest whole second of a probe, its first two (the ramp) and its last (partial)
-    left out."""
-    seconds = sorted(sent)[2:-1]
-    return float(min(sent[s] for s in seconds)) if seconds else 0.0
+    left out; a second inside that span with no answer at all is a slowest second of 0."""
+    seconds = sorted(answered)
+    inside = range(seconds[2], seconds[-1]) if len(seconds) >= 3 else range(0)
+    return float(min(answered.get(s, 0) for s in inside)) if inside else 0.0
 
 
 def scale_choose(stack: Stack, options: Options, out_dir: Path,
@@ -184,7 +222,7 @@ def scale_choose(stack: Stack, options: Options, out_dir: Path,
               "fits": planned <= AUTO_MARGIN * capacity}
     shoppers, stock, _ = model.sizes(scale=scale)
     say(f"--scale auto: the stack answered {capacity:,.0f} requests/s of the peak's request "
-        f"in its slowest second (the sale's live state, {PROBE_USERS} Locust users, "
+        f"with a 200 in its slowest second (the sale's live state, {PROBE_USERS} Locust users, "
         f"{options.probe_s:g} s); scale "
         f"{report.scale_text(scale)} ({shoppers} shoppers, {stock} units) plans "
         f"{planned:,.0f}/s at the peak, "

@@ -24,6 +24,7 @@ import pytest
 
 from loadtests.double11 import report
 from loadtests.double11.plan import Plan, timeline
+from loadtests.double11.run import Options, ProbeFailed, capacity_probe, probe_rate
 
 BASE_DIR = Path(__file__).resolve().parents[3]
 
@@ -131,3 +132,40 @@ def test_a_web_tier_that_answers_every_request_with_an_error_still_answered_them
     reach = report.peak_reach(plan_for(t0, baseline), dict(data["arrivals"]),
                               dict(data["unsent"]))
     assert reach["ratio"] is not None and reach["ratio"] >= 0.9, reach
+
+
+@pytest.mark.slow
+def test_the_capacity_probe_measures_answers_not_attempts(tmp_path):
+    """capacity_probe's own command line and file format, against nobody at all."""
+    argv = [sys.executable, "-m", "locust", "-f", "loadtests/double11/probe.py", "--headless",
+            "-u", "64", "-r", "64", "-t", "5s", "--host", f"http://127.0.0.1:{closed_port()}",
+            "--only-summary", "--exit-code-on-error", "0"]
+    subprocess.run(argv, env={**env(), "D11_PROBE_PATH": "/sales/1/live.json",
+                              "D11_PROBE_OUT": str(tmp_path)},
+                   cwd=BASE_DIR, capture_output=True, timeout=60, check=False)
+    sent: dict[int, int] = {}
+    for path in tmp_path.glob("probe-*.json"):
+        for second, n in json.loads(path.read_text()):
+            sent[second] = sent.get(second, 0) + n
+    # wt-rev15: several thousand "requests/s" from a stack that does not exist
+    assert probe_rate(sent) == 0.0, f"the probe measured {probe_rate(sent):,.0f}/s of nothing"
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_a_probe_with_no_answers_stops_the_run_and_names_its_log(tmp_path):
+    """No answer is no capacity: not the smallest scale, a stop that says where to look."""
+    class Nobody:
+        url = f"http://127.0.0.1:{closed_port()}"
+
+    (tmp_path / "logs").mkdir()
+    with pytest.raises(ProbeFailed) as stopped:
+        capacity_probe(Nobody(), Options(probe_s=4.0), tmp_path)
+    message = str(stopped.value)
+    assert "no answer" in message and str(tmp_path / "logs" / "probe.log") in message
+    assert "no scale to choose" in message
+
+
+def test_a_second_without_an_answer_inside_the_probe_is_its_slowest():
+    assert probe_rate({100: 900, 101: 5000, 102: 6300, 104: 3100, 105: 10}) == 0.0
+    assert probe_rate({}) == 0.0
