@@ -103,9 +103,17 @@ def _used(a: dict, b: dict, tier: str) -> float:
 
 
 def run_capacity(plan: Plan, series: list[dict], answered: dict[int, int], attempts: list[dict],
-                 rush_tickets: int, rush_settled_s: float | None, stock: int) -> dict:
+                 rush_tickets: int, rush_settled_s: float | None, stock: int,
+                 rush_drained_s: float | None = None) -> dict:
     """The capacity model (loadtests.capacity) for a scale-1 launch, from this run: each tier's
-    CPU over the rush (the spike and the decay) from /proc, divided by what it handled."""
+    CPU over the rush (the spike and the decay) from /proc, divided by what it handled.
+
+    Celery's work for the rush goes on after it: its tickets are written (`rush_settled_s`)
+    and its attempts drained into the risk engine (`rush_drained_s`, None when not seen) some
+    seconds later. Its CPU is counted from the rush's start until the rush is over and both
+    are done, less what it spends idle (beat's sweeps and watches, as measured over the wait
+    phase), and charged to the rush's attempts (capacity.py: one worker does both, so a
+    replay cannot tell them apart)."""
     t0 = plan.t0
     start, end = plan.at(plan.peak.name) - t0, plan.end_of("decay") - t0
     a, b = _point(series, start, before=True), _point(series, end, before=False)
@@ -114,9 +122,9 @@ def run_capacity(plan: Plan, series: list[dict], answered: dict[int, int], attem
     requests = sum(n for second, n in answered.items()
                    if a["t"] <= second + 0.5 - t0 < b["t"])
     tried = sum(1 for x in attempts if a["t"] <= x["at"] / 1000 - t0 < b["t"])
-    # Celery from the rush until its tickets were written, less what it spends idle (beat's
-    # sweeps and watches), as measured over the wait phase
-    c = _point(series, rush_settled_s if rush_settled_s is not None else end, before=False) or b
+    done_s = max([end] + [s for s in (rush_settled_s, rush_drained_s) if s is not None])
+    c = _point(series, done_s, before=False) or _point(series, series[-1]["t"], before=True)
+    c = c if c["t"] >= b["t"] else b
     w1, w2 = _point(series, plan.at("wait") - t0, before=False), _point(series, 0, before=True)
     idle = (_used(w1, w2, "celery") / (w2["t"] - w1["t"])
             if w1 and w2 and w2["t"] > w1["t"] else 0.0)
@@ -126,7 +134,7 @@ def run_capacity(plan: Plan, series: list[dict], answered: dict[int, int], attem
                                f"{tried} attempts, {rush_tickets} tickets)"}
     costs = capacity.Costs(web_per_request=_used(a, b, "web") / requests,
                            redis_per_attempt=_used(a, b, "redis") / tried,
-                           celery_per_ticket=celery / rush_tickets,
+                           celery_per_ticket=0.0, celery_per_attempt=celery / tried,
                            locust_per_request=_used(a, b, "locust") / requests)
     peak = peak_reach(plan, answered)
     shoppers_1 = RESERVATIONS_AT_SCALE_1 / max(len(plan.accounts), 1)
@@ -134,8 +142,10 @@ def run_capacity(plan: Plan, series: list[dict], answered: dict[int, int], attem
     load = capacity.Load(
         peak_rps=planned_peak_rps(scale=1.0),
         peak_attempts_rps=peak_tried / max(peak["seconds"], 1) * shoppers_1,
-        tickets_per_s=rush_tickets * UNITS_AT_SCALE_1 / max(stock, 1) / capacity.SETTLE_S)
+        tickets_per_s=rush_tickets * UNITS_AT_SCALE_1 / max(stock, 1) / capacity.SETTLE_S,
+        rush_attempts_per_s=tried * shoppers_1 / capacity.SETTLE_S)
     return {"window_s": [a["t"], b["t"]], "celery_until_s": c["t"],
+            "rush_tickets_settled_s": rush_settled_s, "rush_attempts_drained_s": rush_drained_s,
             "celery_idle_cpu_per_s": round(idle, 4),
             "handled": {"requests": requests, "attempts": tried, "rush_tickets": rush_tickets},
             "cpu_s": {tier: round(_used(a, b, tier), 2) for tier in ("web", "redis", "locust")}
@@ -144,6 +154,16 @@ def run_capacity(plan: Plan, series: list[dict], answered: dict[int, int], attem
             "scale_1_load": {k: round(v, 1) for k, v in asdict(load).items()},
             "headroom": capacity.HEADROOM, "need": capacity.need(costs, load),
             "lines": capacity.describe(costs, load)}
+
+
+def rush_drained(series: list[dict], attempts: list[dict], rush_end: float,
+                 t0: float) -> float | None:
+    """When the risk feed had moved every attempt decided before the rush's end into the
+    anti-scalper signals: the first sample whose count of them (`signals_rush`) reaches the
+    gate's, in seconds from T0; None if no sample saw it."""
+    due = sum(1 for x in attempts if x["at"] / 1000 < rush_end)
+    return next((g["t"] for g in series if due and g.get("signals_rush") is not None
+                 and g["signals_rush"] >= due), None)
 
 
 def detection(labels: dict[str, dict], flagged: set[int], ids: dict[str, int]) -> dict:
@@ -196,7 +216,7 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
                                                order__created_at__gt=first_return) \
             .aggregate(u=Sum("quantity"))["u"] or 0
 
-    attempts = attempts_of(sale_id=sale.pk, merged=chaos is not None)
+    attempts = attempts_of(sale_id=sale.pk, merged=True)
     verdicts = Counter(a["verdict"] for a in attempts)
     sold_out_t = next((g["t"] for g in series if g["t"] >= 0 and g["stock_left"] == 0), None)
     admitted_at = {a["ticket"]: a["at"] / 1000 for a in attempts if a["verdict"] == "admitted"}
@@ -298,7 +318,8 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
         result["capacity"] = {"unavailable": "a chaos run restarts Redis and kills workers"}
     else:
         result["capacity"] = run_capacity(plan, series, answered, attempts, len(rush_settled),
-                                          drain_s, sale.stock)
+                                          drain_s, sale.stock,
+                                          rush_drained(series, attempts, rush_end, t0))
     result["targets"] = targets(result)
     (out_dir / "report.json").write_text(json.dumps(result, indent=1, default=str))
     (out_dir / "report.html").write_text(charts.html(result, plan))
@@ -339,6 +360,10 @@ def _pct(value) -> str:
     return "n/a" if value is None else f"{value * 100:.1f} %"
 
 
+def _at(seconds: float | None) -> str:
+    return "not seen" if seconds is None else f"T{seconds:+g} s"
+
+
 def capacity_lines(c: dict) -> list[str]:
     if "unavailable" in c:
         return [f"  capacity model: not computed ({c['unavailable']})"]
@@ -346,9 +371,13 @@ def capacity_lines(c: dict) -> list[str]:
     return [f"Capacity for a scale-1 launch (1,108,192 shoppers, curve.csv's peak; "
             f"loadtests.capacity, each core {c['headroom']:.0%} busy), from this run's CPU "
             f"(/proc) over T{c['window_s'][0]:+g} to T{c['window_s'][1]:+g} s: "
-            f"{handled['requests']:,} requests, {handled['attempts']:,} attempts, "
-            f"{handled['rush_tickets']:,} rush tickets (Celery until they were written, less "
-            f"its idle {c['celery_idle_cpu_per_s'] * 1e3:,.0f} ms a second)",
+            f"{handled['requests']:,} requests answered, {handled['attempts']:,} attempts at "
+            f"the gate, {handled['rush_tickets']:,} rush tickets. Celery until the rush was "
+            f"over, its tickets written ({_at(c.get('rush_tickets_settled_s'))}) and its "
+            f"attempts drained into the risk engine ({_at(c.get('rush_attempts_drained_s'))})"
+            f": to T{c['celery_until_s']:+g} s, less its idle "
+            f"{c['celery_idle_cpu_per_s'] * 1e3:,.0f} ms a second, charged per attempt (both "
+            f"kinds of its work; to be done within {capacity.SETTLE_S:.0f} s of T0)",
             *(f"  {line}" for line in c["lines"])]
 
 

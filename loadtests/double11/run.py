@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
 from antiscalper import mirror
+from antiscalper.models import AttemptSignal
 from loadtests import cputime
 from loadtests.double11 import plan as model
 from loadtests.double11.crowd import MAX_IN_FLIGHT
@@ -243,12 +244,21 @@ def sample(plan: model.Plan, started: float) -> dict:
         return {"t": round(now - plan.t0, 2), "phase": phase.name if phase else "",
                 "error": type(error).__name__, "elapsed": round(now - started, 1),
                 **dict.fromkeys(("stock_left", "fcode_left", "queued", "admitted", "orders",
-                                 "paid", "expired", "rejected"))}
+                                 "paid", "expired", "rejected", "attempts_undrained",
+                                 "signals_rush"))}
 
 
 def _sample(plan: model.Plan, started: float) -> dict:
+    """... and the risk feed: the attempts still in the gate's stream (the drain deletes what
+    it moved) and the rush's attempts (decided before the decay's end) it has moved into the
+    anti-scalper signals (AttemptSignal rows; reservations write theirs directly)."""
     state = admission.state(sale_id=plan.sale_id)
-    admitted = int(gate_keys.connection().get(gate_keys.SaleKeys(plan.sale_id).seq) or 0)
+    keys = gate_keys.SaleKeys(plan.sale_id)
+    admitted = int(gate_keys.connection().get(keys.seq) or 0)
+    undrained = gate_keys.connection().xlen(keys.attempts)
+    rush_end = datetime.fromtimestamp(plan.end_of("decay"), tz=UTC)
+    signals = AttemptSignal.objects.filter(sale_id=plan.sale_id, at__lt=rush_end) \
+        .exclude(kind="reservation").count()
     statuses = dict(Order.objects.filter(sale_id=plan.sale_id).values_list("status")
                     .annotate(n=Count("id")).values_list("status", "n"))
     now = time.time()
@@ -258,6 +268,7 @@ def _sample(plan: model.Plan, started: float) -> dict:
             "queued": state.queued, "admitted": admitted, "orders": sum(statuses.values()),
             "paid": statuses.get("paid", 0), "expired": statuses.get("expired", 0),
             "rejected": RejectedTicket.objects.filter(sale_id=plan.sale_id).count(),
+            "attempts_undrained": undrained, "signals_rush": signals,
             "elapsed": round(now - started, 1)}
 
 
@@ -328,8 +339,9 @@ def tiers_cpu(stack: Stack, locusts: list[subprocess.Popen]) -> dict[str, float]
 def watch(plan: model.Plan, master: subprocess.Popen, out_dir: Path, say: Callable[[str], None],
           series: list[dict], *, drain_timeout: float = 90,
           cpu: Callable[[], dict | None] | None = None) -> None:
-    """Sample every second while Locust runs, then until every admitted ticket is settled;
-    `cpu` adds each tier's CPU seconds so far to every sample."""
+    """Sample every second while Locust runs, then until every admitted ticket is settled
+    and every attempt drained into the risk engine; `cpu` adds each tier's CPU seconds so far
+    to every sample."""
     started, shown = time.time(), 0.0
     drained_since = None
     while True:
@@ -343,14 +355,16 @@ def watch(plan: model.Plan, master: subprocess.Popen, out_dir: Path, say: Callab
                 f"record unreachable for this sample)")
             time.sleep(1.0)
             continue
-        settled = point["orders"] + point["rejected"] >= point["admitted"] and not point["queued"]
+        settled = (point["orders"] + point["rejected"] >= point["admitted"]
+                   and not point["queued"] and not point["attempts_undrained"])
         if time.time() - shown >= 3 or not running:
             shown = time.time()
             say(f"T{point['t']:+7.1f}s {point['phase'] or ('done' if not running else '-'):8}"
                 f" users {_users_now(out_dir):>5}  stock {point['stock_left']}"
                 f"+{point['fcode_left']}f  queue {point['queued']:>4}  admitted "
                 f"{point['admitted']:>4}  orders {point['orders']:>4}  paid {point['paid']:>4}"
-                f"  expired {point['expired']:>3}  rejected {point['rejected']:>3}")
+                f"  expired {point['expired']:>3}  rejected {point['rejected']:>3}  attempts "
+                f"undrained {point['attempts_undrained']:>4}")
         if not running and master.returncode and time.time() < plan.ends - 2:
             raise RuntimeError(f"Locust exited with {master.returncode} before the run ended; "
                                f"see {out_dir / 'logs' / 'locust.log'}")

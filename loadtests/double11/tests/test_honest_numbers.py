@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from loadtests import capacity
 from loadtests.double11 import report
 from loadtests.double11.plan import Plan, timeline
 from loadtests.double11.run import Options, ProbeFailed, capacity_probe, probe_rate
@@ -169,3 +170,74 @@ def test_a_probe_with_no_answers_stops_the_run_and_names_its_log(tmp_path):
 def test_a_second_without_an_answer_inside_the_probe_is_its_slowest():
     assert probe_rate({100: 900, 101: 5000, 102: 6300, 104: 3100, 105: 10}) == 0.0
     assert probe_rate({}) == 0.0
+
+
+def test_celery_is_sized_for_the_attempts_the_risk_feed_records():
+    """The risk feed (sales.tasks.attempts_drain, a Celery task) records every attempt the
+    gate decided; at scale 1 the peak's attempts (about 1 M/s) are some 750 times the tickets
+    (1,333/s): a thousand times the attempts cannot leave Celery's count unchanged. (Celery
+    drains the rush's attempts within 60 s: `rush_attempts_per_s`, a thousand times too.)"""
+    costs = capacity.Costs(web_per_request=3e-4, redis_per_attempt=8e-5,
+                           celery_per_ticket=6.5e-3, celery_per_attempt=1e-4,
+                           locust_per_request=2.3e-4)
+    few = capacity.Load(peak_rps=3.15e7, peak_attempts_rps=1_000.0, tickets_per_s=1_333.0,
+                        rush_attempts_per_s=1_000.0)
+    many = capacity.Load(peak_rps=3.15e7, peak_attempts_rps=1_000_000.0, tickets_per_s=1_333.0,
+                         rush_attempts_per_s=1_000_000.0)
+    assert capacity.need(costs, many)["celery_workers"] > \
+        capacity.need(costs, few)["celery_workers"]
+
+
+def test_the_celery_cpu_of_draining_the_rushs_attempts_is_charged_to_someone(tmp_path):
+    """Celery's CPU over the rush (spike and decay) less its idle rate is what the rush cost
+    it; wt-rev15 stops counting when the rush's tickets are written (here T+1.5 s of a rush
+    lasting to T+10), and the attempts drained afterwards cost nothing in the model."""
+    plan = Plan(sale_id=1, t0=1_000_000.0, ends_at=1_000_300.0, time_scale=0.05,
+                min_phase_s=5.0, payment_window_s=90.0, per_user_limit=2, password="x",
+                accounts=[None] * 100, out_dir=str(tmp_path), baseline_rps=40.0,
+                phases=timeline(time_scale=0.05, min_phase_s=5.0))
+    wait, rush_end = plan.at("wait") - plan.t0, plan.end_of("decay") - plan.t0
+
+    def point(t, celery):
+        return {"t": t, "cpu": {"web": t + 100, "redis": 1.0 + t / 100, "celery": celery,
+                                "locust": t + 100}}
+
+    # idle: 0 CPU over the wait; the rush: 0.1 s until the tickets (T+1.5), then 1.0 s more
+    # draining the decay's attempts
+    series = [point(wait, 1.0), point(-1.0, 1.0), point(1.5, 1.1), point(rush_end + 1, 2.1)]
+    sent = {int(plan.t0) + s: 100 for s in range(-1, int(rush_end) + 1)}
+    attempts = [{"at": (plan.t0 + 0.5 + n / 20) * 1000} for n in range(200)]
+
+    c = report.run_capacity(plan, series, sent, attempts, rush_tickets=8, rush_settled_s=1.4,
+                            stock=4)
+
+    assert c["cpu_s"]["celery"] == pytest.approx(1.1, abs=0.01), c["cpu_s"]
+    # charged to the rush's 200 attempts (all of them inside the rush)
+    assert c["costs_us"]["celery_per_attempt"] == pytest.approx(1.1 / 200 * 1e6, rel=1e-3)
+    assert c["costs_us"]["celery_per_ticket"] == 0.0
+
+
+def test_celery_is_counted_until_the_rushs_attempts_are_drained_when_that_is_later(tmp_path):
+    """Tickets written at T+1.5, the decay over at T+10, the attempts in the risk engine only
+    at T+20: Celery's CPU up to T+20 (less its idle rate) is the rush's."""
+    plan = plan_for(1_000_000.0, 40.0)
+    plan.accounts, plan.out_dir = [None] * 100, str(tmp_path)
+    wait, rush_end = plan.at("wait") - plan.t0, plan.end_of("decay") - plan.t0
+
+    def point(t, celery, signals=None):
+        return {"t": t, "cpu": {"web": t + 100, "redis": 1.0 + t / 100, "celery": celery,
+                                "locust": t + 100}, "signals_rush": signals}
+
+    series = [point(wait, 0.9, 0), point(-1.0, 1.0, 0), point(1.5, 1.1, 10),
+              point(rush_end + 1, 2.1, 150), point(20.0, 3.0, 200), point(21.0, 3.1, 200)]
+    sent = {int(plan.t0) + s: 100 for s in range(-1, int(rush_end) + 1)}
+    attempts = [{"at": (plan.t0 + 0.5 + n / 20) * 1000} for n in range(200)]
+
+    drained = report.rush_drained(series, attempts, plan.end_of("decay"), plan.t0)
+    c = report.run_capacity(plan, series, sent, attempts, rush_tickets=8, rush_settled_s=1.4,
+                            stock=4, rush_drained_s=drained)
+
+    assert drained == 20.0 and c["celery_until_s"] == 20.0
+    idle = 0.1 / (-1.0 - wait)
+    assert c["cpu_s"]["celery"] == pytest.approx(2.0 - idle * 21.0, abs=0.01), c["cpu_s"]
+    assert "drained into the risk engine (T+20 s)" in report.capacity_lines(c)[0]

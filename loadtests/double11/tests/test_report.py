@@ -84,6 +84,11 @@ def test_the_capacity_model_divides_each_tiers_measured_cpu_by_what_it_handled(t
     assert c["costs_us"]["redis_per_attempt"] == pytest.approx(0.2 / 200 * 1e6, rel=1e-3)
     idle = 0.1 / (-1.0 - wait)      # Celery's CPU a second while nobody buys
     busy = 1.0 - idle * (rush_end + 2)
-    assert c["costs_us"]["celery_per_ticket"] == pytest.approx(busy / 8 * 1e6, rel=1e-3)
+    # Celery: both kinds of its work, charged to the rush's attempts
+    assert c["costs_us"]["celery_per_attempt"] == pytest.approx(busy / 200 * 1e6, rel=1e-3)
+    assert c["costs_us"]["celery_per_ticket"] == 0.0
     assert c["scale_1_load"]["tickets_per_s"] == pytest.approx(8 * 80_000 / 4 / 60, rel=1e-3)
+    shoppers_1 = 1_108_192 / 100
+    assert c["scale_1_load"]["rush_attempts_per_s"] == pytest.approx(200 * shoppers_1 / 60,
+                                                                      rel=1e-3)
     assert set(c["need"]) == {"web_cores", "redis_shards", "celery_workers", "locust_workers"}
