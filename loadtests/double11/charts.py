@@ -150,7 +150,9 @@ def chaos_section(c: dict) -> str:
 def scale_text(r: dict) -> str:
     from loadtests.double11.report import reach_line, scale_line
 
-    return f"{scale_line(r['run']).strip()}. {reach_line(r['load']).strip()}."
+    reach = "</p><p>".join(escape.escape(line.strip())
+                           for line in reach_line(r["load"]).splitlines())
+    return f"<p>{escape.escape(scale_line(r['run']).strip())}.</p><p>{reach}.</p>"
 
 
 def capacity_section(c: dict) -> str:
@@ -174,6 +176,7 @@ def html(r: dict, plan: Plan) -> str:
     charts = [
         chart("Arrivals: planned (curve x B) vs answered (the shoppers' own log)", [
             ("answered requests/s", s.get("answered_per_s", [])),
+            ("of which crowd refreshes", s.get("refresh_per_s", [])),
             ("tried (answered or not)", s.get("tried_per_s", [])),
             ("planned requests/s", planned_arrivals(plan)),
             ("Locust requests/s (10-s average)", [[h["t"], h["rps"]] for h in hist])],
@@ -214,7 +217,7 @@ font-size:13px;text-align:left}}.bad{{color:#b03a2e;font-weight:bold}}pre{{backg
 <p>{total} shoppers, {r['run']['stock']} units, time scale {plan.time_scale}
 (phases at least {plan.min_phase_s} s), payment window {plan.payment_window_s:.0f} s.
 Locust's own report: <a href="locust.html">locust.html</a>.</p>
-<p>{escape.escape(scale_text(r))}</p>
+{scale_text(r)}
 <h2>Targets</h2>{targets}
 {chaos_section(chaos) if chaos else ""}
 {capacity_section(r.get("capacity") or {})}

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from loadtests import capacity
 from loadtests.double11 import charts
+from loadtests.double11.arrivals import KINDS, OTHER, PURCHASE, REFRESH
 from loadtests.double11.evidence import (
     arrivals_load,
     attempts_of,
@@ -55,12 +56,18 @@ def per_second(moments: list[float]) -> list[list[float]]:
 
 
 def peak_reach(plan: Plan, answered: dict[int, int], unsent: dict[int, int] | None = None, *,
-               tried: dict[int, int] | None = None) -> dict:
+               tried: dict[int, int] | None = None,
+               by_kind: dict[str, dict[int, int]] | None = None,
+               gate_attempts: list[float] | None = None) -> dict:
     """Achieved / planned arrivals at the peak: over the whole seconds inside the plan's peak
     phase (the spike), the requests the web tier answered (`answered`: by the second each
     was sent; arrivals.py) against the plan's (`Plan.planned_rps`); `tried` adds what was sent,
     answered or not. Locust's own requests/s is a 10-s moving average, which a 5-s spike
-    would flatten, hence the shoppers' own log."""
+    would flatten, hence the shoppers' own log.
+
+    What arrived is mostly one kind: `by_kind` (arrivals.KINDS) gives each kind's rate and
+    the refreshes' share of the answered arrivals, and `gate_attempts` (the Unix moments of
+    the attempts the gate decided) the purchase attempts a second at the gate."""
     peak = plan.peak
     first = math.ceil(plan.t0 + peak.starts_s)
     last = max(math.floor(plan.t0 + peak.ends_s), first + 1)
@@ -77,6 +84,13 @@ def peak_reach(plan: Plan, answered: dict[int, int], unsent: dict[int, int] | No
               "unsent": sum((unsent or {}).get(second, 0) for second in seconds)}
     if tried is not None:
         result["tried_rps"] = round(sum(tried.get(s, 0) for s in seconds) / len(seconds), 1)
+    if by_kind is not None:
+        counts = {kind: sum(by_kind.get(kind, {}).get(s, 0) for s in seconds) for kind in KINDS}
+        result["by_kind_rps"] = {kind: round(n / len(seconds), 1) for kind, n in counts.items()}
+        result["refresh_share"] = _ratio(counts[REFRESH], achieved)
+    if gate_attempts is not None:
+        result["gate_attempts_rps"] = round(
+            sum(1 for at in gate_attempts if first <= at < last) / len(seconds), 1)
     return result
 
 
@@ -295,7 +309,8 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
                  "planned_baseline_rps": plan.baseline_rps,
                  "peak_rps": max((h["rps"] for h in hist), default=None),
                  "peak_reach": peak_reach(plan, answered, arrivals.unsent,
-                                          tried=arrivals.tried),
+                                          tried=arrivals.tried, by_kind=arrivals.by_kind,
+                                          gate_attempts=[a["at"] / 1000 for a in attempts]),
                  "requests_answered": sum(answered.values()),
                  "requests_tried": sum(arrivals.tried.values()),
                  "crowd_unsent": sum(arrivals.unsent.values()),
@@ -307,6 +322,8 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
                    "answered_per_s": answered_per_s, "planned_per_s": planned_per_s,
                    "tried_per_s": [[second - t0, n] for second, n in
                                    sorted(arrivals.tried.items())],
+                   "refresh_per_s": [[second - t0, n] for second, n in
+                                     sorted(arrivals.kind(REFRESH).items())],
                    "admissions_per_s": per_second([a["at"] / 1000 - t0 for a in attempts
                                                    if a["verdict"] == "admitted"]),
                    "attempts_per_s": per_second([a["at"] / 1000 - t0 for a in attempts]),
@@ -403,7 +420,19 @@ def reach_line(load: dict) -> str:
             f"answered {p['achieved_rps']:,.0f}/s of {p['planned_rps']:,.0f}/s planned = "
             f"{_pct(p['ratio'])} (best second {p['best_second_rps']:,}{tried}; crowd requests "
             f"dropped for want of a slot {p['unsent']:,})   baseline B planned "
-            f"{load['planned_baseline_rps']:,.1f}/s, measured {load['baseline_rps']} (Locust)")
+            f"{load['planned_baseline_rps']:,.1f}/s, measured {load['baseline_rps']} (Locust)"
+            + ("\n" + mix_line(p) if "by_kind_rps" in p else ""))
+
+
+def mix_line(p: dict) -> str:
+    """What the peak's answered arrivals were: nearly all the crowd's refreshes."""
+    kinds, share = p["by_kind_rps"], p.get("refresh_share")
+    gate = p.get("gate_attempts_rps")
+    return (f"    of which the crowd's refreshes of the live state (anonymous, the cheapest "
+            f"answer, cached) {_pct(share)} ({kinds[REFRESH]:,.0f}/s); purchases "
+            f"{kinds[PURCHASE]:,.0f}/s answered"
+            + (f", {gate:,.0f}/s purchase attempts at the gate" if gate is not None else "")
+            + f"; the journeys' other requests {kinds[OTHER]:,.0f}/s")
 
 
 def summary(r: dict) -> str:

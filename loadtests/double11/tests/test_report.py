@@ -45,6 +45,18 @@ def test_achieved_over_planned_at_the_peak_is_the_recorded_arrivals_against_the_
     row = next(t for t in result["targets"] if t["target"].startswith("arrivals at the peak"))
     assert row["met"] is False
     assert "66.6 %" in report.reach_line(result["load"]) and "planned" in report.summary(result)
+    # what arrived: nearly all refreshes of the live state; no purchase reached the gate here
+    per = round(planned / 3)
+    assert reach["refresh_share"] == pytest.approx((per - 3) / per, abs=1e-3)
+    assert reach["by_kind_rps"] == {"refresh": 2 * (per - 3), "purchase": 4, "other": 2}
+    assert reach["gate_attempts_rps"] == 0.0
+    share = f"{(per - 3) / per * 100:.1f} %"
+    for text in (report.summary(result), (tmp_path / "report.html").read_text()):
+        assert f"refreshes of the live state (anonymous, the cheapest answer, cached) {share}" \
+            in text
+        assert "4/s answered, 0/s purchase attempts at the gate" in text
+    assert json.loads((tmp_path / "report.json").read_text())["load"]["peak_reach"][
+        "refresh_share"] == reach["refresh_share"]
 
 
 @pytest.mark.django_db
