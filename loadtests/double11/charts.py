@@ -164,6 +164,8 @@ def capacity_section(c: dict) -> str:
 
 
 def html(r: dict, plan: Plan) -> str:
+    from loadtests.double11.report import scale_caveat
+
     s = r["series"]
     gate, hist = s["gate"], s["locust"]
     total = len(plan.accounts)
@@ -217,6 +219,7 @@ font-size:13px;text-align:left}}.bad{{color:#b03a2e;font-weight:bold}}pre{{backg
 <p>{total} shoppers, {r['run']['stock']} units, time scale {plan.time_scale}
 (phases at least {plan.min_phase_s} s), payment window {plan.payment_window_s:.0f} s.
 Locust's own report: <a href="locust.html">locust.html</a>.</p>
+<p>{escape.escape(scale_caveat(r["run"]).strip())}.</p>
 {scale_text(r)}
 <h2>Targets</h2>{targets}
 {chaos_section(chaos) if chaos else ""}

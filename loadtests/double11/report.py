@@ -180,6 +180,35 @@ def rush_drained(series: list[dict], attempts: list[dict], rush_end: float,
                  and g["signals_rush"] >= due), None)
 
 
+def operators(plan: Plan) -> dict[str, dict]:
+    """The fleets of this plan: how many operators drive how many accounts, per persona."""
+    result = {}
+    for persona in SCALPER_PERSONAS:
+        accounts = [a for a in plan.accounts if a is not None and a.persona == persona]
+        result[persona] = {"operators": len({a.operator for a in accounts}),
+                           "accounts": len(accounts)}
+    return result
+
+
+def scale_caveat(run: dict) -> str:
+    """What this scale leaves of the scalper figures: at a demo's scale they are of a handful
+    of units and accounts, and one unit or one account moves them by whole percents."""
+    units, ops = run["stock"], run.get("operators") or {}
+    bots, stealth = ops.get("scalper", {}), ops.get("stealth", {})
+    scalpers = bots.get("accounts", 0) + stealth.get("accounts", 0)
+
+    def fleet(f: dict, kind: str) -> str:
+        n = f.get("operators", 0)
+        return f"{n} {kind} operator{'' if n == 1 else 's'} ({f.get('accounts', 0)} accounts)"
+
+    unit = f" (one unit is {100 / units:.2g} %)" if units else ""
+    account = f" (one account is {100 / scalpers:.2g} %)" if scalpers else ""
+    return (f"  at this scale ({scale_text(run['scale'])}): {run['scale_shoppers']:,} shoppers, "
+            f"{units:,} units, {fleet(bots, 'bot')}, {fleet(stealth, 'stealth')}: the "
+            f"scalper share is of {units:,} units{unit} and recall of {scalpers:,} scalper "
+            f"accounts{account}, a handful, not rates to compare with a launch's")
+
+
 def detection(labels: dict[str, dict], flagged: set[int], ids: dict[str, int]) -> dict:
     """Precision, recall and false-positive rates of the flags against the client's labels."""
     by_persona = {}
@@ -282,7 +311,8 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
                             "arrivals_x_b": p.arrivals_x_b, "real": [p.real_starts_s,
                                                                      p.real_ends_s]}
                            for p in plan.phases],
-                "personas": dict(Counter(label["persona"] for label in labels.values()))},
+                "personas": dict(Counter(label["persona"] for label in labels.values())),
+                "operators": operators(plan)},
         "invariants": {
             "units_sold": held.total, "stock": sale.stock,
             "oversell": max(0, held.total - sale.stock),
@@ -440,6 +470,7 @@ def summary(r: dict) -> str:
     lines = [
         f"Double-11 replay: sale {r['run']['sale_id']}, {r['run']['scale_shoppers']} shoppers "
         f"{r['run']['personas']}, {inv['stock']} units",
+        scale_caveat(r["run"]),
         f"  units sold {inv['units_sold']} of {inv['stock']}   oversell {inv['oversell']}   "
         f"per-user limit violations {inv['limit_violations']}",
         f"  tickets admitted {inv['tickets_admitted']}  confirmed {inv['tickets_confirmed']}  "

@@ -57,6 +57,16 @@ def test_achieved_over_planned_at_the_peak_is_the_recorded_arrivals_against_the_
         assert "4/s answered, 0/s purchase attempts at the gate" in text
     assert json.loads((tmp_path / "report.json").read_text())["load"]["peak_reach"][
         "refresh_share"] == reach["refresh_share"]
+    # the header says what this scale leaves of the scalper figures
+    ops = result["run"]["operators"]
+    assert ops["scalper"]["operators"] >= 1 and ops["stealth"]["operators"] >= 1
+    scalpers = ops["scalper"]["accounts"] + ops["stealth"]["accounts"]
+    caveat = report.summary(result).splitlines()[1]
+    assert caveat.startswith(f"  at this scale (0.00005): {len(plan.accounts)} shoppers, "
+                             f"{result['run']['stock']} units, "), caveat
+    assert f"the scalper share is of {result['run']['stock']} units (one unit is " in caveat
+    assert f"recall of {scalpers} scalper accounts (one account is " in caveat
+    assert "a handful, not rates" in (tmp_path / "report.html").read_text()
 
 
 @pytest.mark.django_db
