@@ -23,6 +23,9 @@ into whole processes of each tier:
   process on one core (gevent).
 
 Each tier is planned at HEADROOM of its cores at the peak, and never below one process.
+`need` answers whole processes; `describe` writes them, and the costs, to two significant
+figures (and the rates to three): measured on shared cores they swing by about 30 % from
+one run to the next, and a fourth digit would claim what no run can.
 """
 
 from __future__ import annotations
@@ -60,6 +63,18 @@ class Load:
 
 
 TIERS = ("web_cores", "redis_shards", "celery_workers", "locust_workers")
+SHOWN_FIGURES = 2       # significant figures of the counts and costs `describe` writes
+
+
+def significant(value: float, figures: int = SHOWN_FIGURES) -> str:
+    """`value` rounded to `figures` significant figures, with thousands separators:
+    12,882 -> '13,000', 286.4 -> '290', 8 -> '8', 0.25 -> '0.25'."""
+    if not value:
+        return "0"
+    exponent = math.floor(math.log10(abs(value)))
+    decimals = max(figures - 1 - exponent, 0)
+    text = f"{round(value, figures - 1 - exponent):,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def cores(rate: float, cost: float, headroom: float = HEADROOM) -> int:
@@ -86,7 +101,7 @@ def describe(costs: Costs, load: Load, *, headroom: float = HEADROOM) -> list[st
     counts = need(costs, load, headroom=headroom)
 
     def term(rate: float, unit: str, cost: float, per: str) -> str:
-        return f"{rate:,.0f} {unit} x {cost * 1e6:,.0f} us {per}"
+        return f"{significant(rate, 3)} {unit} x {significant(cost * 1e6)} us {per}"
 
     celery = [term(load.tickets_per_s, "tickets/s", costs.celery_per_ticket, "per ticket"),
               term(load.rush_attempts_per_s, "attempts/s", costs.celery_per_attempt,
@@ -100,8 +115,13 @@ def describe(costs: Costs, load: Load, *, headroom: float = HEADROOM) -> list[st
             ("Celery workers", counts["celery_workers"], " + ".join(celery)),
             ("Locust workers", counts["locust_workers"],
              term(load.peak_rps, "requests/s", costs.locust_per_request, "per request"))]
-    return [f"{name}: {count:,} = {terms} / {headroom:.0%} of a core"
+    return [f"{name}: {significant(count)} = {terms} / {headroom:.0%} of a core"
             for name, count, terms in rows]
+
+
+def shown(counts: dict[str, int]) -> dict[str, int]:
+    """`need`'s counts as `describe` writes them (two significant figures)."""
+    return {tier: int(significant(n).replace(",", "")) for tier, n in counts.items()}
 
 
 PRESS_S = 3.0           # docs/double11.md: "every waiting shopper presses buy within a few

@@ -159,8 +159,12 @@ def capacity_section(c: dict) -> str:
     from loadtests.double11.report import capacity_lines
 
     lines = capacity_lines(c)
+    if "unavailable" in c:
+        return f"<h2>Capacity model</h2><p>{escape.escape(lines[0].strip())}</p>"
+    items = "".join(f"<li>{escape.escape(line)}</li>" for line in c.get("assumptions", []))
     return (f"<h2>Capacity model</h2><p>{escape.escape(lines[0].strip())}</p>"
-            + "".join(f"<pre>{escape.escape(line.strip())}</pre>" for line in lines[1:]))
+            + "".join(f"<pre>{escape.escape(line)}</pre>" for line in c["lines"])
+            + (f"<p>Resting on:</p><ul>{items}</ul>" if items else ""))
 
 
 def html(r: dict, plan: Plan) -> str:

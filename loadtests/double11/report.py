@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Min, Sum
 from django.utils import timezone
 
@@ -167,7 +168,39 @@ def run_capacity(plan: Plan, series: list[dict], answered: dict[int, int], attem
             "costs_us": {k: round(v * 1e6, 1) for k, v in asdict(costs).items()},
             "scale_1_load": {k: round(v, 1) for k, v in asdict(load).items()},
             "headroom": capacity.HEADROOM, "need": capacity.need(costs, load),
+            "need_shown": capacity.shown(capacity.need(costs, load)),
+            "shown_to": f"{capacity.SHOWN_FIGURES} significant figures",
             "lines": capacity.describe(costs, load)}
+
+
+def capacity_assumptions(plan: Plan, reach: dict, database: str) -> list[str]:
+    """What the replay's capacity figures rest on, said where they are printed."""
+    share = reach.get("refresh_share")
+    spike_s = plan.peak.ends_s - plan.peak.starts_s
+    sqlite = database == "sqlite"
+    return [
+        f"precision: counts and costs to {capacity.SHOWN_FIGURES} significant figures; on "
+        "these shared cores they swing by about 30 % from one run to the next",
+        f"request mix: web and Locust CPU per request is this run's mix, in which "
+        f"{_pct(share)} of the peak's answered arrivals were the crowd's anonymous refreshes "
+        f"of the live state (the cheapest answer, cached); a launch whose peak holds more "
+        f"purchases costs more a request, and a CDN in front of the live state would take "
+        f"most of the web count away (the model counts on none)",
+        f"headroom: every core planned {capacity.HEADROOM:.0%} busy at the peak",
+        "Redis: all of its CPU over the rush (ticket polls, Celery's broker, beat, the risk "
+        "feed's reads) charged to the gate's attempts, which overstates an attempt; a shard "
+        "is one core, and one sale's stock is one key (more than one shard means splitting "
+        "it, issue 17)",
+        f"Celery: its pipeline and its risk feed together, charged per attempt, done within "
+        f"{capacity.SETTLE_S:.0f} s of T0; measured on "
+        + ("SQLite (one writer, a commit per batch: a launch runs PostgreSQL, where `make "
+           "bench`'s pipeline and risk rows measure these apart)" if sqlite else
+           f"{database}")
+        + "; at a handful of tickets and attempts its fixed costs (a batch, a task) weigh most",
+        f"time: the spike compressed to {spike_s:g} s (the real one lasts "
+        f"{plan.peak.real_ends_s - plan.peak.real_starts_s:g} s) and bots retrying every "
+        f"{plan.bot_pause_s:g} s move the attempts a second at the peak, the first upwards",
+    ]
 
 
 def rush_drained(series: list[dict], attempts: list[dict], rush_end: float,
@@ -367,6 +400,9 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
         result["capacity"] = run_capacity(plan, series, answered, attempts, len(rush_settled),
                                           drain_s, sale.stock,
                                           rush_drained(series, attempts, rush_end, t0))
+        if "unavailable" not in result["capacity"]:
+            result["capacity"]["assumptions"] = capacity_assumptions(
+                plan, result["load"]["peak_reach"], connection.vendor)
     result["targets"] = targets(result)
     (out_dir / "report.json").write_text(json.dumps(result, indent=1, default=str))
     (out_dir / "report.html").write_text(charts.html(result, plan))
@@ -425,7 +461,9 @@ def capacity_lines(c: dict) -> list[str]:
             f": to T{c['celery_until_s']:+g} s, less its idle "
             f"{c['celery_idle_cpu_per_s'] * 1e3:,.0f} ms a second, charged per attempt (both "
             f"kinds of its work; to be done within {capacity.SETTLE_S:.0f} s of T0)",
-            *(f"  {line}" for line in c["lines"])]
+            *(f"  {line}" for line in c["lines"]),
+            *(["  resting on:"] if c.get("assumptions") else []),
+            *(f"    - {line}" for line in c.get("assumptions", []))]
 
 
 def scale_text(scale: float) -> str:

@@ -132,12 +132,12 @@ def test_the_bench_states_the_capacity_of_a_launch_from_its_own_cpu_per_request(
     text = _text(figures)
 
     assert "Capacity of a scale-1 launch from this run's CPU" in text
-    assert "- web cores: " in text and "x 554 us per request / 70% of a core" in text
-    assert "x 161 us per attempt" in text and "x 167 us per ticket" in text
+    assert "- web cores: " in text and "x 550 us per request / 70% of a core" in text
+    assert "x 160 us per attempt" in text and "x 170 us per ticket" in text
     # Celery: the pipeline's tickets and the risk feed's attempts, at the bench's own figures
     # (1 / 6,000 orders/s, 1 / 10,500 attempts per core second)
     celery = next(line for line in text.splitlines() if line.startswith("- Celery workers"))
-    assert "1,333 tickets/s x 167 us per ticket + 15,699 attempts/s x 95 us per attempt" \
+    assert "1,330 tickets/s x 170 us per ticket + 15,700 attempts/s x 95 us per attempt" \
         in celery, celery
     assert "risk scoring's 10,500 attempts per core second" in text
 

@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loadtests.capacity import TIERS, Costs, Load, cores, describe, need
+from loadtests.capacity import TIERS, Costs, Load, cores, describe, need, shown, significant
 
 rates = st.floats(min_value=0.0, max_value=1e8, allow_nan=False)
 costs_st = st.builds(Costs, *[st.floats(min_value=1e-7, max_value=1e-2)] * 5)
@@ -43,3 +43,17 @@ def test_a_core_is_planned_at_the_headroom_and_the_inputs_are_stated():
 def test_a_replays_celery_line_charges_everything_to_the_attempts():
     lines = describe(Costs(0.0005, 0.0001, 0.0, 0.0002, 0.0002), Load(10_000, 2_000, 100, 7_000))
     assert lines[2] == "Celery workers: 2 = 7,000 attempts/s x 200 us per attempt / 70% of a core"
+
+
+def test_counts_and_costs_are_written_to_two_significant_figures_and_kept_whole():
+    assert [significant(v) for v in (12_882, 122, 35, 8, 286.4, 0.25, 0)] == \
+        ["13,000", "120", "35", "8", "290", "0.25", "0"]
+    costs = Costs(2.864e-4, 9.04e-5, 0.0, 1.6e-4, 2.14e-4)
+    load = Load(31_500_000, 940_000, 2_222, 137_000)
+    counts = need(costs, load)
+    assert counts["web_cores"] == 12_888     # whole processes in `need` (and the JSON) ...
+    lines = describe(costs, load)            # ... two figures where a reader sees them
+    assert lines[0] == ("web cores: 13,000 = 31,500,000 requests/s x 290 us per request "
+                        "/ 70% of a core")
+    assert lines[1].startswith("Redis shards: 120 = 940,000 attempts/s x 90 us per attempt")
+    assert shown(counts)["web_cores"] == 13_000

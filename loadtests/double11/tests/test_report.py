@@ -114,3 +114,31 @@ def test_the_capacity_model_divides_each_tiers_measured_cpu_by_what_it_handled(t
     assert c["scale_1_load"]["rush_attempts_per_s"] == pytest.approx(200 * shoppers_1 / 60,
                                                                       rel=1e-3)
     assert set(c["need"]) == {"web_cores", "redis_shards", "celery_workers", "locust_workers"}
+
+
+def test_the_capacity_section_states_its_precision_and_what_it_rests_on(tmp_path):
+    from loadtests.double11 import charts
+
+    plan = Plan(sale_id=1, t0=1_000_000.0, ends_at=1_000_300.0, time_scale=0.05,
+                min_phase_s=5.0, payment_window_s=90.0, per_user_limit=2, password="x",
+                accounts=[None] * 100, out_dir=str(tmp_path), baseline_rps=40.0,
+                phases=timeline(time_scale=0.05, min_phase_s=5.0))
+    rush_end = plan.end_of("decay") - plan.t0
+    series = [{"t": t, "cpu": {"web": w, "redis": 0.1 * w, "celery": w / 4, "locust": w}}
+              for t, w in ((plan.at("wait") - plan.t0, 1.0), (-1.0, 2.0), (rush_end + 1, 6.0))]
+    sent = {int(plan.t0) + s: 100 for s in range(-1, int(rush_end) + 1)}
+    attempts = [{"at": (plan.t0 + 0.5 + n / 100) * 1000} for n in range(200)]
+    c = report.run_capacity(plan, series, sent, attempts, rush_tickets=8,
+                            rush_settled_s=rush_end + 1, stock=4)
+    c["assumptions"] = report.capacity_assumptions(plan, {"refresh_share": 0.95}, "sqlite")
+
+    text = "\n".join(report.capacity_lines(c))
+    page = charts.capacity_section(c)
+
+    for said in ("precision: counts and costs to 2 significant figures",
+                 "95.0 % of the peak's answered arrivals were the crowd's anonymous refreshes",
+                 "every core planned 70% busy", "charged to the gate's attempts",
+                 "SQLite (one writer", "the spike compressed to 5 s (the real one lasts 30 s)"):
+        assert said in text and said in page.replace("&#x27;", "'"), said
+    assert c["shown_to"] == "2 significant figures"
+    assert all(len(str(n).rstrip("0")) <= 2 for n in c["need_shown"].values())
