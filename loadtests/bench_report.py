@@ -219,23 +219,33 @@ def cpu_table(figures: Figures) -> list[str]:
 
 def capacity_lines(figures: Figures) -> list[str]:
     """The capacity model (loadtests.capacity) for a scale-1 launch from this run's CPU: the
-    peak's request is the sale's live state (g), an admission costs Redis what (b)'s did, the
-    pipeline writes a ticket in at most 1 / (d) s of a core (one consumer, whose wall time per
-    order is at least its CPU per order), and the load generator is wrk, not Locust."""
+    peak's request is the sale's live state (g), an admission costs Redis what (b)'s did,
+    Celery's pipeline writes a ticket in at most 1 / (d) s of a core (one consumer, whose
+    wall time per order is at least its CPU per order) and its risk feed scores an attempt in
+    1 / (risk scoring's attempts per core second) s, and the load generator is wrk, not
+    Locust. Without the risk row (`--risk-rounds 0`) the Celery line says it counts the
+    pipeline alone."""
     b = purchase_key(figures.serving)
     web, redis, generator = figures.cpu("g", "web"), figures.cpu(b, "redis"), \
         figures.cpu("g", "load generator")
     orders_per_s = figures.pipeline.get("orders_per_s")
     if not (web and redis and generator and orders_per_s):
         return []
+    risk = figures.risk.get("attempts_per_core_s")
     costs = capacity.Costs(web_per_request=web / 1e6, redis_per_attempt=redis / 1e6,
                            celery_per_ticket=1 / orders_per_s,
+                           celery_per_attempt=1 / risk if risk else 0.0,
                            locust_per_request=generator / 1e6)
     lines = capacity.describe(costs, capacity.launch_load())
+    celery = (f"risk scoring's {risk:,.0f} attempts per core second for the risk feed's "
+              f"attempts" if risk else
+              "NOT the risk feed's attempts: risk scoring was not timed in this run "
+              "(--risk-rounds 0), so Celery's count is the pipeline's alone, an undercount")
     return ["Capacity of a scale-1 launch from this run's CPU (loadtests.capacity: the peak of "
-            "curve.csv, every buyer pressing buy within 3 s, every unit's ticket written "
-            "within 60 s; (g) per request, (b)'s Redis per attempt, 1 / (d) per ticket, the "
-            "load generator's (g) for Locust's, which costs more):", "",
+            "curve.csv, every buyer pressing buy once within 3 s, every unit's ticket and "
+            "every buyer's attempt through Celery within 60 s; (g) per request, (b)'s Redis "
+            f"per attempt, 1 / (d) per ticket and {celery}, the load generator's (g) for "
+            "Locust's, which costs more):", "",
             *(f"- {line}" for line in lines)]
 
 

@@ -64,8 +64,7 @@ else:
             return
         CROWD.append(Crowd(plan=PLAN, host=environment.host,
                            request_event=environment.events.request,
-                           workers=shopper.LOCUST_WORKERS, arrivals=shopper.ARRIVALS,
-                           arrival=shopper.arrival, unsent=shopper.UNSENT))
+                           workers=shopper.LOCUST_WORKERS, log=shopper.LOG))
         CROWD[0].start()
 
     @events.test_stop.add_listener

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html as escape
 import json
 
-from loadtests.double11.lines import capacity_lines, reach_line, scale_line
+from loadtests.double11.lines import capacity_lines, reach_line, scale_caveat, scale_line
 from loadtests.double11.plan import Plan
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
@@ -149,13 +149,19 @@ def chaos_section(c: dict) -> str:
 
 
 def scale_text(r: dict) -> str:
-    return f"{scale_line(r['run']).strip()}. {reach_line(r['load']).strip()}."
+    reach = "</p><p>".join(escape.escape(line.strip())
+                           for line in reach_line(r["load"]).splitlines())
+    return f"<p>{escape.escape(scale_line(r['run']).strip())}.</p><p>{reach}.</p>"
 
 
 def capacity_section(c: dict) -> str:
     lines = capacity_lines(c)
+    if "unavailable" in c:
+        return f"<h2>Capacity model</h2><p>{escape.escape(lines[0].strip())}</p>"
+    items = "".join(f"<li>{escape.escape(line)}</li>" for line in c.get("assumptions", []))
     return (f"<h2>Capacity model</h2><p>{escape.escape(lines[0].strip())}</p>"
-            + "".join(f"<pre>{escape.escape(line.strip())}</pre>" for line in lines[1:]))
+            + "".join(f"<pre>{escape.escape(line)}</pre>" for line in c["lines"])
+            + (f"<p>Resting on:</p><ul>{items}</ul>" if items else ""))
 
 
 def html(r: dict, plan: Plan) -> str:
@@ -169,8 +175,10 @@ def html(r: dict, plan: Plan) -> str:
         return line_chart(*args, faults=faults, **kwargs)
 
     charts = [
-        chart("Arrivals: planned (curve x B) vs sent (the shoppers' own log)", [
-            ("sent requests/s", s.get("sent_per_s", [])),
+        chart("Arrivals: planned (curve x B) vs answered (the shoppers' own log)", [
+            ("answered requests/s", s.get("answered_per_s", [])),
+            ("of which crowd refreshes", s.get("refresh_per_s", [])),
+            ("tried (answered or not)", s.get("tried_per_s", [])),
             ("planned requests/s", planned_arrivals(plan)),
             ("Locust requests/s (10-s average)", [[h["t"], h["rps"]] for h in hist])],
             plan, y_label="requests/s"),
@@ -210,7 +218,8 @@ font-size:13px;text-align:left}}.bad{{color:#b03a2e;font-weight:bold}}pre{{backg
 <p>{total} shoppers, {r['run']['stock']} units, time scale {plan.time_scale}
 (phases at least {plan.min_phase_s} s), payment window {plan.payment_window_s:.0f} s.
 Locust's own report: <a href="locust.html">locust.html</a>.</p>
-<p>{escape.escape(scale_text(r))}</p>
+<p>{escape.escape(scale_caveat(r["run"]).strip())}.</p>
+{scale_text(r)}
 <h2>Targets</h2>{targets}
 {chaos_section(chaos) if chaos else ""}
 {capacity_section(r.get("capacity") or {})}

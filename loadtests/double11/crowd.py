@@ -10,17 +10,19 @@ to its share of the planned rate with anonymous GETs of the sale's live state.
 The top-up is open loop, with at most MAX_IN_FLIGHT requests outstanding: a stack (or a load
 generator) that cannot keep up shows in the report as arrivals below the plan, never as a
 backlog sent later. What was planned but not sent, for want of a free slot, is counted too.
+The top-up pays for the requests tried (journeys' and its own); only the answered ones are
+arrivals (arrivals.py), so a web tier that refuses every connection is neither flooded nor
+reported as reached.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
-from collections.abc import Callable
 
 import gevent
 from gevent.pool import Pool
 
+from loadtests.double11.arrivals import REFRESH, Log
 from loadtests.double11.plan import Plan
 
 TICK_S = 0.02
@@ -30,9 +32,9 @@ LIVE_NAME = "/sales/[id]/live.json (crowd)"
 
 def top_up(*, credit: float, rate: float, dt: float, sent_since: int) -> tuple[float, int]:
     """The credit carried to the next tick, and how many requests to send now: `rate` per
-    second accrues, every request sent since the last tick (journeys' and the crowd's alike)
-    is paid from it; at most one second of arrivals is owed either way (a deficit the stack
-    could not take is dropped, not sent in a burst later)."""
+    second accrues, every request tried since the last tick (journeys' and the crowd's alike,
+    answered or not) is paid from it; at most one second of arrivals is owed either way (a
+    deficit the stack could not take is dropped, not sent in a burst later)."""
     credit = credit + rate * dt - sent_since
     credit = max(min(credit, max(rate, 1.0)), -max(rate, 1.0))
     due = max(int(credit), 0)
@@ -40,38 +42,36 @@ def top_up(*, credit: float, rate: float, dt: float, sent_since: int) -> tuple[f
 
 
 class Crowd:
-    def __init__(self, *, plan: Plan, host: str, request_event, workers: int,
-                 arrivals: Counter, arrival: Callable[[], None], unsent: Counter) -> None:
+    def __init__(self, *, plan: Plan, host: str, request_event, workers: int, log: Log) -> None:
         from locust.contrib.fasthttp import FastHttpSession  # (importing Locust patches gevent)
 
-        self.plan, self.workers = plan, max(workers, 1)
-        self.arrivals, self.arrival, self.unsent = arrivals, arrival, unsent
+        self.plan, self.workers, self.log = plan, max(workers, 1), log
         self.session = FastHttpSession(host, request_event, None, concurrency=MAX_IN_FLIGHT,
                                        connection_timeout=10.0, network_timeout=30.0)
         self.pool = Pool(MAX_IN_FLIGHT)
         self.path = f"/sales/{plan.sale_id}/live.json"
         self.greenlet: gevent.Greenlet | None = None
 
-    def refresh(self) -> None:
-        self.session.get(self.path, name=LIVE_NAME)
+    def refresh(self, sent_at: float) -> None:
+        reply = self.session.get(self.path, name=LIVE_NAME)
+        self.log.answer(REFRESH, sent_at, reply.status_code)
 
     def run(self) -> None:
         credit, last = 0.0, time.time()
-        seen = sum(self.arrivals.values())
+        seen = self.log.tries
         while last < self.plan.ends:
             gevent.sleep(TICK_S)
             now = time.time()
-            total = sum(self.arrivals.values())
+            total = self.log.tries
             credit, due = top_up(credit=credit, rate=self.plan.planned_rps(now) / self.workers,
                                  dt=now - last, sent_since=total - seen)
-            seen, last = total, now
+            seen, last = total, now     # (what is sent now is paid at the next tick)
             free = self.pool.free_count()
             if due > free:      # every slot in flight: these arrivals are dropped, not owed
                 credit -= due - free
-                self.unsent[int(now)] += due - free
+                self.log.unsent[int(now)] += due - free
             for _ in range(min(due, free)):
-                self.arrival()
-                self.pool.spawn(self.refresh)
+                self.pool.spawn(self.refresh, self.log.sent())
 
     def start(self) -> None:
         self.greenlet = gevent.spawn(self.run)

@@ -12,6 +12,7 @@ from pathlib import Path
 from django.utils import timezone
 
 from antiscalper.models import AttemptSignal, BlacklistEntry, RiskDecision, live_q
+from loadtests.double11.arrivals import Arrivals
 from sales.gate import keys as gate_keys
 
 
@@ -28,7 +29,8 @@ def flagged_accounts(*, sale_id: int) -> tuple[set[int], str]:
 
 def attempts_of(*, sale_id: int, merged: bool = False) -> list[dict]:
     """Every decided purchase attempt the gate logged (its attempts stream), oldest first;
-    `merged`: with the copy the signals drain kept of what the stream no longer holds."""
+    `merged`: with the copy the signals drain kept of what the stream no longer holds (the
+    drain deletes what it moved: a stream still holding some has lost the rest)."""
     client, key = gate_keys.connection(), gate_keys.SaleKeys(sale_id).attempts
     result, start = [], "-"
     while True:
@@ -42,11 +44,12 @@ def attempts_of(*, sale_id: int, merged: bool = False) -> list[dict]:
         start = chunk[-1][0]
     if result and not merged:
         return result
-    # the stream is gone (trimmed, or Redis lost): the copy the signals drain kept; a Redis
-    # that lost part of it (a chaos run) gives its part, and the copy the rest
+    # the stream is gone (drained: the drain deletes what it moved; trimmed; Redis lost): the
+    # copy the signals drain kept; a Redis that lost part of it (a chaos run) gives its part,
+    # and the copy the rest. (Reservations write signal rows of their own: not the gate's.)
     kept = [{"at": int(a.at.timestamp() * 1000), "user": a.user_id, "verdict": a.verdict,
              "ticket": a.ticket} for a in AttemptSignal.objects.filter(sale_id=sale_id)
-            .order_by("at")]
+            .exclude(kind="reservation").order_by("at")]
     seen = {(a["at"], a["user"], a["verdict"]) for a in result}
     return sorted(result + [a for a in kept if (a["at"], a["user"], a["verdict"]) not in seen],
                   key=lambda a: a["at"])
@@ -72,18 +75,14 @@ def errors_at_load(out_dir: Path) -> list[list]:
     return [[*key, n] for key, n in sorted(counts.items())]
 
 
-def arrivals_load(out_dir: Path) -> tuple[dict[int, int], dict[int, int]]:
-    """The requests the Locust processes sent, by the Unix second each was sent (journeys and
-    crowd), and the crowd's planned requests that were dropped for want of a free slot."""
-    sent: Counter = Counter()
-    unsent: Counter = Counter()
+def arrivals_load(out_dir: Path) -> Arrivals:
+    """What the Locust processes tried and what arrived (was answered), by kind and by the
+    Unix second each request was sent (journeys and crowd), and the crowd's planned requests
+    that were dropped for want of a free slot (arrivals.py)."""
+    result = Arrivals()
     for path in sorted(out_dir.glob("labels-*.json")):
-        data = json.loads(path.read_text())
-        for second, n in data.get("arrivals", []):
-            sent[int(second)] += n
-        for second, n in data.get("unsent", []):
-            unsent[int(second)] += n
-    return dict(sent), dict(unsent)
+        result.add(json.loads(path.read_text()))
+    return result
 
 
 def _csv(path: Path) -> list[dict]:

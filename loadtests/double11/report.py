@@ -12,11 +12,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Min, Sum
 from django.utils import timezone
 
 from loadtests import capacity
 from loadtests.double11 import charts
+from loadtests.double11.arrivals import KINDS, REFRESH
 from loadtests.double11.evidence import (
     arrivals_load,
     attempts_of,
@@ -25,7 +27,7 @@ from loadtests.double11.evidence import (
     history,
     labels_load,
 )
-from loadtests.double11.lines import capacity_lines, pct, reach_line, scale_line
+from loadtests.double11.lines import capacity_lines, pct, reach_line, scale_caveat, scale_line
 from loadtests.double11.plan import (
     GENUINE_PERSONAS,
     PERSONAS,
@@ -55,32 +57,52 @@ def per_second(moments: list[float]) -> list[list[float]]:
     return [[t, buckets[t]] for t in range(min(buckets), max(buckets) + 1)] if buckets else []
 
 
-def peak_reach(plan: Plan, sent: dict[int, int], unsent: dict[int, int] | None = None) -> dict:
+def peak_reach(plan: Plan, answered: dict[int, int], unsent: dict[int, int] | None = None, *,
+               tried: dict[int, int] | None = None,
+               by_kind: dict[str, dict[int, int]] | None = None,
+               gate_attempts: list[float] | None = None) -> dict:
     """Achieved / planned arrivals at the peak: over the whole seconds inside the plan's peak
-    phase (the spike), the requests the Locust processes recorded sending against the plan's
-    (`Plan.planned_rps`). Locust's own requests/s is a 10-s moving average, which a 5-s spike
-    would flatten, hence the shoppers' own log."""
+    phase (the spike), the requests the web tier answered (`answered`: by the second each
+    was sent; arrivals.py) against the plan's (`Plan.planned_rps`); `tried` adds what was sent,
+    answered or not. Locust's own requests/s is a 10-s moving average, which a 5-s spike
+    would flatten, hence the shoppers' own log.
+
+    What arrived is mostly one kind: `by_kind` (arrivals.KINDS) gives each kind's rate and
+    the refreshes' share of the answered arrivals, and `gate_attempts` (the Unix moments of
+    the attempts the gate decided) the purchase attempts a second at the gate."""
     peak = plan.peak
     first = math.ceil(plan.t0 + peak.starts_s)
     last = max(math.floor(plan.t0 + peak.ends_s), first + 1)
     seconds = range(first, last)
     planned = sum(plan.planned_rps(second + 0.5) for second in seconds)
-    achieved = sum(sent.get(second, 0) for second in seconds)
-    return {"phase": peak.name, "from_s": round(first - plan.t0, 2),
-            "to_s": round(last - plan.t0, 2), "seconds": len(seconds),
-            "planned_rps": round(planned / len(seconds), 1),
-            "achieved_rps": round(achieved / len(seconds), 1),
-            "ratio": _ratio(achieved, planned) if sent else None,
-            "best_second_rps": max((sent.get(second, 0) for second in seconds), default=0),
-            "unsent": sum((unsent or {}).get(second, 0) for second in seconds)}
+    achieved = sum(answered.get(second, 0) for second in seconds)
+    result = {"phase": peak.name, "from_s": round(first - plan.t0, 2),
+              "to_s": round(last - plan.t0, 2), "seconds": len(seconds),
+              "planned_rps": round(planned / len(seconds), 1),
+              "achieved_rps": round(achieved / len(seconds), 1),
+              "ratio": _ratio(achieved, planned) if achieved else None,
+              "best_second_rps": max((answered.get(second, 0) for second in seconds),
+                                     default=0),
+              "unsent": sum((unsent or {}).get(second, 0) for second in seconds)}
+    if tried is not None:
+        result["tried_rps"] = round(sum(tried.get(s, 0) for s in seconds) / len(seconds), 1)
+    if by_kind is not None:
+        counts = {kind: sum(by_kind.get(kind, {}).get(s, 0) for s in seconds) for kind in KINDS}
+        result["by_kind_rps"] = {kind: round(n / len(seconds), 1) for kind, n in counts.items()}
+        result["refresh_share"] = _ratio(counts[REFRESH], achieved)
+    if gate_attempts is not None:
+        result["gate_attempts_rps"] = round(
+            sum(1 for at in gate_attempts if first <= at < last) / len(seconds), 1)
+    return result
 
 
-def arrivals_series(plan: Plan, sent: dict[int, int]) -> tuple[list, list]:
-    """Requests sent per second and the plan's, as [[seconds from T0, requests/s], ...]."""
-    if not sent:
+def arrivals_series(plan: Plan, answered: dict[int, int]) -> tuple[list, list]:
+    """Requests answered per second (by the second each was sent) and the plan's, as
+    [[seconds from T0, requests/s], ...]."""
+    if not answered:
         return [], []
-    seconds = range(min(sent), max(sent) + 1)
-    return ([[second - plan.t0, sent.get(second, 0)] for second in seconds],
+    seconds = range(min(answered), max(answered) + 1)
+    return ([[second - plan.t0, answered.get(second, 0)] for second in seconds],
             [[second - plan.t0, round(plan.planned_rps(second + 0.5), 1)] for second in seconds])
 
 
@@ -96,20 +118,29 @@ def _used(a: dict, b: dict, tier: str) -> float:
     return max(b["cpu"].get(tier, 0.0) - a["cpu"].get(tier, 0.0), 0.0)
 
 
-def run_capacity(plan: Plan, series: list[dict], sent: dict[int, int], attempts: list[dict],
-                 rush_tickets: int, rush_settled_s: float | None, stock: int) -> dict:
+def run_capacity(plan: Plan, series: list[dict], answered: dict[int, int], attempts: list[dict],
+                 rush_tickets: int, rush_settled_s: float | None, stock: int,
+                 rush_drained_s: float | None = None) -> dict:
     """The capacity model (loadtests.capacity) for a scale-1 launch, from this run: each tier's
-    CPU over the rush (the spike and the decay) from /proc, divided by what it handled."""
+    CPU over the rush (the spike and the decay) from /proc, divided by what it handled.
+
+    Celery's work for the rush goes on after it: its tickets are written (`rush_settled_s`)
+    and its attempts drained into the risk engine (`rush_drained_s`, None when not seen) some
+    seconds later. Its CPU is counted from the rush's start until the rush is over and both
+    are done, less what it spends idle (beat's sweeps and watches, as measured over the wait
+    phase), and charged to the rush's attempts (capacity.py: one worker does both, so a
+    replay cannot tell them apart)."""
     t0 = plan.t0
     start, end = plan.at(plan.peak.name) - t0, plan.end_of("decay") - t0
     a, b = _point(series, start, before=True), _point(series, end, before=False)
     if a is None or b is None:
         return {"unavailable": "no CPU samples around the rush (not Linux, or a chaos run)"}
-    requests = sum(n for second, n in sent.items() if a["t"] <= second + 0.5 - t0 < b["t"])
+    requests = sum(n for second, n in answered.items()
+                   if a["t"] <= second + 0.5 - t0 < b["t"])
     tried = sum(1 for x in attempts if a["t"] <= x["at"] / 1000 - t0 < b["t"])
-    # Celery from the rush until its tickets were written, less what it spends idle (beat's
-    # sweeps and watches), as measured over the wait phase
-    c = _point(series, rush_settled_s if rush_settled_s is not None else end, before=False) or b
+    done_s = max([end] + [s for s in (rush_settled_s, rush_drained_s) if s is not None])
+    c = _point(series, done_s, before=False) or _point(series, series[-1]["t"], before=True)
+    c = c if c["t"] >= b["t"] else b
     w1, w2 = _point(series, plan.at("wait") - t0, before=False), _point(series, 0, before=True)
     idle = (_used(w1, w2, "celery") / (w2["t"] - w1["t"])
             if w1 and w2 and w2["t"] > w1["t"] else 0.0)
@@ -119,16 +150,18 @@ def run_capacity(plan: Plan, series: list[dict], sent: dict[int, int], attempts:
                                f"{tried} attempts, {rush_tickets} tickets)"}
     costs = capacity.Costs(web_per_request=_used(a, b, "web") / requests,
                            redis_per_attempt=_used(a, b, "redis") / tried,
-                           celery_per_ticket=celery / rush_tickets,
+                           celery_per_ticket=0.0, celery_per_attempt=celery / tried,
                            locust_per_request=_used(a, b, "locust") / requests)
-    peak = peak_reach(plan, sent)
+    peak = peak_reach(plan, answered)
     shoppers_1 = RESERVATIONS_AT_SCALE_1 / max(len(plan.accounts), 1)
     peak_tried = sum(1 for x in attempts if peak["from_s"] <= x["at"] / 1000 - t0 < peak["to_s"])
     load = capacity.Load(
         peak_rps=planned_peak_rps(scale=1.0),
         peak_attempts_rps=peak_tried / max(peak["seconds"], 1) * shoppers_1,
-        tickets_per_s=rush_tickets * UNITS_AT_SCALE_1 / max(stock, 1) / capacity.SETTLE_S)
+        tickets_per_s=rush_tickets * UNITS_AT_SCALE_1 / max(stock, 1) / capacity.SETTLE_S,
+        rush_attempts_per_s=tried * shoppers_1 / capacity.SETTLE_S)
     return {"window_s": [a["t"], b["t"]], "celery_until_s": c["t"],
+            "rush_tickets_settled_s": rush_settled_s, "rush_attempts_drained_s": rush_drained_s,
             "celery_idle_cpu_per_s": round(idle, 4),
             "handled": {"requests": requests, "attempts": tried, "rush_tickets": rush_tickets},
             "cpu_s": {tier: round(_used(a, b, tier), 2) for tier in ("web", "redis", "locust")}
@@ -136,7 +169,59 @@ def run_capacity(plan: Plan, series: list[dict], sent: dict[int, int], attempts:
             "costs_us": {k: round(v * 1e6, 1) for k, v in asdict(costs).items()},
             "scale_1_load": {k: round(v, 1) for k, v in asdict(load).items()},
             "headroom": capacity.HEADROOM, "need": capacity.need(costs, load),
+            "need_shown": capacity.shown(capacity.need(costs, load)),
+            "shown_to": f"{capacity.SHOWN_FIGURES} significant figures",
             "lines": capacity.describe(costs, load)}
+
+
+def capacity_assumptions(plan: Plan, reach: dict, database: str) -> list[str]:
+    """What the replay's capacity figures rest on, said where they are printed."""
+    share = reach.get("refresh_share")
+    spike_s = plan.peak.ends_s - plan.peak.starts_s
+    sqlite = database == "sqlite"
+    return [
+        f"precision: counts and costs to {capacity.SHOWN_FIGURES} significant figures; on "
+        "these shared cores they swing by about 30 % from one run to the next",
+        f"request mix: web and Locust CPU per request is this run's mix, in which "
+        f"{pct(share)} of the peak's answered arrivals were the crowd's anonymous refreshes "
+        f"of the live state (the cheapest answer, cached); a launch whose peak holds more "
+        f"purchases costs more a request, and a CDN in front of the live state would take "
+        f"most of the web count away (the model counts on none)",
+        f"headroom: every core planned {capacity.HEADROOM:.0%} busy at the peak",
+        "Redis: all of its CPU over the rush (ticket polls, Celery's broker, beat, the risk "
+        "feed's reads) charged to the gate's attempts, which overstates an attempt; a shard "
+        "is one core, and one sale's stock is one key (more than one shard means splitting "
+        "it, issue 17)",
+        f"Celery: its pipeline and its risk feed together, charged per attempt, done within "
+        f"{capacity.SETTLE_S:.0f} s of T0; measured on "
+        + ("SQLite (one writer, a commit per batch: a launch runs PostgreSQL, where `make "
+           "bench`'s pipeline and risk rows measure these apart)" if sqlite else
+           f"{database}")
+        + "; at a handful of tickets and attempts its fixed costs (a batch, a task) weigh most",
+        f"time: the spike compressed to {spike_s:g} s (the real one lasts "
+        f"{plan.peak.real_ends_s - plan.peak.real_starts_s:g} s) and bots retrying every "
+        f"{plan.bot_pause_s:g} s move the attempts a second at the peak, the first upwards",
+    ]
+
+
+def rush_drained(series: list[dict], attempts: list[dict], rush_end: float,
+                 t0: float) -> float | None:
+    """When the risk feed had moved every attempt decided before the rush's end into the
+    anti-scalper signals: the first sample whose count of them (`signals_rush`) reaches the
+    gate's, in seconds from T0; None if no sample saw it."""
+    due = sum(1 for x in attempts if x["at"] / 1000 < rush_end)
+    return next((g["t"] for g in series if due and g.get("signals_rush") is not None
+                 and g["signals_rush"] >= due), None)
+
+
+def operators(plan: Plan) -> dict[str, dict]:
+    """The fleets of this plan: how many operators drive how many accounts, per persona."""
+    result = {}
+    for persona in SCALPER_PERSONAS:
+        accounts = [a for a in plan.accounts if a is not None and a.persona == persona]
+        result[persona] = {"operators": len({a.operator for a in accounts}),
+                           "accounts": len(accounts)}
+    return result
 
 
 def detection(labels: dict[str, dict], flagged: set[int], ids: dict[str, int]) -> dict:
@@ -189,7 +274,7 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
                                                order__created_at__gt=first_return) \
             .aggregate(u=Sum("quantity"))["u"] or 0
 
-    attempts = attempts_of(sale_id=sale.pk, merged=chaos is not None)
+    attempts = attempts_of(sale_id=sale.pk, merged=True)
     verdicts = Counter(a["verdict"] for a in attempts)
     sold_out_t = next((g["t"] for g in series if g["t"] >= 0 and g["stock_left"] == 0), None)
     admitted_at = {a["ticket"]: a["at"] / 1000 for a in attempts if a["verdict"] == "admitted"}
@@ -217,8 +302,9 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
     hist = history(out_dir, t0)
     wait = [h["rps"] for h in hist if plan.at("wait") - t0 <= h["t"] < 0]
     baseline = statistics.median(wait) if wait else None
-    sent, unsent = arrivals_load(out_dir)
-    sent_per_s, planned_per_s = arrivals_series(plan, sent)
+    arrivals = arrivals_load(out_dir)
+    answered = arrivals.answered
+    answered_per_s, planned_per_s = arrivals_series(plan, answered)
 
     if chaos is not None:
         # The gate's ticket counter restarts with Redis: count the shoppers' 202s instead,
@@ -240,7 +326,8 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
                             "arrivals_x_b": p.arrivals_x_b, "real": [p.real_starts_s,
                                                                      p.real_ends_s]}
                            for p in plan.phases],
-                "personas": dict(Counter(label["persona"] for label in labels.values()))},
+                "personas": dict(Counter(label["persona"] for label in labels.values())),
+                "operators": operators(plan)},
         "invariants": {
             "units_sold": held.total, "stock": sale.stock,
             "oversell": max(0, held.total - sale.stock),
@@ -266,14 +353,22 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
         "load": {"endpoints": endpoints(out_dir), "baseline_rps": baseline,
                  "planned_baseline_rps": plan.baseline_rps,
                  "peak_rps": max((h["rps"] for h in hist), default=None),
-                 "peak_reach": peak_reach(plan, sent, unsent),
-                 "requests_sent": sum(sent.values()), "crowd_unsent": sum(unsent.values()),
+                 "peak_reach": peak_reach(plan, answered, arrivals.unsent,
+                                          tried=arrivals.tried, by_kind=arrivals.by_kind,
+                                          gate_attempts=[a["at"] / 1000 for a in attempts]),
+                 "requests_answered": sum(answered.values()),
+                 "requests_tried": sum(arrivals.tried.values()),
+                 "crowd_unsent": sum(arrivals.unsent.values()),
                  "client_errors": client_errors},
         "units": {"by_persona": dict(units_by_persona),
                   "scalper_share": _ratio(scalper_units, held.total)},
         "detection": detect,
         "series": {"gate": series, "locust": hist,
-                   "sent_per_s": sent_per_s, "planned_per_s": planned_per_s,
+                   "answered_per_s": answered_per_s, "planned_per_s": planned_per_s,
+                   "tried_per_s": [[second - t0, n] for second, n in
+                                   sorted(arrivals.tried.items())],
+                   "refresh_per_s": [[second - t0, n] for second, n in
+                                     sorted(arrivals.kind(REFRESH).items())],
                    "admissions_per_s": per_second([a["at"] / 1000 - t0 for a in attempts
                                                    if a["verdict"] == "admitted"]),
                    "attempts_per_s": per_second([a["at"] / 1000 - t0 for a in attempts]),
@@ -284,8 +379,12 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
         result["chaos"] = chaos
         result["capacity"] = {"unavailable": "a chaos run restarts Redis and kills workers"}
     else:
-        result["capacity"] = run_capacity(plan, series, sent, attempts, len(rush_settled),
-                                          drain_s, sale.stock)
+        result["capacity"] = run_capacity(plan, series, answered, attempts, len(rush_settled),
+                                          drain_s, sale.stock,
+                                          rush_drained(series, attempts, rush_end, t0))
+        if "unavailable" not in result["capacity"]:
+            result["capacity"]["assumptions"] = capacity_assumptions(
+                plan, result["load"]["peak_reach"], connection.vendor)
     result["targets"] = targets(result)
     (out_dir / "report.json").write_text(json.dumps(result, indent=1, default=str))
     (out_dir / "report.html").write_text(charts.html(result, plan))
@@ -327,6 +426,7 @@ def summary(r: dict) -> str:
     lines = [
         f"Double-11 replay: sale {r['run']['sale_id']}, {r['run']['scale_shoppers']} shoppers "
         f"{r['run']['personas']}, {inv['stock']} units",
+        scale_caveat(r["run"]),
         f"  units sold {inv['units_sold']} of {inv['stock']}   oversell {inv['oversell']}   "
         f"per-user limit violations {inv['limit_violations']}",
         f"  tickets admitted {inv['tickets_admitted']}  confirmed {inv['tickets_confirmed']}  "

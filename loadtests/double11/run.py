@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
 from antiscalper import mirror
+from antiscalper.models import AttemptSignal
 from loadtests import cputime
 from loadtests.double11 import plan as model
 from loadtests.double11.crowd import MAX_IN_FLIGHT
@@ -135,11 +136,16 @@ def scale_pick(capacity_rps: float, *, margin: float = AUTO_MARGIN) -> float:
     return max(fitting) if fitting else AUTO_SCALES[0]
 
 
+class ProbeFailed(RuntimeError):
+    """`--scale auto` measured no answers: there is no scale to choose, the run stops."""
+
+
 def capacity_probe(stack: Stack, options: Options, out_dir: Path) -> float:
-    """Requests/s the stack answers for the peak's request (the sale's live state) from the
-    replay's own Locust client, measured for `options.probe_s`: its slowest whole second after
-    the first two (on a shared machine the rate drifts by tens of percent from one second to
-    the next, and the spike may meet the slowest of them)."""
+    """Requests/s the stack answers for the peak's request (the sale's live state, HTTP 200)
+    from the replay's own Locust client, measured for `options.probe_s`: its slowest whole
+    second after the first two (on a shared machine the rate drifts by tens of percent from
+    one second to the next, and the spike may meet the slowest of them). Raises ProbeFailed,
+    naming the probe's log, when the probe failed, timed out or measured no answers."""
     seed_catalog()
     now = timezone.now()
     sale = services.sale_create(
@@ -153,23 +159,56 @@ def capacity_probe(stack: Stack, options: Options, out_dir: Path) -> float:
             "--host", stack.url, "--only-summary", "--exit-code-on-error", "0"]
     if options.locust_workers:
         argv += ["--processes", str(options.locust_workers)]
-    env = {**os.environ, "D11_PROBE_PATH": f"/sales/{sale.pk}/live.json",
-           "D11_PROBE_OUT": str(probe_dir), "PYTHONPATH": str(settings.BASE_DIR)}
-    with open(out_dir / "logs" / "probe.log", "ab") as log:
-        subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
-                       cwd=settings.BASE_DIR, timeout=options.probe_s + 60, check=False)
-    sent: dict[int, int] = {}
+    path = f"/sales/{sale.pk}/live.json"
+    env = {**os.environ, "D11_PROBE_PATH": path, "D11_PROBE_OUT": str(probe_dir),
+           "PYTHONPATH": str(settings.BASE_DIR)}
+    log_path = out_dir / "logs" / "probe.log"
+    where = f"{stack.url}{path}"
+    with open(log_path, "ab") as log:
+        try:
+            done = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                  cwd=settings.BASE_DIR, timeout=options.probe_s + 60,
+                                  check=False)
+        except subprocess.TimeoutExpired:
+            raise ProbeFailed(f"--scale auto: the capacity probe of {where} did not finish "
+                              f"within {options.probe_s + 60:g} s; see {log_path}") from None
+    if done.returncode:
+        raise ProbeFailed(f"--scale auto: the capacity probe of {where} exited with "
+                          f"{done.returncode}; see {log_path}")
+    answered, tried = probe_read(probe_dir)
+    capacity = probe_rate(answered)
+    if capacity <= 0:
+        statuses = ", ".join(f"{'no answer' if s == '0' else s}: {n:,}"
+                             for s, n in sorted(tried.items())) or "nothing sent"
+        total = sum(answered.values())
+        what = ("got no answer (no HTTP 200 of the live state" if not total else
+                f"got too few answers to measure ({total:,} HTTP 200, and none in some whole "
+                f"second after the ramp")
+        raise ProbeFailed(f"--scale auto: the capacity probe of {where} {what} in "
+                          f"{options.probe_s:g} s; tried, by status: {statuses}), so there is "
+                          f"no scale to choose; see {log_path}")
+    return capacity
+
+
+def probe_read(probe_dir: Path) -> tuple[dict[int, int], dict[str, int]]:
+    """The probe's 200s by the second, and what it tried by status, summed over processes."""
+    answered: dict[int, int] = {}
     for path in probe_dir.glob("probe-*.json"):
         for second, n in json.loads(path.read_text()):
-            sent[second] = sent.get(second, 0) + n
-    return probe_rate(sent)
+            answered[second] = answered.get(second, 0) + n
+    tried: dict[str, int] = {}
+    for path in probe_dir.glob("tried-*.json"):
+        for status, n in json.loads(path.read_text()).items():
+            tried[status] = tried.get(status, 0) + n
+    return answered, tried
 
 
-def probe_rate(sent: dict[int, int]) -> float:
+def probe_rate(answered: dict[int, int]) -> float:
     """The slowest whole second of a probe, its first two (the ramp) and its last (partial)
-    left out."""
-    seconds = sorted(sent)[2:-1]
-    return float(min(sent[s] for s in seconds)) if seconds else 0.0
+    left out; a second inside that span with no answer at all is a slowest second of 0."""
+    seconds = sorted(answered)
+    inside = range(seconds[2], seconds[-1]) if len(seconds) >= 3 else range(0)
+    return float(min(answered.get(s, 0) for s in inside)) if inside else 0.0
 
 
 def scale_choose(stack: Stack, options: Options, out_dir: Path,
@@ -183,7 +222,7 @@ def scale_choose(stack: Stack, options: Options, out_dir: Path,
               "fits": planned <= AUTO_MARGIN * capacity}
     shoppers, stock, _ = model.sizes(scale=scale)
     say(f"--scale auto: the stack answered {capacity:,.0f} requests/s of the peak's request "
-        f"in its slowest second (the sale's live state, {PROBE_USERS} Locust users, "
+        f"with a 200 in its slowest second (the sale's live state, {PROBE_USERS} Locust users, "
         f"{options.probe_s:g} s); scale "
         f"{scale_text(scale)} ({shoppers} shoppers, {stock} units) plans "
         f"{planned:,.0f}/s at the peak, "
@@ -204,12 +243,21 @@ def sample(plan: model.Plan, started: float) -> dict:
         return {"t": round(now - plan.t0, 2), "phase": phase.name if phase else "",
                 "error": type(error).__name__, "elapsed": round(now - started, 1),
                 **dict.fromkeys(("stock_left", "fcode_left", "queued", "admitted", "orders",
-                                 "paid", "expired", "rejected"))}
+                                 "paid", "expired", "rejected", "attempts_undrained",
+                                 "signals_rush"))}
 
 
 def _sample(plan: model.Plan, started: float) -> dict:
+    """... and the risk feed: the attempts still in the gate's stream (the drain deletes what
+    it moved) and the rush's attempts (decided before the decay's end) it has moved into the
+    anti-scalper signals (AttemptSignal rows; reservations write theirs directly)."""
     state = admission.state(sale_id=plan.sale_id)
-    admitted = int(gate_keys.connection().get(gate_keys.SaleKeys(plan.sale_id).seq) or 0)
+    keys = gate_keys.SaleKeys(plan.sale_id)
+    admitted = int(gate_keys.connection().get(keys.seq) or 0)
+    undrained = gate_keys.connection().xlen(keys.attempts)
+    rush_end = datetime.fromtimestamp(plan.end_of("decay"), tz=UTC)
+    signals = AttemptSignal.objects.filter(sale_id=plan.sale_id, at__lt=rush_end) \
+        .exclude(kind="reservation").count()
     statuses = dict(Order.objects.filter(sale_id=plan.sale_id).values_list("status")
                     .annotate(n=Count("id")).values_list("status", "n"))
     now = time.time()
@@ -219,6 +267,7 @@ def _sample(plan: model.Plan, started: float) -> dict:
             "queued": state.queued, "admitted": admitted, "orders": sum(statuses.values()),
             "paid": statuses.get("paid", 0), "expired": statuses.get("expired", 0),
             "rejected": RejectedTicket.objects.filter(sale_id=plan.sale_id).count(),
+            "attempts_undrained": undrained, "signals_rush": signals,
             "elapsed": round(now - started, 1)}
 
 
@@ -289,8 +338,9 @@ def tiers_cpu(stack: Stack, locusts: list[subprocess.Popen]) -> dict[str, float]
 def watch(plan: model.Plan, master: subprocess.Popen, out_dir: Path, say: Callable[[str], None],
           series: list[dict], *, drain_timeout: float = 90,
           cpu: Callable[[], dict | None] | None = None) -> None:
-    """Sample every second while Locust runs, then until every admitted ticket is settled;
-    `cpu` adds each tier's CPU seconds so far to every sample."""
+    """Sample every second while Locust runs, then until every admitted ticket is settled
+    and every attempt drained into the risk engine; `cpu` adds each tier's CPU seconds so far
+    to every sample."""
     started, shown = time.time(), 0.0
     drained_since = None
     while True:
@@ -304,14 +354,16 @@ def watch(plan: model.Plan, master: subprocess.Popen, out_dir: Path, say: Callab
                 f"record unreachable for this sample)")
             time.sleep(1.0)
             continue
-        settled = point["orders"] + point["rejected"] >= point["admitted"] and not point["queued"]
+        settled = (point["orders"] + point["rejected"] >= point["admitted"]
+                   and not point["queued"] and not point["attempts_undrained"])
         if time.time() - shown >= 3 or not running:
             shown = time.time()
             say(f"T{point['t']:+7.1f}s {point['phase'] or ('done' if not running else '-'):8}"
                 f" users {_users_now(out_dir):>5}  stock {point['stock_left']}"
                 f"+{point['fcode_left']}f  queue {point['queued']:>4}  admitted "
                 f"{point['admitted']:>4}  orders {point['orders']:>4}  paid {point['paid']:>4}"
-                f"  expired {point['expired']:>3}  rejected {point['rejected']:>3}")
+                f"  expired {point['expired']:>3}  rejected {point['rejected']:>3}  attempts "
+                f"undrained {point['attempts_undrained']:>4}")
         if not running and master.returncode and time.time() < plan.ends - 2:
             raise RuntimeError(f"Locust exited with {master.returncode} before the run ended; "
                                f"see {out_dir / 'logs' / 'locust.log'}")

@@ -22,6 +22,7 @@ import gevent
 from locust import constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
+from loadtests.double11 import arrivals
 from loadtests.double11.plan import WAIT_POLL_S, Account, Plan
 
 PLAN = Plan.load(Path(os.environ["D11_PLAN"])) if os.environ.get("D11_PLAN") else None
@@ -31,10 +32,10 @@ LABELS: dict[str, dict] = {}
 ERRORS: Counter = Counter()
 # 5xx answers by the second they came (a chaos run lines them up with its faults).
 ERRORS_AT: Counter = Counter()
-# The arrivals: requests this process sent, by the second each was sent (the journeys' and the
-# crowd's), so that the report compares what was sent with what the plan asked for.
-ARRIVALS: Counter = Counter()
-UNSENT: Counter = Counter()     # the crowd's planned requests dropped (every slot in flight)
+# What this process tried and what arrived (was answered), by kind and by the second each
+# request was sent (the journeys' and the crowd's), so that the report compares what arrived
+# with what the plan asked for (arrivals.py).
+LOG = arrivals.Log()
 _claimed: Counter = Counter()
 
 SALE = "/api/v1/sales/[id]"
@@ -45,13 +46,8 @@ def accounts_of(persona: str) -> list[Account]:
     return [a for a in PLAN.accounts if a.persona == persona] if PLAN else []
 
 
-def arrival() -> None:
-    """Count one request sent now."""
-    ARRIVALS[int(time.time())] += 1
-
-
 def labels_write(environment, **_) -> None:
-    if PLAN is None or not (LABELS or ARRIVALS):
+    if PLAN is None or not (LABELS or LOG):
         return
     index = getattr(environment.runner, "worker_index", 0) if environment.runner else 0
     path = Path(PLAN.out_dir) / f"labels-{index}-{os.getpid()}.json"
@@ -59,8 +55,7 @@ def labels_write(environment, **_) -> None:
     errors_at = [[second, status, code, n]
                  for (second, status, code), n in sorted(ERRORS_AT.items())]
     path.write_text(json.dumps({"labels": LABELS, "errors": errors, "errors_at": errors_at,
-                                "arrivals": sorted(ARRIVALS.items()),
-                                "unsent": sorted(UNSENT.items())}))
+                                **LOG.dump()}))
 
 
 events.test_stop.add_listener(labels_write)
@@ -115,10 +110,12 @@ class Shopper(FastHttpUser):
             headers["Authorization"] = f"Bearer {self.token}"
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
-        arrival()
+        sent_at = LOG.sent()
         with self.client.request(method, path, name=name or path, json=body, headers=headers,
                                  catch_response=True) as reply:
             status = reply.status_code
+            LOG.answer(arrivals.PURCHASE if name == PURCHASE else arrivals.OTHER, sent_at,
+                       status)
             try:
                 data = reply.json() if reply.text else {}
             except ValueError:

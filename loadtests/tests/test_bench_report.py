@@ -132,5 +132,24 @@ def test_the_bench_states_the_capacity_of_a_launch_from_its_own_cpu_per_request(
     text = _text(figures)
 
     assert "Capacity of a scale-1 launch from this run's CPU" in text
-    assert "- web cores: " in text and "x 554 us per request / 70% of a core" in text
-    assert "x 161 us per attempt" in text and "x 167 us per ticket" in text
+    assert "- web cores: " in text and "x 550 us per request / 70% of a core" in text
+    assert "x 160 us per attempt" in text and "x 170 us per ticket" in text
+    # Celery: the pipeline's tickets and the risk feed's attempts, at the bench's own figures
+    # (1 / 6,000 orders/s, 1 / 10,500 attempts per core second)
+    celery = next(line for line in text.splitlines() if line.startswith("- Celery workers"))
+    assert "1,330 tickets/s x 170 us per ticket + 15,700 attempts/s x 95 us per attempt" \
+        in celery, celery
+    assert "risk scoring's 10,500 attempts per core second" in text
+
+
+def test_without_the_risk_row_the_bench_says_celery_counts_the_pipeline_alone():
+    figures = _figures(b=[900.0], g=[1300.0])
+    figures.risk = {}
+    for key, cpu in (("b:granian", {"web": 884, "redis": 161, "postgres": 0,
+                                    "load generator": 85}),
+                     ("g", {"web": 554, "redis": 2, "postgres": 6, "load generator": 87})):
+        figures.rounds[key][0]["cpu_us"] = cpu
+
+    text = _text(figures)
+
+    assert "NOT the risk feed's attempts" in text and "an undercount" in text

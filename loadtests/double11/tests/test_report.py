@@ -12,9 +12,14 @@ from loadtests.double11.plan import Plan, timeline
 from loadtests.double11.run import Options, prepare
 
 
-def arrivals_written(path, seconds: range, per_second: int) -> None:
+def arrivals_written(path, seconds: range, per_second: int, *, refused: int = 0) -> None:
+    """A process's log: `per_second` answered (all but 3 of them refreshes) and `refused`
+    more tried, in every second."""
     path.write_text(json.dumps({"labels": {}, "errors": [], "errors_at": [],
-                                "arrivals": [[s, per_second] for s in seconds],
+                                "tried": [[s, per_second + refused] for s in seconds],
+                                "arrivals": [[s, kind, n] for s in seconds for kind, n in
+                                             (("refresh", per_second - 3), ("purchase", 2),
+                                              ("other", 1))],
                                 "unsent": [[seconds[0], 7]]}))
 
 
@@ -25,7 +30,9 @@ def test_achieved_over_planned_at_the_peak_is_the_recorded_arrivals_against_the_
     planned = plan.planned_rps(spike[0] + 0.5)
     # two Locust processes, each sent a third of the plan in every second of the spike
     arrivals_written(tmp_path / "labels-0-1.json", spike, round(planned / 3))
-    arrivals_written(tmp_path / "labels-1-2.json", spike, round(planned / 3))
+    # the other process was refused a third of the plan besides: tried, never arrived
+    arrivals_written(tmp_path / "labels-1-2.json", spike, round(planned / 3),
+                     refused=round(planned / 3))
 
     result = report.build(plan, [], tmp_path)
 
@@ -34,9 +41,32 @@ def test_achieved_over_planned_at_the_peak_is_the_recorded_arrivals_against_the_
     assert reach["planned_rps"] == pytest.approx(planned, rel=0.01)
     assert reach["ratio"] == pytest.approx(2 / 3, abs=0.01)
     assert reach["unsent"] == 14
+    assert reach["tried_rps"] == pytest.approx(planned, rel=0.01)
     row = next(t for t in result["targets"] if t["target"].startswith("arrivals at the peak"))
     assert row["met"] is False
     assert "66.6 %" in lines.reach_line(result["load"]) and "planned" in report.summary(result)
+    # what arrived: nearly all refreshes of the live state; no purchase reached the gate here
+    per = round(planned / 3)
+    assert reach["refresh_share"] == pytest.approx((per - 3) / per, abs=1e-3)
+    assert reach["by_kind_rps"] == {"refresh": 2 * (per - 3), "purchase": 4, "other": 2}
+    assert reach["gate_attempts_rps"] == 0.0
+    share = f"{(per - 3) / per * 100:.1f} %"
+    for text in (report.summary(result), (tmp_path / "report.html").read_text()):
+        assert f"refreshes of the live state (anonymous, the cheapest answer, cached) {share}" \
+            in text
+        assert "4/s answered, 0/s purchase attempts at the gate" in text
+    assert json.loads((tmp_path / "report.json").read_text())["load"]["peak_reach"][
+        "refresh_share"] == reach["refresh_share"]
+    # the header says what this scale leaves of the scalper figures
+    ops = result["run"]["operators"]
+    assert ops["scalper"]["operators"] >= 1 and ops["stealth"]["operators"] >= 1
+    scalpers = ops["scalper"]["accounts"] + ops["stealth"]["accounts"]
+    caveat = report.summary(result).splitlines()[1]
+    assert caveat.startswith(f"  at this scale (0.00005): {len(plan.accounts)} shoppers, "
+                             f"{result['run']['stock']} units, "), caveat
+    assert f"the scalper share is of {result['run']['stock']} units (one unit is " in caveat
+    assert f"recall of {scalpers} scalper accounts (one account is " in caveat
+    assert "a handful, not rates" in (tmp_path / "report.html").read_text()
 
 
 @pytest.mark.django_db
@@ -76,6 +106,39 @@ def test_the_capacity_model_divides_each_tiers_measured_cpu_by_what_it_handled(t
     assert c["costs_us"]["redis_per_attempt"] == pytest.approx(0.2 / 200 * 1e6, rel=1e-3)
     idle = 0.1 / (-1.0 - wait)      # Celery's CPU a second while nobody buys
     busy = 1.0 - idle * (rush_end + 2)
-    assert c["costs_us"]["celery_per_ticket"] == pytest.approx(busy / 8 * 1e6, rel=1e-3)
+    # Celery: both kinds of its work, charged to the rush's attempts
+    assert c["costs_us"]["celery_per_attempt"] == pytest.approx(busy / 200 * 1e6, rel=1e-3)
+    assert c["costs_us"]["celery_per_ticket"] == 0.0
     assert c["scale_1_load"]["tickets_per_s"] == pytest.approx(8 * 80_000 / 4 / 60, rel=1e-3)
+    shoppers_1 = 1_108_192 / 100
+    assert c["scale_1_load"]["rush_attempts_per_s"] == pytest.approx(200 * shoppers_1 / 60,
+                                                                      rel=1e-3)
     assert set(c["need"]) == {"web_cores", "redis_shards", "celery_workers", "locust_workers"}
+
+
+def test_the_capacity_section_states_its_precision_and_what_it_rests_on(tmp_path):
+    from loadtests.double11 import charts
+
+    plan = Plan(sale_id=1, t0=1_000_000.0, ends_at=1_000_300.0, time_scale=0.05,
+                min_phase_s=5.0, payment_window_s=90.0, per_user_limit=2, password="x",
+                accounts=[None] * 100, out_dir=str(tmp_path), baseline_rps=40.0,
+                phases=timeline(time_scale=0.05, min_phase_s=5.0))
+    rush_end = plan.end_of("decay") - plan.t0
+    series = [{"t": t, "cpu": {"web": w, "redis": 0.1 * w, "celery": w / 4, "locust": w}}
+              for t, w in ((plan.at("wait") - plan.t0, 1.0), (-1.0, 2.0), (rush_end + 1, 6.0))]
+    sent = {int(plan.t0) + s: 100 for s in range(-1, int(rush_end) + 1)}
+    attempts = [{"at": (plan.t0 + 0.5 + n / 100) * 1000} for n in range(200)]
+    c = report.run_capacity(plan, series, sent, attempts, rush_tickets=8,
+                            rush_settled_s=rush_end + 1, stock=4)
+    c["assumptions"] = report.capacity_assumptions(plan, {"refresh_share": 0.95}, "sqlite")
+
+    text = "\n".join(report.capacity_lines(c))
+    page = charts.capacity_section(c)
+
+    for said in ("precision: counts and costs to 2 significant figures",
+                 "95.0 % of the peak's answered arrivals were the crowd's anonymous refreshes",
+                 "every core planned 70% busy", "charged to the gate's attempts",
+                 "SQLite (one writer", "the spike compressed to 5 s (the real one lasts 30 s)"):
+        assert said in text and said in page.replace("&#x27;", "'"), said
+    assert c["shown_to"] == "2 significant figures"
+    assert all(len(str(n).rstrip("0")) <= 2 for n in c["need_shown"].values())

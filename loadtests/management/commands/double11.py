@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from loadtests.double11 import chaos, report
-from loadtests.double11.run import Options, replay
+from loadtests.double11.run import Options, ProbeFailed, replay
 
 
 def fresh_sqlite(db_dir: Path) -> dict[str, str]:
@@ -105,6 +105,8 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             self.stdout.write("stopped.")
             return
+        except ProbeFailed as error:
+            raise CommandError(str(error)) from None
         self.stdout.write(report.summary(result))
         run_dir = Path(result["run_dir"])
         self.stdout.write(f"\nreport: {run_dir / 'report.html'} (JSON: report.json, Locust: "
