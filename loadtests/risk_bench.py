@@ -40,6 +40,7 @@ from django.utils import timezone
 from antiscalper import attempts, risk
 from antiscalper.models import RiskDecision
 from core.redis_client import connection as redis_connection
+from loadtests import bench
 from loadtests import risk_before as before
 from loadtests import risk_workload as workload
 from sales.pipeline import risk_feed
@@ -109,14 +110,7 @@ def fresh_database() -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db['NAME']}{suffix}").unlink(missing_ok=True)
     elif connection.vendor == "postgresql":
-        import psycopg
-
-        params = {"host": db.get("HOST") or "127.0.0.1", "port": db.get("PORT") or 5432,
-                  "user": db.get("USER") or "postgres", "dbname": "postgres",
-                  "password": db.get("PASSWORD") or None, "autocommit": True}
-        with psycopg.connect(**params) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db["NAME"]}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
+        bench.ensure_database()
     else:
         raise CommandError(f"no fresh database for {connection.vendor}")
     call_command("migrate", verbosity=0)
