@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from antiscalper import linking, rules, services, tasks
+from antiscalper import holders, linking, rules, services, tasks
 from antiscalper.attempts import Keys
 from antiscalper.models import AllowlistEntry, RiskDecision, RuleSetting
 from antiscalper.selectors import block_reasons
@@ -224,7 +224,7 @@ def test_participants_and_identifiers_are_read_in_slices_with_the_same_clusters(
         sizes.append(len(params or ()))
         return execute(sql, params, many, context)
 
-    monkeypatch.setattr(linking, "IN_SLICE", 2)
+    monkeypatch.setattr(holders, "IN_SLICE", 2)
     with connection.execute_wrapper(count_parameters):
         assert linking.clusters_find(sale_id=1) == whole
     assert sizes and max(sizes) <= 2 + 2  # a slice, and a query's own one or two parameters

@@ -1,0 +1,190 @@
+"""Who holds each identifier among a sale's participants, and how many hold it anywhere:
+the graph `antiscalper.linking` finds clusters in. Proven and claimed holders, a phone's
+registered owner, a building's genuine customers and a copied instrument's newcomers are
+told apart here (see linking's docstring for why each matters)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Min
+
+from antiscalper.models import AttemptSignal
+from shop.models import Address, Customer, Order, OrderStatus, Payment
+
+BOUGHT = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+
+# IN lists are sent in slices: a big sale has more participants than SQLite takes parameters
+IN_SLICE = 5000
+
+
+def sliced(values) -> list[list]:
+    values = list(values)
+    return [values[i:i + IN_SLICE] for i in range(0, len(values), IN_SLICE)]
+
+
+# Identifier kinds a shopper can copy from someone else (typed or sent as a header). The
+# others are proven when held through `proven` (see the module's docstring).
+CLAIMED = frozenset({"device", "subnet", "address", "building"})
+
+
+class Held:
+    """Who holds each identifier: `holders` (anyhow), `proven` (in a way no one else can
+    copy: a succeeded payment, the registered phone) and `owner` (a phone's registered
+    account)."""
+
+    def __init__(self) -> None:
+        self.holders: dict[tuple[str, str], set[int]] = defaultdict(set)
+        self.proven: dict[tuple[str, str], set[int]] = defaultdict(set)
+        self.owner: dict[tuple[str, str], int] = {}
+        # Established holders a copied instrument's newcomers are counted with (see
+        # `_copied_instruments_apart`): their group is as large as if they were tied to them.
+        self.standing_in: dict[tuple[str, str], int] = {}
+        # A building's genuine customers (they bought there before the sale): never tied by it.
+        self.established: dict[tuple[str, str], set[int]] = {}
+
+    def linked(self, key: tuple[str, str]) -> set[int]:
+        """The holders this identifier may tie together: everyone but the registered owner
+        of a phone that others copied into their address books."""
+        owner = self.owner.get(key)
+        tied = self.holders[key] - {owner} if owner is not None else self.holders[key]
+        return tied - self.established.get(key, set())
+
+    def proven_linked(self, key: tuple[str, str]) -> set[int]:
+        return set() if key[0] in CLAIMED else self.proven[key]
+
+
+def identifiers(sale_id: int) -> tuple[Held, dict]:
+    """(who holds each identifier among the sale's participants, identifier -> accounts
+    holding it anywhere)."""
+    held = Held()
+    holders = held.holders
+    seen = defaultdict(set)
+    nodes: set[int] = set()
+    for user_id, device, subnet in AttemptSignal.objects.filter(sale_id=sale_id).values_list(
+            "user_id", "device", "subnet").order_by().distinct():
+        nodes.add(user_id)
+        for kind, value in (("device", device), ("subnet", subnet)):
+            if value:
+                seen[(kind, value)].add(user_id)
+    nodes |= set(Order.objects.filter(sale_id=sale_id).values_list("user_id", flat=True))
+    holders.update(seen)
+    population = {key: len(users) for key, users in seen.items()}
+    for part in sliced(nodes):
+        for phone, user_id in Customer.objects.filter(user_id__in=part).values_list(
+                "phone", "user_id"):
+            holders[("phone", phone)].add(user_id)
+            held.proven[("phone", phone)].add(user_id)
+            held.owner[("phone", phone)] = user_id
+        for norm, building, phone, user_id in Address.objects.filter(
+                customer__user_id__in=part).values_list(
+                "normalized", "building", "phone", "customer__user_id"):
+            holders[("address", norm)].add(user_id)
+            if building:
+                holders[("building", building)].add(user_id)
+            if phone:
+                holders[("phone", phone)].add(user_id)
+        for instrument, user_id, status in Payment.objects.filter(user_id__in=part).exclude(
+                instrument="").values_list("instrument", "user_id", "status").order_by() \
+                .distinct():
+            holders[("payment", instrument)].add(user_id)
+            if status == Payment.Status.SUCCEEDED:  # the gateway charged it: not a guess
+                held.proven[("payment", instrument)].add(user_id)
+    wanted = defaultdict(set)
+    for (kind, value), users in holders.items():
+        if len(users) >= 2:  # an identifier only one participant holds links no one
+            wanted[kind].add(value)
+    phones: dict[str, set[int]] = defaultdict(set)
+    for part in sliced(wanted["phone"]):
+        for phone, user_id in Customer.objects.filter(phone__in=part).values_list(
+                "phone", "user_id"):
+            phones[phone].add(user_id)
+            held.owner[("phone", phone)] = user_id  # registered by someone outside the sale
+        for phone, user_id in Address.objects.filter(phone__in=part).values_list(
+                "phone", "customer__user_id"):
+            phones[phone].add(user_id)
+        population.update((("phone", p), len(phones[p])) for p in part if p in phones)
+    for part in sliced(wanted["address"]):
+        population.update((("address", n), c) for n, c in Address.objects.filter(
+            normalized__in=part).values("normalized")
+            .annotate(c=Count("customer", distinct=True)).values_list("normalized", "c"))
+    for part in sliced(wanted["payment"]):
+        population.update((("payment", i), c) for i, c in Payment.objects.filter(
+            instrument__in=part).values("instrument")
+            .annotate(c=Count("user", distinct=True)).values_list("instrument", "c"))
+    opened = _opened_at(sale_id)
+    for key, genuine in _genuine_customers(wanted["building"], opened).items():
+        population[key], held.established[key] = len(genuine), genuine
+    _copied_instruments_apart(held, population, wanted["payment"], opened)
+    _buildings_within_addresses(held)
+    return held, population
+
+
+def _genuine_customers(buildings: set[str], opened: datetime | None,
+                       ) -> dict[tuple[str, str], set[int]]:
+    """("building", key) -> the accounts delivering there that bought before the sale opened:
+    the customers a ring's dormant or fresh accounts are not."""
+    genuine: dict[tuple[str, str], set[int]] = {("building", b): set() for b in buildings}
+    if opened is None:
+        return genuine
+    for part in sliced(buildings):
+        pairs = list(Address.objects.filter(building__in=part).values_list(
+            "building", "customer__user_id").order_by().distinct())
+        bought: set[int] = set()
+        for some in sliced({user for _, user in pairs}):
+            bought |= {user for user, status in Order.objects.filter(
+                user_id__in=some, created_at__lt=opened).values_list("user_id", "status")
+                .order_by().distinct() if status in BOUGHT}
+        for building, user in pairs:
+            if user in bought:
+                genuine[("building", building)].add(user)
+    return genuine
+
+
+def _buildings_within_addresses(held: Held) -> None:
+    """A building whose holders all share one exact address says nothing the address does
+    not: it is left out, so a cluster's explanation names each tie once."""
+    by_address = [users for (kind, _), users in held.holders.items() if kind == "address"]
+    for key in [k for k in held.holders if k[0] == "building"]:
+        tied = held.holders[key]
+        if len(tied) >= 2 and any(tied <= users for users in by_address):
+            del held.holders[key]
+
+
+def _opened_at(sale_id: int) -> datetime | None:
+    """When the sale opened, as its recorded attempts tell (antiscalper knows no sales)."""
+    signal = AttemptSignal.objects.filter(sale_id=sale_id).values("at", "ms_since_open").first()
+    return signal and signal["at"] - timedelta(milliseconds=signal["ms_since_open"])
+
+
+def _copied_instruments_apart(held: Held, population: dict, instruments: set[str],
+                              opened: datetime | None) -> None:
+    """A payment instrument is a string the (simulated) gateway charges whoever sends it, so
+    a charge proves the instrument only for its established holders: the first account ever
+    charged on it, and those charged on it before the sale opened. Accounts first charged on
+    it since then may have copied it: they are tied to each other through it (their own
+    proven group), never to an established holder, as an address-book copy of a phone never
+    ties its copier to the phone's registered owner."""
+    firsts: dict[str, dict[int, datetime]] = defaultdict(dict)
+    for part in sliced(instruments):
+        for instrument, user_id, first in Payment.objects.filter(
+                instrument__in=part, status=Payment.Status.SUCCEEDED).values(
+                "instrument", "user_id").annotate(first=Min("created_at")).values_list(
+                "instrument", "user_id", "first"):
+            firsts[instrument][user_id] = first
+    for instrument, charged in firsts.items():
+        key = ("payment", instrument)
+        owner = min(charged, key=lambda user: (charged[user], user))
+        established = {owner} | {user for user, first in charged.items()
+                                 if opened is not None and first < opened}
+        newcomers = (held.proven[key] & set(charged)) - established
+        if not newcomers:
+            continue
+        copied = ("payment", f"{instrument} (first charged since the sale opened)")
+        held.holders[key] -= newcomers
+        held.proven[key] -= newcomers
+        held.holders[copied] |= newcomers
+        held.proven[copied] |= newcomers
+        held.standing_in[copied] = len(established)
+        population[copied] = population.get(key, len(charged))
