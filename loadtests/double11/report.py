@@ -5,10 +5,8 @@ and Locust's CSV: JSON, HTML with charts, and a terminal summary with the target
 from __future__ import annotations
 
 import json
-import math
 import statistics
 from collections import Counter, defaultdict
-from dataclasses import asdict
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -16,9 +14,8 @@ from django.db import connection
 from django.db.models import Min, Sum
 from django.utils import timezone
 
-from loadtests import capacity
 from loadtests.double11 import charts
-from loadtests.double11.arrivals import KINDS, REFRESH
+from loadtests.double11.arrivals import REFRESH
 from loadtests.double11.evidence import (
     arrivals_load,
     attempts_of,
@@ -31,12 +28,12 @@ from loadtests.double11.lines import capacity_lines, pct, reach_line, scale_cave
 from loadtests.double11.plan import (
     GENUINE_PERSONAS,
     PERSONAS,
-    RESERVATIONS_AT_SCALE_1,
     SCALPER_PERSONAS,
-    UNITS_AT_SCALE_1,
     Plan,
-    planned_peak_rps,
 )
+from loadtests.double11.reach import arrivals_series, peak_reach, per_second
+from loadtests.double11.reach import ratio as _ratio
+from loadtests.double11.sizing import capacity_assumptions, run_capacity, rush_drained
 from sales import services
 from sales.gate import admission
 from sales.gate import keys as gate_keys
@@ -46,172 +43,6 @@ from shop.models import Order, OrderLine, Payment
 TARGETS = {"oversell": 0, "limit_violations": 0, "resolved_within_s": 60.0,
            "scalper_share_max": 0.02, "genuine_fpr_max": 0.005, "precision_min": 0.95,
            "recall_min": 0.90, "peak_reach_min": 0.80}
-
-
-def _ratio(part: float, whole: float) -> float | None:
-    return round(part / whole, 4) if whole else None
-
-
-def per_second(moments: list[float]) -> list[list[float]]:
-    buckets = Counter(math.floor(m) for m in moments)
-    return [[t, buckets[t]] for t in range(min(buckets), max(buckets) + 1)] if buckets else []
-
-
-def peak_reach(plan: Plan, answered: dict[int, int], unsent: dict[int, int] | None = None, *,
-               tried: dict[int, int] | None = None,
-               by_kind: dict[str, dict[int, int]] | None = None,
-               gate_attempts: list[float] | None = None) -> dict:
-    """Achieved / planned arrivals at the peak: over the whole seconds inside the plan's peak
-    phase (the spike), the requests the web tier answered (`answered`: by the second each
-    was sent; arrivals.py) against the plan's (`Plan.planned_rps`); `tried` adds what was sent,
-    answered or not. Locust's own requests/s is a 10-s moving average, which a 5-s spike
-    would flatten, hence the shoppers' own log.
-
-    What arrived is mostly one kind: `by_kind` (arrivals.KINDS) gives each kind's rate and
-    the refreshes' share of the answered arrivals, and `gate_attempts` (the Unix moments of
-    the attempts the gate decided) the purchase attempts a second at the gate."""
-    peak = plan.peak
-    first = math.ceil(plan.t0 + peak.starts_s)
-    last = max(math.floor(plan.t0 + peak.ends_s), first + 1)
-    seconds = range(first, last)
-    planned = sum(plan.planned_rps(second + 0.5) for second in seconds)
-    achieved = sum(answered.get(second, 0) for second in seconds)
-    result = {"phase": peak.name, "from_s": round(first - plan.t0, 2),
-              "to_s": round(last - plan.t0, 2), "seconds": len(seconds),
-              "planned_rps": round(planned / len(seconds), 1),
-              "achieved_rps": round(achieved / len(seconds), 1),
-              "ratio": _ratio(achieved, planned) if achieved else None,
-              "best_second_rps": max((answered.get(second, 0) for second in seconds),
-                                     default=0),
-              "unsent": sum((unsent or {}).get(second, 0) for second in seconds)}
-    if tried is not None:
-        result["tried_rps"] = round(sum(tried.get(s, 0) for s in seconds) / len(seconds), 1)
-    if by_kind is not None:
-        counts = {kind: sum(by_kind.get(kind, {}).get(s, 0) for s in seconds) for kind in KINDS}
-        result["by_kind_rps"] = {kind: round(n / len(seconds), 1) for kind, n in counts.items()}
-        result["refresh_share"] = _ratio(counts[REFRESH], achieved)
-    if gate_attempts is not None:
-        result["gate_attempts_rps"] = round(
-            sum(1 for at in gate_attempts if first <= at < last) / len(seconds), 1)
-    return result
-
-
-def arrivals_series(plan: Plan, answered: dict[int, int]) -> tuple[list, list]:
-    """Requests answered per second (by the second each was sent) and the plan's, as
-    [[seconds from T0, requests/s], ...]."""
-    if not answered:
-        return [], []
-    seconds = range(min(answered), max(answered) + 1)
-    return ([[second - plan.t0, answered.get(second, 0)] for second in seconds],
-            [[second - plan.t0, round(plan.planned_rps(second + 0.5), 1)] for second in seconds])
-
-
-def _point(series: list[dict], t: float, *, before: bool) -> dict | None:
-    """The last sample with CPU figures at or before t, or the first at or after it."""
-    points = [g for g in series if g.get("cpu")]
-    if before:
-        return next((g for g in reversed(points) if g["t"] <= t), None)
-    return next((g for g in points if g["t"] >= t), None)
-
-
-def _used(a: dict, b: dict, tier: str) -> float:
-    return max(b["cpu"].get(tier, 0.0) - a["cpu"].get(tier, 0.0), 0.0)
-
-
-def run_capacity(plan: Plan, series: list[dict], answered: dict[int, int], attempts: list[dict],
-                 rush_tickets: int, rush_settled_s: float | None, stock: int,
-                 rush_drained_s: float | None = None) -> dict:
-    """The capacity model (loadtests.capacity) for a scale-1 launch, from this run: each tier's
-    CPU over the rush (the spike and the decay) from /proc, divided by what it handled.
-
-    Celery's work for the rush goes on after it: its tickets are written (`rush_settled_s`)
-    and its attempts drained into the risk engine (`rush_drained_s`, None when not seen) some
-    seconds later. Its CPU is counted from the rush's start until the rush is over and both
-    are done, less what it spends idle (beat's sweeps and watches, as measured over the wait
-    phase), and charged to the rush's attempts (capacity.py: one worker does both, so a
-    replay cannot tell them apart)."""
-    t0 = plan.t0
-    start, end = plan.at(plan.peak.name) - t0, plan.end_of("decay") - t0
-    a, b = _point(series, start, before=True), _point(series, end, before=False)
-    if a is None or b is None:
-        return {"unavailable": "no CPU samples around the rush (not Linux, or a chaos run)"}
-    requests = sum(n for second, n in answered.items()
-                   if a["t"] <= second + 0.5 - t0 < b["t"])
-    tried = sum(1 for x in attempts if a["t"] <= x["at"] / 1000 - t0 < b["t"])
-    done_s = max([end] + [s for s in (rush_settled_s, rush_drained_s) if s is not None])
-    c = _point(series, done_s, before=False) or _point(series, series[-1]["t"], before=True)
-    c = c if c["t"] >= b["t"] else b
-    w1, w2 = _point(series, plan.at("wait") - t0, before=False), _point(series, 0, before=True)
-    idle = (_used(w1, w2, "celery") / (w2["t"] - w1["t"])
-            if w1 and w2 and w2["t"] > w1["t"] else 0.0)
-    celery = max(_used(a, c, "celery") - idle * (c["t"] - a["t"]), 0.0)
-    if not (requests and tried and rush_tickets):
-        return {"unavailable": f"too little in the rush to divide by ({requests} requests, "
-                               f"{tried} attempts, {rush_tickets} tickets)"}
-    costs = capacity.Costs(web_per_request=_used(a, b, "web") / requests,
-                           redis_per_attempt=_used(a, b, "redis") / tried,
-                           celery_per_ticket=0.0, celery_per_attempt=celery / tried,
-                           locust_per_request=_used(a, b, "locust") / requests)
-    peak = peak_reach(plan, answered)
-    shoppers_1 = RESERVATIONS_AT_SCALE_1 / max(len(plan.accounts), 1)
-    peak_tried = sum(1 for x in attempts if peak["from_s"] <= x["at"] / 1000 - t0 < peak["to_s"])
-    load = capacity.Load(
-        peak_rps=planned_peak_rps(scale=1.0),
-        peak_attempts_rps=peak_tried / max(peak["seconds"], 1) * shoppers_1,
-        tickets_per_s=rush_tickets * UNITS_AT_SCALE_1 / max(stock, 1) / capacity.SETTLE_S,
-        rush_attempts_per_s=tried * shoppers_1 / capacity.SETTLE_S)
-    return {"window_s": [a["t"], b["t"]], "celery_until_s": c["t"],
-            "rush_tickets_settled_s": rush_settled_s, "rush_attempts_drained_s": rush_drained_s,
-            "celery_idle_cpu_per_s": round(idle, 4),
-            "handled": {"requests": requests, "attempts": tried, "rush_tickets": rush_tickets},
-            "cpu_s": {tier: round(_used(a, b, tier), 2) for tier in ("web", "redis", "locust")}
-            | {"celery": round(celery, 2)},
-            "costs_us": {k: round(v * 1e6, 1) for k, v in asdict(costs).items()},
-            "scale_1_load": {k: round(v, 1) for k, v in asdict(load).items()},
-            "headroom": capacity.HEADROOM, "need": capacity.need(costs, load),
-            "need_shown": capacity.shown(capacity.need(costs, load)),
-            "shown_to": f"{capacity.SHOWN_FIGURES} significant figures",
-            "lines": capacity.describe(costs, load)}
-
-
-def capacity_assumptions(plan: Plan, reach: dict, database: str) -> list[str]:
-    """What the replay's capacity figures rest on, said where they are printed."""
-    share = reach.get("refresh_share")
-    spike_s = plan.peak.ends_s - plan.peak.starts_s
-    sqlite = database == "sqlite"
-    return [
-        f"precision: counts and costs to {capacity.SHOWN_FIGURES} significant figures; on "
-        "these shared cores they swing by about 30 % from one run to the next",
-        f"request mix: web and Locust CPU per request is this run's mix, in which "
-        f"{pct(share)} of the peak's answered arrivals were the crowd's anonymous refreshes "
-        f"of the live state (the cheapest answer, cached); a launch whose peak holds more "
-        f"purchases costs more a request, and a CDN in front of the live state would take "
-        f"most of the web count away (the model counts on none)",
-        f"headroom: every core planned {capacity.HEADROOM:.0%} busy at the peak",
-        "Redis: all of its CPU over the rush (ticket polls, Celery's broker, beat, the risk "
-        "feed's reads) charged to the gate's attempts, which overstates an attempt; a shard "
-        "is one core, and one sale's stock is one key (more than one shard means splitting "
-        "it, issue 17)",
-        f"Celery: its pipeline and its risk feed together, charged per attempt, done within "
-        f"{capacity.SETTLE_S:.0f} s of T0; measured on "
-        + ("SQLite (one writer, a commit per batch: a launch runs PostgreSQL, where `make "
-           "bench`'s pipeline and risk rows measure these apart)" if sqlite else
-           f"{database}")
-        + "; at a handful of tickets and attempts its fixed costs (a batch, a task) weigh most",
-        f"time: the spike compressed to {spike_s:g} s (the real one lasts "
-        f"{plan.peak.real_ends_s - plan.peak.real_starts_s:g} s) and bots retrying every "
-        f"{plan.bot_pause_s:g} s move the attempts a second at the peak, the first upwards",
-    ]
-
-
-def rush_drained(series: list[dict], attempts: list[dict], rush_end: float,
-                 t0: float) -> float | None:
-    """When the risk feed had moved every attempt decided before the rush's end into the
-    anti-scalper signals: the first sample whose count of them (`signals_rush`) reaches the
-    gate's, in seconds from T0; None if no sample saw it."""
-    due = sum(1 for x in attempts if x["at"] / 1000 < rush_end)
-    return next((g["t"] for g in series if due and g.get("signals_rush") is not None
-                 and g["signals_rush"] >= due), None)
 
 
 def operators(plan: Plan) -> dict[str, dict]:

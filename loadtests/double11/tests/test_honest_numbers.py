@@ -24,8 +24,9 @@ import pytest
 
 from loadtests import capacity
 from loadtests.double11 import report
+from loadtests.double11.autoscale import ProbeFailed, capacity_probe, probe_rate
 from loadtests.double11.plan import Plan, timeline
-from loadtests.double11.run import Options, ProbeFailed, capacity_probe, probe_rate
+from loadtests.double11.run import Options
 
 BASE_DIR = Path(__file__).resolve().parents[3]
 
