@@ -49,7 +49,7 @@ def test_the_plans_arrivals_follow_the_curve_for_the_shoppers_present():
 
 
 def test_scale_auto_picks_the_largest_scale_whose_peak_fits_below_the_measured_capacity():
-    from loadtests.double11.run import AUTO_MARGIN, AUTO_SCALES, scale_pick
+    from loadtests.double11.autoscale import AUTO_MARGIN, AUTO_SCALES, scale_pick
 
     for capacity in (1_000.0, 1_500.0, 4_000.0, 20_000.0, 1e6):
         scale = scale_pick(capacity)
@@ -62,7 +62,7 @@ def test_scale_auto_picks_the_largest_scale_whose_peak_fits_below_the_measured_c
 
 
 def test_the_probe_counts_its_slowest_whole_second_after_the_ramp():
-    from loadtests.double11.run import probe_rate
+    from loadtests.double11.autoscale import probe_rate
 
     sent = {100: 900, 101: 5000, 102: 6300, 103: 4600, 104: 3100, 105: 5900, 106: 1800}
     assert probe_rate(sent) == 3100.0

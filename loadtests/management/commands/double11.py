@@ -14,7 +14,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from loadtests.double11 import chaos, report
-from loadtests.double11.run import Options, ProbeFailed, replay
+from loadtests.double11.autoscale import ProbeFailed
+from loadtests.double11.run import Options, replay
 
 
 def fresh_sqlite(db_dir: Path) -> dict[str, str]:
