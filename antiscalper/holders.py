@@ -144,11 +144,17 @@ def _genuine_customers(buildings: set[str], opened: datetime | None,
 
 def _buildings_within_addresses(held: Held) -> None:
     """A building whose holders all share one exact address says nothing the address does
-    not: it is left out, so a cluster's explanation names each tie once."""
-    by_address = [users for (kind, _), users in held.holders.items() if kind == "address"]
+    not: it is left out, so a cluster's explanation names each tie once. (Each holder's
+    addresses intersected: linear in the holdings, where comparing every building with every
+    address would be quadratic in a big sale.)"""
+    addresses_of: dict[int, set[str]] = defaultdict(set)
+    for (kind, value), users in held.holders.items():
+        if kind == "address":
+            for user in users:
+                addresses_of[user].add(value)
     for key in [k for k in held.holders if k[0] == "building"]:
         tied = held.holders[key]
-        if len(tied) >= 2 and any(tied <= users for users in by_address):
+        if len(tied) >= 2 and set.intersection(*(addresses_of[u] for u in tied)):
             del held.holders[key]
 
 
