@@ -90,12 +90,15 @@ CLIENT_HEADERS = ("accept", "accept-language", "accept-encoding", "sec-ch-ua",
                   "x-requested-with")
 
 
+# Each header's name in a WSGI environ.
+_CLIENT_KEYS = tuple((name, "HTTP_" + name.upper().replace("-", "_")) for name in CLIENT_HEADERS)
+
+
 def client_of(request: Request) -> str:
     """The user agent and the few headers that tell a browser from a script, as compact JSON
     (a signal for the anti-scalper rules, carried with the attempt through the gate)."""
     meta = request.META
-    headers = tuple((name, meta[key][:120]) for name in CLIENT_HEADERS
-                    if (key := "HTTP_" + name.upper().replace("-", "_")) in meta)
+    headers = tuple((name, meta[key][:120]) for name, key in _CLIENT_KEYS if key in meta)
     return _client_json(meta.get("HTTP_USER_AGENT", "")[:200], headers)
 
 

@@ -16,6 +16,12 @@ does not validate, a bad Idempotency-Key. Those are rare in a rush and their ans
 400, 405, 301...) stay Django's own. Once the gate has been asked, the answer is always this
 path's, so a purchase is never decided twice. `RUSH_PATH=false` turns it off;
 sales/tests/test_rush.py runs every case through both and compares the answers.
+
+What a purchase does not need, it skips: the settings are read once (sales.rush_config), a
+token already verified is not verified again (sales.rush_token), a body seen before is not
+parsed again, a refusal's bytes are made once, and Django's request signals (which look after
+database connections) are sent only around what reads the database: the purchase's decision
+is Redis alone, so they are sent only if the gate cannot answer and the database is asked why.
 """
 
 from __future__ import annotations
@@ -27,22 +33,20 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from http import HTTPStatus
 
-from django.conf import settings
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpResponse
-from django.http.cookie import parse_cookie
-from django.http.request import split_domain_port, validate_host
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework_simplejwt import settings as simplejwt_settings
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from core.error_handling import UNAVAILABLE, api_exception_handler, service_unavailable
+from core.errors import DomainError
 from core.http import PLAIN_JSON, device_of, idempotency_key_of, json_parse
 from sales import services
 from sales.api.serializers import purchase_input
 from sales.gate.admission import Purchase
+from sales.rush_config import RushConfig, rush_config
 from sales.rush_token import access_token_user
 from sales.web.sale_pages import live_response
 
@@ -51,8 +55,17 @@ TICKET = re.compile(r"/api/v1/tickets/([^/]+)")
 # Ids of at most 18 digits fit a bigint; a longer one (Django: a 404, or no route at all past
 # Python's int() limit) is Django's to answer.
 LIVE = re.compile(r"/sales/([0-9]{1,18})/live\.json")
+# Bodies (and refusals) remembered per process: a rush sends a handful of distinct ones.
+REMEMBERED_MAX = 1024
+REMEMBERED_BODY_MAX = 256  # bytes: a purchase's body is a few dozen
+# A ticket as sales.gate.keys.ticket_new makes it: nothing JSON would escape.
+PLAIN_TICKET = re.compile(r"[0-9a-f-]{1,80}")
 
 StartResponse = Callable[..., object]
+# An answer: status, headers (the view's own), body.
+Reply = tuple[int, tuple[tuple[str, str], ...], bytes]
+JSON_HEADERS = (("Content-Type", "application/json"),)
+STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
 class Environ:
@@ -72,16 +85,14 @@ class Handoff(Exception):
 _authenticator = JWTStatelessUserAuthentication()
 
 
-def user_id_from(environ: dict) -> int:
+def user_id_from(environ: dict, config: RushConfig) -> int:
     """The token's user id exactly as the API's authentication reads it, or Handoff (Django
     then answers the 401 with its own WWW-Authenticate).
 
     A token as this store issues it is checked by `access_token_user` (a tenth of the cost);
     any other is left to simplejwt's own classes, which decide as they always do. The header
     is split as simplejwt splits it: as bytes, so that only ASCII whitespace separates."""
-    jwt_settings = simplejwt_settings.api_settings
-    if (jwt_settings.AUTH_HEADER_NAME != "HTTP_AUTHORIZATION"
-            or tuple(jwt_settings.AUTH_HEADER_TYPES) != ("Bearer",)):
+    if not config.bearer_authorization:
         raise Handoff
     header = environ.get("HTTP_AUTHORIZATION", "").encode("iso-8859-1", "replace")
     parts = header.split()
@@ -100,7 +111,7 @@ def user_id_from(environ: dict) -> int:
         raise Handoff from None
 
 
-def _body(environ: dict) -> bytes:
+def _body(environ: dict, config: RushConfig) -> bytes:
     """The request body when it is plain JSON of a declared, allowed size; else Handoff."""
     if environ.get("CONTENT_TYPE", "").lower() not in PLAIN_JSON:
         raise Handoff
@@ -108,12 +119,28 @@ def _body(environ: dict) -> bytes:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         raise Handoff from None
-    if length < 0 or length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+    if length < 0 or (config.max_body is not None and length > config.max_body):
         raise Handoff
     body = environ["wsgi.input"].read(length) if length else b""
     # Put it back, so that a handoff gives Django the request as it came.
     environ["wsgi.input"] = io.BytesIO(body)
     return body
+
+
+_purchases_read: dict[bytes, dict] = {}
+
+
+def _purchase_data(body: bytes) -> dict:
+    """`purchase_input` of the parsed body (its ParseError or refusal raised as they are),
+    remembered for short bodies: the result depends on the bytes alone and is only read."""
+    data = _purchases_read.get(body)
+    if data is None:
+        data = purchase_input(json_parse(body) if body else {})
+        if len(body) <= REMEMBERED_BODY_MAX:
+            if len(_purchases_read) >= REMEMBERED_MAX:
+                _purchases_read.clear()
+            _purchases_read[body] = data
+    return data
 
 
 def _accepts_json(environ: dict) -> bool:
@@ -128,87 +155,64 @@ def _accepts_json(environ: dict) -> bool:
         t in ("*/*", "application/*", "application/json") for t in types)
 
 
-CSRF_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-
-
-def _cookies_left_alone(environ: dict) -> bool:
-    """Django's session and CSRF middleware would add no Set-Cookie or Vary: no cookies, or a
-    well-formed session key and CSRF token (a malformed one is deleted or replaced)."""
-    raw = environ.get("HTTP_COOKIE")
-    if not raw:
-        return True
-    if settings.CSRF_USE_SESSIONS:
-        return False
-    cookies = parse_cookie(raw)
-    session = cookies.get(settings.SESSION_COOKIE_NAME)
-    if session is not None and len(session) < 8:
-        return False
-    token = cookies.get(settings.CSRF_COOKIE_NAME)
-    return token is None or (len(token) in (32, 64) and set(token) <= CSRF_CHARS)
-
-
-def _secure(environ: dict) -> bool:
-    """HttpRequest.is_secure(), from the environ."""
-    header = settings.SECURE_PROXY_SSL_HEADER
-    if header:
-        name, value = header
-        forwarded = environ.get(name)
-        if forwarded is not None:
-            return forwarded.split(",", 1)[0].strip() == value
-    return environ.get("wsgi.url_scheme") == "https"
-
-
-def _host_allowed(environ: dict) -> bool:
-    """HttpRequest.get_host()'s check, without its exception: Django answers a bad host."""
-    if settings.USE_X_FORWARDED_HOST or settings.USE_X_FORWARDED_PORT:
-        return False
-    host = environ.get("HTTP_HOST")
-    if not host:
-        return False
-    domain, _ = split_domain_port(host)
-    allowed = settings.ALLOWED_HOSTS
-    if settings.DEBUG and not allowed:
-        allowed = [".localhost", "127.0.0.1", "[::1]"]
-    return bool(domain) and validate_host(domain, allowed)
-
-
-def _middleware_headers(secure: bool, *, frame: bool = True) -> list[tuple[str, str]]:
-    """What SecurityMiddleware and XFrameOptionsMiddleware add to every response here."""
-    headers = []
-    if settings.SECURE_HSTS_SECONDS and secure:
-        value = f"max-age={settings.SECURE_HSTS_SECONDS}"
-        if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
-            value += "; includeSubDomains"
-        if settings.SECURE_HSTS_PRELOAD:
-            value += "; preload"
-        headers.append(("Strict-Transport-Security", value))
-    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
-        headers.append(("X-Content-Type-Options", "nosniff"))
-    if settings.SECURE_REFERRER_POLICY:
-        policy = settings.SECURE_REFERRER_POLICY
-        values = policy.split(",") if isinstance(policy, str) else policy
-        headers.append(("Referrer-Policy", ",".join(v.strip() for v in values)))
-    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
-        headers.append(("Cross-Origin-Opener-Policy",
-                        settings.SECURE_CROSS_ORIGIN_OPENER_POLICY))
-    if frame:
-        headers.append(("X-Frame-Options", getattr(settings, "X_FRAME_OPTIONS", "DENY").upper()))
-    return headers
-
-
-def _json(status: int, body: dict) -> HttpResponse:
+def _json(status: int, body: dict) -> Reply:
     """DRF's JSONRenderer's bytes: compact, UTF-8, no NaN."""
     content = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return HttpResponse(content.encode(), status=status, content_type="application/json")
+    return status, JSON_HEADERS, content.encode()
 
 
-def purchase(environ: dict, sale_id: int) -> Callable[[], HttpResponse]:
-    """SalePurchaseApi.post on the gate strategy: the request read and checked (or Handoff),
-    then the admission to run."""
-    user_id = user_id_from(environ)
+def _reply_of(response: HttpResponse) -> Reply:
+    return response.status_code, tuple(response.items()), response.content
+
+
+_refusals: dict[tuple, Reply] = {}
+
+
+def _refusal(error: Exception) -> Reply:
+    """The API's exception handler's answer; a domain refusal's is made once per code,
+    message and details (the handler's answer depends on nothing else)."""
+    if not isinstance(error, DomainError):
+        return _reply_of(api_exception_handler(error, {}))
+    key = (error.code, error.message, error.status, repr(error.details))
+    reply = _refusals.get(key)
+    if reply is None:
+        reply = _reply_of(api_exception_handler(error, {}))
+        if len(_refusals) >= REMEMBERED_MAX:
+            _refusals.clear()
+        _refusals[key] = reply
+    return reply
+
+
+def _decided(work: Callable[[], Reply], *, api: bool) -> Reply:
+    """The decision's answer; errors become what Django would answer: the API's exception
+    handler, or the storefront's 503."""
     try:
-        body = _body(environ)
-        data = purchase_input(json_parse(body) if body else {})
+        return work()
+    except Exception as error:  # noqa: BLE001 - every error gets Django's answer
+        if api:
+            return _refusal(error)
+        if isinstance(error, UNAVAILABLE):
+            return _reply_of(service_unavailable(error))  # what a .json storefront poll gets
+        raise Handoff from None  # a bug: Django's own 500
+
+
+def _in_request(environ: dict, work: Callable[[], object]):
+    """`work` between Django's request signals, as Django's handler runs a view: the
+    database connections it uses are looked after as for any request."""
+    signals.request_started.send(sender=WSGIHandler, environ=environ)
+    try:
+        return work()
+    finally:
+        signals.request_finished.send(sender=WSGIHandler)
+
+
+def purchase(environ: dict, sale_id: int, config: RushConfig) -> Reply:
+    """SalePurchaseApi.post on the gate strategy: the request read and checked (or Handoff),
+    then the admission, decided by Redis alone (the request signals only around the
+    database's explanation, if the gate cannot answer)."""
+    user_id = user_id_from(environ, config)
+    try:
+        data = _purchase_data(_body(environ, config))
         request = Environ(environ)
         bought = Purchase.of_request(request, sale_id=sale_id, user_id=user_id, data=data,
                                      idempotency_key=idempotency_key_of(request),
@@ -216,30 +220,36 @@ def purchase(environ: dict, sale_id: int) -> Callable[[], HttpResponse]:
     except Exception:  # noqa: BLE001 - a malformed request is Django's to answer, as always
         raise Handoff from None
 
-    def admit() -> HttpResponse:
-        admission = services.purchase_admit(purchase=bought)
+    def admit() -> Reply:
+        admission = services.purchase_admit(purchase=bought,
+                                            database=partial(_in_request, environ))
+        if PLAIN_TICKET.fullmatch(admission.ticket):  # always: then json.dumps's bytes, made
+            return 202, JSON_HEADERS, b'{"ticket":"%s","status":"queued","position":%d}' % (
+                admission.ticket.encode(), admission.position)
         return _json(202, {"ticket": admission.ticket, "status": "queued",
                            "position": admission.position})
-    return admit
+    return _decided(admit, api=True)
 
 
-def ticket(environ: dict, ticket_id: str) -> Callable[[], HttpResponse]:
+def ticket(environ: dict, ticket_id: str, config: RushConfig) -> Reply:
     """TicketApi.get, TicketOutput's representation."""
-    user_id = user_id_from(environ)
+    user_id = user_id_from(environ, config)
 
-    def resolve() -> HttpResponse:
+    def resolve() -> Reply:
         found = services.ticket_resolve(ticket=ticket_id, user_id=user_id)
         return _json(200, {
             "ticket": str(found.ticket), "status": str(found.status),
             "position": None if found.position is None else int(found.position),
             "order": None if found.order is None else int(found.order),
             "reason": None if found.reason is None else str(found.reason)})
-    return resolve
+    return _in_request(environ, partial(_decided, resolve, api=True))
 
 
-def live(environ: dict, sale_id: int) -> Callable[[], HttpResponse]:
+def live(environ: dict, sale_id: int, config: RushConfig) -> Reply:
     """live_state: nothing to check in the request."""
-    return partial(live_response, sale_id)
+    def state() -> Reply:
+        return _reply_of(live_response(sale_id))
+    return _in_request(environ, partial(_decided, state, api=False))
 
 
 # (method, path, its view, the argument's type, DRF's Allow header or None off the API)
@@ -255,50 +265,30 @@ class RushPath:
         self.app = app
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        if (not settings.RUSH_PATH or environ.get("QUERY_STRING")
-                or settings.PURCHASE_STRATEGY != "gate" or settings.DISALLOWED_USER_AGENTS):
+        config = rush_config()
+        if not config.enabled or environ.get("QUERY_STRING"):
             return self.app(environ, start_response)
         method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
         for route_method, pattern, view, convert, allow in ROUTES:
             if method == route_method and (match := pattern.fullmatch(path)):
-                secure = _secure(environ)
-                if ((settings.SECURE_SSL_REDIRECT and not secure) or not _host_allowed(environ)
-                        or not _cookies_left_alone(environ)
+                secure = config.secure(environ)
+                if ((config.ssl_redirect and not secure) or not config.host_allowed(environ)
+                        or not config.cookies_left_alone(environ)
                         or (allow and not _accepts_json(environ))):
                     break
                 try:
-                    run = view(environ, convert(match.group(1)))
-                    response = self._run(environ, run, api=allow is not None)
+                    reply = view(environ, convert(match.group(1)), config)
                 except Handoff:
                     break
-                return self._send(start_response, response, secure=secure, allow=allow)
+                return self._send(start_response, reply, config, secure=secure, allow=allow)
         return self.app(environ, start_response)
 
     @staticmethod
-    def _run(environ: dict, run: Callable[[], HttpResponse], *, api: bool) -> HttpResponse:
-        """Run the decision between Django's request signals, as Django's handler does (the
-        database connections are looked after as for any request); errors become what
-        Django would answer: the API's exception handler, or the storefront's 503."""
-        signals.request_started.send(sender=WSGIHandler, environ=environ)
-        try:
-            return run()
-        except Exception as error:  # noqa: BLE001 - every error gets Django's answer
-            if api:
-                return api_exception_handler(error, {})
-            if isinstance(error, UNAVAILABLE):
-                return service_unavailable(error)  # what a .json storefront poll gets
-            raise Handoff from None  # a bug: Django's own 500
-        finally:
-            signals.request_finished.send(sender=WSGIHandler)
-
-    @staticmethod
-    def _send(start_response: StartResponse, response: HttpResponse, *, secure: bool,
-              allow: str | None) -> Iterable[bytes]:
-        headers = list(response.items())
-        if allow:
-            headers.append(("Allow", allow))
-        headers.extend(_middleware_headers(secure))
-        headers.append(("Content-Length", str(len(response.content))))
-        start_response(f"{response.status_code} {HTTPStatus(response.status_code).phrase}",
-                       headers)
-        return [response.content]
+    def _send(start_response: StartResponse, reply: Reply, config: RushConfig, *,
+              secure: bool, allow: str | None) -> Iterable[bytes]:
+        status, own, content = reply
+        headers = [*own, ("Allow", allow)] if allow else list(own)
+        headers.extend(config.headers[secure])
+        headers.append(("Content-Length", str(len(content))))
+        start_response(STATUS_LINES[status], headers)
+        return [content]

@@ -8,6 +8,7 @@ so that callers find every write of the app in one namespace.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -191,15 +192,23 @@ def ticket_resolve(*, ticket: str, user_id: int) -> selectors.TicketStatus:
 
 
 def purchase_admit(*, purchase: admission.Purchase, now: datetime | None = None,
+                   database: Callable[[Callable[[], None]], None] | None = None,
                    ) -> admission.Admission:
     """The hot path: one Redis call, no SQL. Everything is decided by the gate's script,
     F-codes included (only their HMAC travels). Only when the gate cannot answer does the
-    database say why, if it knows better (no such sale, not started, ended)."""
+    database say why, if it knows better (no such sale, not started, ended).
+
+    `database`, if given, runs that explanation (the rush path runs it between Django's
+    request signals, which it sends for nothing else)."""
     try:
         return admission.admit(purchase=purchase, now_ms=epoch_ms(now or timezone.now()))
     except DomainError as refusal:
         if refusal.code == "unavailable" and "outcome" not in refusal.details:
-            gate_unavailable_explain(sale_id=purchase.sale_id)
+            explain = partial(gate_unavailable_explain, sale_id=purchase.sale_id)
+            if database is None:
+                explain()
+            else:
+                database(explain)
         raise
 
 

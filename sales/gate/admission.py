@@ -22,6 +22,7 @@ from django.conf import settings
 from antiscalper.mirror import READY_KEY as BLACKLIST_READY_KEY
 from core.errors import DomainError, ErrorCode
 from core.http import client_ip_of, client_of
+from core.snapshot import from_settings
 from sales.gate import hotline
 from sales.gate.keys import (
     ATTEMPTS_CAP,
@@ -91,13 +92,21 @@ def admit_keys(purchase: Purchase, ticket: str) -> list[str]:
             *tail, keys.rate(purchase.user_id)]
 
 
+@from_settings
+def _bounds() -> tuple[int, int, int]:
+    """The queue bound and the purchase rate limit, read once per settings."""
+    return (settings.GATE_QUEUE_BOUND, settings.PURCHASE_RATE_LIMIT,
+            settings.PURCHASE_RATE_WINDOW_SECONDS)
+
+
 def admit_argv(purchase: Purchase, *, ticket: str, now_ms: int) -> list:
     """admit.lua's ARGV, in ADMIT_ARGV order; the dataset slot is left for the hot line."""
+    queue_bound, rate_limit, rate_window = _bounds()
     return [purchase.user_id, purchase.quantity, now_ms, purchase.idempotency_key or "", ticket,
-            purchase.device, purchase.ip, settings.GATE_QUEUE_BOUND, TICKET_TTL_SECONDS,
+            purchase.device, purchase.ip, queue_bound, TICKET_TTL_SECONDS,
             purchase.address_id or "", code_hash(purchase.fcode) if purchase.fcode else "",
             FCODE_GUESS_LIMIT, FCODE_GUESS_WINDOW_SECONDS, purchase.client, ATTEMPTS_CAP,
-            settings.PURCHASE_RATE_LIMIT, settings.PURCHASE_RATE_WINDOW_SECONDS, ""]
+            rate_limit, rate_window, ""]
 
 
 def _hot_script(name: str) -> hotline.HotLine:
@@ -132,33 +141,42 @@ _memo_lock = threading.Lock()
 # stream in one pipelined round trip per MEMO_FLUSH_SIZE attempts or MEMO_FLUSH_SECONDS.
 MEMO_FLUSH_SIZE = 200
 MEMO_FLUSH_SECONDS = 1.0
-_memo_attempts: list[tuple[int, dict]] = []
+# Each buffered attempt is its stream's XADD, ready to pack (hiredis packs a batch in one go).
+_memo_attempts: list[tuple] = []
 _memo_flushed_at = time.monotonic()
 
 
-def _memo_record(sale_id: int, fields: dict) -> None:
+def _memo_record(purchase: Purchase, now_ms: int) -> None:
+    """Buffer the attempt the memo answered, with the fields admit.lua writes for one."""
     global _memo_flushed_at
+    command = ("XADD", _attempts_key(purchase.sale_id), "MAXLEN", "~", ATTEMPTS_CAP, "*",
+               "user", purchase.user_id, "at", now_ms, "verdict", "sold_out",
+               "device", purchase.device, "ip", purchase.ip, "client", purchase.client,
+               "fcode", "0", "ticket", "", "memo", "1")
     with _memo_lock:
-        _memo_attempts.append((sale_id, fields))
+        _memo_attempts.append(command)
         due = (len(_memo_attempts) >= MEMO_FLUSH_SIZE
                or time.monotonic() - _memo_flushed_at >= MEMO_FLUSH_SECONDS)
     if due:
         memo_attempts_flush()
 
 
+@lru_cache(maxsize=1024)
+def _attempts_key(sale_id: int) -> str:
+    return SaleKeys(sale_id).attempts
+
+
 def memo_attempts_flush() -> int:
-    """Append the buffered memo attempts to their sales' streams; returns how many."""
+    """Append the buffered memo attempts to their sales' streams in one round trip over
+    this thread's line; returns how many."""
     global _memo_attempts, _memo_flushed_at
     with _memo_lock:
         batch, _memo_attempts = _memo_attempts, []
         _memo_flushed_at = time.monotonic()
     if not batch:
         return 0
-    pipe = connection().pipeline(transaction=False)
-    for sale_id, fields in batch:
-        pipe.xadd(SaleKeys(sale_id).attempts, fields, maxlen=ATTEMPTS_CAP, approximate=True)
     try:
-        pipe.execute()
+        hotline.line("admit", script_source).commands(batch)  # this thread's line
     except redis.RedisError:
         return 0  # signals are best effort; the sale itself is unaffected
     return len(batch)
@@ -216,10 +234,7 @@ def admit(*, purchase: Purchase, now_ms: int) -> Admission:
     until = None if purchase.fcode else _sold_out_until.get(sale_id)
     if until is not None:
         if time.monotonic() < until:
-            _memo_record(sale_id, {"user": purchase.user_id, "at": now_ms, "verdict": "sold_out",
-                                   "device": purchase.device, "ip": purchase.ip,
-                                   "client": purchase.client, "fcode": "0", "ticket": "",
-                                   "memo": "1"})
+            _memo_record(purchase, now_ms)
             raise DomainError("sold_out", REFUSALS["sold_out"])
         sold_out_memo_forget(sale_id)
     ticket = ticket_new(sale_id, user_id=purchase.user_id, issued_ms=now_ms)

@@ -157,6 +157,13 @@ class HotLine:
             self._dataset_at = now
         return self._dataset
 
+    def commands(self, commands: list[tuple]) -> list:
+        """Send plain commands in one write and read their replies (a reply that is an error
+        comes back as a `redis.ResponseError`, not raised). For writes that may be lost but
+        never repeated: there is no retry here either."""
+        packed = b"".join(hiredis.pack_command(command) for command in commands)
+        return self._exchange(self._line(), packed, replies=len(commands))
+
     def __call__(self, *, keys: list, args: list, dataset_at: int | None = None):
         """EVALSHA the script; on NOSCRIPT (Redis restarted or flushed its scripts) load it and
         send again, which is safe: NOSCRIPT means nothing ran. With `dataset_at`, that

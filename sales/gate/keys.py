@@ -153,7 +153,7 @@ def _ticket_key() -> bytes:
 
 def _ticket_mac(sale_id: int, user_id: int, nonce: str, stamp: str) -> str:
     message = f"{sale_id}|{user_id}|{nonce}|{stamp}".encode()
-    return hmac.new(_ticket_key(), message, hashlib.sha256).hexdigest()[:16]
+    return hmac.digest(_ticket_key(), message, "sha256")[:8].hex()  # one C call
 
 
 def ticket_new(sale_id: int, *, user_id: int = 0, issued_ms: int = 0) -> str:
