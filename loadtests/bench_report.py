@@ -114,7 +114,8 @@ def rows(serving: str) -> list[tuple[str, str, str]]:
     return [
         ("(a0) GET /auth/whoami, DRF (reference)", "a0", servers.LABELS["gthread"]),
         ("(b) POST /sales/{id}/purchase, gate", purchase_key(serving), label),
-        ("(L) limit: bare WSGI, JWT + JSON + one EVALSHA", "L", label),
+        ("(L) limit: bare WSGI, JWT + JSON + one EVALSHA of admit.lua", "L", label),
+        ("(L3) floor: bare WSGI, JWT + JSON + one EVALSHA of 3 commands", "L3", label),
         ("(e) POST /sales/{id}/purchase, sold out", "e", label),
         ("(bare) bare WSGI GET", "bare", label),
         ("(c) POST /sales/{id}/purchase, row lock", "c", label),
@@ -129,6 +130,27 @@ def _statuses(figures: Figures, key: str) -> dict[str, int]:
         for code, count in result["statuses"].items():
             statuses[code] = statuses.get(code, 0) + count
     return statuses
+
+
+# The rows that must be real admissions: a refusal (busy, rate limited) costs less than an
+# admission, so a row with many of them would flatter its ratios.
+ADMISSION_ROWS = ("L", "L3")
+ADMITTED = "202"
+REFUSED_SHARE_MAX = 0.01
+
+
+def refusal_warnings(figures: Figures) -> list[str]:
+    """A line for each purchase row of which more than 1 % of answers were not admissions."""
+    lines = []
+    for key in [*(k for k in figures.rounds if k.startswith("b:")), *ADMISSION_ROWS]:
+        statuses = _statuses(figures, key) if key in figures.rounds else {}
+        answered = sum(statuses.values())
+        refused = answered - statuses.get(ADMITTED, 0)
+        if answered and refused / answered > REFUSED_SHARE_MAX:
+            lines.append(f"WARNING: ({key}) {refused:,} of {answered:,} answers "
+                         f"({refused / answered:.0%}) were not admissions {statuses}: its "
+                         "requests/s overstate the purchase.")
+    return lines
 
 
 def main_table(figures: Figures) -> list[str]:
@@ -180,6 +202,12 @@ def target_table(figures: Figures) -> list[str]:
         lines.append(f"| {target.label} | {shown} | {verdict(value, target.minimum)} "
                      f"| {'' if by_cpu is None else f'{by_cpu:.2f} x'} |")
     b, c = purchase_key(figures.serving), "c"
+    if b in figures.rounds and "L3" in figures.rounds:
+        median, low, high = figures.paired_ratio(b, "L3")
+        by_cpu = cpu_ratio(figures, b, "L3")
+        lines.append(f"| (b) / (L3), informative: against a 3-command script | {median:.2f} x "
+                     f"(rounds: {low:.2f} to {high:.2f}) | "
+                     f"| {'' if by_cpu is None else f'{by_cpu:.2f} x'} |")
     if b in figures.rounds and c in figures.rounds:
         lines.append(f"| (b) / (c), informative | {figures.rps(b) / figures.rps(c):.1f} x | "
                      f"| |")
@@ -263,6 +291,7 @@ def report(figures: Figures, info: dict, *, shape: servers.Shape, concurrency: i
              f"every paired row once (in reverse order every other round), requests/s and "
              f"latencies their medians over rounds, ratios the medians of each round's own")
     sections = [[f"Measured {info['date']} on {setup}."], main_table(figures),
-                server_table(figures), target_table(figures), anchor_table(figures, info),
+                server_table(figures), target_table(figures), refusal_warnings(figures),
+                anchor_table(figures, info),
                 cpu_table(figures), capacity_lines(figures)]
     return "\n\n".join("\n".join(s) for s in sections if s) + "\n"

@@ -1,18 +1,27 @@
 """The interpreter's limit for a purchase: a bare WSGI app the benchmark serves beside the project.
 
-`POST /limit/sales/<id>/purchase` is the least work a Python web tier can do for one purchase
-with the project's contract: verify the access token as the API does (PyJWT, HS256, the
-project's SIMPLE_JWT signing key, token type "access", exp), parse the JSON body, make one
-EVALSHA of a script that takes the stock, counts the buyer's units and queues the ticket
-(DECR, HINCRBY, XADD: the core of sales/gate/lua/admit.lua), and answer 202 with the ticket,
-or a refusal in the API's error envelope. No Django, no routing, no middleware in the request
-path: Django is only asked for the settings once, when the module is imported.
+`POST /limit/sales/<id>/admit` is the least work a Python web tier can do for one purchase with
+the project's contract and the project's Redis work: verify the access token as the API does
+(PyJWT, HS256, the project's SIMPLE_JWT signing key, token type "access", exp; a token verified
+before is remembered with its expiry, as the purchase's own check does), parse the JSON body,
+make one EVALSHA of the gate's own script (sales/gate/lua/admit.lua, with the keys and
+arguments a purchase gives it, over the gate's own line to Redis, `sales.gate.hotline`), and
+answer 202 with the ticket, or a refusal in the API's error envelope. The purchase (b) and
+this limit then ask Redis for exactly the same work, so their ratio is the web tier's alone:
+what the issue says limits the rush. (L) in the benchmark.
+
+`POST /limit/sales/<id>/purchase` is the same with a three-command script (DECR, HINCRBY,
+XADD: the core of admit.lua) on the limit's own keys: the floor of any purchase at all,
+(L3), an informative row.
+
+No Django request handling, no routing, no middleware in the request path: Django is set up
+and asked for the settings once, when the module is imported.
 
 `GET /limit/bare` answers a constant: the limit of answering any request at all on the server
 and worker shape it runs on.
 
 The benchmark measures the real purchase against the first, and the sold-out answer (which
-needs no Redis) against the second, on the same server and shape (BENCHMARKS.md, (L)).
+needs no Redis) against the bare GET, on the same server and shape (BENCHMARKS.md).
 Served as `loadtests.limit:application` on any of loadtests.servers.
 """
 
@@ -22,6 +31,7 @@ import json
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 import hiredis
@@ -30,8 +40,16 @@ import redis
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+import django  # noqa: E402
+
+django.setup()  # the gate's modules need the apps loaded; done once, at import
+
 from django.conf import settings  # noqa: E402 - read once, at import, never per request
 from rest_framework_simplejwt.settings import api_settings as jwt_settings  # noqa: E402
+
+from sales.gate import hotline  # noqa: E402
+from sales.gate.admission import DATASET_ARG, Purchase, admit_argv, admit_keys  # noqa: E402
+from sales.gate.keys import script_source  # noqa: E402
 
 SCRIPT = """
 local left = redis.call('DECR', KEYS[1])
@@ -51,6 +69,7 @@ ALGORITHMS = [jwt_settings.ALGORITHM]
 USER_ID_CLAIM = jwt_settings.USER_ID_CLAIM
 TOKEN_TYPE_CLAIM = jwt_settings.TOKEN_TYPE_CLAIM
 LEEWAY = jwt_settings.LEEWAY
+LEEWAY_SECONDS = LEEWAY.total_seconds() if hasattr(LEEWAY, "total_seconds") else float(LEEWAY)
 JSON = ("Content-Type", "application/json")
 
 StartResponse = Callable[..., object]
@@ -124,12 +143,22 @@ NO_TOKEN = "Authentication is required: send a Bearer token."
 BAD_TOKEN = "Given token not valid for any token type"
 
 
+# Tokens verified before, with (user id, exp): the purchase's own check remembers them too
+# (sales.rush_token), so the limit does the same least work for a token it has seen.
+_verified: dict[str, tuple[int, float]] = {}
+REMEMBERED_MAX = 65536
+
+
 def user_of(environ: dict) -> int | str:
     """The user id an access token carries (the checks simplejwt makes for the API), or the
-    API's sentence for why there is none (a str). simplejwt writes the id as a string."""
+    API's sentence for why there is none (a str). simplejwt writes the id as a string. A
+    token verified before only has its expiry checked again."""
     scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme != "Bearer" or not token:
         return NO_TOKEN
+    known = _verified.get(token)
+    if known is not None:
+        return known[0] if time.time() - LEEWAY_SECONDS < known[1] else BAD_TOKEN
     try:
         claims = jwt.decode(token, SIGNING_KEY, algorithms=ALGORITHMS, leeway=LEEWAY,
                             options={"require": ["exp"]})
@@ -138,6 +167,9 @@ def user_of(environ: dict) -> int | str:
     user = str(claims.get(USER_ID_CLAIM, ""))
     if claims.get(TOKEN_TYPE_CLAIM) != "access" or not user.isdigit():
         return BAD_TOKEN
+    if len(_verified) >= REMEMBERED_MAX:
+        _verified.clear()
+    _verified[token] = (int(user), float(claims["exp"]))
     return int(user)
 
 
@@ -179,6 +211,29 @@ def purchase(environ: dict, start_response: StartResponse, sale_id: int) -> list
     return _answer(start_response, "202 Accepted", body)
 
 
+def admit(environ: dict, start_response: StartResponse, sale_id: int) -> list[bytes]:
+    """The purchase's own Redis call (admit.lua on a loaded gate) behind the least web work."""
+    user = user_of(environ)
+    if isinstance(user, str):
+        return _refuse(start_response, "401 Unauthorized", "unauthenticated", user,
+                       [("WWW-Authenticate", 'Bearer realm="api"')])
+    quantity = quantity_of(environ)
+    if quantity is None:
+        return _refuse(start_response, "400 Bad Request", "invalid",
+                       "The request has invalid fields.")
+    bought = Purchase(sale_id=sale_id, user_id=user, quantity=quantity,
+                      ip=environ.get("REMOTE_ADDR", ""))
+    now_ms = int(time.time() * 1000)
+    ticket = f"{sale_id}-{os.urandom(8).hex()}"
+    reply = hotline.line("admit", script_source)(
+        keys=admit_keys(bought, ticket), args=admit_argv(bought, ticket=ticket, now_ms=now_ms),
+        dataset_at=DATASET_ARG)
+    if reply[0] != "admitted":
+        return _refuse(start_response, "409 Conflict", reply[0], "Not admitted.")
+    body = {"ticket": reply[1], "status": "queued", "position": int(reply[2])}
+    return _answer(start_response, "202 Accepted", body)
+
+
 BARE = b'{"ok": true}'
 
 
@@ -187,11 +242,14 @@ def application(environ: dict, start_response: StartResponse) -> list[bytes]:
     if path == "/limit/bare" and method == "GET":
         start_response("200 OK", [JSON, ("Content-Length", str(len(BARE)))])
         return [BARE]
-    if path.startswith(PREFIX) and path.endswith("/purchase") and method == "POST":
-        sale = path[len(PREFIX):-len("/purchase")]
-        if sale.isdigit():
-            return purchase(environ, start_response, int(sale))
+    if path.startswith(PREFIX) and method == "POST":
+        sale, _, action = path[len(PREFIX):].partition("/")
+        if sale.isdigit() and action in ACTIONS:
+            return ACTIONS[action](environ, start_response, int(sale))
     return _refuse(start_response, "404 Not Found", "not_found", "No such object.")
+
+
+ACTIONS = {"admit": admit, "purchase": purchase}
 
 
 def stock_set(client: redis.Redis, sale_id: int, units: int) -> None:

@@ -153,3 +153,16 @@ def test_without_the_risk_row_the_bench_says_celery_counts_the_pipeline_alone():
     text = _text(figures)
 
     assert "NOT the risk feed's attempts" in text and "an undercount" in text
+
+
+def test_a_purchase_row_of_refusals_is_called_out():
+    """A (b) whose answers were mostly 503 busy (the queue bound reached) or a (L) of sold-out
+    answers would flatter the ratios: the report says so. Admissions alone say nothing."""
+    figures = Figures(serving="granian")
+    figures.add("b:granian", {**_result(7000), "statuses": {"202": 6800, "503": 3200}})
+    figures.add("b:gthread", {**_result(3000), "statuses": {"202": 3000}})
+    figures.add("L", {**_result(9000), "statuses": {"202": 9000, "409": 50}})
+    figures.add("bare", {**_result(9000), "statuses": {"200": 9000}})
+    warnings = [line for line in _text(figures).splitlines() if line.startswith("WARNING")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("WARNING: (b:granian) 3,200 of 10,000 answers (32%)")
