@@ -186,9 +186,10 @@ def run(*, customers: int, duration: float, concurrency: int, rounds: int, shape
         paired["L3"] = ("L", f"/limit/sales/{sales.gate[serving].pk}/purchase", "POST")
         paired["e"] = (serving, f"/api/v1/sales/{sales.sold_out.pk}/purchase", "POST")
         paired["bare"] = ("L", "/limit/bare", "GET")
+        paired["bare_post"] = ("L", "/limit/bare", "POST")
         # the serving server's purchase beside its limit, the sold-out answer beside the bare GET
         order = ["a0", *(purchase_key(k) for k in compared if k != serving),
-                 purchase_key(serving), "L", "L3", "e", "bare"]
+                 purchase_key(serving), "L", "L3", "e", "bare", "bare_post"]
         order = [key for key in order if key in paired]
         for n in range(rounds):
             for key in (order if n % 2 == 0 else order[::-1]):

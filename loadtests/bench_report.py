@@ -118,6 +118,8 @@ def rows(serving: str) -> list[tuple[str, str, str]]:
         ("(L3) floor: bare WSGI, JWT + JSON + one EVALSHA of 3 commands", "L3", label),
         ("(e) POST /sales/{id}/purchase, sold out", "e", label),
         ("(bare) bare WSGI GET", "bare", label),
+        ("(bare POST) bare WSGI POST: a purchase's request, body read, nothing decided",
+         "bare_post", label),
         ("(c) POST /sales/{id}/purchase, row lock", "c", label),
         ("(f) GET /sales/{id}/ storefront page, anonymous", "f", label),
         ("(g) GET /sales/{id}/live.json", "g", label),
@@ -207,6 +209,12 @@ def target_table(figures: Figures) -> list[str]:
         by_cpu = cpu_ratio(figures, b, "L3")
         lines.append(f"| (b) / (L3), informative: against a 3-command script | {median:.2f} x "
                      f"(rounds: {low:.2f} to {high:.2f}) | "
+                     f"| {'' if by_cpu is None else f'{by_cpu:.2f} x'} |")
+    if "e" in figures.rounds and "bare_post" in figures.rounds:
+        median, low, high = figures.paired_ratio("e", "bare_post")
+        by_cpu = cpu_ratio(figures, "e", "bare_post")
+        lines.append(f"| (e) / bare POST, informative: against the same request answered "
+                     f"with nothing decided | {median:.2f} x (rounds: {low:.2f} to {high:.2f}) | "
                      f"| {'' if by_cpu is None else f'{by_cpu:.2f} x'} |")
     if b in figures.rounds and c in figures.rounds:
         lines.append(f"| (b) / (c), informative | {figures.rps(b) / figures.rps(c):.1f} x | "

@@ -18,7 +18,8 @@ No Django request handling, no routing, no middleware in the request path: Djang
 and asked for the settings once, when the module is imported.
 
 `GET /limit/bare` answers a constant: the limit of answering any request at all on the server
-and worker shape it runs on.
+and worker shape it runs on; `POST /limit/bare` reads the body first (a purchase's request,
+token header and body, answered with nothing decided: the floor of a sold-out answer).
 
 The benchmark measures the real purchase against the first, and the sold-out answer (which
 needs no Redis) against the bare GET, on the same server and shape (BENCHMARKS.md).
@@ -240,6 +241,10 @@ BARE = b'{"ok": true}'
 def application(environ: dict, start_response: StartResponse) -> list[bytes]:
     path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
     if path == "/limit/bare" and method == "GET":
+        start_response("200 OK", [JSON, ("Content-Length", str(len(BARE)))])
+        return [BARE]
+    if path == "/limit/bare" and method == "POST":  # the body read, then the same constant
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         start_response("200 OK", [JSON, ("Content-Length", str(len(BARE)))])
         return [BARE]
     if path.startswith(PREFIX) and method == "POST":

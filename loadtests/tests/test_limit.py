@@ -108,6 +108,7 @@ def test_a_body_that_is_not_a_purchase_is_invalid(raw, redis_client, buyer):
 
 def test_the_bare_get_answers_a_constant_and_anything_else_is_not_found():
     assert call("/limit/bare", method="GET")[::2] == (200, {"ok": True})
+    assert call("/limit/bare", body=b'{"quantity": 1}')[::2] == (200, {"ok": True})
     assert call("/limit/sales/x/purchase")[0] == 404
     assert call("/api/v1/products", method="GET")[2]["error"]["code"] == "not_found"
 
