@@ -85,12 +85,14 @@ def identifiers(sale_id: int) -> tuple[Held, dict]:
                 holders[("building", building)].add(user_id)
             if phone:
                 holders[("phone", phone)].add(user_id)
-        for instrument, user_id, status in Payment.objects.filter(user_id__in=part).exclude(
-                instrument="").values_list("instrument", "user_id", "status").order_by() \
+        # The gateway's fingerprint, never the string the client sent: one card written
+        # "4111 1111..." and "4111-1111..." is one instrument (shop.payments).
+        for fingerprint, user_id, status in Payment.objects.filter(user_id__in=part).exclude(
+                fingerprint="").values_list("fingerprint", "user_id", "status").order_by() \
                 .distinct():
-            holders[("payment", instrument)].add(user_id)
+            holders[("payment", fingerprint)].add(user_id)
             if status == Payment.Status.SUCCEEDED:  # the gateway charged it: not a guess
-                held.proven[("payment", instrument)].add(user_id)
+                held.proven[("payment", fingerprint)].add(user_id)
     wanted = defaultdict(set)
     for (kind, value), users in holders.items():
         if len(users) >= 2:  # an identifier only one participant holds links no one
@@ -111,8 +113,8 @@ def identifiers(sale_id: int) -> tuple[Held, dict]:
             .annotate(c=Count("customer", distinct=True)).values_list("normalized", "c"))
     for part in sliced(wanted["payment"]):
         population.update((("payment", i), c) for i, c in Payment.objects.filter(
-            instrument__in=part).values("instrument")
-            .annotate(c=Count("user", distinct=True)).values_list("instrument", "c"))
+            fingerprint__in=part).values("fingerprint")
+            .annotate(c=Count("user", distinct=True)).values_list("fingerprint", "c"))
     opened = _opened_at(sale_id)
     for key, genuine in _genuine_customers(wanted["building"], opened).items():
         population[key], held.established[key] = len(genuine), genuine
@@ -164,21 +166,21 @@ def _opened_at(sale_id: int) -> datetime | None:
     return signal and signal["at"] - timedelta(milliseconds=signal["ms_since_open"])
 
 
-def _copied_instruments_apart(held: Held, population: dict, instruments: set[str],
+def _copied_instruments_apart(held: Held, population: dict, fingerprints: set[str],
                               opened: datetime | None) -> None:
     """A payment instrument is a string the (simulated) gateway charges whoever sends it, so
-    a charge proves the instrument only for its established holders: the first account ever
-    charged on it, and those charged on it before the sale opened. Accounts first charged on
-    it since then may have copied it: they are tied to each other through it (their own
-    proven group), never to an established holder, as an address-book copy of a phone never
-    ties its copier to the phone's registered owner."""
+    a charge proves the instrument (its fingerprint) only for its established holders: the
+    first account ever charged on it, and those charged on it before the sale opened.
+    Accounts first charged on it since then may have copied it: they are tied to each other
+    through it (their own proven group), never to an established holder, as an address-book
+    copy of a phone never ties its copier to the phone's registered owner."""
     firsts: dict[str, dict[int, datetime]] = defaultdict(dict)
-    for part in sliced(instruments):
-        for instrument, user_id, first in Payment.objects.filter(
-                instrument__in=part, status=Payment.Status.SUCCEEDED).values(
-                "instrument", "user_id").annotate(first=Min("created_at")).values_list(
-                "instrument", "user_id", "first"):
-            firsts[instrument][user_id] = first
+    for part in sliced(fingerprints):
+        for fingerprint, user_id, first in Payment.objects.filter(
+                fingerprint__in=part, status=Payment.Status.SUCCEEDED).values(
+                "fingerprint", "user_id").annotate(first=Min("created_at")).values_list(
+                "fingerprint", "user_id", "first"):
+            firsts[fingerprint][user_id] = first
     for instrument, charged in firsts.items():
         key = ("payment", instrument)
         owner = min(charged, key=lambda user: (charged[user], user))

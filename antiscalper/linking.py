@@ -27,13 +27,15 @@ ties no one.
 Proven and claimed identifiers. Anyone can type a phone or an address into their own
 address book and send any X-Device-Id header, so those are *claimed*: they say something
 about the accounts that claim them, nothing about an account whose details were copied.
-*Proven* identifiers are the ones a shopper cannot take from someone else: a payment
-instrument the gateway charged (a succeeded payment) and the account's registered phone
-(unique to it). The simulated gateway charges any instrument string it is sent, so a charge
-proves an instrument only for its established holders (its first charged account, and those
-charged on it before the sale opened); accounts first charged on it since are tied to each
-other through it, never to them, and their own group counts those holders too, so copiers
-can be blocked and the holder they copied is not (`_copied_instruments_apart`). Hence:
+*Proven* (verified) identifiers are the ones a shopper cannot take from someone else: a
+payment instrument the gateway charged (a succeeded payment; accounts are tied by the
+gateway's fingerprint of it, `Payment.fingerprint`, never by the string the client sent)
+and the account's registered phone (unique to it). The simulated gateway charges any
+instrument string it is sent, so a charge proves an instrument only for its established
+holders (its first charged account, and those charged on it before the sale opened);
+accounts first charged on it since are tied to each other through it, never to them, and
+their own group counts those holders too, so copiers can be blocked and the holder they
+copied is not (`_copied_instruments_apart`). Hence:
 - a copy never ties the original to the copier: an address-book phone that is another
   account's registered phone links the accounts that copied it to each other, never to its
   registered owner (three throwaway accounts with a victim's phone are a cluster of three,
@@ -105,6 +107,12 @@ class _Components:
         self.parent[self.find(a)] = self.find(b)
 
 
+def _shown(kind: str, value: str) -> str:
+    """A link's value as ops read it: a payment's fingerprint by its first 8 hex digits
+    (enough to tell two cards apart, and the card itself is never shown)."""
+    return value if kind != "payment" else value[:8] + value[32:]
+
+
 def clusters_find(*, sale_id: int) -> list[dict]:
     """The sale's clusters of two or more participants, each with the identifiers that link
     it and, per member, the size of the group proven identifiers alone tie it to
@@ -148,8 +156,7 @@ def clusters_find(*, sale_id: int) -> list[dict]:
                 inside[components.find(user_id)] += 1
         for root, accounts in inside.items():
             if accounts >= 2:
-                shown[root].append({"kind": kind,
-                                    "value": value if kind != "payment" else value[-4:],
+                shown[root].append({"kind": kind, "value": _shown(kind, value),
                                     "accounts": accounts, "strength": round(weight, 3)})
     clusters = []
     for root, users in members.items():

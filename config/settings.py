@@ -214,6 +214,11 @@ CELERY_TIMEZONE = TIME_ZONE
 # Simulated payment gateway: how slow and how flaky it is.
 PAYMENT_GATEWAY_LATENCY_MS = int(os.environ.get("PAYMENT_GATEWAY_LATENCY_MS", "0"))
 PAYMENT_GATEWAY_FAILURE_RATE = float(os.environ.get("PAYMENT_GATEWAY_FAILURE_RATE", "0"))
+# The key the (simulated) gateway fingerprints instruments under: the gateway's own, so its
+# own setting; the default is derived from SECRET_KEY. Changing it changes every fingerprint
+# (old payments then no longer match new ones), so set it once per deployment.
+PAYMENT_GATEWAY_FINGERPRINT_KEY = (os.environ.get("PAYMENT_GATEWAY_FINGERPRINT_KEY")
+                                   or f"gateway-fingerprint:{SECRET_KEY}")
 
 # How many reverse proxies in front of us append to X-Forwarded-For (0: trust REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))

@@ -211,6 +211,9 @@ class Payment(models.Model):
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     method = models.CharField(max_length=30, default="card")
     instrument = models.CharField(max_length=64, blank=True)
+    # The gateway's fingerprint of the instrument (shop.payments.instrument_fingerprint):
+    # what the anti-scalper linking ties accounts by, never the string the client sent.
+    fingerprint = models.CharField(max_length=64, blank=True, db_index=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     gateway_ref = models.CharField(max_length=64, blank=True)
     failure_reason = models.CharField(max_length=200, blank=True)
