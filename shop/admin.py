@@ -45,7 +45,7 @@ class AddressInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(ExportMixin, admin.ModelAdmin):
-    list_display = ["user", "phone", "fan_level", "is_verified", "joined_at"]
+    list_display = ["user", "phone", "fan_level", "is_verified", "phone_verified_at", "joined_at"]
     list_filter = ["fan_level", "is_verified"]
     search_fields = ["user__username", "phone"]
     list_select_related = ["user"]
