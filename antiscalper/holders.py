@@ -1,7 +1,9 @@
 """Who holds each identifier among a sale's participants, and how many hold it anywhere:
 the graph `antiscalper.linking` finds clusters in. Proven and claimed holders, a phone's
-registered owner, a building's genuine customers and a copied instrument's newcomers are
-told apart here (see linking's docstring for why each matters)."""
+registered owner, a building's genuine customers and the newcomers of a copied instrument
+or a number confirmed again are told apart here (see linking's docstring for why each
+matters). Instruments are held by the gateway's fingerprint; a confirmed phone also as
+`verified_phone`, the number its code reached."""
 
 from __future__ import annotations
 
@@ -31,8 +33,8 @@ CLAIMED = frozenset({"device", "subnet", "address", "building"})
 
 class Held:
     """Who holds each identifier: `holders` (anyhow), `proven` (in a way no one else can
-    copy: a succeeded payment, the registered phone) and `owner` (a phone's registered
-    account)."""
+    copy: a succeeded payment, the registered phone once confirmed by a code) and `owner`
+    (a phone's registered account)."""
 
     def __init__(self) -> None:
         self.holders: dict[tuple[str, str], set[int]] = defaultdict(set)
@@ -72,11 +74,16 @@ def identifiers(sale_id: int) -> tuple[Held, dict]:
     holders.update(seen)
     population = {key: len(users) for key, users in seen.items()}
     for part in sliced(nodes):
-        for phone, user_id in Customer.objects.filter(user_id__in=part).values_list(
-                "phone", "user_id"):
+        for phone, user_id, confirmed, verified in Customer.objects.filter(
+                user_id__in=part).values_list("phone", "user_id", "phone_verified_at",
+                                              "verified_phone"):
             holders[("phone", phone)].add(user_id)
-            held.proven[("phone", phone)].add(user_id)
             held.owner[("phone", phone)] = user_id
+            if confirmed is not None:  # a code sent to it came back: whoever holds the SIM
+                held.proven[("phone", phone)].add(user_id)
+            if verified:  # the number the code reached, however it was written
+                holders[("verified_phone", verified)].add(user_id)
+                held.proven[("verified_phone", verified)].add(user_id)
         for norm, building, phone, user_id in Address.objects.filter(
                 customer__user_id__in=part).values_list(
                 "normalized", "building", "phone", "customer__user_id"):
@@ -115,10 +122,15 @@ def identifiers(sale_id: int) -> tuple[Held, dict]:
         population.update((("payment", i), c) for i, c in Payment.objects.filter(
             fingerprint__in=part).values("fingerprint")
             .annotate(c=Count("user", distinct=True)).values_list("fingerprint", "c"))
+    for part in sliced(wanted["verified_phone"]):
+        population.update((("verified_phone", v), c) for v, c in Customer.objects.filter(
+            verified_phone__in=part).values("verified_phone")
+            .annotate(c=Count("pk")).values_list("verified_phone", "c"))
     opened = _opened_at(sale_id)
     for key, genuine in _genuine_customers(wanted["building"], opened).items():
         population[key], held.established[key] = len(genuine), genuine
     _copied_instruments_apart(held, population, wanted["payment"], opened)
+    _late_confirmations_apart(held, population, wanted["verified_phone"], opened)
     _buildings_within_addresses(held)
     return held, population
 
@@ -181,18 +193,43 @@ def _copied_instruments_apart(held: Held, population: dict, fingerprints: set[st
                 "fingerprint", "user_id").annotate(first=Min("created_at")).values_list(
                 "fingerprint", "user_id", "first"):
             firsts[fingerprint][user_id] = first
-    for instrument, charged in firsts.items():
-        key = ("payment", instrument)
-        owner = min(charged, key=lambda user: (charged[user], user))
-        established = {owner} | {user for user, first in charged.items()
-                                 if opened is not None and first < opened}
-        newcomers = (held.proven[key] & set(charged)) - established
-        if not newcomers:
-            continue
-        copied = ("payment", f"{instrument} (first charged since the sale opened)")
-        held.holders[key] -= newcomers
-        held.proven[key] -= newcomers
-        held.holders[copied] |= newcomers
-        held.proven[copied] |= newcomers
-        held.standing_in[copied] = len(established)
-        population[copied] = population.get(key, len(charged))
+    for fingerprint, charged in firsts.items():
+        _newcomers_apart(held, population, ("payment", fingerprint), charged, opened,
+                         "first charged since the sale opened")
+
+
+def _late_confirmations_apart(held: Held, population: dict, numbers: set[str],
+                              opened: datetime | None) -> None:
+    """A confirmed phone ties the accounts that confirmed one number (the same SIM read the
+    codes, whatever way each wrote the number), but carriers hand old numbers to new people:
+    as with an instrument, its established holders (the first account that confirmed it, and
+    those that did before the sale opened) are never tied to accounts that confirmed it since;
+    those are tied to each other and counted with them."""
+    firsts: dict[str, dict[int, datetime]] = defaultdict(dict)
+    for part in sliced(numbers):
+        for number, user_id, at in Customer.objects.filter(verified_phone__in=part).values_list(
+                "verified_phone", "user_id", "phone_verified_at"):
+            if at is not None:
+                firsts[number][user_id] = at
+    for number, confirmed in firsts.items():
+        _newcomers_apart(held, population, ("verified_phone", number), confirmed, opened,
+                         "confirmed since the sale opened")
+
+
+def _newcomers_apart(held: Held, population: dict, key: tuple[str, str],
+                     firsts: dict[int, datetime], opened: datetime | None, label: str) -> None:
+    """Move the accounts that came to `key` after its established holders (the first one, and
+    those before the sale opened) into a group of their own, counted with those holders."""
+    owner = min(firsts, key=lambda user: (firsts[user], user))
+    established = {owner} | {user for user, first in firsts.items()
+                             if opened is not None and first < opened}
+    newcomers = (held.proven[key] & set(firsts)) - established
+    if not newcomers:
+        return
+    apart = (key[0], f"{key[1]} ({label})")
+    held.holders[key] -= newcomers
+    held.proven[key] -= newcomers
+    held.holders[apart] |= newcomers
+    held.proven[apart] |= newcomers
+    held.standing_in[apart] = len(established)
+    population[apart] = population.get(key, len(firsts))

@@ -10,11 +10,17 @@ Claimed: an address-book phone, a typed address, an X-Device-Id header. Invarian
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from antiscalper import linking
 from antiscalper.models import Decision, RiskDecision
 from antiscalper.tests.risk_helpers import age, attempt, judge, pay_with, share_address
+from shop import phones
+from shop.models import Customer
 from shop.services import address_create
 
 pytestmark = pytest.mark.django_db
@@ -106,3 +112,80 @@ def test_claimed_details_alone_never_block_anyone(make_customer, ties, bought):
     # on one device at the opening); the fan whose details they copied, never.
     assert not RiskDecision.objects.filter(user_id=fan.user_id, decision=Decision.BLOCK).exists()
     assert all(set(c["proven"].values()) == {1} for c in clusters)
+
+
+ONE_NUMBER = ["13800138000", "+8613800138000", "008613800138000", "8613800138000"]
+
+
+def _confirm(customer, sms_outbox, *, days_ago: float = 0):
+    """Confirm the account's phone the way a shopper does: the code texted to it."""
+    phones.phone_code_send(user_id=customer.user_id)
+    code = re.search(r"\b(\d{6})\b", sms_outbox[-1].message).group(1)
+    phones.phone_code_confirm(user_id=customer.user_id, code=code)
+    Customer.objects.filter(pk=customer.pk).update(
+        phone_verified_at=timezone.now() - timedelta(days=days_ago))
+
+
+def test_accounts_that_confirmed_one_number_written_differently_are_one_blocking_cluster(
+        make_customer, sms_outbox):
+    """Registration takes each form as a new phone; the codes all reached one SIM."""
+    ring = [make_customer(phone=phone, with_address=False) for phone in ONE_NUMBER]
+    for n, account in enumerate(ring):
+        age(account, days=300 + n)
+        _confirm(account, sms_outbox, days_ago=30)
+    judge(*[attempt(a.user_id, ip=f"36.{n}.6.1", after_ms=3000 + 900 * n)
+            for n, a in enumerate(ring)])
+
+    [cluster] = linking.clusters_find(sale_id=1)
+    ids = sorted(a.user_id for a in ring)
+    assert cluster["members"] == ids
+    assert [link["kind"] for link in cluster["links"]] == ["verified_phone"]
+    assert set(cluster["proven"].values()) == {4}
+    assert linking.linking_run(sale_id=1) == ids
+
+
+def test_the_same_numbers_unconfirmed_tie_no_one(make_customer):
+    """Without the codes, the four forms are four typed numbers: nothing ties them."""
+    ring = [make_customer(phone=phone, with_address=False) for phone in ONE_NUMBER]
+    judge(*[attempt(a.user_id, ip=f"36.{n}.6.1", after_ms=3000 + 900 * n)
+            for n, a in enumerate(ring)])
+    assert linking.clusters_find(sale_id=1) == []
+
+
+def test_an_old_account_is_never_tied_to_accounts_that_confirmed_its_number_since(
+        make_customer, sms_outbox):
+    """A carrier gave a fan's old number to someone else, whose accounts confirm it during
+    the sale: they are a group of their own (counted with the fan), the fan is in none."""
+    fan = make_customer(phone=ONE_NUMBER[0], with_address=False)
+    age(fan, days=900)
+    _confirm(fan, sms_outbox, days_ago=400)
+    later = [make_customer(phone=phone, with_address=False) for phone in ONE_NUMBER[1:]]
+    for account in later:
+        _confirm(account, sms_outbox)  # now: after the opening the attempts tell
+    judge(*[attempt(a.user_id, ip=f"36.{n}.2.1", after_ms=3000 + 900 * n)
+            for n, a in enumerate([fan, *later])])
+
+    clusters = linking.clusters_find(sale_id=1)
+    assert all(fan.user_id not in c["members"] for c in clusters)
+    assert linking.linking_run(sale_id=1) == sorted(a.user_id for a in later)
+    assert not RiskDecision.objects.filter(user_id=fan.user_id, source="linking").exists()
+
+
+def test_a_confirmed_phone_copied_into_address_books_never_ties_its_owner(
+        make_customer, sms_outbox, sku):
+    """The owner confirmed the number; five new accounts write it as their delivery phone.
+    The copies are claims: the copiers are for review at most, the owner is in no cluster."""
+    owner = make_customer(with_address=False)
+    age(owner, days=500)
+    _confirm(owner, sms_outbox, days_ago=100)
+    copiers = [make_customer(with_address=False) for _ in range(5)]
+    for n, copier in enumerate(copiers):
+        address_create(customer=copier, recipient="R", phone=owner.phone,
+                       line1=f"{n} Own Road", city="Shenzhen", postcode="518000")
+    judge(*[attempt(a.user_id, ip=f"36.{n}.1.9", after_ms=3000 + 900 * n)
+            for n, a in enumerate([owner, *copiers])])
+
+    [cluster] = linking.clusters_find(sale_id=1)
+    assert owner.user_id not in cluster["members"]
+    assert set(cluster["proven"].values()) == {1}
+    assert linking.linking_run(sale_id=1) == []
