@@ -1,7 +1,9 @@
 """Who holds each identifier among a sale's participants, and how many hold it anywhere:
 the graph `antiscalper.linking` finds clusters in. Proven and claimed holders, a phone's
-registered owner, a building's genuine customers and a copied instrument's newcomers are
-told apart here (see linking's docstring for why each matters)."""
+registered owner, a building's genuine customers and the newcomers of a copied instrument
+or a number confirmed again are told apart here (see linking's docstring for why each
+matters). Instruments are held by the gateway's fingerprint; a confirmed phone also as
+`verified_phone`, the number its code reached."""
 
 from __future__ import annotations
 
@@ -31,8 +33,8 @@ CLAIMED = frozenset({"device", "subnet", "address", "building"})
 
 class Held:
     """Who holds each identifier: `holders` (anyhow), `proven` (in a way no one else can
-    copy: a succeeded payment, the registered phone) and `owner` (a phone's registered
-    account)."""
+    copy: a succeeded payment, the registered phone once confirmed by a code) and `owner`
+    (a phone's registered account)."""
 
     def __init__(self) -> None:
         self.holders: dict[tuple[str, str], set[int]] = defaultdict(set)
@@ -72,11 +74,16 @@ def identifiers(sale_id: int) -> tuple[Held, dict]:
     holders.update(seen)
     population = {key: len(users) for key, users in seen.items()}
     for part in sliced(nodes):
-        for phone, user_id in Customer.objects.filter(user_id__in=part).values_list(
-                "phone", "user_id"):
+        for phone, user_id, confirmed, verified in Customer.objects.filter(
+                user_id__in=part).values_list("phone", "user_id", "phone_verified_at",
+                                              "verified_phone"):
             holders[("phone", phone)].add(user_id)
-            held.proven[("phone", phone)].add(user_id)
             held.owner[("phone", phone)] = user_id
+            if confirmed is not None:  # a code sent to it came back: whoever holds the SIM
+                held.proven[("phone", phone)].add(user_id)
+            if verified:  # the number the code reached, however it was written
+                holders[("verified_phone", verified)].add(user_id)
+                held.proven[("verified_phone", verified)].add(user_id)
         for norm, building, phone, user_id in Address.objects.filter(
                 customer__user_id__in=part).values_list(
                 "normalized", "building", "phone", "customer__user_id"):
@@ -85,12 +92,14 @@ def identifiers(sale_id: int) -> tuple[Held, dict]:
                 holders[("building", building)].add(user_id)
             if phone:
                 holders[("phone", phone)].add(user_id)
-        for instrument, user_id, status in Payment.objects.filter(user_id__in=part).exclude(
-                instrument="").values_list("instrument", "user_id", "status").order_by() \
+        # The gateway's fingerprint, never the string the client sent: one card written
+        # "4111 1111..." and "4111-1111..." is one instrument (shop.payments).
+        for fingerprint, user_id, status in Payment.objects.filter(user_id__in=part).exclude(
+                fingerprint="").values_list("fingerprint", "user_id", "status").order_by() \
                 .distinct():
-            holders[("payment", instrument)].add(user_id)
+            holders[("payment", fingerprint)].add(user_id)
             if status == Payment.Status.SUCCEEDED:  # the gateway charged it: not a guess
-                held.proven[("payment", instrument)].add(user_id)
+                held.proven[("payment", fingerprint)].add(user_id)
     wanted = defaultdict(set)
     for (kind, value), users in holders.items():
         if len(users) >= 2:  # an identifier only one participant holds links no one
@@ -111,12 +120,17 @@ def identifiers(sale_id: int) -> tuple[Held, dict]:
             .annotate(c=Count("customer", distinct=True)).values_list("normalized", "c"))
     for part in sliced(wanted["payment"]):
         population.update((("payment", i), c) for i, c in Payment.objects.filter(
-            instrument__in=part).values("instrument")
-            .annotate(c=Count("user", distinct=True)).values_list("instrument", "c"))
+            fingerprint__in=part).values("fingerprint")
+            .annotate(c=Count("user", distinct=True)).values_list("fingerprint", "c"))
+    for part in sliced(wanted["verified_phone"]):
+        population.update((("verified_phone", v), c) for v, c in Customer.objects.filter(
+            verified_phone__in=part).values("verified_phone")
+            .annotate(c=Count("pk")).values_list("verified_phone", "c"))
     opened = _opened_at(sale_id)
     for key, genuine in _genuine_customers(wanted["building"], opened).items():
         population[key], held.established[key] = len(genuine), genuine
     _copied_instruments_apart(held, population, wanted["payment"], opened)
+    _late_confirmations_apart(held, population, wanted["verified_phone"], opened)
     _buildings_within_addresses(held)
     return held, population
 
@@ -164,33 +178,58 @@ def _opened_at(sale_id: int) -> datetime | None:
     return signal and signal["at"] - timedelta(milliseconds=signal["ms_since_open"])
 
 
-def _copied_instruments_apart(held: Held, population: dict, instruments: set[str],
+def _copied_instruments_apart(held: Held, population: dict, fingerprints: set[str],
                               opened: datetime | None) -> None:
     """A payment instrument is a string the (simulated) gateway charges whoever sends it, so
-    a charge proves the instrument only for its established holders: the first account ever
-    charged on it, and those charged on it before the sale opened. Accounts first charged on
-    it since then may have copied it: they are tied to each other through it (their own
-    proven group), never to an established holder, as an address-book copy of a phone never
-    ties its copier to the phone's registered owner."""
+    a charge proves the instrument (its fingerprint) only for its established holders: the
+    first account ever charged on it, and those charged on it before the sale opened.
+    Accounts first charged on it since then may have copied it: they are tied to each other
+    through it (their own proven group), never to an established holder, as an address-book
+    copy of a phone never ties its copier to the phone's registered owner."""
     firsts: dict[str, dict[int, datetime]] = defaultdict(dict)
-    for part in sliced(instruments):
-        for instrument, user_id, first in Payment.objects.filter(
-                instrument__in=part, status=Payment.Status.SUCCEEDED).values(
-                "instrument", "user_id").annotate(first=Min("created_at")).values_list(
-                "instrument", "user_id", "first"):
-            firsts[instrument][user_id] = first
-    for instrument, charged in firsts.items():
-        key = ("payment", instrument)
-        owner = min(charged, key=lambda user: (charged[user], user))
-        established = {owner} | {user for user, first in charged.items()
-                                 if opened is not None and first < opened}
-        newcomers = (held.proven[key] & set(charged)) - established
-        if not newcomers:
-            continue
-        copied = ("payment", f"{instrument} (first charged since the sale opened)")
-        held.holders[key] -= newcomers
-        held.proven[key] -= newcomers
-        held.holders[copied] |= newcomers
-        held.proven[copied] |= newcomers
-        held.standing_in[copied] = len(established)
-        population[copied] = population.get(key, len(charged))
+    for part in sliced(fingerprints):
+        for fingerprint, user_id, first in Payment.objects.filter(
+                fingerprint__in=part, status=Payment.Status.SUCCEEDED).values(
+                "fingerprint", "user_id").annotate(first=Min("created_at")).values_list(
+                "fingerprint", "user_id", "first"):
+            firsts[fingerprint][user_id] = first
+    for fingerprint, charged in firsts.items():
+        _newcomers_apart(held, population, ("payment", fingerprint), charged, opened,
+                         "first charged since the sale opened")
+
+
+def _late_confirmations_apart(held: Held, population: dict, numbers: set[str],
+                              opened: datetime | None) -> None:
+    """A confirmed phone ties the accounts that confirmed one number (the same SIM read the
+    codes, whatever way each wrote the number), but carriers hand old numbers to new people:
+    as with an instrument, its established holders (the first account that confirmed it, and
+    those that did before the sale opened) are never tied to accounts that confirmed it since;
+    those are tied to each other and counted with them."""
+    firsts: dict[str, dict[int, datetime]] = defaultdict(dict)
+    for part in sliced(numbers):
+        for number, user_id, at in Customer.objects.filter(verified_phone__in=part).values_list(
+                "verified_phone", "user_id", "phone_verified_at"):
+            if at is not None:
+                firsts[number][user_id] = at
+    for number, confirmed in firsts.items():
+        _newcomers_apart(held, population, ("verified_phone", number), confirmed, opened,
+                         "confirmed since the sale opened")
+
+
+def _newcomers_apart(held: Held, population: dict, key: tuple[str, str],
+                     firsts: dict[int, datetime], opened: datetime | None, label: str) -> None:
+    """Move the accounts that came to `key` after its established holders (the first one, and
+    those before the sale opened) into a group of their own, counted with those holders."""
+    owner = min(firsts, key=lambda user: (firsts[user], user))
+    established = {owner} | {user for user, first in firsts.items()
+                             if opened is not None and first < opened}
+    newcomers = (held.proven[key] & set(firsts)) - established
+    if not newcomers:
+        return
+    apart = (key[0], f"{key[1]} ({label})")
+    held.holders[key] -= newcomers
+    held.proven[key] -= newcomers
+    held.holders[apart] |= newcomers
+    held.proven[apart] |= newcomers
+    held.standing_in[apart] = len(established)
+    population[apart] = population.get(key, len(firsts))

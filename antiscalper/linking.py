@@ -11,10 +11,10 @@ operator". An identifier's strength is
 where `accounts` counts every account holding it (across the store for phones, addresses
 and payment instruments; across the sale for devices and subnets). Rare identifiers keep
 their full base; common ones (a campus mailroom address, a shared default device id)
-fade. Only identifiers of strength >= LINK_MIN join accounts: device 1.0, payment 1.0,
-phone 0.9, address 0.7 do while rare; a /24 subnet (0.2) never does. Sharing a NAT IP
-therefore never puts genuine fans in one cluster; the subnet only adds to the explanation
-of a cluster that stronger identifiers already formed.
+fade. Only identifiers of strength >= LINK_MIN join accounts: device 1.0, payment 1.0, a
+confirmed phone 1.0, phone 0.9, address 0.7 do while rare; a /24 subnet (0.2) never does.
+Sharing a NAT IP therefore never puts genuine fans in one cluster; the subnet only adds to
+the explanation of a cluster that stronger identifiers already formed.
 
 The building (`shop.addresses`: an address with its flat, floor and room dropped) is where
 a ring's units go when each account writes its drop address a little differently. Its
@@ -27,13 +27,19 @@ ties no one.
 Proven and claimed identifiers. Anyone can type a phone or an address into their own
 address book and send any X-Device-Id header, so those are *claimed*: they say something
 about the accounts that claim them, nothing about an account whose details were copied.
-*Proven* identifiers are the ones a shopper cannot take from someone else: a payment
-instrument the gateway charged (a succeeded payment) and the account's registered phone
-(unique to it). The simulated gateway charges any instrument string it is sent, so a charge
-proves an instrument only for its established holders (its first charged account, and those
-charged on it before the sale opened); accounts first charged on it since are tied to each
-other through it, never to them, and their own group counts those holders too, so copiers
-can be blocked and the holder they copied is not (`_copied_instruments_apart`). Hence:
+*Proven* (verified) identifiers are the ones a shopper cannot take from someone else: a
+payment instrument the gateway charged (a succeeded payment; accounts are tied by the
+gateway's fingerprint of it, `Payment.fingerprint`, never by the string the client sent)
+and the account's registered phone once it is confirmed by a code sent to it
+(`shop.phones`; an unconfirmed one is only claimed). Accounts that confirmed one number,
+however each wrote it ("+86 138..." and "138..."), share its `verified_phone`: the same SIM
+read their codes, so it ties them (1.0) and may block. The simulated gateway charges any
+instrument string it is sent, so a charge proves an instrument only for its established
+holders (its first charged account, and those charged on it before the sale opened);
+accounts first charged on it since are tied to each other through it, never to them, and
+their own group counts those holders too, so copiers can be blocked and the holder they
+copied is not (`_copied_instruments_apart`; a number confirmed again since the sale opened,
+as a carrier's recycled number would be, is kept apart the same way). Hence:
 - a copy never ties the original to the copier: an address-book phone that is another
   account's registered phone links the accounts that copied it to each other, never to its
   registered owner (three throwaway accounts with a victim's phone are a cluster of three,
@@ -75,8 +81,10 @@ ADMITTED = "admitted"
 LOCK_SECONDS = 600
 # A stored decision is only ever followed by a stronger one (review -> block once they buy)
 RANK = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
-BASE = {"device": 1.0, "payment": 1.0, "phone": 0.9, "address": 0.7, "building": 0.6,
-        "subnet": 0.2}
+# Verified identities (a charged instrument's fingerprint, a number confirmed by a code)
+# weigh the most; what anyone can type or send weighs less, and never blocks alone.
+BASE = {"device": 1.0, "payment": 1.0, "verified_phone": 1.0, "phone": 0.9, "address": 0.7,
+        "building": 0.6, "subnet": 0.2}
 RARE_AT = 50
 RARE_AT_BUILDING = 20  # genuine customers a building may have and still tie its others
 LINK_MIN = 0.5
@@ -103,6 +111,12 @@ class _Components:
 
     def union(self, a: int, b: int) -> None:
         self.parent[self.find(a)] = self.find(b)
+
+
+def _shown(kind: str, value: str) -> str:
+    """A link's value as ops read it: a payment's fingerprint by its first 8 hex digits
+    (enough to tell two cards apart, and the card itself is never shown)."""
+    return value if kind != "payment" else value[:8] + value[32:]
 
 
 def clusters_find(*, sale_id: int) -> list[dict]:
@@ -148,8 +162,7 @@ def clusters_find(*, sale_id: int) -> list[dict]:
                 inside[components.find(user_id)] += 1
         for root, accounts in inside.items():
             if accounts >= 2:
-                shown[root].append({"kind": kind,
-                                    "value": value if kind != "payment" else value[-4:],
+                shown[root].append({"kind": kind, "value": _shown(kind, value),
                                     "accounts": accounts, "strength": round(weight, 3)})
     clusters = []
     for root, users in members.items():

@@ -49,6 +49,8 @@ EXTRA = {
     "auth_token_refresh_create": {401: [E.UNAUTHENTICATED]},
     "me_retrieve": {404: [E.NOT_FOUND]},            # an account without a customer profile
     "me_addresses_create": {404: [E.NOT_FOUND]},
+    "me_phone_code_create": {404: [E.NOT_FOUND], 429: [E.RATE_LIMITED]},
+    "me_phone_confirm_create": {404: [E.NOT_FOUND], 429: [E.RATE_LIMITED]},
     "appeals_create": {429: [E.RATE_LIMITED]},
     "sales_purchase_create": {403: [E.BLOCKED], 409: PURCHASE_CONFLICTS,
                               429: [E.RATE_LIMITED], 503: [E.BUSY]},

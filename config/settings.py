@@ -214,6 +214,21 @@ CELERY_TIMEZONE = TIME_ZONE
 # Simulated payment gateway: how slow and how flaky it is.
 PAYMENT_GATEWAY_LATENCY_MS = int(os.environ.get("PAYMENT_GATEWAY_LATENCY_MS", "0"))
 PAYMENT_GATEWAY_FAILURE_RATE = float(os.environ.get("PAYMENT_GATEWAY_FAILURE_RATE", "0"))
+# The key the (simulated) gateway fingerprints instruments under: the gateway's own, so its
+# own setting; the default is derived from SECRET_KEY. Changing it changes every fingerprint
+# (old payments then no longer match new ones), so set it once per deployment.
+PAYMENT_GATEWAY_FINGERPRINT_KEY = (os.environ.get("PAYMENT_GATEWAY_FINGERPRINT_KEY")
+                                   or f"gateway-fingerprint:{SECRET_KEY}")
+
+# Phone confirmation (shop.phones): the SMS backend (shop.sms: ConsoleBackend logs the
+# message, MemoryBackend keeps it in shop.sms.outbox, RedisBackend in Redis for the replay;
+# production names its provider's adapter), the key codes are stored under (only their HMAC
+# is kept), how long a code lives, how many tries it takes, how soon another may be sent.
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "shop.sms.ConsoleBackend")
+PHONE_CODE_HMAC_KEY = os.environ.get("PHONE_CODE_HMAC_KEY") or f"phone-code:{SECRET_KEY}"
+PHONE_CODE_TTL_SECONDS = int(os.environ.get("PHONE_CODE_TTL_SECONDS", "300"))
+PHONE_CODE_MAX_TRIES = int(os.environ.get("PHONE_CODE_MAX_TRIES", "5"))
+PHONE_CODE_RESEND_SECONDS = int(os.environ.get("PHONE_CODE_RESEND_SECONDS", "60"))
 
 # How many reverse proxies in front of us append to X-Forwarded-For (0: trust REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
@@ -268,6 +283,9 @@ RATE_REGISTER = os.environ.get("RATE_REGISTER", "30/m")
 RATE_TOKEN = os.environ.get("RATE_TOKEN", "60/m")
 RATE_RESERVATION = os.environ.get("RATE_RESERVATION", "30/m")
 RATE_APPEAL = os.environ.get("RATE_APPEAL", "10/h")
+# Phone codes, per account: texts cost money and each code has its own tries besides.
+RATE_PHONE_CODE = os.environ.get("RATE_PHONE_CODE", "10/h")
+RATE_PHONE_CONFIRM = os.environ.get("RATE_PHONE_CONFIRM", "30/m")
 # Admin logins (POSTs), per client IP and per username typed: a password guesser is slowed
 # down on both, so spreading guesses over many IPs still hits the username's limit.
 RATE_ADMIN_LOGIN_IP = os.environ.get("RATE_ADMIN_LOGIN_IP", "20/m")

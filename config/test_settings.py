@@ -33,6 +33,7 @@ if (_worker.startswith("gw") and os.environ.get("REDIS_URL")
     os.environ["REDIS_URL"], os.environ["TEST_REDIS_MOVED_FOR"] = REDIS_URL, _worker
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SMS_BACKEND = "shop.sms.MemoryBackend"  # texts land in shop.sms.outbox
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so that threads and subprocesses in tests share the database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}

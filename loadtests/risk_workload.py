@@ -32,6 +32,7 @@ from sales.gate import keys as gate_keys
 from sales.models import FlashSale, Reservation
 from shop.addresses import building_normalize
 from shop.models import Address, Customer, Order, OrderStatus, Payment, Sku
+from shop.payments import instrument_fingerprint
 from shop.seeding import seed_catalog, seed_customers, username_for
 from shop.services import address_normalize
 
@@ -128,7 +129,7 @@ def _orders(orders: list[tuple], charges: list[tuple]) -> None:
     Payment.objects.bulk_create([
         Payment(order_id=order.pk, user_id=user_id, idempotency_key=f"bench-{order.pk}",
                 purpose=Payment.Purpose.FULL, amount=Decimal("99.00"), instrument=card,
-                status=Payment.Status.SUCCEEDED)
+                fingerprint=instrument_fingerprint(card), status=Payment.Status.SUCCEEDED)
         for order, (user_id, card, _) in zip(paid, charges, strict=True)], batch_size=1000)
 
 

@@ -45,7 +45,7 @@ class AddressInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(ExportMixin, admin.ModelAdmin):
-    list_display = ["user", "phone", "fan_level", "is_verified", "joined_at"]
+    list_display = ["user", "phone", "fan_level", "is_verified", "phone_verified_at", "joined_at"]
     list_filter = ["fan_level", "is_verified"]
     search_fields = ["user__username", "phone"]
     list_select_related = ["user"]
@@ -144,11 +144,12 @@ class OrderAdmin(ExportMixin, admin.ModelAdmin):
 class PaymentAdmin(ExportMixin, admin.ModelAdmin):
     list_display = ["order", "user", "purpose", "amount", "status", "method", "created_at"]
     list_filter = ["status", "purpose", "method"]
-    search_fields = ["order__number", "user__username", "idempotency_key", "gateway_ref"]
+    search_fields = ["order__number", "user__username", "idempotency_key", "gateway_ref",
+                     "fingerprint"]
     list_select_related = ["order", "user"]
     readonly_fields = ["order", "user", "idempotency_key", "purpose", "amount", "method",
-                       "instrument", "status", "gateway_ref", "failure_reason", "created_at",
-                       "updated_at"]
+                       "instrument", "fingerprint", "status", "gateway_ref", "failure_reason",
+                       "created_at", "updated_at"]
 
     def has_add_permission(self, request) -> bool:
         return False

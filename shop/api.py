@@ -13,13 +13,16 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView
 
 from core.http import idempotency_key_of, paginated, user_id_of
-from shop import payments, selectors, services
+from shop import payments, phones, selectors, services
 from shop.serializers import (
     AddressSerializer,
     MeOutput,
     OrderEnvelope,
     OrderOutput,
     PayInput,
+    PhoneCodeSentOutput,
+    PhoneConfirmedOutput,
+    PhoneConfirmInput,
     ProductOutput,
     RegisteredOutput,
     RegisterInput,
@@ -66,6 +69,46 @@ class MeApi(APIView):
     def get(self, request):
         customer = selectors.customer_for_user(user_id=user_id_of(request))
         return Response(MeOutput(customer).data)
+
+
+def _masked(phone: str) -> str:
+    """'13800138000' as '138****8000': enough to recognise one's own number."""
+    return phone[:3] + "*" * max(0, len(phone) - 7) + phone[-4:] if len(phone) > 7 else phone
+
+
+class PhoneCodeApi(APIView):
+    """Text a confirmation code to the account's registered phone."""
+
+    @extend_schema(request=None, responses={202: PhoneCodeSentOutput})
+    @method_decorator(ratelimit(key="user_or_ip", group="phone-code",
+                                rate=lambda group, request: settings.RATE_PHONE_CODE,
+                                method="POST", block=True))
+    def post(self, request):
+        """A new code (the last one stops working): 429 `rate_limited` within the resend
+        cool-down or over the hourly limit, 400 `invalid` once the phone is confirmed."""
+        user_id = user_id_of(request)
+        sent = phones.phone_code_send(user_id=user_id)
+        phone = selectors.customer_for_user(user_id=user_id).phone
+        body = {"sent_to": _masked(phone), "expires_at": sent.expires_at,
+                "resend_at": sent.resend_at}
+        return Response(PhoneCodeSentOutput(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PhoneConfirmApi(APIView):
+    """Confirm the registered phone with the code texted to it."""
+
+    @extend_schema(request=PhoneConfirmInput, responses=PhoneConfirmedOutput)
+    @method_decorator(ratelimit(key="user_or_ip", group="phone-confirm",
+                                rate=lambda group, request: settings.RATE_PHONE_CONFIRM,
+                                method="POST", block=True))
+    def post(self, request):
+        """400 `invalid` naming `code` when it is malformed, wrong, lapsed, used or out of
+        tries (`details.tries_left`); each code takes at most five tries."""
+        data = PhoneConfirmInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        customer = phones.phone_code_confirm(user_id=user_id_of(request),
+                                             code=data.validated_data["code"])
+        return Response(PhoneConfirmedOutput(customer).data)
 
 
 class AddressListApi(APIView):

@@ -76,6 +76,10 @@ class Customer(models.Model):
     phone = models.CharField(max_length=20, unique=True)
     fan_level = models.PositiveSmallIntegerField(choices=FanLevel.choices, default=FanLevel.LV0)
     is_verified = models.BooleanField(default=False)
+    # When the registered phone was confirmed by a code sent to it (shop.phones), and the
+    # number the code reached in its canonical form: a verified identity for the linking.
+    phone_verified_at = models.DateTimeField(null=True, blank=True)
+    verified_phone = models.CharField(max_length=20, blank=True, db_index=True)
     joined_at = models.DateTimeField()
 
     class Meta:
@@ -84,6 +88,23 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user.username} ({self.get_fan_level_display()})"
+
+
+class PhoneCode(models.Model):
+    """The code last sent to a customer's phone to confirm it: only its HMAC is kept, it
+    lapses, it dies after a few tries, it confirms once (shop.phones)."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE,
+                                    related_name="phone_code")
+    phone = models.CharField(max_length=20)  # the number it was sent to
+    digest = models.CharField(max_length=64)
+    sent_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    tries = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"code for {self.customer_id} sent {self.sent_at:%Y-%m-%d %H:%M}"
 
 
 class Address(models.Model):
@@ -211,6 +232,9 @@ class Payment(models.Model):
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     method = models.CharField(max_length=30, default="card")
     instrument = models.CharField(max_length=64, blank=True)
+    # The gateway's fingerprint of the instrument (shop.payments.instrument_fingerprint):
+    # what the anti-scalper linking ties accounts by, never the string the client sent.
+    fingerprint = models.CharField(max_length=64, blank=True, db_index=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     gateway_ref = models.CharField(max_length=64, blank=True)
     failure_reason = models.CharField(max_length=200, blank=True)

@@ -8,9 +8,13 @@ gateway was busy), the charge is refunded and the payer is told why.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
+import re
 import secrets
 import time
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +37,30 @@ class ChargeResult:
     ok: bool
     reference: str
     reason: str = ""
+    # The gateway's fingerprint of the instrument charged (declined or not), as Stripe's
+    # card fingerprint: the same for every account that sends that instrument.
+    fingerprint: str = ""
+
+
+def instrument_normalize(instrument: str) -> str:
+    """The instrument as the gateway reads it: width, case, spaces and dashes folded and any
+    script's digits as ASCII, so '4111 1111-1111 1111' and '４１１１１１１１...' are one card."""
+    text = unicodedata.normalize("NFKC", instrument or "")
+    text = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
+    return re.sub(r"[\s\-]", "", text).lower()
+
+
+def instrument_fingerprint(instrument: str, *, key: str | None = None) -> str:
+    """HMAC-SHA256 of the normalised instrument under the gateway's own key (32 hex digits);
+    "" for no instrument, so that payments without one never share a fingerprint.
+
+    Stable across accounts (that is what ties them) and useless without the key: the store
+    never needs to keep or compare raw card strings to know two accounts used one card."""
+    normal = instrument_normalize(instrument)
+    if not normal:
+        return ""
+    secret = (key or settings.PAYMENT_GATEWAY_FINGERPRINT_KEY).encode()
+    return hmac.new(secret, normal.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 class SimulatedGateway:
@@ -49,10 +77,14 @@ class SimulatedGateway:
             time.sleep(self.latency_ms / 1000)
 
     def charge(self, *, key: str, amount: Decimal, instrument: str) -> ChargeResult:
+        """Charge `instrument`; the answer carries its fingerprint, declined or not."""
         self._wait()
+        fingerprint = instrument_fingerprint(instrument)
         if random.random() < self.failure_rate:
-            return ChargeResult(ok=False, reference="", reason="card declined by the issuer")
-        return ChargeResult(ok=True, reference=f"ch_{secrets.token_hex(8)}")
+            return ChargeResult(ok=False, reference="", reason="card declined by the issuer",
+                                fingerprint=fingerprint)
+        return ChargeResult(ok=True, reference=f"ch_{secrets.token_hex(8)}",
+                            fingerprint=fingerprint)
 
     def refund(self, *, reference: str, amount: Decimal) -> ChargeResult:
         self._wait()
@@ -139,7 +171,8 @@ def order_pay(*, order_id: int, user_id: int, idempotency_key: str | None = None
     result = gateway().charge(key=key, amount=due, instrument=instrument)
     if not result.ok:
         Payment.objects.filter(pk=payment.pk).update(
-            status=Payment.Status.FAILED, failure_reason=result.reason
+            status=Payment.Status.FAILED, failure_reason=result.reason,
+            fingerprint=result.fingerprint,
         )
         raise DomainError("payment_failed", f"The payment failed: {result.reason}.", status=402)
 
@@ -153,7 +186,8 @@ def order_pay(*, order_id: int, user_id: int, idempotency_key: str | None = None
         )
         if moved:
             Payment.objects.filter(pk=payment.pk).update(
-                status=Payment.Status.SUCCEEDED, gateway_ref=result.reference
+                status=Payment.Status.SUCCEEDED, gateway_ref=result.reference,
+                fingerprint=result.fingerprint,
             )
     if not moved:
         # Lost a race with expiry or cancellation while the gateway was charging: give it back.
@@ -161,7 +195,8 @@ def order_pay(*, order_id: int, user_id: int, idempotency_key: str | None = None
         order.refresh_from_db()
         reason = f"The order became {order.status} while paying; the charge was refunded."
         Payment.objects.filter(pk=payment.pk).update(
-            status=Payment.Status.REFUNDED, gateway_ref=result.reference, failure_reason=reason
+            status=Payment.Status.REFUNDED, gateway_ref=result.reference, failure_reason=reason,
+            fingerprint=result.fingerprint,
         )
         code = "payment_expired" if order.status in (S.EXPIRED, S.FORFEITED) else "not_payable"
         raise DomainError(code, reason, details={"status": order.status})

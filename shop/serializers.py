@@ -30,7 +30,23 @@ class MeOutput(serializers.ModelSerializer):
     class Meta:
         model = Customer
         fields = ["id", "username", "phone", "fan_level", "fan_level_name", "is_verified",
-                  "joined_at"]
+                  "phone_verified_at", "joined_at"]
+
+
+class PhoneCodeSentOutput(serializers.Serializer):
+    sent_to = serializers.CharField(help_text="The registered phone, its middle digits hidden.")
+    expires_at = serializers.DateTimeField()
+    resend_at = serializers.DateTimeField(help_text="When another code may be asked for.")
+
+
+class PhoneConfirmInput(serializers.Serializer):
+    code = serializers.RegexField(r"^[0-9]{6}$", max_length=6, min_length=6,
+                                  help_text="The 6 digits of the text message.")
+
+
+class PhoneConfirmedOutput(serializers.Serializer):
+    phone = serializers.CharField()
+    phone_verified_at = serializers.DateTimeField()
 
 
 class AddressSerializer(serializers.ModelSerializer):

@@ -1,4 +1,5 @@
-"""Storefront pages of the store: register, log in and out, addresses, my orders, checkout.
+"""Storefront pages of the store: register, log in and out, confirm the phone, addresses, my
+orders, checkout.
 
 Thin views over the same services as the API (shop.services, shop.payments): parse the form,
 call one service, render. Refusals become the sentence of core.sentences, never a trace.
@@ -28,7 +29,7 @@ from django_ratelimit.core import is_ratelimited
 from core.errors import DomainError, not_found
 from core.http import DEVICE_COOKIE
 from core.sentences import field_errors, sentence_for, when
-from shop import payments, selectors, services
+from shop import payments, phones, selectors, services
 from shop.models import Order, OrderStatus
 from shop.serializers import AddressSerializer, RegisterInput
 
@@ -109,6 +110,8 @@ def register(request: HttpRequest) -> HttpResponse:
         else:
             login(request, customer.user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, f"Welcome, {customer.user.username}! You are logged in.")
+            messages.info(request, "Confirm your phone with a texted code on Account > Phone "
+                                   "(/account/phone/).")
             return device_cookie_ensure(request, redirect(_safe_next(request)))
     context = {"form": form, "errors": errors, "next": _safe_next(request, "")}
     response = render(request, "shop/register.html", context, status=400 if errors else 200)
@@ -142,6 +145,36 @@ class StoreLoginView(auth_views.LoginView):
 
 login_view = StoreLoginView.as_view()
 logout_view = auth_views.LogoutView.as_view(next_page="/")
+
+
+@never_cache
+@login_required(login_url=LOGIN_URL)
+def phone_confirm(request: HttpRequest) -> HttpResponse:
+    """Confirm the registered phone: ask for a code (texted by the SMS backend), type it in.
+    The API's services and limits (shop.phones), the page's own per-IP form limit besides."""
+    if limited := _too_many(request, settings.RATE_PHONE_CONFIRM):
+        return limited
+    try:
+        customer = selectors.customer_for_user(user_id=request.user.id)
+    except DomainError:
+        return not_found_page(request, "customer profile")
+    errors: list[str] = []
+    status = 200
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "send":
+                phones.phone_code_send(user_id=request.user.id)
+                messages.success(request, "We texted you a code. It works for 5 minutes.")
+                return redirect(reverse("web-phone"))
+            phones.phone_code_confirm(user_id=request.user.id,
+                                      code=request.POST.get("code", "").strip())
+        except DomainError as error:
+            errors, status = field_errors(error) or [sentence_for(error)], error.status
+        else:
+            messages.success(request, "Your phone is confirmed. Thank you!")
+            return redirect(_safe_next(request, reverse("web-phone")))
+    context = {"customer": customer, "errors": errors, "next": _safe_next(request, "")}
+    return render(request, "shop/phone.html", context, status=status)
 
 
 ADDRESS_FIELDS = ("recipient", "phone", "line1", "city", "postcode")

@@ -8,6 +8,7 @@ urlpatterns = [
     path("register/", web.register, name="web-register"),
     path("login/", web.login_view, name="web-login"),
     path("logout/", web.logout_view, name="web-logout"),
+    path("account/phone/", web.phone_confirm, name="web-phone"),
     path("account/addresses/", web.address_book, name="web-addresses"),
     path("orders/", web.order_list, name="web-orders"),
     path("orders/<int:order_id>/", web.order_page, name="web-order"),

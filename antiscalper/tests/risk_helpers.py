@@ -12,6 +12,7 @@ from django.utils import timezone
 from antiscalper.attempts import Attempt, attempts_record
 from antiscalper.risk import risk_evaluate
 from shop.models import Customer, Order, Payment
+from shop.payments import instrument_fingerprint
 from shop.services import address_create, order_create
 
 _tickets = itertools.count(1)
@@ -66,6 +67,7 @@ def pay_with(customer, sku, instrument: str, *, days_ago: float = 1) -> Payment:
     payment = Payment.objects.create(order=order, user_id=customer.user_id,
                                      idempotency_key=f"k{next(_tickets)}", purpose="full",
                                      amount=Decimal("1.00"), instrument=instrument,
+                                     fingerprint=instrument_fingerprint(instrument),
                                      status=Payment.Status.SUCCEEDED)
     Payment.objects.filter(pk=payment.pk).update(
         created_at=timezone.now() - timedelta(days=days_ago))

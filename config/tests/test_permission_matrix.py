@@ -47,6 +47,8 @@ ENDPOINTS = {
     ("api/v1/me", "get"): AUTH,
     ("api/v1/me/addresses", "get"): AUTH,
     ("api/v1/me/addresses", "post"): AUTH,
+    ("api/v1/me/phone/code", "post"): AUTH,
+    ("api/v1/me/phone/confirm", "post"): AUTH,
     ("api/v1/products", "get"): PUBLIC,
     ("api/v1/products/<int:product_id>", "get"): PUBLIC,
     ("api/v1/orders", "get"): AUTH,

@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from core import embedded_redis
-from shop import payments, services
+from shop import payments, services, sms
 from shop.models import Order, OrderLine, OrderStatus, Product, Sku
 
 _sequence = itertools.count(1)
@@ -36,6 +36,14 @@ def redis_client():
     client.flushdb()
     yield client
     client.close()
+
+
+@pytest.fixture
+def sms_outbox():
+    """The texts sent in this test (test settings use shop.sms.MemoryBackend), empty first."""
+    sms.outbox.clear()
+    yield sms.outbox
+    sms.outbox.clear()
 
 
 @pytest.fixture
