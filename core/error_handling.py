@@ -116,8 +116,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRespon
         headers = {}
         if exc.code == "rate_limited" and "retry_after" in exc.details:
             headers["Retry-After"] = str(exc.details["retry_after"])
-        elif exc.code == "unavailable":
-            headers["Retry-After"] = "1"  # the contract: every 503 says when to retry
+        elif exc.code == "unavailable" or exc.status == 503:
+            headers["Retry-After"] = "1"  # the contract: every 503 says when to retry (busy too)
         return envelope(exc.code, exc.message, exc.status, exc.details, headers)
     if isinstance(exc, Http404):
         return envelope("not_found", "No such object.", 404)

@@ -18,6 +18,8 @@ from django.core.signals import setting_changed
 T = TypeVar("T")
 
 _snapshots: list[FromSettings] = []
+# Bumped by every setting change: a value built while a setting changed is not kept.
+_generation = [0]
 
 
 class FromSettings(Generic[T]):
@@ -32,7 +34,10 @@ class FromSettings(Generic[T]):
     def __call__(self) -> T:
         value = self._value
         if value is None:
-            value = self._value = self._build()
+            generation = _generation[0]
+            value = self._build()
+            if generation == _generation[0]:  # else a setting changed meanwhile: build again
+                self._value = value           # on the next call
         return value
 
     def clear(self) -> None:
@@ -48,6 +53,7 @@ def from_settings(build: Callable[[], T]) -> FromSettings[T]:
 
 
 def clear_all(**_kwargs) -> None:
+    _generation[0] += 1
     for snapshot in _snapshots:
         snapshot.clear()
 

@@ -48,9 +48,19 @@ django.setup()  # the gate's modules need the apps loaded; done once, at import
 from django.conf import settings  # noqa: E402 - read once, at import, never per request
 from rest_framework_simplejwt.settings import api_settings as jwt_settings  # noqa: E402
 
+from core.http import client_of  # noqa: E402
 from sales.gate import hotline  # noqa: E402
 from sales.gate.admission import DATASET_ARG, Purchase, admit_argv, admit_keys  # noqa: E402
-from sales.gate.keys import script_source  # noqa: E402
+from sales.gate.keys import script_source, ticket_new  # noqa: E402
+
+
+class _Meta:
+    """The environ where core.http's helpers read a request's `.META`."""
+
+    __slots__ = ("META",)
+
+    def __init__(self, environ: dict) -> None:
+        self.META = environ
 
 SCRIPT = """
 local left = redis.call('DECR', KEYS[1])
@@ -222,10 +232,11 @@ def admit(environ: dict, start_response: StartResponse, sale_id: int) -> list[by
     if quantity is None:
         return _refuse(start_response, "400 Bad Request", "invalid",
                        "The request has invalid fields.")
+    # The same arguments a purchase gives the script: its client signals, its kind of ticket.
     bought = Purchase(sale_id=sale_id, user_id=user, quantity=quantity,
-                      ip=environ.get("REMOTE_ADDR", ""))
+                      ip=environ.get("REMOTE_ADDR", ""), client=client_of(_Meta(environ)))
     now_ms = int(time.time() * 1000)
-    ticket = f"{sale_id}-{os.urandom(8).hex()}"
+    ticket = ticket_new(sale_id, user_id=user, issued_ms=now_ms)
     reply = hotline.line("admit", script_source)(
         keys=admit_keys(bought, ticket), args=admit_argv(bought, ticket=ticket, now_ms=now_ms),
         dataset_at=DATASET_ARG)

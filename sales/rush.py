@@ -21,7 +21,8 @@ What a purchase does not need, it skips: the settings are read once (sales.rush_
 token already verified is not verified again (sales.rush_token), a body seen before is not
 parsed again, a refusal's bytes are made once, and Django's request signals (which look after
 database connections) are sent only around what reads the database: the purchase's decision
-is Redis alone, so they are sent only if the gate cannot answer and the database is asked why.
+is Redis alone, so they are sent only if the gate cannot answer and the database is asked why
+(unless a receiver other than Django's own is connected: then every purchase sends them).
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ from functools import partial
 from http import HTTPStatus
 
 from django.core import signals
+from django.core.cache import close_caches
+from django.core.handlers.base import reset_urlconf
 from django.core.handlers.wsgi import WSGIHandler
+from django.db import close_old_connections, reset_queries
 from django.http import HttpResponse
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
@@ -196,6 +200,27 @@ def _decided(work: Callable[[], Reply], *, api: bool) -> Reply:
         raise Handoff from None  # a bug: Django's own 500
 
 
+# Django's own receivers of the request signals: they look after database connections,
+# caches and the URLconf, none of which a decision by Redis alone touches.
+DJANGOS_RECEIVERS = frozenset(id(f) for f in (reset_queries, close_old_connections,
+                                               close_caches, reset_urlconf))
+_receivers_seen: dict[tuple[int, int], bool] = {}
+
+
+def _only_djangos_receivers() -> bool:
+    """No receiver but Django's own is connected to the request signals (worked out again
+    whenever their receivers change): then a Redis-only decision may skip them; a receiver
+    someone added (tracing, request counting) still hears of every request."""
+    started, finished = signals.request_started.receivers, signals.request_finished.receivers
+    key = (len(started), len(finished))
+    known = _receivers_seen.get(key)
+    if known is None:
+        known = all(lookup[0] in DJANGOS_RECEIVERS for lookup, *_ in (*started, *finished))
+        _receivers_seen.clear()
+        _receivers_seen[key] = known
+    return known
+
+
 def _in_request(environ: dict, work: Callable[[], object]):
     """`work` between Django's request signals, as Django's handler runs a view: the
     database connections it uses are looked after as for any request."""
@@ -228,6 +253,8 @@ def purchase(environ: dict, sale_id: int, config: RushConfig) -> Reply:
                 admission.ticket.encode(), admission.position)
         return _json(202, {"ticket": admission.ticket, "status": "queued",
                            "position": admission.position})
+    if not _only_djangos_receivers():
+        return _in_request(environ, partial(_decided, admit, api=True))
     return _decided(admit, api=True)
 
 
