@@ -148,15 +148,15 @@ def _decision(case: RingCase, *, user_id: int, decision: str, status: str, reaso
 
 
 def case_confirm(*, sale_id: int, case_id: int, actor_id: int | None = None,
-                 seen: list[int] | None = None, now: datetime | None = None) -> list[int]:
+                 seen: list[int] | None = None, now: datetime | None = None) -> list[int] | None:
     """Confirm the ring: block and blacklist every member with a pending flag. The members
-    blocked now ([] if the case was answered already); their orders go with the next pass."""
+    blocked now (None if the case was answered already); their orders go with the next pass."""
     now = now or timezone.now()
     with transaction.atomic():
         taken = _close(case_get(sale_id=sale_id, case_id=case_id), seen=seen,
                        status=RingCase.Status.CONFIRMED, actor_id=actor_id, now=now)
         if taken is None:
-            return []
+            return None
         case, pending = taken
         confirmed = RiskDecision.Review.CONFIRMED
         _answer_flags(pending, confirmed, actor_id, now)
@@ -176,15 +176,15 @@ def case_confirm(*, sale_id: int, case_id: int, actor_id: int | None = None,
 
 
 def case_clear(*, sale_id: int, case_id: int, actor_id: int | None = None,
-               seen: list[int] | None = None, now: datetime | None = None) -> list[int]:
+               seen: list[int] | None = None, now: datetime | None = None) -> list[int] | None:
     """Clear the ring: allow every member with a pending flag, and keep the case's links from
-    tying them again. The members allowed now ([] if the case was answered already)."""
+    tying them again. The members allowed now (None if the case was answered already)."""
     now = now or timezone.now()
     with transaction.atomic():
         taken = _close(case_get(sale_id=sale_id, case_id=case_id), seen=seen,
                        status=RingCase.Status.CLEARED, actor_id=actor_id, now=now)
         if taken is None:
-            return []
+            return None
         case, pending = taken
         cleared = RiskDecision.Review.CLEARED
         _answer_flags(pending, cleared, actor_id, now)

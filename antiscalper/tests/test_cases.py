@@ -7,7 +7,14 @@ import pytest
 
 from antiscalper import cases, linking
 from antiscalper.models import BlacklistEntry, RingCase, RiskDecision
-from antiscalper.tests.risk_helpers import age, attempt, judge, pay_with, share_address
+from antiscalper.tests.risk_helpers import (
+    age,
+    attempt,
+    building_ring,
+    judge,
+    pay_with,
+    share_address,
+)
 from core.errors import DomainError
 from shop.models import Order
 from shop.services import order_create
@@ -19,13 +26,7 @@ pytestmark = pytest.mark.django_db
 def ring(make_customer):
     """Five old accounts delivering to one building, each to its own flat: a claimed tie, so
     linking flags them for review (nobody blocked); all five got stock."""
-    accounts = [make_customer(with_address=False) for _ in range(5)]
-    for n, account in enumerate(accounts):
-        age(account, days=300 + n)
-        share_address(account, line1=f"Flat {n + 1}, 9 Drop Street")
-    judge(*[attempt(a.user_id, ip=f"36.{n}.1.1", after_ms=3000 + 900 * n)
-            for n, a in enumerate(accounts)])
-    return accounts
+    return building_ring(make_customer)
 
 
 @pytest.fixture
@@ -89,8 +90,8 @@ def test_confirm_blocks_and_blacklists_every_pending_member_once(ring, fan, admi
     # the pass hands the confirmed members to the sale's task, which cancels their orders
     assert linking.linking_run(sale_id=1) == ids(ring)
     rows = RiskDecision.objects.count(), BlacklistEntry.objects.count()
-    assert cases.case_confirm(sale_id=1, case_id=case.pk, actor_id=admin_user.pk) == []
-    assert cases.case_clear(sale_id=1, case_id=case.pk, actor_id=admin_user.pk) == []
+    assert cases.case_confirm(sale_id=1, case_id=case.pk, actor_id=admin_user.pk) is None
+    assert cases.case_clear(sale_id=1, case_id=case.pk, actor_id=admin_user.pk) is None
     assert (RiskDecision.objects.count(), BlacklistEntry.objects.count()) == rows
     assert RingCase.objects.count() == 1  # the pass opens no second case for the answered ring
     untouched(fan)
