@@ -218,4 +218,5 @@ class AppealAdmin(admin.ModelAdmin):
                                        "antiscalper.add_allowlistentry",
                                        "antiscalper.change_blacklistentry"])
 
-from antiscalper import admin_flags  # noqa: E402,F401  (risk engine admins register themselves)
+# The risk engine's admins and the ring cases beside its review queue register themselves
+from antiscalper import admin_cases, admin_flags  # noqa: E402,F401

@@ -53,6 +53,11 @@ scalper-like. Its members who bought, and are tied by proven identifiers to a gr
 size, get a stored decision with the rule's action (default block); the others get at most
 review; allowlisted ones get allow, reason recorded. The realtime rule reads the size of
 the proven group (what may block), so a claimed cluster cannot block there either.
+
+Each such cluster is also a case for ops (`antiscalper.cases`): one answer for the ring.
+A confirmed case's members are returned to cancel like any block; a cleared case's links no
+longer tie its members (`selectors.case_cleared_ties`), so the same links never flag them
+again, while a new account on the same building or card is still tied to the others.
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ from datetime import datetime
 from django.utils import timezone
 from redis.exceptions import LockError
 
-from antiscalper import holders, rules
+from antiscalper import cases, holders, rules, selectors
 from antiscalper.attempts import TTL_SECONDS, Keys
 from antiscalper.models import (
     Action,
@@ -121,13 +126,16 @@ def _shown(kind: str, value: str) -> str:
 
 def clusters_find(*, sale_id: int) -> list[dict]:
     """The sale's clusters of two or more participants, each with the identifiers that link
-    it and, per member, the size of the group proven identifiers alone tie it to
-    (`proven`: what may block)."""
+    it (`links`, as ops may read them; `ties`, the same with the value linking holds and the
+    members each ties, for the cluster's case) and, per member, the size of the group proven
+    identifiers alone tie it to (`proven`: what may block). A cleared case's links tie none
+    of its members."""
     held, population = holders.identifiers(sale_id)
+    cleared = selectors.case_cleared_ties(sale_id=sale_id)
     components, proven = _Components(), _Components()
     links = []
     for key, users in held.holders.items():
-        tied = held.linked(key)
+        tied = held.linked(key) - cleared.get(key, set())
         if len(tied) < 2:
             continue
         kind, value = key
@@ -144,7 +152,7 @@ def clusters_find(*, sale_id: int) -> list[dict]:
     for user_id in list(components.parent):
         members[components.find(user_id)].add(user_id)
     for key in held.standing_in:
-        for user_id in held.proven[key]:
+        for user_id in held.proven[key] - cleared.get(key, set()):
             proven.find(user_id)  # a lone copier is a group of its own
     proven_groups: dict[int, int] = defaultdict(int)
     for user_id in list(proven.parent):
@@ -152,25 +160,31 @@ def clusters_find(*, sale_id: int) -> list[dict]:
     # Copiers of an established holder's instrument count as tied to its holders, for their
     # own group only: the copiers can be blocked, the holders they copied are not.
     for key, count in held.standing_in.items():
-        for root in {proven.find(user_id) for user_id in held.proven[key]}:
+        for root in {proven.find(user_id) for user_id in held.proven[key]
+                     - cleared.get(key, set())}:
             proven_groups[root] += count
     shown: dict[int, list[dict]] = defaultdict(list)
+    ties: dict[int, list[dict]] = defaultdict(list)
     for kind, value, holding, weight in links:  # one pass: each link to the clusters it ties
-        inside: dict[int, int] = defaultdict(int)
+        inside: dict[int, list[int]] = defaultdict(list)
         for user_id in holding:
             if user_id in components.parent:
-                inside[components.find(user_id)] += 1
-        for root, accounts in inside.items():
-            if accounts >= 2:
-                shown[root].append({"kind": kind, "value": _shown(kind, value),
-                                    "accounts": accounts, "strength": round(weight, 3)})
+                inside[components.find(user_id)].append(user_id)
+        for root, tied in inside.items():
+            if len(tied) >= 2:
+                link = {"kind": kind, "value": _shown(kind, value), "accounts": len(tied),
+                        "strength": round(weight, 3)}
+                shown[root].append(link)
+                ties[root].append({**link, "shown": link["value"], "value": value,
+                                   "members": sorted(tied)})
     clusters = []
     for root, users in members.items():
         if len(users) < 2:
             continue
         shown[root].sort(key=lambda x: (x["kind"], x["value"]))
+        ties[root].sort(key=lambda x: (x["kind"], x["shown"]))
         clusters.append({"id": f"{sale_id}-{min(users)}", "members": sorted(users),
-                         "size": len(users), "links": shown[root],
+                         "size": len(users), "links": shown[root], "ties": ties[root],
                          "strength": round(sum(x["strength"] * (x["accounts"] - 1)
                                                for x in shown[root]), 3),
                          "proven": {u: proven_groups[proven.find(u)] if u in proven.parent
@@ -210,6 +224,16 @@ def linking_run(*, sale_id: int, now: datetime | None = None) -> list[int]:
             pass  # it outlived LOCK_SECONDS (another pass may have started): nothing to free
 
 
+def _confirmed_blocks(sale_id: int, now: datetime) -> set[int]:
+    """Accounts whose block ops confirmed in a case, less those allowlisted since."""
+    confirmed = selectors.case_confirmed_blocks(sale_id=sale_id)
+    for part in holders.sliced(confirmed):
+        confirmed -= {int(v) for v in AllowlistEntry.objects.filter(
+            live_q(now), kind=Kind.ACCOUNT, value__in=[str(u) for u in part],
+        ).values_list("value", flat=True)}
+    return confirmed
+
+
 def _linking_run(*, sale_id: int, now: datetime) -> list[int]:
     setting = rules.settings_load()["linked_cluster"]
     clusters = clusters_find(sale_id=sale_id)
@@ -220,11 +244,14 @@ def _linking_run(*, sale_id: int, now: datetime) -> list[int]:
                                               for u in c["members"]})
             pipe.expire(keys.clusters, TTL_SECONDS)
             pipe.execute()
+    confirmed = _confirmed_blocks(sale_id, now)  # ops answered: cancel whatever the rule says
     if not setting.enabled:
-        return []
+        return sorted(confirmed)
     flagged = {u: c for c in clusters
                if max(c["size"], *c["proven"].values()) >= setting.threshold
                for u in c["members"]}
+    cases.cases_record(sale_id=sale_id, now=now, clusters=list(
+        {c["id"]: c for c in flagged.values()}.values()))
     allowlisted: set[int] = set()
     known: dict[int, set[str]] = defaultdict(set)
     for part in holders.sliced(flagged):
@@ -273,5 +300,5 @@ def _linking_run(*, sale_id: int, now: datetime) -> list[int]:
             reason=reason[:200]))
     RiskDecision.objects.bulk_create(fresh, batch_size=500)
     if outcome != Decision.BLOCK:
-        return []
-    return sorted(blocked)
+        return sorted(confirmed)
+    return sorted(blocked | confirmed)

@@ -261,3 +261,43 @@ class RiskDecision(models.Model):
 
     def rule_codes(self) -> list[str]:
         return [rule["code"] for rule in self.rules]
+
+
+class RingCase(models.Model):
+    """One linking cluster of a sale as ops review it: the members the linking pass tied
+    together, the identifiers that tie them, and one answer for all of them.
+
+    Written by the linking pass (`antiscalper.cases.cases_record`) for every cluster large
+    enough to be flagged; confirmed or cleared by ops in admin (`cases.case_confirm`,
+    `cases.case_clear`), each answer once. `links` keeps each identifier as linking holds it
+    (`value`, the one a cleared case keeps out of the next pass) and as ops may see it
+    (`shown`: a card only by its fingerprint's prefix); only `shown` is ever displayed.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CONFIRMED = "confirmed", "Confirmed: members blocked"
+        CLEARED = "cleared", "Cleared: members allowed"
+
+    sale_id = models.PositiveBigIntegerField()
+    members = models.JSONField(default=list, help_text="User ids, ascending.")
+    links = models.JSONField(default=list, blank=True, help_text=(
+        "kind, value (as linking holds it), shown (as ops see it), members, strength."))
+    strength = models.FloatField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    acted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                 null=True, blank=True, related_name="+")
+    acted_at = models.DateTimeField(null=True, blank=True)
+    history = models.JSONField(default=list, blank=True, help_text=(
+        "Each answer: status before and after, who, when, each member's decision before."))
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["sale_id", "-id"]
+        verbose_name = "ring case"
+        permissions = [("act_on_case", "Can confirm or clear a ring case")]
+        indexes = [models.Index(fields=["sale_id", "status"], name="ringcase_sale_status")]
+
+    def __str__(self) -> str:
+        return f"Case #{self.pk} of sale {self.sale_id} ({len(self.members)} accounts)"

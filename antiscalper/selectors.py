@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from antiscalper.identities import value_normalize
@@ -16,12 +17,15 @@ from antiscalper.models import (
     Decision,
     Kind,
     ListEntry,
+    RingCase,
     RiskDecision,
     live_q,
 )
 from core.errors import DomainError, not_found
 from core.sentences import when
 from shop.models import Customer
+
+User = get_user_model()
 
 
 def blacklist_list(*, kind: str | None = None, active: bool | None = None,
@@ -160,3 +164,65 @@ def block_reasons(*, user_id: int, device: str, ip: str) -> list[str]:
     reasons.extend(f"Our anti-scalper checks stopped a purchase: {d.reason}." for d in decisions
                    if d.reason)
     return reasons
+
+
+# --- Ring cases (antiscalper.cases writes them) ----------------------------------------------
+
+
+def case_list(*, sale_id: int | None = None) -> QuerySet[RingCase]:
+    """Cases per sale, open ones first, then the newest."""
+    cases = RingCase.objects.all()
+    if sale_id is not None:
+        cases = cases.filter(sale_id=sale_id)
+    first = Case(When(status=RingCase.Status.OPEN, then=Value(0)), default=Value(1),
+                 output_field=IntegerField())
+    return cases.annotate(open_first=first).order_by("sale_id", "open_first", "-id")
+
+
+def case_get(*, sale_id: int, case_id: int) -> RingCase:
+    """A case of that sale; a case of another sale is not found, like a bogus id."""
+    case = RingCase.objects.filter(pk=case_id, sale_id=sale_id).first()
+    if case is None:
+        raise not_found("case")
+    return case
+
+
+def case_cleared_ties(*, sale_id: int) -> dict[tuple[str, str], set[int]]:
+    """(kind, value) -> the members of the sale's cleared cases it tied: ops said those links
+    mean nothing about those accounts, so the linking pass no longer ties them by it."""
+    cleared: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for links in RingCase.objects.filter(sale_id=sale_id, status=RingCase.Status.CLEARED) \
+            .values_list("links", flat=True):
+        for link in links:
+            cleared[(link["kind"], link["value"])] |= set(link["members"])
+    return dict(cleared)
+
+
+def case_confirmed_blocks(*, sale_id: int) -> set[int]:
+    """Accounts of the sale whose linking block ops confirmed (their orders are cancelled)."""
+    return set(RiskDecision.objects.filter(
+        sale_id=sale_id, source=RiskDecision.Source.LINKING, decision=Decision.BLOCK,
+        review_status=RiskDecision.Review.CONFIRMED,
+    ).values_list("user_id", flat=True).order_by().distinct())
+
+
+def usernames(*, user_ids) -> dict[int, str]:
+    return dict(User.objects.filter(pk__in=list(user_ids)).values_list("pk", "username"))
+
+
+def case_members(*, case: RingCase) -> list[dict]:
+    """Each member: username, their decisions in the case's sale (newest first, with the
+    explanation and who answered), and whether a flag of theirs is still open."""
+    names = usernames(user_ids=case.members)
+    decisions: dict[int, list[RiskDecision]] = defaultdict(list)
+    for decision in RiskDecision.objects.filter(
+            sale_id=case.sale_id, user_id__in=case.members).select_related("reviewed_by") \
+            .order_by("-created_at", "-id"):
+        decisions[decision.user_id].append(decision)
+    return [{"user_id": user_id, "username": names.get(user_id, f"account {user_id}"),
+             "decisions": decisions[user_id],
+             "pending": any(d.source == RiskDecision.Source.LINKING
+                            and d.decision != Decision.ALLOW
+                            and d.review_status == RiskDecision.Review.OPEN
+                            for d in decisions[user_id])}
+            for user_id in case.members]

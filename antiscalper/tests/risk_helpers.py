@@ -78,3 +78,15 @@ def past_orders(customer, sku, *, status: str, count: int) -> None:
     for n in range(count):
         order = order_create(user_id=customer.user_id, lines=[(sku.pk, 1)])
         Order.objects.filter(pk=order.pk).update(status=status, sale_id=1000 + n)
+
+
+def building_ring(make_customer, *, count: int = 5, street: str = "9 Drop Street") -> list:
+    """`count` old accounts delivering to one building, each to its own flat (a claimed tie:
+    linking flags them for review), and each admitted in sale 1."""
+    accounts = [make_customer(with_address=False) for _ in range(count)]
+    for n, account in enumerate(accounts):
+        age(account, days=300 + n)
+        share_address(account, line1=f"Flat {n + 1}, {street}")
+    judge(*[attempt(a.user_id, ip=f"36.{n}.1.1", after_ms=3000 + 900 * n)
+            for n, a in enumerate(accounts)])
+    return accounts

@@ -35,8 +35,9 @@ def perms_of(group: Group) -> set[str]:
 def test_the_group_holds_exactly_the_permissions_ops_need(ops_group):
     expected = {f"antiscalper.{verb}_{model}" for verb in ("add", "change", "view")
                 for model in ("blacklistentry", "allowlistentry", "appeal", "attemptsignal",
-                              "rulesetting", "riskpolicy", "riskdecision")}
-    expected |= {"antiscalper.export_blacklistentry", "antiscalper.import_blacklistentry"}
+                              "rulesetting", "riskpolicy", "riskdecision", "ringcase")}
+    expected |= {"antiscalper.export_blacklistentry", "antiscalper.import_blacklistentry",
+                 "antiscalper.act_on_case"}
     expected |= {"shop.view_order", "shop.view_orderline", "shop.view_payment",
                  "shop.view_customer", "shop.view_address", "sales.view_flashsale"}
     assert perms_of(ops_group) == expected
@@ -45,7 +46,7 @@ def test_the_group_holds_exactly_the_permissions_ops_need(ops_group):
 def test_running_the_command_again_resets_the_group(ops_group):
     ops_group.permissions.clear()
     call_command("setup_ops_group", stdout=StringIO())
-    assert len(perms_of(Group.objects.get(name="ops"))) == 29
+    assert len(perms_of(Group.objects.get(name="ops"))) == 33
     assert Group.objects.filter(name="ops").count() == 1
 
 
