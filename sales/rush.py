@@ -30,6 +30,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from http import HTTPStatus
@@ -45,13 +46,21 @@ from rest_framework_simplejwt.authentication import JWTStatelessUserAuthenticati
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from core.error_handling import UNAVAILABLE, api_exception_handler, service_unavailable
-from core.errors import DomainError
-from core.http import PLAIN_JSON, device_of, idempotency_key_of, json_parse
+from core.errors import DomainError, ErrorCode
+from core.http import (
+    PLAIN_JSON,
+    client_ip_of,
+    client_of,
+    device_of,
+    idempotency_key_of,
+    json_parse,
+)
 from sales import services
 from sales.api.serializers import purchase_input
+from sales.gate import admission
 from sales.gate.admission import Purchase
 from sales.rush_config import RushConfig, rush_config
-from sales.rush_token import access_token_user
+from sales.rush_token import access_token_user, remembered_user
 from sales.web.sale_pages import live_response
 
 PURCHASE = re.compile(r"/api/v1/sales/([0-9]{1,18})/purchase")
@@ -231,10 +240,43 @@ def _in_request(environ: dict, work: Callable[[], object]):
         signals.request_finished.send(sender=WSGIHandler)
 
 
+_SOLD_OUT = DomainError(ErrorCode.SOLD_OUT, admission.REFUSALS[ErrorCode.SOLD_OUT])
+
+
+def _sold_out_from_memo(environ: dict, sale_id: int, config: RushConfig) -> Reply | None:
+    """The answer most of a rush gets, before anything is built: the sale's sold-out memo is
+    fresh, the token is one already verified (its clock checked), the body one already
+    validated (without an F-code, which the memo never answers), no Idempotency-Key (its
+    check is the full path's), nobody but Django listening to the request signals. Exactly
+    what the full path would then do: the attempt recorded, the memo's refusal. Anything
+    else (None): the full path decides, from the start."""
+    if not (admission.sold_out_memo_fresh(sale_id) and config.bearer_authorization
+            and "HTTP_IDEMPOTENCY_KEY" not in environ):
+        return None
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    user_id = remembered_user(header[7:]) if header.startswith("Bearer ") else None
+    if user_id is None:
+        return None
+    try:
+        data = _purchases_read.get(_body(environ, config))  # the body is put back either way
+    except Handoff:
+        return None
+    if data is None or data["fcode"] is not None or not _only_djangos_receivers():
+        return None
+    request = Environ(environ)
+    admission.memo_attempt_record(sale_id=sale_id, user_id=user_id,
+                                  now_ms=int(time.time() * 1000), device=device_of(request),
+                                  ip=client_ip_of(request), client=client_of(request))
+    return _refusal(_SOLD_OUT)
+
+
 def purchase(environ: dict, sale_id: int, config: RushConfig) -> Reply:
     """SalePurchaseApi.post on the gate strategy: the request read and checked (or Handoff),
     then the admission, decided by Redis alone (the request signals only around the
     database's explanation, if the gate cannot answer)."""
+    answered = _sold_out_from_memo(environ, sale_id, config)
+    if answered is not None:
+        return answered
     user_id = user_id_from(environ, config)
     try:
         data = _purchase_data(_body(environ, config))

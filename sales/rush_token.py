@@ -88,16 +88,25 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def remembered_user(token: str) -> int | None:
+    """The user id of a token verified before and still valid by the clock; None for any
+    other (which may still be valid: `access_token_user` decides)."""
+    vouching = _vouching()
+    known = vouching.verified.get(token)
+    if known is None:
+        return None
+    user_id, exp, iat = known
+    now = time.time()
+    if now - vouching.leeway < exp and iat <= now + vouching.leeway:
+        return user_id
+    return None
+
+
 def access_token_user(token: str) -> int | None:
     """The user id of a valid access token of the shape above, or None (not vouched for)."""
     vouching = _vouching()
-    known = vouching.verified.get(token)
-    if known is not None:
-        user_id, exp, iat = known
-        now = time.time()
-        if now - vouching.leeway < exp and iat <= now + vouching.leeway:
-            return user_id
-        return None
+    if token in vouching.verified:
+        return remembered_user(token)
     key = vouching.key
     if key is None:
         return None

@@ -147,11 +147,24 @@ _memo_flushed_at = time.monotonic()
 
 
 def _memo_record(purchase: Purchase, now_ms: int) -> None:
-    """Buffer the attempt the memo answered, with the fields admit.lua writes for one."""
+    memo_attempt_record(sale_id=purchase.sale_id, user_id=purchase.user_id, now_ms=now_ms,
+                        device=purchase.device, ip=purchase.ip, client=purchase.client)
+
+
+def sold_out_memo_fresh(sale_id: int) -> bool:
+    """This process knows the sale sold out less than SOLD_OUT_MEMO_SECONDS ago (an open-rush
+    purchase, one without an F-code, is then answered `sold_out` without asking Redis)."""
+    until = _sold_out_until.get(sale_id)
+    return until is not None and time.monotonic() < until
+
+
+def memo_attempt_record(*, sale_id: int, user_id: int, now_ms: int, device: str, ip: str,
+                        client: str) -> None:
+    """Buffer an attempt the memo answered, with the fields admit.lua writes for one."""
     global _memo_flushed_at
-    command = ("XADD", _attempts_key(purchase.sale_id), "MAXLEN", "~", ATTEMPTS_CAP, "*",
-               "user", purchase.user_id, "at", now_ms, "verdict", "sold_out",
-               "device", purchase.device, "ip", purchase.ip, "client", purchase.client,
+    command = ("XADD", _attempts_key(sale_id), "MAXLEN", "~", ATTEMPTS_CAP, "*",
+               "user", user_id, "at", now_ms, "verdict", "sold_out",
+               "device", device, "ip", ip, "client", client,
                "fcode", "0", "ticket", "", "memo", "1")
     with _memo_lock:
         _memo_attempts.append(command)

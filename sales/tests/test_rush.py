@@ -209,3 +209,71 @@ def test_a_purchase_the_rush_path_answered_is_an_order_like_any_other(twin_world
     pipeline.drain(sale_id=sale.pk)
     order = Order.objects.get(ticket=answer.json()["ticket"])
     assert (order.sale_id, order.user_id) == (sale.pk, world.made[-1].pk)
+
+
+def _memo_attempts(world: World) -> list[dict]:
+    """Every attempt of the world's sales, as the anti-scalper side reads it (memo attempts
+    flushed first)."""
+    from sales.gate import admission
+    admission.memo_attempts_flush()
+    buyers = {str(user.pk): n for n, user in enumerate(world.made)}  # ids differ by world
+    return [{k: buyers.get(v, v) if k == "user" else v for k, v in fields.items()
+             if k not in ("at", "ticket")}
+            for pk in world.sales for _, fields in connection().xrange(SaleKeys(pk).attempts)]
+
+
+# The memo-first lane (sales.rush._sold_out_from_memo): a sale this process knows sold out, a
+# token it verified before, a body it validated before. Each variant is the request a shopper
+# sends again once the sale sold out; some must leave the lane and be decided in full.
+MEMO_VARIANTS = [
+    ("again", {}, None),
+    ("another device", {"HTTP_X_DEVICE_ID": "dev-2", "HTTP_USER_AGENT": "bot/1"}, None),
+    ("an Idempotency-Key", {"HTTP_IDEMPOTENCY_KEY": "k-9"}, None),
+    ("a bad Idempotency-Key", {"HTTP_IDEMPOTENCY_KEY": "x" * 65}, None),
+    ("an F-code", {}, {"quantity": 1, "fcode": "ABCDE-FGHJK-MNPQR"}),
+    ("a bad body", {}, b'{"quantity": 0}'),
+    ("two spaces after Bearer", {"HTTP_AUTHORIZATION": None}, None),
+]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("name, headers, body", MEMO_VARIANTS, ids=[v[0] for v in MEMO_VARIANTS])
+def test_a_sold_out_sale_answers_from_the_memo_as_django_does(twin_worlds, name, headers, body):
+    """Status, headers, body, and the attempt the anti-scalper side gets, the same from both."""
+    answers, attempts = [], []
+    for world, app in zip(twin_worlds, (WSGIHandler(), RushPath(Counting())), strict=True):
+        sale, user = world.sale(stock=1, limit=1), world.buyer()
+        world.admit(sale, world.buyer())
+        token = bearer(user)  # one token, sent again as a shopper's client does
+        first = call(app, purchase(world, sale, user, HTTP_AUTHORIZATION=token))
+        assert first.json()["error"]["code"] == "sold_out"  # a real sold_out: the memo is set
+        extra = {"HTTP_AUTHORIZATION": token, **headers}
+        if extra["HTTP_AUTHORIZATION"] is None:
+            extra["HTTP_AUTHORIZATION"] = token.replace(" ", "  ")
+        again = call(app, purchase(world, sale, user, body=body, **extra))
+        answers.append(comparable(again, world))
+        attempts.append(_memo_attempts(world))
+    assert answers[0] == answers[1]
+    assert attempts[0] == attempts[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_memo_first_lane_is_taken_and_asks_redis_nothing(twin_worlds, monkeypatch):
+    """The lane itself, not the full path: no Purchase built, the gate's script not called."""
+    from sales import rush
+    from sales.gate import admission
+
+    _, world = twin_worlds
+    sale, user = world.sale(stock=1, limit=1), world.buyer()
+    world.admit(sale, world.buyer())
+    app, token = RushPath(Counting()), bearer(user)
+    call(app, purchase(world, sale, user, HTTP_AUTHORIZATION=token))
+    built = []
+    monkeypatch.setattr(rush.Purchase, "of_request",
+                        classmethod(lambda cls, *a, **k: built.append(1)))
+    monkeypatch.setattr(admission, "_hot_script", lambda *a: pytest.fail("asked the gate"))
+    answer = call(app, purchase(world, sale, user, HTTP_AUTHORIZATION=token,
+                                HTTP_X_DEVICE_ID="dev-7"))
+    assert (answer.status, answer.json()["error"]["code"]) == ("409 Conflict", "sold_out")
+    assert built == []
+    assert [a["device"] for a in _memo_attempts(world) if a.get("memo") == "1"] == ["dev-7"]
