@@ -200,7 +200,8 @@ def quantity_of(environ: dict) -> int | None:
     return quantity
 
 
-def purchase(environ: dict, start_response: StartResponse, sale_id: int) -> list[bytes]:
+def _buyer(environ: dict, start_response: StartResponse) -> tuple[int, int] | list[bytes]:
+    """(user id, quantity) from the token and the body, or the refusal already answered."""
     user = user_of(environ)
     if isinstance(user, str):
         return _refuse(start_response, "401 Unauthorized", "unauthenticated", user,
@@ -209,6 +210,14 @@ def purchase(environ: dict, start_response: StartResponse, sale_id: int) -> list
     if quantity is None:
         return _refuse(start_response, "400 Bad Request", "invalid",
                        "The request has invalid fields.")
+    return user, quantity
+
+
+def purchase(environ: dict, start_response: StartResponse, sale_id: int) -> list[bytes]:
+    buyer = _buyer(environ, start_response)
+    if isinstance(buyer, list):
+        return buyer  # refused
+    user, quantity = buyer
     ticket = f"{sale_id}-{os.urandom(12).hex()}"
     try:
         reply = line().admit(keys_of(sale_id), user, quantity, ticket, QUEUE_CAP)
@@ -224,14 +233,10 @@ def purchase(environ: dict, start_response: StartResponse, sale_id: int) -> list
 
 def admit(environ: dict, start_response: StartResponse, sale_id: int) -> list[bytes]:
     """The purchase's own Redis call (admit.lua on a loaded gate) behind the least web work."""
-    user = user_of(environ)
-    if isinstance(user, str):
-        return _refuse(start_response, "401 Unauthorized", "unauthenticated", user,
-                       [("WWW-Authenticate", 'Bearer realm="api"')])
-    quantity = quantity_of(environ)
-    if quantity is None:
-        return _refuse(start_response, "400 Bad Request", "invalid",
-                       "The request has invalid fields.")
+    buyer = _buyer(environ, start_response)
+    if isinstance(buyer, list):
+        return buyer  # refused
+    user, quantity = buyer
     # The same arguments a purchase gives the script: its client signals, its kind of ticket.
     bought = Purchase(sale_id=sale_id, user_id=user, quantity=quantity,
                       ip=environ.get("REMOTE_ADDR", ""), client=client_of(_Meta(environ)))

@@ -287,15 +287,18 @@ def purchase(environ: dict, sale_id: int, config: RushConfig) -> Reply:
     except Exception:  # noqa: BLE001 - a malformed request is Django's to answer, as always
         raise Handoff from None
 
+    # Someone besides Django listens: the whole decision between the signals, sent once.
+    in_request = not _only_djangos_receivers()
+
     def admit() -> Reply:
-        admission = services.purchase_admit(purchase=bought,
-                                            database=partial(_in_request, environ))
-        if PLAIN_TICKET.fullmatch(admission.ticket):  # always: then json.dumps's bytes, made
+        admitted = services.purchase_admit(
+            purchase=bought, database=None if in_request else partial(_in_request, environ))
+        if PLAIN_TICKET.fullmatch(admitted.ticket):  # always: then json.dumps's bytes, made
             return 202, JSON_HEADERS, b'{"ticket":"%s","status":"queued","position":%d}' % (
-                admission.ticket.encode(), admission.position)
-        return _json(202, {"ticket": admission.ticket, "status": "queued",
-                           "position": admission.position})
-    if not _only_djangos_receivers():
+                admitted.ticket.encode(), admitted.position)
+        return _json(202, {"ticket": admitted.ticket, "status": "queued",
+                           "position": admitted.position})
+    if in_request:
         return _in_request(environ, partial(_decided, admit, api=True))
     return _decided(admit, api=True)
 

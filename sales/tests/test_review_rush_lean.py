@@ -351,3 +351,27 @@ def test_a_snapshot_built_while_a_setting_changes_is_not_kept_stale(settings, mo
     builder.join()
     monkeypatch.setattr(rc.RushConfig, "__init__", real_init)
     assert rc.rush_config().host_allowed({"HTTP_HOST": "testserver"}) is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_listened_to_purchase_the_database_explains_is_still_one_request(twin_worlds):
+    """With a foreign receiver connected and the gate lost (the database asked why), both
+    applications send request_started exactly once: the fallback's signals are not nested."""
+    started = []
+
+    def count(sender, **kwargs):
+        started.append(sender)
+
+    counts = []
+    signals.request_started.connect(count)
+    try:
+        for world, app in zip(twin_worlds, (WSGIHandler(), RushPath(Counting())), strict=True):
+            sale = world.sale()
+            connection().delete(SaleKeys(sale.pk).meta)
+            started.clear()
+            answer = served(app, purchase(world, sale))
+            assert answer.status.startswith("503")
+            counts.append(len(started))
+    finally:
+        signals.request_started.disconnect(count)
+    assert counts == [1, 1]
