@@ -247,10 +247,14 @@ def test_holds_a_redis_failure_during_the_memo_flush_is_still_the_409(twin_world
 
 @pytest.mark.django_db(transaction=True)
 def test_holds_the_gate_lost_fallback_closes_its_connection_and_an_admission_opens_none(
-        twin_worlds, settings):
+        twin_worlds, monkeypatch):
     """holds: with CONN_MAX_AGE=0, in a fresh thread: a purchase whose gate lost its keys asks
     the database between the request signals (closed after), and a plain admission never
     touches the database (no connection opened without signals to close it)."""
+    from django.db import connections
+    # SQLite runs with CONN_MAX_AGE=0 already; PostgreSQL keeps connections 60 s. A thread's
+    # connection is built from this dict, so setting it here makes the test the same on both.
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
     _, world = twin_worlds
     lost = world.sale()
     connection().delete(SaleKeys(lost.pk).meta)
