@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.utils.json import strict_constant
 
 from core.errors import invalid
+from core.snapshot import from_settings
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -92,20 +93,23 @@ CLIENT_HEADERS = ("accept", "accept-language", "accept-encoding", "sec-ch-ua",
 
 # Each header's name in a WSGI environ.
 _CLIENT_KEYS = tuple((name, "HTTP_" + name.upper().replace("-", "_")) for name in CLIENT_HEADERS)
+_CLIENT_ENVIRON_KEYS = tuple(key for _, key in _CLIENT_KEYS)
 
 
 def client_of(request: Request) -> str:
     """The user agent and the few headers that tell a browser from a script, as compact JSON
     (a signal for the anti-scalper rules, carried with the attempt through the gate)."""
     meta = request.META
-    headers = tuple((name, meta[key][:120]) for name, key in _CLIENT_KEYS if key in meta)
-    return _client_json(meta.get("HTTP_USER_AGENT", "")[:200], headers)
+    return _client_json(meta.get("HTTP_USER_AGENT", ""), tuple(map(meta.get, _CLIENT_ENVIRON_KEYS)))
 
 
-@lru_cache(maxsize=4096)
-def _client_json(user_agent: str, headers: tuple[tuple[str, str], ...]) -> str:
-    """Most of a rush's requests come from a few clients: their JSON is made once."""
-    return json.dumps({"ua": user_agent, "h": dict(headers)}, separators=(",", ":"))
+# Keyed by the headers as sent (the server bounds their size): a rush's requests come from a
+# few clients, so most never build their JSON at all.
+@lru_cache(maxsize=1024)
+def _client_json(user_agent: str, values: tuple[str | None, ...]) -> str:
+    headers = {name: value[:120] for (name, _), value in zip(_CLIENT_KEYS, values, strict=True)
+               if value is not None}
+    return json.dumps({"ua": user_agent[:200], "h": headers}, separators=(",", ":"))
 
 
 def client_parse(raw: str) -> tuple[str, dict[str, str]]:
@@ -120,13 +124,18 @@ def client_parse(raw: str) -> tuple[str, dict[str, str]]:
 UNKNOWN_IP = "0.0.0.0"
 
 
+@from_settings
+def _trusted_proxies() -> int:
+    return settings.TRUSTED_PROXY_COUNT
+
+
 def client_ip_of(request: Request) -> str:
     """REMOTE_ADDR, or the X-Forwarded-For entry our N trusted proxies vouch for.
 
     Always an IP address: the rate limits mask it as a network, and a forwarded entry that is
     not an address (or a server that gives no REMOTE_ADDR, as over a unix socket) must not
     turn into a 500, so those fall back to REMOTE_ADDR, then to 0.0.0.0."""
-    proxies = settings.TRUSTED_PROXY_COUNT
+    proxies = _trusted_proxies()
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if proxies and forwarded:
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]

@@ -168,6 +168,30 @@ def _accepts_json(environ: dict) -> bool:
         t in ("*/*", "application/*", "application/json") for t in types)
 
 
+def _ours(environ: dict, config: RushConfig, *, api: bool) -> bool | None:
+    """Whether the request is secure, if this path may answer it as Django would; None if
+    Django must: an HTTPS redirect due, a host Django would refuse, cookies its session or
+    CSRF middleware would touch, or (on the API) an Accept its content negotiation reads
+    differently. Worked out once per combination of the headers it depends on."""
+    proxy = config.proxy_ssl_header
+    key = (environ.get("wsgi.url_scheme"), environ.get(proxy[0]) if proxy else None,
+           environ.get("HTTP_HOST"), environ.get("HTTP_COOKIE"),
+           environ.get("HTTP_ACCEPT") if api else None, api)
+    known = config.shapes.get(key, _UNKNOWN)
+    if known is _UNKNOWN:
+        secure = config.secure(environ)
+        fits = (not (config.ssl_redirect and not secure) and config.host_allowed(environ)
+                and config.cookies_left_alone(environ) and (not api or _accepts_json(environ)))
+        known = secure if fits else None
+        if len(config.shapes) >= REMEMBERED_MAX:
+            config.shapes.clear()
+        config.shapes[key] = known
+    return known
+
+
+_UNKNOWN = object()
+
+
 def _json(status: int, body: dict) -> Reply:
     """DRF's JSONRenderer's bytes: compact, UTF-8, no NaN."""
     content = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -343,10 +367,8 @@ class RushPath:
         method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
         for route_method, pattern, view, convert, allow in ROUTES:
             if method == route_method and (match := pattern.fullmatch(path)):
-                secure = config.secure(environ)
-                if ((config.ssl_redirect and not secure) or not config.host_allowed(environ)
-                        or not config.cookies_left_alone(environ)
-                        or (allow and not _accepts_json(environ))):
+                secure = _ours(environ, config, api=allow is not None)
+                if secure is None:
                     break
                 try:
                     reply = view(environ, convert(match.group(1)), config)
@@ -359,8 +381,13 @@ class RushPath:
     def _send(start_response: StartResponse, reply: Reply, config: RushConfig, *,
               secure: bool, allow: str | None) -> Iterable[bytes]:
         status, own, content = reply
-        headers = [*own, ("Allow", allow)] if allow else list(own)
-        headers.extend(config.headers[secure])
-        headers.append(("Content-Length", str(len(content))))
-        start_response(STATUS_LINES[status], headers)
+        key = (own, allow, secure)
+        first = config.replies.get(key)
+        if first is None:
+            first = (*own, ("Allow", allow)) if allow else own
+            first += config.headers[secure]
+            if len(config.replies) >= REMEMBERED_MAX:
+                config.replies.clear()
+            config.replies[key] = first
+        start_response(STATUS_LINES[status], [*first, ("Content-Length", str(len(content)))])
         return [content]

@@ -69,6 +69,9 @@ class RushConfig:
                                      and tuple(jwt.AUTH_HEADER_TYPES) == ("Bearer",))
         self.headers = {True: middleware_headers(True), False: middleware_headers(False)}
         self._hosts: dict[str, bool] = {}
+        # sales.rush's per-settings memory: request shapes it may answer, reply headers
+        self.shapes: dict[tuple, bool | None] = {}
+        self.replies: dict[tuple, Headers] = {}
 
     def secure(self, environ: dict) -> bool:
         """HttpRequest.is_secure(), from the environ."""

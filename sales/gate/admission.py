@@ -137,11 +137,12 @@ _memo_lock = threading.Lock()
 
 
 # Attempts answered from the memo never reach Redis; they are still signals (bots keep
-# hammering after a sell-out), so they are buffered here and appended to the sale's attempts
-# stream in one pipelined round trip per MEMO_FLUSH_SIZE attempts or MEMO_FLUSH_SECONDS.
+# hammering after a sell-out), so they are buffered here and appended to their sales'
+# attempts streams per MEMO_FLUSH_SIZE attempts or MEMO_FLUSH_SECONDS: one memo_attempts.lua
+# call per sale in the batch (a round trip and one reply for up to MEMO_FLUSH_SIZE attempts).
 MEMO_FLUSH_SIZE = 200
 MEMO_FLUSH_SECONDS = 1.0
-# Each buffered attempt is its stream's XADD, ready to pack (hiredis packs a batch in one go).
+# Each buffered attempt: (sale id, user, at ms, device, ip, client).
 _memo_attempts: list[tuple] = []
 _memo_flushed_at = time.monotonic()
 
@@ -161,13 +162,8 @@ def sold_out_memo_fresh(sale_id: int) -> bool:
 def memo_attempt_record(*, sale_id: int, user_id: int, now_ms: int, device: str, ip: str,
                         client: str) -> None:
     """Buffer an attempt the memo answered, with the fields admit.lua writes for one."""
-    global _memo_flushed_at
-    command = ("XADD", _attempts_key(sale_id), "MAXLEN", "~", ATTEMPTS_CAP, "*",
-               "user", user_id, "at", now_ms, "verdict", "sold_out",
-               "device", device, "ip", ip, "client", client,
-               "fcode", "0", "ticket", "", "memo", "1")
     with _memo_lock:
-        _memo_attempts.append(command)
+        _memo_attempts.append((sale_id, user_id, now_ms, device, ip, client))
         due = (len(_memo_attempts) >= MEMO_FLUSH_SIZE
                or time.monotonic() - _memo_flushed_at >= MEMO_FLUSH_SECONDS)
     if due:
@@ -179,20 +175,33 @@ def _attempts_key(sale_id: int) -> str:
     return SaleKeys(sale_id).attempts
 
 
+def _memo_calls(batch: list[tuple]) -> list[tuple]:
+    """memo_attempts.lua's calls for a batch: one per sale, its attempts in arrival order."""
+    per_sale: dict[int, list] = {}
+    for sale_id, *attempt in batch:
+        per_sale.setdefault(sale_id, []).extend(attempt)
+    return [(_attempts_key(sale_id), args) for sale_id, args in per_sale.items()]
+
+
 def memo_attempts_flush() -> int:
-    """Append the buffered memo attempts to their sales' streams in one round trip over
-    this thread's line; returns how many."""
+    """Append the buffered memo attempts to their sales' streams over this thread's line;
+    returns how many. Best effort, never retried (a retry could write them twice): signals
+    lost to a broken line cost the anti-scalper a few data points, not a sale."""
     global _memo_attempts, _memo_flushed_at
     with _memo_lock:
         batch, _memo_attempts = _memo_attempts, []
         _memo_flushed_at = time.monotonic()
     if not batch:
         return 0
+    memo_line = hotline.line("memo_attempts", script_source)  # this thread's line
+    appended = 0
     try:
-        hotline.line("admit", script_source).commands(batch)  # this thread's line
+        for stream, args in _memo_calls(batch):
+            memo_line(keys=[stream], args=[ATTEMPTS_CAP, *args])
+            appended += len(args) // 5
     except redis.RedisError:
-        return 0  # signals are best effort; the sale itself is unaffected
-    return len(batch)
+        pass  # signals are best effort; the sale itself is unaffected
+    return appended
 
 
 atexit.register(memo_attempts_flush)  # a worker's last second of memo attempts
