@@ -93,14 +93,14 @@ CLIENT_HEADERS = ("accept", "accept-language", "accept-encoding", "sec-ch-ua",
 
 # Each header's name in a WSGI environ.
 _CLIENT_KEYS = tuple((name, "HTTP_" + name.upper().replace("-", "_")) for name in CLIENT_HEADERS)
-_CLIENT_ENVIRON_KEYS = tuple(key for _, key in _CLIENT_KEYS)
+CLIENT_ENVIRON_KEYS = tuple(key for _, key in _CLIENT_KEYS)
 
 
 def client_of(request: Request) -> str:
     """The user agent and the few headers that tell a browser from a script, as compact JSON
     (a signal for the anti-scalper rules, carried with the attempt through the gate)."""
     meta = request.META
-    return _client_json(meta.get("HTTP_USER_AGENT", ""), tuple(map(meta.get, _CLIENT_ENVIRON_KEYS)))
+    return _client_json(meta.get("HTTP_USER_AGENT", ""), tuple(map(meta.get, CLIENT_ENVIRON_KEYS)))
 
 
 # Keyed by the headers as sent (the server bounds their size): a rush's requests come from a

@@ -48,6 +48,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from core.error_handling import UNAVAILABLE, api_exception_handler, service_unavailable
 from core.errors import DomainError, ErrorCode
 from core.http import (
+    CLIENT_ENVIRON_KEYS,
     PLAIN_JSON,
     client_ip_of,
     client_of,
@@ -267,13 +268,25 @@ def _in_request(environ: dict, work: Callable[[], object]):
 _SOLD_OUT = DomainError(ErrorCode.SOLD_OUT, admission.REFUSALS[ErrorCode.SOLD_OUT])
 
 
-def _sold_out_from_memo(environ: dict, sale_id: int, config: RushConfig) -> Reply | None:
-    """The answer most of a rush gets, before anything is built: the sale's sold-out memo is
-    fresh, the token is one already verified (its clock checked), the body one already
+def _sold_out_lane(environ: dict, config: RushConfig,
+                   start_response: StartResponse) -> Iterable[bytes] | None:
+    """The answer most of a rush gets, before anything is built: a purchase of a sale whose
+    sold-out memo is fresh, with a token already verified (its clock checked), a body already
     validated (without an F-code, which the memo never answers), no Idempotency-Key (its
-    check is the full path's), nobody but Django listening to the request signals. Exactly
-    what the full path would then do: the attempt recorded, the memo's refusal. Anything
-    else (None): the full path decides, from the start."""
+    check is the full path's), nobody but Django listening to the request signals, and a
+    request this path answers as Django would. Exactly what the full path would then do: the
+    attempt recorded, the memo's refusal sent. Anything else (None): the routes decide, from
+    the start. Written as one function on purpose: it answers most of a rush, and each call it
+    saves is a share of the answer's cost."""
+    path = environ.get("PATH_INFO", "")
+    sale_id = _purchase_paths.get(path)
+    if sale_id is None:
+        match = PURCHASE.fullmatch(path)
+        if match is None:
+            return None
+        if len(_purchase_paths) >= REMEMBERED_MAX:
+            _purchase_paths.clear()
+        sale_id = _purchase_paths[path] = int(match.group(1))
     if not (admission.sold_out_memo_fresh(sale_id) and config.bearer_authorization
             and "HTTP_IDEMPOTENCY_KEY" not in environ):
         return None
@@ -281,26 +294,59 @@ def _sold_out_from_memo(environ: dict, sale_id: int, config: RushConfig) -> Repl
     user_id = remembered_user(header[7:]) if header.startswith("Bearer ") else None
     if user_id is None:
         return None
+    secure = _ours(environ, config, api=True)
+    if secure is None:
+        return None
     try:
         data = _purchases_read.get(_body(environ, config))  # the body is put back either way
     except Handoff:
         return None
     if data is None or data["fcode"] is not None or not _only_djangos_receivers():
         return None
-    request = Environ(environ)
+    device, ip, client = _signals_of(environ, config)
     admission.memo_attempt_record(sale_id=sale_id, user_id=user_id,
-                                  now_ms=int(time.time() * 1000), device=device_of(request),
-                                  ip=client_ip_of(request), client=client_of(request))
-    return _refusal(_SOLD_OUT)
+                                  now_ms=int(time.time() * 1000), device=device, ip=ip,
+                                  client=client)
+    status, headers, content = config.sold_out_answers.get(secure) or _sold_out_answer(
+        config, secure)
+    start_response(status, list(headers))
+    return [content]
+
+
+_purchase_paths: dict[str, int] = {}
+_SIGNAL_KEYS = ("HTTP_X_DEVICE_ID", "HTTP_X_FORWARDED_FOR", "REMOTE_ADDR", "HTTP_USER_AGENT",
+                *CLIENT_ENVIRON_KEYS)
+
+
+def _signals_of(environ: dict, config: RushConfig) -> tuple[str, str, str]:
+    """(device, ip, client) as core.http reads them, once per combination of the headers
+    they are read from (kept with the settings: the IP depends on TRUSTED_PROXY_COUNT)."""
+    key = tuple(map(environ.get, _SIGNAL_KEYS))
+    known = config.signals.get(key)
+    if known is None:
+        request = Environ(environ)
+        known = (device_of(request), client_ip_of(request), client_of(request))
+        if len(config.signals) >= REMEMBERED_MAX:
+            config.signals.clear()
+        config.signals[key] = known
+    return known
+
+
+def _sold_out_answer(config: RushConfig, secure: bool) -> tuple[str, list, bytes]:
+    """The memo's refusal as RushPath._send sends it (made once per settings)."""
+    answer: list = []
+    reply = _refusal(_SOLD_OUT)
+    body = RushPath._send(lambda status, headers: answer.extend((status, headers)), reply,
+                          config, secure=secure, allow=PURCHASE_ALLOW)
+    answer.append(b"".join(body))
+    config.sold_out_answers[secure] = tuple(answer)
+    return config.sold_out_answers[secure]
 
 
 def purchase(environ: dict, sale_id: int, config: RushConfig) -> Reply:
     """SalePurchaseApi.post on the gate strategy: the request read and checked (or Handoff),
     then the admission, decided by Redis alone (the request signals only around the
     database's explanation, if the gate cannot answer)."""
-    answered = _sold_out_from_memo(environ, sale_id, config)
-    if answered is not None:
-        return answered
     user_id = user_id_from(environ, config)
     try:
         data = _purchase_data(_body(environ, config))
@@ -349,7 +395,8 @@ def live(environ: dict, sale_id: int, config: RushConfig) -> Reply:
 
 
 # (method, path, its view, the argument's type, DRF's Allow header or None off the API)
-ROUTES = (("POST", PURCHASE, purchase, int, "POST, OPTIONS"),
+PURCHASE_ALLOW = "POST, OPTIONS"
+ROUTES = (("POST", PURCHASE, purchase, int, PURCHASE_ALLOW),
           ("GET", TICKET, ticket, str, "GET, HEAD, OPTIONS"),
           ("GET", LIVE, live, int, None))
 
@@ -365,6 +412,10 @@ class RushPath:
         if not config.enabled or environ.get("QUERY_STRING"):
             return self.app(environ, start_response)
         method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
+        if method == "POST":
+            answered = _sold_out_lane(environ, config, start_response)
+            if answered is not None:
+                return answered
         for route_method, pattern, view, convert, allow in ROUTES:
             if method == route_method and (match := pattern.fullmatch(path)):
                 secure = _ours(environ, config, api=allow is not None)

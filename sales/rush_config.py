@@ -72,6 +72,8 @@ class RushConfig:
         # sales.rush's per-settings memory: request shapes it may answer, reply headers
         self.shapes: dict[tuple, bool | None] = {}
         self.replies: dict[tuple, Headers] = {}
+        self.signals: dict[tuple, tuple[str, str, str]] = {}
+        self.sold_out_answers: dict[bool, tuple[str, list, bytes]] = {}
 
     def secure(self, environ: dict) -> bool:
         """HttpRequest.is_secure(), from the environ."""

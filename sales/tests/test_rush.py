@@ -222,7 +222,7 @@ def _memo_attempts(world: World) -> list[dict]:
             for pk in world.sales for _, fields in connection().xrange(SaleKeys(pk).attempts)]
 
 
-# The memo-first lane (sales.rush._sold_out_from_memo): a sale this process knows sold out, a
+# The memo-first lane (sales.rush._sold_out_lane): a sale this process knows sold out, a
 # token it verified before, a body it validated before. Each variant is the request a shopper
 # sends again once the sale sold out; some must leave the lane and be decided in full.
 MEMO_VARIANTS = [
