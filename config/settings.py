@@ -210,6 +210,21 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
+# Queues by role, a worker per role (loadtests.stack, docker-compose.yml): however far behind
+# risk scoring falls, it never holds up the order pipeline, and neither holds up the gate's
+# housekeeping (the watch that rebuilds a gate a Redis lost, the reconciler, the preload).
+CELERY_ROLES = {
+    "pipeline": ("sales.tasks.pipeline_tick", "sales.tasks.orders_expire_due",
+                 "sales.tasks.draw_rights_pass_on"),
+    "risk": ("sales.tasks.attempts_drain", "sales.tasks.sales_linking",
+             "antiscalper.tasks.risk_linking_run"),
+    "housekeeping": ("sales.tasks.gates_preload", "sales.tasks.gates_watch",
+                     "sales.tasks.gates_reconcile", "antiscalper.tasks.blacklist_mirror_rebuild"),
+}
+CELERY_TASK_ROUTES = {task: {"queue": role} for role, tasks in CELERY_ROLES.items()
+                      for task in tasks}
+# A task nobody routed still runs: on the housekeeping worker (a test says every task is routed).
+CELERY_TASK_DEFAULT_QUEUE = "housekeeping"
 
 # Simulated payment gateway: how slow and how flaky it is.
 PAYMENT_GATEWAY_LATENCY_MS = int(os.environ.get("PAYMENT_GATEWAY_LATENCY_MS", "0"))

@@ -85,8 +85,10 @@ class Stack:
     web_server: str | None = None  # one of servers.KINDS; None: WEB_SERVER, else the default
     web_app: str | None = None  # a WSGI "module:callable" to serve instead of the project
     ready_path: str = "/api/v1/products"
-    celery_workers: int = 1
+    celery_workers: int = 1  # the pipeline's workers; with any, one risk and one housekeeping
     celery_concurrency: int = 2
+    risk_workers: int = 1
+    housekeeping_workers: int = 1
     beat: bool = True
     log_dir: Path = field(default_factory=lambda: Path(settings.VAR_DIR) / "logs")
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -119,17 +121,30 @@ class Stack:
         self._spawn("web", servers.command(self.shape, host=self.host, port=self.port,
                                            app=self.web_app, access_log=settings.DEBUG,
                                            bin_dir=bin_dir))
-        for n in range(self.celery_workers):
-            self._spawn(f"worker-{n}", [
+        for name, queue, concurrency in self.celery_roles():
+            self._spawn(name, [
                 python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
-                "--concurrency", str(self.celery_concurrency), "--hostname", f"worker{n}@%h",
-                "--without-gossip", "--without-mingle",
+                "-Q", queue, "--concurrency", str(concurrency),
+                "--hostname", f"{name.replace('-', '')}@%h", "--without-gossip", "--without-mingle",
             ])
         if self.beat:
             self._spawn("beat", [
                 python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
                 "--schedule", str(Path(settings.VAR_DIR) / "celerybeat-schedule"),
             ])
+
+    def celery_roles(self) -> list[tuple[str, str, int]]:
+        """(process name, queue, concurrency) of each Celery worker: `worker-N` serve the order
+        pipeline; with any of them, the risk and housekeeping queues get workers of their own
+        (settings.CELERY_ROLES), so neither can hold the pipeline up."""
+        if not self.celery_workers:
+            return []
+        workers = [(f"worker-{n}", "pipeline", self.celery_concurrency)
+                   for n in range(self.celery_workers)]
+        workers += [(f"risk-{n}", "risk", 1) for n in range(self.risk_workers)]
+        workers += [(f"housekeeping-{n}", "housekeeping", 1)
+                    for n in range(self.housekeeping_workers)]
+        return workers
 
     def process(self, name: str) -> subprocess.Popen:
         """The live process started under `name` (the latest, after a respawn)."""

@@ -52,15 +52,16 @@ def database_url() -> str:
 
 
 class CeleryWorker:
-    """A real `celery -A config worker --pool solo` process on the project's queue
-    (the default `celery` queue: the project routes no task elsewhere)."""
+    """A real `celery -A config worker --pool solo` process, on every role's queue unless
+    told which (settings.CELERY_ROLES)."""
 
-    def __init__(self, *, redis_url: str, name: str = "faults", queues: tuple[str, ...] = (
-            "celery",), log_dir: str | os.PathLike | None = None,
+    def __init__(self, *, redis_url: str, name: str = "faults",
+                 queues: tuple[str, ...] | None = None, log_dir: str | os.PathLike | None = None,
                  env: dict[str, str] | None = None) -> None:
         from django.conf import settings
 
         self.name = name
+        queues = tuple(settings.CELERY_ROLES) if queues is None else queues
         self.log = Path(log_dir or tempfile.mkdtemp(prefix="faults-celery-")) / f"{name}.log"
         self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings",
                     "REDIS_URL": redis_url, "DATABASE_URL": database_url(), **(env or {})}
