@@ -6,8 +6,9 @@ past across earlier sales, and when the sale's accounts were registered.
   idle until a hot sale. Many genuine fans look alike (they come back for the phone they
   waited for), so it is a ring feature: it adds to other evidence, never blocks.
 - `registration_burst`: the sale's admitted accounts registered within `BURST_WINDOW_MS` of
-  this one (a Redis sorted set per sale, by registration time): a ring registers its
-  accounts in a batch, a launch brings genuine sign-ups in waves too; a ring feature as well.
+  this one (a Redis sorted set per sale, by registration time; the accounts scored so far,
+  this batch's included): a ring registers its accounts in a batch, a launch brings genuine
+  sign-ups in waves too; a ring feature as well.
 - `device_history`, `ip_history`: accounts seen on the attempt's device or IP in other sales
   within `HISTORY_DAYS` (AttemptSignal), where the sale's own Redis counters see this sale
   only. The device is claimed (a header), the IP is a campus NAT as often as a farm: their
@@ -86,35 +87,43 @@ class Lookback:
                 0.0, (opened - registered).total_seconds() / 86400)
 
     def _bursts(self, batch: list[Attempt], joined: dict[int, datetime]) -> None:
-        asked = []
+        """The batch's accounts join their sale's set first, so each counts the whole burst
+        known so far (those of earlier batches, and of this one); one count per account."""
+        added: dict[int, dict[str, int]] = defaultdict(dict)
+        for a in batch:
+            if (registered := joined.get(a.user_id)) is not None:
+                added[a.sale_id][str(a.user_id)] = int(registered.timestamp() * 1000)
+        if not added:
+            return
+        asked = [(sale_id, user) for sale_id, users in added.items() for user in users]
         with connection().pipeline(transaction=False) as pipe:
-            for i, a in enumerate(batch):
-                registered = joined.get(a.user_id)
-                if registered is None:
-                    continue
-                key, ms = registered_key(a.sale_id), int(registered.timestamp() * 1000)
-                pipe.zadd(key, {str(a.user_id): ms})
-                pipe.expire(key, TTL_SECONDS)
-                pipe.zcount(key, ms - BURST_WINDOW_MS, ms + BURST_WINDOW_MS)
-                asked.append(i)
-            answers = pipe.execute() if asked else []
-        for i, count in zip(asked, answers[2::3], strict=True):
-            self.values["registration_burst"][i] = float(count)
+            for sale_id, users in added.items():
+                pipe.zadd(registered_key(sale_id), users)
+                pipe.expire(registered_key(sale_id), TTL_SECONDS)
+            for sale_id, user in asked:
+                ms = added[sale_id][user]
+                pipe.zcount(registered_key(sale_id), ms - BURST_WINDOW_MS, ms + BURST_WINDOW_MS)
+            counts = pipe.execute()[2 * len(added):]
+        found = {key: float(n) for key, n in zip(asked, counts, strict=True)}
+        for i, a in enumerate(batch):
+            self.values["registration_burst"][i] = found.get((a.sale_id, str(a.user_id)))
 
     def _reuse(self, batch: list[Attempt], on: set[str], since: datetime) -> None:
         """Accounts per device and per IP in other sales since `since`: one query per sale
         of the batch (a batch is one sale's, as the pipeline drains them)."""
+        wanted = [(code, [_cut(column, getattr(a, column)) for a in batch])
+                  for code, column in REUSE if code in on]
         by_sale: dict[int, list[int]] = defaultdict(list)
         for i, a in enumerate(batch):
             by_sale[a.sale_id].append(i)
         for sale_id, positions in by_sale.items():
             asked = []
-            for code, column in REUSE:
-                wanted = sorted({_cut(column, getattr(batch[i], column)) for i in positions}
-                                - {""})
-                if code in on and wanted:
+            for code, values in wanted:
+                column = dict(REUSE)[code]
+                seen = sorted({values[i] for i in positions} - {""})
+                if seen:
                     asked.append(AttemptSignal.objects.filter(
-                        Within(F(column), wanted), ~Q(sale_id=sale_id), at__gte=since)
+                        Within(F(column), seen), ~Q(sale_id=sale_id), at__gte=since)
                         .values(column).annotate(n=Count("user_id", distinct=True),
                                                  code=Value(code))
                         .values_list("code", column, "n").order_by())
@@ -122,12 +131,11 @@ class Lookback:
                 continue
             counts = {(code, value): n for code, value, n in
                       (asked[0].union(*asked[1:], all=True) if len(asked) > 1 else asked[0])}
-            for code, column in REUSE:
-                if code in on:
-                    for i in positions:
-                        value = _cut(column, getattr(batch[i], column))
-                        if value:
-                            self.values[code][i] = float(counts.get((code, value), 0))
+            for code, values in wanted:
+                found = self.values[code]
+                for i in positions:
+                    if values[i]:
+                        found[i] = float(counts.get((code, values[i]), 0))
 
 
 def _cut(column: str, value: str) -> str:
