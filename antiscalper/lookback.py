@@ -69,7 +69,7 @@ class Lookback:
         opening of the batch, in one query."""
         latest = ms_to_datetime(max(a.opens_ms for a in batch))
         orders = Order.objects.filter(Within(F("user_id"), users), created_at__lt=latest) \
-            .values("user_id").annotate(first=Min("created_at"), sale=Value(-1)) \
+            .values("user_id").annotate(sale=Value(-1), first=Min("created_at")) \
             .values_list("user_id", "sale", "first").order_by()
         attempts = AttemptSignal.objects.filter(Within(F("user_id"), users), at__lt=latest) \
             .values("user_id", "sale_id").annotate(first=Min("at")) \
