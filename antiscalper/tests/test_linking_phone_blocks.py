@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from antiscalper import linking
+from antiscalper import linking, phone_blocks
 from antiscalper.models import Decision, RiskDecision
 from antiscalper.tests.risk_helpers import age, attempt, judge
 from shop.models import Order
@@ -106,3 +106,15 @@ def test_numbers_in_neighbouring_blocks_tie_no_one(make_customer):
     people = [make_customer(phone=f"1391234{h:02d}07") for h in (11, 23, 47, 68, 90)]
     _rush(people)
     assert linking.clusters_find(sale_id=1) == []
+
+
+def test_the_store_is_asked_about_many_blocks_in_slices(make_customer):
+    """A big sale's blocks are read a hundred at a time (an OR of LIKE prefixes per block),
+    each number found however it was stored."""
+    held = [make_customer(phone=p) for p in (f"{RUN}07", f"+86{RUN}08", "+4915112345678")]
+    blocks = [f"1{n:08d}xx" for n in range(30_000_000, 30_000_250)]
+    blocks += [f"{RUN}xx", "49151123456xx"]
+    found = phone_blocks._store_holders(blocks)
+    assert found[f"{RUN}xx"] == {held[0].user_id, held[1].user_id}
+    assert found["49151123456xx"] == {held[2].user_id}
+    assert sum(len(users) for users in found.values()) == 3
