@@ -12,7 +12,9 @@ past across earlier sales, and when the sale's accounts were registered.
 - `device_history`, `ip_history`: accounts seen on the attempt's device or IP in other sales
   within `HISTORY_DAYS` (AttemptSignal), where the sale's own Redis counters see this sale
   only. The device is claimed (a header), the IP is a campus NAT as often as a farm: their
-  families (rules.CLAIMED, rules.IP) keep them from blocking alone.
+  families (rules.CLAIMED, rules.IP) keep them from blocking alone. As `device_accounts`
+  does within the sale, they count every account seen, the first one on the device too
+  (telling a device's first holder from later ones would cost a query per batch more).
 
 A rule switched off costs nothing: its queries and its Redis writes are skipped.
 """
