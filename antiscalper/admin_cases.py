@@ -24,7 +24,8 @@ from antiscalper.models import RingCase
 from core.errors import DomainError
 
 VERBS = {"confirm": cases.case_confirm, "clear": cases.case_clear}
-KINDS_SUMMED = ("building", "address", "payment", "device", "verified_phone", "phone")
+KINDS_SUMMED = ("building", "address", "payment", "device", "verified_phone", "phone",
+                "phone_block")
 NAMES_LISTED = 8
 
 

@@ -14,6 +14,7 @@ TTL of two days (the database copy, AttemptSignal, is what stays):
   rs:{s}:i:{ip}:v:{b}     int    attempts from the IP in 10-second bucket b
   rs:{s}:n:{subnet}:o     set    accounts on the /24 (/64) within 10 s of the opening
   rs:{s}:cl               hash   account -> size of its linked cluster (written by linking)
+  rs:{s}:jr               zset   admitted accounts by registration time (antiscalper.lookback)
 """
 
 from __future__ import annotations

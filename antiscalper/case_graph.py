@@ -19,6 +19,7 @@ MOST_MEMBERS, MOST_LINKS = 60, 40
 LINK_MIN = 0.5  # as antiscalper.linking: the strength from which a link ties accounts
 COLOURS = {"building": "#b45309", "address": "#b45309", "payment": "#7c3aed",
            "device": "#0369a1", "phone": "#047857", "verified_phone": "#047857",
+           "phone_block": "#047857",
            "subnet": "#6b7280"}
 
 

@@ -12,8 +12,10 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, Min
 
+from antiscalper import phone_blocks
 from antiscalper.models import AttemptSignal
 from shop.models import Address, Customer, Order, OrderStatus, Payment
+from shop.phone_blocks import phone_block
 
 BOUGHT = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
 
@@ -28,7 +30,7 @@ def sliced(values) -> list[list]:
 
 # Identifier kinds a shopper can copy from someone else (typed or sent as a header). The
 # others are proven when held through `proven` (see the module's docstring).
-CLAIMED = frozenset({"device", "subnet", "address", "building"})
+CLAIMED = frozenset({"device", "subnet", "address", "building", phone_blocks.KIND})
 
 
 class Held:
@@ -79,6 +81,8 @@ def identifiers(sale_id: int) -> tuple[Held, dict]:
                                               "verified_phone"):
             holders[("phone", phone)].add(user_id)
             held.owner[("phone", phone)] = user_id
+            if block := phone_block(phone):
+                holders[(phone_blocks.KIND, block)].add(user_id)
             if confirmed is not None:  # a code sent to it came back: whoever holds the SIM
                 held.proven[("phone", phone)].add(user_id)
             if verified:  # the number the code reached, however it was written
@@ -92,6 +96,8 @@ def identifiers(sale_id: int) -> tuple[Held, dict]:
                 holders[("building", building)].add(user_id)
             if phone:
                 holders[("phone", phone)].add(user_id)
+                if block := phone_block(phone):
+                    holders[(phone_blocks.KIND, block)].add(user_id)
         # The gateway's fingerprint, never the string the client sent: one card written
         # "4111 1111..." and "4111-1111..." is one instrument (shop.payments).
         for fingerprint, user_id, status in Payment.objects.filter(user_id__in=part).exclude(
@@ -132,6 +138,7 @@ def identifiers(sale_id: int) -> tuple[Held, dict]:
     _copied_instruments_apart(held, population, wanted["payment"], opened)
     _late_confirmations_apart(held, population, wanted["verified_phone"], opened)
     _buildings_within_addresses(held)
+    phone_blocks.blocks_weigh(held, population, opened)
     return held, population
 
 

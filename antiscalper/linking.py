@@ -22,7 +22,9 @@ a ring's units go when each account writes its drop address a little differently
 never tied by it (an established customer is not punished because new accounts use its
 building), and weighs it against `RARE_AT_BUILDING`: a drop building few genuine customers
 use ties its other accounts (0.6); an office tower where many genuine fans work fades and
-ties no one.
+ties no one. A phone block (`antiscalper.phone_blocks`: a run of 100 consecutive numbers, as
+a ring buys its SIMs) is claimed and weighed the same way, by the accounts holding it
+normally (`RARE_AT_PHONE_BLOCK`); its established holders are never tied by it either.
 
 Proven and claimed identifiers. Anyone can type a phone or an address into their own
 address book and send any X-Device-Id header, so those are *claimed*: they say something
@@ -89,16 +91,20 @@ RANK = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
 # Verified identities (a charged instrument's fingerprint, a number confirmed by a code)
 # weigh the most; what anyone can type or send weighs less, and never blocks alone.
 BASE = {"device": 1.0, "payment": 1.0, "verified_phone": 1.0, "phone": 0.9, "address": 0.7,
-        "building": 0.6, "subnet": 0.2}
+        "building": 0.6, "phone_block": 0.6, "subnet": 0.2}
 RARE_AT = 50
 RARE_AT_BUILDING = 20  # genuine customers a building may have and still tie its others
+# Accounts a phone block (antiscalper.phone_blocks) may hold normally and still tie the sale's
+# newcomers in it: a block of 100 numbers is a run a ring bought, or a carrier's ordinary stock.
+RARE_AT_PHONE_BLOCK = 3
+RARE_AT_KIND = {"building": RARE_AT_BUILDING, "phone_block": RARE_AT_PHONE_BLOCK}
 LINK_MIN = 0.5
 
 
 def strength(*, kind: str, accounts: int) -> float:
-    """`accounts` holding the identifier; for a building, its genuine customers."""
-    rare_at = RARE_AT_BUILDING if kind == "building" else RARE_AT
-    return BASE[kind] * min(1.0, rare_at / max(accounts, 1))
+    """`accounts` holding the identifier; for a building its genuine customers, for a phone
+    block its normal holders."""
+    return BASE[kind] * min(1.0, RARE_AT_KIND.get(kind, RARE_AT) / max(accounts, 1))
 
 
 class _Components:

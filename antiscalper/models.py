@@ -162,8 +162,13 @@ class AttemptSignal(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        # The last three serve antiscalper.lookback: an account's, a device's and an IP's
+        # past across sales.
         indexes = [models.Index(fields=["sale_id", "user_id"], name="attempt_sale_user"),
-                   models.Index(fields=["sale_id", "verdict"], name="attempt_sale_verdict")]
+                   models.Index(fields=["sale_id", "verdict"], name="attempt_sale_verdict"),
+                   models.Index(fields=["user_id", "at"], name="attempt_user_at"),
+                   models.Index(fields=["device", "at"], name="attempt_device_at"),
+                   models.Index(fields=["ip", "at"], name="attempt_ip_at")]
 
     def __str__(self) -> str:
         return f"{self.kind} by {self.user_id} in sale {self.sale_id}: {self.verdict}"

@@ -2,12 +2,13 @@
 
 `risk_evaluate` works on a batch (the pipeline's batch of tickets): a constant number of
 queries whatever the batch size (rule settings, policy, existing decisions, customers,
-addresses, phones, payments, orders, allowlist; then one bulk insert), each with its list
-of thousands of values as one parameter (antiscalper.bulk.Within), and one Lua call per 50
-attempts for every Redis value the rules read (read.lua: counters, timeline, cluster size,
-reservation bursts, blacklist mirror). During a rush it runs on every admitted attempt, so
-the per-attempt work is plain Python over tuples: no model instance per attempt (decisions
-are Decided records), rules compiled once per batch (rules.Scorer).
+addresses, phones, payments, orders, allowlist, antiscalper.lookback's past of the accounts,
+devices and IPs; then one bulk insert), each with its list of thousands of values as one
+parameter (antiscalper.bulk.Within), one Lua call per 50 attempts for every Redis value the
+rules read (read.lua: counters, timeline, cluster size, reservation bursts, blacklist
+mirror) and one pipeline for the registration bursts. During a rush it runs on every
+admitted attempt, so the per-attempt work is plain Python over tuples: no model instance per
+attempt (decisions are Decided records), rules compiled once per batch (rules.Scorer).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from antiscalper.attempts import (
     subnet_of,
 )
 from antiscalper.bulk import Within, rows_insert
+from antiscalper.lookback import Lookback
 from antiscalper.mirror import BLACKLIST_KEYS
 from antiscalper.models import AllowlistEntry, Kind, RiskDecision, live_q
 from core.redis_client import connection
@@ -281,11 +283,14 @@ REALTIME, OPEN = RiskDecision.Source.REALTIME.value, RiskDecision.Review.OPEN.va
 
 def _decide(batch: list[Attempt], now: datetime) -> list[Decided]:
     """Score a batch of undecided attempts and store their decisions (one insert)."""
-    scorer = rules.Scorer(rules.settings_load(), rules.policy_load())
+    settings = rules.settings_load()
+    scorer = rules.Scorer(settings, rules.policy_load())
     facts = Facts({a.user_id for a in batch}, now)
+    past = Lookback(batch, facts.joined, settings, now)  # beyond this sale (lookback)
     fresh, rows = [], []
-    for attempt, read in zip(batch, _redis_reads(batch, facts), strict=True):
+    for n, (attempt, read) in enumerate(zip(batch, _redis_reads(batch, facts), strict=True)):
         values, details = measure(attempt, facts, read)
+        values.update(past.of(n))
         verdict = scorer.decide(values, allowlisted=attempt.user_id in facts.allowlisted,
                                 details=details)
         decided = Decided(attempt.sale_id, attempt.user_id, attempt.ticket, REALTIME,

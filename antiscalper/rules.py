@@ -29,6 +29,14 @@ account: antiscalper.risk.Facts), only against the accounts that copied it; and 
 over such details (the "identity" and "device" families, CLAIMED) can force review at most,
 never block, whatever ops set as their action (their weight still counts in the score).
 
+Why a ring feature never blocks: a registration burst or an aged account idle until the hot
+sale (the "ring" family, antiscalper.lookback) describes many genuine fans too (a launch
+brings sign-ups in waves; fans come back for the phone they waited for). So the family's
+actions force review at most, it adds at most `block_score - 1 - ip_limit` points (39 with
+the defaults), and it lifts a score to just below the block score at most: it can bring an
+attempt other evidence made suspect to review, never across the block line, and each ring
+feature that fires is named in the decision.
+
 Linking (connected accounts) is scored in antiscalper.linking; its rule `linked_cluster`
 also feeds back into realtime once a linking pass has run for the sale.
 """
@@ -42,7 +50,8 @@ from typing import Any
 from antiscalper.models import Action, Decision, RiskPolicy, RuleSetting
 
 IP = "ip"
-CLAIMED = ("identity", "device")  # rules over details anyone can copy (see above)
+RING = "ring"  # features that only support other evidence (see above)
+CLAIMED = ("identity", "device", RING)  # rules that force review at most (see above)
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,18 @@ RULES: dict[str, Rule] = {rule.code: rule for rule in [
         "Orders the account let expire unpaid or whose deposit it forfeited in 180 days.")),
     Rule("fcode_guessing", "account", 5, 30, Action.SCORE, intent=(
         "Wrong F-codes entered in this sale by the account or its device (the larger).")),
+    Rule("registration_burst", RING, 5, 15, Action.SCORE, intent=(
+        "Admitted accounts of this sale (this one too) registered within 2 minutes of this "
+        "account; a ring registers its accounts in a batch.")),
+    Rule("dormant_account", RING, 180, 15, Action.SCORE, intent=(
+        "Age in days of an account with no history before this sale (no order, no attempt "
+        "in another sale); rings age accounts and keep them idle until a hot sale.")),
+    Rule("device_history", "device", 5, 20, Action.SCORE, intent=(
+        "Accounts seen on this device in other sales within 180 days; a household shares "
+        "one device among a few.")),
+    Rule("ip_history", IP, 50, 10, Action.SCORE, intent=(
+        "Accounts seen on this IP in other sales within 180 days; a campus NAT does this "
+        "too, which is why it is an IP rule.")),
     Rule("blacklisted", "list", 1, 100, Action.BLOCK, intent=(
         "Identities of the attempt (account, device, IP, phone, address, payment) live on "
         "the blacklist mirror and not allowlisted.")),
@@ -199,6 +220,8 @@ class Scorer:
 
     def __init__(self, settings: dict[str, Setting], policy: Policy) -> None:
         self.policy, self.ip_limit = policy, policy.ip_limit
+        # What the ring family may add (and it never crosses the block score: decide).
+        self.ring_limit = max(0.0, policy.block_score - 1 - policy.ip_limit)
         self.rules: dict[str, tuple] = {}
         for code, setting in settings.items():
             rule = RULES[code]
@@ -206,16 +229,18 @@ class Scorer:
             if rule.family in CLAIMED and action == Action.BLOCK:
                 action = Action.REVIEW  # a copied detail can flag, never block
             self.rules[code] = (setting.enabled, rule.below, setting.threshold,
-                                setting.weight, action, str(action), rule.family == IP)
+                                setting.weight, action, str(action),
+                                IP if rule.family == IP else RING if rule.family == RING
+                                else "")
 
     def decide(self, values: dict[str, float | None], *, allowlisted: bool = False,
                details: dict[str, Any] | None = None) -> Verdict:
         """Fire the rules over measured values, score them and decide, with the reasons."""
         details = details or {}
-        fired, score, ip_points = [], 0.0, 0.0
+        fired, score, ip_points, ring_points = [], 0.0, 0.0, 0.0
         forced: dict[str, str] = {}  # action -> the first rule that forced it
         for code, value in values.items():
-            enabled, below, threshold, weight, action, named, ip = self.rules[code]
+            enabled, below, threshold, weight, action, named, capped = self.rules[code]
             if not enabled or value is None or not (value < threshold if below
                                                     else value >= threshold):
                 continue
@@ -224,13 +249,19 @@ class Scorer:
             if code in details:
                 entry["details"] = details[code]
             fired.append(entry)
-            if ip:
+            if capped == IP:
                 ip_points += weight
+            elif capped == RING:
+                ring_points += weight
             else:
                 score += weight
             if action != Action.SCORE:
                 forced.setdefault(action, code)
         score += min(ip_points, self.ip_limit)
+        if ring_points:  # they lift the score, up to just below the block score at most
+            lifted = score + min(ring_points, self.ring_limit)
+            score = lifted if score >= self.policy.block_score else min(
+                lifted, max(score, self.policy.block_score - 1))
         return _verdict(score, fired, forced, self.policy, allowlisted)
 
 

@@ -4,8 +4,9 @@ A ring sends its units to a few shared delivery buildings and writes each accoun
 little differently (another flat, another floor, "Rm" for "Room", 3单元 for unit 3), so the
 exact matching form (`shop.services.address_normalize`) sees as many addresses as accounts.
 The building form drops what names a place inside the building (unit, door, room, flat,
-suite, floor; 单元, 室, 层, 户) and folds how the building itself is written (Bldg, Block,
-Tower; 号楼, 栋, 幢, 座 are one word), so the ring's addresses meet in one key. Whether that
+suite, floor; 单元, 门, 室, 层, 户, a room's 号 after the building) and folds how the
+building itself is written (Bldg, Block, Tower; 号楼, 栋, 幢, 座 are one word; 88号院 is
+88号), so the ring's addresses meet in one key. Whether that
 means anything is the linking's question: an office tower where many genuine fans work
 is a building too (`antiscalper.linking` weighs a building by its genuine population).
 """
@@ -29,13 +30,16 @@ def _cn_number(text: str) -> str:
     return str(value)
 
 
-_CN_NUMERAL = re.compile(r"[〇零一二两三四五六七八九十]+(?=[号楼栋幢座单元室层户楼])")
+_CN_NUMERAL = re.compile(r"[〇零一二两三四五六七八九十]+(?=[号楼栋幢座单元室层户楼门])")
 _NUMBER = r"[0-9a-z]{1,6}(?:-[0-9a-z]{1,6})*"
 # Chinese: the building is kept (3号楼, 5栋, 2幢, a座: one word, 栋), everything under it goes:
 # 2单元 (unit), 1203室 / 1203房 (room), 12层 / 12楼 after the building (floor), 3户.
 _CN_BUILDING = re.compile(rf"({_NUMBER})(?:号楼|栋|幢|座|號樓|棟)")
-_CN_INSIDE = re.compile(rf"{_NUMBER}(?:单元|單元|室|房|层|層|户|戶|楼(?!号))|{_NUMBER}号房")
-_CN_TAIL = re.compile(rf"(栋)[\s,，-]*{_NUMBER}$")   # "5栋1203": the room written bare
+_CN_INSIDE = re.compile(rf"{_NUMBER}(?:单元|單元|室|房|层|層|户|戶|门|門|楼(?!号))|{_NUMBER}号房")
+# "5栋1203" / "5栋1203号" / "5栋 2-1203": the room written bare, or with 号, after the
+# building. One character class, no nested repetition: linear on any input.
+_CN_TAIL = re.compile(r"(栋)[0-9a-z\s,，\-号號]*$")
+_CN_COMPOUND = re.compile(r"([0-9])[号號]院")  # "88号院" (No. 88's compound) is "88号"
 # Latin: "Room 1203", "Rm. 12", "Apt 4B", "Unit 3", "Flat 2", "Suite 800", "#12-03",
 # "Floor 3", "3rd Floor", "Fl 3", "12F", "Level 2", "Door 5".
 _INSIDE_WORDS = r"(?:apartment|apt|unit|flat|suite|ste|room|rm|door|floor|fl|flr|level|lvl)"
@@ -43,7 +47,7 @@ _LATIN_INSIDE = re.compile(
     rf"\b{_INSIDE_WORDS}\.?\s*(?:no\.?\s*)?#?\s*{_NUMBER}\b"
     rf"|#\s*{_NUMBER}"
     rf"|\b[0-9]{{1,3}}(?:st|nd|rd|th)\s*(?:floor|fl|flr)\b"  # "3rd floor", never "Bldg 2 Floor 1"
-    rf"|\b[0-9]{{1,3}}f\b")
+    rf"|\b[0-9]{{1,3}}(?:\s*/\s*)?f\b")  # "12F", "12/F" (Hong Kong's floor)
 _CJK_SPACE = re.compile(r"(?<=[\u3000-\u9fff])\s+|\s+(?=[\u3000-\u9fff])")
 _BUILDING_WORDS = {"building": "bldg", "bldg": "bldg", "block": "bldg", "blk": "bldg",
                    "tower": "bldg", "twr": "bldg", "street": "st", "str": "st", "road": "rd",
@@ -54,6 +58,7 @@ _BUILDING_WORDS = {"building": "bldg", "bldg": "bldg", "block": "bldg", "blk": "
 def _line(text: str) -> str:
     text = unicodedata.normalize("NFKC", text or "").lower()
     text = _CN_NUMERAL.sub(lambda m: _cn_number(m.group()), text)
+    text = _CN_COMPOUND.sub(r"\1号", text)
     text = _CN_BUILDING.sub(r" \1栋 ", text)
     text = _CN_INSIDE.sub(" ", text)
     text = _CN_TAIL.sub(r"\1", text.strip())

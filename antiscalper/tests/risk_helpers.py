@@ -90,3 +90,16 @@ def building_ring(make_customer, *, count: int = 5, street: str = "9 Drop Street
     judge(*[attempt(a.user_id, ip=f"36.{n}.1.1", after_ms=3000 + 900 * n)
             for n, a in enumerate(accounts)])
     return accounts
+
+
+def registered(customer, at) -> None:
+    """Registered at `at` (fixtures register customers now)."""
+    Customer.objects.filter(pk=customer.pk).update(joined_at=at)
+
+
+def earlier_sale(*customers, sale_id: int = 7, device: str | None = None,
+                 ip: str = "10.9.0.1") -> None:
+    """The accounts tried an earlier sale an hour before this one opened (and lost)."""
+    attempts_record(attempts=[attempt(c.user_id, sale_id=sale_id, after_ms=-3_600_000,
+                                      verdict="sold_out", device=device, ip=ip)
+                              for c in customers])

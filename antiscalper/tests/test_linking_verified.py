@@ -78,7 +78,7 @@ def test_an_established_holder_is_never_tied_to_accounts_that_copied_its_card_si
         decision=Decision.ALLOW).filter(source="linking").exists()
 
 
-CLAIMED = ("phone", "address", "building", "device")
+CLAIMED = ("phone", "address", "building", "device", "phone_block")
 
 
 @pytest.mark.parametrize("bought", [True, False], ids=["bought", "lost"])
@@ -88,9 +88,11 @@ CLAIMED = ("phone", "address", "building", "device")
 def test_claimed_details_alone_never_block_anyone(make_customer, ties, bought):
     """Every mix of claimed details, shared by a crowd of five with each other and with an
     established fan: linking reviews at most, cancels nothing, finds no proven group."""
-    fan = make_customer(with_address=False)
+    block = "phone_block" in ties  # the crowd registered numbers next to the fan's
+    fan = make_customer(with_address=False, phone="13712345600" if block else None)
     share_address(fan, line1="5 Real Fan Road")
-    crowd = [make_customer(with_address=False) for _ in range(5)]
+    crowd = [make_customer(with_address=False, phone=f"1371234560{n + 1}" if block else None)
+             for n in range(5)]
     for n, other in enumerate([fan, *crowd]):
         age(other, days=400 + n)  # old accounts: nothing but the shared details against them
     for n, other in enumerate(crowd):
