@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.utils.json import strict_constant
 
 from core.errors import invalid
+from core.memo import Memo
 from core.snapshot import from_settings
 
 DEFAULT_LIMIT = 50
@@ -100,13 +101,18 @@ def client_of(request: Request) -> str:
     """The user agent and the few headers that tell a browser from a script, as compact JSON
     (a signal for the anti-scalper rules, carried with the attempt through the gate)."""
     meta = request.META
-    return _client_json(meta.get("HTTP_USER_AGENT", ""), tuple(map(meta.get, CLIENT_ENVIRON_KEYS)))
+    key = (meta.get("HTTP_USER_AGENT", ""), *map(meta.get, CLIENT_ENVIRON_KEYS))
+    known = _clients.get(key)
+    return known if known is not None else _clients.put(key, _client_json(key))
 
 
-# Keyed by the headers as sent (the server bounds their size): a rush's requests come from a
-# few clients, so most never build their JSON at all.
-@lru_cache(maxsize=1024)
-def _client_json(user_agent: str, values: tuple[str | None, ...]) -> str:
+# Most of a rush's requests come from a few clients: their JSON is made once (a memo with a
+# memory budget, since it is keyed by the headers as sent).
+_clients: Memo[tuple, str] = Memo()
+
+
+def _client_json(key: tuple) -> str:
+    user_agent, *values = key
     headers = {name: value[:120] for (name, _), value in zip(_CLIENT_KEYS, values, strict=True)
                if value is not None}
     return json.dumps({"ua": user_agent[:200], "h": headers}, separators=(",", ":"))
@@ -145,8 +151,18 @@ def client_ip_of(request: Request) -> str:
     return remote if _is_ip(remote) else UNKNOWN_IP
 
 
-@lru_cache(maxsize=65536)
 def _is_ip(value: str) -> bool:
+    """Whether `value` is an IP address (remembered for short values: an address is at most
+    45 characters, a scoped IPv6 one a little more; a long header value is checked, not kept)."""
+    return _is_short_ip(value) if len(value) <= 64 else _is_address(value)
+
+
+@lru_cache(maxsize=65536)
+def _is_short_ip(value: str) -> bool:
+    return _is_address(value)
+
+
+def _is_address(value: str) -> bool:
     try:
         ipaddress.ip_address(value)
     except ValueError:

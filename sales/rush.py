@@ -183,10 +183,7 @@ def _ours(environ: dict, config: RushConfig, *, api: bool) -> bool | None:
         secure = config.secure(environ)
         fits = (not (config.ssl_redirect and not secure) and config.host_allowed(environ)
                 and config.cookies_left_alone(environ) and (not api or _accepts_json(environ)))
-        known = secure if fits else None
-        if len(config.shapes) >= REMEMBERED_MAX:
-            config.shapes.clear()
-        config.shapes[key] = known
+        known = config.shapes.put(key, secure if fits else None)
     return known
 
 
@@ -325,10 +322,8 @@ def _signals_of(environ: dict, config: RushConfig) -> tuple[str, str, str]:
     known = config.signals.get(key)
     if known is None:
         request = Environ(environ)
-        known = (device_of(request), client_ip_of(request), client_of(request))
-        if len(config.signals) >= REMEMBERED_MAX:
-            config.signals.clear()
-        config.signals[key] = known
+        known = config.signals.put(key, (device_of(request), client_ip_of(request),
+                                         client_of(request)))
     return known
 
 

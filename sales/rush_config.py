@@ -13,6 +13,7 @@ from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from rest_framework_simplejwt import settings as simplejwt_settings
 
+from core.memo import Memo
 from core.snapshot import from_settings
 
 CSRF_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
@@ -55,6 +56,7 @@ class RushConfig:
         self.proxy_ssl_header = settings.SECURE_PROXY_SSL_HEADER
         # Behind X-Forwarded-Host/Port the host is Django's to work out.
         self.forwarded_host = bool(settings.USE_X_FORWARDED_HOST or settings.USE_X_FORWARDED_PORT)
+        self.prepend_www = bool(settings.PREPEND_WWW)
         allowed = list(settings.ALLOWED_HOSTS)
         if settings.DEBUG and not allowed:
             allowed = [".localhost", "127.0.0.1", "[::1]"]
@@ -70,9 +72,9 @@ class RushConfig:
         self.headers = {True: middleware_headers(True), False: middleware_headers(False)}
         self._hosts: dict[str, bool] = {}
         # sales.rush's per-settings memory: request shapes it may answer, reply headers
-        self.shapes: dict[tuple, bool | None] = {}
+        self.shapes: Memo[tuple, bool | None] = Memo()
         self.replies: dict[tuple, Headers] = {}
-        self.signals: dict[tuple, tuple[str, str, str]] = {}
+        self.signals: Memo[tuple, tuple[str, str, str]] = Memo()
         self.sold_out_answers: dict[bool, tuple[str, list, bytes]] = {}
 
     def secure(self, environ: dict) -> bool:
@@ -89,8 +91,8 @@ class RushConfig:
         if self.forwarded_host:
             return False
         host = environ.get("HTTP_HOST")
-        if not host:
-            return False
+        if not host or (self.prepend_www and not host.startswith("www.")):
+            return False  # no host, or CommonMiddleware's redirect to www. due: Django's
         known = self._hosts.get(host)
         if known is None:
             domain, _ = split_domain_port(host)

@@ -118,7 +118,7 @@ FIRST_USES = {
                 "result = hotline.line('probe', lambda name: \"return {'ok', ARGV[1]}\")"
                 "(keys=[], args=['x']); ",
     "celery": "from config.celery import app; app.send_task('sales.tasks.pipeline_tick'); "
-              "from core.redis_client import connection; result = connection().llen('celery'); ",
+              "from core.redis_client import connection; result = connection().llen('pipeline'); ",
 }
 RESULTS = {"cache": "v", "factory": True, "hot line": ["ok", "x"], "celery": 1}
 

@@ -185,8 +185,9 @@ def _memo_calls(batch: list[tuple]) -> list[tuple]:
 
 def memo_attempts_flush() -> int:
     """Append the buffered memo attempts to their sales' streams over this thread's line;
-    returns how many. Best effort, never retried (a retry could write them twice): signals
-    lost to a broken line cost the anti-scalper a few data points, not a sale."""
+    returns how many. Best effort, never retried (a retry could write them twice): a sale
+    whose append fails (a broken line, an error reply) loses that batch's signals, which
+    costs the anti-scalper a few data points, not a sale; the other sales' still land."""
     global _memo_attempts, _memo_flushed_at
     with _memo_lock:
         batch, _memo_attempts = _memo_attempts, []
@@ -195,12 +196,12 @@ def memo_attempts_flush() -> int:
         return 0
     memo_line = hotline.line("memo_attempts", script_source)  # this thread's line
     appended = 0
-    try:
-        for stream, args in _memo_calls(batch):
+    for stream, args in _memo_calls(batch):
+        try:
             memo_line(keys=[stream], args=[ATTEMPTS_CAP, *args])
-            appended += len(args) // 5
-    except redis.RedisError:
-        pass  # signals are best effort; the sale itself is unaffected
+        except redis.RedisError:
+            continue  # this sale's signals are lost (best effort), the other sales' are not
+        appended += len(args) // 5
     return appended
 
 
