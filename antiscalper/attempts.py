@@ -28,6 +28,7 @@ from pathlib import Path
 
 from redis.commands.core import Script
 
+from antiscalper.arrivals import participants_mark
 from antiscalper.bulk import rows_insert
 from antiscalper.models import AttemptSignal
 from core.redis_client import connection
@@ -183,8 +184,14 @@ def attempts_record(*, attempts: list[Attempt]) -> None:
     """Count the attempts in Redis (a script call per SCRIPT_CHUNK) and keep them in AttemptSignal.
 
     Call it before `risk_evaluate` on the same attempts: the counters then include them.
+    Each account is marked as arrived for the incremental linking pass.
     """
     if not attempts:
         return
     _count(attempts)
     rows_insert(AttemptSignal, ROW_FIELDS, _rows(attempts))
+    by_sale: dict[int, set[int]] = defaultdict(set)
+    for attempt in attempts:
+        by_sale[attempt.sale_id].add(attempt.user_id)
+    for sale_id, users in by_sale.items():  # after the rows: a step that sees one reads it
+        participants_mark(sale_id=sale_id, user_ids=users)

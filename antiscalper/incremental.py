@@ -1,0 +1,195 @@
+"""Incremental linking: decide a new participant within a second or two of its arrival, by
+linking only the accounts that arrived against the sale's identifier index (issue 16, point 3).
+
+The full pass (`linking.linking_run`, beat once a minute) reads every participant of the sale,
+which in a big sale takes long enough that a ring could pay before it is decided. This pass
+runs every second and reads only what changed:
+
+- Every account that arrives (an attempt recorded, reservations included, or an order
+  written) is marked in the sale's *dirty* set (`participants_mark`).
+- A step moves the dirty set into its *work* set (atomically, so an account is never lost
+  between two steps), adds the work's identifiers to the sale's *index* in Redis (identifier
+  -> the participants holding it, participant -> its identifiers, as `holders.identifiers`
+  reads them raw), and takes the *region* of the graph they touch: every participant reached
+  from them over identifiers that may link (`_may_link`, never weaker than the strength the
+  full pass gives them). A region closed that way is a union of whole clusters of the full
+  pass, so `linking.clusters_find` over it (with the signal kinds counted over the whole
+  sale, from the index) yields exactly the full pass's clusters for those accounts, and
+  `linking.clusters_decide` decides them as the full pass would. The property test
+  (antiscalper/tests/test_incremental.py) checks this for any order of arrivals.
+- The work set is emptied only once the caller has cancelled what the step blocked: a
+  worker killed mid-step leaves it, and the next step decides it again. Decisions are never
+  repeated (linking stores a decision only when it grows stronger) and cancellations are
+  once per order (`sales.returns`), so a rerun changes nothing.
+
+The full pass stays the reconciler: what the index cannot see (an address added without a
+new attempt, a store-wide population that grew, a payment) it decides within a minute.
+
+Redis keys per sale `s` (TTL two days, as the attempt counters):
+
+  lk:{s}:dirty          set    accounts arrived since the last step
+  lk:{s}:work           set    accounts the current (or a crashed) step is deciding
+  lk:{s}:a:{user}       set    the account's identifiers, "kind<US>value"
+  lk:{s}:i:{kind<US>value}  set    the participants holding it
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from functools import cache
+
+from django.utils import timezone
+from redis.commands.core import Script
+
+from antiscalper import holders, linking
+from antiscalper.arrivals import TTL_SECONDS, LinkKeys, participants_mark
+from core.redis_client import connection
+
+__all__ = ["linking_step", "participants_mark", "pending", "region", "step_decide"]
+
+SEP = "\x1f"
+BATCH = 5000  # accounts a step takes at most (a Lua unpack stays well under its limit)
+WAIT_SECONDS = 0.5  # how long a step waits for a full pass to finish before the next tick
+# Kinds whose every sale holder is in the region whatever their strength: a building's
+# strength is its genuine population, not its holders; a copied payment instrument or phone
+# number counts its established holders into its copiers' proven group even when too common
+# to link (holders._newcomers_apart), which needs the other holders in view.
+ALWAYS_FOLLOW = frozenset({"building", "payment", "verified_phone"})
+
+_CLAIM = """
+local moved = redis.call('SPOP', KEYS[1], tonumber(ARGV[1]))
+if #moved > 0 then redis.call('SADD', KEYS[2], unpack(moved)) end
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
+return redis.call('SMEMBERS', KEYS[2])
+"""
+
+
+def _encode(key: tuple[str, str]) -> str:
+    return f"{key[0]}{SEP}{key[1]}"
+
+
+def _text(encoded: bytes | str) -> str:
+    return encoded.decode() if isinstance(encoded, bytes) else encoded
+
+
+@cache
+def _claim_script() -> Script:
+    return Script(connection(), _CLAIM)
+
+
+def pending(*, sale_id: int) -> int:
+    """Accounts waiting for a step (dirty, and left by a crashed step)."""
+    keys = LinkKeys(sale_id)
+    with connection().pipeline(transaction=False) as pipe:
+        pipe.scard(keys.dirty).scard(keys.work)
+        return sum(pipe.execute())
+
+
+def _index(sale_id: int, users: set[int]) -> None:
+    """Add what these participants hold to the sale's index (idempotent: sets)."""
+    held, _ = holders.identifiers(sale_id, nodes=users, raw=True)
+    keys = LinkKeys(sale_id)
+    owned: dict[int, list[str]] = {}
+    with connection().pipeline(transaction=False) as pipe:
+        for key, holding in held.holders.items():
+            if holding:
+                encoded = _encode(key)
+                pipe.sadd(keys.identifier(encoded), *holding)
+                pipe.expire(keys.identifier(encoded), TTL_SECONDS)
+                for user_id in holding:
+                    owned.setdefault(user_id, []).append(encoded)
+        for user_id, encoded_keys in owned.items():
+            pipe.sadd(keys.account(user_id), *encoded_keys)
+            pipe.expire(keys.account(user_id), TTL_SECONDS)
+        pipe.execute()
+
+
+def _may_link(kind: str, holding: int) -> bool:
+    """Whether an identifier held by `holding` of the sale's participants may tie them: never
+    false where the full pass could find it strong enough (its population is at least
+    `holding` for every kind but those always followed)."""
+    if kind in ALWAYS_FOLLOW or kind not in linking.BASE:
+        return True
+    return linking.strength(kind=kind, accounts=holding) >= linking.LINK_MIN
+
+
+def region(*, sale_id: int, seeds: set[int]) -> set[int]:
+    """The seeds and every participant reached from them over identifiers that may link: a
+    union of whole clusters of the full pass (a few Redis round trips per hop)."""
+    keys, client = LinkKeys(sale_id), connection()
+    members, frontier, visited = set(seeds), set(seeds), set()
+    while frontier:
+        with client.pipeline(transaction=False) as pipe:
+            for user_id in frontier:
+                pipe.smembers(keys.account(user_id))
+            found = {_text(key) for held in pipe.execute() for key in held} - visited
+        visited |= found
+        ordered = sorted(found)
+        with client.pipeline(transaction=False) as pipe:
+            for encoded in ordered:
+                pipe.scard(keys.identifier(encoded))
+            counts = pipe.execute()
+        follow = [e for e, n in zip(ordered, counts, strict=True)
+                  if n >= 2 and _may_link(e.partition(SEP)[0], n)]
+        with client.pipeline(transaction=False) as pipe:
+            for encoded in follow:
+                pipe.smembers(keys.identifier(encoded))
+            reached = {int(u) for held in pipe.execute() for u in held}
+        frontier = reached - members
+        members |= frontier
+    return members
+
+
+def graph(*, sale_id: int, nodes: set[int]) -> tuple[holders.Held, dict]:
+    """`holders.identifiers` over a region, its signal kinds counted over the whole sale (the
+    index's holders of each device and subnet), as the full pass counts them."""
+    held, population = holders.identifiers(sale_id, nodes=nodes)
+    signal_keys = [key for key in population if key[0] in holders.SIGNAL_KINDS]
+    if signal_keys:
+        keys = LinkKeys(sale_id)
+        with connection().pipeline(transaction=False) as pipe:
+            for key in signal_keys:
+                pipe.scard(keys.identifier(_encode(key)))
+            for key, count in zip(signal_keys, pipe.execute(), strict=True):
+                population[key] = max(count, len(held.holders[key]))
+    return held, population
+
+
+@contextmanager
+def linking_step(*, sale_id: int, now: datetime | None = None,
+                 staked: linking.Staked | None = None, limit: int = BATCH,
+                 ) -> Iterator[list[int]]:
+    """Decide the accounts that arrived since the last step; yields the accounts to cancel.
+
+    The caller cancels them inside the `with`; only when it leaves without an error is the
+    step's work done (a crash or an error leaves it for the next step, which decides it again
+    and changes nothing already stored). Skips (yields []) while another linking pass holds
+    the sale for longer than WAIT_SECONDS: the accounts wait in the dirty set.
+    """
+    with linking.sale_lock(sale_id, wait=WAIT_SECONDS) as held:
+        if not held:
+            yield []
+            return
+        keys = LinkKeys(sale_id)
+        work = {int(u) for u in _claim_script()(keys=[keys.dirty, keys.work],
+                                                args=[limit, TTL_SECONDS],
+                                                client=connection())}
+        if not work:
+            yield []
+            return
+        yield sorted(step_decide(sale_id=sale_id, work=work, now=now or timezone.now(),
+                                 staked=staked))
+        connection().srem(keys.work, *work)
+
+
+def step_decide(*, sale_id: int, work: set[int], now: datetime,
+                staked: linking.Staked | None = None) -> set[int]:
+    """Index the work, find the region it touches, decide that region's clusters; the
+    accounts blocked (to cancel). Public so a worker's death after it can be staged."""
+    _index(sale_id, work)
+    nodes = region(sale_id=sale_id, seeds=work)
+    clusters = linking.clusters_find(sale_id=sale_id, graph=graph(sale_id=sale_id,
+                                                                  nodes=nodes))
+    return linking.clusters_decide(sale_id=sale_id, clusters=clusters, now=now, staked=staked)
