@@ -52,6 +52,9 @@ __all__ = ["linking_step", "participants_mark", "pending", "region", "step_decid
 SEP = "\x1f"
 BATCH = 5000  # accounts a step takes at most (a Lua unpack stays well under its limit)
 WAIT_SECONDS = 0.5  # how long a step waits for a full pass to finish before the next tick
+# A step takes well under a second; one killed with the lock frees it after this, not after
+# the full pass's ten minutes (the next steps would wait that long).
+STEP_LOCK_SECONDS = 30
 # Kinds whose every sale holder is in the region whatever their strength: a building's
 # strength is its genuine population, not its holders; a copied payment instrument or phone
 # number counts its established holders into its copiers' proven group even when too common
@@ -168,7 +171,7 @@ def linking_step(*, sale_id: int, now: datetime | None = None,
     and changes nothing already stored). Skips (yields []) while another linking pass holds
     the sale for longer than WAIT_SECONDS: the accounts wait in the dirty set.
     """
-    with linking.sale_lock(sale_id, wait=WAIT_SECONDS) as held:
+    with linking.sale_lock(sale_id, wait=WAIT_SECONDS, timeout=STEP_LOCK_SECONDS) as held:
         if not held:
             yield []
             return

@@ -237,10 +237,12 @@ def linking_run(*, sale_id: int, now: datetime | None = None,
 
 
 @contextmanager
-def sale_lock(sale_id: int, *, wait: float | None = None) -> Iterator[bool]:
+def sale_lock(sale_id: int, *, wait: float | None = None,
+              timeout: float = LOCK_SECONDS) -> Iterator[bool]:
     """One linking pass (full or incremental) per sale at a time; yields whether it is held.
-    `wait`: seconds to wait for it (the incremental pass waits a little for a full one)."""
-    lock = connection().lock(f"{Keys(sale_id).clusters}:linking", timeout=LOCK_SECONDS,
+    `wait`: seconds to wait for it (the incremental pass waits a little for a full one);
+    `timeout`: when a holder killed with it is given up on."""
+    lock = connection().lock(f"{Keys(sale_id).clusters}:linking", timeout=timeout,
                              blocking=wait is not None, blocking_timeout=wait)
     if not lock.acquire():
         yield False

@@ -1,0 +1,167 @@
+"""Linking in real time (issue 16, point 3): with the periodic work running as beat runs it, a
+ring tied by a proven identifier loses its orders within about 5 s of its admissions, before
+it can pay (paying is refused `not_payable`); each order is cancelled and its units returned
+once, however often the step is retried, interrupted or run beside the full pass."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connection as db_connection
+
+from antiscalper import incremental
+from antiscalper.latency import decision_latency
+from antiscalper.models import RiskDecision
+from antiscalper.tests.risk_helpers import pay_with
+from sales import invariants, selectors
+from sales.models import StockReturn
+from sales.pipeline import linking_feed, risk_feed
+from sales.pipeline import orders as pipeline
+from sales.pipeline.tests.risk_helpers import BROWSER, buy, old
+from shop.models import Order, OrderStatus
+from shop.tests.fixtures import client_for
+
+pytestmark = pytest.mark.django_db(transaction=True)  # units go back after commit
+
+DEADLINE_S = 5.0
+
+
+@pytest.fixture
+def card_ring(make_customer, sku):
+    """Four old accounts charged on one card before the sale (a proven tie), and a fan."""
+    ring = [old(make_customer()) for _ in range(4)]
+    for member in ring:
+        pay_with(member, sku, "card-ring-4242")
+    return ring, old(make_customer())
+
+
+def _buy_all(sale, ring, fan) -> None:
+    for n, member in enumerate(ring):
+        assert buy(member, sale, HTTP_X_DEVICE_ID=f"ring-{n}", REMOTE_ADDR=f"36.{n}.9.9",
+                   **BROWSER).status_code == 202
+    assert buy(fan, sale, HTTP_X_DEVICE_ID="fan", REMOTE_ADDR="61.1.1.1",
+               **BROWSER).status_code == 202
+
+
+def _work() -> None:
+    """One round of the background work the beat schedule runs every second or two."""
+    for sale_id in selectors.sales_recently_loaded():
+        risk_feed.attempts_drain(sale_id=sale_id)
+        pipeline.drain(sale_id=sale_id, min_idle_ms=0)
+    linking_feed.linking_tick()
+
+
+def _holding(sale, customers) -> list[str]:
+    return list(Order.objects.filter(sale_id=sale.pk, user_id__in=[c.user_id for c in customers])
+                .values_list("status", flat=True))
+
+
+def _conserved(sale, *, held: int) -> None:
+    sale.refresh_from_db()
+    assert sale.units_taken == held
+    assert invariants.broken(invariants.sale_invariants(sale_id=sale.pk)) == []
+
+
+def test_a_proven_ring_is_cancelled_within_seconds_of_admission_and_cannot_pay(
+        make_sale, card_ring):
+    ring, fan = card_ring
+    sale = make_sale(stock=10, limit=1)
+    stop = threading.Event()
+
+    def beat() -> None:  # the periodic tasks, at beat's own one-second cadence
+        try:
+            while not stop.is_set():
+                _work()
+                stop.wait(1.0)
+        finally:
+            db_connection.close()
+
+    worker = threading.Thread(target=beat, daemon=True)
+    worker.start()
+    try:
+        _buy_all(sale, ring, fan)
+        admitted = time.monotonic()
+        while time.monotonic() - admitted < DEADLINE_S + 5:
+            if sorted(_holding(sale, ring)) == [OrderStatus.CANCELLED] * 4:
+                break
+            time.sleep(0.1)
+        took = time.monotonic() - admitted
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    assert sorted(_holding(sale, ring)) == [OrderStatus.CANCELLED] * 4
+    assert took < DEADLINE_S
+    latency = decision_latency(sale_id=sale.pk)
+    assert latency["decided"] == 4 and latency["p99_ms"] < DEADLINE_S * 1000
+    order = Order.objects.get(sale_id=sale.pk, user_id=ring[0].user_id)
+    paid = client_for(ring[0].user).post(f"/api/v1/orders/{order.pk}/pay", {}, format="json")
+    assert paid.status_code == 409 and paid.json()["error"]["code"] == "not_payable"
+    assert _holding(sale, [fan]) == [OrderStatus.AWAITING_PAYMENT]
+    assert StockReturn.objects.filter(sale_id=sale.pk).count() == 4
+    _conserved(sale, held=1)
+
+
+def _ring_admitted(make_sale, card_ring):
+    ring, fan = card_ring
+    sale = make_sale(stock=10, limit=1)
+    _buy_all(sale, ring, fan)
+    risk_feed.attempts_drain(sale_id=sale.pk)
+    pipeline.drain(sale_id=sale.pk)
+    assert _holding(sale, ring) == [OrderStatus.AWAITING_PAYMENT] * 4
+    return sale, ring, fan
+
+
+def test_a_step_killed_after_deciding_is_redone_and_cancels_once(make_sale, card_ring):
+    """A worker dies between storing the decisions and cancelling: the work stays claimed,
+    the next step decides it again (nothing new stored) and cancels, once."""
+    sale, ring, fan = _ring_admitted(make_sale, card_ring)
+    with pytest.raises(RuntimeError):
+        with incremental.linking_step(sale_id=sale.pk) as blocked:
+            assert blocked == sorted(m.user_id for m in ring)
+            raise RuntimeError("worker killed before cancelling")
+    assert incremental.pending(sale_id=sale.pk) == 5
+    assert _holding(sale, ring) == [OrderStatus.AWAITING_PAYMENT] * 4
+    decisions = RiskDecision.objects.filter(sale_id=sale.pk, source="linking").count()
+    assert linking_feed.linking_live(sale_id=sale.pk) == 4
+    assert incremental.pending(sale_id=sale.pk) == 0
+    for _ in range(2):
+        incremental.participants_mark(sale_id=sale.pk, user_ids=[m.user_id for m in ring])
+        assert linking_feed.linking_live(sale_id=sale.pk) == 0
+        assert linking_feed.linking_full(sale_id=sale.pk) == 0
+    assert RiskDecision.objects.filter(sale_id=sale.pk, source="linking").count() == decisions
+    assert StockReturn.objects.filter(sale_id=sale.pk).count() == 4
+    _conserved(sale, held=1)
+
+
+def test_steps_and_the_full_pass_racing_in_threads_cancel_each_order_once(
+        make_sale, card_ring):
+    sale, ring, fan = _ring_admitted(make_sale, card_ring)
+    start = threading.Barrier(4)
+    cancelled: list[int] = []
+
+    def run(step) -> None:
+        try:
+            start.wait()
+            for _ in range(3):
+                cancelled.append(step(sale_id=sale.pk))
+                incremental.participants_mark(sale_id=sale.pk,
+                                              user_ids=[m.user_id for m in ring])
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=run, args=(step,)) for step in
+               (linking_feed.linking_live, linking_feed.linking_live,
+                linking_feed.linking_live, linking_feed.linking_full)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    linking_feed.linking_live(sale_id=sale.pk)
+    assert sum(cancelled) == 4
+    assert sorted(_holding(sale, ring)) == [OrderStatus.CANCELLED] * 4
+    assert StockReturn.objects.filter(sale_id=sale.pk).count() == 4
+    blocks = RiskDecision.objects.filter(sale_id=sale.pk, source="linking", decision="block")
+    assert sorted(blocks.values_list("user_id", flat=True)) == sorted(m.user_id for m in ring)
+    _conserved(sale, held=1)
