@@ -195,4 +195,6 @@ def step_decide(*, sale_id: int, work: set[int], now: datetime,
     nodes = region(sale_id=sale_id, seeds=work)
     clusters = linking.clusters_find(sale_id=sale_id, graph=graph(sale_id=sale_id,
                                                                   nodes=nodes))
-    return linking.clusters_decide(sale_id=sale_id, clusters=clusters, now=now, staked=staked)
+    blocked = linking.clusters_decide(sale_id=sale_id, clusters=clusters, now=now,
+                                      staked=staked)
+    return blocked | (linking.confirmed_blocks(sale_id, now) & nodes)  # and ops' answers

@@ -256,7 +256,7 @@ def sale_lock(sale_id: int, *, wait: float | None = None,
             pass  # it outlived LOCK_SECONDS (another pass may have started): nothing to free
 
 
-def _confirmed_blocks(sale_id: int, now: datetime) -> set[int]:
+def confirmed_blocks(sale_id: int, now: datetime) -> set[int]:
     """Accounts whose block ops confirmed in a case, less those allowlisted since."""
     confirmed = selectors.case_confirmed_blocks(sale_id=sale_id)
     for part in holders.sliced(confirmed):
@@ -269,7 +269,7 @@ def _confirmed_blocks(sale_id: int, now: datetime) -> set[int]:
 def _linking_run(*, sale_id: int, now: datetime, staked: Staked | None) -> list[int]:
     blocked = clusters_decide(sale_id=sale_id, clusters=clusters_find(sale_id=sale_id),
                               now=now, staked=staked)
-    return sorted(blocked | _confirmed_blocks(sale_id, now))
+    return sorted(blocked | confirmed_blocks(sale_id, now))
 
 
 def clusters_decide(*, sale_id: int, clusters: list[dict], now: datetime,

@@ -11,15 +11,16 @@ import time
 import pytest
 from django.db import connection as db_connection
 
-from antiscalper import incremental
+from antiscalper import cases, incremental
 from antiscalper.latency import decision_latency
-from antiscalper.models import RiskDecision
+from antiscalper.models import RingCase, RiskDecision
 from antiscalper.tests.risk_helpers import pay_with
 from sales import invariants, selectors
 from sales.models import StockReturn
 from sales.pipeline import linking_feed, risk_feed
 from sales.pipeline import orders as pipeline
 from sales.pipeline.tests.risk_helpers import BROWSER, buy, old
+from shop import services as shop_services
 from shop.models import Order, OrderStatus
 from shop.tests.fixtures import client_for
 
@@ -165,3 +166,24 @@ def test_steps_and_the_full_pass_racing_in_threads_cancel_each_order_once(
     blocks = RiskDecision.objects.filter(sale_id=sale.pk, source="linking", decision="block")
     assert sorted(blocks.values_list("user_id", flat=True)) == sorted(m.user_id for m in ring)
     _conserved(sale, held=1)
+
+
+def test_a_case_ops_confirm_is_cancelled_by_the_next_step(make_sale, make_customer):
+    """A ring tied by claimed details only (one building, a flat each) is for review; once
+    ops confirm its case the next step, not the next full pass, cancels its orders."""
+    sale = make_sale(stock=10, limit=1)
+    ring = [old(make_customer(with_address=False)) for _ in range(4)]
+    for n, member in enumerate(ring):
+        shop_services.address_create(customer=member, recipient="R", phone=member.phone,
+                                     line1=f"Flat {n + 1}, 9 Drop Street", city="Shenzhen",
+                                     postcode="518000")
+        buy(member, sale, HTTP_X_DEVICE_ID=f"ring-{n}", REMOTE_ADDR=f"36.{n}.9.9", **BROWSER)
+    _work()
+    _work()
+    assert _holding(sale, ring) == [OrderStatus.AWAITING_PAYMENT] * 4
+    (case,) = RingCase.objects.filter(sale_id=sale.pk)
+    assert cases.case_confirm(sale_id=sale.pk, case_id=case.pk) == sorted(
+        m.user_id for m in ring)
+    assert linking_feed.linking_tick() == 4
+    assert _holding(sale, ring) == [OrderStatus.CANCELLED] * 4
+    _conserved(sale, held=0)
