@@ -35,6 +35,7 @@ Redis keys per sale `s` (TTL two days, as the attempt counters):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -45,11 +46,13 @@ from redis.commands.core import Script
 
 from antiscalper import holders, linking
 from antiscalper.arrivals import TTL_SECONDS, LinkKeys, participants_mark
+from antiscalper.attempts import script
 from core.redis_client import connection
 
 __all__ = ["linking_step", "participants_mark", "pending", "region", "step_decide"]
 
 SEP = "\x1f"
+INDEX_CHUNK = 200  # identifiers per index.lua call (about a millisecond of Redis each)
 BATCH = 5000  # accounts a step takes at most (a Lua unpack stays well under its limit)
 WAIT_SECONDS = 0.5  # how long a step waits for a full pass to finish before the next tick
 # A step takes well under a second; one killed with the lock frees it after this, not after
@@ -91,21 +94,16 @@ def pending(*, sale_id: int) -> int:
 
 
 def _index(sale_id: int, users: set[int]) -> None:
-    """Add what these participants hold to the sale's index (idempotent: sets)."""
+    """Add what these participants hold to the sale's index (index.lua, INDEX_CHUNK
+    identifiers a call so the gate never waits long behind it; idempotent: sets)."""
     held, _ = holders.identifiers(sale_id, nodes=users, raw=True)
-    keys = LinkKeys(sale_id)
-    owned: dict[int, list[str]] = {}
-    with connection().pipeline(transaction=False) as pipe:
-        for key, holding in held.holders.items():
-            if holding:
-                encoded = _encode(key)
-                pipe.sadd(keys.identifier(encoded), *holding)
-                pipe.expire(keys.identifier(encoded), TTL_SECONDS)
-                for user_id in holding:
-                    owned.setdefault(user_id, []).append(encoded)
-        for user_id, encoded_keys in owned.items():
-            pipe.sadd(keys.account(user_id), *encoded_keys)
-            pipe.expire(keys.account(user_id), TTL_SECONDS)
+    entries = [[_encode(key), sorted(holding)] for key, holding in held.holders.items()
+               if holding]
+    index, client, prefix = script("index"), connection(), LinkKeys(sale_id).prefix
+    with client.pipeline(transaction=False) as pipe:
+        for start in range(0, len(entries), INDEX_CHUNK):
+            chunk = json.dumps(entries[start:start + INDEX_CHUNK], ensure_ascii=False)
+            index(args=[prefix, TTL_SECONDS, chunk], client=pipe)
         pipe.execute()
 
 

@@ -132,3 +132,26 @@ def test_the_world_has_every_kind_of_decision(world, redis_client):
     assert all(decisions[u] == "review" for u in ids[:5])  # the building ties: claimed
     assert all(decisions[u] == "block" for u in ids[5:9] + ids[10:14])  # card and number
     assert not {ids[9], *ids[14:]} & set(decisions)  # a lone copier, the family, the campus
+
+
+def test_identifiers_in_any_script_reach_the_index_intact(make_customer, sku, redis_client):
+    """Buildings written in Chinese go through index.lua as
+    UTF-8: the step finds the ring the full pass finds."""
+    ring = []
+    for n in range(4):
+        c = make_customer(with_address=False)
+        share_address(c, line1=f"南山区科技园 8栋{n + 1}单元 30{n}室")
+        age(c, days=400)
+        ring.append((c.user_id, f"36.{n}.5.5"))
+    live, full = next(_sales), next(_sales)
+    _arrive(live, ring[:2], set(), sku)
+    with incremental.linking_step(sale_id=live):
+        pass
+    _arrive(live, ring[2:], set(), sku)
+    with incremental.linking_step(sale_id=live):
+        pass
+    _arrive(full, ring, set(), sku)
+    linking.linking_run(sale_id=full)
+    assert _strongest(live) == _strongest(full) == {u: "review" for u, _ in ring}
+    (case,) = linking.clusters_find(sale_id=live)
+    assert any("栋" in link["value"] for link in case["links"])
