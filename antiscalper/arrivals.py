@@ -19,7 +19,8 @@ class LinkKeys:
 
     def __init__(self, sale_id: int) -> None:
         self.prefix = f"lk:{sale_id}"
-        self.dirty = f"{self.prefix}:dirty"
+        self.dirty = f"{self.prefix}:dirty"  # admitted, holding an order: taken first
+        self.rest = f"{self.prefix}:rest"  # the others (lost the race, reserved)
         self.work = f"{self.prefix}:work"
 
     def account(self, user_id: int) -> str:
@@ -29,14 +30,17 @@ class LinkKeys:
         return f"{self.prefix}:i:{encoded}"
 
 
-def participants_mark(*, sale_id: int, user_ids: Iterable[int]) -> None:
+def participants_mark(*, sale_id: int, user_ids: Iterable[int], bought: bool = True) -> None:
     """These accounts arrived in the sale (an attempt, a reservation, an order): the next
-    incremental step links them. One round trip; marking twice is marking once."""
+    incremental step links them, those that `bought` (admitted, or holding an order) before
+    the others, so a rush's losers never delay a decision that must come before a payment.
+    One round trip; marking twice is marking once."""
     users = sorted(set(user_ids))
     if not users:
         return
     keys = LinkKeys(sale_id)
+    into = keys.dirty if bought else keys.rest
     with connection().pipeline(transaction=False) as pipe:
-        pipe.sadd(keys.dirty, *users)
-        pipe.expire(keys.dirty, TTL_SECONDS)
+        pipe.sadd(into, *users)
+        pipe.expire(into, TTL_SECONDS)
         pipe.execute()

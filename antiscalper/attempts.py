@@ -190,8 +190,8 @@ def attempts_record(*, attempts: list[Attempt]) -> None:
         return
     _count(attempts)
     rows_insert(AttemptSignal, ROW_FIELDS, _rows(attempts))
-    by_sale: dict[int, set[int]] = defaultdict(set)
+    arrived: dict[tuple[int, bool], set[int]] = defaultdict(set)
     for attempt in attempts:
-        by_sale[attempt.sale_id].add(attempt.user_id)
-    for sale_id, users in by_sale.items():  # after the rows: a step that sees one reads it
-        participants_mark(sale_id=sale_id, user_ids=users)
+        arrived[(attempt.sale_id, bool(attempt.ticket))].add(attempt.user_id)
+    for (sale_id, bought), users in arrived.items():  # after the rows: a step reads them
+        participants_mark(sale_id=sale_id, user_ids=users, bought=bought)

@@ -6,7 +6,8 @@ which in a big sale takes long enough that a ring could pay before it is decided
 runs every second and reads only what changed:
 
 - Every account that arrives (an attempt recorded, reservations included, or an order
-  written) is marked in the sale's *dirty* set (`participants_mark`).
+  written) is marked in the sale's *dirty* set (`participants_mark`): buyers in one, the
+  others in another taken after it.
 - A step moves the dirty set into its *work* set (atomically, so an account is never lost
   between two steps), adds the work's identifiers to the sale's *index* in Redis (identifier
   -> the participants holding it, participant -> its identifiers, as `holders.identifiers`
@@ -27,7 +28,9 @@ new attempt, a store-wide population that grew, a payment) it decides within a m
 
 Redis keys per sale `s` (TTL two days, as the attempt counters):
 
-  lk:{s}:dirty          set    accounts arrived since the last step
+  lk:{s}:dirty          set    accounts admitted or holding an order since the last step
+  lk:{s}:rest           set    the others arrived since (lost the race, reserved): taken
+                               after those, so a rush's losers never delay a buyer's decision
   lk:{s}:work           set    accounts the current (or a crashed) step is deciding
   lk:{s}:a:{user}       set    the account's identifiers, "kind<US>value"
   lk:{s}:i:{kind<US>value}  set    the participants holding it
@@ -64,11 +67,19 @@ STEP_LOCK_SECONDS = 30
 # to link (holders._newcomers_apart), which needs the other holders in view.
 ALWAYS_FOLLOW = frozenset({"building", "payment", "verified_phone"})
 
+# Move up to ARGV[1] accounts into the work set, those that bought first: one atomic call,
+# so an account is in one set or the other whenever a worker dies.
 _CLAIM = """
-local moved = redis.call('SPOP', KEYS[1], tonumber(ARGV[1]))
-if #moved > 0 then redis.call('SADD', KEYS[2], unpack(moved)) end
-redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
-return redis.call('SMEMBERS', KEYS[2])
+local room = tonumber(ARGV[1])
+for _, from in ipairs({KEYS[1], KEYS[2]}) do
+  if room > 0 then
+    local moved = redis.call('SPOP', from, room)
+    if #moved > 0 then redis.call('SADD', KEYS[3], unpack(moved)) end
+    room = room - #moved
+  end
+end
+redis.call('EXPIRE', KEYS[3], tonumber(ARGV[2]))
+return redis.call('SMEMBERS', KEYS[3])
 """
 
 
@@ -89,7 +100,7 @@ def pending(*, sale_id: int) -> int:
     """Accounts waiting for a step (dirty, and left by a crashed step)."""
     keys = LinkKeys(sale_id)
     with connection().pipeline(transaction=False) as pipe:
-        pipe.scard(keys.dirty).scard(keys.work)
+        pipe.scard(keys.dirty).scard(keys.rest).scard(keys.work)
         return sum(pipe.execute())
 
 
@@ -174,7 +185,7 @@ def linking_step(*, sale_id: int, now: datetime | None = None,
             yield []
             return
         keys = LinkKeys(sale_id)
-        work = {int(u) for u in _claim_script()(keys=[keys.dirty, keys.work],
+        work = {int(u) for u in _claim_script()(keys=[keys.dirty, keys.rest, keys.work],
                                                 args=[limit, TTL_SECONDS],
                                                 client=connection())}
         if not work:

@@ -155,3 +155,22 @@ def test_identifiers_in_any_script_reach_the_index_intact(make_customer, sku, re
     assert _strongest(live) == _strongest(full) == {u: "review" for u, _ in ring}
     (case,) = linking.clusters_find(sale_id=live)
     assert any("栋" in link["value"] for link in case["links"])
+
+
+def test_a_step_takes_buyers_before_the_rushs_losers(world, redis_client):
+    """A step takes at most `limit` accounts: those admitted first, so a backlog of losers
+    never delays a decision that must come before a payment; the losers follow."""
+    accounts, sku = world
+    sale = next(_sales)
+    buyers = {u for u, _ in accounts[5:9]}  # the card ring won
+    _arrive(sale, accounts, buyers, sku)
+    assert incremental.pending(sale_id=sale) == len(accounts)
+    with incremental.linking_step(sale_id=sale, limit=len(buyers)) as blocked:
+        assert blocked == sorted(buyers)
+    assert incremental.pending(sale_id=sale) == len(accounts) - len(buyers)
+    while incremental.pending(sale_id=sale):
+        with incremental.linking_step(sale_id=sale, limit=5):
+            pass
+    assert _strongest(sale) == {**{u: "review" for u, _ in accounts[:5]},
+                                **{u: "block" for u in buyers},
+                                **{u: "review" for u, _ in accounts[10:14]}}
