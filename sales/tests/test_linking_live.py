@@ -5,11 +5,15 @@ once, however often the step is retried, interrupted or run beside the full pass
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import threading
 import time
 
 import pytest
 from django.db import connection as db_connection
+from django.db import connections as db_connections
 
 from antiscalper import cases, incremental
 from antiscalper.latency import decision_latency
@@ -20,6 +24,7 @@ from sales.models import StockReturn
 from sales.pipeline import linking_feed, risk_feed
 from sales.pipeline import orders as pipeline
 from sales.pipeline.tests.risk_helpers import BROWSER, buy, old
+from sales.returns import orders_cancel_for_risk
 from shop import services as shop_services
 from shop.models import Order, OrderStatus
 from shop.tests.fixtures import client_for
@@ -132,6 +137,37 @@ def test_a_step_killed_after_deciding_is_redone_and_cancels_once(make_sale, card
         assert linking_feed.linking_live(sale_id=sale.pk) == 0
         assert linking_feed.linking_full(sale_id=sale.pk) == 0
     assert RiskDecision.objects.filter(sale_id=sale.pk, source="linking").count() == decisions
+    assert StockReturn.objects.filter(sale_id=sale.pk).count() == 4
+    _conserved(sale, held=1)
+
+
+def _killed_mid_cancel(sale_id: int, first: int) -> None:
+    """A worker that decided the ring, cancelled one order, and was killed with the lock."""
+    db_connections.close_all()
+    with incremental.linking_step(sale_id=sale_id) as blocked:
+        assert first in blocked
+        orders_cancel_for_risk(sale_id=sale_id, user_ids=[first])
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_worker_killed_mid_cancelling_is_finished_by_the_next_step_once(
+        make_sale, card_ring, monkeypatch):
+    sale, ring, fan = _ring_admitted(make_sale, card_ring)
+    monkeypatch.setattr(incremental, "STEP_LOCK_SECONDS", 1)  # the lock it dies with lapses
+    db_connections.close_all()
+    worker = multiprocessing.get_context("fork").Process(
+        target=_killed_mid_cancel, args=(sale.pk, ring[0].user_id))
+    worker.start()
+    worker.join(timeout=60)
+    assert worker.exitcode == -signal.SIGKILL
+    assert sorted(_holding(sale, ring)) == sorted(
+        [OrderStatus.CANCELLED] + [OrderStatus.AWAITING_PAYMENT] * 3)
+    assert incremental.pending(sale_id=sale.pk) == 5  # its work was left, not lost
+    time.sleep(1.2)
+    assert linking_feed.linking_live(sale_id=sale.pk) == 3
+    assert linking_feed.linking_live(sale_id=sale.pk) == 0
+    assert linking_feed.linking_full(sale_id=sale.pk) == 0
+    assert sorted(_holding(sale, ring)) == [OrderStatus.CANCELLED] * 4
     assert StockReturn.objects.filter(sale_id=sale.pk).count() == 4
     _conserved(sale, held=1)
 
