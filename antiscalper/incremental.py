@@ -57,9 +57,9 @@ __all__ = ["linking_step", "participants_mark", "pending", "region", "step_decid
 SEP = "\x1f"
 INDEX_CHUNK = 200  # identifiers per index.lua call (about a millisecond of Redis each)
 BATCH = 5000  # accounts a step takes at most (a Lua unpack stays well under its limit)
-WAIT_SECONDS = 0.5  # how long a step waits for a full pass to finish before the next tick
-# A step takes well under a second; one killed with the lock frees it after this, not after
-# the full pass's ten minutes (the next steps would wait that long).
+WAIT_SECONDS = 0.5  # how long a step waits for a full pass's deciding before the next tick
+# A step takes well under a second; one killed with the lock frees it after this (the next
+# steps wait that long).
 STEP_LOCK_SECONDS = 30
 # Kinds whose every sale holder is in the region whatever their strength: a building's
 # strength is its genuine population, not its holders; a copied payment instrument or phone
@@ -177,10 +177,12 @@ def linking_step(*, sale_id: int, now: datetime | None = None,
 
     The caller cancels them inside the `with`; only when it leaves without an error is the
     step's work done (a crash or an error leaves it for the next step, which decides it again
-    and changes nothing already stored). Skips (yields []) while another linking pass holds
-    the sale for longer than WAIT_SECONDS: the accounts wait in the dirty set.
+    and changes nothing already stored). Skips (yields []) while another step or the full
+    pass's deciding holds the sale longer than WAIT_SECONDS: the accounts wait in the dirty
+    set. The full pass's reading of the whole sale does not hold steps up.
     """
-    with linking.sale_lock(sale_id, wait=WAIT_SECONDS, timeout=STEP_LOCK_SECONDS) as held:
+    with linking.sale_lock(sale_id, linking.DECIDING, wait=WAIT_SECONDS,
+                           timeout=STEP_LOCK_SECONDS) as held:
         if not held:
             yield []
             return

@@ -87,6 +87,12 @@ from shop.models import Order
 
 ADMITTED = "admitted"
 LOCK_SECONDS = 600
+FULL, DECIDING = "linking", "deciding"
+# The full pass reads the sale without holding up the incremental steps, and decides under
+# the lock they decide under, briefly: a pass killed while deciding holds them up for this
+# long at most (a killed pass still keeps other full passes out for LOCK_SECONDS).
+DECIDE_LOCK_SECONDS = 60
+DECIDE_WAIT_SECONDS = 10
 # A stored decision is only ever followed by a stronger one (review -> block once they buy)
 RANK = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
 # Verified identities (a charged instrument's fingerprint, a number confirmed by a code)
@@ -224,25 +230,35 @@ def linking_run(*, sale_id: int, now: datetime | None = None,
     confirm (and blacklist), never a block nobody has looked at. Running it again adds
     decisions only for newly linked accounts and for members whose decision grows stronger
     (a reviewed member who has since bought is blocked); none is repeated or weakened. One
-    pass per sale at a time (beat starts one a minute; a big sale's may take longer), and
-    never beside an incremental one (`antiscalper.incremental`): they share `sale_lock`.
+    pass per sale at a time (beat starts one a minute; a big sale's may take longer); it
+    decides under the lock the incremental steps decide under (`antiscalper.incremental`),
+    so decisions are written by one of them at a time.
 
     `staked`: accounts that count as having bought (reserved, before the sale opens), so a
     ring linked at reservation is blocked before T0 when proven identifiers tie it.
     """
-    with sale_lock(sale_id) as held:
+    now = now or timezone.now()
+    with sale_lock(sale_id, FULL) as held:
         if not held:
             return []  # a pass over this sale is running: it cancels what it finds
-        return _linking_run(sale_id=sale_id, now=now or timezone.now(), staked=staked)
+        clusters = clusters_find(sale_id=sale_id)
+        with sale_lock(sale_id, DECIDING, wait=DECIDE_WAIT_SECONDS,
+                       timeout=DECIDE_LOCK_SECONDS) as deciding:
+            if not deciding:
+                return []  # steps kept deciding: the next pass decides what they did not
+            blocked = clusters_decide(sale_id=sale_id, clusters=clusters, now=now,
+                                      staked=staked)
+        return sorted(blocked | confirmed_blocks(sale_id, now))
 
 
 @contextmanager
-def sale_lock(sale_id: int, *, wait: float | None = None,
+def sale_lock(sale_id: int, name: str, *, wait: float | None = None,
               timeout: float = LOCK_SECONDS) -> Iterator[bool]:
-    """One linking pass (full or incremental) per sale at a time; yields whether it is held.
-    `wait`: seconds to wait for it (the incremental pass waits a little for a full one);
-    `timeout`: when a holder killed with it is given up on."""
-    lock = connection().lock(f"{Keys(sale_id).clusters}:linking", timeout=timeout,
+    """A per-sale linking lock; yields whether it is held. FULL: one full pass per sale at a
+    time; DECIDING: one writer of the sale's linking decisions at a time (the full pass's
+    deciding, or an incremental step). `wait`: seconds to wait for it; `timeout`: when a
+    holder killed with it is given up on."""
+    lock = connection().lock(f"{Keys(sale_id).clusters}:{name}", timeout=timeout,
                              blocking=wait is not None, blocking_timeout=wait)
     if not lock.acquire():
         yield False
@@ -253,7 +269,7 @@ def sale_lock(sale_id: int, *, wait: float | None = None,
         try:
             lock.release()
         except LockError:
-            pass  # it outlived LOCK_SECONDS (another pass may have started): nothing to free
+            pass  # it outlived its timeout (another pass may have started): nothing to free
 
 
 def confirmed_blocks(sale_id: int, now: datetime) -> set[int]:
@@ -264,12 +280,6 @@ def confirmed_blocks(sale_id: int, now: datetime) -> set[int]:
             live_q(now), kind=Kind.ACCOUNT, value__in=[str(u) for u in part],
         ).values_list("value", flat=True)}
     return confirmed
-
-
-def _linking_run(*, sale_id: int, now: datetime, staked: Staked | None) -> list[int]:
-    blocked = clusters_decide(sale_id=sale_id, clusters=clusters_find(sale_id=sale_id),
-                              now=now, staked=staked)
-    return sorted(blocked | confirmed_blocks(sale_id, now))
 
 
 def clusters_decide(*, sale_id: int, clusters: list[dict], now: datetime,

@@ -15,7 +15,8 @@ import pytest
 from django.db import connection as db_connection
 from django.db import connections as db_connections
 
-from antiscalper import cases, incremental
+from antiscalper import cases, incremental, linking
+from antiscalper.attempts import Keys
 from antiscalper.latency import decision_latency
 from antiscalper.models import RingCase, RiskDecision
 from antiscalper.tests.risk_helpers import pay_with
@@ -223,3 +224,27 @@ def test_a_case_ops_confirm_is_cancelled_by_the_next_step(make_sale, make_custom
     assert linking_feed.linking_tick() == 4
     assert _holding(sale, ring) == [OrderStatus.CANCELLED] * 4
     _conserved(sale, held=0)
+
+
+def test_a_full_pass_killed_while_reading_does_not_hold_the_steps_up(
+        make_sale, card_ring, redis_client):
+    """The full pass reads a big sale for long under its own lock; a step still decides."""
+    sale, ring, fan = _ring_admitted(make_sale, card_ring)
+    full = redis_client.lock(f"{Keys(sale.pk).clusters}:{linking.FULL}", timeout=600)
+    assert full.acquire(blocking=False)  # as a pass killed mid-read leaves it
+    assert linking_feed.linking_full(sale_id=sale.pk) == 0  # a second full pass stays out
+    assert linking_feed.linking_live(sale_id=sale.pk) == 4
+    _conserved(sale, held=1)
+
+
+def test_a_step_waits_out_another_writer_and_loses_no_arrival(make_sale, card_ring,
+                                                              redis_client, monkeypatch):
+    sale, ring, fan = _ring_admitted(make_sale, card_ring)
+    monkeypatch.setattr(incremental, "WAIT_SECONDS", 0.1)
+    deciding = redis_client.lock(f"{Keys(sale.pk).clusters}:{linking.DECIDING}", timeout=30)
+    assert deciding.acquire(blocking=False)
+    assert linking_feed.linking_live(sale_id=sale.pk) == 0
+    assert incremental.pending(sale_id=sale.pk) == 5
+    deciding.release()
+    assert linking_feed.linking_live(sale_id=sale.pk) == 4
+    assert incremental.pending(sale_id=sale.pk) == 0
