@@ -1,7 +1,7 @@
 """The incremental linking pass decides as the full pass does, whatever order the accounts
 arrive in (issue 16, point 3): at every step the clusters it finds are the full pass's own for
 the accounts it touched, and at the end every account's decision and ring size are the full
-pass's on the final set."""
+pass's on the final set, during the sale and before it opens (reservers as buyers)."""
 
 from __future__ import annotations
 
@@ -97,13 +97,16 @@ def test_incremental_steps_in_any_order_end_as_the_full_pass(world, redis_client
     order = data.draw(st.permutations(accounts))
     buyers = {u for u, _ in accounts if data.draw(st.booleans())}
     cuts = sorted(data.draw(st.sets(st.integers(1, len(order) - 1), max_size=6)))
+    # Before the opening, reservers count as buyers (the sales app says who reserved).
+    reserved = {u for u, _ in accounts if data.draw(st.booleans())}
+    staked = data.draw(st.sampled_from([None, lambda users: users & reserved]))
     live, full = next(_sales), next(_sales)
     cancelled: set[int] = set()
     for start, end in zip([0, *cuts], [*cuts, len(order)], strict=True):
         batch = order[start:end]
         _arrive(live, batch, buyers, sku)
         seeds = {u for u, _ in batch}
-        with incremental.linking_step(sale_id=live) as blocked:
+        with incremental.linking_step(sale_id=live, staked=staked) as blocked:
             cancelled |= set(blocked)
             nodes = incremental.region(sale_id=live, seeds=seeds)
         found = {_key(c): c for c in linking.clusters_find(
@@ -113,10 +116,10 @@ def test_incremental_steps_in_any_order_end_as_the_full_pass(world, redis_client
         assert found == expected  # the region's clusters are the full pass's, exactly
     assert incremental.pending(sale_id=live) == 0
     _arrive(full, accounts, buyers, sku)
-    assert set(linking.linking_run(sale_id=full)) == cancelled
+    assert set(linking.linking_run(sale_id=full, staked=staked)) == cancelled
     assert _strongest(live) == _strongest(full)
     assert redis_client.hgetall(Keys(live).clusters) == redis_client.hgetall(Keys(full).clusters)
-    assert linking.linking_run(sale_id=live) == sorted(cancelled)  # the reconciler agrees
+    assert linking.linking_run(sale_id=live, staked=staked) == sorted(cancelled)  # agreed
 
 
 def test_the_world_has_every_kind_of_decision(world, redis_client):
