@@ -24,9 +24,12 @@ runs every second and reads only what changed:
   once per order (`sales.returns`), so a rerun changes nothing.
 
 The full pass stays the reconciler: what the index cannot see (an address added without a
-new attempt, a store-wide population that grew, a payment) it decides within a minute.
+new attempt, a store-wide population that grew, a payment) it decides within a minute. It
+reads the sale without holding the steps up and writes its decisions under the lock they
+write under (`linking.DECIDING`), so one writer decides a sale at a time.
 
-Redis keys per sale `s` (TTL two days, as the attempt counters):
+Redis keys per sale `s` (TTL two days, as the attempt counters; `attempts.sale_signals_forget`
+deletes them with those when a new sale is given an old one's id):
 
   lk:{s}:dirty          set    accounts admitted or holding an order since the last step
   lk:{s}:rest           set    the others arrived since (lost the race, reserved): taken

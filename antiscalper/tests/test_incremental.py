@@ -15,7 +15,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from antiscalper import incremental, linking
-from antiscalper.attempts import Keys, attempts_record
+from antiscalper.attempts import Keys, attempts_record, sale_signals_forget
 from antiscalper.models import RiskDecision
 from antiscalper.tests.risk_helpers import age, attempt, pay_with, share_address
 from shop.models import Customer, Order
@@ -177,3 +177,17 @@ def test_a_step_takes_buyers_before_the_rushs_losers(world, redis_client):
     assert _strongest(sale) == {**{u: "review" for u, _ in accounts[:5]},
                                 **{u: "block" for u in buyers},
                                 **{u: "review" for u, _ in accounts[10:14]}}
+
+
+def test_a_new_sale_given_an_old_sales_id_inherits_no_index(world, redis_client):
+    """A database reset hands out a sale's id again while Redis keeps its keys: the old
+    sale's shoppers must not be linked with the new one's (sale_create forgets them)."""
+    accounts, sku = world
+    sale = next(_sales)
+    _arrive(sale, accounts, set(), sku)
+    with incremental.linking_step(sale_id=sale):
+        pass
+    assert redis_client.keys(f"lk:{sale}:*")
+    assert sale_signals_forget(sale_id=sale) > 0
+    assert redis_client.keys(f"lk:{sale}:*") == []
+    assert incremental.region(sale_id=sale, seeds={accounts[0][0]}) == {accounts[0][0]}
