@@ -354,7 +354,7 @@ def _flagged_decide(sale_id: int, flagged: dict[int, dict], setting: rules.Setti
         elif decision != outcome:
             reason += "; bought nothing in this sale, so for review"
         elif user_id in reserved:
-            reason += "; reserved, before the sale opened"
+            reason += "; holds a reservation (a draw entry) of this sale"
         fresh.append(RiskDecision(
             sale_id=sale_id, user_id=user_id, source=RiskDecision.Source.LINKING,
             score=setting.weight, rules=fired, created_at=now, decision=decision,

@@ -8,10 +8,11 @@ ring member's order is cancelled within about two seconds of the admission that 
 ring, before its payment window is of any use to it: paying then is refused `not_payable`.
 
 Before the sale opens a reservation is the stake a ring holds (the reserver is loaded into the
-gate as entitled to buy): reservers count as buyers (`staked`), so a ring tied at reservation
-by proven identifiers is blocked before T0 and one tied only by claimed details is flagged for
-review, never blocked. A blocked account's tickets are then refused by the pipeline
-(`blocked_accounts`, ticket reason `risk_blocked`) before any order is written.
+gate as entitled to buy), and in a draw an entry is (it wins the rights): reservers count as
+buyers (`staked`), so a ring tied at reservation by proven identifiers is blocked before T0
+(and left out of the draw) and one tied only by claimed details is flagged for review, never
+blocked. A blocked account's tickets are then refused by the pipeline (`blocked_accounts`,
+ticket reason `risk_blocked`) before any order is written.
 """
 
 from __future__ import annotations
@@ -23,14 +24,15 @@ from django.utils import timezone
 from antiscalper import incremental, linking
 from antiscalper.selectors import linking_blocked
 from sales import selectors
-from sales.models import FlashSale, Reservation
+from sales.models import FlashSale, Reservation, SaleMode
 from sales.returns import orders_cancel_for_risk
 
 
 def staked(*, sale_id: int, now: datetime) -> linking.Staked | None:
-    """Before the sale opens, the function that says which accounts reserved it."""
-    starts = FlashSale.objects.filter(pk=sale_id).values_list("starts_at", flat=True).first()
-    if starts is None or now >= starts:
+    """Before the sale opens, or in a draw (whose entries are what wins its rights), the
+    function that says which accounts reserved (entered) it."""
+    sale = FlashSale.objects.filter(pk=sale_id).values("starts_at", "mode").first()
+    if sale is None or (now >= sale["starts_at"] and sale["mode"] != SaleMode.DRAW):
         return None
 
     def reserved(users: set[int]) -> set[int]:

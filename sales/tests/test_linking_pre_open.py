@@ -13,6 +13,7 @@ from django.utils import timezone
 from antiscalper.models import RiskDecision
 from sales import selectors, services
 from sales.models import FlashSale, RejectedTicket
+from sales.modes import draws
 from sales.modes.reservations import reservation_create
 from sales.pipeline import linking_feed, risk_feed
 from sales.pipeline import orders as pipeline
@@ -62,7 +63,7 @@ def test_reservers_linked_by_a_proven_identifier_are_blocked_before_t0(reserved)
     assert _decisions(sale, building) == {m.user_id: ["review"] for m in building}
     assert _decisions(sale, [fan]) == {}
     blocked = RiskDecision.objects.filter(sale_id=sale.pk, user_id=numbers[0].user_id).get()
-    assert "reserved, before the sale opened" in blocked.reason
+    assert "holds a reservation" in blocked.reason
     linking_feed.linking_full(sale_id=sale.pk)  # the reconciler agrees: nothing new
     assert RiskDecision.objects.filter(sale_id=sale.pk, source="linking").count() == 8
 
@@ -89,3 +90,23 @@ def test_at_the_opening_the_blocked_ring_gets_no_order_and_the_reviewed_one_buys
     holding = Order.objects.filter(sale_id=sale.pk).values_list("user_id", "status")
     assert sorted(holding) == sorted((c.user_id, "awaiting_payment") for c in [*building, fan])
     assert {d for ds in _decisions(sale, building).values() for d in ds} == {"review"}
+
+
+def test_a_ring_linked_at_its_draw_entries_wins_no_right(draw_sale, make_customer):
+    """In a draw the reservation is the entry: a ring tied by one confirmed number is
+    blocked before the draw runs, and the draw leaves it out, as it leaves out blacklisted
+    entrants; the fans win."""
+    sale = draw_sale(stock=10, closes_in=3600)
+    ring = [old(make_customer(with_address=False)) for _ in range(4)]
+    for n, member in enumerate(ring):
+        Customer.objects.filter(pk=member.pk).update(
+            verified_phone="+8613900000078",
+            phone_verified_at=timezone.now() - timedelta(days=40 + n))
+    fans = [old(make_customer()) for _ in range(3)]
+    for n, customer in enumerate([*ring, *fans]):
+        reservation_create(sale_id=sale.pk, user_id=customer.user_id, device=f"d-{n}",
+                           ip=f"36.{n}.8.8")
+    linking_feed.linking_tick()
+    assert _decisions(sale, ring) == {m.user_id: ["block"] for m in ring}
+    draw = draws.draw_run(sale_id=sale.pk, now=timezone.now() + timedelta(hours=2))
+    assert sorted(draw.winners) == sorted(f.user_id for f in fans)
