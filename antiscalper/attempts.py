@@ -29,6 +29,7 @@ from pathlib import Path
 
 from redis.commands.core import Script
 
+from antiscalper.arrivals import LinkKeys, participants_mark
 from antiscalper.bulk import rows_insert
 from antiscalper.models import AttemptSignal
 from core.redis_client import connection
@@ -117,10 +118,12 @@ class Keys:
 
 
 def sale_signals_forget(*, sale_id: int) -> int:
-    """Delete a sale's realtime counters: a new sale given the id of an old one (a database
-    reset while Redis kept its keys) must not inherit the old sale's signals."""
+    """Delete a sale's realtime counters and its linking index: a new sale given the id of an
+    old one (a database reset while Redis kept its keys) must not inherit the old sale's
+    signals, nor link its shoppers to the old sale's."""
     client, deleted = connection(), 0
-    batch = list(client.scan_iter(match=f"{Keys(sale_id).prefix}:*", count=1000))
+    batch = [key for prefix in (Keys(sale_id).prefix, LinkKeys(sale_id).prefix)
+             for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
     for start in range(0, len(batch), 1000):
         deleted += client.delete(*batch[start:start + 1000])
     return deleted
@@ -184,8 +187,14 @@ def attempts_record(*, attempts: list[Attempt]) -> None:
     """Count the attempts in Redis (a script call per SCRIPT_CHUNK) and keep them in AttemptSignal.
 
     Call it before `risk_evaluate` on the same attempts: the counters then include them.
+    Each account is marked as arrived for the incremental linking pass.
     """
     if not attempts:
         return
     _count(attempts)
     rows_insert(AttemptSignal, ROW_FIELDS, _rows(attempts))
+    arrived: dict[tuple[int, bool], set[int]] = defaultdict(set)
+    for attempt in attempts:
+        arrived[(attempt.sale_id, bool(attempt.ticket))].add(attempt.user_id)
+    for (sale_id, bought), users in arrived.items():  # after the rows: a step reads them
+        participants_mark(sale_id=sale_id, user_ids=users, bought=bought)

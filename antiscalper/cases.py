@@ -8,7 +8,8 @@ that ties them, a small graph) and give one answer for the whole ring:
   linking pass blocks (a linking decision `block`, closed as confirmed) and blacklisted by
   account; the linking pass returns confirmed blocks with its own, so the sale's linking task
   cancels their unshipped orders (refunding paid ones) and gives their units back once, as for
-  any block. Devices are not blacklisted: a device id is a claim anyone can copy, and its
+  any block (the next incremental step, within a second or two: the members are marked as
+  arrived again). Devices are not blacklisted: a device id is a claim anyone can copy, and its
   owner may be outside the ring.
 - `case_clear`: every member with a pending linking flag is allowed (a linking decision
   `allow`, the flags closed as cleared) and the case's links stop tying its members on the
@@ -33,6 +34,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from antiscalper import services
+from antiscalper.arrivals import participants_mark
 from antiscalper.attempts import Keys
 from antiscalper.audit import ADDED, CHANGED, audit
 from antiscalper.models import Decision, Kind, RingCase, RiskDecision, Source
@@ -172,6 +174,12 @@ def case_confirm(*, sale_id: int, case_id: int, actor_id: int | None = None,
                                    actor_id=actor_id, now=now)
         audit(actor_id=actor_id, objects=[case], action=CHANGED,
               message=f"Confirmed: {len(pending)} of {len(case.members)} members blocked.")
+        members = sorted(pending)
+        if members:
+            def members_relink() -> None:  # the next incremental step cancels their orders
+                participants_mark(sale_id=sale_id, user_ids=members)
+
+            transaction.on_commit(members_relink, robust=True)
     return sorted(pending)
 
 

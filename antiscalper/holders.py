@@ -59,20 +59,31 @@ class Held:
         return set() if key[0] in CLAIMED else self.proven[key]
 
 
-def identifiers(sale_id: int) -> tuple[Held, dict]:
+# Kinds held through the sale's own signals: their population is counted within the sale.
+SIGNAL_KINDS = ("device", "subnet")
+
+
+def identifiers(sale_id: int, nodes: set[int] | None = None, *, raw: bool = False,
+                ) -> tuple[Held, dict]:
     """(who holds each identifier among the sale's participants, identifier -> accounts
-    holding it anywhere)."""
+    holding it anywhere). `nodes`: only these participants (antiscalper.incremental, which
+    counts SIGNAL_KINDS over the whole sale itself); `raw`: what they hold as they hold it,
+    before any population is asked or any holder moved apart (its identifier index)."""
     held = Held()
     holders = held.holders
     seen = defaultdict(set)
-    nodes: set[int] = set()
-    for user_id, device, subnet in AttemptSignal.objects.filter(sale_id=sale_id).values_list(
-            "user_id", "device", "subnet").order_by().distinct():
-        nodes.add(user_id)
-        for kind, value in (("device", device), ("subnet", subnet)):
-            if value:
-                seen[(kind, value)].add(user_id)
-    nodes |= set(Order.objects.filter(sale_id=sale_id).values_list("user_id", flat=True))
+    signals, found = AttemptSignal.objects.filter(sale_id=sale_id), set()
+    for part in [None] if nodes is None else sliced(nodes):
+        for user_id, device, subnet in (signals if part is None else signals.filter(
+                user_id__in=part)).values_list("user_id", "device", "subnet").order_by() \
+                .distinct():
+            found.add(user_id)
+            for kind, value in zip(SIGNAL_KINDS, (device, subnet), strict=True):
+                if value:
+                    seen[(kind, value)].add(user_id)
+    if nodes is None:
+        nodes = found | set(Order.objects.filter(sale_id=sale_id).values_list("user_id",
+                                                                               flat=True))
     holders.update(seen)
     population = {key: len(users) for key, users in seen.items()}
     for part in sliced(nodes):
@@ -106,6 +117,8 @@ def identifiers(sale_id: int) -> tuple[Held, dict]:
             holders[("payment", fingerprint)].add(user_id)
             if status == Payment.Status.SUCCEEDED:  # the gateway charged it: not a guess
                 held.proven[("payment", fingerprint)].add(user_id)
+    if raw:
+        return held, population
     wanted = defaultdict(set)
     for (kind, value), users in holders.items():
         if len(users) >= 2:  # an identifier only one participant holds links no one

@@ -65,8 +65,11 @@ again, while a new account on the same building or card is still tied to the oth
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
+from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import LockError
 
@@ -86,6 +89,12 @@ from shop.models import Order
 
 ADMITTED = "admitted"
 LOCK_SECONDS = 600
+FULL, DECIDING = "linking", "deciding"
+# The full pass reads the sale without holding up the incremental steps, and decides under
+# the lock they decide under, briefly: a pass killed while deciding holds them up for this
+# long at most (a killed pass still keeps other full passes out for LOCK_SECONDS).
+DECIDE_LOCK_SECONDS = 60
+DECIDE_WAIT_SECONDS = 10
 # A stored decision is only ever followed by a stronger one (review -> block once they buy)
 RANK = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
 # Verified identities (a charged instrument's fingerprint, a number confirmed by a code)
@@ -130,13 +139,15 @@ def _shown(kind: str, value: str) -> str:
     return value if kind != "payment" else value[:8] + value[32:]
 
 
-def clusters_find(*, sale_id: int) -> list[dict]:
+def clusters_find(*, sale_id: int, graph: tuple[holders.Held, dict] | None = None,
+                  ) -> list[dict]:
     """The sale's clusters of two or more participants, each with the identifiers that link
     it (`links`, as ops may read them; `ties`, the same with the value linking holds and the
     members each ties, for the cluster's case) and, per member, the size of the group proven
     identifiers alone tie it to (`proven`: what may block). A cleared case's links tie none
-    of its members."""
-    held, population = holders.identifiers(sale_id)
+    of its members. `graph`: the holders of part of the sale, closed under its links (the
+    incremental pass's), else every participant's."""
+    held, population = graph or holders.identifiers(sale_id)
     cleared = selectors.case_cleared_ties(sale_id=sale_id)
     components, proven = _Components(), _Components()
     links = []
@@ -198,15 +209,25 @@ def clusters_find(*, sale_id: int) -> list[dict]:
     return sorted(clusters, key=lambda c: -c["size"])
 
 
-def _buyers(sale_id: int) -> set[int]:
-    """Accounts the gate admitted in the sale or that hold one of its orders."""
-    admitted = set(AttemptSignal.objects.filter(sale_id=sale_id, verdict=ADMITTED)
-                   .values_list("user_id", flat=True).order_by().distinct())
-    return admitted | set(Order.objects.filter(sale_id=sale_id)
-                          .values_list("user_id", flat=True).order_by().distinct())
+def _buyers(sale_id: int, users: set[int]) -> set[int]:
+    """Those of `users` the gate admitted in the sale or that hold one of its orders."""
+    found: set[int] = set()
+    for part in holders.sliced(users):
+        found |= set(AttemptSignal.objects.filter(sale_id=sale_id, verdict=ADMITTED,
+                                                  user_id__in=part)
+                     .values_list("user_id", flat=True).order_by().distinct())
+        found |= set(Order.objects.filter(sale_id=sale_id, user_id__in=part)
+                     .values_list("user_id", flat=True).order_by().distinct())
+    return found
 
 
-def linking_run(*, sale_id: int, now: datetime | None = None) -> list[int]:
+# Given some accounts, those of them holding a stake in the sale that counts as buying (the
+# sales app's reservations before the sale opens: antiscalper knows no sales).
+Staked = Callable[[set[int]], set[int]]
+
+
+def linking_run(*, sale_id: int, now: datetime | None = None,
+                staked: Staked | None = None) -> list[int]:
     """Find the sale's scalper-like clusters, store their decisions, return who to cancel.
 
     A member who bought gets the rule's action (default block) and the returned accounts
@@ -215,22 +236,49 @@ def linking_run(*, sale_id: int, now: datetime | None = None) -> list[int]:
     confirm (and blacklist), never a block nobody has looked at. Running it again adds
     decisions only for newly linked accounts and for members whose decision grows stronger
     (a reviewed member who has since bought is blocked); none is repeated or weakened. One
-    pass per sale at a time (beat starts one a minute; a big sale's may take longer).
+    pass per sale at a time (beat starts one a minute; a big sale's may take longer); it
+    decides under the lock the incremental steps decide under (`antiscalper.incremental`),
+    so decisions are written by one of them at a time.
+
+    `staked`: accounts that count as having bought (reserved, before the sale opens), so a
+    ring linked at reservation is blocked before T0 when proven identifiers tie it.
     """
-    lock = connection().lock(f"{Keys(sale_id).clusters}:linking", timeout=LOCK_SECONDS,
-                             blocking=False)
+    now = now or timezone.now()
+    with sale_lock(sale_id, FULL) as held:
+        if not held:
+            return []  # a pass over this sale is running: it cancels what it finds
+        clusters = clusters_find(sale_id=sale_id)
+        with sale_lock(sale_id, DECIDING, wait=DECIDE_WAIT_SECONDS,
+                       timeout=DECIDE_LOCK_SECONDS) as deciding:
+            if not deciding:
+                return []  # steps kept deciding: the next pass decides what they did not
+            blocked = clusters_decide(sale_id=sale_id, clusters=clusters, now=now,
+                                      staked=staked)
+        return sorted(blocked | confirmed_blocks(sale_id, now))
+
+
+@contextmanager
+def sale_lock(sale_id: int, name: str, *, wait: float | None = None,
+              timeout: float = LOCK_SECONDS) -> Iterator[bool]:
+    """A per-sale linking lock; yields whether it is held. FULL: one full pass per sale at a
+    time; DECIDING: one writer of the sale's linking decisions at a time (the full pass's
+    deciding, or an incremental step). `wait`: seconds to wait for it; `timeout`: when a
+    holder killed with it is given up on."""
+    lock = connection().lock(f"{Keys(sale_id).clusters}:{name}", timeout=timeout,
+                             blocking=wait is not None, blocking_timeout=wait)
     if not lock.acquire():
-        return []  # a pass over this sale is running: it cancels what it finds
+        yield False
+        return
     try:
-        return _linking_run(sale_id=sale_id, now=now or timezone.now())
+        yield True
     finally:
         try:
             lock.release()
         except LockError:
-            pass  # it outlived LOCK_SECONDS (another pass may have started): nothing to free
+            pass  # it outlived its timeout (another pass may have started): nothing to free
 
 
-def _confirmed_blocks(sale_id: int, now: datetime) -> set[int]:
+def confirmed_blocks(sale_id: int, now: datetime) -> set[int]:
     """Accounts whose block ops confirmed in a case, less those allowlisted since."""
     confirmed = selectors.case_confirmed_blocks(sale_id=sale_id)
     for part in holders.sliced(confirmed):
@@ -240,9 +288,13 @@ def _confirmed_blocks(sale_id: int, now: datetime) -> set[int]:
     return confirmed
 
 
-def _linking_run(*, sale_id: int, now: datetime) -> list[int]:
+def clusters_decide(*, sale_id: int, clusters: list[dict], now: datetime,
+                    staked: Staked | None = None) -> set[int]:
+    """Store what these clusters mean (the realtime rule's ring sizes, the cases, each
+    member's decision) and return the members the rule blocks, to be cancelled. The full
+    pass gives it every cluster; the incremental pass the clusters its new accounts touch,
+    which are the full pass's own (antiscalper.incremental), so both decide alike."""
     setting = rules.settings_load()["linked_cluster"]
-    clusters = clusters_find(sale_id=sale_id)
     keys = Keys(sale_id)
     if clusters:
         with connection().pipeline(transaction=False) as pipe:
@@ -250,12 +302,17 @@ def _linking_run(*, sale_id: int, now: datetime) -> list[int]:
                                               for u in c["members"]})
             pipe.expire(keys.clusters, TTL_SECONDS)
             pipe.execute()
-    confirmed = _confirmed_blocks(sale_id, now)  # ops answered: cancel whatever the rule says
     if not setting.enabled:
-        return sorted(confirmed)
+        return set()
     flagged = {u: c for c in clusters
                if max(c["size"], *c["proven"].values()) >= setting.threshold
                for u in c["members"]}
+    with transaction.atomic():  # the cases and the decisions together, or neither
+        return _flagged_decide(sale_id, flagged, setting, now, staked)
+
+
+def _flagged_decide(sale_id: int, flagged: dict[int, dict], setting: rules.Setting,
+                    now: datetime, staked: Staked | None) -> set[int]:
     cases.cases_record(sale_id=sale_id, now=now, clusters=list(
         {c["id"]: c for c in flagged.values()}.values()))
     allowlisted: set[int] = set()
@@ -275,7 +332,9 @@ def _linking_run(*, sale_id: int, now: datetime) -> list[int]:
         outcome = Decision.REVIEW
     else:
         outcome = Decision.ALLOW
-    buyers = _buyers(sale_id) if flagged else set()
+    buyers = _buyers(sale_id, set(flagged)) if flagged else set()
+    reserved = staked(set(flagged)) - buyers if flagged and staked is not None else set()
+    buyers |= reserved
     fresh = []
     blocked: set[int] = set()
     for user_id, cluster in flagged.items():
@@ -300,11 +359,11 @@ def _linking_run(*, sale_id: int, now: datetime) -> list[int]:
             reason += "; tied only by copyable details (address, phone, device), so for review"
         elif decision != outcome:
             reason += "; bought nothing in this sale, so for review"
+        elif user_id in reserved:
+            reason += "; holds a reservation (a draw entry) of this sale"
         fresh.append(RiskDecision(
             sale_id=sale_id, user_id=user_id, source=RiskDecision.Source.LINKING,
             score=setting.weight, rules=fired, created_at=now, decision=decision,
             reason=reason[:200]))
     RiskDecision.objects.bulk_create(fresh, batch_size=500)
-    if outcome != Decision.BLOCK:
-        return sorted(confirmed)
-    return sorted(blocked | confirmed)
+    return blocked if outcome == Decision.BLOCK else set()

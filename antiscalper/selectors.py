@@ -206,6 +206,22 @@ def case_confirmed_blocks(*, sale_id: int) -> set[int]:
     ).values_list("user_id", flat=True).order_by().distinct())
 
 
+def linking_blocked(*, sale_id: int, user_ids: set[int],
+                    now: datetime | None = None) -> set[int]:
+    """Those of `user_ids` a linking decision blocks in the sale: the block is not cleared
+    (by ops or a cleared case) and the account is not allowlisted. The pipeline refuses their
+    tickets before any order is written (a ring blocked before the sale opened)."""
+    blocked = set(RiskDecision.objects.filter(
+        sale_id=sale_id, source=RiskDecision.Source.LINKING, decision=Decision.BLOCK,
+        user_id__in=sorted(user_ids)).exclude(review_status=RiskDecision.Review.CLEARED)
+        .values_list("user_id", flat=True).order_by().distinct())
+    if blocked:
+        blocked -= {int(v) for v in AllowlistEntry.objects.filter(
+            live_q(now or timezone.now()), kind=Kind.ACCOUNT,
+            value__in=[str(u) for u in blocked]).values_list("value", flat=True)}
+    return blocked
+
+
 def usernames(*, user_ids) -> dict[int, str]:
     return dict(User.objects.filter(pk__in=list(user_ids)).values_list("pk", "username"))
 

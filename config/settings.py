@@ -280,6 +280,10 @@ CELERY_BEAT_SCHEDULE = {
                                  "schedule": 60.0, "options": {"expires": 55}},
     "attempts-drain": {"task": "sales.tasks.attempts_drain", "schedule": 2.0,
                        "options": {"expires": 4}},
+    # Linking: a step per second over the accounts that arrived (decided within ~2 s of an
+    # admission, before payment, and reservers before T0); the full pass reconciles.
+    "sales-linking-live": {"task": "sales.tasks.sales_linking_live", "schedule": 1.0,
+                           "options": {"expires": 2}},
     "sales-linking": {"task": "sales.tasks.sales_linking", "schedule": 60.0,
                       "options": {"expires": 55}},
     "draw-rights": {"task": "sales.tasks.draw_rights_pass_on", "schedule": 30.0,

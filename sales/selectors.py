@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Case, F, QuerySet, Value, When
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from core.errors import DomainError, ErrorCode, not_found
@@ -21,6 +21,17 @@ def sales_recently_loaded(*, now: datetime | None = None) -> list[int]:
     recent = (now or timezone.now()) - timedelta(hours=1)
     return list(FlashSale.objects.filter(gate_loaded_at__isnull=False, ends_at__gt=recent)
                 .values_list("pk", flat=True))
+
+
+def sales_linking_due(*, now: datetime | None = None) -> list[int]:
+    """Ids of the sales linking looks after: those the background work looks after, and
+    those taking (or done taking) reservations before they open, so a ring tied at
+    reservation is decided before T0."""
+    now = now or timezone.now()
+    recent = now - timedelta(hours=1)
+    return list(FlashSale.objects.filter(
+        Q(gate_loaded_at__isnull=False) | Q(reservation_opens_at__lte=now),
+        ends_at__gt=recent).order_by("pk").values_list("pk", flat=True))
 
 
 def sale_list() -> QuerySet[FlashSale]:

@@ -4,12 +4,11 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from antiscalper.linking import linking_run
 from sales import selectors, services
 from sales.models import Draw
 from sales.modes import draws
+from sales.pipeline import linking_feed, reconcile, risk_feed
 from sales.pipeline import orders as pipeline
-from sales.pipeline import reconcile, risk_feed
 
 
 @shared_task(acks_late=True)
@@ -34,10 +33,16 @@ def attempts_drain() -> int:
 
 @shared_task(acks_late=True)
 def sales_linking() -> int:
-    """The heavier linking pass: cancel the orders of accounts in scalper clusters."""
-    return sum(services.orders_cancel_for_risk(sale_id=sale_id,
-                                               user_ids=linking_run(sale_id=sale_id))
-               for sale_id in selectors.sales_recently_loaded())
+    """The full linking pass (the reconciler): cancel the orders of accounts in scalper
+    clusters, for live sales and for sales taking reservations."""
+    return sum(linking_feed.linking_full(sale_id=sale_id)
+               for sale_id in selectors.sales_linking_due())
+
+
+@shared_task(acks_late=True)
+def sales_linking_live() -> int:
+    """The incremental linking step: decide the accounts that arrived in the last second."""
+    return linking_feed.linking_tick()
 
 
 @shared_task(acks_late=True)

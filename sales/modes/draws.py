@@ -14,7 +14,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from antiscalper.selectors import accounts_blocked
+from antiscalper.selectors import accounts_blocked, linking_blocked
 from core.errors import DomainError
 from sales.gate import ops as gate_ops
 from sales.models import (
@@ -84,9 +84,12 @@ def draw_run(*, sale_id: int, run_by_id: int | None = None, seed: str | None = N
         entries = [[r.pk, r.user_id, r.user.customer.fan_level, r.user.customer.phone]
                    for r in Reservation.objects.filter(sale=sale)
                    .select_related("user__customer").order_by("pk")]
-        # Blacklisted at the draw: out of it (the gate would refuse their right anyway, and
-        # the unit would wait for the right to lapse). Recorded entries are the ones drawn.
-        barred = accounts_blocked(user_ids=[entry[1] for entry in entries], now=now)
+        # Blacklisted at the draw, or blocked by linking as a ring linked at entry: out of it
+        # (the gate, or the pipeline, would refuse their right anyway, and the unit would
+        # wait for the right to lapse). Recorded entries are the ones drawn.
+        entrants = [entry[1] for entry in entries]
+        barred = accounts_blocked(user_ids=entrants, now=now) | linking_blocked(
+            sale_id=sale.pk, user_ids=set(entrants), now=now)
         entries = [entry for entry in entries if entry[1] not in barred]
         seed = seed or secrets.token_hex(16)
         winners, waitlist = draw_winners(entries=entries, units=sale.stock, seed=seed)
@@ -120,6 +123,7 @@ def draw_rights_pass_on(*, sale_id: int, now: datetime | None = None) -> int:
         room = sale.stock - outstanding - holding
         had = set(rights.values_list("user_id", flat=True))
         had |= accounts_blocked(user_ids=draw.waitlist, now=now)  # blacklisted since the draw
+        had |= linking_blocked(sale_id=sale.pk, user_ids=set(draw.waitlist), now=now)
         nxt = [user_id for user_id in draw.waitlist if user_id not in had][:max(room, 0)]
         _rights(sale, nxt, max(now, sale.starts_at) + sale.right_window)
     return len(nxt)

@@ -32,9 +32,10 @@ import redis
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from antiscalper.arrivals import participants_mark
 from sales import services
 from sales.models import FlashSale, sale_lock
-from sales.pipeline import guard, publish, queue, writes
+from sales.pipeline import guard, linking_feed, publish, queue, writes
 from sales.pipeline.queue import MAX_DELIVERIES, MIN_IDLE_MS, Batch, Entry, batch_read
 
 # The three steps and the loop, with what their callers name: the fault tests stage a
@@ -63,14 +64,19 @@ class Outcome:
 def batch_write(*, sale: FlashSale, batch: Batch) -> Outcome:
     """Step 2, one transaction: skip tickets already decided, reject what cannot be an order,
     bulk insert the rest. Holds the sale's row lock so a gate rebuild cannot interleave.
-    Safe to repeat for the same batch: a second write changes nothing and says the same."""
+    Safe to repeat for the same batch: a second write changes nothing and says the same.
+    Tickets of accounts linking blocked in the sale (before it opened, or since) are
+    rejected `risk_blocked` here, as the risk engine's own blocks are."""
     entries, poison = batch.entries, batch.poison
     now = timezone.now()
     with transaction.atomic():
         sale = sale_lock(sale.pk)
         settled = guard.settled_find(sale.pk, [e.ticket for e in entries + poison])
+        todo = [e for e in entries if e.ticket not in settled]
+        linked = linking_feed.blocked_accounts(sale_id=sale.pk,
+                                               user_ids={e.user_id for e in todo})
         candidates, rejects = guard.screen(
-            sale, [e for e in entries if e.ticket not in settled], settled.blocked)
+            sale, todo, settled.blocked | {e.ticket for e in todo if e.user_id in linked})
         rejects = [(e, "undeliverable") for e in poison if e.ticket not in settled] + rejects
         accepted, refused = guard.guard(sale, candidates)
         rejects += refused
@@ -101,6 +107,9 @@ def batch_publish(*, batch: Batch, outcome: Outcome) -> None:
     publish.statuses_publish(sale_id=batch.sale_id, confirmed=outcome.confirmed,
                              rejected=outcome.rejected, processed=len(batch.stream_ids))
     publish.units_release(sale_id=batch.sale_id, entries=outcome.released)
+    # Buyers are linked again (a reviewed ring member who now holds an order is blocked).
+    participants_mark(sale_id=batch.sale_id, user_ids={
+        e.user_id for e in batch.entries if e.ticket in outcome.confirmed})
     queue.batch_done(sale_id=batch.sale_id, stream_ids=batch.stream_ids)
     if outcome.stale_gate:
         publish.gate_correct(sale_id=batch.sale_id)
