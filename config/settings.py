@@ -216,8 +216,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_ROLES = {
     "pipeline": ("sales.tasks.pipeline_tick", "sales.tasks.orders_expire_due",
                  "sales.tasks.draw_rights_pass_on"),
-    "risk": ("sales.tasks.attempts_drain", "sales.tasks.sales_linking",
-             "antiscalper.tasks.risk_linking_run"),
+    "risk": ("sales.tasks.attempts_drain", "sales.tasks.sales_linking_live",
+             "sales.tasks.sales_linking", "antiscalper.tasks.risk_linking_run"),
     "housekeeping": ("sales.tasks.gates_preload", "sales.tasks.gates_watch",
                      "sales.tasks.gates_reconcile", "antiscalper.tasks.blacklist_mirror_rebuild"),
 }

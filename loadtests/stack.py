@@ -141,7 +141,8 @@ class Stack:
             return []
         workers = [(f"worker-{n}", "pipeline", self.celery_concurrency)
                    for n in range(self.celery_workers)]
-        workers += [(f"risk-{n}", "risk", 1) for n in range(self.risk_workers)]
+        # two at once: linking's step every second is never stuck behind a long scoring batch
+        workers += [(f"risk-{n}", "risk", 2) for n in range(self.risk_workers)]
         workers += [(f"housekeeping-{n}", "housekeeping", 1)
                     for n in range(self.housekeeping_workers)]
         return workers
