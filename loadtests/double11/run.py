@@ -381,7 +381,7 @@ def _chaos_verdict(plan: model.Plan, out_dir: Path, faults: list, injector, seed
     from loadtests.double11 import verdict
 
     injector.join(timeout=max(0.0, plan.ends - time.time()) + 15)
-    tickets = verdict.acknowledged(out_dir)
+    tickets = verdict.acknowledged(out_dir, sale_id=plan.sale_id)
     settled = verdict.settle(sale_id=plan.sale_id, tickets=tickets, say=say)
     return verdict.chaos_verdict(sale_id=plan.sale_id, t0=plan.t0, out_dir=out_dir,
                                  fault_list=faults, seed=seed, settled=settled,

@@ -5,6 +5,7 @@ office-tower fans with earlier purchases there; a deposit reseller in the deposi
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from datetime import timedelta
@@ -120,3 +121,18 @@ def test_the_set_up_back_dates_the_accounts_and_writes_the_histories(tmp_path):
 
     deposit = FlashSale.objects.get(pk=plan.deposit_sale_id)
     assert deposit.mode == SaleMode.DEPOSIT and deposit.deposit and deposit.starts_at == t0
+
+
+@pytest.mark.django_db
+def test_a_chaos_verdict_counts_the_rushs_tickets_not_the_deposit_presales(tmp_path):
+    """The chaos run counts the rush's acknowledged tickets as its admissions: the deposit
+    pre-sale's (sale 12 here) must not make the rush's tickets look unresolved."""
+    from loadtests.double11 import verdict
+
+    user = get_user_model().objects.create(username="fan000001")
+    (tmp_path / "labels-0-1.json").write_text(json.dumps({"errors": [], "labels": {
+        "fan000001": {"persona": "fan", "tickets": ["1-aa-1-m", "12-bb-1-m"]}}}))
+
+    assert verdict.acknowledged(tmp_path, sale_id=1) == {"1-aa-1-m": user.pk}
+    assert verdict.acknowledged(tmp_path, sale_id=12) == {"12-bb-1-m": user.pk}
+    assert len(verdict.acknowledged(tmp_path)) == 2
