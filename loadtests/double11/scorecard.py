@@ -151,6 +151,7 @@ def _overall(persona_of: dict[int, str], units: dict[int, int], flagged: set[int
     wrong = sum(1 for u in genuine if u in flagged)
     wait = waits(scalpers, admitted_at, decided_at)
     return {"accounts": len(persona_of), "units": total_units,
+            "admitted": sum(1 for u in persona_of if u in admitted_at),
             "unit_share": _ratio(sum(units.get(u, 0) for u in scalpers), total_units),
             "recall": _ratio(caught, len(scalpers)),
             "precision": _ratio(caught, caught + wrong),
@@ -173,7 +174,7 @@ def measured_rows(card: dict) -> list[dict]:
     rows = []
     for persona, m in [*card["personas"].items(), ("overall", card["overall"])]:
         rows.append({
-            "persona": persona, "accounts": m["accounts"],
+            "persona": persona, "accounts": m["accounts"], "admitted": m["admitted"],
             "flagged": m.get("flagged", m.get("scalpers_flagged", 0)
                              + m.get("genuine_flagged", 0)),
             "units": m["units"], "unit share": _cell(m.get("unit_share"), share=True),

@@ -37,6 +37,10 @@ def test_each_personas_values_are_counted_from_the_record():
     card = run()
     ring, bots, home = (card["personas"][p] for p in ("ring", "scalper", "household"))
     assert (ring["accounts"], ring["flagged"], ring["units"]) == (10, 8, 4)
+    assert ring["admitted"] == 10 and card["personas"]["fan"]["admitted"] == 0
+    shown = {row["persona"]: row for row in scorecard.measured_rows(card)}
+    assert shown["ring"]["unit share"] == "4.0%" and shown["household"]["FPR"] == "25.0%"
+    assert shown["overall"]["admitted"] == 30 and shown["overall"]["flagged"] == 29
     assert ring["unit_share"] == 0.04 and ring["recall"] == 0.8
     assert ring["precision"] == round(8 / 9, 4) and ring["genuine_in_its_cases"] == 1
     assert bots["recall"] == 1.0 and bots["precision"] == 1.0 and bots["unit_share"] == 0.0
