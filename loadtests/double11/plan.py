@@ -241,8 +241,7 @@ def cast(*, usernames: list[str], fcodes: dict[str, str], shoppers: int, stock: 
     result = Cast(shoppers=shoppers, stock=stock, fcode_quota=fcode_quota, counts=counts)
     accounts = result.accounts
 
-    def genuine(username: str, persona: str, ip: str | None = None, code: str = "",
-                ) -> Account:
+    def genuine(username: str, persona: str, ip: str | None = None, code: str = "") -> Account:
         return Account(username=username, persona=persona,
                        device=f"dev-{rng.getrandbits(64):016x}", ip=ip or _home_ip(rng),
                        user_agent=rng.choice(BROWSER_UAS), card=f"card-{rng.getrandbits(48):x}",
