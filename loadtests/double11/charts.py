@@ -8,7 +8,7 @@ import json
 
 from loadtests.double11.lines import capacity_lines, reach_line, scale_caveat, scale_line
 from loadtests.double11.plan import Plan
-from loadtests.double11.scorecard import measured_rows
+from loadtests.double11.scorecard import measured_rows, verdict
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
 FAULT = "#b03a2e"
@@ -114,7 +114,7 @@ def planned_arrivals(plan: Plan) -> list[list[float]]:
 
 
 def _cell(value) -> str:
-    if value in ("BROKEN", "MISSED", "FAILED"):
+    if str(value).startswith(("BROKEN", "MISSED", "FAILED")):
         return f'<td class="bad">{value}</td>'
     return f"<td>{escape.escape(str(value))}</td>"
 
@@ -189,7 +189,7 @@ def scorecard_section(card: dict) -> str:
     one, against their goals."""
     rows = [{"persona": t["persona"], "target": t["target"], "goal": t["goal"],
              "value": "n/a" if t["value"] is None else t["value"],
-             "verdict": "met" if t["met"] else "MISSED"} for t in card["rows"]]
+             "verdict": verdict(t)} for t in card["rows"]]
     goals = card["goals"]
     bars = [(f"{p} recall", m["recall"], goals["recall_min"], True)
             for p, m in card["personas"].items() if "recall" in m]

@@ -122,7 +122,17 @@ def score(*, persona_of: dict[int, str], units: dict[int, int], flagged: set[int
                      overall["genuine_fpr"] is not None
                      and overall["genuine_fpr"] <= GOALS["genuine_fpr_max"]))
     return {"goals": GOALS, "personas": personas, "overall": overall, "rows": rows,
-            "missed": [f"{r['persona']}: {r['target']}" for r in rows if not r["met"]]}
+            "missed": [f"{r['persona']}: {r['target']}"
+                       + (" (not measured)" if r["value"] is None else "")
+                       for r in rows if not r["met"]]}
+
+
+def verdict(row: dict) -> str:
+    """met, MISSED, or MISSED (not measured): nothing to measure (no unit sold, nobody
+    flagged or admitted) is not a met target, and says why."""
+    if row["met"]:
+        return "met"
+    return "MISSED (not measured)" if row["value"] is None else "MISSED"
 
 
 def _scalper_rows(persona: str, m: dict, wait: list[float]) -> list[dict]:

@@ -101,6 +101,11 @@ def test_nothing_to_measure_is_not_a_met_target():
     assert v[("ring", "scalper share of units")] is False      # no unit sold: no share
     assert v[("ring", "precision")] is False                   # nothing flagged
     assert v[("ring", "admission to decision, p50 / p99")] is False   # never admitted
+    assert "ring: recall" in card["missed"]                            # 0 of 1: measured
+    assert "ring: precision (not measured)" in card["missed"]
+    page = charts.scorecard_section(card)
+    assert '<td class="bad">MISSED (not measured)</td>' in page
+    assert '<td class="bad">MISSED</td>' in page
 
 
 @pytest.mark.parametrize(("values", "q", "expected"), [
