@@ -136,3 +136,40 @@ def test_a_chaos_verdict_counts_the_rushs_tickets_not_the_deposit_presales(tmp_p
     assert verdict.acknowledged(tmp_path, sale_id=1) == {"1-aa-1-m": user.pk}
     assert verdict.acknowledged(tmp_path, sale_id=12) == {"12-bb-1-m": user.pk}
     assert len(verdict.acknowledged(tmp_path)) == 2
+
+
+LOCUST_SIDE = """
+import json, sys
+from loadtests.double11 import personas, plan, shopper
+import loadtests.locustfile as locustfile
+print(json.dumps({"classes": sorted(c.persona for c in personas.PERSONA_CLASSES),
+                  "collected": sorted(c.persona for c in personas.PERSONA_CLASSES
+                                      if getattr(locustfile, c.__name__, None) is c),
+                  "personas": sorted(plan.PERSONAS),
+                  "code": shopper.SMS_CODE.search(shopper.sms_read(sys.argv[1])).group(1)}))
+"""
+
+
+def test_every_persona_has_a_locust_user_and_the_journeys_read_the_texted_code(tmp_path):
+    """In a process of its own, as Locust runs them (importing Locust patches gevent): each
+    persona of the plan is a user class the locustfile collects, and a ring's journey reads
+    the code the store texted through shop.sms.RedisBackend."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from shop.sms import RedisBackend
+
+    phone = f"1{random.randint(3000000000, 8999999999)}"
+    RedisBackend().send(phone=phone, message="Your Mi Store code is 042917. It expires ...")
+    base = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-c", LOCUST_SIDE, phone], capture_output=True,
+                         text=True, timeout=120, cwd=base, check=True,
+                         env={**os.environ, "PYTHONPATH": str(base),
+                              "D11_REDIS_URL": settings.REDIS_URL})
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["classes"] == seen["collected"] == seen["personas"]
+    assert seen["code"] == "042917"
