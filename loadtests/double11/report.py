@@ -169,6 +169,8 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
         "run": {"sale_id": sale.pk, "scale": plan.scale,
                 "scale_choice": scale_choice or {"how": "given", "scale": plan.scale},
                 "scale_shoppers": len(plan.accounts), "stock": sale.stock,
+                "deposit_stock": FlashSale.objects.get(pk=plan.deposit_sale_id).stock
+                if plan.deposit_sale_id else 0,
                 "fcode_quota": sale.fcode_quota, "per_user_limit": sale.per_user_limit,
                 "time_scale": plan.time_scale, "min_phase_s": plan.min_phase_s,
                 "payment_window_s": plan.payment_window_s, "seed": plan.seed,
