@@ -21,8 +21,12 @@ from loadtests.double11.crowd import Crowd
 from loadtests.double11.personas import (  # noqa: F401 - Locust collects them from here
     Browser,
     CampusFan,
+    DepositReseller,
     Fan,
     FCodeHolder,
+    HouseholdFan,
+    OfficeFan,
+    RingMember,
     ScalperBot,
     StealthScalper,
 )

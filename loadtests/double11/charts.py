@@ -8,6 +8,7 @@ import json
 
 from loadtests.double11.lines import capacity_lines, reach_line, scale_caveat, scale_line
 from loadtests.double11.plan import Plan
+from loadtests.double11.scorecard import measured_rows, verdict
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
 FAULT = "#b03a2e"
@@ -113,7 +114,7 @@ def planned_arrivals(plan: Plan) -> list[list[float]]:
 
 
 def _cell(value) -> str:
-    if value in ("BROKEN", "MISSED", "FAILED"):
+    if str(value).startswith(("BROKEN", "MISSED", "FAILED")):
         return f'<td class="bad">{value}</td>'
     return f"<td>{escape.escape(str(value))}</td>"
 
@@ -146,6 +147,66 @@ def chaos_section(c: dict) -> str:
             f'<h3>Fault timeline</h3>{table(timeline)}'
             f'<p>Red lines mark each fault on every chart; shaded: from the snapshot to the '
             f'restart (what Redis forgot), and the pause.</p>')
+
+
+def bar_chart(title: str, bars: list[tuple[str, float | None, float, bool]], *,
+              width: int = 760) -> str:
+    """Horizontal bars of (label, value 0..1, goal 0..1, higher is better), a tick at each
+    goal; a bar that misses its goal is red, a value of None is drawn as "n/a"."""
+    left, bar_h, gap, top = 190, 14, 6, 26
+    plot_w = width - left - 70
+    height = top + len(bars) * (bar_h + gap) + 10
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'font-family="sans-serif" font-size="11">',
+             f'<text x="4" y="16" font-size="13" font-weight="bold">{escape.escape(title)}'
+             f'</text>']
+    for n, (label, value, goal, higher) in enumerate(bars):
+        y = top + n * (bar_h + gap)
+        parts.append(f'<text x="{left - 6}" y="{y + 11}" text-anchor="end">'
+                     f'{escape.escape(label)}</text>')
+        if value is None:
+            parts.append(f'<text x="{left + 4}" y="{y + 11}" fill="{FAULT}">n/a</text>')
+        else:
+            met = value >= goal if higher else value <= goal
+            color = COLORS[2] if met else FAULT
+            parts.append(f'<rect x="{left}" y="{y}" width="{max(value, 0.0) * plot_w:.1f}" '
+                         f'height="{bar_h}" fill="{color}"/><text x="'
+                         f'{left + max(value, 0.0) * plot_w + 4:.1f}" y="{y + 11}">'
+                         f'{value * 100:.1f}%</text>')
+        x = left + goal * plot_w
+        parts.append(f'<line x1="{x:.1f}" y1="{y - 2}" x2="{x:.1f}" y2="{y + bar_h + 2}" '
+                     f'stroke="#333" stroke-width="2"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+BARS_TITLE = "Recall, unit share and false positives per persona (tick: the goal)"
+
+
+def scorecard_section(card: dict) -> str:
+    """Issue 16's targets per persona and overall (met or MISSED), the numbers behind them,
+    and a chart: recall of each scalper persona and false-positive rate of each genuine
+    one, against their goals."""
+    rows = [{"persona": t["persona"], "target": t["target"], "goal": t["goal"],
+             "value": "n/a" if t["value"] is None else t["value"],
+             "verdict": verdict(t)} for t in card["rows"]]
+    goals = card["goals"]
+    bars = [(f"{p} recall", m["recall"], goals["recall_min"], True)
+            for p, m in card["personas"].items() if "recall" in m]
+    bars += [(f"{p} unit share", m["unit_share"], goals["scalper_share_max"], False)
+             for p, m in card["personas"].items() if "unit_share" in m]
+    bars += [(f"{p} false positives", m["fpr"], goals["genuine_fpr_max"], False)
+             for p, m in card["personas"].items() if "fpr" in m]
+    missed = (f'<p class="bad">MISSED: {escape.escape("; ".join(card["missed"]))}</p>'
+              if card["missed"] else '<p class="ok">every target met</p>')
+    return (f"<h2>Targets per persona (issue 16)</h2>{missed}{table(rows)}"
+            f"<p>Units over every sale of the run (the deposit pre-sale too). Precision of a "
+            f"scalper persona: its flagged accounts against the genuine accounts flagged in "
+            f"the same ring cases. Decision: from an account's first admission to the first "
+            f"RiskDecision that flagged it (never, for one admitted and not flagged); cancel: "
+            f"to its order's risk cancellation.</p>"
+            f"{table(measured_rows(card))}"
+            f"<div>{bar_chart(BARS_TITLE, bars)}</div>")
 
 
 def scale_text(r: dict) -> str:
@@ -221,6 +282,7 @@ Locust's own report: <a href="locust.html">locust.html</a>.</p>
 <p>{escape.escape(scale_caveat(r["run"]).strip())}.</p>
 {scale_text(r)}
 <h2>Targets</h2>{targets}
+{scorecard_section(r["scorecard"]) if r.get("scorecard") else ""}
 {chaos_section(chaos) if chaos else ""}
 {capacity_section(r.get("capacity") or {})}
 <h2>Charts</h2>{''.join(f'<div>{c}</div>' for c in charts)}

@@ -9,11 +9,13 @@ import math
 from collections import Counter
 from pathlib import Path
 
+from django.db.models import Min
 from django.utils import timezone
 
-from antiscalper.models import AttemptSignal, BlacklistEntry, RiskDecision, live_q
+from antiscalper.models import AttemptSignal, BlacklistEntry, RingCase, RiskDecision, live_q
 from loadtests.double11.arrivals import Arrivals
 from sales.gate import keys as gate_keys
+from sales.models import StockReturn
 
 
 def flagged_accounts(*, sale_id: int) -> tuple[set[int], str]:
@@ -25,6 +27,38 @@ def flagged_accounts(*, sale_id: int) -> tuple[set[int], str]:
         .values_list("value", flat=True)
     flagged |= {int(v) for v in values if v.isdigit()}
     return flagged, "RiskDecision review/block + active account BlacklistEntry"
+
+
+def decided_at(*, sale_ids: list[int]) -> dict[int, float]:
+    """Each account's first flagging decision in these sales (a RiskDecision of review or
+    block, its created_at), Unix seconds: when the anti-scalper module decided."""
+    rows = RiskDecision.objects.filter(sale_id__in=sale_ids, decision__in=["review", "block"]) \
+        .values("user_id").annotate(first=Min("created_at")).values_list("user_id", "first")
+    return {user: first.timestamp() for user, first in rows}
+
+
+def cancelled_at(*, sale_ids: list[int]) -> dict[int, float]:
+    """Each account's first order of these sales cancelled (or refunded) for risk: when its
+    unit went back to the gate (the StockReturn the cancellation wrote), Unix seconds."""
+    rows = StockReturn.objects.filter(sale_id__in=sale_ids, reason="risk") \
+        .values("order__user_id").annotate(first=Min("created_at")) \
+        .values_list("order__user_id", "first")
+    return {user: first.timestamp() for user, first in rows}
+
+
+def ring_cases(*, sale_ids: list[int]) -> list[set[int]]:
+    """The members of each ring case the linking pass wrote for these sales."""
+    return [set(members) for members in RingCase.objects.filter(sale_id__in=sale_ids)
+            .values_list("members", flat=True)]
+
+
+def first_admissions(attempts: list[dict]) -> dict[int, float]:
+    """Each account's first admitted attempt (the gate's attempts stream), Unix seconds."""
+    first: dict[int, float] = {}
+    for a in attempts:
+        if a["verdict"] == "admitted":
+            first[a["user"]] = min(first.get(a["user"], math.inf), a["at"] / 1000)
+    return first
 
 
 def attempts_of(*, sale_id: int, merged: bool = False) -> list[dict]:

@@ -74,18 +74,21 @@ def mix_line(p: dict) -> str:
 
 def scale_caveat(run: dict) -> str:
     """What this scale leaves of the scalper figures: at a demo's scale they are of a handful
-    of units and accounts, and one unit or one account moves them by whole percents."""
-    units, ops = run["stock"], run.get("operators") or {}
-    bots, stealth = ops.get("scalper", {}), ops.get("stealth", {})
-    scalpers = bots.get("accounts", 0) + stealth.get("accounts", 0)
+    of units and accounts, and one unit or one account moves them by whole percents. (Units:
+    the rush's and the deposit pre-sale's; accounts: every scalper persona's.)"""
+    units, ops = run["stock"] + run.get("deposit_stock", 0), run.get("operators") or {}
+    scalpers = sum(f.get("accounts", 0) for f in ops.values())
+    kinds = {"scalper": "bot", "stealth": "stealth", "ring": "ring", "deposit": "deposit"}
 
     def fleet(f: dict, kind: str) -> str:
         n = f.get("operators", 0)
         return f"{n} {kind} operator{'' if n == 1 else 's'} ({f.get('accounts', 0)} accounts)"
 
+    fleets = ", ".join(fleet(ops.get(p, {}), kind) for p, kind in kinds.items()
+                       if p in ("scalper", "stealth") or ops.get(p, {}).get("accounts"))
     unit = f" (one unit is {100 / units:.2g} %)" if units else ""
     account = f" (one account is {100 / scalpers:.2g} %)" if scalpers else ""
     return (f"  at this scale ({scale_text(run['scale'])}): {run['scale_shoppers']:,} shoppers, "
-            f"{units:,} units, {fleet(bots, 'bot')}, {fleet(stealth, 'stealth')}: the "
+            f"{units:,} units, {fleets}: the "
             f"scalper share is of {units:,} units{unit} and recall of {scalpers:,} scalper "
             f"accounts{account}, a handful, not rates to compare with a launch's")

@@ -1,6 +1,8 @@
-"""The Double-11 personas (docs/double11.md) as Locust users: fans, campus fans behind one NAT,
-F-code holders, browsers, scalper bots and stealth scalpers. Each one is a journey built from
-the steps of `shopper.Shopper`; the weights follow the run's plan.
+"""The Double-11 personas (docs/double11.md) as Locust users: fans, the false-positive traps
+(campus fans behind one NAT, office-tower fans, a household on one device), F-code holders,
+browsers, scalper bots, stealth scalpers, a professional ring and a deposit reseller (their
+identities: `rings.py`). Each one is a journey built from the steps of `shopper.Shopper`; the
+weights follow the run's plan.
 """
 
 from __future__ import annotations
@@ -39,6 +41,20 @@ class CampusFan(Fan):
     """A genuine fan behind the campus NAT: one IP shared by many honest accounts."""
 
     persona = "campus"
+
+
+class OfficeFan(Fan):
+    """A genuine, established fan who ships to the office tower where many fans work (its
+    earlier orders went there too) and leaves the office through its egress IPs."""
+
+    persona = "office"
+
+
+class HouseholdFan(Fan):
+    """One of a household of four genuine, established accounts on one device, one IP and
+    one address."""
+
+    persona = "household"
 
 
 class FCodeHolder(Shopper):
@@ -119,7 +135,52 @@ class StealthScalper(Shopper):
         self.settle(self.second_rush(quantity=1, pause=(2, 5)))
 
 
-PERSONA_CLASSES = (Fan, CampusFan, FCodeHolder, Browser, ScalperBot, StealthScalper)
+class RingMember(Shopper):
+    """One account of a professional ring: aged, dormant, its own device, residential IP,
+    card and phone (confirmed by the code texted to it, on the day), human jitter; its units
+    go to one of the ring's few buildings, written its own way."""
+
+    persona = "ring"
+
+    def journey(self) -> None:
+        if not self.login():
+            return
+        self.browse_until(self.rng.uniform(time.time(), max(time.time(), PLAN.at("wait"))))
+        if self.account.confirm_phone:
+            self.phone_confirm()
+        self.address_add(self.account.drop_address)
+        self.reserve()
+        self.wait_for_t0()
+        self.sleep_until(PLAN.t0 + 0.3 + self.rng.lognormvariate(0.0, 0.5))   # ~1.3 s
+        outcome = self.buy(quantity=PLAN.per_user_limit, pause=(0.8, 2.5),
+                           until=PLAN.end_of("decay"), sold_out_tries=6)
+        if self.settle(outcome):
+            return
+        self.settle(self.second_rush(quantity=1, pause=(2, 5)))
+
+
+class DepositReseller(Shopper):
+    """A reseller's account in the deposit pre-sale: human timing, its own device and IP; it
+    holds units with deposits paid from the operator's card, shipped to its drop building."""
+
+    persona = "deposit"
+
+    def journey(self) -> None:
+        if not self.login():
+            return
+        self.browse_until(self.rng.uniform(time.time(), max(time.time(), PLAN.at("wait"))))
+        self.address_add(self.account.drop_address)
+        self.wait_for_t0()
+        self.sleep_until(PLAN.t0 + self.rng.uniform(0.4, 2.0))
+        outcome = self.buy(quantity=PLAN.per_user_limit, pause=(1, 3),
+                           until=PLAN.end_of("decay"), sold_out_tries=5)
+        if self.settle(outcome):
+            return
+        self.settle(self.second_rush(quantity=1, pause=(2, 5)))
+
+
+PERSONA_CLASSES = (Fan, CampusFan, OfficeFan, HouseholdFan, FCodeHolder, Browser, ScalperBot,
+                   StealthScalper, RingMember, DepositReseller)
 
 
 def weigh() -> None:

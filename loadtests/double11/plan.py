@@ -14,6 +14,8 @@ import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from loadtests.double11 import rings
+
 CURVE_CSV = Path(__file__).with_name("curve.csv")
 
 # docs/double11.md, "Figures": one phone launch at scale 1.
@@ -27,7 +29,7 @@ SHARE_FAN = 0.60
 SHARE_FCODE = 0.05
 SHARE_BROWSER = 0.15
 SHARE_SCALPER = 0.20
-STEALTH_OF_SCALPERS = 0.25              # assumption
+STEALTH_OF_SCALPERS = 0.20              # assumption (rings and deposit resellers: rings.py)
 CAMPUS_OF_FANS = 0.10                   # assumption
 CAMPUS_PER_IP = 200                     # assumption: one NAT address per campus
 FCODE_QUOTA_OF_STOCK = 0.10             # assumption: F-code quota is 10 % of the stock
@@ -41,9 +43,11 @@ WAIT_POLL_S = (2.0, 5.0)                # fans, campus fans, stealth: the sale p
 BOT_POLL_S = 1.0                        # scalper bots: the sale page once a second until T0
 BROWSE_THINK_S = (2.0, 8.0)             # browsers and F-code holders: a page every 2-8 s
 
-PERSONAS = ("fan", "campus", "fcode", "browser", "scalper", "stealth")
-SCALPER_PERSONAS = ("scalper", "stealth")
-GENUINE_PERSONAS = ("fan", "campus", "fcode", "browser")
+PERSONAS = ("fan", "campus", "office", "household", "fcode", "browser", "scalper", "stealth",
+            "ring", "deposit")
+SCALPER_PERSONAS = ("scalper", "stealth", "ring", "deposit")
+GENUINE_PERSONAS = ("fan", "campus", "office", "household", "fcode", "browser")
+TRAP_PERSONAS = ("campus", "office", "household")   # genuine, but they look linked
 
 # Chinese ISP first octets: addresses that look like home broadband and mobile users.
 _HOME_OCTETS = (36, 39, 42, 58, 59, 60, 61, 101, 110, 111, 112, 113, 114, 115, 116, 117, 118,
@@ -125,6 +129,15 @@ class Account:
     drop_address: dict | None = None   # scalpers: the shared delivery address
     fcode: str = ""               # F-code holders: the code ops sent them
     token: str = ""               # a session from before the day (see Plan.live_login_share)
+    # The identities of rings.py's personas (the data set-up, `loadtests.double11.setup`,
+    # writes them before the run):
+    sale: str = "main"            # "deposit": the deposit pre-sale (Plan.deposit_sale_id)
+    joined_days: int = 0          # registered this many days before the sale (0: seeded as is)
+    phone: str = ""               # the registered phone, when not the seeded one
+    confirm_phone: bool = False   # confirm it by the code texted to it, during the run
+    address: dict | None = None   # an address of its own with a history (office, household)
+    history: list[int] = field(default_factory=list)   # days before the sale of earlier
+                                                       # paid orders to `address`
 
 
 @dataclass
@@ -155,8 +168,11 @@ def counts_for(*, shoppers: int, fcode_holders: int) -> dict[str, int]:
     browsers = round(shoppers * SHARE_BROWSER)
     fans = shoppers - fcode_holders - scalpers - browsers
     campus = round(fans * CAMPUS_OF_FANS)
-    return {"fan": fans - campus, "campus": campus, "fcode": fcode_holders,
-            "browser": browsers, "scalper": scalpers - stealth, "stealth": stealth}
+    more = rings.counts_more(scalpers=scalpers, fans=fans)
+    return {"fan": fans - campus - more["office"] - more["household"], "campus": campus,
+            "office": more["office"], "household": more["household"], "fcode": fcode_holders,
+            "browser": browsers, "scalper": scalpers - stealth - more["ring"] - more["deposit"],
+            "stealth": stealth, "ring": more["ring"], "deposit": more["deposit"]}
 
 
 def _mean(span: tuple[float, float]) -> float:
@@ -167,6 +183,8 @@ def baseline_rps(counts: dict[str, int]) -> float:
     """B: requests per second from every shopper waiting for T0, each at its persona's pace
     (a pause between two requests; the time an answer takes is left out)."""
     every = {"fan": _mean(WAIT_POLL_S), "campus": _mean(WAIT_POLL_S),
+             "office": _mean(WAIT_POLL_S), "household": _mean(WAIT_POLL_S),
+             "ring": _mean(WAIT_POLL_S), "deposit": _mean(WAIT_POLL_S),
              "stealth": _mean(WAIT_POLL_S), "scalper": BOT_POLL_S,
              "browser": _mean(BROWSE_THINK_S), "fcode": _mean(BROWSE_THINK_S)}
     return round(sum(counts.get(p, 0) / every[p] for p in PERSONAS), 3)
@@ -232,8 +250,11 @@ def cast(*, usernames: list[str], fcodes: dict[str, str], shoppers: int, stock: 
     for username, code in fcodes.items():
         accounts.append(genuine(username, "fcode", code=code))
     take = iter(pool)
-    for _ in range(counts["fan"]):
-        accounts.append(genuine(next(take), "fan"))
+    for n in range(counts["fan"]):
+        fan = genuine(next(take), "fan")
+        if n < round(counts["fan"] * rings.DEPOSIT_FANS_OF_FANS):
+            fan.sale = "deposit"        # genuine buyers of the deposit pre-sale
+        accounts.append(fan)
     campus_ip = ""
     for n in range(counts["campus"]):
         if n % CAMPUS_PER_IP == 0:
@@ -270,7 +291,16 @@ def cast(*, usernames: list[str], fcodes: dict[str, str], shoppers: int, stock: 
             else:
                 account.card = card
             accounts.append(account)
+    rings.cast_more(cast=result, take=take, rng=rng, counts=counts, make=genuine,
+                    operator_sizes=_ring_sizes, octets=_HOME_OCTETS)
     return result
+
+
+def _ring_sizes(rng: random.Random, total: int) -> list[int]:
+    """Ring operators: 5-50 accounts like the fleet's, but a ring of RING_MIN is one too."""
+    if total < OPERATOR_ACCOUNTS[0]:
+        return [total] if total else []
+    return _operator_sizes(rng, total)
 
 
 @dataclass
@@ -292,6 +322,7 @@ class Plan:
     seed: int = 0
     scale: float = 0.0
     baseline_rps: float = 0.0   # B (`baseline_rps`), from this plan's cast
+    deposit_sale_id: int = 0    # the deposit pre-sale beside the main sale (0: none)
 
     def at(self, phase: str) -> float:
         """The Unix time a phase starts."""

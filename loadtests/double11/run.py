@@ -28,6 +28,7 @@ from antiscalper import mirror
 from antiscalper.models import AttemptSignal
 from loadtests import cputime
 from loadtests.double11 import plan as model
+from loadtests.double11 import setup
 from loadtests.double11.autoscale import scale_choose
 from loadtests.double11.lines import scale_text
 from loadtests.stack import Stack, group_stop, stop_signals_deferred
@@ -41,8 +42,10 @@ from shop.seeding import DEMO_PASSWORD, seed_catalog, seed_customers, username_f
 
 # The whole load comes from one machine: the per-IP limits of the auth endpoints would
 # otherwise throttle the simulated crowd (the purchase limit is per account and stays).
+# Phone codes go to Redis, where the rings' journeys read the code the server texted.
 RUN_ENV = {"TRUSTED_PROXY_COUNT": "1", "RATE_TOKEN": "1000000/m",
-           "RATE_REGISTER": "1000000/m", "RATE_RESERVATION": "1000000/m"}
+           "RATE_REGISTER": "1000000/m", "RATE_RESERVATION": "1000000/m",
+           "SMS_BACKEND": "shop.sms.RedisBackend"}
 
 
 @dataclass
@@ -106,6 +109,13 @@ def prepare(options: Options, out_dir: Path) -> model.Plan:
     services.gate_load(sale_id=sale.pk)
     cast = model.cast(usernames=[u for u in usernames if u not in codes], fcodes=codes,
                       shoppers=shoppers, stock=stock, fcode_quota=quota, seed=options.seed)
+    # Ages, phones, addresses and histories of the ring, reseller and trap personas; the
+    # deposit pre-sale opens with the rush when anyone is cast to buy in it.
+    setup.identities_apply(cast.accounts, now=t0)
+    deposit = None
+    if any(a.sale == "deposit" for a in cast.accounts):
+        deposit = setup.deposit_sale_create(
+            main=sale, title=f"Double-11 deposit pre-sale x{options.scale:g}")
     users = get_user_model().objects.in_bulk([a.username for a in cast.accounts],
                                              field_name="username")
     for account in cast.accounts:
@@ -116,7 +126,8 @@ def prepare(options: Options, out_dir: Path) -> model.Plan:
                       password=DEMO_PASSWORD, phases=phases, accounts=cast.accounts,
                       out_dir=str(out_dir), seed=options.seed, bot_pause_s=options.bot_pause_s,
                       live_login_share=options.live_login_share, scale=options.scale,
-                      baseline_rps=model.baseline_rps(cast.counts))
+                      baseline_rps=model.baseline_rps(cast.counts),
+                      deposit_sale_id=deposit.pk if deposit else 0)
     plan.save(out_dir / "plan.json")
     return plan
 
@@ -173,6 +184,7 @@ def _users_now(out_dir: Path) -> str:
 def locust_start(plan: model.Plan, options: Options, base: str, out_dir: Path,
                  log: Callable[[str], None]) -> list[subprocess.Popen]:
     env = {**os.environ, "D11_PLAN": str(out_dir / "plan.json"),
+           "D11_REDIS_URL": settings.REDIS_URL,      # the SMS outbox (shop.sms.RedisBackend)
            "D11_LOCUST_WORKERS": str(max(options.locust_workers, 1)),
            "PYTHONPATH": str(settings.BASE_DIR)}
     common = [sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py"]
@@ -369,7 +381,7 @@ def _chaos_verdict(plan: model.Plan, out_dir: Path, faults: list, injector, seed
     from loadtests.double11 import verdict
 
     injector.join(timeout=max(0.0, plan.ends - time.time()) + 15)
-    tickets = verdict.acknowledged(out_dir)
+    tickets = verdict.acknowledged(out_dir, sale_id=plan.sale_id)
     settled = verdict.settle(sale_id=plan.sale_id, tickets=tickets, say=say)
     return verdict.chaos_verdict(sale_id=plan.sale_id, t0=plan.t0, out_dir=out_dir,
                                  fault_list=faults, seed=seed, settled=settled,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import time
 import uuid
 from collections import Counter
@@ -27,7 +28,9 @@ from loadtests.double11.plan import WAIT_POLL_S, Account, Plan
 
 PLAN = Plan.load(Path(os.environ["D11_PLAN"])) if os.environ.get("D11_PLAN") else None
 LOCUST_WORKERS = int(os.environ.get("D11_LOCUST_WORKERS", "1"))
-PAY_SHARE = {"fan": 0.9, "campus": 0.9, "fcode": 0.97, "stealth": 1.0, "scalper": 1.0}
+PAY_SHARE = {"fan": 0.9, "campus": 0.9, "office": 0.9, "household": 0.9, "fcode": 0.97,
+             "stealth": 1.0, "scalper": 1.0, "ring": 1.0, "deposit": 1.0}
+SMS_CODE = re.compile(r"\b([0-9]{6})\b")
 LABELS: dict[str, dict] = {}
 ERRORS: Counter = Counter()
 # 5xx answers by the second they came (a chaos run lines them up with its faults).
@@ -40,6 +43,18 @@ _claimed: Counter = Counter()
 
 SALE = "/api/v1/sales/[id]"
 PURCHASE = "/api/v1/sales/[id]/purchase"
+
+
+def sms_read(phone: str) -> str | None:
+    """The last text the store sent to `phone` (shop.sms.RedisBackend's list, read with
+    redis-py: the Locust processes run without Django)."""
+    import redis
+
+    url = os.environ.get("D11_REDIS_URL")
+    if not url:
+        return None
+    raw = redis.Redis.from_url(url, decode_responses=True).lindex(f"sms:outbox:{phone}", 0)
+    return json.loads(raw)["message"] if raw else None
 
 
 def accounts_of(persona: str) -> list[Account]:
@@ -81,6 +96,9 @@ class Shopper(FastHttpUser):
         if self.account is None:
             return
         a = self.account
+        # the deposit pre-sale's buyers buy there; everyone else in the rush
+        self.sale_id = PLAN.deposit_sale_id if a.sale == "deposit" and PLAN.deposit_sale_id \
+            else PLAN.sale_id
         self.headers = {"X-Forwarded-For": a.ip, "X-Device-Id": a.device,
                         "User-Agent": a.user_agent}
         if self.human:
@@ -163,6 +181,26 @@ class Shopper(FastHttpUser):
         if status == 200 and items:
             self.address_id = items[0]["id"]
 
+    def address_add(self, body: dict) -> None:
+        """Type a delivery address (as this account writes it) and ship to it."""
+        status, data = self.call("POST", "/api/v1/me/addresses", body=body)
+        if status == 201:
+            self.address_id = data.get("id")
+
+    def phone_confirm(self) -> bool:
+        """Ask for the code texted to the registered phone, read it from the SMS outbox the
+        replay's stack writes to (shop.sms.RedisBackend: the SIM in this model) and type it."""
+        status, _ = self.call("POST", "/api/v1/me/phone/code")
+        if status != 202:
+            return False
+        sms = sms_read(self.account.phone)
+        found = SMS_CODE.search(sms or "")
+        if not found:
+            return False
+        status, _ = self.call("POST", "/api/v1/me/phone/confirm", body={"code": found.group(1)})
+        self.label["phone_confirmed"] = status == 200
+        return status == 200
+
     def drop_address(self) -> None:
         """Scalpers ship to the operator's drop address, typed slightly differently."""
         address = dict(self.account.drop_address)
@@ -174,11 +212,13 @@ class Shopper(FastHttpUser):
             self.address_id = data.get("id")
 
     def reserve(self) -> None:
-        self.call("POST", f"/api/v1/sales/{PLAN.sale_id}/reservations",
+        if self.sale_id != PLAN.sale_id:
+            return          # the deposit pre-sale takes no reservations
+        self.call("POST", f"/api/v1/sales/{self.sale_id}/reservations",
                   name="/api/v1/sales/[id]/reservations")
 
     def sale(self) -> dict:
-        status, data = self.call("GET", f"/api/v1/sales/{PLAN.sale_id}", name=SALE, auth=False)
+        status, data = self.call("GET", f"/api/v1/sales/{self.sale_id}", name=SALE, auth=False)
         return data if status == 200 else {}
 
     def browse(self) -> None:
@@ -211,7 +251,7 @@ class Shopper(FastHttpUser):
             if fcode:
                 body["fcode"] = fcode
             self.label["attempts"] += 1
-            status, data = self.call("POST", f"/api/v1/sales/{PLAN.sale_id}/purchase",
+            status, data = self.call("POST", f"/api/v1/sales/{self.sale_id}/purchase",
                                      name=PURCHASE, body=body, idempotency_key=key)
             if status == 202:
                 self.label["admitted"] += 1

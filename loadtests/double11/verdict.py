@@ -27,13 +27,16 @@ SETTLE_TIMEOUT_S = 90.0
 AFTER_FAULT_S = 5.0     # 503s this long after a fault ends are counted as its cost
 
 
-def acknowledged(out_dir: Path) -> dict[str, int]:
-    """ticket -> buyer, for every purchase the shoppers saw answered 202."""
+def acknowledged(out_dir: Path, *, sale_id: int | None = None) -> dict[str, int]:
+    """ticket -> buyer, for every purchase the shoppers saw answered 202 (in `sale_id` only,
+    when given: a ticket starts with its sale's id, and the deposit pre-sale beside the rush
+    has tickets of its own that the rush's counts must not take in)."""
     labels, _ = labels_load(out_dir)
     ids = dict(get_user_model().objects.filter(username__in=list(labels))
                .values_list("username", "id"))
     return {ticket: ids[username] for username, label in labels.items() if username in ids
-            for ticket in label.get("tickets", [])}
+            for ticket in label.get("tickets", [])
+            if sale_id is None or ticket.startswith(f"{sale_id}-")}
 
 
 def _rowless(tickets: dict[str, int]) -> dict[str, int]:

@@ -60,11 +60,15 @@ def test_achieved_over_planned_at_the_peak_is_the_recorded_arrivals_against_the_
     # the header says what this scale leaves of the scalper figures
     ops = result["run"]["operators"]
     assert ops["scalper"]["operators"] >= 1 and ops["stealth"]["operators"] >= 1
-    scalpers = ops["scalper"]["accounts"] + ops["stealth"]["accounts"]
+    # (every scalper persona's accounts; the rush's units and the deposit pre-sale's)
+    scalpers = sum(fleet["accounts"] for fleet in ops.values())
+    units = result["run"]["stock"] + result["run"]["deposit_stock"]
+    assert result["run"]["deposit_stock"] >= 2 and ops["ring"]["accounts"] >= 4
     caveat = report.summary(result).splitlines()[1]
     assert caveat.startswith(f"  at this scale (0.00005): {len(plan.accounts)} shoppers, "
-                             f"{result['run']['stock']} units, "), caveat
-    assert f"the scalper share is of {result['run']['stock']} units (one unit is " in caveat
+                             f"{units} units, "), caveat
+    assert "ring operator (" in caveat and "deposit operator (" in caveat
+    assert f"the scalper share is of {units} units (one unit is " in caveat
     assert f"recall of {scalpers} scalper accounts (one account is " in caveat
     assert "a handful, not rates" in (tmp_path / "report.html").read_text()
 
