@@ -231,8 +231,9 @@ def tiers_cpu(stack: Stack, locusts: list[subprocess.Popen]) -> dict[str, float]
     except (redis.RedisError, KeyError, ValueError):
         redis_pid = None
     named = {"web": [], "celery": [], "beat": []}
+    celery = {name for name, _, _ in stack.celery_roles()}  # every role's workers
     for name, process in stack.processes:
-        named["celery" if name.startswith("worker") else name].append(process.pid)
+        named["celery" if name in celery else name].append(process.pid)
     return cputime.trees({**named, "redis": [redis_pid] if redis_pid else [],
                           "locust": [p.pid for p in locusts]})
 
