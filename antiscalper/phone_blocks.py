@@ -18,15 +18,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from django.db.models import Q
 
 from shop.models import Address, Customer, Order, OrderStatus
 from shop.phone_blocks import BLOCK_DIGITS, phone_block, phone_national
 
-if TYPE_CHECKING:
-    from antiscalper.holders import Held
+
+class Held(Protocol):
+    """What blocks_weigh reads of antiscalper.holders.Held (which imports this module)."""
+
+    holders: dict[tuple[str, str], set[int]]
 
 KIND = "phone_block"
 BLOCK_MIN = 3
