@@ -27,7 +27,11 @@ proven; three throwaway accounts can copy a fan's. So a shared phone or address 
 counted against its established holder (the phone's registered account, the address's first
 account: antiscalper.risk.Facts), only against the accounts that copied it; and the rules
 over such details (the "identity" and "device" families, CLAIMED) can force review at most,
-never block, whatever ops set as their action (their weight still counts in the score).
+never block, whatever ops set as their action. Their weights count in the score, but with
+the IP family's they add at most `block_score - 1` points: copied details and an IP, however
+many fire, can bring an attempt to review and never to a block. A household of four on one
+device and one address is at most reviewed; what blocks is evidence about the attempt itself
+(timing, the client, the account's history, a list, proven links) joining in.
 
 Why a ring feature never blocks: a registration burst or an aged account idle until the hot
 sale (the "ring" family, antiscalper.lookback) describes many genuine fans too (a launch
@@ -52,6 +56,11 @@ from antiscalper.models import Action, Decision, RiskPolicy, RuleSetting
 IP = "ip"
 RING = "ring"  # features that only support other evidence (see above)
 CLAIMED = ("identity", "device", RING)  # rules that force review at most (see above)
+COPYABLE = ("identity", "device")  # their points capped together (see above)
+COPY = "copy"
+# The frozen comparison with the scoring before issue 16 (loadtests/risk_before, the parity
+# test and the risk bench's "rules of before") switches the cap off; nothing else does.
+COPYABLE_CAPPED = True
 
 
 @dataclass(frozen=True)
@@ -222,6 +231,9 @@ class Scorer:
         self.policy, self.ip_limit = policy, policy.ip_limit
         # What the ring family may add (and it never crosses the block score: decide).
         self.ring_limit = max(0.0, policy.block_score - 1 - policy.ip_limit)
+        # What the copyable details and the IP family may add together: below blocking.
+        self.copyable_limit = (max(0.0, policy.block_score - 1) if COPYABLE_CAPPED
+                               else float("inf"))
         self.rules: dict[str, tuple] = {}
         for code, setting in settings.items():
             rule = RULES[code]
@@ -231,13 +243,13 @@ class Scorer:
             self.rules[code] = (setting.enabled, rule.below, setting.threshold,
                                 setting.weight, action, str(action),
                                 IP if rule.family == IP else RING if rule.family == RING
-                                else "")
+                                else COPY if rule.family in COPYABLE else "")
 
     def decide(self, values: dict[str, float | None], *, allowlisted: bool = False,
                details: dict[str, Any] | None = None) -> Verdict:
         """Fire the rules over measured values, score them and decide, with the reasons."""
         details = details or {}
-        fired, score, ip_points, ring_points = [], 0.0, 0.0, 0.0
+        fired, score, ip_points, ring_points, copy_points = [], 0.0, 0.0, 0.0, 0.0
         forced: dict[str, str] = {}  # action -> the first rule that forced it
         for code, value in values.items():
             enabled, below, threshold, weight, action, named, capped = self.rules[code]
@@ -253,11 +265,14 @@ class Scorer:
                 ip_points += weight
             elif capped == RING:
                 ring_points += weight
+            elif capped == COPY:
+                copy_points += weight
             else:
                 score += weight
             if action != Action.SCORE:
                 forced.setdefault(action, code)
-        score += min(ip_points, self.ip_limit)
+        ip_points = min(ip_points, self.ip_limit)
+        score += ip_points + min(copy_points, max(0.0, self.copyable_limit - ip_points))
         if ring_points:  # they lift the score, up to just below the block score at most
             lifted = score + min(ring_points, self.ring_limit)
             score = lifted if score >= self.policy.block_score else min(

@@ -37,7 +37,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from antiscalper import attempts, lookback, risk
+from antiscalper import attempts, lookback, risk, rules
 from antiscalper.models import RiskDecision, RuleSetting
 from core.redis_client import connection as redis_connection
 from loadtests import bench
@@ -84,13 +84,17 @@ RULES_OFF = {"before": lookback.CODES, RULES_OF_BEFORE: lookback.CODES}
 
 @contextmanager
 def rules_off(codes: tuple[str, ...]) -> Iterator[None]:
-    """These rules switched off (as ops would, in their settings' rows) for one run."""
+    """These rules switched off (as ops would, in their settings' rows) for one run, and
+    with them the cap on copyable details' points the frozen scoring has not."""
     switched = list(RuleSetting.objects.filter(code__in=codes, enabled=True)
                     .values_list("code", flat=True))
     RuleSetting.objects.filter(code__in=switched).update(enabled=False)
+    capped = rules.COPYABLE_CAPPED
+    rules.COPYABLE_CAPPED = not codes and capped
     try:
         yield
     finally:
+        rules.COPYABLE_CAPPED = capped
         RuleSetting.objects.filter(code__in=switched).update(enabled=True)
 
 
@@ -331,14 +335,14 @@ def _outcomes(runs: dict[str, list[Run]], planned: list) -> list[str]:
               for persona, c in sorted(table.items())]
     lines.append("")
     # runs are compared with the first run on the same rules: every rule, or the frozen path's
-    for rules in ({"current"}, set(runs) - {"current"}):
-        group = [r for name in rules & set(runs) for r in runs[name]]
+    for same in ({"current"}, set(runs) - {"current"}):
+        group = [r for name in same & set(runs) for r in runs[name]]
         if not group:
             continue
         first = group[0].decisions
         differing = sum(1 for r in group for mine, theirs in zip(r.decisions, first, strict=True)
                         if mine != theirs)
-        names = ", ".join(f'"{name}"' for name in runs if name in rules)
+        names = ", ".join(f'"{name}"' for name in runs if name in same)
         lines.append(f"{names}: decisions, scores, reasons and fired rules identical in all "
                      f"{len(group)} runs" if not differing else
                      f"{names}: DECISIONS DIFFER: {differing} tickets across runs")

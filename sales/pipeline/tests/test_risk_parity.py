@@ -18,7 +18,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from antiscalper import mirror, services
+from antiscalper import mirror, rules, services
 from antiscalper.attempts import Attempt, Keys, attempts_record
 from antiscalper.models import AttemptSignal, Kind, RiskDecision, RiskPolicy, RuleSetting
 from antiscalper.risk import risk_evaluate
@@ -73,7 +73,10 @@ NEWER_RULES = ("registration_burst", "dormant_account", "device_history", "ip_hi
 
 
 @pytest.fixture
-def world(redis_client):
+def world(redis_client, monkeypatch):
+    # ... and the cap on copyable details' points (issue 16: they never block alone), which
+    # the frozen scoring has not either.
+    monkeypatch.setattr(rules, "COPYABLE_CAPPED", False)
     RuleSetting.objects.filter(code__in=NEWER_RULES).update(enabled=False)
     assert set(RuleSetting.objects.filter(enabled=False).values_list("code", flat=True)) == \
         set(NEWER_RULES)
