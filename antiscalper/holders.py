@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, Min
 
-from antiscalper import phone_blocks
+from antiscalper import established, phone_blocks
 from antiscalper.models import AttemptSignal
 from shop.models import Address, Customer, Order, OrderStatus, Payment
 from shop.phone_blocks import phone_block
@@ -152,7 +152,30 @@ def identifiers(sale_id: int, nodes: set[int] | None = None, *, raw: bool = Fals
     _late_confirmations_apart(held, population, wanted["verified_phone"], opened)
     _buildings_within_addresses(held)
     phone_blocks.blocks_weigh(held, population, opened)
+    _households_apart(held, opened)
     return held, population
+
+
+# Claimed identifiers a household shares: a few established customers holding one are not
+# tied by it (antiscalper.established). Buildings and phone blocks weigh their established
+# holders themselves.
+HOUSEHOLD_KINDS = ("device", "address", "phone")
+
+
+def _households_apart(held: Held, opened: datetime | None) -> None:
+    """Keep up to HOUSEHOLD_MAX established holders of a claimed identifier out of its ties
+    (newcomers holding it are tied to each other through it, never to them); a phone's
+    holders who confirmed it by a code stay tied (that tie is proven). One query."""
+    keys = [key for key, users in held.holders.items()
+            if key[0] in HOUSEHOLD_KINDS and len(users) >= 2]
+    if not keys or opened is None:
+        return
+    settled = established.established_among(set().union(*(held.holders[k] for k in keys)),
+                                            opened)
+    for key in keys:
+        standing = (held.holders[key] & settled) - held.proven.get(key, set())
+        if standing and len(held.holders[key] & settled) <= established.HOUSEHOLD_MAX:
+            held.established[key] = held.established.get(key, set()) | standing
 
 
 def _genuine_customers(buildings: set[str], opened: datetime | None,

@@ -65,10 +65,12 @@ WAIT_SECONDS = 0.5  # how long a step waits for a full pass's deciding before th
 # steps wait that long).
 STEP_LOCK_SECONDS = 30
 # Kinds whose every sale holder is in the region whatever their strength: a building's
-# strength is its genuine population, not its holders; a copied payment instrument or phone
-# number counts its established holders into its copiers' proven group even when too common
-# to link (holders._newcomers_apart), which needs the other holders in view.
-ALWAYS_FOLLOW = frozenset({"building", "payment", "verified_phone"})
+# strength is its genuine population and a phone block's its normal holders, not the sale's
+# holders (a block four newcomers hold ties them at full strength); a copied payment
+# instrument or phone number counts its established holders into its copiers' proven group
+# even when too common to link (holders._newcomers_apart), which needs the other holders in
+# view.
+ALWAYS_FOLLOW = frozenset({"building", "phone_block", "payment", "verified_phone"})
 
 # Move up to ARGV[1] accounts into the work set, those that bought first: one atomic call,
 # so an account is in one set or the other whenever a worker dies.

@@ -25,7 +25,7 @@ from typing import NamedTuple
 from django.db.models import Count, F, Min, Q, Value
 from django.utils import timezone
 
-from antiscalper import rules
+from antiscalper import established, rules
 from antiscalper.attempts import (
     BUCKET_MS,
     RESERVATION,
@@ -123,6 +123,7 @@ class Facts:
                                                              sale_id__isnull=False),
                                          distinct=True)).values_list("user_id", "lapsed",
                                                                      "bought")}
+        self.first_bought = established.first_bought(users)
         self.allowlisted = {int(value) for value in AllowlistEntry.objects.filter(
             live_q(now), Within(F("value"), [str(u) for u in users]), kind=Kind.ACCOUNT,
         ).values_list("value", flat=True)}
@@ -223,7 +224,10 @@ def measure(a: Attempt, facts: Facts, read: Read) -> tuple[dict, dict]:
     lapsed, bought = facts.history.get(a.user_id, (0, 0))
     headless, missing = rules.client_markers(user_agent=a.user_agent, headers=a.headers,
                                              device=a.device)
-    fcodes = max(int(read.fcodes_account or 0), int(read.fcodes_device or 0))
+    guessed, from_device = int(read.fcodes_account or 0), int(read.fcodes_device or 0)
+    # A device id is copyable: its guesses are the device's (capped), not the account's.
+    fcodes, device_fcodes = ((guessed, float(from_device)) if rules.COPYABLE_CAPPED
+                             else (max(guessed, from_device), None))
     values = {
         "new_account": None if joined is None
         else (ms_to_datetime(a.at_ms) - joined).total_seconds() / 86400,
@@ -250,6 +254,7 @@ def measure(a: Attempt, facts: Facts, read: Read) -> tuple[dict, dict]:
         "resale_history": float(bought),
         "hoarding": float(lapsed),
         "fcode_guessing": float(fcodes),
+        "fcode_guessing_device": device_fcodes,
         "blacklisted": float(len(read.blacklisted)),
     }
     details = {"headless_agent": headless, "client_headers": missing,
@@ -292,7 +297,9 @@ def _decide(batch: list[Attempt], now: datetime) -> list[Decided]:
         values, details = measure(attempt, facts, read)
         values.update(past.of(n))
         verdict = scorer.decide(values, allowlisted=attempt.user_id in facts.allowlisted,
-                                details=details)
+                                details=details, established=established.established_at(
+                                    facts.first_bought.get(attempt.user_id),
+                                    ms_to_datetime(attempt.opens_ms)))
         decided = Decided(attempt.sale_id, attempt.user_id, attempt.ticket, REALTIME,
                           attempt.device[:64], attempt.ip[:45], round(verdict.score, 3),
                           str(verdict.decision), verdict.reason[:200], verdict.fired, now)

@@ -33,6 +33,11 @@ many fire, can bring an attempt to review and never to a block. A household of f
 device and one address is at most reviewed; what blocks is evidence about the attempt itself
 (timing, the client, the account's history, a list, proven links) joining in.
 
+An established customer (antiscalper.established: it bought, long before the sale) is
+sheltered further: its copyable details and IP add at most `review_score - 1` and force
+nothing, so a household sharing one device, or a fan whose device id newcomers copied, is
+not even reviewed for it; its own behaviour still counts in full.
+
 Why a ring feature never blocks: a registration burst or an aged account idle until the hot
 sale (the "ring" family, antiscalper.lookback) describes many genuine fans too (a launch
 brings sign-ups in waves; fans come back for the phone they waited for). So the family's
@@ -59,7 +64,9 @@ CLAIMED = ("identity", "device", RING)  # rules that force review at most (see a
 COPYABLE = ("identity", "device")  # their points capped together (see above)
 COPY = "copy"
 # The frozen comparison with the scoring before issue 16 (loadtests/risk_before, the parity
-# test and the risk bench's "rules of before") switches the cap off; nothing else does.
+# test and the risk bench's "rules of before") switches the cap off; nothing else does. With
+# it off, a device's wrong F-codes count as the account's again, as they did then (the larger
+# of the two in `fcode_guessing`).
 COPYABLE_CAPPED = True
 
 
@@ -124,7 +131,11 @@ RULES: dict[str, Rule] = {rule.code: rule for rule in [
     Rule("hoarding", "history", 3, 20, Action.SCORE, intent=(
         "Orders the account let expire unpaid or whose deposit it forfeited in 180 days.")),
     Rule("fcode_guessing", "account", 5, 30, Action.SCORE, intent=(
-        "Wrong F-codes entered in this sale by the account or its device (the larger).")),
+        "Wrong F-codes entered in this sale by the account.")),
+    Rule("fcode_guessing_device", "device", 5, 30, Action.SCORE, intent=(
+        "Wrong F-codes entered in this sale from this device, by any account; a device id "
+        "is sent by the client and can be copied, so these are the device's points, "
+        "capped with the other copyable details, never the account's.")),
     Rule("registration_burst", RING, 5, 15, Action.SCORE, intent=(
         "Admitted accounts of this sale (this one too) registered within 2 minutes of this "
         "account; a ring registers its accounts in a batch.")),
@@ -246,9 +257,14 @@ class Scorer:
                                 else COPY if rule.family in COPYABLE else "")
 
     def decide(self, values: dict[str, float | None], *, allowlisted: bool = False,
-               details: dict[str, Any] | None = None) -> Verdict:
-        """Fire the rules over measured values, score them and decide, with the reasons."""
+               details: dict[str, Any] | None = None, established: bool = False) -> Verdict:
+        """Fire the rules over measured values, score them and decide, with the reasons.
+        `established`: the account is an established customer (antiscalper.established):
+        its copyable details and IP stay below the review score and force nothing."""
         details = details or {}
+        sheltered = established and COPYABLE_CAPPED
+        copyable_limit = (min(self.copyable_limit, self.policy.review_score - 1) if sheltered
+                          else self.copyable_limit)
         fired, score, ip_points, ring_points, copy_points = [], 0.0, 0.0, 0.0, 0.0
         forced: dict[str, str] = {}  # action -> the first rule that forced it
         for code, value in values.items():
@@ -269,10 +285,10 @@ class Scorer:
                 copy_points += weight
             else:
                 score += weight
-            if action != Action.SCORE:
+            if action != Action.SCORE and not (sheltered and capped == COPY):
                 forced.setdefault(action, code)
         ip_points = min(ip_points, self.ip_limit)
-        score += ip_points + min(copy_points, max(0.0, self.copyable_limit - ip_points))
+        score += ip_points + min(copy_points, max(0.0, copyable_limit - ip_points))
         if ring_points:  # they lift the score, up to just below the block score at most
             lifted = score + min(ring_points, self.ring_limit)
             score = lifted if score >= self.policy.block_score else min(
@@ -300,6 +316,8 @@ def _verdict(score: float, fired: list, forced: dict, policy: Policy, allowliste
 
 
 def decide(*, values: dict[str, float | None], settings: dict[str, Setting], policy: Policy,
-           allowlisted: bool = False, details: dict[str, Any] | None = None) -> Verdict:
+           allowlisted: bool = False, details: dict[str, Any] | None = None,
+           established: bool = False) -> Verdict:
     """Fire the rules over measured values, score them and decide, with the reasons."""
-    return Scorer(settings, policy).decide(values, allowlisted=allowlisted, details=details)
+    return Scorer(settings, policy).decide(values, allowlisted=allowlisted, details=details,
+                                           established=established)

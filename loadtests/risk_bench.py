@@ -79,7 +79,10 @@ def implementations() -> dict[str, dict[str, Callable]]:
 # the sale switched off, as sales/pipeline/tests/test_risk_parity.py does): its decisions are
 # checked against the frozen path's; "current", every rule on, is the figure for the target.
 RULES_OF_BEFORE = "current, rules of before"
-RULES_OFF = {"before": lookback.CODES, RULES_OF_BEFORE: lookback.CODES}
+# ... and the device's own F-code rule (the frozen path counts a device's guesses as the
+# account's, which the current code does too with the cap off).
+NEWER_RULES = (*lookback.CODES, "fcode_guessing_device")
+RULES_OFF = {"before": NEWER_RULES, RULES_OF_BEFORE: NEWER_RULES}
 
 
 @contextmanager

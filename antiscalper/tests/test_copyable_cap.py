@@ -4,11 +4,13 @@ family together stay below the block score; evidence about the attempt itself mu
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from antiscalper import rules
 from antiscalper.models import Action, Decision
+from antiscalper.tests.risk_helpers import age, attempt, fired, judge, past_orders
 
 COPYABLE = [code for code, rule in rules.RULES.items() if rule.family in rules.COPYABLE]
 IP_RULES = [code for code, rule in rules.RULES.items() if rule.family == rules.IP]
@@ -71,3 +73,65 @@ def test_the_frozen_comparison_can_switch_the_cap_off(monkeypatch):
     verdict = rules.decide(values=_firing(COPYABLE), settings=_settings({}, {}),
                            policy=rules.Policy())
     assert verdict.decision == Decision.BLOCK
+
+
+@pytest.mark.django_db
+def test_copiers_guessing_fcodes_on_a_fans_device_id_never_get_the_fan_blocked(
+        make_customer, sku):
+    """Six new accounts send an established fan's X-Device-Id and guess F-codes wrongly, one
+    each, at the opening; then the fan buys at a human pace from its own device. The wrong
+    codes are the device's (capped with the other copyable details), not the fan's: the fan
+    is reviewed at most, and each of its fired rules is named (the account rule counted the
+    device's six guesses as the fan's and blocked it at 90 points)."""
+    fan = make_customer()
+    age(fan, days=700)
+    past_orders(fan, sku, status="delivered", count=1)
+    copiers = [make_customer() for _ in range(6)]
+    guesses = [attempt(c.user_id, kind="fcode", verdict="fcode_invalid", device="fan-phone",
+                       ip=f"36.{n}.9.9", after_ms=200 + 40 * n)
+               for n, c in enumerate(copiers)]
+    (decision,) = [d for d in judge(*guesses, attempt(fan.user_id, device="fan-phone",
+                                                      ip="61.5.5.5", after_ms=2400)).values()
+                   if d.user_id == fan.user_id]
+    codes = fired(decision)
+    assert codes.get("fcode_guessing_device") == 6
+    assert "fcode_guessing" not in codes
+    assert decision.decision != Decision.BLOCK
+    assert decision.score <= rules.Policy().block_score - 1
+
+
+@pytest.mark.django_db
+def test_an_account_guessing_fcodes_itself_still_scores_them_as_its_own(customer):
+    """The account's own wrong codes stay account points, outside the cap."""
+    guesses = [attempt(customer.user_id, kind="fcode", verdict="fcode_invalid",
+                       device=f"own-{n}", after_ms=5000 + 3000 * n) for n in range(5)]
+    (decision,) = judge(*guesses, attempt(customer.user_id, kind="fcode", device="own-9",
+                                          after_ms=30_000)).values()
+    codes = fired(decision)
+    assert codes["fcode_guessing"] == 5
+    assert "fcode_guessing_device" not in codes
+    assert rules.RULES["fcode_guessing"].family not in rules.COPYABLE
+
+
+@settings(max_examples=200, deadline=None)
+@given(fired=st.lists(st.sampled_from(COPYABLE), min_size=1, unique=True),
+       weight=st.dictionaries(st.sampled_from(COPYABLE), weights),
+       action=st.dictionaries(st.sampled_from(COPYABLE), actions),
+       block_score=st.floats(min_value=3, max_value=300),
+       review_share=st.floats(min_value=0.01, max_value=0.99))
+def test_an_established_customers_copyable_details_never_even_review_it(
+        fired, weight, action, block_score, review_share):
+    """Whatever ops set, shared or copied details allow an established customer
+    (antiscalper.established); a newcomer with the same details is at least reviewed when
+    they weigh enough."""
+    policy = rules.Policy(review_score=max(1.0, block_score * review_share),
+                          block_score=block_score)
+    verdict = rules.decide(values=_firing(fired), settings=_settings(weight, action),
+                           policy=policy, established=True)
+    assert verdict.decision == Decision.ALLOW
+    assert verdict.score < policy.review_score
+    newcomer = rules.decide(values=_firing(fired), settings=_settings(weight, action),
+                            policy=policy)
+    points = sum(weight.get(c, rules.RULES[c].weight) for c in fired)
+    if min(points, block_score - 1) >= policy.review_score:
+        assert newcomer.decision != Decision.ALLOW

@@ -191,3 +191,32 @@ def test_a_new_sale_given_an_old_sales_id_inherits_no_index(world, redis_client)
     assert sale_signals_forget(sale_id=sale) > 0
     assert redis_client.keys(f"lk:{sale}:*") == []
     assert incremental.region(sale_id=sale, seeds={accounts[0][0]}) == {accounts[0][0]}
+
+
+def test_a_phone_block_ring_arriving_one_by_one_is_linked_by_the_steps(make_customer, sku,
+                                                                      redis_client):
+    """A phone block is weighed by the accounts holding it normally, not by the sale's
+    holders: five newcomers on consecutive numbers, one per step, are the full pass's one
+    cluster at every step from the third on (a block ties three numbers or more), and end
+    with its decisions (the step once stopped following a block held by four, so the fourth
+    and fifth stood alone and the ring was three: below the cluster rule's four)."""
+    ring = []
+    for n in range(5):
+        c = make_customer(with_address=False, phone=f"1391234561{n}")
+        share_address(c, line1=f"{n + 1} Own Road, Town {n}")
+        age(c, days=300 + 7 * n)
+        ring.append((c.user_id, f"36.{n}.7.7"))
+    live, full = next(_sales), next(_sales)
+    for count, arrival in enumerate(ring, start=1):
+        _arrive(live, [arrival], set(), sku)
+        with incremental.linking_step(sale_id=live):
+            nodes = incremental.region(sale_id=live, seeds={arrival[0]})
+        found = linking.clusters_find(sale_id=live,
+                                      graph=incremental.graph(sale_id=live, nodes=nodes))
+        assert found == [c for c in linking.clusters_find(sale_id=live)
+                         if set(c["members"]) & nodes]
+        assert [c["members"] for c in found] == (
+            [sorted(u for u, _ in ring[:count])] if count >= 3 else [])
+    _arrive(full, ring, set(), sku)
+    linking.linking_run(sale_id=full)
+    assert _strongest(live) == _strongest(full) == {u: "review" for u, _ in ring}

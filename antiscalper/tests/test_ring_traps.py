@@ -13,6 +13,7 @@ from django.utils import timezone
 from antiscalper import linking
 from antiscalper.models import RiskDecision, RuleSetting
 from antiscalper.tests.risk_helpers import (
+    age,
     attempt,
     earlier_sale,
     fired,
@@ -21,7 +22,7 @@ from antiscalper.tests.risk_helpers import (
     share_address,
 )
 from shop.models import Order
-from shop.services import order_create
+from shop.services import address_create, order_create
 
 pytestmark = pytest.mark.django_db
 
@@ -127,3 +128,79 @@ def test_an_established_fan_whose_building_and_number_block_new_accounts_took(
     [fans] = [d for d in decisions.values() if d.user_id == fan.user_id]
     assert fans.decision == "allow" and not {"dormant_account", "registration_burst"} & set(
         fired(fans))
+
+
+def _flags(accounts) -> dict[int, set[str]]:
+    """Every decision the accounts got, realtime and linking, once the linking pass ran."""
+    linking.linking_run(sale_id=1)
+    found: dict[int, set[str]] = {a.user_id: set() for a in accounts}
+    for user_id, decision in RiskDecision.objects.filter(
+            user_id__in=list(found)).values_list("user_id", "decision"):
+        found[user_id].add(decision)
+    return found
+
+
+def test_an_established_household_is_not_even_reviewed(make_customer, sku):
+    """Four customers who bought and received there two months ago share one phone (the
+    device), one IP, one address and the address's phone: shared details of established
+    customers say nothing against them. No review in realtime, no cluster in linking, yet
+    each sharing rule is still named in the decision."""
+    home = [make_customer(with_address=False) for _ in range(4)]
+    for member in home:
+        address_create(customer=member, recipient="Chen family", phone="13912340000",
+                       line1="12 Home Road, Flat 3", city="Shanghai", postcode="200001")
+        age(member, days=900)
+        _bought_long_ago(member, sku)
+    decisions = judge(*[attempt(m.user_id, device="family-phone", ip="36.8.8.8",
+                                after_ms=1200 + 700 * n) for n, m in enumerate(home)])
+    assert {d.decision for d in decisions.values()} == {"allow"}
+    assert any("device_accounts" in fired(d) for d in decisions.values())
+    assert linking.clusters_find(sale_id=1) == []
+    assert _flags(home) == {m.user_id: {"allow"} for m in home}
+
+
+def test_newcomers_copying_an_established_fans_device_are_flagged_the_fan_is_not(
+        make_customer, sku):
+    """Six new accounts send the fan's X-Device-Id: they are a cluster (a claimed tie:
+    review; realtime may block them on their own evidence, new accounts in a burst), the
+    fan is in none, and its own attempt is allowed."""
+    fan = make_customer()
+    age(fan, days=900)
+    _bought_long_ago(fan, sku)
+    copiers = [make_customer() for _ in range(6)]
+    judge(*[attempt(c.user_id, device="fan-phone", ip=f"36.{n}.2.2", after_ms=900 + 90 * n)
+            for n, c in enumerate(copiers)],
+          attempt(fan.user_id, device="fan-phone", ip="61.2.2.2", after_ms=2600))
+    [cluster] = linking.clusters_find(sale_id=1)
+    assert cluster["members"] == sorted(c.user_id for c in copiers)
+    flags = _flags([fan, *copiers])
+    assert flags[fan.user_id] == {"allow"}
+    assert all("review" in flags[c.user_id] for c in copiers)
+
+
+def test_a_farm_of_accounts_that_each_bought_once_is_no_household(make_customer, sku):
+    """Six accounts, each with one order two months old, on one device: more established
+    holders than a household has, so the device ties them all (review)."""
+    farm = [make_customer() for _ in range(6)]
+    for account in farm:
+        _bought_long_ago(account, sku)
+    judge(*[attempt(a.user_id, device="farm-device", ip=f"36.{n}.3.3", after_ms=700 + 50 * n)
+            for n, a in enumerate(farm)])
+    [cluster] = linking.clusters_find(sale_id=1)
+    assert cluster["members"] == sorted(a.user_id for a in farm)
+    assert all("review" in flags for flags in _flags(farm).values())
+
+
+def test_an_order_placed_days_before_the_sale_does_not_make_an_account_established(
+        make_customer, sku):
+    """A ring buying a cheap item per account the week before is not sheltered: only an
+    order ESTABLISHED_DAYS old or older counts."""
+    ring = [make_customer() for _ in range(4)]
+    for account in ring:
+        order = order_create(user_id=account.user_id, lines=[(sku.pk, 1)])
+        Order.objects.filter(pk=order.pk).update(
+            status="paid", created_at=timezone.now() - timedelta(days=7))
+    judge(*[attempt(a.user_id, device="ring-device", ip=f"36.{n}.4.4", after_ms=700 + 50 * n)
+            for n, a in enumerate(ring)])
+    [cluster] = linking.clusters_find(sale_id=1)
+    assert cluster["members"] == sorted(a.user_id for a in ring)

@@ -66,10 +66,12 @@ def decisions(sale_id: int, tickets: dict[str, str]) -> dict[str, tuple]:
 
 
 # Rules added after risk_before was frozen (issue 16's features that look past the sale,
-# antiscalper.lookback): the frozen path has no measure for them, so they are switched off
-# here and the test compares what both paths know. A switched-off rule costs nothing (no
+# antiscalper.lookback, and the device's own F-code guesses): the frozen path has no
+# measure for them, so they are switched off here and the test compares what both paths
+# know. A switched-off rule costs nothing (no
 # query, no Redis key), which is what keeps the two paths' Redis state equal too.
-NEWER_RULES = ("registration_burst", "dormant_account", "device_history", "ip_history")
+NEWER_RULES = ("registration_burst", "dormant_account", "device_history", "ip_history",
+               "fcode_guessing_device")
 
 
 @pytest.fixture
