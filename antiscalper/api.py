@@ -1,4 +1,5 @@
-"""The anti-scalper HTTP API (docs/api.md): ops manage the blacklist, shoppers appeal."""
+"""The anti-scalper HTTP API (docs/api.md): ops manage the blacklist and answer ring cases,
+shoppers appeal."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from antiscalper import appeals, flags, selectors, services
+from antiscalper import appeals, cases, flags, selectors, services
 from antiscalper.serializers import (
     AppealInput,
     AppealOutput,
+    CaseAnswerInput,
+    CaseAnswerOutput,
+    CaseDetailOutput,
+    CaseListQuery,
+    CaseOutput,
     EntryInput,
     EntryListQuery,
     EntryOutput,
@@ -26,6 +32,7 @@ from core.permissions import staff_with
 VIEW, ADD, CHANGE = ("antiscalper.view_blacklistentry", "antiscalper.add_blacklistentry",
                      "antiscalper.change_blacklistentry")
 FLAGS_VIEW = "antiscalper.view_riskdecision"
+CASES_VIEW, CASES_ACT = "antiscalper.view_ringcase", "antiscalper.act_on_case"
 
 
 class OpsBlacklistApi(APIView):
@@ -96,3 +103,55 @@ class AppealListApi(APIView):
             device=device_of(request), ip=client_ip_of(request))
         return Response(AppealOutput(appeal).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class OpsCaseListApi(APIView):
+    permission_classes = [staff_with(CASES_VIEW)]
+
+    @extend_schema(parameters=[CaseListQuery], responses=CaseOutput(many=True))
+    def get(self, request, sale_id: int):
+        """The sale's ring cases (linking's flagged clusters), open ones first."""
+        query = CaseListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return paginated(request, selectors.case_list(sale_id=sale_id,
+                                                      **query.validated_data), CaseOutput)
+
+
+class OpsCaseDetailApi(APIView):
+    permission_classes = [staff_with(CASES_VIEW)]
+
+    @extend_schema(responses=CaseDetailOutput)
+    def get(self, request, sale_id: int, case_id: int):
+        case = selectors.case_get(sale_id=sale_id, case_id=case_id)
+        return Response(CaseDetailOutput(case, context={
+            "accounts": selectors.case_members(case=case)}).data)
+
+
+def _case_answered(request, *, sale_id: int, case_id: int, answer: str) -> Response:
+    data = CaseAnswerInput(data=request.data)
+    data.is_valid(raise_exception=True)
+    case, answered = cases.case_answer(sale_id=sale_id, case_id=case_id, answer=answer,
+                                       actor_id=user_id_of(request),
+                                       seen=data.validated_data.get("members"))
+    return Response(CaseAnswerOutput({"case": case, "answered": answered}).data)
+
+
+class OpsCaseConfirmApi(APIView):
+    # Confirming blacklists the members: the right to add to the blacklist too.
+    permission_classes = [staff_with(CASES_VIEW, CASES_ACT, ADD)]
+
+    @extend_schema(request=CaseAnswerInput, responses=CaseAnswerOutput)
+    def post(self, request, sale_id: int, case_id: int):
+        """Confirm the ring: block and blacklist (by account) every member with a pending
+        flag; the linking step cancels their unshipped orders within a second or two."""
+        return _case_answered(request, sale_id=sale_id, case_id=case_id, answer="confirm")
+
+
+class OpsCaseClearApi(APIView):
+    permission_classes = [staff_with(CASES_VIEW, CASES_ACT)]
+
+    @extend_schema(request=CaseAnswerInput, responses=CaseAnswerOutput)
+    def post(self, request, sale_id: int, case_id: int):
+        """Clear the ring: allow every member with a pending flag; the case's links stop
+        tying them in this sale."""
+        return _case_answered(request, sale_id=sale_id, case_id=case_id, answer="clear")

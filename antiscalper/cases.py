@@ -39,7 +39,7 @@ from antiscalper.attempts import Keys
 from antiscalper.audit import ADDED, CHANGED, audit
 from antiscalper.models import Decision, Kind, RingCase, RiskDecision, Source
 from antiscalper.selectors import case_get
-from core.errors import invalid
+from core.errors import DomainError, ErrorCode, invalid
 from core.redis_client import connection
 
 OPEN = RingCase.Status.OPEN
@@ -210,3 +210,22 @@ def case_clear(*, sale_id: int, case_id: int, actor_id: int | None = None,
 
             transaction.on_commit(ring_sizes_forget, robust=True)
     return members
+
+
+ANSWERS = {"confirm": (RingCase.Status.CONFIRMED, case_confirm),
+           "clear": (RingCase.Status.CLEARED, case_clear)}
+
+
+def case_answer(*, sale_id: int, case_id: int, answer: str, actor_id: int | None = None,
+                seen: list[int] | None = None) -> tuple[RingCase, list[int]]:
+    """Confirm or clear a case (the ops API's one entry): the case as it is now and the
+    members answered now. Asking again what the case was answered with answers nothing and
+    is not an error (a retried request); asking the other answer is 409 `case_answered`."""
+    status, act = ANSWERS[answer]
+    answered = act(sale_id=sale_id, case_id=case_id, actor_id=actor_id, seen=seen)
+    case = case_get(sale_id=sale_id, case_id=case_id)
+    if answered is None and case.status != status:
+        raise DomainError(ErrorCode.CASE_ANSWERED,
+                          f"The case was {case.status} already; nothing was changed.",
+                          details={"status": case.status})
+    return case, answered or []

@@ -169,11 +169,13 @@ def block_reasons(*, user_id: int, device: str, ip: str) -> list[str]:
 # --- Ring cases (antiscalper.cases writes them) ----------------------------------------------
 
 
-def case_list(*, sale_id: int | None = None) -> QuerySet[RingCase]:
+def case_list(*, sale_id: int | None = None, status: str | None = None) -> QuerySet[RingCase]:
     """Cases per sale, open ones first, then the newest."""
     cases = RingCase.objects.all()
     if sale_id is not None:
         cases = cases.filter(sale_id=sale_id)
+    if status is not None:
+        cases = cases.filter(status=status)
     first = Case(When(status=RingCase.Status.OPEN, then=Value(0)), default=Value(1),
                  output_field=IntegerField())
     return cases.annotate(open_first=first).order_by("sale_id", "open_first", "-id")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from antiscalper.models import Appeal, BlacklistEntry, Decision, Kind, RiskDecision
+from antiscalper.models import Appeal, BlacklistEntry, Decision, Kind, RingCase, RiskDecision
 
 
 class EntryInput(serializers.Serializer):
@@ -68,3 +69,82 @@ class FlagOutput(serializers.ModelSerializer):
         model = RiskDecision
         fields = ["id", "sale", "user", "ticket", "source", "score", "decision", "reason",
                   "rules", "review_status", "created_at"]
+
+
+class CaseListQuery(serializers.Serializer):
+    status = serializers.ChoiceField(choices=RingCase.Status.choices, required=False,
+                                     help_text="Without it: every case, open ones first.")
+
+
+class CaseLinkOutput(serializers.Serializer):
+    """An identifier that ties the case, as ops may read it (a card by its prefix only)."""
+
+    kind = serializers.CharField()
+    value = serializers.CharField(source="shown")
+    accounts = serializers.IntegerField(help_text="Accounts holding it (its population).")
+    strength = serializers.FloatField()
+    members = serializers.ListField(child=serializers.IntegerField())
+
+
+class CaseDecisionOutput(serializers.ModelSerializer):
+    rules = FiredRule(many=True)
+
+    class Meta:
+        model = RiskDecision
+        fields = ["id", "source", "score", "decision", "reason", "rules", "review_status",
+                  "created_at"]
+
+
+class CaseMemberOutput(serializers.Serializer):
+    user = serializers.IntegerField(source="user_id")
+    username = serializers.CharField()
+    pending = serializers.BooleanField(help_text="A linking flag of theirs awaits an answer.")
+
+
+class CaseMemberDetailOutput(CaseMemberOutput):
+    decisions = CaseDecisionOutput(many=True)
+
+
+class CaseOutput(serializers.ModelSerializer):
+    sale = serializers.IntegerField(source="sale_id")
+    size = serializers.SerializerMethodField()
+    members = serializers.ListField(child=serializers.IntegerField(),
+                                    help_text="User ids, ascending.")
+    links = CaseLinkOutput(many=True)
+    acted_by = serializers.IntegerField(source="acted_by_id", allow_null=True)
+
+    class Meta:
+        model = RingCase
+        fields = ["id", "sale", "status", "size", "members", "links", "strength", "acted_by",
+                  "acted_at", "created_at", "updated_at"]
+
+    def get_size(self, case: RingCase) -> int:
+        return len(case.members)
+
+
+class CaseDetailOutput(CaseOutput):
+    """The case with each member by username, and their decisions in the sale (newest
+    first, each with the rules that fired): what ops read before answering."""
+
+    accounts = serializers.SerializerMethodField()
+
+    class Meta(CaseOutput.Meta):
+        fields = [*CaseOutput.Meta.fields, "accounts"]
+
+    @extend_schema_field(CaseMemberDetailOutput(many=True))
+    def get_accounts(self, case: RingCase) -> list[dict]:
+        return CaseMemberDetailOutput(self.context["accounts"], many=True).data
+
+
+class CaseAnswerInput(serializers.Serializer):
+    members = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=100_000,
+        help_text="The members you saw: if the linking pass grew the case since, nothing is "
+                  "done (400 `invalid`, field `members`) and you review it again.")
+
+
+class CaseAnswerOutput(serializers.Serializer):
+    case = CaseOutput()
+    answered = serializers.ListField(child=serializers.IntegerField(), help_text=(
+        "The members blocked (confirm) or allowed (clear) by this request; empty when the "
+        "case had been given this answer already."))

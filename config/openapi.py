@@ -65,6 +65,8 @@ EXTRA = {
     "ops_sales_draw_create": {409: [E.DRAW_NOT_CLOSED, E.DRAW_ALREADY_RUN, E.WRONG_MODE]},
     "ops_sales_fcodes_create": {409: [E.FCODE_QUOTA_USED, E.WRONG_MODE]},
     "ops_sales_fcodes_release_create": {409: [E.WRONG_MODE]},
+    "ops_sales_cases_confirm_create": {409: [E.CASE_ANSWERED]},
+    "ops_sales_cases_clear_create": {409: [E.CASE_ANSWERED]},
 }
 REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
 # Operations behind `core.permissions.staff_with`: the only ones a valid token can be refused

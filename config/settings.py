@@ -198,6 +198,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "config.openapi.error_responses"],
+    # Choice sets whose field names other components use too: named once, by what they are.
+    "ENUM_NAME_OVERRIDES": {
+        "DecisionSourceEnum": "antiscalper.models.RiskDecision.Source",
+        "CaseStatusEnum": "antiscalper.models.RingCase.Status",
+    },
 }
 
 CELERY_BROKER_URL = (embedded_redis.broker_url(REDIS_URL) if EMBEDDED_REDIS_DIR

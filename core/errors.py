@@ -61,6 +61,8 @@ class ErrorCode(StrEnum):
     PAYMENT_FAILED = "payment_failed", 402
     PAYMENT_IN_PROGRESS = "payment_in_progress"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    # docs/api.md, extensions: ops answering ring cases
+    CASE_ANSWERED = "case_answered"
     # docs/api.md, extensions: HTTP itself
     METHOD_NOT_ALLOWED = "method_not_allowed", 405
     NOT_ACCEPTABLE = "not_acceptable", 406

@@ -61,6 +61,8 @@ SENTENCES: dict[ErrorCode, str] = {
     E.PAYMENT_IN_PROGRESS: "Your payment is still being processed. Refresh in a moment.",
     E.IDEMPOTENCY_KEY_REUSED: "That form was already used for another order. Please reload "
                               "the page and try again.",
+    # docs/api.md, extensions: ops answering ring cases
+    E.CASE_ANSWERED: "This case was already answered; nothing was changed.",
     # docs/api.md, extensions: HTTP itself
     E.METHOD_NOT_ALLOWED: "That action is not available here.",
     E.NOT_ACCEPTABLE: "We cannot answer in the format that was asked for.",

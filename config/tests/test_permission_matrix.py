@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 
 from antiscalper import appeals
 from antiscalper import services as lists
-from antiscalper.models import RiskDecision
+from antiscalper.models import RingCase, RiskDecision
 from sales import services as sales
 from sales.models import FCode
 from shop.models import Order, OrderLine, OrderStatus
@@ -36,8 +36,8 @@ ACTORS = ("anonymous", "shopper", "other", "ops", "staff", "superuser")
 METHODS = ("get", "post", "put", "patch", "delete")
 
 # What each endpoint asks for. PUBLIC: anyone; AUTH: any account (anonymous 401); OWN: the
-# shopper's own object (anyone else 404, anonymous 401); a permission: staff holding it
-# (anonymous 401, everyone else without it 403).
+# shopper's own object (anyone else 404, anonymous 401); a permission (or a tuple of them):
+# staff holding it (every one; anonymous 401, everyone else without it 403).
 PUBLIC, AUTH, OWN = "public", "auth", "own"
 ENDPOINTS = {
     ("api/v1/auth/register", "post"): PUBLIC,
@@ -73,6 +73,13 @@ ENDPOINTS = {
     ("api/v1/ops/blacklist/<int:entry_id>", "get"): "antiscalper.view_blacklistentry",
     ("api/v1/ops/blacklist/<int:entry_id>", "delete"): "antiscalper.change_blacklistentry",
     ("api/v1/ops/flags", "get"): "antiscalper.view_riskdecision",
+    ("api/v1/ops/sales/<int:sale_id>/cases", "get"): "antiscalper.view_ringcase",
+    ("api/v1/ops/sales/<int:sale_id>/cases/<int:case_id>", "get"): "antiscalper.view_ringcase",
+    ("api/v1/ops/sales/<int:sale_id>/cases/<int:case_id>/confirm", "post"): (
+        "antiscalper.view_ringcase", "antiscalper.act_on_case",
+        "antiscalper.add_blacklistentry"),
+    ("api/v1/ops/sales/<int:sale_id>/cases/<int:case_id>/clear", "post"): (
+        "antiscalper.view_ringcase", "antiscalper.act_on_case"),
     ("api/v1/appeals", "get"): AUTH,
     ("api/v1/appeals", "post"): AUTH,
     ("api/v1/schema/", "get"): PUBLIC,
@@ -110,9 +117,9 @@ ACTIONS = {
 # orders, payments), the one risk policy row, simplejwt's outstanding tokens (revocation
 # records: its admin refuses deletes; `flushexpiredtokens` removes the expired ones), and the
 # records the stock's counters and the tickets' decisions are built on (returns, rejected
-# tickets, F-codes, draws).
+# tickets, F-codes, draws), and ring cases (why a ring's orders were cancelled, who said so).
 UNDELETABLE = {"riskdecision", "appeal", "order", "payment", "riskpolicy", "outstandingtoken",
-               "stockreturn", "rejectedticket", "fcode", "draw"}
+               "stockreturn", "rejectedticket", "fcode", "draw", "ringcase"}
 
 
 def api_endpoints() -> set[tuple[str, str]]:
@@ -157,6 +164,8 @@ def world(make_customer, sku):
     appeals.appeal_submit(user_id=shopper.user_id, message="please")
     RiskDecision.objects.create(sale_id=sale.pk, user_id=other.user_id, decision="block",
                                 created_at=now)
+    case = RingCase.objects.create(sale_id=sale.pk, members=[other.user_id], created_at=now,
+                                   updated_at=now)
     return {
         "actors": {"anonymous": None, "shopper": shopper.user, "other": other.user,
                    "ops": ops,
@@ -164,7 +173,7 @@ def world(make_customer, sku):
                                               is_staff=True),
                    "superuser": users.create_superuser("root", password="x-Long-pass-1")},
         "args": {"sale_id": sale.pk, "order_id": order.pk, "product_id": sku.product_id,
-                 "entry_id": entry.pk, "ticket": ticket},
+                 "entry_id": entry.pk, "ticket": ticket, "case_id": case.pk},
     }
 
 
@@ -179,7 +188,7 @@ def expected(rule: str, actor: str, user) -> set[int] | None:
         return None
     if rule == OWN:
         return None if actor == "shopper" else {404}
-    return None if user.has_perm(rule) else {403}
+    return None if user.has_perms((rule,) if isinstance(rule, str) else rule) else {403}
 
 
 def test_every_api_endpoint_has_a_row_and_every_row_an_endpoint():
