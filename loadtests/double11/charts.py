@@ -183,6 +183,24 @@ def bar_chart(title: str, bars: list[tuple[str, float | None, float, bool]], *,
 BARS_TITLE = "Recall, unit share and false positives per persona (tick: the goal)"
 
 
+def ops_desk_section(desk: dict | None) -> str:
+    """Who answered the ring cases: the modelled person on duty (its rule, what it did), so
+    that a unit share reached through ops is never read as automation's."""
+    if not desk:
+        return ""
+    rows = [{"case": a["case"], "sale": a["sale"], "accounts": len(a["members"]),
+             "answer": a["answer"], "HTTP": a["status"], "answered after s": a["after_s"]}
+            for a in desk.get("answers", [])]
+    return (f"<h2>Ops desk (modelled)</h2><p>Rule: {escape.escape(desk['rule'])}"
+            + (f"; each case answered {desk['read_s']} s after the desk first saw it. "
+               f"Confirmed {desk['confirmed_cases']} cases ({desk['confirmed_accounts']} "
+               f"accounts), cleared {desk['cleared_cases']} ({desk['cleared_accounts']})."
+               if "read_s" in desk else ".")
+            + " The desk reads the ops API as a person reads the case page, never the "
+              "replay's labels (loadtests/double11/ops_desk.py).</p>"
+            + (table(rows) if rows else ""))
+
+
 def scorecard_section(card: dict) -> str:
     """Issue 16's targets per persona and overall (met or MISSED), the numbers behind them,
     and a chart: recall of each scalper persona and false-positive rate of each genuine
@@ -283,6 +301,7 @@ Locust's own report: <a href="locust.html">locust.html</a>.</p>
 {scale_text(r)}
 <h2>Targets</h2>{targets}
 {scorecard_section(r["scorecard"]) if r.get("scorecard") else ""}
+{ops_desk_section(r.get("ops_desk"))}
 {chaos_section(chaos) if chaos else ""}
 {capacity_section(r.get("capacity") or {})}
 <h2>Charts</h2>{''.join(f'<div>{c}</div>' for c in charts)}

@@ -84,10 +84,11 @@ def detection(labels: dict[str, dict], flagged: set[int], ids: dict[str, int]) -
 
 
 def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None = None,
-          scale_choice: dict | None = None) -> dict:
+          scale_choice: dict | None = None, ops: dict | None = None) -> dict:
     """The report; `chaos` is a chaos run's verdict (`verdict.chaos_verdict`): its faults go
     on the charts' time axis and its invariants into a table of their own; `scale_choice`
-    says how the scale was chosen (`--scale auto`: what was measured)."""
+    says how the scale was chosen (`--scale auto`: what was measured); `ops` what the ops
+    desk answered (ops_desk.summary; None: nobody was on duty)."""
     sale = FlashSale.objects.get(pk=plan.sale_id)
     t0 = plan.t0
     held = services.units_held(sale_id=sale.pk)
@@ -231,6 +232,8 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
                    "orders_per_s": per_second([s - t0 for s in settled_at.values()]),
                    "payments_per_s": per_second(paid_at)},
     }
+    result["ops_desk"] = ops or {"rule": "nobody on duty (--no-ops-desk): ring cases stay "
+                                         "open, claimed rings keep their units"}
     if chaos is not None:
         result["chaos"] = chaos
         result["capacity"] = {"unavailable": "a chaos run restarts Redis and kills workers"}
@@ -323,6 +326,13 @@ def summary(r: dict) -> str:
         f"{p} {v['flagged']}/{v['accounts']}" for p, v in det["by_persona"].items()))
     if r.get("scorecard"):
         lines += scorecard.summary_lines(r["scorecard"])
+    if desk := r.get("ops_desk"):
+        lines.append(f"Ops desk (modelled, loadtests/double11/ops_desk.py): {desk['rule']}"
+                     + ("" if "confirmed_cases" not in desk else
+                        f"; confirmed {desk['confirmed_cases']} cases "
+                        f"({desk['confirmed_accounts']} accounts), cleared "
+                        f"{desk['cleared_cases']} ({desk['cleared_accounts']}), each "
+                        f"{desk['read_s']} s after it opened"))
     lines += capacity_lines(r["capacity"])
     lines.append("Targets:")
     for t in r["targets"]:

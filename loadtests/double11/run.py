@@ -14,11 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from io import StringIO
 from pathlib import Path
 
 import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.db import DatabaseError, connection
 from django.db.models import Count
 from django.utils import timezone
@@ -27,8 +30,8 @@ from rest_framework_simplejwt.tokens import AccessToken
 from antiscalper import mirror
 from antiscalper.models import AttemptSignal
 from loadtests import cputime
+from loadtests.double11 import ops_desk, setup
 from loadtests.double11 import plan as model
-from loadtests.double11 import setup
 from loadtests.double11.autoscale import scale_choose
 from loadtests.double11.lines import scale_text
 from loadtests.stack import Stack, group_stop, stop_signals_deferred
@@ -67,6 +70,7 @@ class Options:
     scale_auto: bool = False            # measure the stack first, then pick the scale
     probe_s: float = 8.0
     out_dir: Path = field(default_factory=lambda: Path(settings.VAR_DIR) / "double11")
+    ops_desk: bool = True               # a person on duty answers ring cases (ops_desk.py)
     chaos: bool = False                 # inject the faults of `chaos.py` on a seeded schedule
     faults: tuple[str, ...] = ()        # which (empty: all that this database allows)
 
@@ -325,7 +329,7 @@ def _replay(options: Options, out_dir: Path, run_id: str, extra_env: dict[str, s
                   extra_env={**RUN_ENV, **extra_env})
     series: list[dict] = []
     locusts: list[subprocess.Popen] = []
-    injector = None
+    injector = desk = None
     previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         stack.start()
@@ -343,6 +347,7 @@ def _replay(options: Options, out_dir: Path, run_id: str, extra_env: dict[str, s
             f" requests/s planned at the peak; output {out_dir}")
         faults = _chaos_faults(options, plan, say) if server else []
         locusts = locust_start(plan, options, stack.url, out_dir, say)
+        desk = _ops_desk(plan, options, stack.url, say) if options.ops_desk else None
         if server:
             from loadtests.double11.chaos import Injector
 
@@ -353,10 +358,16 @@ def _replay(options: Options, out_dir: Path, run_id: str, extra_env: dict[str, s
         watch(plan, locusts[0], out_dir, say, series, drain_timeout=5 if server else 90,
               cpu=lambda: tiers_cpu(stack, locusts))
         processes_stop(locusts)
+        ops = None
+        if desk is not None:
+            desk.stopped.set()
+            desk.join(timeout=30)
+            ops = ops_desk.summary(desk.answers, read_s=desk.read_s)
         verdict = None
         if server:
             verdict = _chaos_verdict(plan, out_dir, faults, injector, options.seed, say)
-        result = report.build(plan, series, out_dir, chaos=verdict, scale_choice=choice)
+        result = report.build(plan, series, out_dir, chaos=verdict, scale_choice=choice,
+                              ops=ops)
         if options.keep:
             say(f"--keep: the store stays up on {stack.url} (Ctrl-C stops it)")
             stack.watch()
@@ -370,10 +381,33 @@ def _replay(options: Options, out_dir: Path, run_id: str, extra_env: dict[str, s
                 if injector is not None:
                     injector.stopped.set()
                     injector.join(timeout=15)
+                if desk is not None:
+                    desk.stopped.set()
                 processes_stop(locusts)
                 stack.stop()
         finally:
             signal.signal(signal.SIGTERM, previous)
+
+
+OPS_DESK_USER = "ops-desk"
+
+
+def _ops_desk(plan: model.Plan, options: Options, base: str,
+              say: Callable[[str], None]) -> ops_desk.OpsDesk:
+    """The person on duty (ops_desk.py): a staff account of the "ops" group only, as
+    `create_ops_user` makes it, reading and answering cases through the ops API."""
+    call_command("setup_ops_group", stdout=StringIO())
+    user, _ = get_user_model().objects.update_or_create(
+        username=OPS_DESK_USER, defaults={"is_staff": True, "is_superuser": False})
+    user.groups.set([Group.objects.get(name="ops")])
+    read_s = max(2.0, ops_desk.READ_S_FULL_SPEED * options.time_scale)
+    desk = ops_desk.OpsDesk(base=base, token=str(AccessToken.for_user(user)),
+                            sale_ids=tuple(s for s in (plan.sale_id, plan.deposit_sale_id) if s),
+                            read_s=read_s, say=say)
+    desk.start()
+    say(f"ops desk on duty: answers each ring case {read_s:.1f} s after it opens "
+        f"({ops_desk.READ_S_FULL_SPEED:.0f} s at full speed)")
+    return desk
 
 
 def _chaos_verdict(plan: model.Plan, out_dir: Path, faults: list, injector, seed: int,

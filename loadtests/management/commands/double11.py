@@ -74,6 +74,10 @@ class Command(BaseCommand):
         parser.add_argument("--web-port", type=int, default=8089, help="port of Locust's UI")
         parser.add_argument("--keep", action="store_true", help="leave the store up afterwards")
         parser.add_argument("--out", type=Path, default=Path(settings.VAR_DIR) / "double11")
+        parser.add_argument("--no-ops-desk", action="store_true",
+                            help="nobody on duty: ring cases stay open (the desk, "
+                                 "loadtests/double11/ops_desk.py, answers them by a written "
+                                 "rule through the ops API)")
         parser.add_argument("--chaos", action="store_true",
                             help="inject faults on a schedule seeded by --seed (a private Redis "
                                  "restarted from an old snapshot, flushed, paused; a worker "
@@ -100,7 +104,8 @@ class Command(BaseCommand):
                           locust_workers=o["locust_workers"], web=o["web"],
                           web_port=o["web_port"], keep=o["keep"],
                           out_dir=o["out"], bot_pause_s=o["bot_pause"],
-                          live_login_share=o["live_logins"], chaos=o["chaos"], faults=kinds)
+                          live_login_share=o["live_logins"], chaos=o["chaos"], faults=kinds,
+                          ops_desk=not o["no_ops_desk"])
         try:
             result = replay(options, extra_env=extra_env, say=self.stdout.write)
         except KeyboardInterrupt:

@@ -1,0 +1,132 @@
+"""The replay's ops desk: a person on duty answering ring cases through the ops API.
+
+Issue 16 keeps a claimed tie (a building, an address, a device header) from cancelling
+anyone by itself: such a ring is a case for review, and only ops' answer (`POST
+/api/v1/ops/sales/{id}/cases/{case}/confirm`) cancels its orders. So how many units a ring
+keeps depends on ops being there, and a replay without them would measure a shop nobody
+runs. The desk is modelled, not clairvoyant: it reads what the case API shows a person
+(the identifiers that tie the members, and each member's decisions with the rules that
+fired) and never the replay's labels, and it answers by a rule written down here:
+
+- confirm a case when it is tied by something other than a /24 subnet, and at least
+  `RING_EVIDENCE_SHARE` of its members have a realtime decision naming a ring feature
+  (`RING_FEATURES`: an account aged but idle until this sale, registered in a burst with
+  others, or days old): what a person reads as "accounts that exist for this sale";
+- clear it otherwise (established customers and their households are not in cases at all:
+  antiscalper.established).
+
+It answers a case `read_s` after it first saw it (a person reads it; 60 s a case at full
+speed, scaled with the replay's time) and polls the queue every `POLL_S`. Every answer is
+recorded (case, members, answer, when) for the report, which names the desk and its rule.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import requests
+
+RING_FEATURES = frozenset({"dormant_account", "registration_burst", "new_account"})
+RING_EVIDENCE_SHARE = 0.75
+WEAK_TIES = frozenset({"subnet"})
+POLL_S = 1.0
+READ_S_FULL_SPEED = 60.0  # assumption: a minute to read one case and answer it
+
+
+@dataclass(frozen=True)
+class Answer:
+    sale_id: int
+    case_id: int
+    members: tuple[int, ...]
+    answer: str           # confirm, clear
+    seen_at: float        # Unix s
+    answered_at: float
+    status: int           # the API's HTTP status
+
+
+def answer_for(case: dict) -> str:
+    """The desk's rule over a case as `GET /api/v1/ops/sales/{id}/cases/{case}` shows it."""
+    ties = {link["kind"] for link in case.get("links", [])} - WEAK_TIES
+    accounts = case.get("accounts", [])
+    if not ties or not accounts:
+        return "clear"
+    named = sum(1 for account in accounts
+                if any(rule.get("code") in RING_FEATURES
+                       for decision in account.get("decisions", [])
+                       if decision.get("source") == "realtime"
+                       for rule in decision.get("rules", [])))
+    return "confirm" if named >= RING_EVIDENCE_SHARE * len(accounts) else "clear"
+
+
+class OpsDesk(threading.Thread):
+    """Polls the sales' open cases and answers each `read_s` after first seeing it."""
+
+    def __init__(self, *, base: str, token: str, sale_ids: tuple[int, ...], read_s: float,
+                 say: Callable[[str], None] = print) -> None:
+        super().__init__(name="ops-desk", daemon=True)
+        self.base, self.sale_ids, self.read_s, self.say = base, sale_ids, read_s, say
+        self.answers: list[Answer] = []
+        self.stopped = threading.Event()
+        self.session = requests.Session()
+        self.session.headers.update({"Authorization": f"Bearer {token}",
+                                     "Accept": "application/json"})
+        self.seen: dict[tuple[int, int], float] = {}
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            for sale_id in self.sale_ids:
+                try:
+                    self._round(sale_id)
+                except requests.RequestException as error:  # the stack may be restarting
+                    self.say(f"ops desk: {error.__class__.__name__} on sale {sale_id}; "
+                             f"trying again")
+            self.stopped.wait(POLL_S)
+
+    def _round(self, sale_id: int) -> None:
+        listed = self.session.get(f"{self.base}/api/v1/ops/sales/{sale_id}/cases",
+                                  params={"status": "open", "limit": 200}, timeout=10)
+        if listed.status_code != 200:
+            return
+        now = time.time()
+        for case in listed.json():
+            key = (sale_id, case["id"])
+            first = self.seen.setdefault(key, now)
+            if now - first >= self.read_s:
+                self._answer(sale_id, case["id"], first)
+
+    def _answer(self, sale_id: int, case_id: int, seen_at: float) -> None:
+        path = f"{self.base}/api/v1/ops/sales/{sale_id}/cases/{case_id}"
+        shown = self.session.get(path, timeout=10)
+        if shown.status_code != 200:
+            return
+        case = shown.json()
+        answer = answer_for(case)
+        done = self.session.post(f"{path}/{answer}", json={"members": case["members"]},
+                                 timeout=30)
+        if done.status_code == 400:  # the case grew since it was read: read it again
+            self.seen[(sale_id, case_id)] = time.time()
+            return
+        self.answers.append(Answer(sale_id, case_id, tuple(case["members"]), answer, seen_at,
+                                   time.time(), done.status_code))
+        self.say(f"ops desk: case #{case_id} of sale {sale_id} ({len(case['members'])} "
+                 f"accounts) {answer}ed ({done.status_code})")
+
+
+def summary(answers: list[Answer], *, read_s: float) -> dict:
+    """What the report says of the desk: its rule, and what it answered."""
+    confirmed = [a for a in answers if a.answer == "confirm" and a.status == 200]
+    cleared = [a for a in answers if a.answer == "clear" and a.status == 200]
+    return {"rule": f"confirm when tied by more than a subnet and >= "
+                    f"{RING_EVIDENCE_SHARE:.0%} of the members' realtime decisions name "
+                    f"{', '.join(sorted(RING_FEATURES))}; clear otherwise",
+            "read_s": round(read_s, 2),
+            "confirmed_cases": len(confirmed),
+            "confirmed_accounts": sum(len(a.members) for a in confirmed),
+            "cleared_cases": len(cleared),
+            "cleared_accounts": sum(len(a.members) for a in cleared),
+            "answers": [{"sale": a.sale_id, "case": a.case_id, "members": list(a.members),
+                         "answer": a.answer, "status": a.status,
+                         "after_s": round(a.answered_at - a.seen_at, 2)} for a in answers]}
