@@ -3,45 +3,79 @@
 Issue 16: "an established account is not punished because new accounts copied its details",
 and a household of four sharing one device and one address is a trap, not a ring. Both are
 the same fact seen from two sides: what an established customer shares with a few others
-(a device id, an address, a phone on an address) says nothing against it. So
+it lives with (a device id, an address, a phone on an address) says nothing against it. So
 
 - in realtime scoring (`rules.Scorer`) an established account's copyable details (the
   identity and device families) and its IP add at most `review_score - 1` points: copied
   or shared, they cannot even bring it to review; its own behaviour (timing, the client,
   a list, proven links, a cluster linking found) still can;
-- in linking (`antiscalper.holders`) a claimed identifier held by at most
-  `HOUSEHOLD_MAX` established accounts does not tie them: newcomers who copied it are tied
-  to each other through it, never to them. Held by more, it ties everyone again: a farm of
-  accounts that each bought once is no household.
+- in linking (`households_apart`, called by `linking.clusters_find`) a claimed identifier
+  that ties only established customers ties none of them when they are a household: at
+  most `HOUSEHOLD_MAX` accounts, counted over every such tie among them (a ring of twelve
+  spread four to a phone is twelve, not three fours), who also share one exact delivery
+  address (they live together). An identifier held by one established customer and by
+  newcomers ties the newcomers to each other, never to the customer (its details were
+  copied). Anything else ties everyone, as before: seven accounts on one phone, four of
+  them established, are one cluster of seven.
 
 Established means a paid, shipped or delivered order placed `ESTABLISHED_DAYS` or more
-before the sale opened. A ring could buy a cheap item per account to look established; the
-age of that order is what it cannot fake quickly, and a ring larger than a household on one
-device is linked all the same.
+before the sale opened, in no flash sale where the account was flagged (a ring that got
+through one sale with a review it was never cleared of has not become a customer by it).
+A ring can still buy a cheap item per account to look established: the age of that order is
+what it cannot fake quickly, and its accounts are linked all the same once they are more
+than a household or do not live together. Buildings and phone blocks count their genuine
+holders with this same test.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from django.db.models import F, Min
 
 from antiscalper.bulk import Within
+from antiscalper.models import Decision, RiskDecision
+from core.devices import ISSUED_KIND
 from shop.models import Order, OrderStatus
 
 ESTABLISHED_DAYS = 30
 HOUSEHOLD_MAX = 4  # the issue's household of four
 BOUGHT = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+# Claimed identifiers a household shares (an issued browser id too: the family laptop).
+HOUSEHOLD_KINDS = frozenset({"device", ISSUED_KIND, "address", "phone"})
+
+
+class Held(Protocol):
+    """What households_apart reads and writes of antiscalper.holders.Held."""
+
+    holders: dict[tuple[str, str], set[int]]
+    proven: dict[tuple[str, str], set[int]]
+    established: dict[tuple[str, str], set[int]]
+    settled: set[int]
 
 
 def first_bought(users: Iterable[int]) -> dict[int, datetime]:
-    """Each account's first order it paid for (one query): compare with a sale's opening
-    through `established_at`."""
-    return dict(Order.objects.filter(Within(F("user_id"), sorted(set(users))),
-                                     status__in=BOUGHT)
-                .values("user_id").annotate(first=Min("created_at"))
-                .values_list("user_id", "first").order_by())
+    """Each account's first order it paid for, leaving out the flash sales it was flagged in
+    (review or block, not cleared): two queries. Compare with a sale's opening through
+    `established_at`."""
+    ids = sorted(set(users))
+    orders = list(Order.objects.filter(Within(F("user_id"), ids), status__in=BOUGHT)
+                  .values("user_id", "sale_id").annotate(first=Min("created_at"))
+                  .values_list("user_id", "sale_id", "first").order_by())
+    sales = sorted({sale for _, sale, _ in orders if sale is not None})
+    flagged = set(RiskDecision.objects.filter(
+        Within(F("user_id"), ids), Within(F("sale_id"), sales),
+        decision__in=[Decision.REVIEW, Decision.BLOCK]).exclude(
+        review_status=RiskDecision.Review.CLEARED).values_list("user_id", "sale_id")
+        .order_by().distinct()) if sales else set()
+    first: dict[int, datetime] = {}
+    for user, sale, at in orders:
+        if (user, sale) not in flagged and (user not in first or at < first[user]):
+            first[user] = at
+    return first
 
 
 def established_at(first: datetime | None, opened: datetime | None) -> bool:
@@ -56,3 +90,47 @@ def established_among(users: Iterable[int], opened: datetime | None) -> set[int]
         return set()
     return {user for user, first in first_bought(users).items()
             if established_at(first, opened)}
+
+
+def households_apart(held: Held, *, strong: Callable[[tuple[str, str]], bool]) -> None:
+    """Keep households and copied customers out of the claimed ties (see the module):
+    `held.settled` are the established participants; `strong(key)`, whether the identifier
+    may link at all (only those decide who is a household, in the full pass and in an
+    incremental step's region alike)."""
+    if not held.settled:
+        return
+    addresses_of: dict[int, set[str]] = defaultdict(set)
+    for (kind, value), users in held.holders.items():
+        if kind == "address":
+            for user in users:
+                addresses_of[user].add(value)
+    parent: dict[int, int] = {}
+
+    def find(user: int) -> int:
+        parent.setdefault(user, user)
+        while parent[user] != user:
+            parent[user] = parent[parent[user]]
+            user = parent[user]
+        return user
+
+    shared: list[tuple[tuple[str, str], set[int]]] = []
+    for key, users in held.holders.items():
+        if key[0] not in HOUSEHOLD_KINDS or len(users) < 2 or not strong(key):
+            continue
+        standing = users & held.settled
+        if key[0] == "phone":  # a number confirmed by a code stays tied: a SIM read them
+            standing -= held.proven.get(key, set())
+        if len(standing) == 1 and users - standing:  # one customer, copied by newcomers
+            held.established[key] = held.established.get(key, set()) | standing
+        elif len(standing) >= 2 and standing == users:  # customers only: a household?
+            first, *rest = sorted(standing)
+            for user in rest:
+                parent[find(user)] = find(first)
+            shared.append((key, standing))
+    groups: dict[int, set[int]] = defaultdict(set)
+    for user in list(parent):
+        groups[find(user)].add(user)
+    for key, standing in shared:
+        group = groups[find(next(iter(standing)))]
+        if len(group) <= HOUSEHOLD_MAX and set.intersection(*(addresses_of[u] for u in group)):
+            held.established[key] = held.established.get(key, set()) | standing

@@ -14,10 +14,9 @@ from django.db.models import Count, Min
 
 from antiscalper import established, phone_blocks
 from antiscalper.models import AttemptSignal
-from shop.models import Address, Customer, Order, OrderStatus, Payment
+from core.devices import ISSUED_KIND, device_issued
+from shop.models import Address, Customer, Order, Payment
 from shop.phone_blocks import phone_block
-
-BOUGHT = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
 
 # IN lists are sent in slices: a big sale has more participants than SQLite takes parameters
 IN_SLICE = 5000
@@ -47,6 +46,8 @@ class Held:
         self.standing_in: dict[tuple[str, str], int] = {}
         # A building's genuine customers (they bought there before the sale): never tied by it.
         self.established: dict[tuple[str, str], set[int]] = {}
+        # The established participants (antiscalper.established): who may be a household.
+        self.settled: set[int] = set()
 
     def linked(self, key: tuple[str, str]) -> set[int]:
         """The holders this identifier may tie together: everyone but the registered owner
@@ -61,6 +62,8 @@ class Held:
 
 # Kinds held through the sale's own signals: their population is counted within the sale.
 SIGNAL_KINDS = ("device", "subnet")
+# A device id the store issued (core.devices): the same browser, proven.
+ISSUED = ISSUED_KIND
 
 
 def identifiers(sale_id: int, nodes: set[int] | None = None, *, raw: bool = False,
@@ -86,6 +89,10 @@ def identifiers(sale_id: int, nodes: set[int] | None = None, *, raw: bool = Fals
                                                                                flat=True))
     holders.update(seen)
     population = {key: len(users) for key, users in seen.items()}
+    for (kind, value), users in seen.items():  # an id the store issued: proven (core.devices)
+        if kind == "device" and device_issued(value):
+            holders[(ISSUED, value)] |= users
+            held.proven[(ISSUED, value)] |= users
     for part in sliced(nodes):
         for phone, user_id, confirmed, verified in Customer.objects.filter(
                 user_id__in=part).values_list("phone", "user_id", "phone_verified_at",
@@ -149,39 +156,23 @@ def identifiers(sale_id: int, nodes: set[int] | None = None, *, raw: bool = Fals
     for key, genuine in _genuine_customers(wanted["building"], opened).items():
         population[key], held.established[key] = len(genuine), genuine
     _copied_instruments_apart(held, population, wanted["payment"], opened)
+    _copied_devices_apart(held, population, wanted[ISSUED], opened)
     _late_confirmations_apart(held, population, wanted["verified_phone"], opened)
     _buildings_within_addresses(held)
     phone_blocks.blocks_weigh(held, population, opened)
-    _households_apart(held, opened)
+    held.settled = established.established_among(
+        {user for key, users in held.holders.items()
+         if key[0] in established.HOUSEHOLD_KINDS and len(users) >= 2 for user in users},
+        opened)  # who may be a household (established.households_apart, in linking)
     return held, population
-
-
-# Claimed identifiers a household shares: a few established customers holding one are not
-# tied by it (antiscalper.established). Buildings and phone blocks weigh their established
-# holders themselves.
-HOUSEHOLD_KINDS = ("device", "address", "phone")
-
-
-def _households_apart(held: Held, opened: datetime | None) -> None:
-    """Keep up to HOUSEHOLD_MAX established holders of a claimed identifier out of its ties
-    (newcomers holding it are tied to each other through it, never to them); a phone's
-    holders who confirmed it by a code stay tied (that tie is proven). One query."""
-    keys = [key for key, users in held.holders.items()
-            if key[0] in HOUSEHOLD_KINDS and len(users) >= 2]
-    if not keys or opened is None:
-        return
-    settled = established.established_among(set().union(*(held.holders[k] for k in keys)),
-                                            opened)
-    for key in keys:
-        standing = (held.holders[key] & settled) - held.proven.get(key, set())
-        if standing and len(held.holders[key] & settled) <= established.HOUSEHOLD_MAX:
-            held.established[key] = held.established.get(key, set()) | standing
 
 
 def _genuine_customers(buildings: set[str], opened: datetime | None,
                        ) -> dict[tuple[str, str], set[int]]:
-    """("building", key) -> the accounts delivering there that bought before the sale opened:
-    the customers a ring's dormant or fresh accounts are not."""
+    """("building", key) -> the accounts delivering there that were established customers
+    when the sale opened (antiscalper.established: a bought order 30 days old or more, in no
+    sale they were flagged in): the customers a ring's dormant or fresh accounts are not,
+    however many cheap items they bought the week before."""
     genuine: dict[tuple[str, str], set[int]] = {("building", b): set() for b in buildings}
     if opened is None:
         return genuine
@@ -190,9 +181,7 @@ def _genuine_customers(buildings: set[str], opened: datetime | None,
             "building", "customer__user_id").order_by().distinct())
         bought: set[int] = set()
         for some in sliced({user for _, user in pairs}):
-            bought |= {user for user, status in Order.objects.filter(
-                user_id__in=some, created_at__lt=opened).values_list("user_id", "status")
-                .order_by().distinct() if status in BOUGHT}
+            bought |= established.established_among(some, opened)
         for building, user in pairs:
             if user in bought:
                 genuine[("building", building)].add(user)
@@ -241,6 +230,27 @@ def _copied_instruments_apart(held: Held, population: dict, fingerprints: set[st
                          "first charged since the sale opened")
 
 
+def _copied_devices_apart(held: Held, population: dict, devices: set[str],
+                          opened: datetime | None) -> None:
+    """An issued device id (core.devices) is proven for its established holders: the first
+    account seen on it in any sale, and those seen on it before this sale opened. Accounts
+    first seen on it since may have been handed it (an operator's farm browser) or have taken
+    it from someone: tied to each other through it, counted with those holders, never tied
+    to them, as for a copied card. Its population is every account seen on it, any sale."""
+    firsts: dict[str, dict[int, datetime]] = defaultdict(dict)
+    for part in sliced(devices):
+        for device, user_id, first in AttemptSignal.objects.filter(device__in=part).values(
+                "device", "user_id").annotate(first=Min("at")).values_list(
+                "device", "user_id", "first"):
+            firsts[device][user_id] = first
+    for device, seen in firsts.items():
+        population[(ISSUED, device)] = len(seen)
+        _newcomers_apart(held, population, (ISSUED, device), seen, opened,
+                         "first seen on it since the sale opened", first_owns=False)
+    for device in devices:  # the same value as a claimed device would tie them all again
+        held.holders.pop(("device", device), None)
+
+
 def _late_confirmations_apart(held: Held, population: dict, numbers: set[str],
                               opened: datetime | None) -> None:
     """A confirmed phone ties the accounts that confirmed one number (the same SIM read the
@@ -260,12 +270,15 @@ def _late_confirmations_apart(held: Held, population: dict, numbers: set[str],
 
 
 def _newcomers_apart(held: Held, population: dict, key: tuple[str, str],
-                     firsts: dict[int, datetime], opened: datetime | None, label: str) -> None:
+                     firsts: dict[int, datetime], opened: datetime | None, label: str,
+                     *, first_owns: bool = True) -> None:
     """Move the accounts that came to `key` after its established holders (the first one, and
-    those before the sale opened) into a group of their own, counted with those holders."""
-    owner = min(firsts, key=lambda user: (firsts[user], user))
-    established = {owner} | {user for user, first in firsts.items()
-                             if opened is not None and first < opened}
+    those before the sale opened) into a group of their own, counted with those holders.
+    `first_owns=False`: only those before the sale opened are established (a browser's id
+    cannot be taken from its first holder within the sale it first appears in)."""
+    owner = {min(firsts, key=lambda user: (firsts[user], user))} if first_owns else set()
+    established = owner | {user for user, first in firsts.items()
+                           if opened is not None and first < opened}
     newcomers = (held.proven[key] & set(firsts)) - established
     if not newcomers:
         return

@@ -68,9 +68,10 @@ STEP_LOCK_SECONDS = 30
 # strength is its genuine population and a phone block's its normal holders, not the sale's
 # holders (a block four newcomers hold ties them at full strength); a copied payment
 # instrument or phone number counts its established holders into its copiers' proven group
-# even when too common to link (holders._newcomers_apart), which needs the other holders in
-# view.
-ALWAYS_FOLLOW = frozenset({"building", "phone_block", "payment", "verified_phone"})
+# even when too common to link (holders._newcomers_apart; an issued device id too), which
+# needs the other holders in view.
+ALWAYS_FOLLOW = frozenset({"building", "phone_block", "payment", "verified_phone",
+                           "issued_device"})
 
 # Move up to ARGV[1] accounts into the work set, those that bought first: one atomic call,
 # so an account is in one set or the other whenever a worker dies.

@@ -40,8 +40,11 @@ instrument string it is sent, so a charge proves an instrument only for its esta
 holders (its first charged account, and those charged on it before the sale opened);
 accounts first charged on it since are tied to each other through it, never to them, and
 their own group counts those holders too, so copiers can be blocked and the holder they
-copied is not (`_copied_instruments_apart`; a number confirmed again since the sale opened,
-as a carrier's recycled number would be, is kept apart the same way). Hence:
+copied is not (`_copied_instruments_apart`; a device id the store issued to a browser,
+`core.devices`, signed and kept in an HttpOnly cookie, is proven the same way as
+`issued_device`: accounts presenting it share that browser, `_copied_devices_apart`; a
+number confirmed again since the sale opened, as a carrier's recycled number would be, is
+kept apart the same way). Hence:
 - a copy never ties the original to the copier: an address-book phone that is another
   account's registered phone links the accounts that copied it to each other, never to its
   registered owner (three throwaway accounts with a victim's phone are a cluster of three,
@@ -73,7 +76,7 @@ from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import LockError
 
-from antiscalper import cases, holders, rules, selectors
+from antiscalper import cases, established, holders, rules, selectors
 from antiscalper.attempts import TTL_SECONDS, Keys
 from antiscalper.models import (
     Action,
@@ -99,8 +102,8 @@ DECIDE_WAIT_SECONDS = 10
 RANK = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
 # Verified identities (a charged instrument's fingerprint, a number confirmed by a code)
 # weigh the most; what anyone can type or send weighs less, and never blocks alone.
-BASE = {"device": 1.0, "payment": 1.0, "verified_phone": 1.0, "phone": 0.9, "address": 0.7,
-        "building": 0.6, "phone_block": 0.6, "subnet": 0.2}
+BASE = {"device": 1.0, "issued_device": 1.0, "payment": 1.0, "verified_phone": 1.0,
+        "phone": 0.9, "address": 0.7, "building": 0.6, "phone_block": 0.6, "subnet": 0.2}
 RARE_AT = 50
 RARE_AT_BUILDING = 20  # genuine customers a building may have and still tie its others
 # Accounts a phone block (antiscalper.phone_blocks) may hold normally and still tie the sale's
@@ -148,6 +151,8 @@ def clusters_find(*, sale_id: int, graph: tuple[holders.Held, dict] | None = Non
     of its members. `graph`: the holders of part of the sale, closed under its links (the
     incremental pass's), else every participant's."""
     held, population = graph or holders.identifiers(sale_id)
+    established.households_apart(held, strong=lambda key: strength(
+        kind=key[0], accounts=population.get(key, len(held.holders[key]))) >= LINK_MIN)
     cleared = selectors.case_cleared_ties(sale_id=sale_id)
     components, proven = _Components(), _Components()
     links = []

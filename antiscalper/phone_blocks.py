@@ -22,7 +22,8 @@ from typing import Protocol
 
 from django.db.models import Q
 
-from shop.models import Address, Customer, Order, OrderStatus
+from antiscalper import established
+from shop.models import Address, Customer
 from shop.phone_blocks import BLOCK_DIGITS, phone_block, phone_national
 
 
@@ -35,7 +36,6 @@ KIND = "phone_block"
 BLOCK_MIN = 3
 SLICE = 100  # blocks per query: each is up to 6 LIKE prefixes, and SQLite parses an OR chain
 # as a tree at most 1000 deep
-BOUGHT = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
 
 
 def _prefixes(block: str) -> list[str]:
@@ -65,13 +65,10 @@ def _store_holders(blocks: list[str]) -> dict[str, set[int]]:
 
 
 def _bought_before(users: set[int], opened: datetime | None) -> set[int]:
-    if opened is None:
-        return set()
+    """Those of `users` established when the sale opened (antiscalper.established)."""
     ids, bought = sorted(users), set()
     for start in range(0, len(ids), 5000):
-        bought |= set(Order.objects.filter(
-            user_id__in=ids[start:start + 5000], created_at__lt=opened, status__in=BOUGHT)
-            .values_list("user_id", flat=True).order_by().distinct())
+        bought |= established.established_among(ids[start:start + 5000], opened)
     return bought
 
 

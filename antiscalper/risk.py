@@ -226,8 +226,10 @@ def measure(a: Attempt, facts: Facts, read: Read) -> tuple[dict, dict]:
                                              device=a.device)
     guessed, from_device = int(read.fcodes_account or 0), int(read.fcodes_device or 0)
     # A device id is copyable: its guesses are the device's (capped), not the account's.
-    fcodes, device_fcodes = ((guessed, float(from_device)) if rules.COPYABLE_CAPPED
-                             else (max(guessed, from_device), None))
+    # The device's count holds the account's own guesses from it too: only the others' are
+    # the device's points (an account mistyping on its own phone is counted once).
+    fcodes, device_fcodes = ((guessed, float(max(0, from_device - guessed)))
+                             if rules.COPYABLE_CAPPED else (max(guessed, from_device), None))
     values = {
         "new_account": None if joined is None
         else (ms_to_datetime(a.at_ms) - joined).total_seconds() / 86400,

@@ -29,9 +29,12 @@ account: antiscalper.risk.Facts), only against the accounts that copied it; and 
 over such details (the "identity" and "device" families, CLAIMED) can force review at most,
 never block, whatever ops set as their action. Their weights count in the score, but with
 the IP family's they add at most `block_score - 1` points: copied details and an IP, however
-many fire, can bring an attempt to review and never to a block. A household of four on one
-device and one address is at most reviewed; what blocks is evidence about the attempt itself
-(timing, the client, the account's history, a list, proven links) joining in.
+many fire, can bring an attempt to review and never to a block. Nor do copied details carry
+an attempt across the block line that its own evidence (timing, the client, the account's
+age and history, a list, proven links) and its IP have not reached: they lift it to just
+below at most. So throwaway accounts sending a shopper's X-Device-Id can get the shopper
+reviewed, never blocked, however new the shopper's account is; a household of four on one
+device and one address is at most reviewed.
 
 An established customer (antiscalper.established: it bought, long before the sale) is
 sheltered further: its copyable details and IP add at most `review_score - 1` and force
@@ -287,8 +290,14 @@ class Scorer:
                 score += weight
             if action != Action.SCORE and not (sheltered and capped == COPY):
                 forced.setdefault(action, code)
-        ip_points = min(ip_points, self.ip_limit)
-        score += ip_points + min(copy_points, max(0.0, copyable_limit - ip_points))
+        ip_points = min(ip_points, self.ip_limit, copyable_limit)
+        copy_points = min(copy_points, max(0.0, copyable_limit - ip_points))
+        score += ip_points
+        if COPYABLE_CAPPED and score < self.policy.block_score:
+            # Copied details never carry an attempt across the block line: its own evidence
+            # must reach it (they still lift it to review).
+            copy_points = min(copy_points, max(0.0, self.policy.block_score - 1 - score))
+        score += copy_points
         if ring_points:  # they lift the score, up to just below the block score at most
             lifted = score + min(ring_points, self.ring_limit)
             score = lifted if score >= self.policy.block_score else min(

@@ -8,7 +8,6 @@ Session auth, CSRF on every form; pages work with JavaScript off (it only runs c
 
 from __future__ import annotations
 
-import secrets
 import time
 import uuid
 
@@ -26,6 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_ratelimit.core import is_ratelimited
 
+from core.devices import device_issue, device_issued
 from core.errors import DomainError, not_found
 from core.http import DEVICE_COOKIE
 from core.sentences import field_errors, sentence_for, when
@@ -39,9 +39,11 @@ S = OrderStatus
 
 
 def device_cookie_ensure(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-    if DEVICE_COOKIE not in request.COOKIES:
-        response.set_cookie(DEVICE_COOKIE, secrets.token_urlsafe(16), max_age=DEVICE_COOKIE_AGE,
-                            httponly=True, samesite="Lax")
+    """Give the browser a device id this store signed (core.devices), unless it has one: a
+    missing, unsigned (issued before signing) or forged cookie is replaced."""
+    if not device_issued(request.COOKIES.get(DEVICE_COOKIE, "")):
+        response.set_cookie(DEVICE_COOKIE, device_issue(), max_age=DEVICE_COOKIE_AGE,
+                            httponly=True, samesite="Lax", secure=request.is_secure())
     return response
 
 

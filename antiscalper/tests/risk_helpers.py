@@ -103,3 +103,11 @@ def earlier_sale(*customers, sale_id: int = 7, device: str | None = None,
     attempts_record(attempts=[attempt(c.user_id, sale_id=sale_id, after_ms=-3_600_000,
                                       verdict="sold_out", device=device, ip=ip)
                               for c in customers])
+
+
+def bought_before(customer, sku, *, days: int = 60) -> None:
+    """A paid order `days` before now: an established customer (antiscalper.established)
+    when `days` is 30 or more."""
+    order = order_create(user_id=customer.user_id, lines=[(sku.pk, 1)])
+    Order.objects.filter(pk=order.pk).update(status="paid",
+                                             created_at=timezone.now() - timedelta(days=days))

@@ -242,14 +242,14 @@ def test_one_pass_per_sale_at_a_time(redis_client, ring):
 
 
 def _bought_long_ago(customer, sku) -> None:
-    """A genuine customer: a paid order a month before the sale."""
+    """A genuine customer: a paid order more than a month before the sale (established)."""
     from datetime import timedelta
 
     from django.utils import timezone
 
     order = order_create(user_id=customer.user_id, lines=[(sku.pk, 1)])
     Order.objects.filter(pk=order.pk).update(status="paid",
-                                             created_at=timezone.now() - timedelta(days=30))
+                                             created_at=timezone.now() - timedelta(days=40))
 
 
 SPELLINGS = ["朝阳区建国路88号5号楼2单元301室", "朝阳区 建国路 88号 5栋 1203",
