@@ -37,7 +37,7 @@ from typing import Protocol
 from django.db.models import F, Min
 
 from antiscalper.bulk import Within
-from antiscalper.models import Decision, RiskDecision
+from antiscalper.models import AttemptSignal, Decision, RiskDecision
 from core.devices import ISSUED_KIND
 from shop.models import Order, OrderStatus
 
@@ -82,6 +82,12 @@ def established_at(first: datetime | None, opened: datetime | None) -> bool:
     """Whether an account whose first bought order is `first` was established at `opened`."""
     return (first is not None and opened is not None
             and first <= opened - timedelta(days=ESTABLISHED_DAYS))
+
+
+def sale_opened_at(sale_id: int) -> datetime | None:
+    """When the sale opened, as its recorded attempts tell (antiscalper knows no sales)."""
+    signal = AttemptSignal.objects.filter(sale_id=sale_id).values("at", "ms_since_open").first()
+    return signal and signal["at"] - timedelta(milliseconds=signal["ms_since_open"])
 
 
 def established_among(users: Iterable[int], opened: datetime | None) -> set[int]:

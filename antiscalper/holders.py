@@ -8,7 +8,7 @@ matters). Instruments are held by the gateway's fingerprint; a confirmed phone a
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db.models import Count, Min
 
@@ -152,7 +152,7 @@ def identifiers(sale_id: int, nodes: set[int] | None = None, *, raw: bool = Fals
         population.update((("verified_phone", v), c) for v, c in Customer.objects.filter(
             verified_phone__in=part).values("verified_phone")
             .annotate(c=Count("pk")).values_list("verified_phone", "c"))
-    opened = _opened_at(sale_id)
+    opened = established.sale_opened_at(sale_id)
     for key, genuine in _genuine_customers(wanted["building"], opened).items():
         population[key], held.established[key] = len(genuine), genuine
     _copied_instruments_apart(held, population, wanted["payment"], opened)
@@ -202,12 +202,6 @@ def _buildings_within_addresses(held: Held) -> None:
         tied = held.holders[key]
         if len(tied) >= 2 and set.intersection(*(addresses_of[u] for u in tied)):
             del held.holders[key]
-
-
-def _opened_at(sale_id: int) -> datetime | None:
-    """When the sale opened, as its recorded attempts tell (antiscalper knows no sales)."""
-    signal = AttemptSignal.objects.filter(sale_id=sale_id).values("at", "ms_since_open").first()
-    return signal and signal["at"] - timedelta(milliseconds=signal["ms_since_open"])
 
 
 def _copied_instruments_apart(held: Held, population: dict, fingerprints: set[str],

@@ -6,9 +6,10 @@ from collections import defaultdict
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from antiscalper import established
 from antiscalper.identities import value_normalize
 from antiscalper.models import (
     AllowlistEntry,
@@ -23,7 +24,7 @@ from antiscalper.models import (
 )
 from core.errors import DomainError, not_found
 from core.sentences import when
-from shop.models import Customer
+from shop.models import Customer, Order
 
 User = get_user_model()
 
@@ -229,16 +230,27 @@ def usernames(*, user_ids) -> dict[int, str]:
 
 
 def case_members(*, case: RingCase) -> list[dict]:
-    """Each member: username, their decisions in the case's sale (newest first, with the
-    explanation and who answered), and whether a flag of theirs is still open."""
+    """Each member: username, when it registered, whether it was an established customer
+    when the sale opened (antiscalper.established) and how many orders it had paid for by
+    then, their decisions in the case's sale (newest first, with the explanation and who
+    answered), and whether a flag of theirs is still open: what a person weighs."""
     names = usernames(user_ids=case.members)
+    opened = established.sale_opened_at(case.sale_id)
+    settled = established.established_among(case.members, opened)
+    joined = dict(Customer.objects.filter(user_id__in=case.members)
+                  .values_list("user_id", "joined_at"))
+    paid = dict(Order.objects.filter(user_id__in=case.members, status__in=established.BOUGHT,
+                                     created_at__lt=opened or timezone.now())
+                .values("user_id").annotate(n=Count("id")).values_list("user_id", "n")
+                .order_by())
     decisions: dict[int, list[RiskDecision]] = defaultdict(list)
     for decision in RiskDecision.objects.filter(
             sale_id=case.sale_id, user_id__in=case.members).select_related("reviewed_by") \
             .order_by("-created_at", "-id"):
         decisions[decision.user_id].append(decision)
     return [{"user_id": user_id, "username": names.get(user_id, f"account {user_id}"),
-             "decisions": decisions[user_id],
+             "joined_at": joined.get(user_id), "established": user_id in settled,
+             "orders_before": paid.get(user_id, 0), "decisions": decisions[user_id],
              "pending": any(d.source == RiskDecision.Source.LINKING
                             and d.decision != Decision.ALLOW
                             and d.review_status == RiskDecision.Review.OPEN

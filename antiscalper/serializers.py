@@ -102,6 +102,11 @@ class CaseMemberOutput(serializers.Serializer):
 
 
 class CaseMemberDetailOutput(CaseMemberOutput):
+    joined_at = serializers.DateTimeField(allow_null=True)
+    established = serializers.BooleanField(help_text=(
+        "An established customer when the sale opened: an order paid for 30 days or more "
+        "before, in no sale it was flagged in."))
+    orders_before = serializers.IntegerField(help_text="Orders paid for before the sale.")
     decisions = CaseDecisionOutput(many=True)
 
 

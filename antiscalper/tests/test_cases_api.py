@@ -12,7 +12,14 @@ from django.db import connection as db_connection
 
 from antiscalper import linking
 from antiscalper.models import BlacklistEntry, RingCase, RiskDecision
-from antiscalper.tests.risk_helpers import age, attempt, building_ring, judge, pay_with
+from antiscalper.tests.risk_helpers import (
+    age,
+    attempt,
+    bought_before,
+    building_ring,
+    judge,
+    pay_with,
+)
 from shop.tests.fixtures import client_for
 
 pytestmark = pytest.mark.django_db
@@ -166,3 +173,27 @@ def test_two_ops_confirming_at_once_answer_the_case_once(make_customer):
     assert sorted(u for r in answers for u in r.json()["answered"]) == sorted(
         a.user_id for a in ring)
     assert BlacklistEntry.objects.filter(kind="account").count() == len(ring)
+
+
+def test_a_case_shows_which_members_were_customers_before_the_sale(ops, make_customer, sku):
+    """What a person weighs: a building ring's accounts never bought, or bought days before
+    (not established); a card ring's members with orders paid two months before are."""
+    ring = building_ring(make_customer)
+    bought_before(ring[1], sku, days=3)
+    cards = [make_customer() for _ in range(4)]
+    for member in cards:
+        age(member, days=500)
+        pay_with(member, sku, "5500 0000 0000 0004", days_ago=60)
+        bought_before(member, sku, days=60)
+    judge(*[attempt(m.user_id, ip=f"36.{n}.7.7", after_ms=3000 + 700 * n)
+            for n, m in enumerate(cards)])
+    linking.linking_run(sale_id=1)
+    shown = {}
+    for case in RingCase.objects.all():
+        shown.update({a["user"]: a for a in ops.get(_base(case)).json()["accounts"]})
+    assert (shown[ring[1].user_id]["established"], shown[ring[1].user_id]["orders_before"]) \
+        == (False, 1)
+    assert all(not shown[a.user_id]["established"] and shown[a.user_id]["orders_before"] == 0
+               and shown[a.user_id]["joined_at"] for a in [ring[0], *ring[2:]])
+    assert all(shown[m.user_id]["established"] and shown[m.user_id]["orders_before"] == 1
+               for m in cards)

@@ -5,19 +5,21 @@ anyone by itself: such a ring is a case for review, and only ops' answer (`POST
 /api/v1/ops/sales/{id}/cases/{case}/confirm`) cancels its orders. So how many units a ring
 keeps depends on ops being there, and a replay without them would measure a shop nobody
 runs. The desk is modelled, not clairvoyant: it reads what the case API shows a person
-(the identifiers that tie the members, and each member's decisions with the rules that
-fired) and never the replay's labels, and it answers by a rule written down here:
+(the identifiers that tie the members, and per member whether it was an established customer
+when the sale opened, its orders before, its decisions) and never the replay's labels, and
+it answers by a rule written down here:
 
-- confirm a case when it is tied by something other than a /24 subnet, and at least
-  `RING_EVIDENCE_SHARE` of its members have a realtime decision naming a ring feature
-  (`RING_FEATURES`: an account aged but idle until this sale, registered in a burst with
-  others, or days old): what a person reads as "accounts that exist for this sale";
-- clear it otherwise (established customers and their households are not in cases at all:
-  antiscalper.established).
+- confirm a case tied by something other than a /24 subnet in which at least
+  `NEWCOMER_SHARE` of the members are not established customers (no order paid for a month
+  or more before the sale, outside a flagged sale): accounts that exist for this sale;
+- clear it when at least `NEWCOMER_SHARE` of them are established customers;
+- otherwise leave it open, as a careful person would: clearing releases its links for the
+  rest of the sale.
 
 It answers a case `read_s` after it first saw it (a person reads it; 60 s a case at full
-speed, scaled with the replay's time) and polls the queue every `POLL_S`. Every answer is
-recorded (case, members, answer, when) for the report, which names the desk and its rule.
+speed, scaled with the replay's time) and polls the queue every `POLL_S`; a case it left
+open is read again when it grows. Every answer is recorded (case, members, answer, when)
+for the report, which names the desk and its rule.
 """
 
 from __future__ import annotations
@@ -29,8 +31,7 @@ from dataclasses import dataclass
 
 import requests
 
-RING_FEATURES = frozenset({"dormant_account", "registration_burst", "new_account"})
-RING_EVIDENCE_SHARE = 0.75
+NEWCOMER_SHARE = 0.75
 WEAK_TIES = frozenset({"subnet"})
 POLL_S = 1.0
 READ_S_FULL_SPEED = 60.0  # assumption: a minute to read one case and answer it
@@ -47,18 +48,19 @@ class Answer:
     status: int           # the API's HTTP status
 
 
-def answer_for(case: dict) -> str:
-    """The desk's rule over a case as `GET /api/v1/ops/sales/{id}/cases/{case}` shows it."""
+def answer_for(case: dict) -> str | None:
+    """The desk's rule over a case as `GET /api/v1/ops/sales/{id}/cases/{case}` shows it:
+    confirm, clear, or None (left open)."""
     ties = {link["kind"] for link in case.get("links", [])} - WEAK_TIES
     accounts = case.get("accounts", [])
     if not ties or not accounts:
+        return None
+    newcomers = sum(1 for account in accounts if not account.get("established"))
+    if newcomers >= NEWCOMER_SHARE * len(accounts):
+        return "confirm"
+    if len(accounts) - newcomers >= NEWCOMER_SHARE * len(accounts):
         return "clear"
-    named = sum(1 for account in accounts
-                if any(rule.get("code") in RING_FEATURES
-                       for decision in account.get("decisions", [])
-                       if decision.get("source") == "realtime"
-                       for rule in decision.get("rules", [])))
-    return "confirm" if named >= RING_EVIDENCE_SHARE * len(accounts) else "clear"
+    return None
 
 
 class OpsDesk(threading.Thread):
@@ -74,6 +76,7 @@ class OpsDesk(threading.Thread):
         self.session.headers.update({"Authorization": f"Bearer {token}",
                                      "Accept": "application/json"})
         self.seen: dict[tuple[int, int], float] = {}
+        self.left: dict[tuple[int, int], list[int]] = {}  # left open, with the members read
 
     def run(self) -> None:
         while not self.stopped.is_set():
@@ -94,7 +97,7 @@ class OpsDesk(threading.Thread):
         for case in listed.json():
             key = (sale_id, case["id"])
             first = self.seen.setdefault(key, now)
-            if now - first >= self.read_s:
+            if now - first >= self.read_s and self.left.get(key) != case["members"]:
                 self._answer(sale_id, case["id"], first)
 
     def _answer(self, sale_id: int, case_id: int, seen_at: float) -> None:
@@ -104,6 +107,9 @@ class OpsDesk(threading.Thread):
             return
         case = shown.json()
         answer = answer_for(case)
+        if answer is None:
+            self.left[(sale_id, case_id)] = case["members"]
+            return
         done = self.session.post(f"{path}/{answer}", json={"members": case["members"]},
                                  timeout=30)
         if done.status_code == 400:  # the case grew since it was read: read it again
@@ -119,9 +125,9 @@ def summary(answers: list[Answer], *, read_s: float) -> dict:
     """What the report says of the desk: its rule, and what it answered."""
     confirmed = [a for a in answers if a.answer == "confirm" and a.status == 200]
     cleared = [a for a in answers if a.answer == "clear" and a.status == 200]
-    return {"rule": f"confirm when tied by more than a subnet and >= "
-                    f"{RING_EVIDENCE_SHARE:.0%} of the members' realtime decisions name "
-                    f"{', '.join(sorted(RING_FEATURES))}; clear otherwise",
+    return {"rule": f"confirm a case tied by more than a subnet when >= {NEWCOMER_SHARE:.0%} "
+                    f"of its members are not established customers; clear it when >= "
+                    f"{NEWCOMER_SHARE:.0%} are; leave it open otherwise",
             "read_s": round(read_s, 2),
             "confirmed_cases": len(confirmed),
             "confirmed_accounts": sum(len(a.members) for a in confirmed),

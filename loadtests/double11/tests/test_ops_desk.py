@@ -17,33 +17,28 @@ from antiscalper.tests.risk_helpers import building_ring
 from loadtests.double11 import ops_desk
 
 
-def _case(*, ties: list[str], features: list[list[str]]) -> dict:
-    """A case as GET .../cases/{case} shows it: each member's realtime decision's rules."""
+def _case(*, ties: list[str], established: list[bool]) -> dict:
+    """A case as GET .../cases/{case} shows it: its ties, and whether each member was an
+    established customer when the sale opened."""
     return {"links": [{"kind": kind} for kind in ties],
-            "accounts": [{"decisions": [{"source": "realtime",
-                                         "rules": [{"code": c} for c in codes]}]}
-                         for codes in features]}
+            "accounts": [{"established": e, "decisions": []} for e in established]}
 
 
-def test_the_rule_confirms_accounts_that_exist_for_this_sale_and_clears_the_rest():
-    dormant = ["dormant_account"]
-    assert ops_desk.answer_for(_case(ties=["building"], features=[dormant] * 4)) == "confirm"
+def test_the_rule_confirms_newcomers_clears_customers_and_leaves_the_rest_open():
+    assert ops_desk.answer_for(_case(ties=["building"], established=[False] * 4)) == "confirm"
     assert ops_desk.answer_for(_case(ties=["building"],
-                                     features=[dormant] * 3 + [["fast_after_open"]])) == \
-        "confirm"  # three of four: the share
+                                     established=[False] * 3 + [True])) == "confirm"
+    assert ops_desk.answer_for(_case(ties=["device"], established=[True] * 4)) == "clear"
     assert ops_desk.answer_for(_case(ties=["building"],
-                                     features=[dormant] * 2 + [[]] * 2)) == "clear"
-    assert ops_desk.answer_for(_case(ties=["subnet"], features=[dormant] * 4)) == "clear"
-    assert ops_desk.answer_for(_case(ties=[], features=[])) == "clear"
-    linking_only = {"links": [{"kind": "device"}], "accounts": [
-        {"decisions": [{"source": "linking", "rules": [{"code": "dormant_account"}]}]}] * 4}
-    assert ops_desk.answer_for(linking_only) == "clear"  # only realtime's explanations count
+                                     established=[False] * 2 + [True] * 2)) is None
+    assert ops_desk.answer_for(_case(ties=["subnet"], established=[False] * 4)) is None
+    assert ops_desk.answer_for(_case(ties=[], established=[])) is None
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_desk_answers_an_open_case_once_through_the_api(live_server, make_customer):
-    """Five aged accounts idle until this sale on one building (realtime names
-    `dormant_account` for each): the desk confirms the case and the ring is blacklisted."""
+    """Five aged accounts that never bought, on one building: the desk reads them as
+    newcomers, confirms the case, and the ring is blacklisted."""
     ring = building_ring(make_customer)
     linking.linking_run(sale_id=1)
     (case,) = RingCase.objects.all()
