@@ -9,14 +9,15 @@ it lives with (a device id, an address, a phone on an address) says nothing agai
   identity and device families) and its IP add at most `review_score - 1` points: copied
   or shared, they cannot even bring it to review; its own behaviour (timing, the client,
   a list, proven links, a cluster linking found) still can;
-- in linking (`households_apart`, called by `linking.clusters_find`) a claimed identifier
-  that ties only established customers ties none of them when they are a household: at
-  most `HOUSEHOLD_MAX` accounts, counted over every such tie among them (a ring of twelve
-  spread four to a phone is twelve, not three fours), who also share one exact delivery
-  address (they live together). An identifier held by one established customer and by
-  newcomers ties the newcomers to each other, never to the customer (its details were
-  copied). Anything else ties everyone, as before: seven accounts on one phone, four of
-  them established, are one cluster of seven.
+- in linking (`households_apart`, called by `linking.clusters_find`) an identifier a
+  household shares (a device id, an address, a phone; a card or a confirmed number too:
+  families pay with one card) that ties only established customers ties none of them when
+  they are a household: at most `HOUSEHOLD_MAX` accounts, counted over every such tie among
+  them (a ring of twelve spread four to a phone is twelve, not three fours), who also share
+  one exact delivery address (they live together). An identifier held by one established
+  customer and by newcomers ties the newcomers to each other, never to the customer (its
+  details were copied). Anything else ties everyone, as before: seven accounts on one
+  phone, four of them established, are one cluster of seven.
 
 Established means a paid, shipped or delivered order placed `ESTABLISHED_DAYS` or more
 before the sale opened, in no flash sale where the account was flagged (a ring that got
@@ -44,8 +45,10 @@ from shop.models import Order, OrderStatus
 ESTABLISHED_DAYS = 30
 HOUSEHOLD_MAX = 4  # the issue's household of four
 BOUGHT = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
-# Claimed identifiers a household shares (an issued browser id too: the family laptop).
-HOUSEHOLD_KINDS = frozenset({"device", ISSUED_KIND, "address", "phone"})
+# What a household shares: claimed details, and the proven ones a family has in common too
+# (the family laptop's issued id, the card a parent pays with, one phone confirmed by all).
+HOUSEHOLD_KINDS = frozenset({"device", ISSUED_KIND, "address", "phone", "payment",
+                             "verified_phone"})
 
 
 class Held(Protocol):
@@ -124,8 +127,6 @@ def households_apart(held: Held, *, strong: Callable[[tuple[str, str]], bool]) -
         if key[0] not in HOUSEHOLD_KINDS or len(users) < 2 or not strong(key):
             continue
         standing = users & held.settled
-        if key[0] == "phone":  # a number confirmed by a code stays tied: a SIM read them
-            standing -= held.proven.get(key, set())
         if len(standing) == 1 and users - standing:  # one customer, copied by newcomers
             held.established[key] = held.established.get(key, set()) | standing
         elif len(standing) >= 2 and standing == users:  # customers only: a household?

@@ -18,6 +18,7 @@ from antiscalper.tests.risk_helpers import (
     bought_before,
     earlier_sale,
     judge,
+    pay_with,
     share_address,
 )
 from core.devices import device_issue, device_issued
@@ -133,3 +134,22 @@ def test_the_storefront_issues_a_signed_device_cookie_and_replaces_a_forged_one(
     replaced = browser.get("/login/").cookies[DEVICE_COOKIE].value
     assert device_issued(replaced) and replaced != issued
     assert customer  # the page needs no account: the cookie comes with the login form
+
+
+def test_a_family_paying_with_one_card_is_no_ring_a_ring_of_customers_on_one_is(
+        make_customer, sku):
+    """Four established customers at one address, each charged on the parent's card long
+    before the sale: a household, not tied. Four established customers at four addresses on
+    one card: a proven ring, blocked."""
+    family = [make_customer(with_address=False) for _ in range(4)]
+    for member in family:
+        age(member, days=900)
+        share_address(member, line1="8 Family Road, Flat 2")
+        pay_with(member, sku, "4000 0000 0000 0002", days_ago=90)
+        bought_before(member, sku, days=90)
+    assert _linking(family, device="") == {}
+    ring = _aged(make_customer, 4)
+    for member in ring:
+        pay_with(member, sku, "4000 0000 0000 0077", days_ago=90)
+        bought_before(member, sku, days=90)
+    assert _linking(ring, device="", sale_id=2) == {a.user_id: "block" for a in ring}
