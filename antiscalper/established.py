@@ -14,14 +14,18 @@ it lives with (a device id, an address, a phone on an address) says nothing agai
   families pay with one card) that ties only established customers ties none of them when
   they are a household: at most `HOUSEHOLD_MAX` accounts, counted over every such tie among
   them (a ring of twelve spread four to a phone is twelve, not three fours), who also share
-  one exact delivery address (they live together). An identifier held by one established
-  customer and by newcomers ties the newcomers to each other, never to the customer (its
-  details were copied). Anything else ties everyone, as before: seven accounts on one
-  phone, four of them established, are one cluster of seven.
+  one exact delivery address (they live together). A detail anyone can copy (a device id,
+  an address, a phone) held by established customers and by newcomers ties the newcomers
+  to each other, never to the customers, and the newcomers' cluster counts the customers
+  they copied (seven accounts on one phone, four of them established: three newcomers
+  counted as seven, reviewed; the four untouched). Anything else ties everyone, as before.
+  Of a browser the store issued an id to, the accounts seen on it before the sale count as
+  its household like customers do (a family's laptop, used for months).
 
 Established means a paid, shipped or delivered order placed `ESTABLISHED_DAYS` or more
-before the sale opened, in no flash sale where the account was flagged (a ring that got
-through one sale with a review it was never cleared of has not become a customer by it).
+before the sale opened, in no flash sale where linking flagged the account or a decision
+blocked it, unless ops cleared it (a ring that got through one sale with a linking review
+has not become a customer by it; a realtime review, which fans get too, does not count).
 A ring can still buy a cheap item per account to look established: the age of that order is
 what it cannot fake quickly, and its accounts are linked all the same once they are more
 than a household or do not live together. Buildings and phone blocks count their genuine
@@ -35,7 +39,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from django.db.models import F, Min
+from django.db.models import F, Min, Q
 
 from antiscalper.bulk import Within
 from antiscalper.models import AttemptSignal, Decision, RiskDecision
@@ -51,6 +55,10 @@ HOUSEHOLD_KINDS = frozenset({"device", ISSUED_KIND, "address", "phone", "payment
                              "verified_phone"})
 
 
+# Details anyone can type or send: one customer's, copied by newcomers, ties only them.
+COPYABLE_KINDS = frozenset({"device", "address", "phone"})
+
+
 class Held(Protocol):
     """What households_apart reads and writes of antiscalper.holders.Held."""
 
@@ -58,11 +66,13 @@ class Held(Protocol):
     proven: dict[tuple[str, str], set[int]]
     established: dict[tuple[str, str], set[int]]
     settled: set[int]
+    before: dict[tuple[str, str], set[int]]
+    standing_claimed: dict[tuple[str, str], int]
 
 
 def first_bought(users: Iterable[int]) -> dict[int, datetime]:
     """Each account's first order it paid for, leaving out the flash sales it was flagged in
-    (review or block, not cleared): two queries. Compare with a sale's opening through
+    (by linking, or blocked; not cleared): two queries. Compare with a sale's opening through
     `established_at`."""
     ids = sorted(set(users))
     orders = list(Order.objects.filter(Within(F("user_id"), ids), status__in=BOUGHT)
@@ -70,9 +80,9 @@ def first_bought(users: Iterable[int]) -> dict[int, datetime]:
                   .values_list("user_id", "sale_id", "first").order_by())
     sales = sorted({sale for _, sale, _ in orders if sale is not None})
     flagged = set(RiskDecision.objects.filter(
-        Within(F("user_id"), ids), Within(F("sale_id"), sales),
-        decision__in=[Decision.REVIEW, Decision.BLOCK]).exclude(
-        review_status=RiskDecision.Review.CLEARED).values_list("user_id", "sale_id")
+        Q(source=RiskDecision.Source.LINKING, decision__in=[Decision.REVIEW, Decision.BLOCK])
+        | Q(decision=Decision.BLOCK), Within(F("user_id"), ids), Within(F("sale_id"), sales),
+    ).exclude(review_status=RiskDecision.Review.CLEARED).values_list("user_id", "sale_id")
         .order_by().distinct()) if sales else set()
     first: dict[int, datetime] = {}
     for user, sale, at in orders:
@@ -106,7 +116,7 @@ def households_apart(held: Held, *, strong: Callable[[tuple[str, str]], bool]) -
     `held.settled` are the established participants; `strong(key)`, whether the identifier
     may link at all (only those decide who is a household, in the full pass and in an
     incremental step's region alike)."""
-    if not held.settled:
+    if not held.settled and not any(held.before.values()):
         return
     addresses_of: dict[int, set[str]] = defaultdict(set)
     for (kind, value), users in held.holders.items():
@@ -126,9 +136,13 @@ def households_apart(held: Held, *, strong: Callable[[tuple[str, str]], bool]) -
     for key, users in held.holders.items():
         if key[0] not in HOUSEHOLD_KINDS or len(users) < 2 or not strong(key):
             continue
-        standing = users & held.settled
-        if len(standing) == 1 and users - standing:  # one customer, copied by newcomers
+        # Customers, and those a browser's id was issued to before the sale (its family).
+        standing = users & (held.settled | held.before.get(key, set()))
+        if standing and users - standing and key[0] in COPYABLE_KINDS:
+            # Customers' details copied by newcomers: the newcomers are tied to each other,
+            # counted with the customers they copied (linking: the cluster's `standing`).
             held.established[key] = held.established.get(key, set()) | standing
+            held.standing_claimed[key] = len(standing)
         elif len(standing) >= 2 and standing == users:  # customers only: a household?
             first, *rest = sorted(standing)
             for user in rest:

@@ -48,6 +48,10 @@ class Held:
         self.established: dict[tuple[str, str], set[int]] = {}
         # The established participants (antiscalper.established): who may be a household.
         self.settled: set[int] = set()
+        # An issued browser id's holders seen on it before the sale (its household, perhaps).
+        self.before: dict[tuple[str, str], set[int]] = {}
+        # Customers a claimed detail's newcomers copied: counted into the newcomers' cluster.
+        self.standing_claimed: dict[tuple[str, str], int] = {}
 
     def linked(self, key: tuple[str, str]) -> set[int]:
         """The holders this identifier may tie together: everyone but the registered owner
@@ -239,6 +243,8 @@ def _copied_devices_apart(held: Held, population: dict, devices: set[str],
             firsts[device][user_id] = first
     for device, seen in firsts.items():
         population[(ISSUED, device)] = len(seen)
+        held.before[(ISSUED, device)] = {user for user, first in seen.items()
+                                         if opened is not None and first < opened}
         _newcomers_apart(held, population, (ISSUED, device), seen, opened,
                          "first seen on it since the sale opened", first_owns=False)
     for device in devices:  # the same value as a claimed device would tie them all again

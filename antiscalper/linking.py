@@ -138,8 +138,15 @@ class _Components:
 
 def _shown(kind: str, value: str) -> str:
     """A link's value as ops read it: a payment's fingerprint by its first 8 hex digits
-    (enough to tell two cards apart, and the card itself is never shown)."""
-    return value if kind != "payment" else value[:8] + value[32:]
+    (enough to tell two cards apart, and the card itself is never shown); a device id the
+    store issued by the first 8 characters of its token (the whole id, signature and all,
+    is a credential: whoever sends it is tied to its holders)."""
+    if kind == "payment":
+        return value[:8] + value[32:]
+    if kind == holders.ISSUED:
+        token, _, rest = value.partition(":")
+        return f"{token[:8]}…" + (rest[rest.find(" ("):] if " (" in rest else "")
+    return value
 
 
 def clusters_find(*, sale_id: int, graph: tuple[holders.Held, dict] | None = None,
@@ -185,6 +192,12 @@ def clusters_find(*, sale_id: int, graph: tuple[holders.Held, dict] | None = Non
         for root in {proven.find(user_id) for user_id in held.proven[key]
                      - cleared.get(key, set())}:
             proven_groups[root] += count
+    # Customers whose details a cluster's newcomers copied count into its size (for the
+    # rule), never into its members (antiscalper.established.households_apart).
+    standing: dict[int, int] = defaultdict(int)
+    for key, count in held.standing_claimed.items():
+        for root in {components.find(u) for u in held.linked(key) if u in components.parent}:
+            standing[root] = max(standing[root], count)
     shown: dict[int, list[dict]] = defaultdict(list)
     ties: dict[int, list[dict]] = defaultdict(list)
     for kind, value, holding, weight in links:  # one pass: each link to the clusters it ties
@@ -206,7 +219,8 @@ def clusters_find(*, sale_id: int, graph: tuple[holders.Held, dict] | None = Non
         shown[root].sort(key=lambda x: (x["kind"], x["value"]))
         ties[root].sort(key=lambda x: (x["kind"], x["shown"]))
         clusters.append({"id": f"{sale_id}-{min(users)}", "members": sorted(users),
-                         "size": len(users), "links": shown[root], "ties": ties[root],
+                         "size": len(users), "standing": standing[root],
+                         "links": shown[root], "ties": ties[root],
                          "strength": round(sum(x["strength"] * (x["accounts"] - 1)
                                                for x in shown[root]), 3),
                          "proven": {u: proven_groups[proven.find(u)] if u in proven.parent
@@ -310,7 +324,8 @@ def clusters_decide(*, sale_id: int, clusters: list[dict], now: datetime,
     if not setting.enabled:
         return set()
     flagged = {u: c for c in clusters
-               if max(c["size"], *c["proven"].values()) >= setting.threshold
+               if max(c["size"] + c.get("standing", 0), *c["proven"].values())
+               >= setting.threshold
                for u in c["members"]}
     with transaction.atomic():  # the cases and the decisions together, or neither
         return _flagged_decide(sale_id, flagged, setting, now, staked)

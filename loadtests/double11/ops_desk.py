@@ -9,12 +9,14 @@ runs. The desk is modelled, not clairvoyant: it reads what the case API shows a 
 when the sale opened, its orders before, its decisions) and never the replay's labels, and
 it answers by a rule written down here:
 
-- confirm a case tied by something other than a /24 subnet in which at least
-  `NEWCOMER_SHARE` of the members are not established customers (no order paid for a month
-  or more before the sale, outside a flagged sale): accounts that exist for this sale;
-- clear it when at least `NEWCOMER_SHARE` of them are established customers;
-- otherwise leave it open, as a careful person would: clearing releases its links for the
-  rest of the sale.
+- confirm a case tied by something other than a /24 subnet none of whose members is an
+  established customer (an order paid for a month or more before the sale, outside a
+  flagged sale): accounts that exist for this sale; unless it has a household's shape (at
+  most four members on one exact address: a family signing up together looks so too);
+- clear it when every member is an established customer;
+- otherwise leave it open, as a careful person would: a customer in a case may be one whose
+  details were copied (confirming would block it with the ring), and clearing releases the
+  case's links for the rest of the sale.
 
 It answers a case `read_s` after it first saw it (a person reads it; 60 s a case at full
 speed, scaled with the replay's time) and polls the queue every `POLL_S`; a case it left
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 
 import requests
 
-NEWCOMER_SHARE = 0.75
+HOUSEHOLD_MAX = 4  # as antiscalper.established
 WEAK_TIES = frozenset({"subnet"})
 POLL_S = 1.0
 READ_S_FULL_SPEED = 60.0  # assumption: a minute to read one case and answer it
@@ -48,6 +50,15 @@ class Answer:
     status: int           # the API's HTTP status
 
 
+def _household_shaped(case: dict) -> bool:
+    """At most HOUSEHOLD_MAX members, all on one exact address: a family as a case shows it
+    (new accounts signing up together for a launch look so too)."""
+    members = set(case.get("members", []))
+    return len(members) <= HOUSEHOLD_MAX and any(
+        link["kind"] == "address" and set(link.get("members", [])) == members
+        for link in case.get("links", []))
+
+
 def answer_for(case: dict) -> str | None:
     """The desk's rule over a case as `GET /api/v1/ops/sales/{id}/cases/{case}` shows it:
     confirm, clear, or None (left open)."""
@@ -55,12 +66,12 @@ def answer_for(case: dict) -> str | None:
     accounts = case.get("accounts", [])
     if not ties or not accounts:
         return None
-    newcomers = sum(1 for account in accounts if not account.get("established"))
-    if newcomers >= NEWCOMER_SHARE * len(accounts):
-        return "confirm"
-    if len(accounts) - newcomers >= NEWCOMER_SHARE * len(accounts):
+    settled = sum(1 for account in accounts if account.get("established"))
+    if settled == len(accounts):
         return "clear"
-    return None
+    if settled or _household_shaped(case):
+        return None
+    return "confirm"
 
 
 class OpsDesk(threading.Thread):
@@ -92,6 +103,8 @@ class OpsDesk(threading.Thread):
         listed = self.session.get(f"{self.base}/api/v1/ops/sales/{sale_id}/cases",
                                   params={"status": "open", "limit": 200}, timeout=10)
         if listed.status_code != 200:
+            self.say(f"ops desk: the case list of sale {sale_id} answered "
+                     f"{listed.status_code}; trying again")
             return
         now = time.time()
         for case in listed.json():
@@ -125,9 +138,10 @@ def summary(answers: list[Answer], *, read_s: float) -> dict:
     """What the report says of the desk: its rule, and what it answered."""
     confirmed = [a for a in answers if a.answer == "confirm" and a.status == 200]
     cleared = [a for a in answers if a.answer == "clear" and a.status == 200]
-    return {"rule": f"confirm a case tied by more than a subnet when >= {NEWCOMER_SHARE:.0%} "
-                    f"of its members are not established customers; clear it when >= "
-                    f"{NEWCOMER_SHARE:.0%} are; leave it open otherwise",
+    return {"rule": "confirm a case tied by more than a subnet when none of its members is an "
+                    "established customer and it is no household's shape (at most "
+                    f"{HOUSEHOLD_MAX} on one address); clear it when all are; leave it open "
+                    "otherwise",
             "read_s": round(read_s, 2),
             "confirmed_cases": len(confirmed),
             "confirmed_accounts": sum(len(a.members) for a in confirmed),

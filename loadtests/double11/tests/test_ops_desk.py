@@ -17,20 +17,28 @@ from antiscalper.tests.risk_helpers import building_ring
 from loadtests.double11 import ops_desk
 
 
-def _case(*, ties: list[str], established: list[bool]) -> dict:
+def _case(*, ties: list[str], established: list[bool], address_of_all: bool = False) -> dict:
     """A case as GET .../cases/{case} shows it: its ties, and whether each member was an
     established customer when the sale opened."""
-    return {"links": [{"kind": kind} for kind in ties],
+    members = list(range(1, len(established) + 1))
+    links = [{"kind": kind, "members": members[:2]} for kind in ties]
+    if address_of_all:
+        links.append({"kind": "address", "members": members})
+    return {"members": members, "links": links,
             "accounts": [{"established": e, "decisions": []} for e in established]}
 
 
 def test_the_rule_confirms_newcomers_clears_customers_and_leaves_the_rest_open():
     assert ops_desk.answer_for(_case(ties=["building"], established=[False] * 4)) == "confirm"
-    assert ops_desk.answer_for(_case(ties=["building"],
-                                     established=[False] * 3 + [True])) == "confirm"
     assert ops_desk.answer_for(_case(ties=["device"], established=[True] * 4)) == "clear"
-    assert ops_desk.answer_for(_case(ties=["building"],
-                                     established=[False] * 2 + [True] * 2)) is None
+    # a customer among newcomers may be the one they copied: left open
+    assert ops_desk.answer_for(_case(ties=["address"],
+                                     established=[False] * 7 + [True])) is None
+    # four new accounts on one flat: a family signing up together looks so too
+    assert ops_desk.answer_for(_case(ties=["device"], established=[False] * 4,
+                                     address_of_all=True)) is None
+    assert ops_desk.answer_for(_case(ties=["device"], established=[False] * 5,
+                                     address_of_all=True)) == "confirm"
     assert ops_desk.answer_for(_case(ties=["subnet"], established=[False] * 4)) is None
     assert ops_desk.answer_for(_case(ties=[], established=[])) is None
 
