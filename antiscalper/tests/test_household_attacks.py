@@ -26,9 +26,9 @@ from antiscalper.tests.risk_helpers import (
     fired,
     judge,
     pay_with,
+    registered,
     share_address,
 )
-from antiscalper.tests.test_ring_traps import _burst
 from core.devices import device_issue
 from loadtests.double11.ops_desk import answer_for
 from shop.models import Order
@@ -38,6 +38,13 @@ from shop.tests.fixtures import client_for
 pytestmark = pytest.mark.django_db
 
 VIEW, ACT, LIST = "view_ringcase", "act_on_case", "add_blacklistentry"
+
+
+def _burst(accounts, *, days: int) -> None:
+    """Registered together (one evening at home)."""
+    at = timezone.now() - timedelta(days=days)
+    for n, account in enumerate(accounts):
+        registered(account, at + timedelta(seconds=30 * n))
 
 
 def _staff(*codenames: str, app: str = "antiscalper"):
