@@ -32,7 +32,7 @@ RUN_ENV = {"TRUSTED_PROXY_COUNT": "1", "RATE_TOKEN": "1000000/m",
 
 
 class ProbeOptions(Protocol):
-    """What the probe reads of the replay's Options (run.Options has both)."""
+    """What the probe reads of the replay's Options (prepare.Options has both)."""
 
     probe_s: float
     locust_workers: int

@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from io import StringIO
 
 import requests
 
@@ -150,3 +151,28 @@ def summary(answers: list[Answer], *, read_s: float) -> dict:
             "answers": [{"sale": a.sale_id, "case": a.case_id, "members": list(a.members),
                          "answer": a.answer, "status": a.status,
                          "after_s": round(a.answered_at - a.seen_at, 2)} for a in answers]}
+
+
+DESK_USER = "ops-desk"
+
+
+def on_duty(*, base: str, sale_ids: tuple[int, ...], time_scale: float,
+            say: Callable[[str], None] = print) -> OpsDesk:
+    """Start the person on duty: a staff account of the "ops" group only, as
+    `create_ops_user` makes it, reading and answering cases through the ops API."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    call_command("setup_ops_group", stdout=StringIO())
+    user, _ = get_user_model().objects.update_or_create(
+        username=DESK_USER, defaults={"is_staff": True, "is_superuser": False})
+    user.groups.set([Group.objects.get(name="ops")])
+    read_s = max(2.0, READ_S_FULL_SPEED * time_scale)
+    desk = OpsDesk(base=base, token=str(AccessToken.for_user(user)), sale_ids=sale_ids,
+                   read_s=read_s, say=say)
+    desk.start()
+    say(f"ops desk on duty: answers each ring case {read_s:.1f} s after it opens "
+        f"({READ_S_FULL_SPEED:.0f} s at full speed)")
+    return desk
