@@ -66,8 +66,6 @@ class Held:
 
 # Kinds held through the sale's own signals: their population is counted within the sale.
 SIGNAL_KINDS = ("device", "subnet")
-# A device id the store issued (core.devices): the same browser, proven.
-ISSUED = ISSUED_KIND
 
 
 def identifiers(sale_id: int, nodes: set[int] | None = None, *, raw: bool = False,
@@ -95,8 +93,8 @@ def identifiers(sale_id: int, nodes: set[int] | None = None, *, raw: bool = Fals
     population = {key: len(users) for key, users in seen.items()}
     for (kind, value), users in seen.items():  # an id the store issued: proven (core.devices)
         if kind == "device" and device_issued(value):
-            holders[(ISSUED, value)] |= users
-            held.proven[(ISSUED, value)] |= users
+            holders[(ISSUED_KIND, value)] |= users
+            held.proven[(ISSUED_KIND, value)] |= users
     for part in sliced(nodes):
         for phone, user_id, confirmed, verified in Customer.objects.filter(
                 user_id__in=part).values_list("phone", "user_id", "phone_verified_at",
@@ -160,7 +158,7 @@ def identifiers(sale_id: int, nodes: set[int] | None = None, *, raw: bool = Fals
     for key, genuine in _genuine_customers(wanted["building"], opened).items():
         population[key], held.established[key] = len(genuine), genuine
     _copied_instruments_apart(held, population, wanted["payment"], opened)
-    _copied_devices_apart(held, population, wanted[ISSUED], opened)
+    _copied_devices_apart(held, population, wanted[ISSUED_KIND], opened)
     _late_confirmations_apart(held, population, wanted["verified_phone"], opened)
     _buildings_within_addresses(held)
     phone_blocks.blocks_weigh(held, population, opened)
@@ -230,11 +228,12 @@ def _copied_instruments_apart(held: Held, population: dict, fingerprints: set[st
 
 def _copied_devices_apart(held: Held, population: dict, devices: set[str],
                           opened: datetime | None) -> None:
-    """An issued device id (core.devices) is proven for its established holders: the first
-    account seen on it in any sale, and those seen on it before this sale opened. Accounts
-    first seen on it since may have been handed it (an operator's farm browser) or have taken
-    it from someone: tied to each other through it, counted with those holders, never tied
-    to them, as for a copied card. Its population is every account seen on it, any sale."""
+    """An issued device id (core.devices) is proven for its established holders: those seen
+    on it before this sale opened (its first holder within this sale owns nothing: an id
+    that first appears in a sale appears for the ring that was handed it). Accounts first
+    seen on it since are tied to each other through it, counted with those holders, never
+    tied to them, as for a copied card. Its population is every account seen on it, any
+    sale; its holders before the sale are recorded (`before`) as its household, perhaps."""
     firsts: dict[str, dict[int, datetime]] = defaultdict(dict)
     for part in sliced(devices):
         for device, user_id, first in AttemptSignal.objects.filter(device__in=part).values(
@@ -242,10 +241,10 @@ def _copied_devices_apart(held: Held, population: dict, devices: set[str],
                 "device", "user_id", "first"):
             firsts[device][user_id] = first
     for device, seen in firsts.items():
-        population[(ISSUED, device)] = len(seen)
-        held.before[(ISSUED, device)] = {user for user, first in seen.items()
+        population[(ISSUED_KIND, device)] = len(seen)
+        held.before[(ISSUED_KIND, device)] = {user for user, first in seen.items()
                                          if opened is not None and first < opened}
-        _newcomers_apart(held, population, (ISSUED, device), seen, opened,
+        _newcomers_apart(held, population, (ISSUED_KIND, device), seen, opened,
                          "first seen on it since the sale opened", first_owns=False)
     for device in devices:  # the same value as a claimed device would tie them all again
         held.holders.pop(("device", device), None)

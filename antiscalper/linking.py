@@ -87,6 +87,7 @@ from antiscalper.models import (
     RiskDecision,
     live_q,
 )
+from core.devices import ISSUED_KIND
 from core.redis_client import connection
 from shop.models import Order
 
@@ -143,7 +144,7 @@ def _shown(kind: str, value: str) -> str:
     is a credential: whoever sends it is tied to its holders)."""
     if kind == "payment":
         return value[:8] + value[32:]
-    if kind == holders.ISSUED:
+    if kind == ISSUED_KIND:
         token, _, rest = value.partition(":")
         return f"{token[:8]}…" + (rest[rest.find(" ("):] if " (" in rest else "")
     return value
@@ -324,7 +325,7 @@ def clusters_decide(*, sale_id: int, clusters: list[dict], now: datetime,
     if not setting.enabled:
         return set()
     flagged = {u: c for c in clusters
-               if max(c["size"] + c.get("standing", 0), *c["proven"].values())
+               if max(c["size"] + c["standing"], *c["proven"].values())
                >= setting.threshold
                for u in c["members"]}
     with transaction.atomic():  # the cases and the decisions together, or neither

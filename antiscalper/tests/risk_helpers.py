@@ -111,3 +111,26 @@ def bought_before(customer, sku, *, days: int = 60) -> None:
     order = order_create(user_id=customer.user_id, lines=[(sku.pk, 1)])
     Order.objects.filter(pk=order.pk).update(status="paid",
                                              created_at=timezone.now() - timedelta(days=days))
+
+
+# Rights on ring cases (antiscalper.api): to read, to answer, and to blacklist (confirming).
+CASES_VIEW, CASES_ACT, BLACKLIST_ADD = "view_ringcase", "act_on_case", "add_blacklistentry"
+
+
+def staff_client(*codenames: str):
+    """An API client for a staff user holding exactly these anti-scalper rights."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    from shop.tests.fixtures import client_for
+
+    user = get_user_model().objects.create_user(
+        f"ops-{'-'.join(codenames) or 'none'}", password="ops-Long-password-1", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="antiscalper",
+                                                         codename__in=codenames))
+    return client_for(user)
+
+
+def case_path(case) -> str:
+    """The ops API's address of a ring case."""
+    return f"/api/v1/ops/sales/{case.sale_id}/cases/{case.pk}"

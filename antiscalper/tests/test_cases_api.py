@@ -7,37 +7,33 @@ import threading
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.db import connection as db_connection
 
 from antiscalper import linking
 from antiscalper.models import BlacklistEntry, RingCase, RiskDecision
 from antiscalper.tests.risk_helpers import (
+    BLACKLIST_ADD,
+    CASES_ACT,
+    CASES_VIEW,
     age,
     attempt,
     bought_before,
     building_ring,
+    case_path,
     judge,
     pay_with,
+    staff_client,
 )
 from shop.tests.fixtures import client_for
 
 pytestmark = pytest.mark.django_db
 
-VIEW, ACT, LIST = "view_ringcase", "act_on_case", "add_blacklistentry"
-
-
-def _staff(*codenames: str):
-    user = get_user_model().objects.create_user(f"ops-{'-'.join(codenames) or 'none'}",
-                                                password="ops-Long-password-1", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="antiscalper",
-                                                         codename__in=codenames))
-    return client_for(user)
+VIEW, ACT, LIST = CASES_VIEW, CASES_ACT, BLACKLIST_ADD
 
 
 @pytest.fixture
 def ops():
-    return _staff(VIEW, ACT, LIST)
+    return staff_client(VIEW, ACT, LIST)
 
 
 @pytest.fixture
@@ -50,10 +46,6 @@ def case(make_customer) -> RingCase:
     return case
 
 
-def _base(case: RingCase) -> str:
-    return f"/api/v1/ops/sales/{case.sale_id}/cases/{case.pk}"
-
-
 def test_ops_list_a_sales_cases_and_read_one_with_usernames_and_decisions(ops, case):
     listed = ops.get(f"/api/v1/ops/sales/{case.sale_id}/cases")
     assert listed.status_code == 200 and listed["X-Total-Count"] == "1"
@@ -64,7 +56,7 @@ def test_ops_list_a_sales_cases_and_read_one_with_usernames_and_decisions(ops, c
     assert ops.get(f"/api/v1/ops/sales/{case.sale_id}/cases?status=cleared").json() == []
     assert ops.get(f"/api/v1/ops/sales/{case.sale_id}/cases?status=bogus").status_code == 400
     assert ops.get("/api/v1/ops/sales/999/cases").json() == []
-    detail = ops.get(_base(case)).json()
+    detail = ops.get(case_path(case)).json()
     names = dict(get_user_model().objects.filter(pk__in=case.members)
                  .values_list("pk", "username"))
     assert [(a["user"], a["username"], a["pending"]) for a in detail["accounts"]] == [
@@ -83,16 +75,16 @@ def test_a_case_of_another_sale_or_a_bogus_id_is_not_found(ops, case):
 
 
 def test_confirm_blocks_and_blacklists_once_and_a_retry_answers_nothing(ops, case):
-    first = ops.post(f"{_base(case)}/confirm", {"members": case.members}, format="json")
+    first = ops.post(f"{case_path(case)}/confirm", {"members": case.members}, format="json")
     assert first.status_code == 200, first.content
     assert first.json()["answered"] == case.members
     assert first.json()["case"]["status"] == "confirmed"
     assert sorted(int(v) for v in BlacklistEntry.objects.filter(
         kind="account", is_active=True).values_list("value", flat=True)) == case.members
-    again = ops.post(f"{_base(case)}/confirm", {}, format="json")
+    again = ops.post(f"{case_path(case)}/confirm", {}, format="json")
     assert again.status_code == 200 and again.json()["answered"] == []
     assert RiskDecision.objects.filter(source="linking", decision="block").count() == 5
-    other = ops.post(f"{_base(case)}/clear", {}, format="json")
+    other = ops.post(f"{case_path(case)}/clear", {}, format="json")
     assert other.status_code == 409
     assert other.json()["error"]["code"] == "case_answered"
     assert other.json()["error"]["details"] == {"status": "confirmed"}
@@ -101,11 +93,11 @@ def test_confirm_blocks_and_blacklists_once_and_a_retry_answers_nothing(ops, cas
 
 def test_an_answer_for_members_the_case_no_longer_has_changes_nothing(ops, case):
     seen = case.members[:-1]  # the linking pass grew the case since it was shown
-    response = ops.post(f"{_base(case)}/clear", {"members": seen}, format="json")
+    response = ops.post(f"{case_path(case)}/clear", {"members": seen}, format="json")
     assert response.status_code == 400
     assert response.json()["error"]["details"]["members"] == ["changed"]
     assert RingCase.objects.get(pk=case.pk).status == "open"
-    cleared = ops.post(f"{_base(case)}/clear", {"members": case.members}, format="json")
+    cleared = ops.post(f"{case_path(case)}/clear", {"members": case.members}, format="json")
     assert cleared.status_code == 200 and cleared.json()["answered"] == case.members
     assert not BlacklistEntry.objects.exists()
 
@@ -113,7 +105,7 @@ def test_an_answer_for_members_the_case_no_longer_has_changes_nothing(ops, case)
 @pytest.mark.parametrize("body", [{"members": "all"}, {"members": [0]}, {"members": ["x"]},
                                   {"members": [None]}, {"members": {"a": 1}}, [1, 2], "x"])
 def test_malformed_answers_are_refused_and_change_nothing(ops, case, body):
-    response = ops.post(f"{_base(case)}/confirm", body, format="json")
+    response = ops.post(f"{case_path(case)}/confirm", body, format="json")
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
     assert RingCase.objects.get(pk=case.pk).status == "open"
     assert not BlacklistEntry.objects.exists()
@@ -122,14 +114,14 @@ def test_malformed_answers_are_refused_and_change_nothing(ops, case, body):
 def test_the_rights_each_answer_takes(case):
     """Reading takes the view right; clearing also act_on_case; confirming, which writes to
     the blacklist, also the right to add to it."""
-    assert _staff().get(_base(case)).status_code == 403
-    viewer = _staff(VIEW)
-    assert viewer.get(_base(case)).status_code == 200
-    assert viewer.post(f"{_base(case)}/clear", {}, format="json").status_code == 403
-    actor = _staff(VIEW, ACT)
-    assert actor.post(f"{_base(case)}/confirm", {}, format="json").status_code == 403
+    assert staff_client().get(case_path(case)).status_code == 403
+    viewer = staff_client(VIEW)
+    assert viewer.get(case_path(case)).status_code == 200
+    assert viewer.post(f"{case_path(case)}/clear", {}, format="json").status_code == 403
+    actor = staff_client(VIEW, ACT)
+    assert actor.post(f"{case_path(case)}/confirm", {}, format="json").status_code == 403
     assert RingCase.objects.get(pk=case.pk).status == "open"
-    assert actor.post(f"{_base(case)}/clear", {}, format="json").status_code == 200
+    assert actor.post(f"{case_path(case)}/clear", {}, format="json").status_code == 200
 
 
 def test_a_card_is_shown_by_its_fingerprints_prefix_only(ops, make_customer, sku):
@@ -142,7 +134,7 @@ def test_a_card_is_shown_by_its_fingerprints_prefix_only(ops, make_customer, sku
     linking.linking_run(sale_id=1)
     (case,) = RingCase.objects.all()
     (card,) = [link for link in case.links if link["kind"] == "payment"]
-    body = ops.get(_base(case)).content.decode() + ops.get(
+    body = ops.get(case_path(case)).content.decode() + ops.get(
         f"/api/v1/ops/sales/{case.sale_id}/cases").content.decode()
     assert card["value"] not in body and "4111" not in body
     assert card["shown"] in body
@@ -153,14 +145,14 @@ def test_two_ops_confirming_at_once_answer_the_case_once(make_customer):
     ring = building_ring(make_customer)
     linking.linking_run(sale_id=1)
     (case,) = RingCase.objects.all()
-    clients = [_staff(VIEW, ACT, LIST) if n == 0 else client_for(
+    clients = [staff_client(VIEW, ACT, LIST) if n == 0 else client_for(
         get_user_model().objects.get(username=f"ops-{VIEW}-{ACT}-{LIST}")) for n in range(2)]
     start, answers = threading.Barrier(2), []
 
     def confirm(client) -> None:
         try:
             start.wait()
-            answers.append(client.post(f"{_base(case)}/confirm", {}, format="json"))
+            answers.append(client.post(f"{case_path(case)}/confirm", {}, format="json"))
         finally:
             db_connection.close()
 
@@ -190,7 +182,7 @@ def test_a_case_shows_which_members_were_customers_before_the_sale(ops, make_cus
     linking.linking_run(sale_id=1)
     shown = {}
     for case in RingCase.objects.all():
-        shown.update({a["user"]: a for a in ops.get(_base(case)).json()["accounts"]})
+        shown.update({a["user"]: a for a in ops.get(case_path(case)).json()["accounts"]})
     assert (shown[ring[1].user_id]["established"], shown[ring[1].user_id]["orders_before"]) \
         == (False, 1)
     assert all(not shown[a.user_id]["established"] and shown[a.user_id]["orders_before"] == 0

@@ -19,7 +19,14 @@ from django.utils import timezone
 from antiscalper import incremental, linking, rules
 from antiscalper.attempts import attempts_record
 from antiscalper.models import Decision, RiskDecision, RuleSetting
-from antiscalper.tests.risk_helpers import age, attempt, judge, pay_with, share_address
+from antiscalper.tests.risk_helpers import (
+    age,
+    attempt,
+    bought_before,
+    judge,
+    pay_with,
+    share_address,
+)
 from shop.models import Order
 from shop.services import order_create
 
@@ -28,11 +35,19 @@ pytestmark = pytest.mark.django_db
 _sales = itertools.count(900)
 
 
-def _bought_long_ago(customer, sku, *, days: int = 60) -> None:
-    """One cheap paid order `days` before now: an established customer (>= 30 days)."""
-    order = order_create(user_id=customer.user_id, lines=[(sku.pk, 1)])
-    Order.objects.filter(pk=order.pk).update(status="paid",
-                                             created_at=timezone.now() - timedelta(days=days))
+
+
+def _established_ring(make_customer, sku, line1_of) -> list:
+    """Twelve aged accounts, each with one cheap order two months old, run from three
+    phones (four accounts per device id), the nth shipping to `line1_of(n)`; all tried."""
+    ring = [make_customer(with_address=False) for _ in range(12)]
+    for n, account in enumerate(ring):
+        age(account, days=400 + n)
+        bought_before(account, sku)
+        share_address(account, line1=line1_of(n))
+    judge(*[attempt(a.user_id, device=f"ring-phone-{n // 4}", ip=f"36.{n}.8.8",
+                    after_ms=15_000 + 4000 * n) for n, a in enumerate(ring)])
+    return ring
 
 
 def _flags(accounts, sale_id: int = 1) -> dict[int, set[str]]:
@@ -59,13 +74,7 @@ def test_a_grid_ring_of_established_accounts_four_per_identifier_is_never_linked
     A ring pays one cheap order per account 30 days ahead to get 12 units cleanly; the
     shelter should only hold while the accounts it spares form a group no larger than a
     household (HOUSEHOLD_MAX), counted over the ties it drops."""
-    ring = [make_customer(with_address=False) for _ in range(12)]
-    for n, account in enumerate(ring):
-        age(account, days=400 + n)
-        _bought_long_ago(account, sku)
-        share_address(account, line1=f"{n % 4 + 1} Drop Lane")
-    judge(*[attempt(a.user_id, device=f"ring-phone-{n // 4}", ip=f"36.{n}.8.8",
-                    after_ms=15_000 + 4000 * n) for n, a in enumerate(ring)])
+    ring = _established_ring(make_customer, sku, lambda n: f"{n % 4 + 1} Drop Lane")
     clusters = linking.clusters_find(sale_id=1)
     assert [c["members"] for c in clusters] == [sorted(a.user_id for a in ring)]
     assert all("review" in flags for flags in _flags(ring).values())
@@ -84,7 +93,7 @@ def test_four_established_accounts_hide_three_newcomers_on_one_device(make_custo
     sheltering = [make_customer() for _ in range(4)]
     for account in sheltering:
         age(account, days=700)
-        _bought_long_ago(account, sku)
+        bought_before(account, sku)
     newcomers = [make_customer() for _ in range(3)]
     for account in newcomers:
         age(account, days=100)  # no newcomer signal, not idle long enough to look dormant
@@ -132,7 +141,7 @@ def test_a_steps_cluster_differs_from_the_full_pass_when_a_crowded_device_holds_
     for c in crowd:
         age(c, days=100)
     for c in crowd[:5]:
-        _bought_long_ago(c, sku)
+        bought_before(c, sku)
     pair = crowd[:2]
     for c in pair:
         pay_with(c, sku, "family-card", days_ago=40)
@@ -192,7 +201,7 @@ def test_a_drop_building_ring_that_bought_a_cheap_item_the_week_before_is_shelte
     for n, account in enumerate(ring):
         age(account, days=300 + n)
         share_address(account, line1=f"Flat {n + 1}, 9 Drop Street")
-        _bought_long_ago(account, sku, days=7)
+        bought_before(account, sku, days=7)
     judge(*[attempt(a.user_id, ip=f"36.{n}.1.1", after_ms=3000 + 900 * n)
             for n, a in enumerate(ring)])
     assert [c["members"] for c in linking.clusters_find(sale_id=1)] == [
@@ -295,12 +304,6 @@ def test_the_issues_ring_run_four_established_accounts_per_phone_into_one_drop_b
     their device points below review. 12 units, 3 phones, no flag anywhere: four accounts on
     one phone pass for a household whatever else they share (here one drop building with the
     other two phones' accounts), which the shelter never looks at."""
-    ring = [make_customer(with_address=False) for _ in range(12)]
-    for n, account in enumerate(ring):
-        age(account, days=400 + n)
-        _bought_long_ago(account, sku)
-        share_address(account, line1=f"Flat {n + 1}, 9 Drop Street")
-    judge(*[attempt(a.user_id, device=f"ring-phone-{n // 4}", ip=f"36.{n}.8.8",
-                    after_ms=15_000 + 4000 * n) for n, a in enumerate(ring)])
+    ring = _established_ring(make_customer, sku, lambda n: f"Flat {n + 1}, 9 Drop Street")
     flags = _flags(ring)
     assert all("review" in found for found in flags.values()), flags

@@ -11,33 +11,35 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from antiscalper import linking
 from antiscalper.models import BlacklistEntry, RingCase, RiskDecision
 from antiscalper.tests.risk_helpers import (
+    BLACKLIST_ADD,
+    CASES_ACT,
+    CASES_VIEW,
     T0,
     age,
     attempt,
     bought_before,
+    case_path,
     earlier_sale,
     fired,
     judge,
     pay_with,
     registered,
     share_address,
+    staff_client,
 )
 from core.devices import device_issue
 from loadtests.double11.ops_desk import answer_for
 from shop.models import Order
 from shop.services import order_create
-from shop.tests.fixtures import client_for
 
 pytestmark = pytest.mark.django_db
 
-VIEW, ACT, LIST = "view_ringcase", "act_on_case", "add_blacklistentry"
+VIEW, ACT, LIST = CASES_VIEW, CASES_ACT, BLACKLIST_ADD
 
 
 def _burst(accounts, *, days: int) -> None:
@@ -45,18 +47,6 @@ def _burst(accounts, *, days: int) -> None:
     at = timezone.now() - timedelta(days=days)
     for n, account in enumerate(accounts):
         registered(account, at + timedelta(seconds=30 * n))
-
-
-def _staff(*codenames: str, app: str = "antiscalper"):
-    user = get_user_model().objects.create_user(
-        f"ops-{'-'.join(codenames) or 'none'}", password="ops-Long-password-1", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label=app,
-                                                         codename__in=codenames))
-    return client_for(user)
-
-
-def _base(case: RingCase) -> str:
-    return f"/api/v1/ops/sales/{case.sale_id}/cases/{case.pk}"
 
 
 def _bought_in_sale(accounts, sku, sale_id: int = 1) -> None:
@@ -94,10 +84,10 @@ def test_the_ops_api_never_shows_an_issued_device_id_in_full(make_customer):
     linking.linking_run(sale_id=1)
     (case,) = RingCase.objects.all()
     assert any(link["kind"] == "issued_device" for link in case.links)
-    reader = _staff(VIEW)
-    shown = (reader.get(_base(case)).content.decode()
+    reader = staff_client(VIEW)
+    shown = (reader.get(case_path(case)).content.decode()
              + reader.get(f"/api/v1/ops/sales/{case.sale_id}/cases").content.decode()
-             + _staff("view_riskdecision").get("/api/v1/ops/flags").content.decode())
+             + staff_client("view_riskdecision").get("/api/v1/ops/flags").content.decode())
     assert browser not in shown
 
 
@@ -221,11 +211,11 @@ def test_the_ops_desk_blocks_and_blacklists_a_customer_whose_address_a_ring_copi
     the customer is not blacklisted."""
     victim, _ = _copied_address_world(make_customer, sku, newcomers=6)
     linking.linking_run(sale_id=1)
-    ops = _staff(VIEW, ACT, LIST)
+    ops = staff_client(VIEW, ACT, LIST)
     for case in RingCase.objects.filter(status="open"):
-        shown = ops.get(_base(case)).json()
+        shown = ops.get(case_path(case)).json()
         answer = answer_for(shown)
-        response = ops.post(f"{_base(case)}/{answer}", {"members": shown["members"]},
+        response = ops.post(f"{case_path(case)}/{answer}", {"members": shown["members"]},
                             format="json")
         assert response.status_code == 200
     assert not BlacklistEntry.objects.filter(kind="account", value=str(victim.user_id),
@@ -302,4 +292,4 @@ def test_the_ops_desk_does_not_confirm_a_household_of_new_fans(make_customer):
     linking.linking_run(sale_id=1)
     (case,) = RingCase.objects.all()
     assert set(_linking_decisions().values()) == {"review"}
-    assert answer_for(_staff(VIEW).get(_base(case)).json()) != "confirm"  # clear, or left
+    assert answer_for(staff_client(VIEW).get(case_path(case)).json()) != "confirm"  # clear, or left
