@@ -10,6 +10,7 @@ TTL of two days (the database copy, AttemptSignal, is what stays):
   rs:{s}:d:{device}:o     set    accounts on the device within 10 s of the opening
   rs:{s}:d:{device}:r     zset   accounts that reserved from the device (first time, ms)
   rs:{s}:d:{device}:f     int    wrong F-codes entered from the device
+  rs:{s}:d:{device}:fu    hash   of those, each account's (account -> count)
   rs:{s}:i:{ip}:r         zset   accounts that reserved from the IP (first time, ms)
   rs:{s}:i:{ip}:v:{b}     int    attempts from the IP in 10-second bucket b
   rs:{s}:n:{subnet}:o     set    accounts on the /24 (/64) within 10 s of the opening

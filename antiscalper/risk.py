@@ -154,6 +154,7 @@ class Read(NamedTuple):
     ip_bucket: str | None
     ip_reservers: int | None
     subnet_opening: int | None
+    fcodes_own_on_device: str | None
     blacklisted: list[str]
 
 
@@ -227,8 +228,11 @@ def measure(a: Attempt, facts: Facts, read: Read) -> tuple[dict, dict]:
     guessed, from_device = int(read.fcodes_account or 0), int(read.fcodes_device or 0)
     # A device id is copyable: its guesses are the device's (capped), not the account's.
     # The device's count holds the account's own guesses from it too: only the others' are
-    # the device's points (an account mistyping on its own phone is counted once).
-    fcodes, device_fcodes = ((guessed, float(max(0, from_device - guessed)))
+    # the device's points (an account mistyping on its own phone is counted once), and only
+    # its guesses from this device are left out (those from its other devices were never in
+    # this device's count).
+    own = int(read.fcodes_own_on_device or 0)
+    fcodes, device_fcodes = ((guessed, float(max(0, from_device - own)))
                              if rules.COPYABLE_CAPPED else (max(guessed, from_device), None))
     values = {
         "new_account": None if joined is None

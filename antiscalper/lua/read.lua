@@ -11,8 +11,9 @@
 --   the device, on the device at the opening, reserving from the device, wrong F-codes of
 --   the device, attempts from the ip in the bucket, accounts reserving from the ip within
 --   the burst window of this account's reservation, accounts on the subnet at the opening,
---   {positions of the identities found on the blacklist}}; false where the old reads had
---   no value (no device, no ip, no subnet, never reserved from the ip, a missing key).
+--   wrong F-codes of this account from the device, {positions of the identities found on
+--   the blacklist}}; false where the old reads had no value (no device, no ip, no subnet,
+--   never reserved from the ip, a missing key).
 local prefix, burst, sets = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local blacklist = {}
 for k = 1, sets do blacklist[k] = ARGV[3 + k] end
@@ -24,13 +25,14 @@ for _, attempt in ipairs(cjson.decode(ARGV[4 + sets])) do
   local answer = {redis.call('LRANGE', prefix .. ':a:' .. user .. ':t', 0, -1),
                   redis.call('GET', prefix .. ':a:' .. user .. ':f'),
                   redis.call('HGET', clusters, user), false, false, false, false, false,
-                  false, false}
+                  false, false, false}
   if device ~= '' then
     local on = prefix .. ':d:' .. device
     answer[4] = redis.call('SCARD', on .. ':u')
     answer[5] = redis.call('SCARD', on .. ':o')
     answer[6] = redis.call('ZCARD', on .. ':r')
     answer[7] = redis.call('GET', on .. ':f')
+    answer[11] = redis.call('HGET', on .. ':fu', user)
   end
   if ip ~= '' then
     answer[8] = redis.call('GET', prefix .. ':i:' .. ip .. ':v:' .. bucket)
@@ -48,7 +50,7 @@ for _, attempt in ipairs(cjson.decode(ARGV[4 + sets])) do
       found[#found + 1] = n
     end
   end
-  answer[11] = found
+  answer[12] = found
   answers[#answers + 1] = answer
 end
 return answers

@@ -35,7 +35,11 @@ for _, attempt in ipairs(cjson.decode(ARGV[4])) do
   end
   if string.find(flags, 'f', 1, true) then
     count('INCR', prefix .. ':a:' .. user .. ':f')
-    if device ~= '' then count('INCR', prefix .. ':d:' .. device .. ':f') end
+    if device ~= '' then
+      count('INCR', prefix .. ':d:' .. device .. ':f')
+      -- Whose guesses they were: the device's points leave out the account's own from it.
+      count('HINCRBY', prefix .. ':d:' .. device .. ':fu', user, 1)
+    end
   end
   counted = counted + 1
 end

@@ -139,6 +139,47 @@ def test_an_account_guessing_fcodes_itself_still_scores_them_as_its_own(customer
     assert rules.RULES["fcode_guessing"].family not in rules.COPYABLE
 
 
+
+@pytest.mark.django_db
+def test_an_accounts_guesses_on_its_other_devices_never_hide_a_devices_guesses(
+        make_customer):
+    """A guesser's five wrong codes on its laptop, then its purchase from a phone five other
+    accounts guessed on: the phone's points are those five others' guesses. Subtracting
+    the account's guesses from every device (the account's count, not its count on this
+    device) left the phone at 0, so wrong codes entered elsewhere hid a device's ring."""
+    guesser = make_customer()
+    others = [make_customer() for _ in range(5)]
+    own = [attempt(guesser.user_id, kind="fcode", verdict="fcode_invalid", device="laptop",
+                   after_ms=5000 + 3000 * n) for n in range(5)]
+    theirs = [attempt(o.user_id, kind="fcode", verdict="fcode_invalid", device="phone",
+                      ip=f"36.{n}.8.8", after_ms=6000 + 700 * n) for n, o in enumerate(others)]
+    (decision,) = [d for d in judge(*own, *theirs, attempt(guesser.user_id, device="phone",
+                                                           after_ms=40_000)).values()
+                   if d.user_id == guesser.user_id]
+    codes = fired(decision)
+    assert codes["fcode_guessing"] == 5
+    assert codes["fcode_guessing_device"] == 5
+
+
+@pytest.mark.django_db
+def test_an_accounts_own_guesses_on_a_shared_device_are_left_out_of_its_points(
+        make_customer):
+    """Of a device's wrong codes, the buyer's own from it are its account points already:
+    five of its own and five of others' on one device give the device five points, not
+    ten (and the account five)."""
+    guesser = make_customer()
+    others = [make_customer() for _ in range(5)]
+    own = [attempt(guesser.user_id, kind="fcode", verdict="fcode_invalid", device="shared",
+                   after_ms=5000 + 3000 * n) for n in range(5)]
+    theirs = [attempt(o.user_id, kind="fcode", verdict="fcode_invalid", device="shared",
+                      ip=f"36.{n}.8.8", after_ms=6000 + 700 * n) for n, o in enumerate(others)]
+    (decision,) = [d for d in judge(*own, *theirs, attempt(guesser.user_id, device="shared",
+                                                           after_ms=40_000)).values()
+                   if d.user_id == guesser.user_id]
+    codes = fired(decision)
+    assert codes["fcode_guessing_device"] == 5
+    assert codes["fcode_guessing"] == 5
+
 @settings(max_examples=200, deadline=None)
 @given(fired=st.lists(st.sampled_from(COPYABLE), min_size=1, unique=True),
        weight=st.dictionaries(st.sampled_from(COPYABLE), weights),
