@@ -8,6 +8,8 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from antiscalper import established
 from antiscalper.identities import value_normalize
@@ -149,22 +151,37 @@ def appeal_get(*, appeal_id: int) -> Appeal:
 
 
 def block_reasons(*, user_id: int, device: str, ip: str) -> list[str]:
-    """What a blocked shopper may know of why: their own identities on the blocklist (with
-    the reason ops wrote) and the latest anti-scalper decisions against the account. Nothing
-    about other accounts, and nothing of the rules' thresholds."""
+    """What a blocked shopper is told of why, in plain words: which of its own identities are
+    on the blocklist (and until when), and that our checks stopped a purchase (when). Never a
+    rule's code, a score, a threshold, ops' note or anything about another account: those
+    would tell a scalper what to tune (issue 18), and the appeal is where a person explains."""
     now = timezone.now()
     reasons = []
-    for kind, value, label in _own_identities(user_id=user_id, device=device, ip=ip):
+    for kind, value, _label in _own_identities(user_id=user_id, device=device, ip=ip):
         entry = BlacklistEntry.objects.filter(live_q(now), kind=kind, value=value).first()
         if entry:
-            why = entry.reason or "no reason was recorded"
-            until = f" until {when(entry.expires_at)}" if entry.expires_at else ""
-            reasons.append(f"Your {label} is on our blocklist{until}: {why}.")
+            listed, until = LISTED[kind]
+            reasons.append(until % {"until": when(entry.expires_at)} if entry.expires_at
+                           else str(listed))
     decisions = (RiskDecision.objects.filter(user_id=user_id, decision=Decision.BLOCK)
-                 .exclude(review_status=RiskDecision.Review.CLEARED).order_by("-pk")[:3])
-    reasons.extend(f"Our anti-scalper checks stopped a purchase: {d.reason}." for d in decisions
-                   if d.reason)
+                 .exclude(review_status=RiskDecision.Review.CLEARED).order_by("-pk")
+                 .values_list("created_at", flat=True)[:3])
+    reasons.extend(gettext("Our anti-scalper checks stopped a purchase of yours on %(at)s.")
+                   % {"at": when(at)} for at in decisions)
     return reasons
+
+
+# What a shopper reads of each of its identities on the blocklist: (for good, until a time).
+LISTED = {
+    Kind.ACCOUNT: (_("Your account is on our blocklist."),
+                   _("Your account is on our blocklist until %(until)s.")),
+    Kind.DEVICE: (_("Your device is on our blocklist."),
+                  _("Your device is on our blocklist until %(until)s.")),
+    Kind.IP: (_("Your network address is on our blocklist."),
+              _("Your network address is on our blocklist until %(until)s.")),
+    Kind.PHONE: (_("Your phone number is on our blocklist."),
+                 _("Your phone number is on our blocklist until %(until)s.")),
+}
 
 
 # --- Ring cases (antiscalper.cases writes them) ----------------------------------------------

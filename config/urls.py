@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.admin_login import admin_login
+from core.language import language_switch
 from sales.api import urls as sales_urls
 
 urlpatterns = [
@@ -16,6 +17,7 @@ urlpatterns = [
     path("api/v1/", include("shop.urls")),
     path("api/v1/", include("sales.api.urls")),
     path("api/v1/", include("antiscalper.urls")),
+    path("language/<str:code>/", language_switch, name="language"),  # the header's switch
     path("", include("sales.web.urls")),
     path("", include("shop.web_urls")),
 ]

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Product(models.Model):
@@ -130,16 +131,16 @@ class Address(models.Model):
 
 
 class OrderStatus(models.TextChoices):
-    AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
-    AWAITING_DEPOSIT = "awaiting_deposit", "Awaiting deposit"
-    AWAITING_BALANCE = "awaiting_balance", "Awaiting balance"
-    PAID = "paid", "Paid"
-    SHIPPED = "shipped", "Shipped"
-    DELIVERED = "delivered", "Delivered"
-    CANCELLED = "cancelled", "Cancelled"
-    EXPIRED = "expired", "Expired"
-    FORFEITED = "forfeited", "Forfeited"
-    REFUNDED = "refunded", "Refunded"
+    AWAITING_PAYMENT = "awaiting_payment", _("Awaiting payment")
+    AWAITING_DEPOSIT = "awaiting_deposit", _("Awaiting deposit")
+    AWAITING_BALANCE = "awaiting_balance", _("Awaiting balance")
+    PAID = "paid", _("Paid")
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired")
+    FORFEITED = "forfeited", _("Forfeited")
+    REFUNDED = "refunded", _("Refunded")
 
 
 class Order(models.Model):

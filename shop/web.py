@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_ratelimit.core import is_ratelimited
@@ -47,11 +48,11 @@ def device_cookie_ensure(request: HttpRequest, response: HttpResponse) -> HttpRe
     return response
 
 
-def error_page(request: HttpRequest, error: DomainError, *, title: str = "We could not do that",
+def error_page(request: HttpRequest, error: DomainError, *, title: str = "",
                back: str | None = None) -> HttpResponse:
     """A refusal as a page: the sentence, the fields at fault, a way back; the API's status."""
-    context = {"title": title, "sentence": sentence_for(error), "code": error.code,
-               "fields": field_errors(error), "back": back}
+    context = {"title": title or _("We could not do that"), "sentence": sentence_for(error),
+               "code": error.code, "fields": field_errors(error), "back": back}
     response = render(request, "shop/error.html", context, status=error.status)
     if error.code == "rate_limited" and "retry_after" in error.details:
         response["Retry-After"] = str(error.details["retry_after"])
@@ -59,7 +60,10 @@ def error_page(request: HttpRequest, error: DomainError, *, title: str = "We cou
 
 
 def not_found_page(request: HttpRequest, what: str) -> HttpResponse:
-    return error_page(request, not_found(what), title=f"No such {what}", back="/")
+    titles = {"sale": _("No such sale"), "ticket": _("No such ticket"),
+              "order": _("No such order"), "customer profile": _("No such customer profile")}
+    return error_page(request, not_found(what), title=titles.get(what, _("Page not found")),
+                      back="/")
 
 
 def _safe_next(request: HttpRequest, fallback: str = "/") -> str:
@@ -93,10 +97,10 @@ def register(request: HttpRequest) -> HttpResponse:
         missing = [n for n in ("recipient", "line1", "city", "postcode") if not form[n]]
         try:
             if not form["username"]:
-                raise DomainError("invalid", "", details={"username": ["Choose a username."]})
+                raise DomainError("invalid", "", details={"username": [_("Choose a username.")]})
             if missing:
                 raise DomainError("invalid", "", details={
-                    name: ["Needed for delivery."] for name in missing})
+                    name: [_("Needed for delivery.")] for name in missing})
             _register_form_check(form, request.POST.get("password", ""))
             # One transaction: an address refused after the account was made must not
             # leave the account behind (the shopper could then never register that name).
@@ -111,9 +115,10 @@ def register(request: HttpRequest) -> HttpResponse:
             errors = field_errors(error) or [sentence_for(error)]
         else:
             login(request, customer.user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, f"Welcome, {customer.user.username}! You are logged in.")
-            messages.info(request, "Confirm your phone with a texted code on Account > Phone "
-                                   "(/account/phone/).")
+            messages.success(request, _("Welcome, %(name)s! You are logged in.")
+                             % {"name": customer.user.username})
+            messages.info(request, _("Confirm your phone with a texted code on Account > Phone "
+                                     "(/account/phone/)."))
             return device_cookie_ensure(request, redirect(_safe_next(request)))
     context = {"form": form, "errors": errors, "next": _safe_next(request, "")}
     response = render(request, "shop/register.html", context, status=400 if errors else 200)
@@ -166,14 +171,14 @@ def phone_confirm(request: HttpRequest) -> HttpResponse:
         try:
             if request.POST.get("action") == "send":
                 phones.phone_code_send(user_id=request.user.id)
-                messages.success(request, "We texted you a code. It works for 5 minutes.")
+                messages.success(request, _("We texted you a code. It works for 5 minutes."))
                 return redirect(reverse("web-phone"))
             phones.phone_code_confirm(user_id=request.user.id,
                                       code=request.POST.get("code", "").strip())
         except DomainError as error:
             errors, status = field_errors(error) or [sentence_for(error)], error.status
         else:
-            messages.success(request, "Your phone is confirmed. Thank you!")
+            messages.success(request, _("Your phone is confirmed. Thank you!"))
             return redirect(_safe_next(request, reverse("web-phone")))
     context = {"customer": customer, "errors": errors, "next": _safe_next(request, "")}
     return render(request, "shop/phone.html", context, status=status)
@@ -199,7 +204,7 @@ def address_book(request: HttpRequest) -> HttpResponse:
         except DomainError as error:
             errors = field_errors(error) or [sentence_for(error)]
         else:
-            messages.success(request, "Address added. Choose it when you buy.")
+            messages.success(request, _("Address added. Choose it when you buy."))
             return redirect(_safe_next(request, reverse("web-addresses")))
     context = {"form": form, "errors": errors, "next": _safe_next(request, ""),
                "addresses": list(selectors.address_list(user_id=request.user.id))}
@@ -218,11 +223,11 @@ def _order_context(order: Order) -> dict:
     now_ms = int(time.time() * 1000)
     due, label, opens = None, "", None
     if order.status == S.AWAITING_PAYMENT:
-        due, label = order.total, "Pay now"
+        due, label = order.total, _("Pay now")
     elif order.status == S.AWAITING_DEPOSIT:
-        due, label = order.deposit, "Pay the deposit"
+        due, label = order.deposit, _("Pay the deposit")
     elif order.status == S.AWAITING_BALANCE:
-        due, label, opens = order.balance_due, "Pay the balance", order.balance_opens_at
+        due, label, opens = order.balance_due, _("Pay the balance"), order.balance_opens_at
     deadline = order.payment_due_at if due is not None else None
     return {
         "order": order, "lines": list(order.lines.all()), "address": order.address,
@@ -241,7 +246,7 @@ def order_page(request: HttpRequest, order_id: int) -> HttpResponse:
     try:
         order = selectors.order_get(order_id=order_id, user_id=request.user.id)
     except DomainError as error:
-        return error_page(request, error, title="No such order", back=reverse("web-orders"))
+        return error_page(request, error, title=_("No such order"), back=reverse("web-orders"))
     return render(request, "shop/order.html", _order_context(order))
 
 
@@ -249,7 +254,7 @@ def _order_refused(request: HttpRequest, order_id: int, error: DomainError) -> H
     try:
         order = selectors.order_get(order_id=order_id, user_id=request.user.id)
     except DomainError as missing:
-        return error_page(request, missing, title="No such order", back=reverse("web-orders"))
+        return error_page(request, missing, title=_("No such order"), back=reverse("web-orders"))
     context = {**_order_context(order), "error": sentence_for(error), "code": error.code}
     return render(request, "shop/order.html", context, status=error.status)
 
@@ -265,10 +270,10 @@ def order_pay(request: HttpRequest, order_id: int) -> HttpResponse:
                                    idempotency_key=key)
     except DomainError as error:
         return _order_refused(request, order_id, error)
-    done = {S.PAID: "Paid. Thank you! We will ship your order soon.",
-            S.AWAITING_BALANCE: "Deposit paid. Your unit is held; pay the balance in its "
-                                "window."}
-    messages.success(request, done.get(order.status, "Payment received."))
+    done = {S.PAID: _("Paid. Thank you! We will ship your order soon."),
+            S.AWAITING_BALANCE: _("Deposit paid. Your unit is held; pay the balance in its "
+                                  "window.")}
+    messages.success(request, done.get(order.status, _("Payment received.")))
     return redirect("web-order", order_id=order.pk)
 
 
@@ -279,6 +284,6 @@ def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
         services.order_cancel(order_id=order_id, user_id=request.user.id)
     except DomainError as error:
         return _order_refused(request, order_id, error)
-    messages.success(request, "Order cancelled.")
+    messages.success(request, _("Order cancelled."))
     return redirect("web-order", order_id=order_id)
 

@@ -8,10 +8,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django_ratelimit.decorators import ratelimit
 
 from antiscalper import appeals
+from antiscalper.models import Appeal
 from antiscalper.selectors import appeal_list, block_reasons
 from core.errors import DomainError
 from core.http import client_ip_of, device_of
@@ -26,14 +28,18 @@ def _why_blocked(request: HttpRequest) -> list[str]:
     """What the shopper may know of why they are blocked, or a general sentence."""
     reasons = block_reasons(user_id=request.user.id, device=device_of(request, cookie=True),
                             ip=client_ip_of(request))
-    return reasons or ["Our anti-scalper checks linked this account to activity that looks "
-                       "like scalping (for example a device or network shared by many "
-                       "accounts)."]
+    return reasons or [_("Our anti-scalper checks linked this account to activity that looks "
+                         "like scalping.")]
 
 
 def blocked_page(request: HttpRequest, *, status: int = 200, error: str = "") -> HttpResponse:
+    """Why, in plain words, and the appeal: its status once sent (no second form while a
+    person has it), else the form; earlier answers by their outcome, never ops' notes."""
+    appeals = list(appeal_list(user_id=request.user.id)[:5])
+    waiting = next((a for a in appeals if a.status == Appeal.Status.OPEN), None)
     context = {"reasons": _why_blocked(request), "how": APPEAL_HOW, "error": error,
-               "appeals": list(appeal_list(user_id=request.user.id)[:5]),
+               "waiting": waiting, "answered": [a for a in appeals if a is not waiting
+                                                and a.status != Appeal.Status.OPEN],
                "sentence": sentence_for(DomainError("blocked", ""))}
     return render(request, "sales/blocked.html", context, status=status)
 
@@ -51,17 +57,17 @@ def appeal(request: HttpRequest) -> HttpResponse:
         return blocked_page(request, status=429, error=sentence_for(DomainError(
             "rate_limited", "", details={"retry_after": settings.RATELIMIT_RETRY_AFTER})))
     message = request.POST.get("message", "").strip()
-    retry = ("Please write a few words (up to 2000 characters) about why the block is a "
-             "mistake.")
+    retry = _("Please write a few words (up to 2000 characters) about why the block is a "
+              "mistake.")
     if not 1 <= len(message) <= APPEAL_MAX:  # checked here too: see the module's note
         return blocked_page(request, status=400, error=retry)
     try:
-        _, created = appeals.appeal_submit(
+        _appeal, created = appeals.appeal_submit(
             user_id=request.user.id, message=message,
             device=device_of(request, cookie=True), ip=client_ip_of(request))
     except DomainError as error:
         return blocked_page(request, status=error.status, error=sentence_for(error))
-    messages.success(request, "Your appeal was sent. A person will review it; you can buy "
-                              "again as soon as the block is lifted." if created else
-                              "Your appeal is already with us and waiting for review.")
+    messages.success(request, _("Your appeal was sent. A person will review it; you can buy "
+                                "again as soon as the block is lifted.") if created else
+                     _("Your appeal is already with us and waiting for review."))
     return redirect("web-appeal")

@@ -26,11 +26,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.http import urlencode
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.decorators import ratelimit
 
 from core.errors import DomainError, ErrorCode, envelope
 from core.http import client_ip_of, client_of, device_of
+from core.language import page_words
 from core.sentences import when
 from sales import selectors, services
 from sales.api.serializers import purchase_input
@@ -53,12 +56,15 @@ def _surely_anonymous(request: HttpRequest) -> bool:
     return not request.user.is_authenticated
 
 
-def _shared_page(key: str, build) -> HttpResponse:
-    """A page every anonymous shopper sees alike, rendered once per CACHE_SECONDS."""
+def _shared_page(key: str, build, path: str) -> HttpResponse:
+    """A page every anonymous shopper sees alike, rendered once per CACHE_SECONDS and
+    language; `path` is where its language switch comes back to (never the request's query:
+    one shopper's query must not end up in everyone's copy)."""
+    key = f"{key}:{get_language()}"  # one copy per language
     html = cache.get(key)
     if html is None:
         template, context = build()
-        html = render_to_string(template, {**context, "shared": True})
+        html = render_to_string(template, {**context, "shared": True, **page_words(path)})
         cache.set(key, html, CACHE_SECONDS)
     response = HttpResponse(html)
     patch_cache_control(response, public=True, max_age=CACHE_SECONDS)
@@ -107,7 +113,8 @@ def _list_context(page: int = 1) -> tuple[str, dict]:
 def sale_list(request: HttpRequest) -> HttpResponse:
     page = _page_of(request)
     if _surely_anonymous(request):
-        return _shared_page(f"web:sales:{page}", partial(_list_context, page))
+        return _shared_page(f"web:sales:{page}", partial(_list_context, page),
+                            request.path + (f"?page={page}" if page > 1 else ""))
     template, context = _list_context(page)
     return _private(render(request, template, context))
 
@@ -141,7 +148,7 @@ def sale_page(request: HttpRequest, sale_id: int) -> HttpResponse:
 
     try:
         if _surely_anonymous(request):
-            return _shared_page(f"web:sale:{sale_id}", build)
+            return _shared_page(f"web:sale:{sale_id}", build, request.path)
         template, context = build()
     except DomainError:
         return not_found_page(request, "sale")
@@ -201,7 +208,7 @@ def live_response(sale_id: int) -> JsonResponse:
 # ---- reserve and buy --------------------------------------------------------------------
 
 def _login_first(request: HttpRequest, sale_id: int) -> HttpResponse:
-    messages.info(request, "Log in first; you will come back to the sale.")
+    messages.info(request, _("Log in first; you will come back to the sale."))
     back = reverse("web-sale", args=[sale_id])
     return redirect(f"{reverse('web-login')}?{urlencode({'next': back})}")
 
@@ -211,7 +218,7 @@ def _refused(request: HttpRequest, error: DomainError, sale_id: int) -> HttpResp
         return blocked_page(request, status=403)
     if error.code == "not_found":
         return not_found_page(request, "sale")
-    return error_page(request, error, title="Not this time",
+    return error_page(request, error, title=_("Not this time"),
                       back=reverse("web-sale", args=[sale_id]))
 
 
@@ -231,16 +238,16 @@ def reserve(request: HttpRequest, sale_id: int) -> HttpResponse:
         return _limited(request, sale_id)
     try:
         sale = selectors.sale_get(sale_id=sale_id)
-        _, created = reservations.reservation_create(
+        _reservation, created = reservations.reservation_create(
             sale_id=sale_id, user_id=request.user.id, device=device_of(request, cookie=True),
             ip=client_ip_of(request), client=client_of(request))
     except DomainError as error:
         return _refused(request, error, sale_id)
     if sale.mode == SaleMode.DRAW:
-        text = "You are in the draw." if created else "You had already entered this draw."
+        text = _("You are in the draw.") if created else _("You had already entered this draw.")
     else:
-        text = ("Reserved: you may buy when the sale opens." if created
-                else "You had already reserved this sale.")
+        text = (_("Reserved: you may buy when the sale opens.") if created
+                else _("You had already reserved this sale."))
     messages.success(request, text)
     return redirect("web-sale", sale_id=sale_id)
 

@@ -35,6 +35,14 @@ def scattered_phone(n: int) -> str:
 
 
 @pytest.fixture(autouse=True)
+def storefront_in_english(settings):
+    """The suite reads the storefront's pages in English, the language a shopper may choose
+    (core.language); the tests of the languages themselves (shop/tests/test_languages.py)
+    set the shipped default, Simplified Chinese, back."""
+    settings.STOREFRONT_LANGUAGE = "en"
+
+
+@pytest.fixture(autouse=True)
 def redis_client():
     """The real Redis of this run (embedded or REDIS_URL), empty at the start of each test.
     The first test's flush starts the embedded server, so this process owns it: it outlives

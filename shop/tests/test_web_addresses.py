@@ -46,9 +46,9 @@ def test_after_adding_the_shopper_goes_back_where_they_came_from(shopper):
     assert elsewhere["Location"] == "/account/addresses/"
 
 
-@pytest.mark.parametrize("change, field", [({"postcode": ""}, "postcode"),
-                                           ({"phone": "call me"}, "phone"),
-                                           ({"recipient": "x" * 81}, "recipient")])
+@pytest.mark.parametrize("change, field", [({"postcode": ""}, "Postcode"),
+                                           ({"phone": "call me"}, "Mobile phone"),
+                                           ({"recipient": "x" * 81}, "Recipient")])
 def test_a_bad_address_is_refused_field_by_field_and_nothing_is_saved(shopper, change, field):
     response = csrf_post(shopper, "/account/addresses/", {**OFFICE, **change})
     assert response.status_code == 400

@@ -6,6 +6,16 @@
 (function () {
   "use strict";
   var offset = 0; // server clock minus browser clock, in ms
+  // The page's words, in its language (shop/base.html writes them; English if missing).
+  var WORDS = {live: "On sale now", scheduled: "Opens soon", sold_out: "Sold out",
+               ended: "Ended", opens_in: "Opens in {t}", approx: " (approx.)",
+               ends_in: "Ends in {t}", has_ended: "This sale has ended", left: "({t} left)",
+               time_up: "(time is up)", days: "{d}d "};
+  try {
+    var given = JSON.parse(document.getElementById("live-words").textContent);
+    Object.keys(given).forEach(function (k) { WORDS[k] = given[k]; });
+  } catch (e) { /* no words on this page: English */ }
+  function say(key, t) { return WORDS[key].replace("{t}", t); }
 
   function now() { return Date.now() + offset; }
 
@@ -14,7 +24,7 @@
     var s = Math.floor(ms / 1000), d = Math.floor(s / 86400);
     var h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60), r = s % 60;
     var hms = [h, m, r].map(function (n) { return (n < 10 ? "0" : "") + n; }).join(":");
-    return (d ? d + "d " : "") + hms;
+    return (d ? WORDS.days.replace("{d}", d) : "") + hms;
   }
 
   function getJSON(url) {
@@ -24,7 +34,6 @@
     });
   }
 
-  var LABELS = {live: "On sale now", scheduled: "Opens soon", sold_out: "Sold out", ended: "Ended"};
 
   function salePage(el) {
     var url = el.getAttribute("data-live");
@@ -36,7 +45,7 @@
     function apply(state) {
       status = state.status;
       if (statusEl) {
-        statusEl.textContent = LABELS[status] || status;
+        statusEl.textContent = WORDS[status] || status;
         statusEl.className = "status s-" + status;
       }
       if (stockEl) stockEl.textContent = state.stock_left;
@@ -59,10 +68,10 @@
     function tick() {
       var t = now();
       if (t < starts) {
-        clock.textContent = "Opens in " + span(starts - t) + (synced ? "" : " (approx.)");
+        clock.textContent = say("opens_in", span(starts - t)) + (synced ? "" : WORDS.approx);
         if (buy) { buy.disabled = true; buy.setAttribute("aria-disabled", "true"); }
       } else if (t < ends) {
-        clock.textContent = status === "sold_out" ? "Sold out" : "Ends in " + span(ends - t);
+        clock.textContent = status === "sold_out" ? WORDS.sold_out : say("ends_in", span(ends - t));
         if (buy) {
           buy.disabled = status === "sold_out";
           buy.removeAttribute("aria-disabled");
@@ -73,7 +82,7 @@
           setTimeout(refresh, Math.random() * 1000);
         }
       } else {
-        clock.textContent = "This sale has ended";
+        clock.textContent = WORDS.has_ended;
         if (buy) buy.disabled = true;
       }
     }
@@ -106,7 +115,7 @@
     var skew = +el.getAttribute("data-server-ms") - Date.now();
     function tick() {
       var left = due - (Date.now() + skew);
-      el.textContent = left > 0 ? "(" + span(left) + " left)" : "(time is up)";
+      el.textContent = left > 0 ? say("left", span(left)) : WORDS.time_up;
     }
     tick();
     setInterval(tick, 1000);

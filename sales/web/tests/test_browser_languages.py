@@ -1,0 +1,114 @@
+"""The storefront in both its languages, on a desktop and on a phone, in headless Chromium
+(issue 18): Simplified Chinese until the shopper switches, the page's own script (the
+countdown, the status) speaking the page's language, and screenshots of each for people to
+look at (var/screenshots/)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from antiscalper import services as antiscalper
+from sales.web.tests.browser import TIMEOUT_MS, chromium, session_cookie
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = Path(settings.VAR_DIR) / "screenshots"
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture(autouse=True)
+def shipped_language(settings):
+    settings.STOREFRONT_LANGUAGE = importlib.import_module("config.settings").STOREFRONT_LANGUAGE
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def expect():
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    return expect
+
+
+@pytest.fixture
+def page_on(browser, live_server):
+    """A page in a fresh context on a viewport, as a phone's or a desktop's browser sends it
+    (an English-speaking browser: the store answers in Chinese all the same)."""
+    contexts, errors = [], []
+
+    def make(viewport: str, customer=None):
+        context = browser.new_context(base_url=live_server.url, viewport=VIEWPORTS[viewport],
+                                      locale="en-US", is_mobile=viewport == "phone")
+        context.set_default_timeout(TIMEOUT_MS)
+        if customer is not None:
+            context.add_cookies([session_cookie(customer.user, live_server.url)])
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+def _shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_a_shopper_reads_the_sale_in_chinese_then_switches_to_english(
+        viewport, make_sale, make_customer, page_on, expect):
+    sale = make_sale(stock=5)
+    page = page_on(viewport, make_customer())
+    page.goto(f"/sales/{sale.pk}/")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.locator("[data-status]")).to_have_text("正在抢购")
+    expect(page.locator("[data-countdown]")).to_contain_text("距结束")
+    expect(page.get_by_role("button", name="立即购买")).to_be_enabled()
+    expect(page.get_by_role("link", name="我的订单")).to_be_visible()
+    _shot(page, f"sale-zh-{viewport}")
+
+    page.get_by_role("link", name="English").click()
+    page.wait_for_url(f"**/sales/{sale.pk}/")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("[data-status]")).to_have_text("On sale now")
+    expect(page.locator("[data-countdown]")).to_contain_text("Ends in")
+    expect(page.get_by_role("button", name="Buy now")).to_be_enabled()
+    _shot(page, f"sale-en-{viewport}")
+    page.get_by_role("link", name="中文").click()
+    expect(page.locator("[data-status]")).to_have_text("正在抢购")
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_a_blocked_shopper_reads_why_in_plain_chinese_and_appeals(
+        viewport, make_sale, make_customer, page_on, expect):
+    sale = make_sale()
+    blocked = make_customer()
+    antiscalper.blacklist_add(kind="account", value=str(blocked.user_id),
+                              reason="device_accounts 40, score 95")
+    page = page_on(viewport, blocked)
+    page.goto(f"/sales/{sale.pk}/")
+    with page.expect_navigation():
+        page.get_by_role("button", name="立即购买").click()
+    expect(page.get_by_role("heading", name="您暂时不能购买")).to_be_visible()
+    expect(page.locator(".refusal .fields")).to_have_text("您的账号已被列入限制名单。")
+    expect(page.locator(".refusal")).not_to_contain_text("device_accounts")
+    expect(page.locator(".refusal")).not_to_contain_text("95")
+    page.get_by_label("请告诉我们为什么这是误判").fill("我是真粉丝，这是我唯一的手机。")
+    page.get_by_role("button", name="提交申诉").click()
+    page.wait_for_url("**/appeal/")
+    expect(page.locator(".appeal-status")).to_contain_text("正在等待工作人员阅读")
+    expect(page.get_by_role("button", name="提交申诉")).to_have_count(0)
+    _shot(page, f"blocked-zh-{viewport}")
