@@ -17,6 +17,7 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
 from rest_framework.views import exception_handler as drf_default_handler
@@ -105,7 +106,7 @@ def _storefront_unavailable(request: HttpRequest, exc: Exception) -> HttpRespons
     if not request.path.endswith(".json"):
         response = storefront_error_page(request, DomainError(
             "unavailable", "The store is briefly unavailable; retry shortly.", status=503),
-            title="Back in a moment", back=request.get_full_path())
+            title=gettext("Back in a moment"), back=request.get_full_path())
         response["Retry-After"] = "1"
     return response
 

@@ -16,7 +16,10 @@ cookie falls back to the default of that part of the site.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import translation
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
@@ -99,7 +102,24 @@ def page_words(path: str = "/") -> dict:
 def live_words(request: HttpRequest) -> dict:
     """A template context processor: every page rendered with a request carries
     `page_words`."""
-    return page_words(request.get_full_path())
+    return page_words(_back_to(request))
+
+
+def _back_to(request: HttpRequest) -> str:
+    """Where the language switch comes back to: this page, or, for the answer to a form
+    (a refused purchase, a payment), the page the form was on (its address may take POSTs
+    only), when it was one of ours; else the sales."""
+    if request.method in ("GET", "HEAD"):
+        return request.get_full_path()
+    referer = request.META.get("HTTP_REFERER", "")
+    try:
+        ours = url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()})
+    except DisallowedHost:
+        ours = False
+    if not referer or not ours:
+        return "/"
+    parts = urlsplit(referer)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 def _live_words() -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 
 from core.error_handling import API_PREFIX, storefront_error_page
 from core.errors import invalid
@@ -21,7 +22,7 @@ class NulFreeFormsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX) and _has_nul(request):
             return storefront_error_page(request, invalid("A field holds a NUL character.",
-                                               field=["remove the NUL (\\x00) character"]),
+                                               field=[_("remove the NUL (\\x00) character")]),
                               back=request.path if request.method == "POST" else "/")
         return self.get_response(request)
 

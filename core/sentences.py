@@ -129,9 +129,20 @@ def sentence_for(error: DomainError) -> str:
         "starts_at": when(details.get("starts_at")),
         "limit": details.get("limit", gettext("the limit")),
         "retry_after": _seconds(details.get("retry_after")),
-        "reason": error.message.removeprefix("The payment failed: ").rstrip("."),
+        "reason": _gateway_reason(error.message.removeprefix("The payment failed: ")
+                                  .rstrip(".")),
     }
     return str(template).format(**values)
+
+
+# What the (simulated) gateway says when it declines, as a shopper reads it.
+GATEWAY_REASONS = {"card declined by the issuer": _("card declined by the issuer")}
+
+
+def _gateway_reason(reason: str) -> str:
+    """The gateway's reason in the page's language; one we do not know, as the gateway said
+    it (better than no reason)."""
+    return str(GATEWAY_REASONS.get(reason, reason))
 
 
 # The storefront's form fields, as a shopper reads their names.
@@ -140,6 +151,7 @@ FIELD_LABELS = {
     "recipient": _("Recipient"), "line1": _("Street and number"), "city": _("City"),
     "postcode": _("Postcode"), "code": _("Code"), "message": _("Message"),
     "quantity": _("Quantity"), "address_id": _("Delivery address"), "fcode": _("F-code"),
+    "method": _("Payment method"), "field": _("A field"),
 }
 
 
@@ -149,6 +161,8 @@ def field_errors(error: DomainError) -> list[str]:
         return []
     lines = []
     for field, problems in (error.details or {}).items():
+        if isinstance(problems, int | float):
+            continue  # a figure beside the fields (tries_left), not a problem of one
         problems = problems if isinstance(problems, list) else [problems]
         label = FIELD_LABELS.get(field, field.replace("_", " "))
         lines.extend(f"{label}: {problem}" for problem in problems)

@@ -35,7 +35,7 @@ def sales_linking_due(*, now: datetime | None = None) -> list[int]:
 
 
 def sale_list() -> QuerySet[FlashSale]:
-    return FlashSale.objects.select_related("sku").order_by("starts_at", "id")
+    return FlashSale.objects.select_related("sku__product").order_by("starts_at", "id")
 
 
 def sale_list_current_first(*, now: datetime | None = None) -> QuerySet[FlashSale]:

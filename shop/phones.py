@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.errors import DomainError, ErrorCode, invalid, not_found
 from shop import sms
@@ -80,7 +81,7 @@ def phone_code_send(*, user_id: int, now: datetime | None = None) -> CodeSent:
     now = now or timezone.now()
     customer = _customer(user_id)
     if customer.phone_verified_at is not None:
-        raise invalid("This phone is already confirmed.", phone=["already confirmed"])
+        raise invalid("This phone is already confirmed.", phone=[_("already confirmed")])
     cooldown = timedelta(seconds=settings.PHONE_CODE_RESEND_SECONDS)
     code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
     fields = {"phone": customer.phone, "sent_at": now, "tries": 0, "used_at": None,
@@ -99,8 +100,8 @@ def phone_code_send(*, user_id: int, now: datetime | None = None) -> CodeSent:
         raise _cooling((sent_at + cooldown - now).total_seconds()) from None
     try:
         sms.backend().send(phone=customer.phone, message=(
-            f"Your Mi Store code is {code}. It expires in "
-            f"{settings.PHONE_CODE_TTL_SECONDS // 60} minutes. Never share it."))
+            _("Your Mi Store code is %(code)s. It expires in %(minutes)d minutes. Never share "
+              "it.") % {"code": code, "minutes": settings.PHONE_CODE_TTL_SECONDS // 60}))
     except Exception:
         # Nothing reached the phone: forget the code so the shopper may ask again at once.
         log.exception("SMS backend failed for customer %s", customer.pk)
@@ -116,7 +117,8 @@ def phone_code_confirm(*, user_id: int, code: str, now: datetime | None = None) 
     now = now or timezone.now()
     customer = _customer(user_id)
     if not isinstance(code, str) or not _CODE.fullmatch(code):
-        raise invalid("A code is 6 digits.", code=["Enter the 6 digits of the text message."])
+        raise invalid("A code is 6 digits.",
+                      code=[_("Enter the 6 digits of the text message.")])
     live = PhoneCode.objects.filter(customer=customer, phone=customer.phone, used_at=None,
                                     expires_at__gt=now, tries__lt=settings.PHONE_CODE_MAX_TRIES)
     if not live.update(tries=F("tries") + 1):  # this try is taken before the code is compared
@@ -126,12 +128,13 @@ def phone_code_confirm(*, user_id: int, code: str, now: datetime | None = None) 
     if not hmac.compare_digest(row.digest, given):
         left = max(0, settings.PHONE_CODE_MAX_TRIES - row.tries)
         raise invalid("That code is wrong.", code=[
-            f"That code is wrong; {left} tries left." if left else
-            "That code is wrong and no tries are left; ask for a new code."], tries_left=left)
+            _("That code is wrong; %(left)d tries left.") % {"left": left} if left else
+            _("That code is wrong and no tries are left; ask for a new code.")],
+            tries_left=left)
     with transaction.atomic():
         if not PhoneCode.objects.filter(pk=row.pk, used_at=None, digest=given).update(
                 used_at=now):
-            raise invalid("That code was already used.", code=["Ask for a new code."])
+            raise invalid("That code was already used.", code=[_("Ask for a new code.")])
         Customer.objects.filter(pk=customer.pk).update(
             phone_verified_at=now, is_verified=True,
             verified_phone=phone_canonical(phone=customer.phone))
@@ -142,13 +145,13 @@ def phone_code_confirm(*, user_id: int, code: str, now: datetime | None = None) 
 def _why_dead(customer: Customer, now: datetime) -> DomainError:
     row = PhoneCode.objects.filter(customer=customer).first()
     if row is None or row.phone != customer.phone:
-        reason = "No code is waiting for this phone; ask for one."
+        reason = _("No code is waiting for this phone; ask for one.")
     elif row.used_at is not None:
-        reason = "That code was already used; ask for a new one."
+        reason = _("That code was already used; ask for a new one.")
     elif row.expires_at <= now:
-        reason = "That code has expired; ask for a new one."
+        reason = _("That code has expired; ask for a new one.")
     else:
-        reason = "Too many wrong tries; ask for a new code."
+        reason = _("Too many wrong tries; ask for a new code.")
     return invalid(reason, code=[reason], tries_left=0)
 
 

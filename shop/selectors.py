@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, Sum
 
 from core.errors import not_found
-from shop.models import Address, Customer, Order, OrderLine, Product, Sku
+from shop.models import Address, Customer, Order, OrderLine, OrderStatus, Product, Sku
 
 
 def product_list() -> QuerySet[Product]:
@@ -42,3 +42,20 @@ def order_get(*, order_id: int, user_id: int) -> Order:
     if order is None:
         raise not_found("order")
     return order
+
+
+# An order that still holds its units for the shopper (placed, paid or on its way).
+HOLDING = (OrderStatus.AWAITING_PAYMENT, OrderStatus.AWAITING_DEPOSIT,
+           OrderStatus.AWAITING_BALANCE, OrderStatus.PAID, OrderStatus.SHIPPED,
+           OrderStatus.DELIVERED)
+
+
+def sale_holding(*, user_id: int, sale_id: int) -> tuple[Order | None, int]:
+    """The shopper's latest order of a flash sale that still holds units, and how many units
+    its orders of that sale hold in all: what the sale page's buy button says ("bought: view
+    order" once the limit is reached). Two queries."""
+    orders = Order.objects.filter(user_id=user_id, sale_id=sale_id, status__in=HOLDING)
+    latest = orders.order_by("-pk").first()
+    units = (OrderLine.objects.filter(order__in=orders).aggregate(n=Sum("quantity"))["n"]
+             if latest else 0)
+    return latest, units or 0

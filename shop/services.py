@@ -18,6 +18,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.errors import DomainError, invalid, not_found
 from shop.addresses import building_normalize
@@ -56,7 +57,7 @@ def phone_normalize(*, phone: str) -> str:
     cleaned = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch
                       for ch in re.sub(r"[\s\-().]", "", phone or ""))
     if not _PHONE_RE.match(cleaned):
-        raise invalid("Phone numbers are 6 to 18 digits.", phone=["Enter a valid phone number."])
+        raise invalid("Phone numbers are 6 to 18 digits.", phone=[_("Enter a valid phone number.")])
     return cleaned
 
 
@@ -79,9 +80,9 @@ def customer_register(*, username: str, password: str, phone: str,
     except ValidationError as error:
         raise invalid("The password is too weak.", password=list(error.messages)) from None
     if User.objects.filter(username__iexact=username).exists():
-        raise invalid("That username is taken.", username=["already taken"])
+        raise invalid("That username is taken.", username=[_("already taken")])
     if Customer.objects.filter(phone=phone).exists():
-        raise invalid("That phone number is already registered.", phone=["already registered"])
+        raise invalid("That phone number is already registered.", phone=[_("already registered")])
     try:
         with transaction.atomic():
             user = User.objects.create_user(username=username, password=password)
@@ -89,7 +90,8 @@ def customer_register(*, username: str, password: str, phone: str,
                 user=user, phone=phone, fan_level=fan_level, joined_at=now or timezone.now()
             )
     except IntegrityError:
-        raise invalid("That username or phone is taken.", username=["already taken"]) from None
+        raise invalid("That username or phone is taken.",
+                      username=[_("already taken")]) from None
 
 
 def address_create(*, customer: Customer, recipient: str, phone: str, line1: str, city: str,
@@ -104,12 +106,13 @@ def address_create(*, customer: Customer, recipient: str, phone: str, line1: str
               "line1": line1.strip(), "city": city.strip(), "postcode": postcode.strip(),
               "normalized": address_normalize(line1=line1, city=city, postcode=postcode),
               "building": building_normalize(line1=line1, city=city, postcode=postcode)}
-    too_long = {name: [f"Ensure this field has no more than {limit} characters."]
+    too_long = {name: [_("Ensure this field has no more than %(limit)d characters.")
+                       % {"limit": limit}]
                 for name, value in values.items()
                 if len(value) > (limit := Address._meta.get_field(name).max_length)}
     for derived in ("normalized", "building"):
         if derived in too_long:
-            too_long["line1"] = ["This address is too long once normalised; shorten it."]
+            too_long["line1"] = [_("This address is too long once normalised; shorten it.")]
             del too_long[derived]
     if too_long:
         raise invalid("The address has fields that are too long.", **too_long)

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_POST
 from django_ratelimit.core import is_ratelimited
 
 from core.devices import device_issue, device_issued
-from core.errors import DomainError, not_found
+from core.errors import DomainError, invalid, not_found
 from core.http import DEVICE_COOKIE
 from core.sentences import field_errors, sentence_for, when
 from shop import payments, phones, selectors, services
@@ -218,6 +218,12 @@ def order_list(request: HttpRequest) -> HttpResponse:
     return render(request, "shop/order_list.html", {"orders": orders})
 
 
+def _pay_methods() -> dict[str, str]:
+    """How a shopper may pay at checkout (the simulated gateway takes each), in the order a
+    Chinese shopper expects them; the API takes the same (`shop.serializers`)."""
+    return {"alipay": _("Alipay"), "wechat": _("WeChat Pay"), "card": _("Bank card")}
+
+
 def _order_context(order: Order) -> dict:
     """What checkout shows: what is due now, until when, and which buttons apply."""
     now_ms = int(time.time() * 1000)
@@ -236,7 +242,7 @@ def _order_context(order: Order) -> dict:
         "deadline_ms": int(deadline.timestamp() * 1000) if deadline else None,
         "server_ms": now_ms, "pay_key": str(uuid.uuid4()),
         "cancellable": order.status in services.CUSTOMER_CANCELLABLE,
-        "is_deposit": bool(order.deposit),
+        "is_deposit": bool(order.deposit), "pay_methods": _pay_methods(),
     }
 
 
@@ -265,9 +271,12 @@ def order_pay(request: HttpRequest, order_id: int) -> HttpResponse:
     """Pay what is due now (full price, deposit or balance); the form's key makes a double
     submit charge once."""
     key = request.POST.get("key", "").strip()[:64] or None
+    method = request.POST.get("method", "alipay")
     try:
+        if method not in _pay_methods():
+            raise invalid("Unknown payment method.", method=[_("Choose how to pay.")])
         order = payments.order_pay(order_id=order_id, user_id=request.user.id,
-                                   idempotency_key=key)
+                                   idempotency_key=key, method=method)
     except DomainError as error:
         return _order_refused(request, order_id, error)
     done = {S.PAID: _("Paid. Thank you! We will ship your order soon."),

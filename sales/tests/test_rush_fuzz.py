@@ -68,7 +68,11 @@ def _own_sale_ids(answer: Answer, world: World) -> Answer:
             text = re.sub(rf"(/sales/0*){pk}(?![0-9])", r"\g<1><sale>", text)
         return text
     body = own(answer.body.decode("utf-8", "replace")).encode()
-    return Answer(answer.status, {k: own(v) for k, v in answer.headers.items()}, body)
+    headers = {k: own(v) for k, v in answer.headers.items()}
+    if "content-length" in headers:  # true of the answer as sent, then of the rewritten one
+        assert headers["content-length"] == str(len(answer.body))
+        headers["content-length"] = str(len(body))
+    return Answer(answer.status, headers, body)
 
 
 def _fuzzed(world: World, sale_id: int, draw: dict) -> dict:

@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django_ratelimit.decorators import ratelimit
 
 from antiscalper import appeals
-from antiscalper.models import Appeal
+from antiscalper.models import Appeal, Kind
 from antiscalper.selectors import appeal_list, block_reasons
 from core.errors import DomainError
 from core.http import client_ip_of, device_of
@@ -36,10 +36,12 @@ def blocked_page(request: HttpRequest, *, status: int = 200, error: str = "") ->
     """Why, in plain words, and the appeal: its status once sent (no second form while a
     person has it), else the form; earlier answers by their outcome, never ops' notes."""
     appeals = list(appeal_list(user_id=request.user.id)[:5])
-    waiting = next((a for a in appeals if a.status == Appeal.Status.OPEN), None)
+    # The form appeals for the account: only an open appeal of the account replaces it (one
+    # for a phone number or a device is listed, and the account may still appeal).
+    waiting = next((a for a in appeals if a.status == Appeal.Status.OPEN
+                    and a.kind == Kind.ACCOUNT), None)
     context = {"reasons": _why_blocked(request), "how": APPEAL_HOW, "error": error,
-               "waiting": waiting, "answered": [a for a in appeals if a is not waiting
-                                                and a.status != Appeal.Status.OPEN],
+               "waiting": waiting, "answered": [a for a in appeals if a is not waiting],
                "sentence": sentence_for(DomainError("blocked", ""))}
     return render(request, "sales/blocked.html", context, status=status)
 

@@ -42,7 +42,7 @@ from sales.gate.keys import epoch_ms
 from sales.models import Reservation, SaleMode, SaleStatus
 from sales.modes import reservations
 from sales.web.appeal_pages import blocked_page
-from shop.selectors import address_list
+from shop.selectors import address_list, sale_holding
 from shop.web import error_page, not_found_page
 
 CACHE_SECONDS = 2
@@ -100,11 +100,14 @@ def _list_context(page: int = 1) -> tuple[str, dict]:
     groups = {status: [] for status in SaleStatus.values}
     for sale, left, status in rows:
         groups[status].append({"sale": sale, "left": left, "status": status,
-                               "starts": when(sale.starts_at)})
+                               "starts": when(sale.starts_at),
+                               "starts_ms": epoch_ms(sale.starts_at),
+                               "ends_ms": epoch_ms(sale.ends_at)})
     return "sales/sale_list.html", {
         "live": groups[SaleStatus.LIVE], "upcoming": groups[SaleStatus.SCHEDULED],
         "sold_out": groups[SaleStatus.SOLD_OUT], "ended": groups[SaleStatus.ENDED],
         "page": page, "next_page": page + 1 if more else None,
+        "server_ms": int(time.time() * 1000),
         "previous_page": page - 1 if page > 1 else None,
     }
 
@@ -153,10 +156,12 @@ def sale_page(request: HttpRequest, sale_id: int) -> HttpResponse:
     except DomainError:
         return not_found_page(request, "sale")
     sale, user_id = context["sale"], request.user.id
+    held, units = sale_holding(user_id=user_id, sale_id=sale.pk)
     context.update(
         reserved=Reservation.objects.filter(sale=sale, user_id=user_id).exists(),
         addresses=list(address_list(user_id=user_id)),
         buy_key=str(uuid.uuid4()),
+        held=held, bought_all=held is not None and units >= sale.per_user_limit,
     )
     return _private(render(request, template, context))
 

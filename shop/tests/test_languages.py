@@ -4,6 +4,7 @@ API keeps its contract's English; the catalogue is whole and its compiled copy i
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import re
 from datetime import datetime
@@ -148,3 +149,24 @@ def test_the_catalogue_is_whole_and_its_compiled_copy_in_step():
             entry.msgid
     assert ({e.msgid: e.msgstr or e.msgstr_plural.get(0) for e in source}
             == {e.msgid: e.msgstr or e.msgstr_plural.get(0) for e in compiled if e.msgid})
+
+
+def test_the_compile_command_writes_what_the_catalogue_says(tmp_path, settings):
+    """`manage.py catalogue_compile` on a copy of the catalogue gives the .mo of the repository
+    (so editing the .po and running it is all a translator does), and refuses a catalogue
+    with a message left untranslated."""
+    from django.core.management import CommandError, call_command
+
+    copy = tmp_path / "zh_Hans" / "LC_MESSAGES"
+    copy.mkdir(parents=True)
+    (copy / "django.po").write_bytes((CATALOGUE / "django.po").read_bytes())
+    settings.LOCALE_PATHS = [str(tmp_path)]
+    call_command("catalogue_compile", stdout=io.StringIO())
+    made = {e.msgid: e.msgstr for e in polib.mofile(str(copy / "django.mo"))}
+    shipped = {e.msgid: e.msgstr for e in polib.mofile(str(CATALOGUE / "django.mo"))}
+    assert made == shipped and len(made) > 100
+    source = polib.pofile(str(copy / "django.po"))
+    source.append(polib.POEntry(msgid="A new sentence nobody translated", msgstr=""))
+    source.save()
+    with pytest.raises(CommandError, match="no translation"):
+        call_command("catalogue_compile")

@@ -12,6 +12,7 @@ from django.test import Client
 from core.errors import DomainError, ErrorCode
 from core.sentences import SENTENCES, sentence_for
 from shop.models import Customer, OrderStatus
+from shop.templatetags.order_format import readable_number
 from shop.tests.helpers import PASSWORD, csrf_post, page, registration
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +68,8 @@ def test_my_orders_lists_only_mine_and_someone_elses_order_is_a_friendly_404(
     browser = Client()
     browser.force_login(me.user)
     listing = page(browser.get("/orders/"))
-    assert mine.number in listing and theirs.number not in listing
+    assert readable_number(mine.number) in listing
+    assert readable_number(theirs.number) not in listing
     missing = browser.get(f"/orders/{theirs.pk}/")
     assert missing.status_code == 404 and "No such order" in page(missing)
     assert "Traceback" not in page(missing)

@@ -38,11 +38,18 @@
   function salePage(el) {
     var url = el.getAttribute("data-live");
     var starts = +el.getAttribute("data-starts-ms"), ends = +el.getAttribute("data-ends-ms");
-    var status = null, synced = false;
+    var status = el.querySelector("[data-sold-out]") ? "sold_out" : null, synced = false;
     var clock = el.querySelector("[data-countdown]"), buy = el.querySelector("[data-buy]");
     var statusEl = el.querySelector("[data-status]"), stockEl = el.querySelector("[data-stock]");
 
     function apply(state) {
+      // A unit came back (an order went unpaid) while the page showed the sold-out panel,
+      // which has no form: load the page again, with its buy button.
+      if (status === "sold_out" && state.status === "live" &&
+          el.querySelector("[data-sold-out]")) {
+        window.location.reload();
+        return;
+      }
       status = state.status;
       if (statusEl) {
         statusEl.textContent = WORDS[status] || status;
@@ -121,7 +128,28 @@
     setInterval(tick, 1000);
   }
 
+  // The sale list's cards: each counts down to its own opening or end, on the clock of the
+  // server that rendered the list (no request per card).
+  function cards(el) {
+    var skew = +el.getAttribute("data-server-ms") - Date.now();
+    var all = el.querySelectorAll("[data-card-starts-ms]");
+    function tick() {
+      var t = Date.now() + skew;
+      all.forEach(function (card) {
+        var clock = card.querySelector("[data-card-countdown]");
+        if (!clock) return;
+        var starts = +card.getAttribute("data-card-starts-ms");
+        var ends = +card.getAttribute("data-card-ends-ms");
+        clock.textContent = t < starts ? say("opens_in", span(starts - t))
+          : t < ends ? say("ends_in", span(ends - t)) : WORDS.has_ended;
+      });
+    }
+    tick();
+    setInterval(tick, 1000);
+  }
+
   document.querySelectorAll("[data-live]").forEach(salePage);
+  document.querySelectorAll("[data-cards]").forEach(cards);
   document.querySelectorAll("[data-ticket]").forEach(ticketPage);
   document.querySelectorAll("[data-deadline-ms]").forEach(deadline);
 })();

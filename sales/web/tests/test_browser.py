@@ -95,7 +95,7 @@ def test_a_shopper_registers_waits_for_t0_buys_follows_the_queue_and_pays(
     # A sale opening in a few seconds (made now, so a slow registration cannot eat the wait).
     sale = make_sale(stock=5, starts_in=3)
     page.reload()
-    upcoming = page.locator("h2:text-is('Coming up') + ul .row")
+    upcoming = page.locator("h2:text-is('Coming up') + ul .sale-card")
     expect(upcoming).to_contain_text("Mi 6 launch")
     upcoming.get_by_role("link", name="Mi 6 launch").click()
     page.wait_for_url(f"**/sales/{sale.pk}/")
@@ -144,15 +144,18 @@ def test_a_bought_out_sale_shows_sold_out_and_says_so_in_a_sentence(
     expect(page.locator("[data-status]")).to_have_text("Sold out")
     expect(page.locator("[data-stock]")).to_have_text("0")
     expect(page.locator("[data-countdown]")).to_have_text("Sold out")
-    expect(page.get_by_role("button", name="Buy now")).to_be_disabled()
+    # A panel instead of the form (issue 18), saying units may come back.
+    expect(page.locator("[data-sold-out] .sentence")).to_have_text(
+        "Sold out: every unit has been taken for now.")
+    expect(page.locator("[data-sold-out]")).to_contain_text("go back on sale")
+    expect(page.get_by_role("button", name="Buy now")).to_have_count(0)
 
-    # Without JavaScript the button stays pressable; the store answers with a sentence.
+    # Without JavaScript the page says the same; a purchase sent anyway (an old tab) is
+    # answered with a sentence and a way back.
     plain = new_page(shopper, javascript=False)
     plain.goto(f"/sales/{sale.pk}/")
-    plain.get_by_role("button", name="Buy now").click()
-    expect(plain.locator(".refusal .sentence")).to_have_text(
-        "Sold out: every unit of this sale has been taken.")
-    expect(plain.get_by_role("link", name="Back")).to_have_attribute("href", f"/sales/{sale.pk}/")
+    expect(plain.locator("[data-sold-out]")).to_be_visible()
+    expect(plain.get_by_role("button", name="Buy now")).to_have_count(0)
 
 
 def test_a_reservation_sale_tells_a_shopper_to_reserve_then_lets_them_buy(
