@@ -6,6 +6,7 @@ from __future__ import annotations
 import html as escape
 import json
 
+from loadtests.double11.headline import headline
 from loadtests.double11.lines import capacity_lines, reach_line, scale_caveat, scale_line
 from loadtests.double11.plan import Plan
 from loadtests.double11.scorecard import measured_rows, verdict
@@ -243,6 +244,35 @@ def capacity_section(c: dict) -> str:
             + (f"<p>Resting on:</p><ul>{items}</ul>" if items else ""))
 
 
+def headline_section(r: dict) -> str:
+    """The verdict and four sentences, at the top of the page."""
+    head = headline(r)
+    items = "".join(f"<li>{escape.escape(line)}</li>" for line in head["lines"])
+    return (f'<section class="headline"><p class="{"ok" if head["held"] else "bad"}">'
+            f'{escape.escape(head["verdict"])}</p><ul>{items}</ul></section>')
+
+
+def checks_section(checks: dict) -> str:
+    """The invariants of the record (a chaos run shows them in its own section)."""
+    rows = [{"invariant": c["invariant"], "value": c["value"],
+             "verdict": "met" if c["met"] else "BROKEN", "detail": c["detail"]}
+            for c in checks["rows"]]
+    return (f"<h2>Invariant checks (sales/invariants.py, on the record at "
+            f"T{checks['at_s']:+g} s)</h2>{table(rows)}")
+
+
+def links(r: dict) -> str:
+    """Locust's own report (what its processes were asked to write, when they wrote it) and
+    the record."""
+    locust = r["run"].get("locust_report")
+    written = r["run"].get("locust_report_written")
+    own = (f"Locust's own report: <a href=\"{escape.escape(locust)}\">"
+           f"{escape.escape(locust)}</a>" if locust and written else
+           f"Locust's own report: not written ({escape.escape(str(locust))} was asked for; "
+           f"see logs/locust.log)")
+    return f'<p>{own}; every number: <a href="report.json">report.json</a>.</p>'
+
+
 def html(r: dict, plan: Plan) -> str:
     s = r["series"]
     gate, hist = s["gate"], s["locust"]
@@ -292,14 +322,18 @@ def html(r: dict, plan: Plan) -> str:
 <title>Double-11 replay, sale {r['run']['sale_id']}</title>
 <style>body{{font-family:sans-serif;margin:24px;max-width:1000px}}
 table{{border-collapse:collapse;margin:8px 0}}td,th{{border:1px solid #ccc;padding:3px 8px;
-font-size:13px;text-align:left}}.bad{{color:#b03a2e;font-weight:bold}}pre{{background:#f6f6f6;padding:8px;font-size:12px}}</style>
+font-size:13px;text-align:left}}.bad{{color:#b03a2e;font-weight:bold}}.ok{{color:#1e8449;font-weight:bold}}
+.headline{{border:2px solid #ccc;padding:4px 16px;margin:12px 0;font-size:16px}}
+.headline li{{margin:4px 0}}pre{{background:#f6f6f6;padding:8px;font-size:12px}}</style>
 </head><body><h1>Double-11 replay, sale {r['run']['sale_id']}</h1>
+{headline_section(r)}
+{links(r)}
 <p>{total} shoppers, {r['run']['stock']} units, time scale {plan.time_scale}
-(phases at least {plan.min_phase_s} s), payment window {plan.payment_window_s:.0f} s.
-Locust's own report: <a href="locust.html">locust.html</a>.</p>
+(phases at least {plan.min_phase_s} s), payment window {plan.payment_window_s:.0f} s.</p>
 <p>{escape.escape(scale_caveat(r["run"]).strip())}.</p>
 {scale_text(r)}
 <h2>Targets</h2>{targets}
+{checks_section(r["checks"]) if not chaos else ""}
 {scorecard_section(r["scorecard"]) if r.get("scorecard") else ""}
 {ops_desk_section(r.get("ops_desk"))}
 {chaos_section(chaos) if chaos else ""}
