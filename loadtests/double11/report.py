@@ -15,7 +15,7 @@ from django.db import connection
 from django.db.models import Min, Sum
 from django.utils import timezone
 
-from loadtests.double11 import charts, scorecard
+from loadtests.double11 import charts, figures, scorecard
 from loadtests.double11.arrivals import REFRESH
 from loadtests.double11.evidence import (
     arrivals_load,
@@ -268,8 +268,9 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
                 plan, result["load"]["peak_reach"], connection.vendor)
     result["targets"] = targets(result)
     result["headline"] = headline(result)
+    result["charts"] = figures.write(result, plan, out_dir)
     (out_dir / "report.json").write_text(json.dumps(result, indent=1, default=str))
-    (out_dir / "report.html").write_text(charts.html(result, plan))
+    (out_dir / "report.html").write_text(charts.html(result))
     return result
 
 

@@ -104,10 +104,11 @@ def test_the_report_links_the_locust_report_its_master_was_asked_to_write(tmp_pa
 
     page = (tmp_path / "report.html").read_text()
     assert (tmp_path / locust_link(page)).resolve() == written.resolve()
-    # the headline is at the top, and the JSON keeps it
+    # the headline is at the top, the figure beside the page, and the JSON keeps both
     assert page.index('class="headline"') < page.index("<h2>")
     assert headline(result)["verdict"] in page
     assert report.summary(result).splitlines()[0] == headline(result)["verdict"]
+    assert (tmp_path / result["charts"]).exists() and f'src="{result["charts"]}"' in page
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["headline"] == result["headline"]
     assert [c["invariant"] for c in saved["checks"]["rows"]] == [
