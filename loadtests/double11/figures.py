@@ -221,14 +221,17 @@ def _widths(fig: Figure, texts: list[str]) -> list[float]:
 
 def _boxes(axis: _Axis, anchors: list[tuple[float, float]], widths: list[float]
            ) -> list[tuple[float, float]]:
-    """A label in its span when it fits there (centred), else from the span's start (or
-    ending at the panels' right edge when it would pass it)."""
+    """A label in its span when it fits there (centred), else from the span's start; one
+    that would pass the panels' right edge ends left of its moment (an event) or at the
+    edge (a span)."""
     right_edge = axis.left + axis.width
     result = []
     for (start, end), width in zip(anchors, widths, strict=True):
         a, b = axis.px(start), axis.px(end)
         left = (a + b - width) / 2 if b - a >= width + 4 else a + 3
-        left = max(min(left, right_edge - width), axis.left)
+        if left + width > right_edge:
+            left = a - 3 - width if a == b else right_edge - width
+        left = max(left, axis.left)
         result.append((left, left + width))
     return result
 
@@ -246,8 +249,10 @@ def _strip(fig: Figure, axis: _Axis, bottom: float, height: float, name: str,
     ax.text(-0.005, 0.5, name, transform=ax.transAxes, ha="right", va="center",
             fontsize=LABEL_PT + 1, fontweight="bold")
     for (left, _), lane, text, color in zip(boxes, rows, texts, colors, strict=True):
+        # on white, above the lines: a cluster of events draws lines through its labels
         ax.text(axis.seconds(left), lane + 0.5, text, fontsize=LABEL_PT, color=color,
-                ha="left", va="center", gid=gid)
+                ha="left", va="center", gid=gid, zorder=3,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.6, "alpha": 0.9})
     return ax
 
 

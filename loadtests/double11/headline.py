@@ -124,11 +124,13 @@ def targets_line(r: dict) -> str:
     met = sum(1 for row in rows if row["met"])
     if met == len(rows):
         return f"Anti-scalper targets: all {len(rows)} met."
-    missed = card["missed"]
+    missed = [f"{row['persona']} {row['target']}"
+              + (" (not measured)" if row["value"] is None else "")
+              for row in rows if not row["met"]]
     named = "; ".join(missed[:MISSED_SHOWN])
     more = f"; and {len(missed) - MISSED_SHOWN} more" if len(missed) > MISSED_SHOWN else ""
-    return (f"Anti-scalper targets: {met} of {len(rows)} met, {len(rows) - met} missed "
-            f"({named}{more}).")
+    return (f"Anti-scalper targets: {met} of {len(rows)} met; {len(missed)} missed, first "
+            f"{named}{more}.")
 
 
 def headline(r: dict) -> dict:

@@ -22,8 +22,9 @@ def a_plan(*, time_scale: float = 0.05, min_phase_s: float = 5.0, shoppers: int 
 def scorecard(*, met: int, missed: list[str]) -> dict:
     rows = [{"persona": "p", "target": f"target {n}", "goal": "", "value": 1, "met": True}
             for n in range(met)]
-    rows += [{"persona": name.split(":")[0], "target": name, "goal": "", "value": 0,
-              "met": False} for name in missed]
+    rows += [{"persona": name.split(": ")[0], "target": name.split(": ")[1], "goal": "",
+              "value": None if name.endswith("precision") else 0, "met": False}
+             for name in missed]
     return {"goals": GOALS, "rows": rows, "missed": missed, "personas": {}, "overall": {}}
 
 
