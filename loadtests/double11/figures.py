@@ -153,7 +153,7 @@ def events(r: dict) -> list[dict]:
     timing = r["timing"]
     if timing.get("sell_out_s") is not None:
         result.append({"at_s": timing["sell_out_s"], "kind": "milestone", "ok": True,
-                       "label": "open stock sold out"})
+                       "label": "open stock seen sold out"})
     if timing.get("rush_tickets_settled_by_s") is not None:
         result.append({"at_s": timing["rush_tickets_settled_by_s"], "kind": "milestone",
                        "ok": True, "label": "last rush ticket settled"})
@@ -303,6 +303,8 @@ def _panel(ax, panel: Panel, plan: Plan, marks: list[dict]) -> None:
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
         ax.set_ylim(0, max(ax.get_ylim()[1], (panel.goal or 0) * 1.25))
     else:
+        # counts: at least 0 to 1, so that a panel of zeros has no tick of 0.015 tickets
+        ax.set_ylim(0, max(ax.get_ylim()[1], 1.0))
         ax.yaxis.set_major_formatter(FuncFormatter(tick_number))
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
     ax.xaxis.set_major_formatter(FuncFormatter(seconds_tick))

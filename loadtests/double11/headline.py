@@ -16,8 +16,8 @@ MISSED_SHOWN = 3        # the missed targets named in the line; the rest are cou
 
 
 def count(n: int | float) -> str:
-    """1,234 rather than 1234 (and 2,490.5 keeps its one decimal)."""
-    return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.1f}"
+    """1,234 rather than 1234; a rate of 1,957.2 a second is 1,957, one of 2.5 stays 2.5."""
+    return f"{n:,.0f}" if float(n).is_integer() or abs(n) >= 10 else f"{n:,.1f}"
 
 
 def share(part: float | None) -> str:
@@ -69,7 +69,8 @@ def sales_line(r: dict) -> str:
     inv, timing, orders = r["invariants"], r["timing"], r["orders"]
     sold = f"{count(inv['units_sold'])} of {count(inv['stock'])} units sold"
     sold_out = timing.get("sell_out_s")
-    speed = (f"the open stock was gone {seconds(sold_out)} after the sale opened"
+    speed = (f"the open stock was gone by {seconds(sold_out)} after the sale opened (1-s "
+             f"samples)"
              if sold_out is not None else
              f"the open stock never sold out ({count(inv['gate_stock_left'] or 0)} left)")
     settled_by = timing.get("rush_tickets_settled_by_s")

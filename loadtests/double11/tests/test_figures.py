@@ -66,6 +66,16 @@ def test_values_in_the_thousands_and_millions_give_ticks_without_powers_of_ten(p
     assert all(ax.get_ylabel() for ax in panels)        # every panel names its unit
 
 
+def test_a_panel_of_counts_that_stayed_at_zero_has_whole_ticks():
+    plan = a_plan()
+    series = busy_series(plan, 2_591.0)
+    series["gate"] = [{**g, "queued": 0} for g in series["gate"]]
+    fig, _ = drawn(a_record(series=series), plan)
+
+    queue = next(ax for ax in fig.axes if ax.get_ylabel() == "tickets")
+    assert [t.get_text() for t in queue.get_yticklabels()] == ["0", "1"]
+
+
 def test_every_panel_is_drawn_on_one_time_axis_spanning_the_plan():
     plan = a_plan()
     fig, _ = drawn(a_record(series=busy_series(plan, 2_591.0)), plan)
@@ -125,7 +135,7 @@ def test_faults_and_invariant_checks_are_marked_on_the_time_axis_without_overlap
 
     labels = [t.get_text() for t in fig.findobj(Text) if t.get_gid() == "event-label"]
     assert labels == ["restart from SAVE", "worker SIGKILL (failed)", "FLUSHALL",
-                      "open stock sold out", "CLIENT PAUSE 2000", "pg_terminate_backend",
+                      "open stock seen sold out", "CLIENT PAUSE 2000", "pg_terminate_backend",
                       "last rush ticket settled", "invariants BROKEN: tickets_end_once"]
     assert overlapping(boxes(fig, renderer, "event-label")) == []
     panels = [ax for ax in fig.axes if ax.get_ylabel()]
