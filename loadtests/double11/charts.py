@@ -177,6 +177,8 @@ def links(r: dict) -> str:
 
 
 def html(r: dict) -> str:
+    """The page, in the order a reader needs it: the headline, the links, the figure, then
+    the tables behind them."""
     run = r["run"]
     chaos = r.get("chaos")
     targets = table([{"target": t["target"], "value": t["value"], "goal": t["goal"],
