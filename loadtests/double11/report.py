@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from django.db import connection
 from django.db.models import Min, Sum
 from django.utils import timezone
 
-from loadtests.double11 import charts, scorecard
+from loadtests.double11 import charts, figures, scorecard
 from loadtests.double11.arrivals import REFRESH
 from loadtests.double11.evidence import (
     arrivals_load,
@@ -28,7 +29,9 @@ from loadtests.double11.evidence import (
     labels_load,
     ring_cases,
 )
+from loadtests.double11.headline import headline
 from loadtests.double11.lines import capacity_lines, pct, reach_line, scale_caveat, scale_line
+from loadtests.double11.locusts import REPORT as LOCUST_REPORT
 from loadtests.double11.plan import (
     GENUINE_PERSONAS,
     PERSONAS,
@@ -38,7 +41,7 @@ from loadtests.double11.plan import (
 from loadtests.double11.reach import arrivals_series, peak_reach, per_second
 from loadtests.double11.reach import ratio as _ratio
 from loadtests.double11.sizing import capacity_assumptions, run_capacity, rush_drained
-from sales import services
+from sales import invariants, services
 from sales.gate import admission
 from sales.gate import keys as gate_keys
 from sales.models import FlashSale, RejectedTicket, StockReturn
@@ -81,6 +84,23 @@ def detection(labels: dict[str, dict], flagged: set[int], ids: dict[str, int]) -
             "recall": _ratio(true_pos, scalpers),
             "genuine_fpr": _ratio(genuine_flagged, genuine),
             "campus_fpr": by_persona["campus"]["rate"], "by_persona": by_persona}
+
+
+def checks_made(*, sale_id: int, t0: float, out_dir: Path, chaos: dict | None) -> dict:
+    """The invariants of `sales.invariants` on the record, and when (seconds from T0) they
+    were checked: a chaos run's verdict made them after its faults; any other run has them
+    made here, with the tickets its shoppers were acknowledged."""
+    if chaos is not None:
+        return {"at_s": chaos.get("checked_s"), "rows": chaos["invariants"],
+                "broken": chaos["broken"]}
+    from loadtests.double11.verdict import acknowledged
+
+    made = invariants.sale_invariants(
+        sale_id=sale_id, tickets=list(acknowledged(out_dir, sale_id=sale_id)))
+    return {"at_s": round(time.time() - t0, 2),
+            "rows": [{"invariant": c.name, "value": c.value, "met": c.met, "detail": c.detail}
+                     for c in made],
+            "broken": [c.name for c in invariants.broken(made)]}
 
 
 def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None = None,
@@ -182,7 +202,8 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
                                                                      p.real_ends_s]}
                            for p in plan.phases],
                 "personas": dict(Counter(label["persona"] for label in labels.values())),
-                "operators": operators(plan)},
+                "operators": operators(plan), "locust_report": LOCUST_REPORT,
+                "locust_report_written": (out_dir / LOCUST_REPORT).exists()},
         "invariants": {
             "units_sold": held.total, "stock": sale.stock,
             "oversell": max(0, held.total - sale.stock),
@@ -218,6 +239,7 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
         "units": {"by_persona": dict(units_by_persona), "sales": sale_ids,
                   "total": sum(units_all.values()),
                   "scalper_share": _ratio(scalper_units, sum(units_all.values()))},
+        "checks": checks_made(sale_id=sale.pk, t0=t0, out_dir=out_dir, chaos=chaos),
         "scorecard": card,
         "detection": detect,
         "series": {"gate": series, "locust": hist,
@@ -245,8 +267,10 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
             result["capacity"]["assumptions"] = capacity_assumptions(
                 plan, result["load"]["peak_reach"], connection.vendor)
     result["targets"] = targets(result)
+    result["headline"] = headline(result)
+    result["charts"] = figures.write(result, plan, out_dir)
     (out_dir / "report.json").write_text(json.dumps(result, indent=1, default=str))
-    (out_dir / "report.html").write_text(charts.html(result, plan))
+    (out_dir / "report.html").write_text(charts.html(result))
     return result
 
 
@@ -264,12 +288,17 @@ def targets(r: dict) -> list[dict]:
     card = r.get("scorecard") or {"rows": [], "missed": ["no scorecard"]}
     card_met = sum(1 for t in card["rows"] if t["met"])
     reach = r["load"]["peak_reach"]["ratio"]
+    checks = r["checks"]
+    checks_met = sum(1 for c in checks["rows"] if c["met"])
     return [
         row("arrivals at the peak, achieved / planned", reach, ">= 80 %",
             reach is not None and reach >= TARGETS["peak_reach_min"]),
         row("oversell", inv["oversell"], "0", inv["oversell"] == 0),
         row("per-user limit violations", inv["limit_violations"], "0",
             inv["limit_violations"] == 0),
+        row("invariant checks on the record (sales/invariants.py)",
+            f"{checks_met} of {len(checks['rows'])} met", "all",
+            checks["rows"] and not checks["broken"]),
         row("admitted tickets resolved within 60 s of T0", settled_by, "<= 60 s, none left",
             resolved),
         row("scalper share of units", share, f"<= {TARGETS['scalper_share_max']:.0%}",
@@ -288,7 +317,11 @@ def targets(r: dict) -> list[dict]:
 
 def summary(r: dict) -> str:
     inv, orders, timing, det = r["invariants"], r["orders"], r["timing"], r["detection"]
+    head = r.get("headline") or headline(r)
     lines = [
+        head["verdict"],
+        *(f"   {line}" for line in head["lines"]),
+        "",
         f"Double-11 replay: sale {r['run']['sale_id']}, {r['run']['scale_shoppers']} shoppers "
         f"{r['run']['personas']}, {inv['stock']} units",
         scale_caveat(r["run"]),

@@ -164,6 +164,7 @@ def chaos_verdict(*, sale_id: int, t0: float, out_dir: Path, fault_list: list[Fa
             "gate_rebuilt_at": sale.gate_rebuilt_at.isoformat() if sale.gate_rebuilt_at
             else None},
         "settle": settled,
+        "checked_s": round(time.time() - t0, 2),
         "errors_per_s": {code: _per_second(seconds) for code, seconds in per_code.items()},
     }
 

@@ -3,6 +3,7 @@ against this test's database and Redis, then the report's invariants."""
 
 from __future__ import annotations
 
+import re
 import urllib.request
 
 import pytest
@@ -29,8 +30,14 @@ def test_a_tiny_double11_replay_sells_out_without_overselling_and_settles_every_
     assert inv["tickets_confirmed"] + inv["tickets_rejected"] == inv["tickets_admitted"]
     assert set(report["run"]["personas"]) >= {"fan", "fcode", "browser", "scalper"}
     run_dir = tmp_path.joinpath(*[p for p in report["run_dir"].split("/") if p][-1:])
-    for name in ("report.json", "report.html", "locust.html", "locust_stats.csv"):
+    for name in ("report.json", "report.html", "locust.html", "locust_stats.csv",
+                 "timeline.png"):
         assert (run_dir / name).exists(), name
+    # the page links Locust's own report where the master wrote it, and the record held
+    page = (run_dir / "report.html").read_text()
+    link = re.search(r"Locust's own report: <a href=\"([^\"]+)\">", page)
+    assert link and (run_dir / link.group(1)).is_file()
+    assert report["checks"]["broken"] == [] and report["headline"]["held"] is True
 
 
 @pytest.mark.slow

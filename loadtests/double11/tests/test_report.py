@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from loadtests.double11 import lines, report
+from loadtests.double11 import lines, locusts, report
+from loadtests.double11.headline import headline
 from loadtests.double11.plan import Plan, timeline
 from loadtests.double11.run import Options, prepare
 
@@ -64,13 +68,52 @@ def test_achieved_over_planned_at_the_peak_is_the_recorded_arrivals_against_the_
     scalpers = sum(fleet["accounts"] for fleet in ops.values())
     units = result["run"]["stock"] + result["run"]["deposit_stock"]
     assert result["run"]["deposit_stock"] >= 2 and ops["ring"]["accounts"] >= 4
-    caveat = report.summary(result).splitlines()[1]
+    caveat = next(line for line in report.summary(result).splitlines()
+                  if line.startswith("  at this scale"))
     assert caveat.startswith(f"  at this scale (0.00005): {len(plan.accounts)} shoppers, "
                              f"{units} units, "), caveat
     assert "ring operator (" in caveat and "deposit operator (" in caveat
     assert f"the scalper share is of {units} units (one unit is " in caveat
     assert f"recall of {scalpers} scalper accounts (one account is " in caveat
     assert "a handful, not rates" in (tmp_path / "report.html").read_text()
+
+
+def locust_link(page: str) -> str | None:
+    found = re.search(r"Locust's own report: <a href=\"([^\"]+)\">", page)
+    return found.group(1) if found else None
+
+
+@pytest.mark.django_db
+def test_the_report_links_the_locust_report_its_master_was_asked_to_write(tmp_path):
+    options = Options(scale=0.00005, time_scale=0.02, min_phase_s=2, seed=5)
+    plan = prepare(options, tmp_path)
+    asked = set()
+    for variant in (options, replace(options, web=True), replace(options, locust_workers=2)):
+        argv = locusts.master_command(variant, "http://127.0.0.1:9", tmp_path)
+        asked.add(Path(argv[argv.index("--html") + 1]))
+    assert len(asked) == 1
+    written = asked.pop()
+    assert written.parent == tmp_path
+
+    report.build(plan, [], tmp_path)
+    assert locust_link((tmp_path / "report.html").read_text()) is None   # not written yet
+    assert "Locust's own report: not written" in (tmp_path / "report.html").read_text()
+
+    written.write_text("<html>Locust's report</html>")    # as the master does on its way out
+    result = report.build(plan, [], tmp_path)
+
+    page = (tmp_path / "report.html").read_text()
+    assert (tmp_path / locust_link(page)).resolve() == written.resolve()
+    # the headline is at the top, the figure beside the page, and the JSON keeps both
+    assert page.index('class="headline"') < page.index("<h2>")
+    assert headline(result)["verdict"] in page
+    assert report.summary(result).splitlines()[0] == headline(result)["verdict"]
+    assert (tmp_path / result["charts"]).exists() and f'src="{result["charts"]}"' in page
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["headline"] == result["headline"]
+    assert [c["invariant"] for c in saved["checks"]["rows"]] == [
+        "holding_within_stock", "nobody_over_limit", "tickets_end_once", "units_conserved",
+        "one_charge_per_order", "counters_agree"]
 
 
 @pytest.mark.django_db
