@@ -13,6 +13,7 @@ from django.utils import timezone
 from import_export.admin import ImportExportMixin
 
 from antiscalper import appeals, services
+from antiscalper.admin_identities import IdentityShown
 from antiscalper.identities import value_normalize
 from antiscalper.models import AllowlistEntry, Appeal, BlacklistEntry, Source
 from antiscalper.resources import BlacklistEntryResource
@@ -89,9 +90,9 @@ def extend(modeladmin, request, queryset):
           days=services.EXTEND_DAYS)
 
 
-class ListEntryAdmin(admin.ModelAdmin):
+class ListEntryAdmin(IdentityShown, admin.ModelAdmin):
     form = EntryForm
-    list_display = ["kind", "value", "reason", "source", "is_active", "expires_at", "expired",
+    list_display = ["kind", "identity", "reason", "source", "is_active", "expires_at", "expired",
                     "created_by", "created_at"]
     list_filter = ["kind", "source", "is_active", ExpiredFilter]
     search_fields = ["value", "reason", "created_by__username"]
@@ -106,11 +107,11 @@ class ListEntryAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["kind", "value", "reason", "expires_at"]
-        return ["kind", "value", "reason", "expires_at", "is_active", "source", "created_by",
-                "created_at"]
+        return ["kind", "identity", "reason", "expires_at", "is_active", "source",
+                "created_by", "created_at"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["kind", "value", "source", "created_by", "created_at"] if obj else []
+        return ["kind", "identity", "source", "created_by", "created_at"] if obj else []
 
     def save_model(self, request, obj, form, change) -> None:
         """Through the services, which normalise, audit and update the mirror after commit."""
@@ -195,14 +196,14 @@ def reject(modeladmin, request, queryset):
 
 
 @admin.register(Appeal)
-class AppealAdmin(admin.ModelAdmin):
-    list_display = ["id", "user", "kind", "value", "status", "entry", "created_at",
-                    "handled_by", "handled_at"]
+class AppealAdmin(IdentityShown, admin.ModelAdmin):
+    list_display = ["id", "user", "kind", "identity", "status", "created_at", "handled_by"]
     list_filter = ["status", "kind", "created_at"]
     search_fields = ["value", "message", "user__username"]
-    list_select_related = ["user", "handled_by", "entry"]
-    readonly_fields = ["user", "kind", "value", "entry", "message", "status", "resolution",
+    list_select_related = ["user", "handled_by"]
+    readonly_fields = ["user", "kind", "identity", "entry", "message", "status", "resolution",
                        "handled_by", "handled_at", "created_at"]
+    fields = readonly_fields
     actions = [uphold, reject]
 
     def has_add_permission(self, request) -> bool:
@@ -217,6 +218,7 @@ class AppealAdmin(admin.ModelAdmin):
         return request.user.has_perms(["antiscalper.change_appeal",
                                        "antiscalper.add_allowlistentry",
                                        "antiscalper.change_blacklistentry"])
+
 
 # The risk engine's admins and the ring cases beside its review queue register themselves
 from antiscalper import admin_cases, admin_flags  # noqa: E402,F401

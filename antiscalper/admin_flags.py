@@ -15,6 +15,8 @@ from django.urls import path
 from antiscalper import flags, rules
 from antiscalper.models import Action, Decision, RiskDecision, RiskPolicy, RuleSetting
 
+FIRED_LISTED = 3
+
 
 class RuleSettingForm(forms.ModelForm):
     def clean(self):
@@ -126,7 +128,10 @@ class RiskDecisionAdmin(admin.ModelAdmin):
 
     @admin.display(description="rules fired")
     def fired(self, obj) -> str:
-        return ", ".join(f"{r['code']}={r['value']:g}" for r in obj.rules) or "-"
+        shown = [f"{r['code']}={r['value']:g}" for r in obj.rules]
+        more = len(shown) - FIRED_LISTED
+        return ", ".join(shown[:FIRED_LISTED]) + (f" and {more} more" if more > 0 else "") \
+            or "-"
 
     def has_add_permission(self, request) -> bool:
         return False  # decisions come from the risk engine
