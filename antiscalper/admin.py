@@ -221,4 +221,4 @@ class AppealAdmin(IdentityShown, admin.ModelAdmin):
 
 
 # The risk engine's admins and the ring cases beside its review queue register themselves
-from antiscalper import admin_cases, admin_flags  # noqa: E402,F401
+from antiscalper import admin_cases, admin_flags, admin_tuning  # noqa: E402,F401

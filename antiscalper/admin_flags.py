@@ -1,4 +1,5 @@
-"""Ops admin for the risk engine: rule settings, the policy, the review queue, sale summaries.
+"""Ops admin for the risk engine: the review queue and sale summaries (tuning the rules:
+antiscalper.admin_tuning).
 
 Imported by antiscalper.admin. The queue is the RiskDecision changelist, showing flags
 (review and block) by default; its two actions go through antiscalper.flags.
@@ -6,64 +7,15 @@ Imported by antiscalper.admin. The queue is the RiskDecision changelist, showing
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from antiscalper import flags, rules
-from antiscalper.models import Action, Decision, RiskDecision, RiskPolicy, RuleSetting
+from antiscalper import flags
+from antiscalper.models import Decision, RiskDecision
 
 FIRED_LISTED = 3
-
-
-class RuleSettingForm(forms.ModelForm):
-    def clean(self):
-        data = super().clean()
-        rule = rules.RULES.get(data.get("code") or self.instance.code)
-        if rule is None:
-            self.add_error("code", f"No such rule; one of {', '.join(rules.RULES)}.")
-        elif rule.family == rules.IP and data.get("action") != Action.SCORE:
-            self.add_error("action", "IP rules only add to the score: an IP alone never "
-                                     "blocks or flags (genuine fans share NATs).")
-        if (data.get("weight") or 0) < 0:
-            self.add_error("weight", "Weights are zero or more.")
-        return data
-
-
-@admin.register(RuleSetting)
-class RuleSettingAdmin(admin.ModelAdmin):
-    form = RuleSettingForm
-    list_display = ["code", "enabled", "threshold", "weight", "action", "family", "updated_at"]
-    list_editable = ["enabled", "threshold", "weight", "action"]
-    list_filter = ["enabled", "action"]
-    search_fields = ["code", "description"]
-
-    @admin.display(description="family")
-    def family(self, obj) -> str:
-        rule = rules.RULES.get(obj.code)
-        return rule.family if rule else "?"
-
-    def get_readonly_fields(self, request, obj=None):
-        return ["code", "intent"] if obj else ["intent"]
-
-    @admin.display(description="what it measures")
-    def intent(self, obj) -> str:
-        rule = rules.RULES.get(obj.code) if obj else None
-        below = " (fires below the threshold)" if rule and rule.below else ""
-        return f"{rule.intent}{below}" if rule else ""
-
-
-@admin.register(RiskPolicy)
-class RiskPolicyAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "review_score", "block_score", "ip_cap", "updated_at"]
-
-    def has_add_permission(self, request) -> bool:
-        return super().has_add_permission(request) and not RiskPolicy.objects.exists()
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class FlagFilter(admin.SimpleListFilter):

@@ -118,8 +118,10 @@ ACTIONS = {
 # records: its admin refuses deletes; `flushexpiredtokens` removes the expired ones), and the
 # records the stock's counters and the tickets' decisions are built on (returns, rejected
 # tickets, F-codes, draws), and ring cases (why a ring's orders were cancelled, who said so).
+# Nor a rule setting: deleting one would put the rule back to its code defaults without the
+# confirmation and the record of the previous value that every other change of it has.
 UNDELETABLE = {"riskdecision", "appeal", "order", "payment", "riskpolicy", "outstandingtoken",
-               "stockreturn", "rejectedticket", "fcode", "draw", "ringcase"}
+               "stockreturn", "rejectedticket", "fcode", "draw", "ringcase", "rulesetting"}
 
 
 def api_endpoints() -> set[tuple[str, str]]:
