@@ -5,11 +5,18 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from core.errors import DomainError
 from sales import selectors, services
+from sales.charts import bars_svg
+from sales.dashboard import sale_dashboard
 from sales.models import FlashSale
 from sales.modes import draws, fcodes
 from sales.pipeline.reconcile import sale_reconcile
@@ -115,13 +122,13 @@ class SaleChangeList(ChangeList):
 @admin.register(FlashSale)
 class FlashSaleAdmin(admin.ModelAdmin):
     # What ops look for in a list of sales, in columns that fit 1280 px; the rest (SKU, F-code
-    # quota, deposit, limits, the gate's state) is on the sale's page.
+    # quota, deposit, limits, the gate's state) is on the sale's page and its dashboard.
     list_display = ["title", "mode", "status", "price", "stock_left", "reservation_count",
-                    "starts_at", "ends_at"]
+                    "starts_at", "ends_at", "dashboard"]
     list_filter = ["mode", "starts_at"]
     search_fields = ["title", "sku__code", "sku__name"]
     list_select_related = ["sku"]
-    readonly_fields = ["gate_loaded_at", "gate_epoch", "created_at"]
+    readonly_fields = ["dashboard", "gate_loaded_at", "gate_epoch", "created_at"]
     date_hierarchy = "starts_at"
     actions = [load_gate, rebuild_gate, reconcile, issue_fcodes, release_fcode_quota, run_draw]
 
@@ -154,6 +161,33 @@ class FlashSaleAdmin(admin.ModelAdmin):
     @admin.display(description="status")
     def status(self, obj: FlashSale) -> str:
         return obj.status_at(timezone.now(), self._left(obj))
+
+    @admin.display(description="dashboard")
+    def dashboard(self, obj: FlashSale) -> str:
+        if obj.pk is None:  # a sale being added has none yet
+            return "-"
+        url = reverse("admin:sales_flashsale_dashboard", args=[obj.pk])
+        return format_html('<a href="{}">Dashboard</a>', url)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.dashboard_view)
+        return [path("<int:sale_id>/dashboard/", view, name="sales_flashsale_dashboard"),
+                *super().get_urls()]
+
+    def dashboard_view(self, request, sale_id: int):
+        """The sale's numbers and its minutes as charts (sales.dashboard: bounded queries)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        sale = FlashSale.objects.select_related("sku").filter(pk=sale_id).first()
+        if sale is None:
+            raise Http404("No such sale.")
+        board = sale_dashboard(sale=sale)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta,
+                   "title": f"{sale.title}: dashboard", "sale": sale, "board": board,
+                   "status": sale.status_at(timezone.now(), board["report"]["stock_left"]),
+                   "charts": [bars_svg(title=title, points=points)
+                              for title, points in board["series"]]}
+        return TemplateResponse(request, "admin/sales/flashsale/dashboard.html", context)
 
     form = FlashSaleForm
 

@@ -133,6 +133,7 @@ BUTTONS = {
         "antiscalper.change_appeal", "antiscalper.add_allowlistentry",
         "antiscalper.change_blacklistentry"),
     ("antiscalper/appeal/{appeal}/reject/", "post"): ("antiscalper.change_appeal",),
+    ("sales/flashsale/{sale}/dashboard/", "get"): ("sales.view_flashsale",),
 }
 
 
