@@ -17,7 +17,7 @@ from core.errors import DomainError
 from sales import selectors, services
 from sales.charts import bars_svg
 from sales.dashboard import sale_dashboard
-from sales.models import FlashSale
+from sales.models import MODE_TERMS, FlashSale
 from sales.modes import draws, fcodes
 from sales.pipeline.reconcile import sale_reconcile
 
@@ -82,6 +82,13 @@ def run_draw(modeladmin, request, queryset):
             modeladmin.message_user(request, f"{sale}: {error.message}", messages.WARNING)
 
 
+COMMON_TERMS = ["sku", "title", "mode", "starts_at", "ends_at", "price", "stock",
+                "per_user_limit", "payment_window"]
+MODE_FIELDS = ["fcode_quota", "requires_reservation", "reservation_opens_at",
+               "reservation_closes_at", "deposit", "deposit_expansion", "deposit_window",
+               "balance_opens_at", "balance_closes_at", "right_window"]
+
+
 class FlashSaleForm(forms.ModelForm):
     """Runs the services' checks in clean(), so refusals show on the form, not as a crash."""
 
@@ -131,6 +138,24 @@ class FlashSaleAdmin(admin.ModelAdmin):
     readonly_fields = ["dashboard", "gate_loaded_at", "gate_epoch", "created_at"]
     date_hierarchy = "starts_at"
     actions = [load_gate, rebuild_gate, reconcile, issue_fcodes, release_fcode_quota, run_draw]
+
+    def get_fieldsets(self, request, obj=None):
+        """The terms every sale has, then those of the modes: the page shows only the chosen
+        mode's (MODE_TERMS; hidden ones keep their values and show when they have an error)."""
+        fieldsets = [
+            (None, {"fields": COMMON_TERMS}),
+            ("Terms of the mode", {"fields": MODE_FIELDS, "classes": ["mode-terms"],
+                                   "description": "Only the terms of the chosen mode are "
+                                                  "shown."}),
+        ]
+        if obj is not None:
+            fieldsets.append(("Gate", {"fields": ["dashboard", "gate_loaded_at", "gate_epoch",
+                                                  "created_at"]}))
+        return fieldsets
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        context["mode_terms"] = MODE_TERMS
+        return super().render_change_form(request, context, *args, **kwargs)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(reservation_total=Count("reservations"))
