@@ -1,4 +1,4 @@
-"""Ops admin for the blacklist, the allowlist and appeals; every write goes through services.
+"""Ops admin for the blacklist and the allowlist; every write goes through services.
 
 Services write the audit trail (admin LogEntry) themselves, so these admins switch off the
 admin's own logging to avoid recording each change twice.
@@ -12,9 +12,10 @@ from django.db.models import Q
 from django.utils import timezone
 from import_export.admin import ImportExportMixin
 
-from antiscalper import appeals, services
+from antiscalper import services
+from antiscalper.admin_identities import IdentityShown
 from antiscalper.identities import value_normalize
-from antiscalper.models import AllowlistEntry, Appeal, BlacklistEntry, Source
+from antiscalper.models import AllowlistEntry, BlacklistEntry, Source
 from antiscalper.resources import BlacklistEntryResource
 from core.errors import DomainError
 
@@ -89,9 +90,9 @@ def extend(modeladmin, request, queryset):
           days=services.EXTEND_DAYS)
 
 
-class ListEntryAdmin(admin.ModelAdmin):
+class ListEntryAdmin(IdentityShown, admin.ModelAdmin):
     form = EntryForm
-    list_display = ["kind", "value", "reason", "source", "is_active", "expires_at", "expired",
+    list_display = ["kind", "identity", "reason", "source", "is_active", "expires_at", "expired",
                     "created_by", "created_at"]
     list_filter = ["kind", "source", "is_active", ExpiredFilter]
     search_fields = ["value", "reason", "created_by__username"]
@@ -106,11 +107,11 @@ class ListEntryAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["kind", "value", "reason", "expires_at"]
-        return ["kind", "value", "reason", "expires_at", "is_active", "source", "created_by",
-                "created_at"]
+        return ["kind", "identity", "reason", "expires_at", "is_active", "source",
+                "created_by", "created_at"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["kind", "value", "source", "created_by", "created_at"] if obj else []
+        return ["kind", "identity", "source", "created_by", "created_at"] if obj else []
 
     def save_model(self, request, obj, form, change) -> None:
         """Through the services, which normalise, audit and update the mirror after commit."""
@@ -173,50 +174,11 @@ class AllowlistEntryAdmin(ListEntryAdmin):
     pass
 
 
-@admin.action(description="Uphold: allowlist the identity and lift its blacklist entries",
-              permissions=["uphold"])
-def uphold(modeladmin, request, queryset):
-    ids = list(queryset.values_list("pk", flat=True))
-    done = sum(1 for pk in ids if appeals.appeal_uphold(appeal_id=pk, actor_id=request.user.pk))
-    modeladmin.message_user(request, f"Upheld {done} appeal(s).", messages.SUCCESS)
-    if len(ids) - done:
-        modeladmin.message_user(request, f"{len(ids) - done} appeal(s) were already handled.",
-                                messages.WARNING)
-
-
-@admin.action(description="Reject: keep the identity blocked", permissions=["change"])
-def reject(modeladmin, request, queryset):
-    ids = list(queryset.values_list("pk", flat=True))
-    done = sum(1 for pk in ids if appeals.appeal_reject(appeal_id=pk, actor_id=request.user.pk))
-    modeladmin.message_user(request, f"Rejected {done} appeal(s).", messages.SUCCESS)
-    if len(ids) - done:
-        modeladmin.message_user(request, f"{len(ids) - done} appeal(s) were already handled.",
-                                messages.WARNING)
-
-
-@admin.register(Appeal)
-class AppealAdmin(admin.ModelAdmin):
-    list_display = ["id", "user", "kind", "value", "status", "entry", "created_at",
-                    "handled_by", "handled_at"]
-    list_filter = ["status", "kind", "created_at"]
-    search_fields = ["value", "message", "user__username"]
-    list_select_related = ["user", "handled_by", "entry"]
-    readonly_fields = ["user", "kind", "value", "entry", "message", "status", "resolution",
-                       "handled_by", "handled_at", "created_at"]
-    actions = [uphold, reject]
-
-    def has_add_permission(self, request) -> bool:
-        return False  # appeals come from shoppers (POST /api/v1/appeals)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # an appeal is evidence of what the shopper asked and who answered
-
-    def has_uphold_permission(self, request) -> bool:
-        """Upholding clears the identity for everyone: it adds an allowlist entry and lifts
-        blacklist entries, so it needs those rights as well as answering the appeal."""
-        return request.user.has_perms(["antiscalper.change_appeal",
-                                       "antiscalper.add_allowlistentry",
-                                       "antiscalper.change_blacklistentry"])
-
-# The risk engine's admins and the ring cases beside its review queue register themselves
-from antiscalper import admin_cases, admin_flags  # noqa: E402,F401
+# Appeals, the risk engine's admins and the ring cases beside its review queue register
+# themselves
+from antiscalper import (  # noqa: E402,F401
+    admin_appeals,
+    admin_cases,
+    admin_flags,
+    admin_tuning,
+)

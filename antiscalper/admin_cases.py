@@ -87,6 +87,10 @@ class RingCaseAdmin(admin.ModelAdmin):
         more = len(names) - NAMES_LISTED
         return ", ".join(names[:NAMES_LISTED]) + (f" and {more} more" if more > 0 else "")
 
+    def sale_label(self, sale_id: int) -> str:
+        """The sale as the case's pages name it (sales.admin_names names it by its title)."""
+        return f"sale {sale_id}"
+
     def has_add_permission(self, request) -> bool:
         return False  # cases come from the linking pass
 
@@ -132,7 +136,8 @@ class RingCaseAdmin(admin.ModelAdmin):
         links = _shown_links(case, names)
         actors = selectors.usernames(user_ids={h["by"] for h in case.history if h["by"]})
         return {**self.admin_site.each_context(request), "opts": self.model._meta,
-                "title": title, "case": case, "members": members, "links": links,
+                "title": title, "case": case, "sale_label": self.sale_label(case.sale_id),
+                "members": members, "links": links,
                 "pending": [m for m in members if m["pending"]],
                 "graph": case_svg(members=list(names.items()), links=links),
                 "history": [{**h, "by": actors.get(h["by"], "system")} for h in case.history],

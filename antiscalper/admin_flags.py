@@ -1,67 +1,51 @@
-"""Ops admin for the risk engine: rule settings, the policy, the review queue, sale summaries.
+"""Ops admin for the risk engine: the review queue, a decision's page and sale summaries
+(tuning the rules: antiscalper.admin_tuning).
 
 Imported by antiscalper.admin. The queue is the RiskDecision changelist, showing flags
-(review and block) by default; its two actions go through antiscalper.flags.
+(review and block) by default; its two actions go through antiscalper.flags. A decision's
+page shows the rules that fired as a table (value, threshold, points, what the rule
+measures) and the same two answers as buttons, each a POST to its own address
+(CSRF-protected) that needs the action's rights; answering twice answers once.
 """
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 
 from antiscalper import flags, rules
-from antiscalper.models import Action, Decision, RiskDecision, RiskPolicy, RuleSetting
+from antiscalper.models import Decision, RiskDecision
+
+FIRED_LISTED = 3
+# Families whose points are capped together (antiscalper.rules): a rule's weight is what it
+# adds at most, not always what it added.
+CAPPED = {rules.IP: "IP rules add at most the policy's IP cap together",
+          rules.RING: "Ring features lift the score to just below the block score at most",
+          **{family: "Copyable details add at most the block score minus one with the IP "
+                     "rules" for family in rules.COPYABLE}}
 
 
-class RuleSettingForm(forms.ModelForm):
-    def clean(self):
-        data = super().clean()
-        rule = rules.RULES.get(data.get("code") or self.instance.code)
-        if rule is None:
-            self.add_error("code", f"No such rule; one of {', '.join(rules.RULES)}.")
-        elif rule.family == rules.IP and data.get("action") != Action.SCORE:
-            self.add_error("action", "IP rules only add to the score: an IP alone never "
-                                     "blocks or flags (genuine fans share NATs).")
-        if (data.get("weight") or 0) < 0:
-            self.add_error("weight", "Weights are zero or more.")
-        return data
-
-
-@admin.register(RuleSetting)
-class RuleSettingAdmin(admin.ModelAdmin):
-    form = RuleSettingForm
-    list_display = ["code", "enabled", "threshold", "weight", "action", "family", "updated_at"]
-    list_editable = ["enabled", "threshold", "weight", "action"]
-    list_filter = ["enabled", "action"]
-    search_fields = ["code", "description"]
-
-    @admin.display(description="family")
-    def family(self, obj) -> str:
-        rule = rules.RULES.get(obj.code)
-        return rule.family if rule else "?"
-
-    def get_readonly_fields(self, request, obj=None):
-        return ["code", "intent"] if obj else ["intent"]
-
-    @admin.display(description="what it measures")
-    def intent(self, obj) -> str:
-        rule = rules.RULES.get(obj.code) if obj else None
-        below = " (fires below the threshold)" if rule and rule.below else ""
-        return f"{rule.intent}{below}" if rule else ""
-
-
-@admin.register(RiskPolicy)
-class RiskPolicyAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "review_score", "block_score", "ip_cap", "updated_at"]
-
-    def has_add_permission(self, request) -> bool:
-        return super().has_add_permission(request) and not RiskPolicy.objects.exists()
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+def rule_rows(fired: list[dict]) -> list[dict]:
+    """The rules a decision recorded, as a person reads them: what each measures, the value
+    measured, the threshold it was compared with and how, and its points."""
+    rows = []
+    for entry in fired:
+        rule = rules.RULES.get(entry["code"])
+        details = entry.get("details") or {}
+        rows.append({
+            "code": entry["code"], "family": rule.family if rule else "?",
+            "value": entry.get("value"), "threshold": entry.get("threshold"),
+            "fires": "below" if rule and rule.below else "at or above",
+            "points": entry.get("weight"), "action": entry.get("action", ""),
+            "intent": rule.intent if rule else "A rule this version no longer has.",
+            "capped": CAPPED.get(rule.family, "") if rule else "",
+            "members": len(details.get("members", [])) if isinstance(details, dict) else 0,
+        })
+    return rows
 
 
 class FlagFilter(admin.SimpleListFilter):
@@ -126,7 +110,14 @@ class RiskDecisionAdmin(admin.ModelAdmin):
 
     @admin.display(description="rules fired")
     def fired(self, obj) -> str:
-        return ", ".join(f"{r['code']}={r['value']:g}" for r in obj.rules) or "-"
+        shown = [f"{r['code']}={r['value']:g}" for r in obj.rules]
+        more = len(shown) - FIRED_LISTED
+        return ", ".join(shown[:FIRED_LISTED]) + (f" and {more} more" if more > 0 else "") \
+            or "-"
+
+    def sale_label(self, sale_id: int) -> str:
+        """The sale as the decision's page names it (sales.admin_names names it by title)."""
+        return f"sale {sale_id}"
 
     def has_add_permission(self, request) -> bool:
         return False  # decisions come from the risk engine
@@ -145,8 +136,54 @@ class RiskDecisionAdmin(admin.ModelAdmin):
                                        "antiscalper.add_allowlistentry"])
 
     def get_urls(self):
-        view = self.admin_site.admin_view(self.summary_view)
-        return [path("summary/", view, name="antiscalper_risk_summary"), *super().get_urls()]
+        wrap = self.admin_site.admin_view
+        return [path("summary/", wrap(self.summary_view), name="antiscalper_risk_summary"),
+                *[path(f"<int:decision_id>/{verb}/", wrap(require_POST(self._answer_view(verb))),
+                       name=f"antiscalper_riskdecision_{verb}") for verb in ANSWERS],
+                *super().get_urls()]
+
+    def _can(self, request, decision: RiskDecision) -> dict[str, bool]:
+        open_ = decision.review_status == RiskDecision.Review.OPEN
+        return {"confirm": open_ and self.has_confirm_permission(request),
+                "clear": open_ and self.has_clear_permission(request)}
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The decision's page (read-only: the answers are the buttons' POSTs)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        decision = RiskDecision.objects.select_related("user", "reviewed_by").filter(
+            pk=int(object_id)).first() if str(object_id).isdigit() else None
+        if decision is None:
+            raise Http404("No such decision.")
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta,
+                   "title": f"Decision #{decision.pk}: {decision.get_decision_display()} "
+                            f"{decision.user.username}",
+                   "decision": decision, "sale_label": self.sale_label(decision.sale_id),
+                   "rows": rule_rows(decision.rules), "can": self._can(request, decision)}
+        return TemplateResponse(request, "admin/antiscalper/riskdecision/decision.html",
+                                context)
+
+    def _answer_view(self, verb: str):
+        service, allowed, done_as = ANSWERS[verb]
+
+        def answer(request, decision_id: int):
+            if not (self.has_view_permission(request) and allowed(self, request)):
+                raise PermissionDenied
+            page = reverse("admin:antiscalper_riskdecision_change", args=[decision_id])
+            if not RiskDecision.objects.filter(pk=decision_id).exists():
+                raise Http404("No such decision.")
+            if service(decision_id=decision_id, actor_id=request.user.pk):
+                self.message_user(request, f"Decision #{decision_id}: {done_as}.",
+                                  messages.SUCCESS)
+            else:
+                decision = RiskDecision.objects.select_related("reviewed_by").get(
+                    pk=decision_id)
+                by = decision.reviewed_by.username if decision.reviewed_by else "the system"
+                self.message_user(request, f"Decision #{decision_id} was already answered "
+                                  f"({decision.get_review_status_display()}, by {by}); "
+                                  "nothing changed.", messages.WARNING)
+            return HttpResponseRedirect(page)
+        return answer
 
     def summary_view(self, request):
         if not self.has_view_permission(request):
@@ -157,3 +194,11 @@ class RiskDecisionAdmin(admin.ModelAdmin):
                    "title": f"Risk summary of sale {sale}" if summary else "Risk summary",
                    "summary": summary, "sales": flags.sales_seen()}
         return TemplateResponse(request, "admin/antiscalper/risk_summary.html", context)
+
+
+ANSWERS = {
+    "confirm": (flags.flag_confirm, RiskDecisionAdmin.has_confirm_permission,
+                "confirmed, the account and its device blacklisted"),
+    "clear": (flags.flag_clear, RiskDecisionAdmin.has_clear_permission,
+              "cleared as a false positive, the account allowlisted"),
+}

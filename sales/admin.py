@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from core.errors import DomainError
 from sales import selectors, services
-from sales.models import Draw, FCode, FlashSale, RejectedTicket, Reservation, StockReturn
+from sales.charts import bars_svg
+from sales.dashboard import sale_dashboard
+from sales.models import MODE_TERMS, FlashSale
 from sales.modes import draws, fcodes
 from sales.pipeline.reconcile import sale_reconcile
 
@@ -74,6 +82,13 @@ def run_draw(modeladmin, request, queryset):
             modeladmin.message_user(request, f"{sale}: {error.message}", messages.WARNING)
 
 
+COMMON_TERMS = ["sku", "title", "mode", "starts_at", "ends_at", "price", "stock",
+                "per_user_limit", "payment_window"]
+MODE_FIELDS = ["fcode_quota", "requires_reservation", "reservation_opens_at",
+               "reservation_closes_at", "deposit", "deposit_expansion", "deposit_window",
+               "balance_opens_at", "balance_closes_at", "right_window"]
+
+
 class FlashSaleForm(forms.ModelForm):
     """Runs the services' checks in clean(), so refusals show on the form, not as a crash."""
 
@@ -101,20 +116,52 @@ class FlashSaleForm(forms.ModelForm):
         return data
 
 
+class SaleChangeList(ChangeList):
+    """Reads the stock left of the whole page in one MGET, not one per row."""
+
+    def get_results(self, request) -> None:
+        super().get_results(request)
+        left = selectors.stock_left_map(list(self.result_list))
+        for sale in self.result_list:
+            sale.left = left[sale.pk]
+
+
 @admin.register(FlashSale)
 class FlashSaleAdmin(admin.ModelAdmin):
-    list_display = ["title", "sku", "price", "stock", "stock_left", "status", "per_user_limit",
-                    "mode", "reservation_count", "fcode_quota", "deposit", "starts_at", "ends_at",
-                    "gate_loaded_at"]
+    # What ops look for in a list of sales, in columns that fit 1280 px; the rest (SKU, F-code
+    # quota, deposit, limits, the gate's state) is on the sale's page and its dashboard.
+    list_display = ["title", "mode", "status", "price", "stock_left", "reservation_count",
+                    "starts_at", "ends_at", "dashboard"]
     list_filter = ["mode", "starts_at"]
     search_fields = ["title", "sku__code", "sku__name"]
     list_select_related = ["sku"]
-    readonly_fields = ["gate_loaded_at", "gate_epoch", "created_at"]
+    readonly_fields = ["dashboard", "gate_loaded_at", "gate_epoch", "created_at"]
     date_hierarchy = "starts_at"
     actions = [load_gate, rebuild_gate, reconcile, issue_fcodes, release_fcode_quota, run_draw]
 
+    def get_fieldsets(self, request, obj=None):
+        """The terms every sale has, then those of the modes: the page shows only the chosen
+        mode's (MODE_TERMS; hidden ones keep their values and show when they have an error)."""
+        fieldsets = [
+            (None, {"fields": COMMON_TERMS}),
+            ("Terms of the mode", {"fields": MODE_FIELDS, "classes": ["mode-terms"],
+                                   "description": "Only the terms of the chosen mode are "
+                                                  "shown."}),
+        ]
+        if obj is not None:
+            fieldsets.append(("Gate", {"fields": ["dashboard", "gate_loaded_at", "gate_epoch",
+                                                  "created_at"]}))
+        return fieldsets
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        context["mode_terms"] = MODE_TERMS
+        return super().render_change_form(request, context, *args, **kwargs)
+
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(reservation_total=Count("reservations"))
+
+    def get_changelist(self, request, **kwargs):
+        return SaleChangeList
 
     # Each action asks for what its API twin asks for (sales.api.views): the gate actions change
     # the sale, issuing codes adds F-codes (and shows them in plain text), a draw adds a Draw.
@@ -124,23 +171,48 @@ class FlashSaleAdmin(admin.ModelAdmin):
     def has_run_draw_permission(self, request) -> bool:
         return request.user.has_perm("sales.add_draw")
 
-    @admin.display(description="reservations", ordering="reservation_total")
+    @admin.display(description="reserved", ordering="reservation_total")
     def reservation_count(self, obj: FlashSale) -> int:
         return obj.reservation_total
 
     def _left(self, obj: FlashSale) -> int:
-        cache = getattr(self, "_left_cache", None)
-        if cache is None or obj.pk not in cache:
-            self._left_cache = selectors.stock_left_map([obj])
-        return self._left_cache[obj.pk]
+        left = getattr(obj, "left", None)  # the list reads the whole page's at once
+        return selectors.stock_left_map([obj])[obj.pk] if left is None else left
 
     @admin.display(description="left")
-    def stock_left(self, obj: FlashSale) -> int:
-        return self._left(obj)
+    def stock_left(self, obj: FlashSale) -> str:
+        return f"{self._left(obj)} of {obj.stock}"
 
     @admin.display(description="status")
     def status(self, obj: FlashSale) -> str:
         return obj.status_at(timezone.now(), self._left(obj))
+
+    @admin.display(description="dashboard")
+    def dashboard(self, obj: FlashSale) -> str:
+        if obj.pk is None:  # a sale being added has none yet
+            return "-"
+        url = reverse("admin:sales_flashsale_dashboard", args=[obj.pk])
+        return format_html('<a href="{}">Dashboard</a>', url)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.dashboard_view)
+        return [path("<int:sale_id>/dashboard/", view, name="sales_flashsale_dashboard"),
+                *super().get_urls()]
+
+    def dashboard_view(self, request, sale_id: int):
+        """The sale's numbers and its minutes as charts (sales.dashboard: bounded queries)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        sale = FlashSale.objects.select_related("sku").filter(pk=sale_id).first()
+        if sale is None:
+            raise Http404("No such sale.")
+        board = sale_dashboard(sale=sale)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta,
+                   "title": f"{sale.title}: dashboard", "sale": sale, "board": board,
+                   "status": sale.status_at(timezone.now(), board["report"]["stock_left"]),
+                   "charts": [bars_svg(title=title, points=points)
+                              for title, points in board["series"]]}
+        return TemplateResponse(request, "admin/sales/flashsale/dashboard.html", context)
 
     form = FlashSaleForm
 
@@ -156,54 +228,5 @@ class FlashSaleAdmin(admin.ModelAdmin):
                                                       saved.gate_loaded_at)
 
 
-@admin.register(Reservation)
-class ReservationAdmin(admin.ModelAdmin):
-    list_display = ["sale", "user", "created_at"]
-    list_filter = ["sale"]
-    search_fields = ["user__username"]
-    raw_id_fields = ["user"]
-
-
-class RecordAdmin(admin.ModelAdmin):
-    """A record the stock's counters and the tickets' decisions are built on: written by the
-    services, read by ops, deleted by no one (a deleted StockReturn would give its units back
-    twice; a deleted F-code or draw would let its unit or its draw be had again)."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(FCode)
-class FCodeAdmin(RecordAdmin):
-    list_display = ["sale", "user", "kind", "hint", "issued_at", "expires_at", "order",
-                    "lapsed_at"]
-    list_filter = ["kind", "sale"]
-    search_fields = ["user__username", "hint"]
-    readonly_fields = ["sale", "user", "kind", "code_hash", "hint", "issued_at", "expires_at",
-                       "order", "lapsed_at"]
-
-    # (codes are issued by the action on sales, so the plain code is shown once)
-
-
-@admin.register(Draw)
-class DrawAdmin(RecordAdmin):
-    list_display = ["sale", "seed", "run_at", "run_by"]
-    readonly_fields = ["sale", "seed", "entries", "winners", "waitlist", "run_at", "run_by"]
-
-
-@admin.register(StockReturn)
-class StockReturnAdmin(RecordAdmin):
-    list_display = ["order", "sale", "quantity", "reason", "created_at"]
-    list_filter = ["reason"]
-    readonly_fields = ["order", "sale", "quantity", "reason", "created_at"]
-
-
-@admin.register(RejectedTicket)
-class RejectedTicketAdmin(RecordAdmin):
-    list_display = ["ticket", "sale", "user_id", "quantity", "reason", "created_at"]
-    list_filter = ["reason"]
-    search_fields = ["ticket"]
-    readonly_fields = ["ticket", "sale", "user_id", "quantity", "reason", "created_at"]
+# The records' admins, and those of shop and antiscalper extended with sale titles
+from sales import admin_names, admin_records  # noqa: E402,F401

@@ -37,6 +37,20 @@ class SaleMode(models.TextChoices):
     DRAW = "draw", "Draw"
 
 
+# The terms each mode uses beyond those every sale has (title, SKU, times, price, stock,
+# limit, payment window): the admin's sale form shows only these for the mode chosen. A draw's
+# F-code quota is its stock (every unit is a winner's right) and it always needs reservations.
+MODE_TERMS: dict[str, tuple[str, ...]] = {
+    SaleMode.OPEN: ("fcode_quota", "requires_reservation", "reservation_opens_at",
+                    "reservation_closes_at"),
+    SaleMode.RESERVATION: ("fcode_quota", "reservation_opens_at", "reservation_closes_at"),
+    SaleMode.DEPOSIT: ("fcode_quota", "requires_reservation", "reservation_opens_at",
+                       "reservation_closes_at", "deposit", "deposit_expansion",
+                       "deposit_window", "balance_opens_at", "balance_closes_at"),
+    SaleMode.DRAW: ("reservation_opens_at", "reservation_closes_at", "right_window"),
+}
+
+
 class SaleStatus(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled"
     LIVE = "live", "Live"

@@ -41,6 +41,15 @@ FROZEN_WHEN_LOADED = ("sku", "price", "starts_at", "per_user_limit", "mode", "de
                       "right_window")
 
 
+# The terms only a deposit pre-sale has (the others have defaults every mode carries).
+DEPOSIT_TERMS = ("deposit", "balance_opens_at", "balance_closes_at")
+# What an edit is checked against: the sale's terms with the changes laid over them.
+MERGED_TERMS = ("starts_at", "ends_at", "mode", "deposit", "price", "deposit_expansion",
+                "balance_opens_at", "balance_closes_at", "reservation_opens_at",
+                "reservation_closes_at", "requires_reservation", "stock", "fcode_quota",
+                "deposit_window")
+
+
 def _validate(fields: dict) -> None:
     starts, ends = fields.get("starts_at"), fields.get("ends_at")
     if starts and ends and ends <= starts:
@@ -72,6 +81,12 @@ def _validate(fields: dict) -> None:
     stock, quota = fields.get("stock"), fields.get("fcode_quota") or 0
     if stock is not None and quota > stock:
         raise invalid("The F-code quota is part of the stock.", fcode_quota=["must be <= stock"])
+    if fields.get("mode", SaleMode.OPEN) != SaleMode.DEPOSIT:
+        stray = [f for f in DEPOSIT_TERMS if fields.get(f)]
+        if stray:  # kept by a form that hid them, or sent by mistake: never silently dropped
+            raise invalid("Only a deposit pre-sale has a deposit and a balance window; clear "
+                          "them or make it a deposit pre-sale.",
+                          **{f: ["only for a deposit pre-sale"] for f in stray})
 
 
 def _validate_balance_window(fields: dict) -> None:
@@ -102,8 +117,10 @@ def sale_validate(*, fields: dict, sale: FlashSale | None = None) -> None:
             raise DomainError("sale_locked", "These fields cannot change once the sale's gate "
                               "is loaded.", details={f: ["locked while the gate is loaded"]
                                                      for f in frozen})
-    _validate({**{f: getattr(sale, f) for f in ("starts_at", "ends_at", "mode", "price",
-                                                 "deposit_window")}, **fields})
+    merged = {**{f: getattr(sale, f) for f in MERGED_TERMS}, **fields}
+    if merged["mode"] == SaleMode.DRAW and "stock" in fields:
+        merged["fcode_quota"] = fields["stock"]  # as sale_update does: a winner's per unit
+    _validate(merged)
 
 
 def sale_create(**fields) -> FlashSale:
@@ -135,11 +152,7 @@ def sale_update(*, sale_id: int, **changes) -> FlashSale:
     and stock through the gate so that Redis and the database move together."""
     with transaction.atomic():
         sale = sale_locked(sale_id)
-        merged = {f: changes.get(f, getattr(sale, f)) for f in
-                  ("starts_at", "ends_at", "mode", "deposit", "price", "deposit_expansion",
-                   "balance_opens_at", "balance_closes_at", "reservation_opens_at",
-                   "reservation_closes_at", "requires_reservation", "stock", "fcode_quota",
-                   "deposit_window")}
+        merged = {f: changes.get(f, getattr(sale, f)) for f in MERGED_TERMS}
         if merged["mode"] == SaleMode.DRAW and "stock" in changes and not sale.gate_loaded_at:
             changes["fcode_quota"] = merged["fcode_quota"] = changes["stock"]
         _validate(merged)

@@ -90,7 +90,7 @@ def test_the_summary_page_shows_attempts_decisions_top_rules_and_clusters(admin,
     assert admin.get(f"{URL}summary/").status_code == 200
 
 
-def test_rule_settings_are_editable_but_an_ip_rule_cannot_block(admin):
+def test_rule_settings_are_editable_behind_a_confirmation_but_an_ip_rule_cannot_block(admin):
     setting = RuleSetting.objects.get(code="ip_velocity")
     url = f"/admin/antiscalper/rulesetting/{setting.pk}/change/"
     page = admin.get(url)
@@ -101,8 +101,8 @@ def test_rule_settings_are_editable_but_an_ip_rule_cannot_block(admin):
         response.content.decode()
     response = admin.post(url, {"enabled": "on", "threshold": "100", "weight": "10",
                                 "action": "score", "description": ""})
-    assert response.status_code == 302
-    assert RuleSetting.objects.get(code="ip_velocity").threshold == 100
+    assert response.status_code == 200 and "Yes, change it" in response.content.decode()
+    assert RuleSetting.objects.get(code="ip_velocity").threshold == 300  # asked, not changed
 
 
 def test_the_policy_and_the_rule_list_render(admin):

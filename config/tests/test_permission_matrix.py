@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 
 from antiscalper import appeals
 from antiscalper import services as lists
-from antiscalper.models import RingCase, RiskDecision
+from antiscalper.models import Appeal, RingCase, RiskDecision
 from sales import services as sales
 from sales.models import FCode
 from shop.models import Order, OrderLine, OrderStatus
@@ -118,8 +118,23 @@ ACTIONS = {
 # records: its admin refuses deletes; `flushexpiredtokens` removes the expired ones), and the
 # records the stock's counters and the tickets' decisions are built on (returns, rejected
 # tickets, F-codes, draws), and ring cases (why a ring's orders were cancelled, who said so).
+# Nor a rule setting: deleting one would put the rule back to its code defaults without the
+# confirmation and the record of the previous value that every other change of it has.
 UNDELETABLE = {"riskdecision", "appeal", "order", "payment", "riskpolicy", "outstandingtoken",
-               "stockreturn", "rejectedticket", "fcode", "draw", "ringcase"}
+               "stockreturn", "rejectedticket", "fcode", "draw", "ringcase", "rulesetting"}
+# What each button on an object's admin page (a POST to its own address) and each page beside
+# a model's own asks for: the rights its twin among the actions asks for (ACTIONS).
+BUTTONS = {
+    ("antiscalper/riskdecision/{decision}/confirm/", "post"): (
+        "antiscalper.change_riskdecision", "antiscalper.add_blacklistentry"),
+    ("antiscalper/riskdecision/{decision}/clear/", "post"): (
+        "antiscalper.change_riskdecision", "antiscalper.add_allowlistentry"),
+    ("antiscalper/appeal/{appeal}/uphold/", "post"): (
+        "antiscalper.change_appeal", "antiscalper.add_allowlistentry",
+        "antiscalper.change_blacklistentry"),
+    ("antiscalper/appeal/{appeal}/reject/", "post"): ("antiscalper.change_appeal",),
+    ("sales/flashsale/{sale}/dashboard/", "get"): ("sales.view_flashsale",),
+}
 
 
 def api_endpoints() -> set[tuple[str, str]]:
@@ -283,3 +298,25 @@ def test_a_view_only_user_cannot_issue_fcodes_through_the_admin(world, make_cust
     assert response.status_code == 200
     assert not FCode.objects.exists()
     assert "shown once" not in response.content.decode()
+
+
+@pytest.mark.parametrize(("route", "method"), sorted(BUTTONS))
+def test_each_actor_may_press_exactly_the_buttons_it_holds_the_rights_for(world, route, method):
+    """In the actors' order: the first one let in answers, the later ones are told it was
+    answered already (a second click is harmless); everyone else is refused."""
+    ids = {"decision": RiskDecision.objects.get().pk, "appeal": Appeal.objects.get().pk,
+           "sale": world["args"]["sale_id"]}
+    path = "/admin/" + route.format(**ids)
+    for actor in ACTORS:
+        user = world["actors"][actor]
+        client = Client()
+        if user:
+            client.force_login(user)
+        response = getattr(client, method)(path)
+        if not (user and user.is_staff):
+            assert response.status_code == 302 and "/admin/login/" in response["Location"]
+        elif user.has_perms(BUTTONS[(route, method)]):
+            assert response.status_code in (200, 302), (actor, path)
+            assert "/admin/login/" not in response.get("Location", ""), (actor, path)
+        else:
+            assert response.status_code == 403, (actor, path)

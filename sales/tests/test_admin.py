@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from sales.models import FlashSale
+from sales.tests.sale_forms import sale_form as form
 
 
 @pytest.fixture
@@ -16,18 +15,6 @@ def ops_client(client, db):
     admin = get_user_model().objects.create_superuser("boss", password="x-Long-pass-1")
     client.force_login(admin)
     return client
-
-
-def form(sku, **overrides) -> dict:
-    now = timezone.localtime()
-    starts, ends = now + timedelta(hours=1), now + timedelta(hours=2)
-    data = {"sku": sku.pk, "title": "Mi 9 batch 2", "price": "2999.00", "stock": 10,
-            "per_user_limit": 1, "payment_window": "00:30:00", "mode": "open",
-            "fcode_quota": 0, "deposit_expansion": "0", "deposit_window": "00:30:00",
-            "right_window": "00:30:00",
-            "starts_at_0": starts.strftime("%Y-%m-%d"), "starts_at_1": starts.strftime("%H:%M:%S"),
-            "ends_at_0": ends.strftime("%Y-%m-%d"), "ends_at_1": ends.strftime("%H:%M:%S")}
-    return {**data, **overrides}
 
 
 def test_ops_schedule_a_sale_in_admin(ops_client, sku):
