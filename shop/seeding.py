@@ -66,8 +66,20 @@ def username_for(index: int) -> str:
     return f"fan{index:06d}"
 
 
+# Mobile prefixes of the three Chinese carriers (as loadtests.double11.rings has them).
+CARRIER_PREFIXES = ("134", "135", "136", "137", "138", "139", "150", "151", "152", "157",
+                    "158", "159", "182", "183", "187", "188", "130", "131", "132", "155",
+                    "156", "185", "186", "133", "153", "180", "181", "189", "177", "199")
+PHONE_STRIDE = 48_271  # odd and not a multiple of 5: index -> suffix is one-to-one mod 10**8
+
+
 def phone_for(index: int) -> str:
-    return f"139{index:08d}"
+    """The seeded customer's phone: unique (the suffix alone is, below 10**8 customers) and
+    spread over carriers and number blocks, as real shoppers' numbers are. A sequential run
+    (139 00000001, 139 00000002, ...) is what a SIM farm buys: seeded as one, every demo
+    fan sat in a phone block with a hundred others and linking tied them as a ring."""
+    prefix = CARRIER_PREFIXES[index * 7 % len(CARRIER_PREFIXES)]
+    return f"{prefix}{index * PHONE_STRIDE % 10**8:08d}"
 
 
 def seed_customers(*, count: int, batch: int = 2000, start: int = 1,

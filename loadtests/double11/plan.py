@@ -271,11 +271,14 @@ def cast(*, usernames: list[str], fcodes: dict[str, str], shoppers: int, stock: 
         subnet = f"{rng.choice(_HOME_OCTETS)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}"
         ips = [f"{subnet}.{rng.randint(2, 254)}" for _ in range(max(1, size // 10))]
         drop, card = _drop_address(rng, op), f"card-{rng.getrandbits(48):x}"
+        # A farm's SIMs are a run of consecutive numbers (a virtual operator's 170 block, one
+        # thousand numbers per operator: no two operators share a number).
+        sims = 17_000_000_000 + op * 1_000
         for n in range(size):
             accounts.append(Account(username=next(take), persona="scalper",
                                     device=devices[n % len(devices)], ip=ips[n % len(ips)],
                                     user_agent=BOT_UA, card=card, operator=name,
-                                    drop_address=drop))
+                                    drop_address=drop, phone=str(sims + n)))
     # Stealth operators: human timing, distinct devices and residential IPs; their accounts
     # are linked only by the drop address (even operators) or the card (odd ones).
     stealth_total = counts["stealth"]

@@ -91,3 +91,15 @@ def test_seeding_no_customers_still_makes_the_catalogue(db):
     seed(customers=0)
     assert Sku.objects.count() == CATALOG_SKUS
     assert not Customer.objects.exists()
+
+
+def test_seeded_phones_are_unique_and_spread_like_real_shoppers_numbers():
+    """A run of consecutive numbers is what a SIM farm buys (antiscalper.phone_blocks): the
+    demo's and the replay's genuine shoppers must not look like one. Ten thousand seeded
+    phones: all different, valid mobile numbers, and no block of 100 numbers holds two."""
+    from collections import Counter
+
+    phones = [phone_for(i) for i in range(1, 10_001)]
+    assert len(set(phones)) == len(phones)
+    assert all(len(p) == 11 and p[0] == "1" and p.isdigit() for p in phones)
+    assert max(Counter(p[:-2] for p in phones).values()) == 1

@@ -67,3 +67,24 @@ def test_the_probe_counts_its_slowest_whole_second_after_the_ramp():
     sent = {100: 900, 101: 5000, 102: 6300, 103: 4600, 104: 3100, 105: 5900, 106: 1800}
     assert probe_rate(sent) == 3100.0
     assert probe_rate({100: 10, 101: 20}) == 0.0
+
+
+def test_a_farms_sims_are_a_run_and_genuine_shoppers_keep_their_spread_numbers():
+    """The simple fleet buys its SIMs as a run of consecutive numbers (the phone-block
+    feature's easy case); genuine personas keep the seeded, spread numbers (none set here),
+    so no block of 100 numbers ties a fan to a farm."""
+    from loadtests.double11.plan import cast
+
+    made = cast(usernames=[f"fan{n:06d}" for n in range(1, 2001)], fcodes={},
+                shoppers=2000, stock=100, fcode_quota=10, seed=3)
+    farms: dict[str, list[int]] = {}
+    for account in made.accounts:
+        if account.persona == "scalper":
+            farms.setdefault(account.operator, []).append(int(account.phone))
+        elif account.persona in ("fan", "campus", "browser"):
+            assert account.phone == "", account
+    assert farms
+    for phones in farms.values():
+        assert sorted(phones) == list(range(min(phones), min(phones) + len(phones)))
+    every = [p for phones in farms.values() for p in phones]
+    assert len(every) == len(set(every))  # no two operators share a number
