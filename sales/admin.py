@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from sales import selectors, services
+from sales.gate.keys import SHARDS_MAX
 from sales.models import Draw, FCode, FlashSale, RejectedTicket, Reservation, StockReturn
 from sales.modes import draws, fcodes
 from sales.pipeline.reconcile import sale_reconcile
@@ -77,12 +78,22 @@ def run_draw(modeladmin, request, queryset):
 class FlashSaleForm(forms.ModelForm):
     """Runs the services' checks in clean(), so refusals show on the form, not as a crash."""
 
+    shards = forms.IntegerField(
+        min_value=1, max_value=SHARDS_MAX, required=False,
+        help_text="Redis shards (buckets) the gate splits the stock across, 1 to 16; empty: "
+                  "one for a new sale, else unchanged.")
+
     class Meta:
         model = FlashSale
         fields = ["sku", "title", "starts_at", "ends_at", "price", "stock", "per_user_limit",
                   "payment_window", "mode", "requires_reservation", "reservation_opens_at",
                   "reservation_closes_at", "fcode_quota", "deposit", "deposit_expansion",
-                  "deposit_window", "balance_opens_at", "balance_closes_at", "right_window"]
+                  "deposit_window", "balance_opens_at", "balance_closes_at", "right_window",
+                  "shards"]
+
+    def clean_shards(self) -> int:
+        value = self.cleaned_data.get("shards")
+        return value if value is not None else (self.instance.shards if self.instance.pk else 1)
 
     def clean(self) -> dict:
         data = super().clean()
