@@ -306,13 +306,16 @@ def _refilled(purchase: Purchase, ticket: str, now_ms: int, shards: int,
               answer: list) -> tuple[list, bool]:
     """The bucket was out: borrow from the others and ask again, up to BORROW_ROUNDS times.
     Nothing arrived means no bucket had any: the answer is then final, and a `sold_out` is
-    the sale's. Still out after the last round (other buyers of this bucket kept taking what
+    the sale's; or the units left are in a bucket that fails closed: `unavailable`, nothing
+    sold. Still out after the last round (other buyers of this bucket kept taking what
     arrived): the bucket answers for itself, and its `sold_out` is not memoised."""
     for _ in range(BORROW_ROUNDS):
-        arrived = buckets.borrow(sale_id=purchase.sale_id, shards=shards,
-                                 bucket=bucket_of(purchase.user_id, shards), path=answer[1],
-                                 units=purchase.quantity)
-        answer = _ask(purchase, ticket, now_ms, shards, arrived > 0)
+        borrowed = buckets.borrow(sale_id=purchase.sale_id, shards=shards,
+                                  bucket=bucket_of(purchase.user_id, shards), path=answer[1],
+                                  units=purchase.quantity)
+        if not borrowed.arrived and borrowed.out_of_reach:
+            return ["unavailable"], False
+        answer = _ask(purchase, ticket, now_ms, shards, borrowed.arrived > 0)
         if answer[0] != "empty":
             return answer, True
     return _ask(purchase, ticket, now_ms, shards, False), False

@@ -27,6 +27,19 @@ def _counter(keys: SaleKeys, path: str) -> str:
     return keys.stock if path == "open" else keys.fstock
 
 
+class DonorUnavailable(Exception):
+    """The donor bucket is not loaded, or stamped with another dataset: it gives nothing."""
+
+
+@dataclass(frozen=True)
+class Borrowed:
+    """What a borrow brought: units arrived, and whether some bucket held units it could not
+    give (then the sale is not sold out, only out of reach)."""
+
+    arrived: int
+    out_of_reach: bool
+
+
 @dataclass(frozen=True)
 class Move:
     """Units taken from a donor bucket, on their way to a recipient."""
@@ -41,13 +54,16 @@ class Move:
 
 def take(*, sale_id: int, shards: int, donor: int, recipient: int, path: str,
          units: int) -> Move | None:
-    """The donor's half: take up to `units` and journal the move (None: nothing taken)."""
+    """The donor's half: take up to `units` and journal the move (None: nothing taken).
+    Raises DonorUnavailable when the donor fails closed."""
     keys = bucket_keys(sale_id, shards)[donor]
     move_id = f"{time.time_ns() // 1000}-{secrets.token_hex(4)}"
     answer = script("take")(keys=[keys.meta, _counter(keys, path), keys.journal],
                             args=[units, dataset(keys.meta), move_id, f"{recipient}|{path}"])
     taken = int(answer[0])
-    if taken <= 0:
+    if taken < 0:
+        raise DonorUnavailable(f"bucket {donor} of sale {sale_id}")
+    if taken == 0:
         return None
     return Move(move_id=move_id, donor=donor, recipient=recipient, path=path, units=taken,
                 generation=str(answer[1]))
@@ -66,23 +82,27 @@ def give(*, sale_id: int, shards: int, move: Move) -> int:
     return given
 
 
-def borrow(*, sale_id: int, shards: int, bucket: int, path: str, units: int) -> int:
+def borrow(*, sale_id: int, shards: int, bucket: int, path: str, units: int) -> Borrowed:
     """Move units into `bucket` from the buckets holding most, half of a donor's units at a
-    time (at least `units`), until it holds `units` more; returns the units that arrived."""
+    time (at least `units`), until it holds `units` more."""
     every = bucket_keys(sale_id, shards)
     lefts = [int(connection().get(_counter(keys, path)) or 0) for keys in every]
     donors = sorted((k for k in range(shards) if k != bucket and lefts[k] > 0),
                     key=lambda k: -lefts[k])
-    arrived = 0
+    arrived, out_of_reach = 0, False
     for donor in donors:
         want = max(units - arrived, (lefts[donor] + 1) // 2)
-        move = take(sale_id=sale_id, shards=shards, donor=donor, recipient=bucket, path=path,
-                    units=want)
+        try:
+            move = take(sale_id=sale_id, shards=shards, donor=donor, recipient=bucket,
+                        path=path, units=want)
+        except DonorUnavailable:
+            out_of_reach = True
+            continue
         if move is not None and give(sale_id=sale_id, shards=shards, move=move) == 1:
             arrived += move.units
         if arrived >= units:
             break
-    return arrived
+    return Borrowed(arrived=arrived, out_of_reach=out_of_reach)
 
 
 def in_transit(*, sale_id: int, shards: int) -> list[Move]:
