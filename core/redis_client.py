@@ -21,6 +21,7 @@ from redis.cluster import RedisCluster
 
 from core import embedded_redis
 from core.redis_dataset import dataset_of
+from core.snapshot import from_settings
 
 
 @cache
@@ -32,8 +33,10 @@ def connection() -> redis.Redis:
                                 **embedded_redis.pool_options(settings.REDIS_URL))
 
 
+@from_settings
 def clustered() -> bool:
-    """Whether the gate lives on a Redis Cluster (settings.REDIS_CLUSTER_URL is set)."""
+    """Whether the gate lives on a Redis Cluster (settings.REDIS_CLUSTER_URL is set); read
+    once per settings, as the hot path asks on every purchase."""
     return bool(settings.REDIS_CLUSTER_URL)
 
 

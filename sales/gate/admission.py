@@ -101,12 +101,10 @@ def admit_keys(purchase: Purchase, ticket: str, *, shards: int = 1) -> list[str]
     """admit.lua's KEYS, in ADMIT_KEYS order (the bucket's fixed ones built once per bucket),
     in the buyer's bucket of a sale of `shards` buckets."""
     if shards == 1:
-        keys = SaleKeys(purchase.sale_id)
-        head, middle, tail = _admit_keys(purchase.sale_id, 0, 1)
+        keys, head, middle, tail = _admit_keys(purchase.sale_id)
     else:
-        bucket = bucket_of(purchase.user_id, shards)
-        keys = bucket_keys(purchase.sale_id, shards)[bucket]
-        head, middle, tail = _admit_keys(purchase.sale_id, bucket, shards)
+        keys, head, middle, tail = _admit_keys(purchase.sale_id,
+                                               bucket_of(purchase.user_id, shards), shards)
     guesses = (keys.guesses(purchase.user_id, purchase.device) if local_blacklist()
                else guess_keys(purchase.user_id, purchase.device))
     return [*head, keys.ticket(ticket), *middle, *guesses, *tail, keys.rate(purchase.user_id)]
@@ -139,11 +137,12 @@ def _hot_script(name: str, key: str = "") -> hotline.HotLine:
 
 
 @lru_cache(maxsize=1024)
-def _admit_keys(sale_id: int, bucket: int, shards: int,
-                ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """A bucket's fixed keys for the admission script, in its KEYS order, around the ticket's,
-    the F-code guess counters' and the account's rate key (built once per bucket). On a
-    cluster the blacklist sets, their ready stamp and the signals are the bucket's own."""
+def _admit_keys(sale_id: int, bucket: int = 0, shards: int = 1,
+                ) -> tuple[SaleKeys, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """A bucket's keys, and its fixed keys for the admission script in its KEYS order, around
+    the ticket's, the F-code guess counters' and the account's rate key (built once per
+    bucket). On a cluster the blacklist sets, their ready stamp and the signals are the
+    bucket's own."""
     keys = bucket_keys(sale_id, shards)[bucket]
     if local_blacklist():
         blacklist = tuple(keys.blacklist(kind) for kind in ("account", "device", "ip"))
@@ -151,7 +150,7 @@ def _admit_keys(sale_id: int, bucket: int, shards: int,
     else:
         blacklist = tuple(BLACKLIST_KEYS[kind] for kind in ("account", "device", "ip"))
         signals, ready = SIGNALS_KEY, BLACKLIST_READY_KEY
-    return ((keys.meta, keys.stock, keys.bought, keys.idem, keys.queue, keys.seq),
+    return (keys, (keys.meta, keys.stock, keys.bought, keys.idem, keys.queue, keys.seq),
             (keys.reservers, *blacklist, keys.fstock, keys.fcodes, keys.rights),
             (signals, ready, keys.attempts))
 

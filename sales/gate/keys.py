@@ -219,10 +219,10 @@ def shards_of(sale_id: int) -> int:
     return int(connection().hget(SaleKeys(sale_id).meta, "shards") or 1)
 
 
-def local_blacklist() -> bool:
-    """Whether the admission script reads each bucket's own blacklist copy (on a cluster the
-    mirror's sets live in other slots than the bucket's keys; on one Redis it reads them)."""
-    return clustered()
+# Whether the admission script reads each bucket's own blacklist copy, guess counters and
+# signals: on a cluster the mirror's sets live in other slots than the bucket's keys (a
+# script may read only its own slot's); on one Redis it reads the shared ones.
+local_blacklist = clustered
 
 
 _entropy = threading.local()
