@@ -13,6 +13,7 @@ import pytest
 from django.db import connections
 from django.db.models import Count
 
+from antiscalper import services as antiscalper_services
 from core.errors import DomainError
 from sales import services
 from sales.gate import admission, buckets
@@ -143,6 +144,28 @@ def test_a_move_from_before_a_rebuild_is_void(gate_cluster, make_sale):
     assert sum(_lefts(sale.pk, 3)) == 30
     assert buckets.give(sale_id=sale.pk, shards=3, move=move) == -2
     assert sum(_lefts(sale.pk, 3)) == 30
+
+
+def test_the_blacklist_reaches_every_bucket_and_a_lost_copy_fails_closed(gate_cluster,
+                                                                        make_sale, buyer_ids):
+    sale = make_sale(stock=30, shards=3)
+    by_bucket: dict[int, list[int]] = {}
+    for user in buyer_ids(60):
+        by_bucket.setdefault(bucket_of(user, 3), []).append(user)
+    entries = [antiscalper_services.blacklist_add(kind="account", value=str(by_bucket[k][0]))[0]
+               for k in range(3)]
+    codes: Counter = Counter()
+    assert _buy(sale.pk, [by_bucket[k][0] for k in range(3)], codes) == []
+    assert codes == {"blocked": 3}  # each bucket's own copy has them
+    antiscalper_services.blacklist_deactivate(entry_id=entries[2].pk)
+    assert len(_buy(sale.pk, [by_bucket[2][0]], codes)) == 1  # lifted in its copy too
+
+    connection().delete(bucket_keys(sale.pk, 3)[1].blacklist_ready)  # one copy lost
+    codes = Counter()
+    assert len(_buy(sale.pk, [by_bucket[1][1], by_bucket[0][1]], codes)) == 1
+    assert codes == {"unavailable": 1}  # that bucket fails closed, the others sell
+    services.blacklist_mirror_ensure()
+    assert len(_buy(sale.pk, [by_bucket[1][2]], codes)) == 1
 
 
 def test_a_shard_failed_over_mid_sale_keeps_the_invariants(gate_cluster, make_sale, buyer_ids):
