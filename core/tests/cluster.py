@@ -2,8 +2,9 @@
 redis-server on free ports in a directory of their own, joined by `redis-cli --cluster create`,
 and stopped at the end (`cluster_start`, `Cluster.stop`).
 
-Not a test module: the gate's cluster tests import it by name. Each node is a child process;
-a node can be killed (`kill`), or its replica promoted (`failover`), under a running sale.
+Not a test module: the `gate_cluster` fixture (sales.tests.fixtures) starts one per test. Each
+node is a child process; a master can be killed (`kill`) under a running sale and its replica
+waited for (`wait_promoted`).
 """
 
 from __future__ import annotations
@@ -80,11 +81,6 @@ class Cluster:
         finally:
             client.close()
 
-    def flush(self) -> None:
-        for port in self.ports:
-            if self.processes[port].poll() is None and self._role(port) == "master":
-                self.client(port).flushall()
-
     def _role(self, port: int) -> str:
         return self.client(port).info("replication")["role"]
 
@@ -92,13 +88,6 @@ class Cluster:
         """SIGKILL one node: whatever it had not replicated yet is lost with it."""
         self.processes[port].kill()
         self.processes[port].wait(10)
-
-    def failover(self) -> None:
-        """Promote the replica (CLUSTER FAILOVER: the master stops, the replica catches up and
-        takes its slots), then wait until the cluster says ok again."""
-        self.client(self.replica).execute_command("CLUSTER FAILOVER")
-        _wait("the replica's promotion", lambda: self._role(self.replica) == "master")
-        self.wait_ok()
 
     def wait_promoted(self) -> None:
         """After its master was killed: until the replica has taken over."""
