@@ -17,6 +17,13 @@ rebuild to the Redis dataset it was built on (`core.redis_dataset`); when it is 
 was flushed or lost) or names another dataset (Redis came back from an older snapshot, a
 lagging replica was promoted), the mirror may miss recent entries: the gate refuses to sell
 and the next sync or ensure rebuilds everything.
+
+On a Redis Cluster (settings.REDIS_CLUSTER_URL) the gate's buckets live in other slots than
+these sets, and a Lua script reads only keys of its own slot: each bucket keeps a copy
+(`copy_key`), registered by the gate in COPIES_KEY. Every write here then reaches every copy
+after its MULTI, in order by the mirror's version (`copy_apply.lua`, `copy_rebuild.lua`), and
+each copy carries its own ready stamp: the dataset of the master holding it. A copy that is
+missing or stamped with another dataset makes its bucket refuse to sell, like the mirror's.
 """
 
 from __future__ import annotations
@@ -24,12 +31,14 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import datetime
+from functools import cache
+from pathlib import Path
 
 import redis
 from django.utils import timezone
 
 from antiscalper import selectors
-from core.redis_client import connection
+from core.redis_client import clustered, connection, dataset_at, gate_connection
 from core.redis_dataset import dataset_of
 
 logger = logging.getLogger("antiscalper.mirror")
@@ -47,6 +56,26 @@ READY_KEY = "bl:ready"  # the dataset of the last full rebuild: else the mirror 
 VERSION_KEY = "bl:version"  # bumped by every write; WATCHed so stale writers retry
 ATTEMPTS = 10
 CHUNK = 1000
+COPIES_KEY = "bl:copies"  # on a cluster: the key prefixes of the buckets' copies
+LUA_DIR = Path(__file__).with_name("lua")
+
+
+def copy_key(prefix: str, kind: str) -> str:
+    """A bucket's copy of one set, under the bucket's own key prefix (its hash tag)."""
+    return f"{prefix}bl:{kind}"
+
+
+def copy_ready_key(prefix: str) -> str:
+    return f"{prefix}bl:ready"
+
+
+def _copy_versions_key(prefix: str) -> str:
+    return f"{prefix}bl:versions"
+
+
+@cache
+def _script(name: str):
+    return gate_connection().register_script((LUA_DIR / f"{name}.lua").read_text())
 
 
 class MirrorBusy(RuntimeError):
@@ -54,24 +83,71 @@ class MirrorBusy(RuntimeError):
 
 
 def mirror_ready() -> bool:
-    """Whether the mirror was rebuilt on the dataset Redis holds now."""
-    return connection().get(READY_KEY) == dataset_of(connection())
+    """Whether the mirror was rebuilt on the dataset Redis holds now (and, on a cluster,
+    every bucket's copy on the dataset of the master holding it)."""
+    if connection().get(READY_KEY) != dataset_of(connection()):
+        return False
+    return all(_copy_ready(prefix) for prefix in _copies())
+
+
+def _copies() -> list[str]:
+    return sorted(gate_connection().smembers(COPIES_KEY)) if clustered() else []
+
+
+def _copy_ready(prefix: str) -> bool:
+    ready = copy_ready_key(prefix)
+    return gate_connection().get(ready) == dataset_at(ready)
+
+
+def copy_register(*, prefix: str) -> None:
+    """A bucket of the gate on a cluster keeps a copy under `prefix`: written now and by every
+    later write (the gate loads a bucket only after this)."""
+    gate_connection().sadd(COPIES_KEY, prefix)
+    version, blocked = _snapshot()
+    _copy_rebuild(prefix, version, blocked)
+
+
+def _snapshot() -> tuple[int, dict[str, set[str]]]:
+    """The mirror's sets and their version, read in one MULTI."""
+    pipe = connection().pipeline(transaction=True)
+    pipe.get(VERSION_KEY)
+    for key in BLACKLIST_KEYS.values():
+        pipe.smembers(key)
+    version, *sets = pipe.execute()
+    return int(version or 0), dict(zip(BLACKLIST_KEYS, sets, strict=True))
+
+
+def _copy_rebuild(prefix: str, version: int, blocked: dict) -> None:
+    ready = copy_ready_key(prefix)
+    args: list = [dataset_at(ready), version]
+    for kind in BLACKLIST_KEYS:
+        values = sorted(blocked.get(kind, ()))
+        args += [kind, len(values), *values]
+    _script("copy_rebuild")(
+        keys=[ready, _copy_versions_key(prefix),
+              *(copy_key(prefix, kind) for kind in BLACKLIST_KEYS)], args=args)
+
+
+def _copies_apply(kind: str, value: str, blocked: bool, version: int) -> None:
+    for prefix in _copies():
+        _script("copy_apply")(keys=[copy_key(prefix, kind), _copy_versions_key(prefix)],
+                              args=[f"{kind}|{value}", value, int(blocked), version])
 
 
 def members(*, kind: str) -> set[str]:
     return connection().smembers(BLACKLIST_KEYS[kind])
 
 
-def _watched(write) -> object:
-    """Run `write(pipe)` (reads, then pipe.multi(), then writes) until no other writer raced."""
+def _watched(write) -> tuple:
+    """Run `write(pipe)` (reads, then pipe.multi(), then writes) until no other writer raced;
+    returns its answer and the mirror's version its MULTI made."""
     for _ in range(ATTEMPTS):
         with connection().pipeline() as pipe:
             try:
                 pipe.watch(VERSION_KEY)
                 answer = write(pipe)
                 pipe.incr(VERSION_KEY)
-                pipe.execute()
-                return answer
+                return answer, pipe.execute()[-1]
             except redis.WatchError:
                 continue
     raise MirrorBusy("the blacklist mirror kept changing; the periodic rebuild will catch up")
@@ -94,7 +170,9 @@ def mirror_sync(*, kind: str, value: str, now: datetime | None = None) -> bool:
             pipe.srem(key, value)
         return blocked
 
-    return _watched(write)
+    blocked, version = _watched(write)
+    _copies_apply(kind, value, blocked, version)
+    return blocked
 
 
 def mirror_rebuild(*, now: datetime | None = None) -> dict[str, int]:
@@ -116,6 +194,9 @@ def mirror_rebuild(*, now: datetime | None = None) -> dict[str, int]:
                 pipe.sadd(temporary, *values[start:start + CHUNK])
             pipe.rename(temporary, key)
         pipe.set(READY_KEY, dataset)
-        return {kind: len(blocked.get(kind, ())) for kind in BLACKLIST_KEYS}
+        return blocked
 
-    return _watched(write)
+    blocked, version = _watched(write)
+    for prefix in _copies():
+        _copy_rebuild(prefix, version, blocked)
+    return {kind: len(blocked.get(kind, ())) for kind in BLACKLIST_KEYS}

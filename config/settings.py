@@ -134,6 +134,10 @@ else:
     embedded_redis.root_claim(EMBEDDED_REDIS_DIR)  # this process's exit stops it, if it is first
     REDIS_URL = embedded_redis.url_in(EMBEDDED_REDIS_DIR)
 
+# A Redis Cluster for the gate (sales.gate): a sale's stock split into buckets across its
+# masters (FlashSale.shards). Unset, the gate shares REDIS_URL's one Redis, as it always did.
+REDIS_CLUSTER_URL = os.environ.get("REDIS_CLUSTER_URL") or None
+
 CACHES = {
     "default": {
         "BACKEND": ("core.embedded_redis.RedisCache" if EMBEDDED_REDIS_DIR

@@ -17,6 +17,7 @@ from core.errors import DomainError
 from sales import selectors, services
 from sales.charts import bars_svg
 from sales.dashboard import sale_dashboard
+from sales.gate.keys import SHARDS_MAX
 from sales.models import MODE_TERMS, FlashSale
 from sales.modes import draws, fcodes
 from sales.pipeline.reconcile import sale_reconcile
@@ -83,7 +84,7 @@ def run_draw(modeladmin, request, queryset):
 
 
 COMMON_TERMS = ["sku", "title", "mode", "starts_at", "ends_at", "price", "stock",
-                "per_user_limit", "payment_window"]
+                "per_user_limit", "payment_window", "shards"]
 MODE_FIELDS = ["fcode_quota", "requires_reservation", "reservation_opens_at",
                "reservation_closes_at", "deposit", "deposit_expansion", "deposit_window",
                "balance_opens_at", "balance_closes_at", "right_window"]
@@ -92,12 +93,22 @@ MODE_FIELDS = ["fcode_quota", "requires_reservation", "reservation_opens_at",
 class FlashSaleForm(forms.ModelForm):
     """Runs the services' checks in clean(), so refusals show on the form, not as a crash."""
 
+    shards = forms.IntegerField(
+        min_value=1, max_value=SHARDS_MAX, required=False,
+        help_text="Redis shards (buckets) the gate splits the stock across, 1 to 16; empty: "
+                  "one for a new sale, else unchanged.")
+
     class Meta:
         model = FlashSale
         fields = ["sku", "title", "starts_at", "ends_at", "price", "stock", "per_user_limit",
                   "payment_window", "mode", "requires_reservation", "reservation_opens_at",
                   "reservation_closes_at", "fcode_quota", "deposit", "deposit_expansion",
-                  "deposit_window", "balance_opens_at", "balance_closes_at", "right_window"]
+                  "deposit_window", "balance_opens_at", "balance_closes_at", "right_window",
+                  "shards"]
+
+    def clean_shards(self) -> int:
+        value = self.cleaned_data.get("shards")
+        return value if value is not None else (self.instance.shards if self.instance.pk else 1)
 
     def clean(self) -> dict:
         data = super().clean()

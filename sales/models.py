@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -87,6 +87,11 @@ class FlashSale(models.Model):
     balance_closes_at = models.DateTimeField(null=True, blank=True)
     right_window = models.DurationField(
         default=timedelta(minutes=30), help_text="How long a draw winner's purchase right lasts.")
+    # Buckets the gate splits the stock into, one per master of a Redis Cluster (a hot sale's
+    # rush spread over several shards); fixed once the gate is loaded.
+    shards = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(16)],
+        help_text="Redis shards (buckets) the gate splits the stock across, 1 to 16.")
     gate_loaded_at = models.DateTimeField(null=True, blank=True, editable=False)
     gate_epoch = models.PositiveIntegerField(default=0, editable=False)
     # When the epoch last moved (a gate lost, flushed or found on another Redis dataset):
@@ -111,6 +116,8 @@ class FlashSale(models.Model):
                                    name="sale_limit_at_least_one"),
             models.CheckConstraint(condition=Q(fcode_quota__lte=F("stock")),
                                    name="sale_fcode_quota_within_stock"),
+            models.CheckConstraint(condition=Q(shards__gte=1, shards__lte=16),
+                                   name="sale_shards_1_to_16"),
         ]
 
     def __str__(self) -> str:

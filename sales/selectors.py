@@ -72,13 +72,16 @@ def stock_left_map(sales: list[FlashSale]) -> dict[int, int]:
     """Units left per sale (open rush plus F-code quota): one MGET for the loaded gates; the
     full stock for unloaded ones."""
     loaded = [s for s in sales if s.gate_loaded_at]
-    keys = [key for s in loaded for key in (SaleKeys(s.pk).stock, SaleKeys(s.pk).fstock)]
-    values = gate_keys.connection().mget(keys) if keys else []
+    keys = [[key for b in gate_keys.bucket_keys(s.pk, s.shards) for key in (b.stock, b.fstock)]
+            for s in loaded]
+    flat = [key for sale_keys in keys for key in sale_keys]
+    client = gate_keys.connection()
+    values = iter((client.mget_nonatomic(flat) if gate_keys.clustered() else client.mget(flat))
+                  if flat else [])
     left = {s.pk: s.stock for s in sales if not s.gate_loaded_at}
-    for n, sale in enumerate(loaded):
-        open_left, fcode_left = values[2 * n], values[2 * n + 1]
+    for sale, sale_keys in zip(loaded, keys, strict=True):
         # A loaded gate whose keys vanished sells nothing until rebuilt: show 0, not a guess.
-        left[sale.pk] = int(open_left or 0) + int(fcode_left or 0)
+        left[sale.pk] = sum(int(next(values) or 0) for _ in sale_keys)
     return left
 
 
@@ -105,8 +108,14 @@ def ticket_status(*, ticket: str, user_id: int) -> TicketStatus:
         raise not_found("ticket")
     keys = SaleKeys(sale_id)
     pipe = gate_keys.connection().pipeline(transaction=False)
-    pipe.hgetall(keys.ticket(ticket)).get(keys.processed)
-    data, processed = pipe.execute()
+    pipe.hgetall(keys.ticket(ticket)).get(keys.processed).hget(keys.meta, "shards")
+    data, processed, shards = pipe.execute()
+    if shards and int(shards) > 1:  # a sale of buckets: the record is in the buyer's
+        keys = gate_keys.bucket_keys(sale_id, int(shards))[gate_keys.bucket_of(user_id,
+                                                                               int(shards))]
+        pipe = gate_keys.connection().pipeline(transaction=False)
+        pipe.hgetall(keys.ticket(ticket)).get(keys.processed)
+        data, processed = pipe.execute()
     if data.get("user"):  # (a record rewritten after its TTL has no owner: ask the database)
         if int(data["user"]) != user_id:
             raise not_found("ticket")

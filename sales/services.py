@@ -21,7 +21,7 @@ from core.errors import DomainError, invalid, not_found
 from sales import selectors
 from sales.gate import admission
 from sales.gate import ops as gate_ops
-from sales.gate.keys import epoch_ms, sale_id_of_ticket
+from sales.gate.keys import SHARDS_MAX, epoch_ms, sale_id_of_ticket
 from sales.models import (
     FlashSale,
     RejectedTicket,
@@ -38,7 +38,7 @@ FROZEN_WHEN_LOADED = ("sku", "price", "starts_at", "per_user_limit", "mode", "de
                       "payment_window", "reservation_opens_at", "reservation_closes_at",
                       "requires_reservation", "fcode_quota", "deposit_expansion",
                       "deposit_window", "balance_opens_at", "balance_closes_at",
-                      "right_window")
+                      "right_window", "shards")
 
 
 # The terms only a deposit pre-sale has (the others have defaults every mode carries).
@@ -47,10 +47,14 @@ DEPOSIT_TERMS = ("deposit", "balance_opens_at", "balance_closes_at")
 MERGED_TERMS = ("starts_at", "ends_at", "mode", "deposit", "price", "deposit_expansion",
                 "balance_opens_at", "balance_closes_at", "reservation_opens_at",
                 "reservation_closes_at", "requires_reservation", "stock", "fcode_quota",
-                "deposit_window")
+                "deposit_window", "shards")
 
 
 def _validate(fields: dict) -> None:
+    shards = fields.get("shards", 1)
+    if not isinstance(shards, int) or not 1 <= shards <= SHARDS_MAX:
+        raise invalid(f"A sale's stock splits into 1 to {SHARDS_MAX} shards.",
+                      shards=[f"must be between 1 and {SHARDS_MAX}"])
     starts, ends = fields.get("starts_at"), fields.get("ends_at")
     if starts and ends and ends <= starts:
         raise invalid("A sale must end after it starts.", ends_at=["must be after starts_at"])

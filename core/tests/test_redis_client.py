@@ -14,8 +14,14 @@ OWN_LINE = {"sales/gate/hotline.py"}
 
 
 def test_every_app_uses_the_one_client_core_makes():
-    users = (attempts, linking, mirror, risk, keys)
+    users = (attempts, linking, mirror, risk)
     assert {module.connection for module in users} == {redis_client.connection}
+
+
+def test_the_gate_uses_it_too_unless_it_lives_on_a_cluster(settings):
+    assert keys.connection is redis_client.gate_connection
+    settings.REDIS_CLUSTER_URL = None
+    assert keys.connection() is redis_client.connection()
 
 
 def test_no_other_module_makes_a_client_of_its_own():

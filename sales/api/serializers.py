@@ -8,6 +8,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from core.errors import invalid
+from sales.gate.keys import SHARDS_MAX
 from sales.models import FlashSale, SaleMode
 from shop.models import Sku
 
@@ -103,6 +104,7 @@ class SaleInput(serializers.Serializer):
     balance_closes_at = serializers.DateTimeField(required=False, allow_null=True)
     right_window_seconds = serializers.IntegerField(min_value=60, max_value=7 * 86400,
                                                     required=False)
+    shards = serializers.IntegerField(min_value=1, max_value=SHARDS_MAX, required=False)
 
     def to_service_fields(self) -> dict:
         fields = dict(self.validated_data)

@@ -5,6 +5,13 @@ gate answers `sold_out`, this process answers `sold_out` from memory for
 SOLD_OUT_MEMO_SECONDS without asking Redis: only a real sold-out answer sets that memo, and
 it expires by itself, so units given back by expiries are sold again. Reads of what a gate
 holds live here too; loading and rebuilding gates is `sales.gate.ops`.
+
+A sale split into N buckets (`FlashSale.shards`, see `sales.gate.keys`) is asked in the
+buyer's bucket, on the cluster master that holds it. A process that has not met the sale
+assumes one bucket; the script then answers `reroute` with the count (one more round trip,
+once per sale and process). A bucket out of units answers `empty` and counts nothing: units
+are moved in from the others (`sales.gate.buckets.borrow`) and it is asked again, so
+`sold_out` means every bucket is out. With one bucket none of this happens.
 """
 
 from __future__ import annotations
@@ -22,8 +29,9 @@ from django.conf import settings
 from antiscalper.mirror import READY_KEY as BLACKLIST_READY_KEY
 from core.errors import DomainError, ErrorCode
 from core.http import client_ip_of, client_of
+from core.redis_client import clustered, node_url, topology_refresh
 from core.snapshot import from_settings
-from sales.gate import hotline
+from sales.gate import buckets, hotline
 from sales.gate.keys import (
     ATTEMPTS_CAP,
     BLACKLIST_KEYS,
@@ -32,11 +40,15 @@ from sales.gate.keys import (
     SIGNALS_KEY,
     TICKET_TTL_SECONDS,
     SaleKeys,
+    bucket_keys,
+    bucket_of,
     code_hash,
     connection,
     dataset,
     guess_keys,
+    local_blacklist,
     script_source,
+    shards_of,
     ticket_new,
 )
 
@@ -49,7 +61,8 @@ ADMIT_KEYS = ("meta", "stock", "bought", "idem", "queue", "seq", "ticket", "rese
               "attempts", "rate")
 ADMIT_ARGV = ("user", "quantity", "now_ms", "idempotency_key", "ticket", "device", "ip",
               "queue_bound", "ticket_ttl", "address", "fcode_hash", "guess_limit",
-              "guess_window", "client", "attempts_cap", "rate_limit", "rate_window", "dataset")
+              "guess_window", "client", "attempts_cap", "rate_limit", "rate_window", "dataset",
+              "shards", "borrow")
 # The dataset slot is filled in by the hot line, with the dataset its own socket reaches.
 DATASET_ARG = ADMIT_ARGV.index("dataset")
 
@@ -84,12 +97,17 @@ class Purchase:
                    client=client_of(request))
 
 
-def admit_keys(purchase: Purchase, ticket: str) -> list[str]:
-    """admit.lua's KEYS, in ADMIT_KEYS order (the sale's fixed ones built once per sale)."""
-    head, middle, tail = _admit_keys(purchase.sale_id)
-    keys = SaleKeys(purchase.sale_id)
-    return [*head, keys.ticket(ticket), *middle, *guess_keys(purchase.user_id, purchase.device),
-            *tail, keys.rate(purchase.user_id)]
+def admit_keys(purchase: Purchase, ticket: str, *, shards: int = 1) -> list[str]:
+    """admit.lua's KEYS, in ADMIT_KEYS order (the bucket's fixed ones built once per bucket),
+    in the buyer's bucket of a sale of `shards` buckets."""
+    if shards == 1:
+        keys, head, middle, tail = _admit_keys(purchase.sale_id)
+    else:
+        keys, head, middle, tail = _admit_keys(purchase.sale_id,
+                                               bucket_of(purchase.user_id, shards), shards)
+    guesses = (keys.guesses(purchase.user_id, purchase.device) if local_blacklist()
+               else guess_keys(purchase.user_id, purchase.device))
+    return [*head, keys.ticket(ticket), *middle, *guesses, *tail, keys.rate(purchase.user_id)]
 
 
 @from_settings
@@ -99,30 +117,42 @@ def _bounds() -> tuple[int, int, int]:
             settings.PURCHASE_RATE_WINDOW_SECONDS)
 
 
-def admit_argv(purchase: Purchase, *, ticket: str, now_ms: int) -> list:
+def admit_argv(purchase: Purchase, *, ticket: str, now_ms: int, shards: int = 1,
+               borrow: bool = False) -> list:
     """admit.lua's ARGV, in ADMIT_ARGV order; the dataset slot is left for the hot line."""
     queue_bound, rate_limit, rate_window = _bounds()
     return [purchase.user_id, purchase.quantity, now_ms, purchase.idempotency_key or "", ticket,
             purchase.device, purchase.ip, queue_bound, TICKET_TTL_SECONDS,
             purchase.address_id or "", code_hash(purchase.fcode) if purchase.fcode else "",
             FCODE_GUESS_LIMIT, FCODE_GUESS_WINDOW_SECONDS, purchase.client, ATTEMPTS_CAP,
-            rate_limit, rate_window, ""]
+            rate_limit, rate_window, "", shards, "1" if borrow else "0"]
 
 
-def _hot_script(name: str) -> hotline.HotLine:
-    """The admission script on this thread's own line to Redis (see `sales.gate.hotline`)."""
-    return hotline.line(name, script_source)
+def _hot_script(name: str, key: str = "") -> hotline.HotLine:
+    """The admission script on this thread's own line to Redis (see `sales.gate.hotline`): on
+    a cluster, its line to the master that holds `key`."""
+    if not clustered():
+        return hotline.line(name, script_source)
+    return hotline.line(name, script_source, url=node_url(key))
 
 
 @lru_cache(maxsize=1024)
-def _admit_keys(sale_id: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """A sale's fixed keys for the admission script, in its KEYS order, around the ticket's,
-    the F-code guess counters' and the account's rate key (built once per sale)."""
-    keys = SaleKeys(sale_id)
-    return ((keys.meta, keys.stock, keys.bought, keys.idem, keys.queue, keys.seq),
-            (keys.reservers, BLACKLIST_KEYS["account"], BLACKLIST_KEYS["device"],
-             BLACKLIST_KEYS["ip"], keys.fstock, keys.fcodes, keys.rights),
-            (SIGNALS_KEY, BLACKLIST_READY_KEY, keys.attempts))
+def _admit_keys(sale_id: int, bucket: int = 0, shards: int = 1,
+                ) -> tuple[SaleKeys, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """A bucket's keys, and its fixed keys for the admission script in its KEYS order, around
+    the ticket's, the F-code guess counters' and the account's rate key (built once per
+    bucket). On a cluster the blacklist sets, their ready stamp and the signals are the
+    bucket's own."""
+    keys = bucket_keys(sale_id, shards)[bucket]
+    if local_blacklist():
+        blacklist = tuple(keys.blacklist(kind) for kind in ("account", "device", "ip"))
+        signals, ready = keys.signals, keys.blacklist_ready
+    else:
+        blacklist = tuple(BLACKLIST_KEYS[kind] for kind in ("account", "device", "ip"))
+        signals, ready = SIGNALS_KEY, BLACKLIST_READY_KEY
+    return (keys, (keys.meta, keys.stock, keys.bought, keys.idem, keys.queue, keys.seq),
+            (keys.reservers, *blacklist, keys.fstock, keys.fcodes, keys.rights),
+            (signals, ready, keys.attempts))
 
 
 @dataclass(frozen=True)
@@ -194,10 +224,11 @@ def memo_attempts_flush() -> int:
         _memo_flushed_at = time.monotonic()
     if not batch:
         return 0
-    memo_line = hotline.line("memo_attempts", script_source)  # this thread's line
     appended = 0
     for stream, args in _memo_calls(batch):
         try:
+            memo_line = hotline.line("memo_attempts", script_source,  # this thread's line
+                                     url=node_url(stream) if clustered() else None)
             memo_line(keys=[stream], args=[ATTEMPTS_CAP, *args])
         except redis.RedisError:
             continue  # this sale's signals are lost (best effort), the other sales' are not
@@ -209,8 +240,10 @@ atexit.register(memo_attempts_flush)  # a worker's last second of memo attempts
 
 
 def sold_out_memo_clear() -> None:
+    """Forget what this process remembers of the gates' answers (sold out, bucket counts)."""
     with _memo_lock:
         _sold_out_until.clear()
+        _shards.clear()
 
 
 def sold_out_memo_forget(sale_id: int) -> None:
@@ -251,6 +284,62 @@ def blocked_refusal() -> DomainError:
     return DomainError("blocked", REFUSALS["blocked"], details={"appeal": APPEAL})
 
 
+# Buckets per sale as the gate last said (a sale not met yet: one). A loaded gate's count never
+# changes; a wrong one costs a `reroute` answer and nothing else.
+_shards: dict[int, int] = {}
+# Times an empty bucket borrows for one attempt before it answers for itself: buyers of the same
+# bucket may take what arrived before this one is asked again.
+BORROW_ROUNDS = 3
+
+
+def _ask(purchase: Purchase, ticket: str, now_ms: int, shards: int, borrow: bool) -> list:
+    """One admit.lua call in the buyer's bucket."""
+    keys = admit_keys(purchase, ticket, shards=shards)
+    return _hot_script("admit", keys[0])(
+        keys=keys, args=admit_argv(purchase, ticket=ticket, now_ms=now_ms, shards=shards,
+                                   borrow=borrow),
+        dataset_at=DATASET_ARG)
+
+
+def _refilled(purchase: Purchase, ticket: str, now_ms: int, shards: int,
+              answer: list) -> tuple[list, bool]:
+    """The bucket was out: borrow from the others and ask again, up to BORROW_ROUNDS times.
+    Nothing arrived means no bucket had any: the answer is then final, and a `sold_out` is
+    the sale's; or the units left are in a bucket that fails closed: `unavailable`, nothing
+    sold. Still out after the last round (other buyers of this bucket kept taking what
+    arrived): the bucket answers for itself, and its `sold_out` is not memoised."""
+    for _ in range(BORROW_ROUNDS):
+        borrowed = buckets.borrow(sale_id=purchase.sale_id, shards=shards,
+                                  bucket=bucket_of(purchase.user_id, shards), path=answer[1],
+                                  units=purchase.quantity)
+        if not borrowed.arrived and borrowed.out_of_reach:
+            return ["unavailable"], False
+        answer = _ask(purchase, ticket, now_ms, shards, borrowed.arrived > 0)
+        if answer[0] != "empty":
+            return answer, True
+    return _ask(purchase, ticket, now_ms, shards, False), False
+
+
+def _decide(purchase: Purchase, ticket: str, now_ms: int) -> tuple[list, bool]:
+    """The script's answer, in the right bucket, with units moved in while the bucket is out
+    and another holds some; and whether a `sold_out` in it is every bucket's (memoisable)."""
+    shards = _shards.get(purchase.sale_id, 1)
+    answer = _ask(purchase, ticket, now_ms, shards, shards > 1)
+    if answer[0] == "reroute":
+        shards = _shards[purchase.sale_id] = int(answer[1])
+        answer = _ask(purchase, ticket, now_ms, shards, shards > 1)
+    everywhere = True
+    if answer[0] == "empty":
+        answer, everywhere = _refilled(purchase, ticket, now_ms, shards, answer)
+    if answer[0] in ("reroute", "empty"):
+        return ["unavailable"], False  # the gate changed under the call: nothing was counted
+    if answer[0] == "unavailable" and shards > 1:
+        # Lost, stale, or gone with its sale (wiped, the id reused with another count): the
+        # next attempt asks the router again.
+        _shards.pop(purchase.sale_id, None)
+    return answer, everywhere
+
+
 def admit(*, purchase: Purchase, now_ms: int) -> Admission:
     """Decide one purchase attempt atomically; raise a DomainError with the refusal's code."""
     sale_id = purchase.sale_id
@@ -262,22 +351,20 @@ def admit(*, purchase: Purchase, now_ms: int) -> Admission:
         sold_out_memo_forget(sale_id)
     ticket = ticket_new(sale_id, user_id=purchase.user_id, issued_ms=now_ms)
     try:
-        answer = _hot_script("admit")(
-            keys=admit_keys(purchase, ticket),
-            args=admit_argv(purchase, ticket=ticket, now_ms=now_ms),
-            dataset_at=DATASET_ARG,
-        )
+        answer, everywhere = _decide(purchase, ticket, now_ms)
     except hotline.OutcomeUnknown:
+        topology_refresh()
         raise DomainError("unavailable", OUTCOME_UNKNOWN, status=503,
                           details={"outcome": "unknown", "ticket": ticket}) from None
     except redis.RedisError:
+        topology_refresh()  # a cluster's master lost or moved: ask the cluster again
         raise DomainError("unavailable", REFUSALS["unavailable"]) from None
     verdict = answer[0]
     if verdict == "admitted":
         return Admission(ticket=answer[1], position=int(answer[2]))
     if verdict == "duplicate":
         return Admission(ticket=answer[1], position=0, duplicate=True)
-    if verdict == "sold_out" and answer[1] == "open":
+    if verdict == "sold_out" and answer[1] == "open" and everywhere:
         with _memo_lock:
             _sold_out_until[sale_id] = time.monotonic() + SOLD_OUT_MEMO_SECONDS
     if verdict == "rate_limited":
@@ -328,11 +415,9 @@ class GateState:
         return self.loaded and not self.stale
 
 
-def state(*, sale_id: int) -> GateState:
-    """What the gate holds for a sale right now (for reconciliation and the sale API)."""
-    keys = SaleKeys(sale_id)
-    current = dataset()
-    pipe = connection().pipeline(transaction=True)
+def _bucket_state(keys: SaleKeys) -> GateState:
+    current = dataset(keys.meta)
+    pipe = connection().pipeline(transaction=True)  # one bucket, one slot: one MULTI
     pipe.hmget(keys.meta, "loaded", "epoch", "dataset").get(keys.stock)
     pipe.xlen(keys.queue).hgetall(keys.bought).get(keys.fstock)
     (loaded, epoch, loaded_on), stock, queued, bought, fstock = pipe.execute()
@@ -345,7 +430,37 @@ def state(*, sale_id: int) -> GateState:
     )
 
 
-def stock_left(*, sale_id: int) -> int | None:
-    """Units left in the gate, or None when the sale is not loaded (one Redis round trip)."""
-    value = connection().get(SaleKeys(sale_id).stock)
-    return int(value) if value is not None else None
+def _total(values: list[int | None]) -> int | None:
+    return None if any(v is None for v in values) else sum(values)
+
+
+def state(*, sale_id: int, shards: int | None = None) -> GateState:
+    """What the gate holds for a sale right now (for reconciliation and the sale API): over
+    all its buckets, loaded and trusted only if each is (`shards`: the sale's bucket count,
+    else the router's)."""
+    shards = shards_of(sale_id) if shards is None else shards
+    parts = [_bucket_state(keys) for keys in bucket_keys(sale_id, shards)]
+    if len(parts) == 1:
+        return parts[0]
+    epochs = {part.epoch for part in parts}
+    return GateState(
+        loaded=all(part.loaded for part in parts),
+        epoch=epochs.pop() if len(epochs) == 1 else None,
+        stock_left=_total([part.stock_left for part in parts]),
+        queued=sum(part.queued for part in parts),
+        bought={user: units for part in parts for user, units in part.bought.items()},
+        fcode_stock_left=_total([part.fcode_stock_left for part in parts]),
+        dataset="|".join(str(part.dataset) for part in parts),
+        current_dataset="|".join(str(part.current_dataset) for part in parts),
+    )
+
+
+def stock_left(*, sale_id: int, shards: int | None = None) -> int | None:
+    """Units left in the gate, or None when the sale is not loaded (one Redis round trip for a
+    sale of one bucket)."""
+    shards = shards_of(sale_id) if shards is None else shards
+    if shards == 1:
+        value = connection().get(SaleKeys(sale_id).stock)
+        return int(value) if value is not None else None
+    values = [connection().get(keys.stock) for keys in bucket_keys(sale_id, shards)]
+    return _total([int(v) if v is not None else None for v in values])

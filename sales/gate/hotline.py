@@ -196,12 +196,14 @@ def forget() -> None:
     _local.lines = None
 
 
-def line(name: str, source_of) -> HotLine:
-    """This thread's line for script ``name`` (made again in a forked child)."""
+def line(name: str, source_of, url: str | None = None) -> HotLine:
+    """This thread's line for script ``name`` (made again in a forked child), to settings'
+    Redis or, on a cluster, to the master at `url`."""
     lines = getattr(_local, "lines", None)
     if lines is None or _local.pid != os.getpid():
         _local.pid, _local.lines = os.getpid(), {}
         lines = _local.lines
-    if name not in lines:
-        lines[name] = HotLine(url=settings.REDIS_URL, source=source_of(name))
-    return lines[name]
+    slot = name if url is None else (name, url)
+    if slot not in lines:
+        lines[slot] = HotLine(url=url or settings.REDIS_URL, source=source_of(name))
+    return lines[slot]

@@ -2,15 +2,24 @@
 
 Shared by the admission hot path (`sales.gate.admission`) and the gate's maintenance
 (`sales.gate.ops`): loading, rebuilding, releasing units.
+
+A sale's gate is one bucket (`FlashSale.shards` = 1, the default: every key tagged `{<sale>}`)
+or N buckets, each a full gate for a part of the stock and the buyers routed to it by account
+(`bucket_of`), its keys tagged `{<sale>:<k>:<salt>}` so that each bucket lands on its own
+master of a Redis Cluster (`bucket_keys`). A sale of N buckets keeps only a router under
+`{<sale>}`: the bucket count, read by the admission script, which sends a caller that assumed
+another count to the right bucket (`reroute`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import os
 import re
 import threading
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -18,10 +27,12 @@ from pathlib import Path
 
 import redis
 from django.conf import settings
+from redis.crc import key_slot
 
 from antiscalper.mirror import BLACKLIST_KEYS as MIRROR_KEYS
-from core.redis_client import connection  # one client per process, the gate's too
-from core.redis_dataset import dataset_of
+from antiscalper.mirror import copy_key, copy_ready_key
+from core.redis_client import clustered, dataset_at
+from core.redis_client import gate_connection as connection  # the cluster's, or the one Redis
 
 LUA_DIR = Path(__file__).with_name("lua")
 TICKET_TTL_SECONDS = 24 * 3600
@@ -33,15 +44,18 @@ SIGNALS_KEY = "signals:fcode"      # wrong F-code guesses, read by the anti-scal
 FCODE_GUESS_LIMIT = 5              # wrong guesses per account or device ...
 FCODE_GUESS_WINDOW_SECONDS = 900   # ... within this window, then 429 until it passes
 ATTEMPTS_CAP = 1_000_000           # attempts kept per sale for the signals pipeline
+SHARDS_MAX = 16                    # buckets a sale may be split into (FlashSale.shards)
+CLUSTER_SLOTS = 16384
 
 
 def guess_keys(user_id: int, device: str) -> tuple[str, str]:
     return f"fguess:u:{user_id}", f"fguess:d:{device}"
 
 
-def dataset() -> str:
-    """The Redis dataset this process's client reaches now (see `core.redis_dataset`)."""
-    return dataset_of(connection())
+def dataset(key: str = "") -> str:
+    """The Redis dataset that holds `key` now (see `core.redis_dataset`): on a cluster, the
+    dataset of the master holding it (each bucket is stamped with its own master's)."""
+    return dataset_at(key)
 
 
 @cache
@@ -72,12 +86,44 @@ def ensure_group(stream: str, group: str) -> None:
 
 @dataclass(frozen=True)
 class SaleKeys:
-    """Every key of one sale carries the same hash tag, so a cluster keeps them on one shard."""
+    """Every key of one bucket of a sale carries the same hash tag, so a cluster keeps them on
+    one shard. `SaleKeys(sale_id)` is the sale's only bucket (one shard) or its router."""
 
     sale_id: int
+    tag: str = ""
 
     def _k(self, name: str) -> str:
-        return f"fs:{{{self.sale_id}}}:{name}"
+        return f"fs:{{{self.tag or self.sale_id}}}:{name}"
+
+    @property
+    def prefix(self) -> str:
+        """What every key of this bucket starts with (the blacklist copies' too)."""
+        return self._k("")
+
+    @property
+    def journal(self) -> str:
+        """Units this bucket gave away and the recipient has not yet acknowledged."""
+        return self._k("moves:out")
+
+    @property
+    def received(self) -> str:
+        """Moves this bucket has received (a repeated give adds nothing)."""
+        return self._k("moves:in")
+
+    def blacklist(self, kind: str) -> str:
+        """This bucket's copy of a blacklist mirror set (a cluster's buckets read their own)."""
+        return copy_key(self.prefix, kind)
+
+    @property
+    def blacklist_ready(self) -> str:
+        return copy_ready_key(self.prefix)
+
+    @property
+    def signals(self) -> str:
+        return self._k("signals")
+
+    def guesses(self, user_id: int, device: str) -> tuple[str, str]:
+        return self._k(f"fguess:u:{user_id}"), self._k(f"fguess:d:{device}")
 
     @property
     def meta(self) -> str:
@@ -140,6 +186,43 @@ class SaleKeys:
 
     def rate(self, user_id: int) -> str:
         return self._k(f"rl:{user_id}")
+
+
+def bucket_of(user_id: int, shards: int) -> int:
+    """The bucket an account buys from: a stable hash of its id, so one buyer always meets the
+    same per-user counters, idempotency keys and F-codes."""
+    return zlib.crc32(b"%d" % user_id) % shards if shards > 1 else 0
+
+
+def _bucket_tag(sale_id: int, bucket: int, shards: int) -> str:
+    """A hash tag whose slot lies in the middle half of the bucket's Nth of the slot space,
+    so that the N buckets of a sale land on N masters of an evenly split cluster."""
+    width = CLUSTER_SLOTS // shards
+    low = bucket * width + width // 4
+    for salt in itertools.count():
+        tag = f"{sale_id}:{bucket}:{salt}"
+        if low <= key_slot(tag.encode()) < low + width // 2:
+            return tag
+    raise AssertionError("unreachable")
+
+
+@cache
+def bucket_keys(sale_id: int, shards: int) -> tuple[SaleKeys, ...]:
+    """The keys of each bucket of a sale of `shards` buckets (one: the sale's own)."""
+    if shards <= 1:
+        return (SaleKeys(sale_id),)
+    return tuple(SaleKeys(sale_id, tag=_bucket_tag(sale_id, k, shards)) for k in range(shards))
+
+
+def shards_of(sale_id: int) -> int:
+    """How many buckets the sale's gate has, by its router (1 when none is recorded)."""
+    return int(connection().hget(SaleKeys(sale_id).meta, "shards") or 1)
+
+
+# Whether the admission script reads each bucket's own blacklist copy, guess counters and
+# signals: on a cluster the mirror's sets live in other slots than the bucket's keys (a
+# script may read only its own slot's); on one Redis it reads the shared ones.
+local_blacklist = clustered
 
 
 _entropy = threading.local()

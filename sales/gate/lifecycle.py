@@ -45,7 +45,7 @@ def gate_config(sale: FlashSale, *, epoch: int | None = None) -> gate_ops.SaleGa
         sale_id=sale.pk, epoch=sale.gate_epoch if epoch is None else epoch,
         starts_ms=epoch_ms(sale.starts_at), ends_ms=epoch_ms(sale.ends_at),
         per_user_limit=sale.per_user_limit, requires_reservation=sale.needs_reservation,
-        draw=sale.mode == SaleMode.DRAW,
+        draw=sale.mode == SaleMode.DRAW, shards=sale.shards,
     )
 
 
@@ -152,7 +152,7 @@ def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
     with transaction.atomic():
         sale = sale_lock(sale_id)
         wiped = gate_ops.incarnation_check(sale_id=sale_id, incarnation=epoch_ms(sale.created_at))
-        state = admission.state(sale_id=sale_id)
+        state = admission.state(sale_id=sale_id, shards=sale.shards)
         if wiped or not state.loaded:
             sale.gate_epoch += 1
         if wiped or not state.trusted:
@@ -164,7 +164,8 @@ def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
         # is then both free here and marked done, never counted twice.
         by_user = units_taken_by_user(sale_id=sale_id)
         returned = returned_tokens(sale_id=sale_id)
-        decided = tickets_decided(tickets=gate_ops.queued_tickets(sale_id=sale_id))
+        decided = tickets_decided(tickets=gate_ops.queued_tickets(sale_id=sale_id,
+                                                                  shards=sale.shards))
         left, queued = gate_ops.rebuild(
             config=gate_config(sale), stock=sale.open_stock,
             held=sale.units_taken - sale.fcode_units_taken, fcode_stock=sale.fcode_quota,

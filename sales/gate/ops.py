@@ -2,23 +2,35 @@
 back, moving F-code quota, and wiping a gate another sale left behind.
 
 All of it runs off the hot path; the admission itself is `sales.gate.admission.admit`.
+
+A sale of N buckets (`sales.gate.keys.bucket_keys`): its stock is split evenly at load, each
+holder (reserver, F-code, right) goes to its account's bucket, each bucket is stamped with the
+dataset of the master that holds it, and a rebuild places the database's free units bucket
+after bucket. Units given back go to the buyer's bucket.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from antiscalper import mirror
 from core.errors import DomainError
+from sales.gate import buckets
 from sales.gate.admission import REFUSALS, sold_out_memo_clear, sold_out_memo_forget
 from sales.gate.keys import (
     PIPELINE_GROUP,
     SaleKeys,
+    bucket_keys,
+    bucket_of,
     connection,
     dataset,
     ensure_group,
     epoch_ms,
+    local_blacklist,
     script,
+    shards_of,
 )
 
 
@@ -31,6 +43,7 @@ class SaleGateConfig:
     per_user_limit: int
     requires_reservation: bool
     draw: bool = False
+    shards: int = 1
 
     def argv(self) -> list:
         return [self.epoch, self.starts_ms, self.ends_ms, self.per_user_limit,
@@ -60,12 +73,32 @@ class Holders:
             rights={c.user_id: c.code_hash for c in codes if c.kind == "right"},
         )
 
+    def split(self, shards: int) -> list[Holders]:
+        """Each bucket's holders: those of the accounts it serves."""
+        if shards == 1:
+            return [self]
+        parts = [Holders.none() for _ in range(shards)]
+        for user in self.reservers:
+            parts[bucket_of(int(user), shards)].reservers.append(user)
+        for code, entry in self.codes.items():
+            parts[bucket_of(int(entry.split("|")[0]), shards)].codes[code] = entry
+        for user, code in self.rights.items():
+            parts[bucket_of(int(user), shards)].rights[user] = code
+        return parts
 
-def holders_add(*, sale_id: int, holders: Holders, overwrite: bool = False) -> None:
-    """Add reservers, codes and rights; an existing code keeps its state (used stays used)
-    unless `overwrite`: a rebuild takes each code's state from the database, and its script
-    then marks used the codes of tickets still queued."""
-    keys, pipe = SaleKeys(sale_id), connection().pipeline(transaction=False)
+
+def holders_add(*, sale_id: int, holders: Holders, overwrite: bool = False,
+                shards: int | None = None) -> None:
+    """Add reservers, codes and rights, each to its account's bucket; an existing code keeps
+    its state (used stays used) unless `overwrite`: a rebuild takes each code's state from the
+    database, and its script then marks used the codes of tickets still queued."""
+    shards = shards_of(sale_id) if shards is None else shards
+    for keys, part in zip(bucket_keys(sale_id, shards), holders.split(shards), strict=True):
+        _holders_write(keys, part, overwrite)
+
+
+def _holders_write(keys: SaleKeys, holders: Holders, overwrite: bool) -> None:
+    pipe = connection().pipeline(transaction=False)
     for start in range(0, len(holders.reservers), 5000):
         pipe.sadd(keys.reservers, *holders.reservers[start:start + 5000])
     for code, entry in holders.codes.items():
@@ -75,11 +108,10 @@ def holders_add(*, sale_id: int, holders: Holders, overwrite: bool = False) -> N
     pipe.execute()
 
 
-def _sale_keys(sale_id: int) -> list[str]:
-    keys = SaleKeys(sale_id)
+def _sale_keys(keys: SaleKeys) -> list[str]:
     return [keys.meta, keys.stock, keys.fstock, keys.bought, keys.idem, keys.queue, keys.seq,
             keys.processed, keys.reservers, keys.fcodes, keys.rights, keys.returned,
-            keys.attempts, keys.decided]
+            keys.attempts, keys.decided, keys.journal, keys.received]
 
 
 def incarnation_check(*, sale_id: int, incarnation: int) -> bool:
@@ -98,27 +130,56 @@ def incarnation_mark(*, sale_id: int, incarnation: int) -> None:
 
 
 def wipe(*, sale_id: int) -> None:
-    """Remove every key of a sale's gate (its tickets' records expire by themselves)."""
-    connection().delete(*_sale_keys(sale_id))
+    """Remove every key of a sale's gate, all its buckets' (its tickets' records expire by
+    themselves)."""
+    shards = shards_of(sale_id)
+    every = {SaleKeys(sale_id), *bucket_keys(sale_id, shards)}
+    for keys in every:
+        connection().delete(*_sale_keys(keys))
     sold_out_memo_clear()
+
+
+def _copies_register(every: tuple[SaleKeys, ...]) -> None:
+    """On a cluster, each bucket reads its own copy of the blacklist mirror: kept from now."""
+    if local_blacklist():
+        for keys in every:
+            mirror.copy_register(prefix=keys.prefix)
+
+
+def _share(units: int, bucket: int, shards: int) -> int:
+    """A bucket's part of units split evenly (the first buckets take the remainder)."""
+    return units // shards + (1 if bucket < units % shards else 0)
+
+
+def _generation() -> int:
+    return time.time_ns() // 1000
 
 
 def load(*, config: SaleGateConfig, stock: int, fcode_stock: int = 0,
          holders: Holders | None = None) -> bool:
     """Load a sale into the gate unless it is already loaded (never resets a loaded gate)."""
-    keys = SaleKeys(config.sale_id)
-    loaded_on = dataset()  # read first, as in `rebuild`
-    holders_add(sale_id=config.sale_id, holders=holders or Holders.none())
-    created = script("load")(keys=[keys.meta, keys.stock, keys.fstock],
-                              args=[*config.argv(), stock, fcode_stock, loaded_on])
-    ensure_group(keys.queue, PIPELINE_GROUP)
-    return bool(created)
+    shards, sale_id = config.shards, config.sale_id
+    every = bucket_keys(sale_id, shards)
+    loaded_on = [dataset(keys.meta) for keys in every]  # read first, as in `rebuild`
+    _copies_register(every)
+    holders_add(sale_id=sale_id, holders=holders or Holders.none(), shards=shards)
+    if shards > 1:
+        connection().hset(SaleKeys(sale_id).meta, "shards", shards)  # the router
+    generation, created = _generation(), False
+    for k, keys in enumerate(every):
+        created |= bool(script("load")(
+            keys=[keys.meta, keys.stock, keys.fstock],
+            args=[*config.argv(), _share(stock, k, shards), _share(fcode_stock, k, shards),
+                  loaded_on[k], shards if shards > 1 else "", generation]))
+        ensure_group(keys.queue, PIPELINE_GROUP)
+    return created
 
 
-def queued_tickets(*, sale_id: int) -> list[str]:
-    """The tickets in a sale's queue now (entries not yet acknowledged and deleted)."""
-    return [fields.get("ticket", "") for _, fields in
-            connection().xrange(SaleKeys(sale_id).queue)]
+def queued_tickets(*, sale_id: int, shards: int | None = None) -> list[str]:
+    """The tickets in a sale's queues now (entries not yet acknowledged and deleted)."""
+    shards = shards_of(sale_id) if shards is None else shards
+    return [fields.get("ticket", "") for keys in bucket_keys(sale_id, shards)
+            for _, fields in connection().xrange(keys.queue)]
 
 
 def rebuild(*, config: SaleGateConfig, stock: int, held: int, fcode_stock: int,
@@ -127,60 +188,114 @@ def rebuild(*, config: SaleGateConfig, stock: int, held: int, fcode_stock: int,
     """Rewrite a gate from the database's counts; returns (units left, units still queued).
 
     `returned` are the tokens of every release the database records: they are marked done
-    first, so a release still on its way cannot add a unit the rebuild already counts.
-    `decided` are queued tickets the database already settled: not counted again. The gate
-    is stamped with the dataset Redis holds now, so it sells again."""
-    keys = SaleKeys(config.sale_id)
-    # Read first: if Redis changes under the rebuild, the stamp is the old one, and the gate
-    # fails closed again instead of selling from half-written keys.
-    loaded_on = dataset()
-    holders_add(sale_id=config.sale_id, holders=holders or Holders.none(), overwrite=True)
-    pipe = connection().pipeline(transaction=False)
-    for start in range(0, len(returned), 5000):
-        pipe.sadd(keys.returned, *returned[start:start + 5000])
-    pipe.delete(keys.decided)
-    for start in range(0, len(decided), 5000):
-        pipe.sadd(keys.decided, *decided[start:start + 5000])
-    pipe.execute()
-    pairs = [value for user, units in held_by_user.items() if units for value in (user, units)]
-    left, queued, _ = script("rebuild")(
-        keys=[keys.meta, keys.stock, keys.bought, keys.queue, keys.fstock, keys.decided,
-              keys.fcodes],
-        args=[*config.argv(), stock, held, fcode_stock, fcode_held, loaded_on, *pairs],
-    )
-    ensure_group(keys.queue, PIPELINE_GROUP)
+    first (in every bucket), so a release still on its way cannot add a unit the rebuild
+    already counts. `decided` are queued tickets the database already settled: not counted
+    again. Each bucket is stamped with the dataset its master holds now, so it sells again,
+    and with a new generation, so that no move between buckets from before counts."""
+    shards, sale_id = config.shards, config.sale_id
+    every = bucket_keys(sale_id, shards)
+    # Read first: if Redis changes under the rebuild, the stamp is the old one, and the
+    # bucket fails closed again instead of selling from half-written keys.
+    loaded_on = [dataset(keys.meta) for keys in every]
+    _copies_register(every)
+    holders_add(sale_id=sale_id, holders=holders or Holders.none(), overwrite=True,
+                shards=shards)
+    if shards > 1:
+        connection().hset(SaleKeys(sale_id).meta, "shards", shards)  # the router
+    free_open, free_fcode = stock - held, fcode_stock - fcode_held
+    left_total = queued_total = 0
+    generation = _generation()
+    decided_set = set(decided)
+    for k, keys in enumerate(every):
+        pipe = connection().pipeline(transaction=False)
+        for start in range(0, len(returned), 5000):
+            pipe.sadd(keys.returned, *returned[start:start + 5000])
+        pipe.delete(keys.decided)
+        settled = decided if shards == 1 else [
+            fields.get("ticket", "") for _, fields in connection().xrange(keys.queue)
+            if fields.get("ticket", "") in decided_set]
+        for start in range(0, len(settled), 5000):
+            pipe.sadd(keys.decided, *settled[start:start + 5000])
+        pipe.execute()
+        pairs = [value for user, units in held_by_user.items()
+                 if units and bucket_of(user, shards) == k for value in (user, units)]
+        left, queued, fleft, open_queued, fcode_queued = script("rebuild")(
+            keys=[keys.meta, keys.stock, keys.bought, keys.queue, keys.fstock, keys.decided,
+                  keys.fcodes, keys.journal, keys.received],
+            args=[*config.argv(), free_open, 0, free_fcode, 0, loaded_on[k], shards - k,
+                  generation, shards if shards > 1 else "", *pairs],
+        )
+        free_open -= int(left) + int(open_queued)
+        free_fcode -= int(fleft) + int(fcode_queued)
+        left_total += int(left)
+        queued_total += int(queued)
+        ensure_group(keys.queue, PIPELINE_GROUP)
     sold_out_memo_clear()
-    return int(left), int(queued)
+    return left_total, queued_total
+
+
+def _every(sale_id: int) -> tuple[SaleKeys, ...]:
+    return bucket_keys(sale_id, shards_of(sale_id))
 
 
 def quota_release(*, sale_id: int, units: int) -> int:
-    """Move up to `units` unused F-code units to the open rush; returns the units moved."""
-    keys = SaleKeys(sale_id)
-    moved = script("quota_release")(keys=[keys.meta, keys.stock, keys.fstock],
-                                    args=[units, dataset()])
-    if moved < 0:
-        raise DomainError("unavailable", REFUSALS["unavailable"], status=503)
+    """Move up to `units` unused F-code units to the open rush, bucket by bucket; returns the
+    units moved."""
+    moved = 0
+    for keys in _every(sale_id):
+        here = script("quota_release")(keys=[keys.meta, keys.stock, keys.fstock],
+                                       args=[units - moved, dataset(keys.meta)])
+        if here < 0:
+            raise DomainError("unavailable", REFUSALS["unavailable"], status=503)
+        moved += int(here)
     sold_out_memo_clear()
-    return int(moved)
+    return moved
 
 
 def adjust(*, sale_id: int, delta: int) -> int:
-    """Add (or remove, if still unsold) units in a loaded gate; returns the units left."""
-    keys = SaleKeys(sale_id)
-    answer = script("adjust")(keys=[keys.meta, keys.stock], args=[delta, dataset()])
-    if answer[0] == "unavailable":
-        raise DomainError("unavailable", REFUSALS["unavailable"], status=503)
-    if answer[0] == "insufficient":
-        raise DomainError("stock_sold", f"Only {answer[1]} unsold unit(s) can be removed.",
-                          details={"unsold": int(answer[1])})
-    return int(answer[1])
+    """Add (or remove, if still unsold) units in a loaded gate; returns the units left. Units
+    added go to the first bucket (the others borrow them); units removed are taken from the
+    buckets in turn, and put back if, all told, too few were unsold."""
+    every = _every(sale_id)
+    if len(every) == 1 or delta >= 0:
+        keys = every[0]
+        answer = script("adjust")(keys=[keys.meta, keys.stock], args=[delta, dataset(keys.meta)])
+        if answer[0] == "unavailable":
+            raise DomainError("unavailable", REFUSALS["unavailable"], status=503)
+        if answer[0] == "insufficient":
+            raise DomainError("stock_sold", f"Only {answer[1]} unsold unit(s) can be removed.",
+                              details={"unsold": int(answer[1])})
+        return int(answer[1]) + sum(int(connection().get(k.stock) or 0) for k in every[1:])
+    taken: list[tuple[SaleKeys, int]] = []
+    for keys in every:
+        answer = script("take")(keys=[keys.meta, keys.stock, keys.journal],
+                                args=[-delta - sum(t for _, t in taken), dataset(keys.meta),
+                                      "", ""])
+        if int(answer[0]) < 0:
+            _put_back(taken)
+            raise DomainError("unavailable", REFUSALS["unavailable"], status=503)
+        taken.append((keys, int(answer[0])))
+    if sum(t for _, t in taken) < -delta:
+        unsold = sum(t for _, t in taken)
+        _put_back(taken)
+        raise DomainError("stock_sold", f"Only {unsold} unsold unit(s) can be removed.",
+                          details={"unsold": unsold})
+    return sum(int(connection().get(k.stock) or 0) for k in every)
+
+
+def _put_back(taken: list[tuple[SaleKeys, int]]) -> None:
+    for keys, units in taken:
+        if units:
+            script("adjust")(keys=[keys.meta, keys.stock], args=[units, dataset(keys.meta)])
 
 
 def release(*, sale_id: int, user_id: int, units: int, token: str,
             fcode: bool = False) -> bool:
-    """Give units back to a loaded gate (to the F-code quota if they came from it), once per
-    `token` ("o:<order>" or "t:<ticket>"); False when nothing was done."""
-    keys = SaleKeys(sale_id)
+    """Give units back to a loaded gate (to the F-code quota if they came from it), in the
+    buyer's bucket, once per `token` ("o:<order>" or "t:<ticket>"); False when nothing was
+    done."""
+    shards = shards_of(sale_id)
+    keys = bucket_keys(sale_id, shards)[bucket_of(user_id, shards)]
     counter = keys.fstock if fcode else keys.stock
     done = script("release")(keys=[keys.meta, counter, keys.bought, keys.returned],
                               args=[user_id, units, token])
@@ -189,17 +304,25 @@ def release(*, sale_id: int, user_id: int, units: int, token: str,
 
 
 def codes_spent(*, sale_id: int, code_hashes: list[str]) -> set[str]:
-    """Which of these codes (or rights) the gate has marked used."""
+    """Which of these codes (or rights) the gate has marked used (in any bucket)."""
     if not code_hashes:
         return set()
-    entries = connection().hmget(SaleKeys(sale_id).fcodes, code_hashes)
-    return {h for h, entry in zip(code_hashes, entries, strict=True)
-            if entry and entry.endswith("|1")}
+    spent: set[str] = set()
+    for keys in _every(sale_id):
+        entries = connection().hmget(keys.fcodes, code_hashes)
+        spent |= {h for h, entry in zip(code_hashes, entries, strict=True)
+                  if entry and entry.endswith("|1")}
+    return spent
 
 
 def fcode_unspend(*, sale_id: int, code_hash: str) -> None:
     """A ticket redeemed with this code was rejected: the code may be used again."""
-    keys = SaleKeys(sale_id)
-    entry = connection().hget(keys.fcodes, code_hash)
-    if entry and entry.endswith("|1"):
-        connection().hset(keys.fcodes, code_hash, entry[:-1] + "0")
+    for keys in _every(sale_id):
+        entry = connection().hget(keys.fcodes, code_hash)
+        if entry and entry.endswith("|1"):
+            connection().hset(keys.fcodes, code_hash, entry[:-1] + "0")
+
+
+def moves_repair(*, sale_id: int, shards: int) -> int:
+    """Give the units a crash left in transit between buckets (see `sales.gate.buckets`)."""
+    return buckets.moves_repair(sale_id=sale_id, shards=shards)

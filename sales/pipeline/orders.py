@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from antiscalper.arrivals import participants_mark
 from sales import services
+from sales.gate.keys import SaleKeys, bucket_keys
 from sales.models import FlashSale, sale_lock
 from sales.pipeline import guard, linking_feed, publish, queue, writes
 from sales.pipeline.queue import MAX_DELIVERIES, MIN_IDLE_MS, Batch, Entry, batch_read
@@ -105,44 +106,61 @@ def batch_publish(*, batch: Batch, outcome: Outcome) -> None:
     """Step 3, after commit: tell the tickets, give rejected units back, acknowledge and
     delete; then, if the guard refused tickets, correct the gate."""
     publish.statuses_publish(sale_id=batch.sale_id, confirmed=outcome.confirmed,
-                             rejected=outcome.rejected, processed=len(batch.stream_ids))
+                             rejected=outcome.rejected, processed=len(batch.stream_ids),
+                             bucket=batch.bucket)
     publish.units_release(sale_id=batch.sale_id, entries=outcome.released)
     # Buyers are linked again (a reviewed ring member who now holds an order is blocked).
     participants_mark(sale_id=batch.sale_id, user_ids={
         e.user_id for e in batch.entries if e.ticket in outcome.confirmed})
-    queue.batch_done(sale_id=batch.sale_id, stream_ids=batch.stream_ids)
+    queue.batch_done(sale_id=batch.sale_id, stream_ids=batch.stream_ids, bucket=batch.bucket)
     if outcome.stale_gate:
         publish.gate_correct(sale_id=batch.sale_id)
 
 
 def drain(*, sale_id: int, batch: int = 500, consumer: str | None = None,
           time_budget: float = 5.0, min_idle_ms: int = MIN_IDLE_MS) -> int:
-    """Write queued tickets of one sale as orders until the queue is empty or time is up.
+    """Write queued tickets of one sale as orders until its queues are empty or time is up:
+    a batch from each bucket's queue in turn (a sale of one bucket has one queue).
 
     Returns how many queue entries were settled (confirmed or rejected).
     """
     consumer = consumer or queue.consumer_name()
     sale = FlashSale.objects.get(pk=sale_id)
+    every = bucket_keys(sale_id, sale.shards)
     settled, deadline = 0, time.monotonic() + time_budget
-    while time.monotonic() < deadline:
-        try:
-            held = batch_read(sale_id=sale_id, consumer=consumer, count=batch,
-                              min_idle_ms=min_idle_ms)
-        except redis.ResponseError as error:
-            if "NOGROUP" in str(error):
-                return settled  # the gate is gone (Redis lost): nothing to drain until rebuilt
-            raise
-        if not held:
-            break
-        for attempt in range(3):
-            try:
-                outcome = batch_write(sale=sale, batch=held)
-                break
-            except IntegrityError:
-                # Another worker wrote some of these tickets a moment ago: re-read and skip them.
-                logger.warning("ticket conflict in sale %s, retry %s", sale_id, attempt + 1)
-        else:
-            raise RuntimeError(f"could not settle a batch of sale {sale_id}")
-        batch_publish(batch=held, outcome=outcome)
-        settled += len(held.stream_ids)
+    done: set[int] = set()
+    while time.monotonic() < deadline and len(done) < len(every):
+        for k, keys in enumerate(every):
+            if k in done or time.monotonic() >= deadline:
+                continue
+            settled_here = _drain_once(sale, keys if len(every) > 1 else None, consumer,
+                                       batch, min_idle_ms)
+            if not settled_here:
+                done.add(k)
+            settled += settled_here
     return settled
+
+
+def _drain_once(sale: FlashSale, bucket: SaleKeys | None, consumer: str, batch: int,
+                min_idle_ms: int) -> int:
+    """One batch of one queue, read, written and published; the entries settled (0: none)."""
+    try:
+        held = batch_read(sale_id=sale.pk, consumer=consumer, count=batch,
+                          min_idle_ms=min_idle_ms, bucket=bucket)
+    except redis.ResponseError as error:
+        if "NOGROUP" in str(error):
+            return 0  # the gate is gone (Redis lost): nothing to drain until rebuilt
+        raise
+    if not held:
+        return 0
+    for attempt in range(3):
+        try:
+            outcome = batch_write(sale=sale, batch=held)
+            break
+        except IntegrityError:
+            # Another worker wrote some of these tickets a moment ago: re-read and skip them.
+            logger.warning("ticket conflict in sale %s, retry %s", sale.pk, attempt + 1)
+    else:
+        raise RuntimeError(f"could not settle a batch of sale {sale.pk}")
+    batch_publish(batch=held, outcome=outcome)
+    return len(held.stream_ids)

@@ -18,10 +18,11 @@ logger = logging.getLogger("flashsale.pipeline")
 
 
 def statuses_publish(*, sale_id: int, confirmed: dict[str, int], rejected: dict[str, str],
-                     processed: int) -> None:
+                     processed: int, bucket: SaleKeys | None = None) -> None:
     """Tell every ticket of a batch its status in one call of publish.lua, and count the
-    batch's entries as processed. Idempotent: a repeat writes the same."""
-    keys = SaleKeys(sale_id)
+    batch's entries as processed, in the bucket the batch came from (its tickets' records
+    live there). Idempotent: a repeat writes the same."""
+    keys = bucket or SaleKeys(sale_id)
     tickets = [*confirmed, *rejected]
     gate_keys.script("publish")(
         keys=[keys.processed, *(keys.ticket(t) for t in tickets)],

@@ -1,7 +1,8 @@
 """A sale's queue as the pipeline reads it: the gate's admissions, one stream entry each.
 
-Read through a consumer group. A worker that dies after reading leaves its entries pending;
-another worker claims them after MIN_IDLE_MS. An entry delivered MAX_DELIVERIES times without
+Read through a consumer group, one queue per bucket of the sale (`sales.gate.keys`). A worker
+that dies after reading leaves its entries pending; another worker claims them after
+MIN_IDLE_MS. An entry delivered MAX_DELIVERIES times without
 success is poison: it is only to be rejected (its unit goes back), so it cannot loop forever.
 """
 
@@ -51,6 +52,11 @@ class Batch:
     sale_id: int
     entries: list[Entry]
     poison: list[Entry]
+    bucket: SaleKeys | None = None  # the bucket whose queue it was read from (None: the sale's)
+
+    @property
+    def keys(self) -> SaleKeys:
+        return self.bucket or SaleKeys(self.sale_id)
 
     @property
     def stream_ids(self) -> list[str]:
@@ -65,16 +71,18 @@ def consumer_name() -> str:
 
 
 def batch_read(*, sale_id: int, consumer: str, count: int, min_idle_ms: int = MIN_IDLE_MS,
-               ) -> Batch:
+               bucket: SaleKeys | None = None) -> Batch:
     """Step 1: claim stale entries of dead consumers first (with their delivery counts),
-    else read new ones. Raises redis.ResponseError NOGROUP when the gate is gone."""
-    good, poison = _read(sale_id, consumer, count, min_idle_ms)
+    else read new ones, from the queue of `bucket` (default: the sale's only one). Raises
+    redis.ResponseError NOGROUP when the gate is gone."""
+    keys = bucket or SaleKeys(sale_id)
+    good, poison = _read(keys.queue, consumer, count, min_idle_ms)
     return Batch(sale_id=sale_id, entries=[Entry.parse(sid, fields) for sid, fields in good],
-                 poison=[Entry.parse(sid, fields) for sid, fields in poison])
+                 poison=[Entry.parse(sid, fields) for sid, fields in poison], bucket=bucket)
 
 
-def _read(sale_id: int, consumer: str, count: int, min_idle_ms: int) -> tuple[list, list]:
-    client, queue = gate_keys.connection(), SaleKeys(sale_id).queue
+def _read(queue: str, consumer: str, count: int, min_idle_ms: int) -> tuple[list, list]:
+    client = gate_keys.connection()
     stale = client.xpending_range(queue, PIPELINE_GROUP, min="-", max="+", count=count,
                                   idle=min_idle_ms)
     if stale:
@@ -92,11 +100,11 @@ def _read(sale_id: int, consumer: str, count: int, min_idle_ms: int) -> tuple[li
     return (fresh[0][1] if fresh else []), []
 
 
-def batch_done(*, sale_id: int, stream_ids: list[str]) -> None:
+def batch_done(*, sale_id: int, stream_ids: list[str], bucket: SaleKeys | None = None) -> None:
     """Acknowledge and delete a settled batch's entries in one MULTI: a worker killed between
     the two would leave entries no consumer ever sees again (not pending), counted in the
-    queue forever."""
-    queue = SaleKeys(sale_id).queue
+    queue forever. (On a cluster too: both commands name the one queue, one slot.)"""
+    queue = (bucket or SaleKeys(sale_id)).queue
     done = gate_keys.connection().pipeline(transaction=True)
     done.xack(queue, PIPELINE_GROUP, *stream_ids)
     done.xdel(queue, *stream_ids)

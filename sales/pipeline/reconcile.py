@@ -7,6 +7,10 @@ snapshot, a lagging replica promoted, a backup restored) answers `unavailable` t
 until it is rebuilt from the database, by ops or, with GATE_AUTO_REBUILD, by `gates_watch`
 (every second) and `gates_reconcile`. A gate holding more free stock than the database allows,
 or counting a buyer for more than the database does, is rebuilt at once, never only logged.
+
+A sale split into buckets is compared as a whole (every bucket's counters and queue), after
+the moves a crash left between its buckets are completed (`sales.gate.buckets`); it is lost
+or stale as soon as one bucket is.
 """
 
 from __future__ import annotations
@@ -17,10 +21,10 @@ from dataclasses import asdict, dataclass, field
 from django.conf import settings
 from django.db import transaction
 
-from sales.gate import admission
+from sales.gate import admission, buckets
 from sales.gate import keys as gate_keys
-from sales.gate.keys import SaleKeys
-from sales.models import sale_lock
+from sales.gate.keys import bucket_keys
+from sales.models import FlashSale, sale_lock
 from sales.selectors import sales_recently_loaded
 from sales.services import (
     blacklist_mirror_ensure,
@@ -101,8 +105,9 @@ def sale_reconcile(*, sale_id: int) -> Drift:
     that no batch commits between the reads (a drift it reports is real)."""
     with transaction.atomic():
         sale = sale_lock(sale_id)
-        state = admission.state(sale_id=sale_id)
-        entries = gate_keys.connection().xrange(SaleKeys(sale_id).queue)
+        state = admission.state(sale_id=sale_id, shards=sale.shards)
+        entries = [entry for keys in bucket_keys(sale_id, sale.shards)
+                   for entry in gate_keys.connection().xrange(keys.queue)]
         queued, fqueued, queued_by = _queued(entries, state.epoch)
         by_user = units_taken_by_user(sale_id=sale_id)
     open_taken = sale.units_taken - sale.fcode_units_taken
@@ -127,7 +132,9 @@ def gates_reconcile() -> list[Drift]:
     GATE_AUTO_REBUILD, and correct at once any gate that drifts towards overselling."""
     blacklist_mirror_ensure()
     drifts = []
-    for sale_id in sales_recently_loaded():
+    shards = _shards(sales_recently_loaded())
+    for sale_id in shards:
+        buckets.moves_repair(sale_id=sale_id, shards=shards[sale_id])
         drift = sale_reconcile(sale_id=sale_id)
         if not drift.loaded or drift.stale:
             logger.error("gate of sale %s is %s: failing closed", sale_id,
@@ -143,24 +150,48 @@ def gates_reconcile() -> list[Drift]:
     return drifts
 
 
+def _shards(sale_ids: list[int]) -> dict[int, int]:
+    """Each sale's bucket count, in the order given."""
+    found = dict(FlashSale.objects.filter(pk__in=sale_ids).values_list("pk", "shards"))
+    return {sale_id: found[sale_id] for sale_id in sale_ids if sale_id in found}
+
+
 def gates_watch() -> list[int]:
     """Every second (beat): find gates that are lost or stamped with another Redis dataset,
-    with two round trips in all, and rebuild them if GATE_AUTO_REBUILD. Returns their ids.
-    The web processes already refuse to sell on them; this brings the sale back."""
+    with one query and two round trips in all (on a cluster, a dataset read per master; a
+    sale of N buckets has each checked), and rebuild them if GATE_AUTO_REBUILD. Returns their
+    ids. The web processes already refuse to sell on them; this brings the sale back."""
     sale_ids = sales_recently_loaded()
     if not sale_ids:
         return []
-    current = gate_keys.dataset()
-    pipe = gate_keys.connection().pipeline(transaction=False)
-    for sale_id in sale_ids:
-        pipe.hmget(SaleKeys(sale_id).meta, "loaded", "dataset")
-    broken = [sale_id for sale_id, (loaded, loaded_on) in zip(sale_ids, pipe.execute(),
-                                                               strict=True)
-              if loaded != "1" or loaded_on != current]
+    shards = _shards(sale_ids)
+    metas = [(sale_id, keys.meta) for sale_id in shards
+             for keys in bucket_keys(sale_id, shards[sale_id])]
+    client = gate_keys.connection()
+    pipe = client.pipeline(transaction=False)
+    for _, meta in metas:
+        pipe.hmget(meta, "loaded", "dataset")
+    current: dict[str, str] = {}
+    broken: list[int] = []
+    for (sale_id, meta), (loaded, loaded_on) in zip(metas, pipe.execute(), strict=True):
+        node = _master_of(meta)
+        if node not in current:
+            current[node] = gate_keys.dataset(meta)
+        if (loaded != "1" or loaded_on != current[node]) and sale_id not in broken:
+            broken.append(sale_id)
     if broken:
-        logger.error("gates of sales %s are lost or stale (Redis now holds %s)", broken, current)
+        logger.error("gates of sales %s are lost or stale (Redis now holds %s)", broken,
+                     sorted(current.values()))
         if settings.GATE_AUTO_REBUILD:
             for sale_id in broken:
                 gate_rebuild(sale_id=sale_id)
     blacklist_mirror_ensure()
     return broken
+
+
+def _master_of(key: str) -> str:
+    """Which server holds `key`: on a cluster its master, else the one Redis."""
+    if not gate_keys.clustered():
+        return ""
+    node = gate_keys.connection().get_node_from_key(key)
+    return f"{node.host}:{node.port}"

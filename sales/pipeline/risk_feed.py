@@ -81,18 +81,29 @@ def blocked_tickets(*, sale_id: int, tickets: list[str]) -> set[str]:
         RiskDecision, "ticket", tickets, (), sale_id=sale_id, decision="block")}
 
 
+def attempts_streams(sale: FlashSale) -> list[str]:
+    """The sale's attempts streams: its own (the sold-out memo's attempts) and, for a sale of
+    several buckets, each bucket's."""
+    streams = [SaleKeys(sale.pk).attempts]
+    if sale.shards > 1:
+        streams += [keys.attempts for keys in gate_keys.bucket_keys(sale.pk, sale.shards)]
+    return streams
+
+
 def attempts_drain(*, sale_id: int, batch: int = 2000, consumer: str = "signals",
                    time_budget: float = 5.0) -> int:
     """Move the gate's recorded attempts of one sale into the anti-scalper signals."""
     sale = FlashSale.objects.get(pk=sale_id)
-    client, stream = gate_keys.connection(), SaleKeys(sale_id).attempts
-    lock = client.lock(f"{stream}:drain", timeout=time_budget + 30, blocking=False)
-    if not lock.acquire():
-        return 0  # another worker is draining this sale's attempts
-    try:
-        return _drain_attempts(sale, client, stream, batch, consumer, time_budget)
-    finally:
-        lock.release()
+    client, moved = gate_keys.connection(), 0
+    for stream in attempts_streams(sale):
+        lock = client.lock(f"{stream}:drain", timeout=time_budget + 30, blocking=False)
+        if not lock.acquire():
+            continue  # another worker is draining this stream
+        try:
+            moved += _drain_attempts(sale, client, stream, batch, consumer, time_budget)
+        finally:
+            lock.release()
+    return moved
 
 
 def blocked_orders_cancel(*, sale_id: int, tickets: list[str]) -> int:

@@ -88,6 +88,7 @@ def reservation_sale(make_sale):
 def app_redis_forget() -> None:
     """Drop every Redis client (and memo of what Redis said) this process caches, so the next
     call connects to settings.REDIS_URL as it is now."""
+    from antiscalper import mirror
     from core import redis_client
     from sales.gate import hotline
     from sales.gate import keys as gate_keys
@@ -95,7 +96,9 @@ def app_redis_forget() -> None:
     if redis_client.connection.cache_info().currsize:
         redis_client.connection().close()
     redis_client.connection.cache_clear()
+    redis_client.gate_forget()
     gate_keys.script.cache_clear()
+    mirror._script.cache_clear()
     admission._admit_keys.cache_clear()
     hotline.forget()
     admission.sold_out_memo_clear()
@@ -151,6 +154,23 @@ def gate_redis(settings, tmp_path):
         door.close()
         for started in [*handle._started, server]:
             started.kill()
+
+
+@pytest.fixture
+def gate_cluster(settings, tmp_path):
+    """A real Redis Cluster (three masters, a replica of the first: `core.tests.cluster`) for
+    the gate of this test: REDIS_CLUSTER_URL points at it, everything else stays on the
+    suite's Redis. Stopped at the end."""
+    from core.tests.cluster import cluster_start
+
+    cluster = cluster_start(tmp_path / "cluster")
+    app_redis_forget()
+    settings.REDIS_CLUSTER_URL = cluster.url
+    try:
+        yield cluster
+    finally:
+        app_redis_forget()
+        cluster.stop()
 
 
 @pytest.fixture

@@ -31,6 +31,14 @@ def test_a_bad_sale_is_refused_on_the_form_not_with_a_crash(ops_client, sku):
     assert not FlashSale.objects.exists()
 
 
+def test_a_sale_splits_into_1_to_16_shards_in_admin(ops_client, sku):
+    response = ops_client.post("/admin/sales/flashsale/add/", form(sku, shards="17"))
+    assert response.status_code == 200 and b'id="id_shards_error"' in response.content
+    assert not FlashSale.objects.exists()
+    response = ops_client.post("/admin/sales/flashsale/add/", form(sku, shards="3"))
+    assert response.status_code == 302 and FlashSale.objects.get().shards == 3
+
+
 def test_a_loaded_sale_keeps_its_price_in_admin(ops_client, live_sale, sku):
     local = timezone.localtime
     data = form(sku, price="1.00", title=live_sale.title, stock=live_sale.stock,

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
+from core.tests.helpers import assert_envelope
 from sales import services
 from sales.gate import admission
 from sales.gate.admission import Purchase
@@ -79,6 +80,15 @@ def test_ops_input_errors_name_the_fields(ops, sku):
     ends_first = sale_body(sku, ends_at=timezone.now().isoformat())
     response = ops.post("/api/v1/ops/sales", ends_first, format="json")
     assert response.json()["error"]["details"] == {"ends_at": ["must be after starts_at"]}
+
+
+def test_ops_split_a_sale_into_1_to_16_shards(ops, sku):
+    for wrong in (0, 17, "many"):
+        response = ops.post("/api/v1/ops/sales", sale_body(sku, shards=wrong), format="json")
+        assert list(assert_envelope(response, 400, "invalid")["details"]) == ["shards"]
+    response = ops.post("/api/v1/ops/sales", sale_body(sku, shards=3), format="json")
+    assert response.status_code == 201
+    assert FlashSale.objects.get(pk=response.json()["id"]).shards == 3
 
 
 def test_shoppers_cannot_use_ops_endpoints(api, sku):

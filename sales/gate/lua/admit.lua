@@ -5,7 +5,8 @@
 --
 -- Each slot by name (sales.gate.admission.ADMIT_KEYS and ADMIT_ARGV; a test compares them):
 -- KEYS[1] meta               hash: loaded, epoch, starts_ms, ends_ms, limit,
---                            requires_reservation, draw, dataset
+--                            requires_reservation, draw, dataset, shards (a sale of more
+--                            than one bucket; a router holds only that)
 -- KEYS[2] stock              integer: units left for the open rush
 -- KEYS[3] bought             hash: user -> units admitted
 -- KEYS[4] idem               hash: user:key -> ticket
@@ -44,6 +45,9 @@
 -- ARGV[17] rate_window       that window, seconds
 -- ARGV[18] dataset           the Redis dataset (run id:replication id) the caller's line
 --                            reaches, filled in by the line itself
+-- ARGV[19] shards            the bucket count the caller assumed (else `reroute`, no write)
+-- ARGV[20] borrow            1: an empty bucket answers `empty` (nothing counted) so that the
+--                            caller moves units in from the others and asks again
 local user, qty, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local key, ticket, device, ip = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local queue_max, ttl, address = tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]
@@ -55,7 +59,11 @@ local dataset = ARGV[18]
 local function decide()
 
 local meta = redis.call('HMGET', KEYS[1], 'loaded', 'epoch', 'starts_ms', 'ends_ms', 'limit',
-                        'requires_reservation', 'draw', 'dataset')
+                        'requires_reservation', 'draw', 'dataset', 'shards')
+-- The caller routed by another bucket count than the sale's (it had not met the sale yet).
+if (meta[9] or (meta[1] == '1' and '1')) and (meta[9] or '1') ~= ARGV[19] then
+  return {'reroute', meta[9] or '1'}
+end
 -- Gate or blacklist lost, never loaded, or loaded on another dataset (Redis restarted from an
 -- older snapshot, a lagging replica promoted, a backup restored): its counters may be older
 -- than what was sold, so fail closed and sell nothing until it is rebuilt from the database.
@@ -124,7 +132,13 @@ local bought = tonumber(redis.call('HGET', KEYS[3], user) or '0')
 if bought + qty > limit then return {'limit_reached', tostring(limit)} end
 local stock = tonumber(redis.call('GET', counter))
 if stock == nil then return {'unavailable'} end
-if stock < qty then return {'sold_out', path} end
+if stock < qty then
+  if ARGV[20] == '1' then
+    redis.call('DECR', KEYS[20])  -- asked again once units moved in: counted then
+    return {'empty', path}
+  end
+  return {'sold_out', path}
+end
 if redis.call('XLEN', KEYS[5]) >= queue_max then return {'busy'} end
 
 redis.call('DECRBY', counter, qty)
@@ -148,7 +162,9 @@ return {'admitted', ticket, tostring(seq), tostring(stock - qty)}
 end
 
 local result = decide()
-if result[1] ~= 'unavailable' and result[1] ~= 'duplicate' then
+local verdict = result[1]
+if verdict ~= 'unavailable' and verdict ~= 'duplicate' and verdict ~= 'reroute'
+   and verdict ~= 'empty' then
   redis.call('XADD', KEYS[19], 'MAXLEN', '~', attempts_max, '*', 'user', user, 'at', now,
              'verdict', result[1], 'device', device, 'ip', ip, 'client', client,
              'fcode', ARGV[11] ~= '' and '1' or '0',

@@ -4,10 +4,16 @@
 -- older epoch are not counted: the pipeline rejects them. Tickets already written (or
 -- rejected) but not yet removed from the queue are named in the `decided` set and skipped,
 -- so they are not counted twice. A code used by a counted ticket stays used.
+-- A sale of N buckets is rebuilt one bucket after the other, each given the units not yet
+-- placed in the buckets before it ("units" - "taken"): a bucket keeps its own queued units
+-- and an even part of the rest (the last one all of it). Moves between buckets of an older
+-- generation are void (the database's count has them), so its journal is cleared.
 -- KEYS[1] meta, KEYS[2] stock, KEYS[3] bought, KEYS[4] queue, KEYS[5] fstock,
--- KEYS[6] decided (set of tickets the database has settled), KEYS[7] fcodes
+-- KEYS[6] decided (set of tickets the database has settled), KEYS[7] fcodes,
+-- KEYS[8] journal (moves out), KEYS[9] received (moves in)
 -- ARGV: epoch, starts_ms, ends_ms, limit, requires_reservation, draw, open units, open taken,
---       fcode units, fcode taken, dataset, then pairs of user, units taken by that user
+--       fcode units, fcode taken, dataset, buckets left to place units in (this one included),
+--       generation, bucket count ('' for one), then pairs of user, units taken by that user
 local epoch = ARGV[1]
 local queued, fqueued, queued_by = 0, 0, {}
 for _, entry in ipairs(redis.call('XRANGE', KEYS[4], '-', '+')) do
@@ -28,10 +34,14 @@ for _, entry in ipairs(redis.call('XRANGE', KEYS[4], '-', '+')) do
     queued_by[f['user']] = (queued_by[f['user']] or 0) + q
   end
 end
-local left = math.max(tonumber(ARGV[7]) - tonumber(ARGV[8]) - queued, 0)
-local fleft = math.max(tonumber(ARGV[9]) - tonumber(ARGV[10]) - fqueued, 0)
-redis.call('DEL', KEYS[3])
-for i = 12, #ARGV, 2 do
+local buckets = tonumber(ARGV[12])
+local function share(free)
+  return math.max(math.floor(free / buckets), 0)
+end
+local left = share(tonumber(ARGV[7]) - tonumber(ARGV[8]) - queued)
+local fleft = share(tonumber(ARGV[9]) - tonumber(ARGV[10]) - fqueued)
+redis.call('DEL', KEYS[3], KEYS[8], KEYS[9])
+for i = 15, #ARGV, 2 do
   queued_by[ARGV[i]] = (queued_by[ARGV[i]] or 0) + tonumber(ARGV[i + 1])
 end
 for user, units in pairs(queued_by) do
@@ -40,7 +50,8 @@ end
 redis.call('SET', KEYS[2], left)
 redis.call('SET', KEYS[5], fleft)
 redis.call('DEL', KEYS[6])
+if ARGV[14] ~= '' then redis.call('HSET', KEYS[1], 'shards', ARGV[14]) end
 redis.call('HSET', KEYS[1], 'epoch', epoch, 'starts_ms', ARGV[2], 'ends_ms', ARGV[3],
            'limit', ARGV[4], 'requires_reservation', ARGV[5], 'draw', ARGV[6],
-           'dataset', ARGV[11], 'loaded', '1')
-return {left, queued + fqueued, fleft}
+           'dataset', ARGV[11], 'gen', ARGV[13], 'loaded', '1')
+return {left, queued + fqueued, fleft, queued, fqueued}

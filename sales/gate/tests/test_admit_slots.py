@@ -78,7 +78,8 @@ def test_each_argument_slot_holds_the_value_its_name_says(purchase):
         "guess_limit": FCODE_GUESS_LIMIT, "guess_window": FCODE_GUESS_WINDOW_SECONDS,
         "client": '{"ua":"x"}', "attempts_cap": ATTEMPTS_CAP,
         "rate_limit": settings.PURCHASE_RATE_LIMIT,
-        "rate_window": settings.PURCHASE_RATE_WINDOW_SECONDS, "dataset": "",
+        "rate_window": settings.PURCHASE_RATE_WINDOW_SECONDS, "dataset": "", "shards": 1,
+        "borrow": "0",
     }
     assert ADMIT_ARGV[DATASET_ARG] == "dataset"
 
