@@ -155,6 +155,19 @@ FIELD_LABELS = {
 }
 
 
+def field_problems(error: DomainError) -> dict[str, list[str]]:
+    """For `invalid`: each field's problems, for the page to write next to its field (the
+    figures beside them, such as tries_left, left out)."""
+    if error.code != "invalid":
+        return {}
+    found: dict[str, list[str]] = {}
+    for field, problems in (error.details or {}).items():
+        if isinstance(problems, int | float):
+            continue
+        found[field] = [str(p) for p in (problems if isinstance(problems, list) else [problems])]
+    return found
+
+
 def field_errors(error: DomainError) -> list[str]:
     """For `invalid`: one line per field, in words ("Password: This password is too short.")."""
     if error.code != "invalid":

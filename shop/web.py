@@ -29,7 +29,7 @@ from django_ratelimit.core import is_ratelimited
 from core.devices import device_issue, device_issued
 from core.errors import DomainError, invalid, not_found
 from core.http import DEVICE_COOKIE
-from core.sentences import field_errors, sentence_for, when
+from core.sentences import field_errors, field_problems, sentence_for, when
 from shop import payments, phones, selectors, services
 from shop.models import Order, OrderStatus
 from shop.serializers import AddressSerializer, RegisterInput
@@ -93,6 +93,7 @@ def register(request: HttpRequest) -> HttpResponse:
         return limited
     form = {name: request.POST.get(name, "").strip() for name in REGISTER_FIELDS}
     errors: list[str] = []
+    problems: dict[str, list[str]] = {}
     if request.method == "POST":
         missing = [n for n in ("recipient", "line1", "city", "postcode") if not form[n]]
         try:
@@ -113,6 +114,7 @@ def register(request: HttpRequest) -> HttpResponse:
                                         city=form["city"], postcode=form["postcode"])
         except DomainError as error:
             errors = field_errors(error) or [sentence_for(error)]
+            problems = field_problems(error)
         else:
             login(request, customer.user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, _("Welcome, %(name)s! You are logged in.")
@@ -120,7 +122,8 @@ def register(request: HttpRequest) -> HttpResponse:
             messages.info(request, _("Confirm your phone with a texted code on Account > Phone "
                                      "(/account/phone/)."))
             return device_cookie_ensure(request, redirect(_safe_next(request)))
-    context = {"form": form, "errors": errors, "next": _safe_next(request, "")}
+    context = {"form": form, "errors": errors, "problems": problems,
+               "next": _safe_next(request, "")}
     response = render(request, "shop/register.html", context, status=400 if errors else 200)
     return device_cookie_ensure(request, response)
 
@@ -194,6 +197,7 @@ def address_book(request: HttpRequest) -> HttpResponse:
     serializer, the same normalised form that the anti-scalper linking matches on)."""
     form = {name: request.POST.get(name, "").strip() for name in ADDRESS_FIELDS}
     errors: list[str] = []
+    problems: dict[str, list[str]] = {}
     if request.method == "POST":
         data = AddressSerializer(data=form)
         try:
@@ -203,10 +207,12 @@ def address_book(request: HttpRequest) -> HttpResponse:
             services.address_create(customer=customer, **data.validated_data)
         except DomainError as error:
             errors = field_errors(error) or [sentence_for(error)]
+            problems = field_problems(error)
         else:
             messages.success(request, _("Address added. Choose it when you buy."))
             return redirect(_safe_next(request, reverse("web-addresses")))
-    context = {"form": form, "errors": errors, "next": _safe_next(request, ""),
+    context = {"form": form, "errors": errors, "problems": problems,
+               "next": _safe_next(request, ""),
                "addresses": list(selectors.address_list(user_id=request.user.id))}
     return render(request, "shop/addresses.html", context, status=400 if errors else 200)
 
