@@ -132,12 +132,15 @@ def sale_create(**fields) -> FlashSale:
     if fields.get("mode") == SaleMode.DRAW:
         fields["fcode_quota"] = fields.get("stock", 0)  # every unit goes to a winner's right
     _validate(fields)
-    sale = FlashSale.objects.create(**fields)
-    # A database reset can hand out this id again while Redis still holds a gate (and risk
-    # counters) for it.
-    gate_ops.wipe(sale_id=sale.pk)
-    sale_signals_forget(sale_id=sale.pk)
-    _gate_load_if_due(sale)
+    # One transaction: with Redis down the wipe raises (503 `unavailable`) and no sale is
+    # left behind, so a client retrying the refused request schedules it once, not twice.
+    with transaction.atomic():
+        sale = FlashSale.objects.create(**fields)
+        # A database reset can hand out this id again while Redis still holds a gate (and
+        # risk counters) for it.
+        gate_ops.wipe(sale_id=sale.pk)
+        sale_signals_forget(sale_id=sale.pk)
+        _gate_load_if_due(sale)
     return sale
 
 
@@ -148,7 +151,12 @@ def _gate_load_if_due(sale: FlashSale) -> None:
     now = timezone.now()
     lead = timedelta(seconds=settings.GATE_PRELOAD_LEAD_SECONDS)
     if sale.gate_loaded_at is None and sale.ends_at > now and sale.starts_at <= now + lead:
-        transaction.on_commit(partial(gate_load, sale_id=sale.pk), robust=True)
+        sale_id = sale.pk
+
+        def load_now() -> None:  # named: Django logs a robust hook's failure by __qualname__,
+            gate_load(sale_id=sale_id)  # which a functools.partial lacks (AttributeError)
+
+        transaction.on_commit(load_now, robust=True)
 
 
 def sale_update(*, sale_id: int, **changes) -> FlashSale:
