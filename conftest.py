@@ -6,4 +6,5 @@ pytest_plugins = [
     "shop.tests.fixtures",
     "antiscalper.tests.fixtures",
     "sales.tests.fixtures",
+    "sales.web.tests.browser",
 ]

@@ -60,3 +60,45 @@ def session_cookie(user, base_url: str) -> dict:
     return {"name": settings.SESSION_COOKIE_NAME,
             "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
             "domain": host, "path": "/", "httpOnly": True, "sameSite": "Lax"}
+
+
+# The fixtures every browser test module uses (registered in conftest.py).
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test module."""
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def expect():
+    """Playwright's expect, waiting TIMEOUT_MS at most."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    return expect
+
+
+@pytest.fixture
+def pages(browser, live_server):
+    """Pages in fresh browser contexts against the live server (`options`: those of
+    Playwright's new_context, e.g. a viewport), logged in as `user` if given. A script error
+    on any page fails the test."""
+    contexts, errors = [], []
+
+    def make(user=None, **options):
+        context = browser.new_context(base_url=live_server.url, **options)
+        context.set_default_timeout(TIMEOUT_MS)
+        if user is not None:
+            context.add_cookies([session_cookie(user, live_server.url)])
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert not errors, f"script errors on the page: {errors}"

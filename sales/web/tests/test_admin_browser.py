@@ -19,7 +19,6 @@ from antiscalper.models import AllowlistEntry, Appeal, BlacklistEntry, RiskDecis
 from antiscalper.rules import RULES
 from sales.models import FlashSale
 from sales.tests.admin_world import sale_rows
-from sales.web.tests.browser import TIMEOUT_MS, chromium, session_cookie
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -28,20 +27,6 @@ VIEWPORT = {"width": 1280, "height": 800}
 # The list's table against the box it sits in: wider would mean a horizontal scrollbar.
 OVERFLOW = """() => { const box = document.querySelector('.results');
                       return box.scrollWidth - box.clientWidth; }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def expect():
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    return expect
 
 
 @pytest.fixture
@@ -54,23 +39,9 @@ def desk(make_staff):
 
 
 @pytest.fixture
-def page_as(browser, live_server):
-    """A page at 1280x800 logged in as `user`; a script error on any page fails the test."""
-    contexts, errors = [], []
-
-    def make(user):
-        context = browser.new_context(base_url=live_server.url, viewport=VIEWPORT)
-        context.set_default_timeout(TIMEOUT_MS)
-        context.add_cookies([session_cookie(user, live_server.url)])
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-    assert not errors, f"script errors on the page: {errors}"
+def page_as(pages):
+    """A page at 1280x800 logged in as `user`."""
+    return lambda user: pages(user, viewport=VIEWPORT)
 
 
 @pytest.fixture(autouse=True)

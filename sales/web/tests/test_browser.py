@@ -20,7 +20,7 @@ from sales.gate.admission import Purchase
 from sales.models import Reservation
 from sales.modes import fcodes
 from sales.pipeline import orders as pipeline
-from sales.web.tests.browser import TIMEOUT_MS, chromium, session_cookie
+from sales.web.tests.browser import TIMEOUT_MS
 from shop.models import Order, OrderStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -28,40 +28,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct-horse-battery"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
-
-
 @pytest.fixture
-def expect():
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    return expect
-
-
-@pytest.fixture
-def new_page(browser, live_server):
-    """Pages in fresh browser contexts (no cookies), logged in as `customer` if given.
-    A script error on any page fails the test."""
-    contexts, errors = [], []
-
+def new_page(pages):
+    """A page logged in as `customer` if given, with or without JavaScript."""
     def make(customer=None, *, javascript: bool = True):
-        context = browser.new_context(base_url=live_server.url, java_script_enabled=javascript)
-        context.set_default_timeout(TIMEOUT_MS)
-        if customer is not None:
-            context.add_cookies([session_cookie(customer.user, live_server.url)])
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-    assert not errors, f"script errors on the page: {errors}"
+        return pages(customer.user if customer is not None else None,
+                     java_script_enabled=javascript)
+    return make
 
 
 def ticket_of(page) -> str:

@@ -17,7 +17,6 @@ from sales import services
 from sales.gate.admission import Purchase
 from sales.pipeline import orders as pipeline
 from sales.returns import sale_order_expire
-from sales.web.tests.browser import TIMEOUT_MS, chromium, session_cookie
 from shop.models import Order, Payment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,41 +30,15 @@ def shipped_language(settings):
     settings.STOREFRONT_LANGUAGE = importlib.import_module("config.settings").STOREFRONT_LANGUAGE
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
-
-
 @pytest.fixture
-def expect():
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    return expect
-
-
-@pytest.fixture
-def page_on(browser, live_server):
-    """A page in a fresh context on a viewport, as a phone's or a desktop's browser sends it
-    (an English-speaking browser: the store answers in Chinese all the same)."""
-    contexts, errors = [], []
-
+def page_on(pages):
+    """A page on a viewport, as a phone's or a desktop's browser sends it (an
+    English-speaking browser: the store answers in Chinese all the same)."""
     def make(viewport: str, customer=None):
-        context = browser.new_context(base_url=live_server.url, viewport=VIEWPORTS[viewport],
-                                      locale="en-US", is_mobile=viewport == "phone")
-        context.set_default_timeout(TIMEOUT_MS)
-        if customer is not None:
-            context.add_cookies([session_cookie(customer.user, live_server.url)])
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-    assert not errors, f"script errors on the page: {errors}"
+        return pages(customer.user if customer is not None else None,
+                     viewport=VIEWPORTS[viewport], locale="en-US",
+                     is_mobile=viewport == "phone")
+    return make
 
 
 def _shot(page, name: str) -> None:
