@@ -39,7 +39,7 @@ from loadtests import cputime, limit, servers
 from loadtests.bench_report import Figures, purchase_key
 from loadtests.stack import Stack
 from sales import services
-from sales.gate import admission
+from sales.gate import holdings
 from sales.gate import keys as gate_keys
 from sales.models import FlashSale
 from sales.pipeline import orders as pipeline
@@ -139,10 +139,10 @@ def _cpu(stack: Stack | None) -> dict | None:
 
 def drain_all(sale_id: int) -> dict:
     """Time the pipeline writing every queued ticket of a sale as orders."""
-    queued = admission.state(sale_id=sale_id).queued
+    queued = holdings.state(sale_id=sale_id).queued
     started = time.perf_counter()
     settled = 0
-    while admission.state(sale_id=sale_id).queued:
+    while holdings.state(sale_id=sale_id).queued:
         settled += pipeline.drain(sale_id=sale_id, batch=1000, time_budget=120)
     elapsed = time.perf_counter() - started
     orders = Order.objects.filter(sale_id=sale_id).count()

@@ -117,12 +117,12 @@ def drain_measured(sale_id: int, *, consumers: int = 1, batch: int = 1000) -> di
 def _consume(sale_id: int, consumer: str, batch: int, results) -> None:
     """One worker process: drain until the queue is empty; report (settled, CPU seconds of
     this process, CPU seconds of its PostgreSQL backend)."""
-    from sales.gate import admission
+    from sales.gate import holdings
     from sales.pipeline import orders as pipeline
 
     backend = _backend_pid()
     own, pg, settled = time.process_time(), _cpu_seconds(backend), 0
-    while admission.state(sale_id=sale_id).queued:
+    while holdings.state(sale_id=sale_id).queued:
         drained = pipeline.drain(sale_id=sale_id, batch=batch, consumer=consumer,
                                  time_budget=120)
         settled += drained

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db.models import Count, Sum
 
 from antiscalper.models import RiskDecision
-from sales.gate import admission
+from sales.gate import holdings
 from sales.models import FlashSale, RejectedTicket, StockReturn
 from sales.pipeline.orders import STALE_GATE_REASONS
 from sales.services import HOLDING
@@ -26,7 +26,7 @@ def sale_report(*, sale: FlashSale) -> dict:
     flagged = dict(RiskDecision.objects.filter(sale_id=sale.pk).values("decision")
                    .annotate(n=Count("user_id", distinct=True))
                    .values_list("decision", "n"))
-    state = admission.state(sale_id=sale.pk) if sale.gate_loaded_at else None
+    state = holdings.state(sale_id=sale.pk) if sale.gate_loaded_at else None
     return {
         "sale": sale.pk, "stock": sale.stock, "fcode_quota": sale.fcode_quota,
         "units_held": held, "oversold": max(held - sale.stock, 0),

@@ -42,7 +42,7 @@ from loadtests.double11.reach import arrivals_series, peak_reach, per_second
 from loadtests.double11.reach import ratio as _ratio
 from loadtests.double11.sizing import capacity_assumptions, run_capacity, rush_drained
 from sales import invariants, services
-from sales.gate import admission
+from sales.gate import holdings
 from sales.gate import keys as gate_keys
 from sales.models import FlashSale, RejectedTicket, StockReturn
 from shop.models import Order, OrderLine, Payment
@@ -117,7 +117,7 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
                .values_list("username", "id"))
     persona_of = {ids[u]: label["persona"] for u, label in labels.items() if u in ids}
 
-    state = admission.state(sale_id=sale.pk)
+    state = holdings.state(sale_id=sale.pk)
     admitted = int(gate_keys.connection().get(gate_keys.SaleKeys(sale.pk).seq) or 0)
     orders = Order.objects.filter(sale_id=sale.pk)
     confirmed = orders.filter(ticket__isnull=False).count()

@@ -17,7 +17,7 @@ from core.errors import DomainError
 from loadtests.double11.chaos import Fault
 from loadtests.double11.evidence import errors_at_load, labels_load
 from sales import invariants, services
-from sales.gate import admission
+from sales.gate import holdings
 from sales.invariants import Invariant
 from sales.models import FlashSale, RejectedTicket
 from sales.pipeline.orders import STALE_GATE_REASONS
@@ -78,7 +78,7 @@ def settle(*, sale_id: int, tickets: dict[str, int], timeout: float = SETTLE_TIM
     state = None
     while True:
         try:
-            state = admission.state(sale_id=sale_id)
+            state = holdings.state(sale_id=sale_id)
             back = state.loaded and state.dataset == state.current_dataset
             open_tickets = len(lost_with_redis(tickets)[1]) if back else len(tickets)
         except redis.RedisError:

@@ -19,7 +19,7 @@ from antiscalper.models import AttemptSignal
 from loadtests import cputime
 from loadtests.double11 import plan as model
 from loadtests.stack import Stack
-from sales.gate import admission
+from sales.gate import holdings
 from sales.gate import keys as gate_keys
 from sales.models import RejectedTicket
 from shop.models import Order
@@ -45,7 +45,7 @@ def _sample(plan: model.Plan, started: float) -> dict:
     """... and the risk feed: the attempts still in the gate's stream (the drain deletes what
     it moved) and the rush's attempts (decided before the decay's end) it has moved into the
     anti-scalper signals (AttemptSignal rows; reservations write theirs directly)."""
-    state = admission.state(sale_id=plan.sale_id)
+    state = holdings.state(sale_id=plan.sale_id)
     keys = gate_keys.SaleKeys(plan.sale_id)
     admitted = int(gate_keys.connection().get(keys.seq) or 0)
     undrained = gate_keys.connection().xlen(keys.attempts)

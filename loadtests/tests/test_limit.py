@@ -117,7 +117,7 @@ def test_the_limits_admission_is_the_gates_own_script_once_on_a_loaded_gate(make
     """(L): one EVALSHA of admit.lua over the gate's line, so it asks Redis for what a purchase
     asks: stock taken, the buyer counted, the ticket queued, the attempt recorded; the limit
     then refuses as the gate does (per-user limit)."""
-    from sales.gate import admission, hotline
+    from sales.gate import holdings, hotline
     from sales.gate.keys import SaleKeys, script_source
 
     sale = make_sale(stock=5, limit=1)
@@ -127,7 +127,7 @@ def test_the_limits_admission_is_the_gates_own_script_once_on_a_loaded_gate(make
     status, _, body = call(f"/limit/sales/{sale.pk}/admit", token=token, body=b'{"quantity":1}')
     assert status == 202 and body["status"] == "queued" and body["position"] == 1
     assert line.calls > calls  # the gate's own line (its dataset read, a NOSCRIPT load aside)
-    state = admission.state(sale_id=sale.pk)
+    state = holdings.state(sale_id=sale.pk)
     assert (state.stock_left, state.queued, state.bought) == (4, 1, {buyer.pk: 1})
     keys = SaleKeys(sale.pk)
     assert gate_keys.connection().xlen(keys.attempts) == 1

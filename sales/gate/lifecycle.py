@@ -17,7 +17,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from antiscalper import mirror
-from sales.gate import admission
+from sales.gate import holdings
 from sales.gate import ops as gate_ops
 from sales.gate.keys import epoch_ms
 from sales.models import (
@@ -152,7 +152,7 @@ def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
     with transaction.atomic():
         sale = sale_lock(sale_id)
         wiped = gate_ops.incarnation_check(sale_id=sale_id, incarnation=epoch_ms(sale.created_at))
-        state = admission.state(sale_id=sale_id, shards=sale.shards)
+        state = holdings.state(sale_id=sale_id, shards=sale.shards)
         if wiped or not state.loaded:
             sale.gate_epoch += 1
         if wiped or not state.trusted:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from django.conf import settings
 from django.db import transaction
 
-from sales.gate import admission, buckets
+from sales.gate import buckets, holdings
 from sales.gate import keys as gate_keys
 from sales.gate.keys import bucket_keys
 from sales.models import FlashSale, sale_lock
@@ -105,7 +105,7 @@ def sale_reconcile(*, sale_id: int) -> Drift:
     that no batch commits between the reads (a drift it reports is real)."""
     with transaction.atomic():
         sale = sale_lock(sale_id)
-        state = admission.state(sale_id=sale_id, shards=sale.shards)
+        state = holdings.state(sale_id=sale_id, shards=sale.shards)
         entries = [entry for keys in bucket_keys(sale_id, sale.shards)
                    for entry in gate_keys.connection().xrange(keys.queue)]
         queued, fqueued, queued_by = _queued(entries, state.epoch)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from sales import services
-from sales.gate import admission
+from sales.gate import admission, holdings
 from sales.gate.admission import Purchase
 from sales.models import StockReturn
 from sales.pipeline import orders as pipeline
@@ -43,7 +43,7 @@ def test_an_unpaid_order_expires_and_its_unit_is_resold(make_sale, buyer_ids):
     later = order.payment_due_at + timedelta(seconds=1)
     assert services.orders_expire_due(now=later) == 1
     assert services.orders_expire_due(now=later) == 0
-    assert admission.stock_left(sale_id=sale.pk) == 1
+    assert holdings.stock_left(sale_id=sale.pk) == 1
     assert StockReturn.objects.filter(order=order).count() == 1
 
     assert _order(sale, second).status == OrderStatus.AWAITING_PAYMENT
@@ -58,7 +58,7 @@ def test_paying_after_the_deadline_is_refused_and_the_unit_stays_resold(make_sal
     response = client.post(f"/api/v1/orders/{order.pk}/pay", {}, format="json")
     assert (response.status_code, response.json()["error"]["code"]) == (409, "payment_expired")
     assert not Payment.objects.filter(order=order, status="succeeded").exists()
-    assert admission.stock_left(sale_id=sale.pk) == 1
+    assert holdings.stock_left(sale_id=sale.pk) == 1
 
 
 def test_a_cancelled_sale_order_gives_its_unit_back_once(make_sale, buyer_ids):
@@ -69,7 +69,7 @@ def test_a_cancelled_sale_order_gives_its_unit_back_once(make_sale, buyer_ids):
     assert client.post(f"/api/v1/orders/{order.pk}/cancel").status_code == 200
     services.orders_expire_due()
     services.orders_expire_due()
-    assert admission.stock_left(sale_id=sale.pk) == 5
+    assert holdings.stock_left(sale_id=sale.pk) == 5
     assert StockReturn.objects.get(order=order).reason == "cancelled"
 
 
@@ -125,4 +125,4 @@ def test_paying_and_expiring_racing_each_other_end_in_exactly_one(make_sale, buy
             assert not Payment.objects.filter(order=order, status="succeeded").exists()
     assert set(outcomes) <= {OrderStatus.PAID, OrderStatus.EXPIRED}
     paid = outcomes.count(OrderStatus.PAID)
-    assert admission.stock_left(sale_id=sale.pk) == 20 - paid
+    assert holdings.stock_left(sale_id=sale.pk) == 20 - paid

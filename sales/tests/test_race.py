@@ -10,7 +10,7 @@ from django.db import connections
 from django.db.models import Count, Sum
 
 from sales import services
-from sales.gate import admission
+from sales.gate import holdings
 from sales.gate.admission import Purchase
 from sales.pipeline import orders as pipeline
 from shop.models import Order, OrderLine
@@ -70,7 +70,7 @@ def test_2000_buyers_racing_for_100_units_get_exactly_100_orders(make_sale, buye
     assert orders.count() == 100 and units == 100
     over_limit = orders.values("user_id").annotate(n=Count("id")).filter(n__gt=1)
     assert not over_limit.exists()
-    assert admission.stock_left(sale_id=sale.pk) == 0
+    assert holdings.stock_left(sale_id=sale.pk) == 0
     fresh_admissions = sum(t.get("admitted", 0) for t in tallies)
     assert fresh_admissions >= 100  # includes idempotent replays of the winners' own tickets
     assert sum(t.get("sold_out", 0) for t in tallies) > 0

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from sales import services
-from sales.gate import admission
+from sales.gate import holdings
 from sales.gate import ops as gate_ops
 from sales.gate.admission import Purchase
 from sales.models import StockReturn
@@ -36,10 +36,10 @@ def test_a_release_lost_after_commit_is_replayed_once_by_the_sweep(make_sale, bu
     sale = make_sale(stock=2)
     order = order_for(sale, buyer_ids(1)[0])
     expire_without_reaching_redis(order)
-    assert admission.stock_left(sale_id=sale.pk) == 1
+    assert holdings.stock_left(sale_id=sale.pk) == 1
     services.orders_expire_due()
     services.orders_expire_due()
-    assert admission.stock_left(sale_id=sale.pk) == 2
+    assert holdings.stock_left(sale_id=sale.pk) == 2
     assert reconcile.sale_reconcile(sale_id=sale.pk).clean
 
 
@@ -48,10 +48,10 @@ def test_a_release_arriving_after_a_rebuild_adds_nothing(make_sale, buyer_ids):
     order = order_for(sale, buyer_ids(1)[0])
     expire_without_reaching_redis(order)
     services.gate_rebuild(sale_id=sale.pk)  # counts the returned unit as free
-    assert admission.stock_left(sale_id=sale.pk) == 2
+    assert holdings.stock_left(sale_id=sale.pk) == 2
     assert not gate_ops.release(sale_id=sale.pk, user_id=order.user_id, units=1,
                             token=f"o:{order.pk}")  # the late INCRBY
-    assert admission.stock_left(sale_id=sale.pk) == 2
+    assert holdings.stock_left(sale_id=sale.pk) == 2
 
 
 def test_a_rejected_tickets_unit_lost_on_the_way_is_released_on_redelivery(live_sale,
@@ -62,12 +62,12 @@ def test_a_rejected_tickets_unit_lost_on_the_way_is_released_on_redelivery(live_
         sale_id=live_sale.pk, user_id=mine, address_id=foreign.pk))
     held = pipeline.batch_read(sale_id=live_sale.pk, consumer="crashes", count=10, min_idle_ms=0)
     pipeline.batch_write(sale=live_sale, batch=held)  # committed; the worker dies before publish
-    assert admission.stock_left(sale_id=live_sale.pk) == live_sale.stock - 1
+    assert holdings.stock_left(sale_id=live_sale.pk) == live_sale.stock - 1
 
     pipeline.drain(sale_id=live_sale.pk, min_idle_ms=0)
     pipeline.drain(sale_id=live_sale.pk, min_idle_ms=0)
 
-    assert admission.stock_left(sale_id=live_sale.pk) == live_sale.stock
+    assert holdings.stock_left(sale_id=live_sale.pk) == live_sale.stock
     assert reconcile.sale_reconcile(sale_id=live_sale.pk).clean
 
 
@@ -79,4 +79,4 @@ def test_expiring_twice_returns_the_unit_once(make_sale, buyer_ids):
     services.orders_expire_due(now=later)
     services.stock_release(order_id=order.pk, reason="expired")
     services.returns_replay(since=later - timedelta(hours=1))
-    assert admission.stock_left(sale_id=sale.pk) == 1
+    assert holdings.stock_left(sale_id=sale.pk) == 1

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from sales.api.tests.helpers import buy
-from sales.gate import admission, hotline
+from sales.gate import admission, holdings, hotline
 from sales.gate import keys as gate_keys
 from sales.gate import ops as gate_ops
 from sales.pipeline import orders as pipeline
@@ -72,7 +72,7 @@ def test_retries_with_the_same_idempotency_key_return_the_first_ticket(api, live
     assert again.json()["ticket"] == first["ticket"]
     pipeline.drain(sale_id=live_sale.pk)
     assert Order.objects.filter(sale_id=live_sale.pk).count() == 1
-    assert admission.stock_left(sale_id=live_sale.pk) == live_sale.stock - 1
+    assert holdings.stock_left(sale_id=live_sale.pk) == live_sale.stock - 1
 
 
 @pytest.mark.parametrize("starts_in, code, detail", [
@@ -115,7 +115,7 @@ def test_bad_input_is_invalid_and_names_the_field(api, live_sale, body, field):
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid"
     assert field in response.json()["error"]["details"]
-    assert admission.stock_left(sale_id=live_sale.pk) == live_sale.stock
+    assert holdings.stock_left(sale_id=live_sale.pk) == live_sale.stock
 
 
 def test_malformed_json_is_invalid(api, live_sale):
@@ -141,7 +141,7 @@ def test_a_blacklisted_account_device_or_ip_is_blocked_with_how_to_appeal(
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "blocked"
         assert "appeal" in response.json()["error"]["details"]
-    assert admission.stock_left(sale_id=live_sale.pk) == live_sale.stock
+    assert holdings.stock_left(sale_id=live_sale.pk) == live_sale.stock
 
 
 def test_a_reservation_sale_refuses_buyers_without_one(make_sale, api, customer, redis_client):
@@ -165,7 +165,7 @@ def test_a_full_queue_answers_busy_and_takes_nothing(make_sale, api, settings):
     sale = make_sale()
     response = buy(api, sale)
     assert (response.status_code, response.json()["error"]["code"]) == (503, "busy")
-    assert admission.stock_left(sale_id=sale.pk) == sale.stock
+    assert holdings.stock_left(sale_id=sale.pk) == sale.stock
 
 
 def test_a_lost_gate_fails_closed(api, live_sale, redis_client):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.tests.helpers import assert_envelope
 from sales import services
-from sales.gate import admission
+from sales.gate import holdings
 from sales.gate.admission import Purchase
 from sales.models import FlashSale
 from sales.pipeline import orders as pipeline
@@ -69,7 +69,7 @@ def test_ops_schedule_a_sale_and_beat_loads_it_before_it_opens(ops, sku, setting
     assert services.gates_preload() == []
     settings.GATE_PRELOAD_LEAD_SECONDS = 600
     assert services.gates_preload() == [sale_id]
-    assert admission.stock_left(sale_id=sale_id) == 50
+    assert holdings.stock_left(sale_id=sale_id) == 50
 
 
 def test_ops_input_errors_name_the_fields(ops, sku):

@@ -10,7 +10,7 @@ import pytest
 
 from core.errors import DomainError
 from sales import services
-from sales.gate import admission, buckets, hotline
+from sales.gate import admission, buckets, holdings, hotline
 from sales.gate import ops as gate_ops
 from sales.gate.admission import Purchase
 from sales.gate.keys import SaleKeys, bucket_keys, bucket_of, connection, script_source
@@ -43,7 +43,7 @@ def test_the_stock_is_split_evenly_and_each_buyer_meets_one_bucket(make_sale, bu
     codes: Counter = Counter()
     assert len(_buy(sale.pk, [user, user], codes)) == 1 and codes == {"limit_reached": 1}
     assert connection().hget(mine.bought, user) == "1"
-    assert admission.state(sale_id=sale.pk).stock_left == 9
+    assert holdings.state(sale_id=sale.pk).stock_left == 9
     assert admission._shards[sale.pk] == 3  # learnt from the router's `reroute`
 
 

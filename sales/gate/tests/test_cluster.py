@@ -16,7 +16,7 @@ from django.db.models import Count
 from antiscalper import services as antiscalper_services
 from core.errors import DomainError
 from sales import services
-from sales.gate import admission, buckets
+from sales.gate import buckets, holdings
 from sales.gate.admission import Purchase
 from sales.gate.keys import bucket_keys, bucket_of, connection
 from sales.invariants import broken, sale_invariants, tickets_end_once
@@ -127,7 +127,7 @@ def test_a_move_cut_between_take_and_give_is_repaired_by_reconciliation(gate_clu
     assert move is not None and move.units == 6
     # The worker died here: the units are in the donor's journal, counted by no bucket.
     assert _lefts(sale.pk, 3) == [10, 4, 10]
-    assert admission.state(sale_id=sale.pk, shards=3).stock_left == 24
+    assert holdings.state(sale_id=sale.pk, shards=3).stock_left == 24
     assert buckets.in_transit(sale_id=sale.pk, shards=3) == [move]
 
     reconcile.gates_reconcile()

@@ -9,7 +9,7 @@ from antiscalper import mirror
 from core.errors import DomainError
 from core.redis_dataset import dataset_of
 from sales import selectors, services
-from sales.gate import admission, hotline
+from sales.gate import holdings, hotline
 from sales.gate import keys as gate_keys
 from sales.gate.admission import Purchase
 from sales.models import RejectedTicket
@@ -36,7 +36,7 @@ def test_a_gate_stamped_with_another_dataset_sells_nothing_until_rebuilt(
     # What a restart from an older snapshot looks like to the gate: keys that look loaded,
     # stamped with a server that is gone.
     redis_client.hset(keys.meta, "dataset", "0123456789abcdef:old-replid")
-    assert admission.state(sale_id=live_sale.pk).stale
+    assert holdings.state(sale_id=live_sale.pk).stale
     assert _refusal(live_sale, users[1]) == "unavailable"
     assert not reconcile.sale_reconcile(sale_id=live_sale.pk).clean
 
@@ -49,7 +49,7 @@ def test_a_gate_stamped_with_another_dataset_sells_nothing_until_rebuilt(
     # The queue survived with the dataset: its tickets are real admissions and keep their
     # units (the epoch stays), so the rebuilt gate counts them and they become orders.
     assert live_sale.gate_epoch == 0 and live_sale.gate_rebuilt_at is not None
-    assert admission.stock_left(sale_id=live_sale.pk) == live_sale.stock - 1
+    assert holdings.stock_left(sale_id=live_sale.pk) == live_sale.stock - 1
     services.purchase_admit(purchase=Purchase(sale_id=live_sale.pk, user_id=users[1]))
     assert reconcile.gates_watch() == []
     pipeline.drain(sale_id=live_sale.pk)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management import call_command
 
 from sales import services
-from sales.gate import admission
+from sales.gate import holdings
 from sales.gate import keys as gate_keys
 from sales.gate import ops as gate_ops
 from sales.gate.admission import Purchase
@@ -67,8 +67,8 @@ def test_the_periodic_reconciliation_rebuilds_a_lost_gate(live_sale, redis_clien
     redis_client.flushdb()
     [drift] = reconcile.gates_reconcile()
     assert not drift.loaded
-    assert admission.state(sale_id=live_sale.pk).loaded
-    assert admission.stock_left(sale_id=live_sale.pk) == live_sale.stock
+    assert holdings.state(sale_id=live_sale.pk).loaded
+    assert holdings.stock_left(sale_id=live_sale.pk) == live_sale.stock
 
 
 def test_the_preloader_never_reloads_a_lost_gate_with_its_full_stock(live_sale, buyer_ids,
@@ -77,7 +77,7 @@ def test_the_preloader_never_reloads_a_lost_gate_with_its_full_stock(live_sale, 
     pipeline.drain(sale_id=live_sale.pk)
     redis_client.flushdb()
     assert services.gates_preload() == []
-    assert not admission.state(sale_id=live_sale.pk).loaded
+    assert not holdings.state(sale_id=live_sale.pk).loaded
 
 
 def test_reconcile_sale_reports_drift_and_rebuild_fixes_it(live_sale, buyer_ids, redis_client,
@@ -95,7 +95,7 @@ def test_reconcile_sale_reports_drift_and_rebuild_fixes_it(live_sale, buyer_ids,
         assert exit_.code == 1
     call_command("reconcile_sale", live_sale.pk, "--rebuild")
     assert "gate and database agree" in capsys.readouterr().out
-    assert admission.stock_left(sale_id=live_sale.pk) == live_sale.stock - 3
+    assert holdings.stock_left(sale_id=live_sale.pk) == live_sale.stock - 3
 
 
 def test_a_gate_left_by_another_sale_with_the_same_id_is_wiped_not_reused(make_sale,
@@ -110,7 +110,7 @@ def test_a_gate_left_by_another_sale_with_the_same_id_is_wiped_not_reused(make_s
     gate_keys.connection().set(keys.stock, 1000)
     gate_keys.connection().hset(f"rs:{old_id}:cl", "7", 5)  # the old sale's risk counters
     new = make_sale(stock=2, id=old_id)
-    assert new.pk == old_id and admission.stock_left(sale_id=new.pk) == 2
+    assert new.pk == old_id and holdings.stock_left(sale_id=new.pk) == 2
     assert not gate_keys.connection().exists(f"rs:{old_id}:cl")
     users = buyer_ids(3)
     services.purchase_admit(purchase=Purchase(sale_id=new.pk, user_id=users[0]))
@@ -129,4 +129,4 @@ def test_a_stale_gate_is_wiped_when_its_incarnation_differs(live_sale, redis_cli
     assert gate_ops.incarnation_check(sale_id=live_sale.pk, incarnation=2)
     assert not redis_client.exists(keys.stock)
     services.gate_rebuild(sale_id=live_sale.pk)
-    assert admission.stock_left(sale_id=live_sale.pk) == live_sale.stock
+    assert holdings.stock_left(sale_id=live_sale.pk) == live_sale.stock

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from sales.api.tests.helpers import buy
-from sales.gate import admission, hotline
+from sales.gate import admission, holdings, hotline
 from sales.models import FlashSale
 from shop.tests.fixtures import client_for
 
@@ -34,7 +34,7 @@ def test_scripts_flushed_from_redis_are_loaded_again_without_a_refusal(
     assert buy(client_for(make_customer().user), live_sale).status_code == 202
     redis_client.script_flush()
     assert buy(client_for(make_customer().user), live_sale).status_code == 202
-    assert admission.stock_left(sale_id=live_sale.pk) == live_sale.stock - 2
+    assert holdings.stock_left(sale_id=live_sale.pk) == live_sale.stock - 2
 
 
 def test_a_line_closed_by_redis_while_idle_is_opened_again(
@@ -43,7 +43,7 @@ def test_a_line_closed_by_redis_while_idle_is_opened_again(
     assert buy(client_for(make_customer().user), live_sale).status_code == 202
     redis_client.client_kill_filter(_id=_line_client_id(redis_client))
     assert buy(client_for(make_customer().user), live_sale).status_code == 202
-    assert admission.stock_left(sale_id=live_sale.pk) == live_sale.stock - 2
+    assert holdings.stock_left(sale_id=live_sale.pk) == live_sale.stock - 2
 
 
 @pytest.mark.slow
@@ -66,7 +66,7 @@ def test_a_call_that_times_out_is_never_sent_twice(make_sale, make_customer, red
     assert error["details"]["outcome"] == "unknown"
     time.sleep(1.5)  # the pause is over
     assert line.calls - sent == 1  # sent once, never again
-    assert admission.stock_left(sale_id=sale.pk) == 10 - 1
+    assert holdings.stock_left(sale_id=sale.pk) == 10 - 1
     ticket = error["details"]["ticket"]
     assert buyer.get(f"/api/v1/tickets/{ticket}").status_code == 404  # it never ran
     assert buy(buyer, sale).status_code == 202  # the next call opens a new line

@@ -18,7 +18,7 @@ from django.utils.dateparse import parse_datetime
 
 from core.errors import DomainError
 from sales import services
-from sales.gate import admission
+from sales.gate import admission, holdings
 from sales.gate.admission import Purchase
 from sales.models import FlashSale, StockReturn
 from sales.pipeline import orders as pipeline
@@ -172,7 +172,7 @@ def test_the_balance_paid_inside_its_window_charges_exactly_the_balance_due(
     assert sorted(Payment.objects.filter(order=order).values_list("purpose", "amount",
                                                                    "status")) == [
         ("balance", BALANCE, "succeeded"), ("deposit", DEPOSIT, "succeeded")]
-    assert admission.stock_left(sale_id=sale.pk) == sale.stock - 1
+    assert holdings.stock_left(sale_id=sale.pk) == sale.stock - 1
     assert not StockReturn.objects.filter(order=order).exists()
 
 
@@ -181,7 +181,7 @@ def test_a_deposit_not_paid_in_its_window_expires_and_the_unit_returns_once(depo
     sale = deposit_sale(stock=1)
     first, second = buyer_ids(2)
     order = _order(sale, first)
-    assert admission.stock_left(sale_id=sale.pk) == 0
+    assert holdings.stock_left(sale_id=sale.pk) == 0
 
     assert services.orders_expire_due(now=order.payment_due_at - timedelta(seconds=1)) == 0
     later = order.payment_due_at + timedelta(seconds=1)
@@ -190,7 +190,7 @@ def test_a_deposit_not_paid_in_its_window_expires_and_the_unit_returns_once(depo
 
     order.refresh_from_db()
     assert order.status == OrderStatus.EXPIRED
-    assert admission.stock_left(sale_id=sale.pk) == 1
+    assert holdings.stock_left(sale_id=sale.pk) == 1
     assert StockReturn.objects.get(order=order).reason == "expired"
     admission.sold_out_memo_clear()
     assert _order(sale, second).status == OrderStatus.AWAITING_DEPOSIT
@@ -217,7 +217,7 @@ def test_a_balance_not_paid_by_the_close_forfeits_the_kept_deposit_and_returns_t
                                                                  "succeeded")
     assert charges == [DEPOSIT]
     assert StockReturn.objects.get(order=order).reason == "forfeited"
-    assert admission.stock_left(sale_id=sale.pk) == 2
+    assert holdings.stock_left(sale_id=sale.pk) == 2
     with pytest.raises(DomainError) as refused:
         _pay(order, now=after_close)
     assert refused.value.code == "payment_expired"
@@ -241,7 +241,7 @@ def test_a_deposit_paid_exactly_at_its_deadline_is_on_time(deposit_sale, buyer_i
     assert order.status == OrderStatus.AWAITING_BALANCE
     assert charges == [DEPOSIT]
     assert not StockReturn.objects.filter(order=order).exists()
-    assert admission.stock_left(sale_id=sale.pk) == 0
+    assert holdings.stock_left(sale_id=sale.pk) == 0
 
 
 @pytest.mark.parametrize("fields, field", [

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from sales import services
-from sales.gate import admission
+from sales.gate import holdings
 from sales.gate.admission import Purchase
 from sales.models import FCode
 from sales.modes import draws
@@ -48,7 +48,7 @@ def test_a_loser_has_no_purchase_right(draw_sale, buyer_ids):
         assert (response.status_code, response.json()["error"]["code"]) == (
             409, "no_purchase_right")
 
-    assert admission.state(sale_id=sale.pk).fcode_stock_left == 2
+    assert holdings.state(sale_id=sale.pk).fcode_stock_left == 2
     assert pipeline.drain(sale_id=sale.pk) == 0
     assert not Order.objects.filter(sale_id=sale.pk).exists()
 
@@ -66,7 +66,7 @@ def test_a_winner_cannot_buy_twice(draw_sale, buyer_ids):
     assert again.json()["error"]["code"] in ("fcode_invalid", "limit_reached")
     pipeline.drain(sale_id=sale.pk)
     assert Order.objects.filter(sale_id=sale.pk).count() == 1
-    assert admission.state(sale_id=sale.pk).fcode_stock_left == 1
+    assert holdings.state(sale_id=sale.pk).fcode_stock_left == 1
     assert holding(sale) <= sale.stock
 
 
@@ -119,11 +119,11 @@ def test_an_unpaid_winners_expired_order_gives_its_unit_to_the_next_waitlisted_e
     paid = payments.order_pay(order_id=Order.objects.get(user_id=payer).pk, user_id=payer)
     assert paid.status == OrderStatus.PAID
     unpaid = Order.objects.get(user_id=dawdler)
-    assert admission.state(sale_id=sale.pk).fcode_stock_left == 0
+    assert holdings.state(sale_id=sale.pk).fcode_stock_left == 0
 
     later = unpaid.payment_due_at + timedelta(seconds=1)
     assert services.orders_expire_due(now=later) == 1
-    assert admission.state(sale_id=sale.pk).fcode_stock_left == 1
+    assert holdings.state(sale_id=sale.pk).fcode_stock_left == 1
     assert draws.draw_rights_pass_on(sale_id=sale.pk, now=later) == 1
 
     next_in_line = draw.waitlist[0]
@@ -187,7 +187,7 @@ def test_rounds_of_lapses_and_expiries_never_hold_more_units_than_the_stock(draw
 
         held = holding(sale)
         assert held <= sale.stock
-        assert admission.state(sale_id=sale.pk).fcode_stock_left == sale.stock - held
+        assert holdings.state(sale_id=sale.pk).fcode_stock_left == sale.stock - held
         assert sale_reconcile(sale_id=sale.pk).clean
         moment += timedelta(minutes=31)
 

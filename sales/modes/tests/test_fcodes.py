@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from sales import services
-from sales.gate import admission
+from sales.gate import holdings
 from sales.gate import keys as gate_keys
 from sales.gate.admission import Purchase
 from sales.models import FCode
@@ -111,7 +111,7 @@ def test_a_code_buys_one_unit_once_and_only_for_its_owner(fcode_sale, make_custo
     pipeline.drain(sale_id=fcode_sale.pk)
     order = Order.objects.get(user_id=owner.user_id)
     assert FCode.objects.get().order_id == order.pk
-    assert admission.state(sale_id=fcode_sale.pk).fcode_stock_left == 3
+    assert holdings.state(sale_id=fcode_sale.pk).fcode_stock_left == 3
 
 
 def test_an_expired_code_is_invalid(fcode_sale, make_customer):
@@ -194,7 +194,7 @@ def test_unused_quota_is_released_to_the_open_rush(fcode_sale, buyer_ids):
     assert fcodes.fcode_quota_release(sale_id=fcode_sale.pk) == 4
     fcode_sale.refresh_from_db()
     assert fcode_sale.fcode_quota == 0
-    assert admission.stock_left(sale_id=fcode_sale.pk) == 10
+    assert holdings.stock_left(sale_id=fcode_sale.pk) == 10
     for user in buyer_ids(10):
         buy(fcode_sale, user)
     pipeline.drain(sale_id=fcode_sale.pk)
@@ -210,6 +210,6 @@ def test_an_unpaid_fcode_order_gives_its_unit_back_to_the_quota(fcode_sale, make
     pipeline.drain(sale_id=fcode_sale.pk)
     order = Order.objects.get(user_id=owner.user_id)
     services.orders_expire_due(now=order.payment_due_at + timedelta(seconds=1))
-    state = admission.state(sale_id=fcode_sale.pk)
+    state = holdings.state(sale_id=fcode_sale.pk)
     assert (state.fcode_stock_left, state.stock_left) == (4, 6)
     assert reconcile.sale_reconcile(sale_id=fcode_sale.pk).clean

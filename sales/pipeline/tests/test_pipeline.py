@@ -13,7 +13,7 @@ from django.db import connections
 from django.utils import timezone
 
 from sales import services
-from sales.gate import admission
+from sales.gate import holdings
 from sales.gate import keys as gate_keys
 from sales.gate.admission import Purchase
 from sales.gate.keys import PIPELINE_GROUP, SaleKeys
@@ -64,7 +64,7 @@ def test_a_worker_killed_mid_batch_loses_no_ticket_and_duplicates_none(make_sale
 
     orders = Order.objects.filter(sale_id=sale.pk)
     assert sorted(orders.values_list("ticket", flat=True)) == sorted(tickets)
-    assert _pending(sale) == 0 and admission.state(sale_id=sale.pk).queued == 0
+    assert _pending(sale) == 0 and holdings.state(sale_id=sale.pk).queued == 0
 
 
 def test_a_redelivered_batch_creates_no_second_order(live_sale, buyer_ids):
@@ -80,7 +80,7 @@ def test_an_entry_delivered_too_often_is_rejected_and_its_unit_returned(live_sal
                                                                          monkeypatch):
     [user] = buyer_ids(1)
     [ticket] = _admit_all(live_sale, [user])
-    left = admission.stock_left(sale_id=live_sale.pk)
+    left = holdings.stock_left(sale_id=live_sale.pk)
 
     def broken(*args, **kwargs):
         raise RuntimeError("database unreachable")
@@ -93,7 +93,7 @@ def test_an_entry_delivered_too_often_is_rejected_and_its_unit_returned(live_sal
     pipeline.drain(sale_id=live_sale.pk, min_idle_ms=0)
 
     assert RejectedTicket.objects.get(ticket=ticket).reason == "undeliverable"
-    assert admission.stock_left(sale_id=live_sale.pk) == left + 1
+    assert holdings.stock_left(sale_id=live_sale.pk) == left + 1
     assert _pending(live_sale) == 0
 
 
@@ -104,7 +104,7 @@ def test_a_ticket_with_someone_elses_address_is_rejected_and_its_unit_returned(
     [ticket] = _admit_all(live_sale, [mine], address_id=foreign.pk)
     pipeline.drain(sale_id=live_sale.pk)
     assert RejectedTicket.objects.get(ticket=ticket).reason == "address_invalid"
-    assert admission.stock_left(sale_id=live_sale.pk) == live_sale.stock
+    assert holdings.stock_left(sale_id=live_sale.pk) == live_sale.stock
     assert not Order.objects.filter(ticket=ticket).exists()
 
 

@@ -8,7 +8,7 @@ import pytest
 from antiscalper.models import AttemptSignal, RiskDecision
 from antiscalper.tests.risk_helpers import HEADLESS
 from sales import tasks
-from sales.gate import admission
+from sales.gate import admission, holdings
 from sales.models import RejectedTicket
 from sales.pipeline import orders as pipeline
 from sales.pipeline import risk_feed
@@ -34,7 +34,7 @@ def test_a_headless_new_account_is_rejected_and_a_fan_gets_the_unit(make_sale, m
     assert decision.decision == "block"
     assert {"headless_agent", "new_account"} <= {rule["code"] for rule in decision.rules}
     assert RiskDecision.objects.get(ticket=fan_ticket).decision == "allow"
-    assert admission.stock_left(sale_id=sale.pk) == 4  # the bot's unit went back
+    assert holdings.stock_left(sale_id=sale.pk) == 4  # the bot's unit went back
     answer = client_for(bot.user).get(f"/api/v1/tickets/{bot_ticket}").json()
     assert (answer["status"], answer["reason"]) == ("rejected", "risk_blocked")
 
@@ -48,7 +48,7 @@ def test_a_bot_whose_order_was_written_first_loses_it_and_the_unit_returns(make_
     assert Order.objects.get(ticket=ticket).status == "awaiting_payment"
     risk_feed.attempts_drain(sale_id=sale.pk)
     assert Order.objects.get(ticket=ticket).status == "cancelled"
-    assert admission.stock_left(sale_id=sale.pk) == 5
+    assert holdings.stock_left(sale_id=sale.pk) == 5
 
 
 def test_every_attempt_the_gate_decides_becomes_a_signal(make_sale, make_customer):
@@ -89,7 +89,7 @@ def test_a_stealth_ring_found_by_linking_loses_its_orders_and_the_units_return(
     statuses = dict(Order.objects.filter(sale_id=sale.pk).values_list("user_id", "status"))
     assert {statuses[m.user_id] for m in ring[1:]} == {"refunded"}
     assert statuses[ring[0].user_id] == statuses[fan.user_id] == "paid"
-    assert admission.stock_left(sale_id=sale.pk) == 8
+    assert holdings.stock_left(sale_id=sale.pk) == 8
     assert tasks.sales_linking() == 0  # nothing left to cancel
 
 
