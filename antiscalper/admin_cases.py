@@ -91,6 +91,10 @@ class RingCaseAdmin(admin.ModelAdmin):
         """The sale as the case's pages name it (sales.admin_names names it by its title)."""
         return f"sale {sale_id}"
 
+    def sale_name(self, sale_id: int) -> str:
+        """The sale in a page's title, plain text (sales.admin_names: by its title)."""
+        return f"sale {sale_id}"
+
     def has_add_permission(self, request) -> bool:
         return False  # cases come from the linking pass
 
@@ -152,8 +156,9 @@ class RingCaseAdmin(admin.ModelAdmin):
             if str(object_id).isdigit() else None
         if case is None:
             raise Http404("No such case.")
+        title = f"Case #{case.pk} of {self.sale_name(case.sale_id)} ({len(case.members)} accounts)"
         return TemplateResponse(request, "admin/antiscalper/ringcase/case.html",
-                                self._context(request, case, str(case)))
+                                self._context(request, case, title))
 
     def _ask(self, verb: str):
         def ask(request, sale_id: int, case_id: int):

@@ -119,6 +119,10 @@ class RiskDecisionAdmin(admin.ModelAdmin):
         """The sale as the decision's page names it (sales.admin_names names it by title)."""
         return f"sale {sale_id}"
 
+    def sale_name(self, sale_id: int) -> str:
+        """The sale in a page's title, plain text (sales.admin_names: by its title)."""
+        return f"sale {sale_id}"
+
     def has_add_permission(self, request) -> bool:
         return False  # decisions come from the risk engine
 
@@ -157,7 +161,7 @@ class RiskDecisionAdmin(admin.ModelAdmin):
             raise Http404("No such decision.")
         context = {**self.admin_site.each_context(request), "opts": self.model._meta,
                    "title": f"Decision #{decision.pk}: {decision.get_decision_display()} "
-                            f"{decision.user.username}",
+                            f"{decision.user.username} in {self.sale_name(decision.sale_id)}",
                    "decision": decision, "sale_label": self.sale_label(decision.sale_id),
                    "rows": rule_rows(decision.rules), "can": self._can(request, decision)}
         return TemplateResponse(request, "admin/antiscalper/riskdecision/decision.html",

@@ -19,6 +19,16 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.names import username_of
+
+
+def sale_named(record) -> str:
+    """A record's sale by title where the query that read it annotated `sale_title` (the
+    sales app's admin does: this app sits below sales and cannot look a title up), else by
+    number."""
+    title = getattr(record, "sale_title", None)
+    return title if title else f"sale {record.sale_id}"
+
 
 class Kind(models.TextChoices):
     """The identities a buyer shows us; each has its own mirror set `bl:<kind>`."""
@@ -171,7 +181,7 @@ class AttemptSignal(models.Model):
                    models.Index(fields=["ip", "at"], name="attempt_ip_at")]
 
     def __str__(self) -> str:
-        return f"{self.kind} by {self.user_id} in sale {self.sale_id}: {self.verdict}"
+        return f"{self.kind} by {username_of(self.user_id)} in {sale_named(self)}: {self.verdict}"
 
 
 class Action(models.TextChoices):
@@ -262,7 +272,7 @@ class RiskDecision(models.Model):
         indexes = [models.Index(fields=["sale_id", "decision"], name="riskdecision_sale")]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.decision} user {self.user_id} sale {self.sale_id}"
+        return f"#{self.pk} {self.decision} for {self.user.username} in {sale_named(self)}"
 
     def rule_codes(self) -> list[str]:
         return [rule["code"] for rule in self.rules]
@@ -305,4 +315,4 @@ class RingCase(models.Model):
         indexes = [models.Index(fields=["sale_id", "status"], name="ringcase_sale_status")]
 
     def __str__(self) -> str:
-        return f"Case #{self.pk} of sale {self.sale_id} ({len(self.members)} accounts)"
+        return f"Case #{self.pk} of {sale_named(self)} ({len(self.members)} accounts)"

@@ -84,6 +84,10 @@ class SaleTitled:
     def sale(self, obj) -> str:
         return sale_link(obj.sale_id, getattr(obj, "sale_title", None))
 
+    def sale_name(self, sale_id: int) -> str:
+        """The sale in a page's title: its title, plain text."""
+        return sale_titles([sale_id]).get(sale_id) or f"sale {sale_id} (no such sale)"
+
     def sale_label(self, sale_id: int) -> str:
         """The sale as the admin's own pages name it (antiscalper's case and decision pages)."""
         return sale_link(sale_id, sale_titles([sale_id]).get(sale_id))

@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from core.errors import not_found
+from core.names import username_of
 from shop.models import Order, OrderStatus, Sku
 
 _S = OrderStatus
@@ -174,7 +175,7 @@ class SaleBuyer(models.Model):
                                                name="one_row_per_sale_and_buyer")]
 
     def __str__(self) -> str:
-        return f"{self.user_id} took {self.units_taken} of {self.sale_id}"
+        return f"{username_of(self.user_id)} took {self.units_taken} of {self.sale.title}"
 
 
 def sale_lock(sale_id: int) -> FlashSale:
@@ -206,7 +207,7 @@ class Reservation(models.Model):
                                                name="one_reservation_per_account")]
 
     def __str__(self) -> str:
-        return f"{self.user_id} reserved {self.sale_id}"
+        return f"{self.user.username} reserved {self.sale.title}"
 
 
 class StockReturn(models.Model):
@@ -223,7 +224,7 @@ class StockReturn(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
-        return f"{self.quantity} back to {self.sale_id} from order {self.order_id}"
+        return f"{self.quantity} back to {self.sale.title} from order {self.order.number}"
 
 
 class RejectedTicket(models.Model):
@@ -237,7 +238,7 @@ class RejectedTicket(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
-        return f"{self.ticket} rejected: {self.reason}"
+        return f"{self.ticket} of {username_of(self.user_id)} rejected: {self.reason}"
 
 
 class FCode(models.Model):
@@ -270,7 +271,7 @@ class FCode(models.Model):
                                                name="one_code_per_account_and_kind")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} ...{self.hint} for {self.user_id}"
+        return f"{self.get_kind_display()} ...{self.hint} for {self.user.username}"
 
 
 class Draw(models.Model):
@@ -287,4 +288,4 @@ class Draw(models.Model):
                                blank=True, related_name="+")
 
     def __str__(self) -> str:
-        return f"draw of {self.sale_id} ({len(self.winners)} winners)"
+        return f"draw of {self.sale.title} ({len(self.winners)} winners)"

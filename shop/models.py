@@ -105,7 +105,7 @@ class PhoneCode(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"code for {self.customer_id} sent {self.sent_at:%Y-%m-%d %H:%M}"
+        return f"code for {self.customer.user.username} sent {self.sent_at:%Y-%m-%d %H:%M}"
 
 
 class Address(models.Model):
@@ -209,7 +209,7 @@ class OrderLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.quantity} x {self.sku_id} @ {self.unit_price}"
+        return f"{self.quantity} x {self.sku.code} @ {self.unit_price}"
 
 
 class Payment(models.Model):
@@ -253,4 +253,4 @@ class Payment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.purpose} {self.amount} for {self.order_id} ({self.status})"
+        return f"{self.purpose} {self.amount} for order {self.order.number} ({self.status})"

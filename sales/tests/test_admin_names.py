@@ -92,3 +92,37 @@ def test_a_ring_case_page_names_its_sale(ops, rows):
     world = rows()
     html = ops.get(f"/admin/antiscalper/ringcase/{world['case'].pk}/change/").content.decode()
     assert world["sale"].title in html
+
+
+def detail_title(client, url: str) -> str:
+    """The page's <title>: Django's admin starts it with the record's name (its subtitle)."""
+    html = client.get(url).content.decode()
+    return html.split("<title>", 1)[1].split("</title>", 1)[0]
+
+
+DETAILS = {  # admin page -> the record in sale_rows' world, and what its title must name
+    "sales/reservation": (lambda w: w["sale"].reservations.get(), ("user", "sale")),
+    "sales/fcode": (lambda w: w["sale"].fcodes.get(), ("user",)),
+    "sales/draw": (lambda w: w["sale"].draw, ("sale",)),
+    "sales/stockreturn": (lambda w: w["order"].stock_return, ("sale", "order")),
+    "sales/rejectedticket": (lambda w: w["sale"].rejected_tickets.get(), ("user",)),
+    "shop/payment": (lambda w: w["order"].payments.get(), ("order",)),
+    "antiscalper/riskdecision": (lambda w: w["decision"], ("user", "sale")),
+    "antiscalper/ringcase": (lambda w: w["case"], ("sale",)),
+}
+
+
+@pytest.mark.parametrize("page", DETAILS)
+def test_a_record_page_is_titled_by_names_not_ids(ops, rows, page):
+    world = rows()
+    record_of, names = DETAILS[page]
+    record = record_of(world)
+    title = detail_title(ops, f"/admin/{page}/{record.pk}/change/")
+    expected = {"user": world["shopper"].user.username, "sale": world["sale"].title,
+                "order": world["order"].number}
+    for name in names:
+        assert expected[name] in title, (page, title)
+    user_id, sale_id = world["shopper"].user.pk, world["sale"].pk
+    for bare in (f"user {user_id}", f"sale {sale_id}", f"{user_id} took", f"for {user_id}",
+                 f"{user_id} reserved", f"of {sale_id} "):
+        assert bare not in title, (page, title)
