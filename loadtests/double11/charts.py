@@ -8,7 +8,8 @@ import html as escape
 import json
 
 from loadtests.double11.headline import headline
-from loadtests.double11.lines import capacity_lines, reach_line, scale_caveat, scale_line
+from loadtests.double11.lines import capacity_lines, pct, reach_line, scale_caveat, scale_line
+from loadtests.double11.readable import heading, readable, readable_target
 from loadtests.double11.scorecard import measured_rows, verdict
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
@@ -16,15 +17,16 @@ FAULT = "#b03a2e"
 
 
 def _cell(value) -> str:
-    if str(value).startswith(("BROKEN", "MISSED", "FAILED")):
-        return f'<td class="bad">{value}</td>'
-    return f"<td>{escape.escape(str(value))}</td>"
+    shown = escape.escape(readable(value))
+    if shown.startswith(("BROKEN", "MISSED", "FAILED")):
+        return f'<td class="bad">{shown}</td>'
+    return f"<td>{shown}</td>"
 
 
 def table(rows: list[dict]) -> str:
     if not rows:
         return "<p>none</p>"
-    head = "".join(f"<th>{escape.escape(str(k))}</th>" for k in rows[0])
+    head = "".join(f"<th>{escape.escape(heading(str(k)))}</th>" for k in rows[0])
     body = "".join("<tr>" + "".join(_cell(v) for v in row.values()) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
@@ -108,7 +110,7 @@ def scorecard_section(card: dict) -> str:
     and a chart: recall of each scalper persona and false-positive rate of each genuine
     one, against their goals."""
     rows = [{"persona": t["persona"], "target": t["target"], "goal": t["goal"],
-             "value": "n/a" if t["value"] is None else t["value"],
+             "value": readable_target(t["value"], t["goal"]),
              "verdict": verdict(t)} for t in card["rows"]]
     goals = card["goals"]
     bars = [(f"{p} recall", m["recall"], goals["recall_min"], True)
@@ -181,7 +183,8 @@ def html(r: dict) -> str:
     the tables behind them."""
     run = r["run"]
     chaos = r.get("chaos")
-    targets = table([{"target": t["target"], "value": t["value"], "goal": t["goal"],
+    targets = table([{"target": t["target"], "value": readable_target(t["value"], t["goal"]),
+                      "goal": t["goal"],
                       "verdict": "met" if t["met"] else "MISSED"} for t in r["targets"]])
     detection = table([{"persona": p, **v} for p, v in r["detection"]["by_persona"].items()])
     numbers = {k: r[k] for k in ("invariants", "orders", "timing", "units", "attempts")}
@@ -214,7 +217,7 @@ shoppers, purchases, stock, queue and latency on one time axis">
 {capacity_section(r.get("capacity") or {})}
 <h2>Requests per endpoint (Locust)</h2>{table(r['load']['endpoints'])}
 <h2>Anti-scalper flags by persona</h2><p>Counted: {escape.escape(r['detection']['counted'])}.
-Precision {r['detection']['precision']}, recall {r['detection']['recall']}, genuine FPR
-{r['detection']['genuine_fpr']}.</p>{detection}
+Precision {pct(r['detection']['precision'])}, recall {pct(r['detection']['recall'])}, genuine
+FPR {pct(r['detection']['genuine_fpr'])}.</p>{detection}
 <h2>Numbers</h2><pre>{escape.escape(json.dumps(numbers, indent=1, default=str))}</pre>
 </body></html>"""

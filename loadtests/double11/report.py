@@ -40,6 +40,7 @@ from loadtests.double11.plan import (
 )
 from loadtests.double11.reach import arrivals_series, peak_reach, per_second
 from loadtests.double11.reach import ratio as _ratio
+from loadtests.double11.readable import readable_target
 from loadtests.double11.sizing import capacity_assumptions, run_capacity, rush_drained
 from sales import invariants, services
 from sales.gate import holdings
@@ -370,7 +371,8 @@ def summary(r: dict) -> str:
     lines.append("Targets:")
     for t in r["targets"]:
         verdict = "met" if t["met"] else "MISSED"
-        lines.append(f"  {verdict:6} {t['target']}: {t['value']} (goal {t['goal']})")
+        lines.append(f"  {verdict:6} {t['target']}: {readable_target(t['value'], t['goal'])} "
+                     f"(goal {t['goal']})")
     if r.get("chaos"):
         from loadtests.double11.verdict import summary_lines
 
