@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from antiscalper import services as antiscalper
 from core.errors import DomainError
-from sales import services
+from sales import services, tasks
 from sales.gate.admission import Purchase
 from sales.models import Reminder
 from shop import sms
@@ -236,4 +236,19 @@ def test_a_provider_that_is_down_delays_the_text_and_does_not_lose_it(
     assert Reminder.objects.get().sent_at is None
     later = now + timedelta(seconds=settings.REMINDER_LEASE_SECONDS + 1)
     assert services.reminders_send_due(now=later) == 1
+    assert len(_texts_to(sms_outbox, customer)) == 1
+
+
+@pytest.mark.django_db
+def test_the_beat_task_on_the_housekeeping_queue_texts_what_is_due_now(
+        make_sale, customer, sms_outbox, settings):
+    soon = make_sale(starts_in=240, load=False)
+    services.reminder_set(sale_id=soon.pk, user_id=customer.user_id)
+    assert settings.CELERY_TASK_ROUTES["sales.tasks.reminders_send_due"] == {
+        "queue": "housekeeping"}
+    beat = [entry for entry in settings.CELERY_BEAT_SCHEDULE.values()
+            if entry["task"] == "sales.tasks.reminders_send_due"]
+    assert len(beat) == 1 and beat[0]["schedule"] <= 60
+    assert tasks.reminders_send_due.apply().get() == 1
+    assert tasks.reminders_send_due.apply().get() == 0
     assert len(_texts_to(sms_outbox, customer)) == 1
