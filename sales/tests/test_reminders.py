@@ -15,7 +15,7 @@ from antiscalper import services as antiscalper
 from core.errors import DomainError
 from sales import services, tasks
 from sales.gate.admission import Purchase
-from sales.models import Reminder
+from sales.models import FlashSale, Reminder
 from shop import sms
 from shop.tests.helpers import run_together
 
@@ -149,6 +149,15 @@ def test_a_rescheduled_sale_is_announced_at_its_new_time(upcoming, customer, sms
     first, second = _texts_to(sms_outbox, customer)
     assert timezone.localtime(later).strftime("%H:%M") in first
     assert timezone.localtime(again).strftime("%H:%M") in second
+
+
+@pytest.mark.django_db
+def test_a_sale_called_off_takes_its_reminders_with_it(upcoming, customer, sms_outbox):
+    """The store has no cancelled state for a sale: ops delete an upcoming one."""
+    services.reminder_set(sale_id=upcoming.pk, user_id=customer.user_id)
+    FlashSale.objects.filter(pk=upcoming.pk).delete()
+    assert services.reminders_send_due(now=upcoming.starts_at - timedelta(minutes=1)) == 0
+    assert sms_outbox == [] and not Reminder.objects.exists()
 
 
 @pytest.mark.django_db
