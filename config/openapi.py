@@ -57,6 +57,7 @@ EXTRA = {
     "sales_reservations_create": {403: [E.BLOCKED], 409: [E.RESERVATION_CLOSED],
                                   429: [E.RATE_LIMITED]},
     "sales_draw_retrieve": {409: [E.WRONG_MODE]},
+    "sales_reminder_update": {409: [E.ALREADY_OPEN]},
     "orders_pay_create": {402: [E.PAYMENT_FAILED],
                           409: [E.PAYMENT_EXPIRED, E.ALREADY_PAID, E.NOT_PAYABLE,
                                 E.PAYMENT_IN_PROGRESS, E.IDEMPOTENCY_KEY_REUSED]},

@@ -237,7 +237,8 @@ CELERY_ROLES = {
     "risk": ("sales.tasks.attempts_drain", "sales.tasks.sales_linking_live",
              "sales.tasks.sales_linking", "antiscalper.tasks.risk_linking_run"),
     "housekeeping": ("sales.tasks.gates_preload", "sales.tasks.gates_watch",
-                     "sales.tasks.gates_reconcile", "antiscalper.tasks.blacklist_mirror_rebuild"),
+                     "sales.tasks.gates_reconcile", "antiscalper.tasks.blacklist_mirror_rebuild",
+                     "sales.tasks.reminders_send_due"),
 }
 CELERY_TASK_ROUTES = {task: {"queue": role} for role, tasks in CELERY_ROLES.items()
                       for task in tasks}
@@ -306,7 +307,17 @@ CELERY_BEAT_SCHEDULE = {
                       "options": {"expires": 55}},
     "draw-rights": {"task": "sales.tasks.draw_rights_pass_on", "schedule": 30.0,
                     "options": {"expires": 25}},
+    # "Remind me": the texts of sales opening within REMINDER_LEAD_SECONDS.
+    "reminders-send": {"task": "sales.tasks.reminders_send_due", "schedule": 30.0,
+                       "options": {"expires": 25}},
 }
+# "Remind me" (sales.reminders): a shopper's text goes out this long before the sale opens;
+# one not sent by REMINDER_LATE_SECONDS after the opening is dropped (the rush is over by
+# then); a sender's lease on a reminder it is texting lapses after REMINDER_LEASE_SECONDS,
+# after which another sender texts it (a sender killed mid-batch loses nothing).
+REMINDER_LEAD_SECONDS = int(os.environ.get("REMINDER_LEAD_SECONDS", "300"))
+REMINDER_LATE_SECONDS = int(os.environ.get("REMINDER_LATE_SECONDS", "300"))
+REMINDER_LEASE_SECONDS = int(os.environ.get("REMINDER_LEASE_SECONDS", "60"))
 # "gate" (Redis admission + Celery pipeline) or "row_lock" (the textbook way, for benchmarks).
 PURCHASE_STRATEGY = os.environ.get("PURCHASE_STRATEGY", "gate")
 # The rush path (sales.rush) answers purchases, ticket polls and live states before Django.

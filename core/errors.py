@@ -63,6 +63,8 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     # docs/api.md, extensions: ops answering ring cases
     CASE_ANSWERED = "case_answered"
+    # docs/api.md, extensions: reminders of a sale's opening
+    ALREADY_OPEN = "already_open"
     # docs/api.md, extensions: HTTP itself
     METHOD_NOT_ALLOWED = "method_not_allowed", 405
     NOT_ACCEPTABLE = "not_acceptable", 406

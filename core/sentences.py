@@ -65,6 +65,9 @@ SENTENCES: dict[ErrorCode, str] = {
                                 "the page and try again."),
     # docs/api.md, extensions: ops answering ring cases
     E.CASE_ANSWERED: _("This case was already answered; nothing was changed."),
+    # docs/api.md, extensions: reminders of a sale's opening
+    E.ALREADY_OPEN: _("This sale has already opened, so there is nothing left to remind you "
+                      "of."),
     # docs/api.md, extensions: HTTP itself
     E.METHOD_NOT_ALLOWED: _("That action is not available here."),
     E.NOT_ACCEPTABLE: _("We cannot answer in the format that was asked for."),

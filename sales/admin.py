@@ -221,6 +221,7 @@ class FlashSaleAdmin(admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "opts": self.model._meta,
                    "title": f"{sale.title}: dashboard", "sale": sale, "board": board,
                    "status": sale.status_at(timezone.now(), board["report"]["stock_left"]),
+                   "reminders": selectors.reminder_counts(sale_id=sale.pk),
                    "charts": [bars_svg(title=title, points=points)
                               for title, points in board["series"]]}
         return TemplateResponse(request, "admin/sales/flashsale/dashboard.html", context)

@@ -1,5 +1,6 @@
-"""Admin for the records of a sale (reservations, F-codes, draws, returned units, rejected
-tickets): written by the services, read by ops, by username and sale title, never by id.
+"""Admin for the records of a sale (reservations, reminders, F-codes, draws, returned units,
+rejected tickets): written by the services, read by ops, by username and sale title, never by
+id.
 
 Imported by sales.admin.
 """
@@ -11,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, Subquery
 
 from antiscalper import selectors as risk_selectors
-from sales.models import Draw, FCode, RejectedTicket, Reservation, StockReturn
+from sales.models import Draw, FCode, RejectedTicket, Reminder, Reservation, StockReturn
 
 
 @admin.register(Reservation)
@@ -21,6 +22,27 @@ class ReservationAdmin(admin.ModelAdmin):
     list_select_related = ["sale", "user"]
     search_fields = ["user__username"]
     raw_id_fields = ["user"]
+
+
+@admin.register(Reminder)
+class ReminderAdmin(admin.ModelAdmin):
+    """Who asked to be texted before a sale opens, and whether the text went: read-only (a
+    reminder is the shopper's to set and cancel; ops only count and look)."""
+
+    list_display = ["sale", "user", "language", "created_at", "sent_at", "sent_for"]
+    list_filter = [("sent_at", admin.EmptyFieldListFilter), "sale"]
+    list_select_related = ["sale", "user"]
+    search_fields = ["user__username"]
+    readonly_fields = ["sale", "user", "language", "created_at", "sent_at", "sent_for"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class RecordAdmin(admin.ModelAdmin):

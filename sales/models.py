@@ -289,3 +289,38 @@ class Draw(models.Model):
 
     def __str__(self) -> str:
         return f"draw of {self.sale.title} ({len(self.winners)} winners)"
+
+
+class Reminder(models.Model):
+    """A shopper's "remind me" (开售提醒) for a sale that has not opened: one text a few
+    minutes before it opens (`sales.reminders`). One per account and sale, however often the
+    button is pressed.
+
+    `claim`/`claimed_at` are a sender's lease on the row while it texts (another sender
+    leaves it alone until the lease lapses: a sender killed mid-batch loses nothing);
+    `sent_for` is the opening the text named, so a sale moved to another time is announced
+    again, at its new time.
+    """
+
+    # No index of its own: the unique (sale, user) one leads with it.
+    sale = models.ForeignKey(FlashSale, on_delete=models.CASCADE, related_name="reminders",
+                             db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="sale_reminders")
+    # The storefront's language when it was set ("zh-hans", "en"); blank: not known, and the
+    # text goes out in Chinese, the store's language.
+    language = models.CharField(max_length=8, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claim = models.CharField(max_length=32, blank=True, editable=False)
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    sent_for = models.DateTimeField(null=True, blank=True,
+                                    help_text="The opening time the text named.")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["sale", "user"],
+                                               name="one_reminder_per_account_and_sale")]
+
+    def __str__(self) -> str:
+        return f"{self.user.username} reminded of {self.sale.title}"

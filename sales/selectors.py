@@ -5,13 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.conf import settings
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from core.errors import DomainError, ErrorCode, not_found
 from sales.gate import keys as gate_keys
 from sales.gate.keys import SaleKeys, epoch_ms, sale_id_of_ticket, ticket_issued_ms
-from sales.models import Draw, FCode, FlashSale, RejectedTicket, Reservation, SaleMode
+from sales.models import (
+    Draw,
+    FCode,
+    FlashSale,
+    RejectedTicket,
+    Reminder,
+    Reservation,
+    SaleMode,
+)
 from shop.models import Order
 
 
@@ -167,3 +176,33 @@ def draw_result(*, sale_id: int, user_id: int) -> dict:
         "right_expires_at": right.expires_at if right else None,
         "used": bool(right and right.order_id),
     }
+
+
+# ---- "remind me" (sales.reminders) ---------------------------------------------------------
+
+def reminded_sale_ids(*, user_id: int | None, sale_ids: list[int]) -> set[int]:
+    """Which of these sales this shopper asked to be reminded of: one query for a whole list
+    of cards (none for nobody)."""
+    if not user_id or not sale_ids:
+        return set()
+    return set(Reminder.objects.filter(user_id=user_id, sale_id__in=sale_ids)
+               .values_list("sale_id", flat=True))
+
+
+def reminder_of(*, sale_id: int, user_id: int) -> dict:
+    """This shopper's reminder of a sale, as the API shows it: whether it is set, when the
+    text goes out, when it went (`not_found` for no such sale)."""
+    sale = FlashSale.objects.filter(pk=sale_id).values_list("starts_at", flat=True).first()
+    if sale is None:
+        raise not_found("sale")
+    sent_at = Reminder.objects.filter(sale_id=sale_id, user_id=user_id).values_list(
+        "sent_at", flat=True)
+    return {"sale": sale_id, "reminded": bool(sent_at),
+            "remind_at": sale - timedelta(seconds=settings.REMINDER_LEAD_SECONDS),
+            "sent_at": sent_at[0] if sent_at else None}
+
+
+def reminder_counts(*, sale_id: int) -> dict[str, int]:
+    """How many shoppers asked to be reminded of the sale, and how many were texted."""
+    return Reminder.objects.filter(sale_id=sale_id).aggregate(
+        set=Count("id"), sent=Count("id", filter=Q(sent_at__isnull=False)))

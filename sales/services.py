@@ -252,7 +252,8 @@ def gate_unavailable_explain(*, sale_id: int, now: datetime | None = None) -> No
 
 
 # The app's other writes and the order states, callable as services.<name> like every write
-# of the app: the gate's life and the units going back live in their own modules.
+# of the app: the gate's life, the units going back and the reminders live in their own
+# modules.
 from sales.gate.lifecycle import (  # noqa: E402, F401
     NEVER_COUNTED,
     HeldUnits,
@@ -268,6 +269,11 @@ from sales.gate.lifecycle import (  # noqa: E402, F401
     units_taken_by_user,
 )
 from sales.models import HOLDING, NOT_HOLDING  # noqa: E402, F401
+from sales.reminders import (  # noqa: E402, F401
+    reminder_cancel,
+    reminder_set,
+    reminders_send_due,
+)
 from sales.returns import (  # noqa: E402, F401
     orders_cancel_for_risk,
     orders_expire_due,

@@ -66,3 +66,9 @@ def draw_rights_pass_on() -> int:
     now = timezone.now()
     return sum(draws.draw_rights_pass_on(sale_id=sale_id) for sale_id in
                Draw.objects.filter(sale__ends_at__gt=now).values_list("sale_id", flat=True))
+
+
+@shared_task(acks_late=True)
+def reminders_send_due() -> int:
+    """Text the "remind me" of sales opening in the next few minutes, each once."""
+    return services.reminders_send_due()

@@ -26,7 +26,7 @@ from antiscalper import appeals
 from antiscalper import services as lists
 from antiscalper.models import Appeal, RingCase, RiskDecision
 from sales import services as sales
-from sales.models import FCode
+from sales.models import FCode, Reminder
 from shop.models import Order, OrderLine, OrderStatus
 from shop.tests.fixtures import client_for
 
@@ -60,6 +60,9 @@ ENDPOINTS = {
     ("api/v1/sales/<int:sale_id>/purchase", "post"): AUTH,
     ("api/v1/sales/<int:sale_id>/reservations", "post"): AUTH,
     ("api/v1/sales/<int:sale_id>/draw", "get"): AUTH,
+    ("api/v1/sales/<int:sale_id>/reminder", "get"): AUTH,
+    ("api/v1/sales/<int:sale_id>/reminder", "put"): AUTH,
+    ("api/v1/sales/<int:sale_id>/reminder", "delete"): AUTH,
     ("api/v1/tickets/<str:ticket>", "get"): OWN,
     ("api/v1/ops/sales", "get"): "sales.view_flashsale",
     ("api/v1/ops/sales", "post"): "sales.add_flashsale",
@@ -119,9 +122,11 @@ ACTIONS = {
 # records the stock's counters and the tickets' decisions are built on (returns, rejected
 # tickets, F-codes, draws), and ring cases (why a ring's orders were cancelled, who said so).
 # Nor a rule setting: deleting one would put the rule back to its code defaults without the
-# confirmation and the record of the previous value that every other change of it has.
+# confirmation and the record of the previous value that every other change of it has. Nor a
+# shopper's reminder: it is the shopper's to set and cancel.
 UNDELETABLE = {"riskdecision", "appeal", "order", "payment", "riskpolicy", "outstandingtoken",
-               "stockreturn", "rejectedticket", "fcode", "draw", "ringcase", "rulesetting"}
+               "stockreturn", "rejectedticket", "fcode", "draw", "ringcase", "rulesetting",
+               "reminder"}
 # What each button on an object's admin page (a POST to its own address) and each page beside
 # a model's own asks for: the rights its twin among the actions asks for (ACTIONS).
 BUTTONS = {
@@ -181,6 +186,7 @@ def world(make_customer, sku):
                                 created_at=now)
     case = RingCase.objects.create(sale_id=sale.pk, members=[other.user_id], created_at=now,
                                    updated_at=now)
+    Reminder.objects.create(sale=sale, user=other.user)  # (set before the sale opened)
     return {
         "actors": {"anonymous": None, "shopper": shopper.user, "other": other.user,
                    "ops": ops,

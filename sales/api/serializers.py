@@ -124,6 +124,16 @@ class ReservationOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class ReminderOutput(serializers.Serializer):
+    """The shopper's "remind me" of a sale: whether it is set, when the text goes out (the
+    opening less REMINDER_LEAD_SECONDS), when it went (null until then)."""
+
+    sale = serializers.IntegerField()
+    reminded = serializers.BooleanField()
+    remind_at = serializers.DateTimeField()
+    sent_at = serializers.DateTimeField(allow_null=True)
+
+
 class DrawOutput(serializers.Serializer):
     sale = serializers.IntegerField(source="sale_id")
     seed = serializers.CharField()

@@ -14,6 +14,7 @@ urlpatterns = [
     path("sales/<int:sale_id>/reservations", views.SaleReservationApi.as_view(),
          name="sale-reservations"),
     path("sales/<int:sale_id>/draw", views.SaleDrawResultApi.as_view(), name="sale-draw"),
+    path("sales/<int:sale_id>/reminder", views.SaleReminderApi.as_view(), name="sale-reminder"),
     path("tickets/<str:ticket>", views.TicketApi.as_view(), name="ticket"),
     path("ops/sales/<int:sale_id>/fcodes", views.OpsFCodeIssueApi.as_view(), name="ops-fcodes"),
     path("ops/sales/<int:sale_id>/fcodes/release", views.OpsFCodeReleaseApi.as_view(),

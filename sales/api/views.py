@@ -31,6 +31,7 @@ from sales.api.serializers import (
     FCodeIssueOutput,
     PurchaseInput,
     PurchaseOutput,
+    ReminderOutput,
     ReservationOutput,
     SaleInput,
     SaleOutput,
@@ -161,6 +162,30 @@ class SaleReservationApi(APIView):
             ip=client_ip_of(request), client=client_of(request))
         return Response(ReservationOutput(reservation).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class SaleReminderApi(APIView):
+    """The shopper's "remind me" of a sale: PUT sets it (idempotent), DELETE cancels it (only
+    one's own: the caller's account is the only one named), GET says whether it is set."""
+
+    @extend_schema(responses=ReminderOutput)
+    def get(self, request, sale_id: int):
+        return Response(ReminderOutput(selectors.reminder_of(
+            sale_id=sale_id, user_id=user_id_of(request))).data)
+
+    @extend_schema(request=None, responses={201: ReminderOutput, 200: ReminderOutput})
+    def put(self, request, sale_id: int):
+        _reminder, created = services.reminder_set(
+            sale_id=sale_id, user_id=user_id_of(request),
+            language=request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, ""))
+        body = ReminderOutput(selectors.reminder_of(sale_id=sale_id,
+                                                    user_id=user_id_of(request))).data
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, sale_id: int):
+        services.reminder_cancel(sale_id=sale_id, user_id=user_id_of(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class SaleDrawResultApi(APIView):

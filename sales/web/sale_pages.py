@@ -119,6 +119,9 @@ def sale_list(request: HttpRequest) -> HttpResponse:
         return _shared_page(f"web:sales:{page}", partial(_list_context, page),
                             request.path + (f"?page={page}" if page > 1 else ""))
     template, context = _list_context(page)
+    # The shopper's own reminders, only in this page of theirs (the shared copy has none).
+    context["reminded"] = selectors.reminded_sale_ids(
+        user_id=request.user.id, sale_ids=[row["sale"].pk for row in context["upcoming"]])
     return _private(render(request, template, context))
 
 
@@ -162,6 +165,8 @@ def sale_page(request: HttpRequest, sale_id: int) -> HttpResponse:
         addresses=list(address_list(user_id=user_id)),
         buy_key=str(uuid.uuid4()),
         held=held, bought_all=held is not None and units >= sale.per_user_limit,
+        reminded=sale.pk in selectors.reminded_sale_ids(user_id=user_id, sale_ids=[sale.pk])
+        if context["status"] == SaleStatus.SCHEDULED else False,
     )
     return _private(render(request, template, context))
 

@@ -2,7 +2,8 @@
    - the sale page's countdown, on the server's clock (offset measured from live.json),
      and the buy button turning on at the second the sale opens;
    - the ticket page following its place in the queue (without JS a meta refresh does it);
-   - the checkout's payment deadline counting down. */
+   - the checkout's payment deadline counting down;
+   - "remind me" set or cancelled without leaving the page, and gone once the sale opens. */
 (function () {
   "use strict";
   var offset = 0; // server clock minus browser clock, in ms
@@ -74,6 +75,7 @@
     var openedFetched = false;
     function tick() {
       var t = now();
+      if (t >= starts) dropReminder(el);
       if (t < starts) {
         clock.textContent = say("opens_in", span(starts - t)) + (synced ? "" : WORDS.approx);
         if (buy) { buy.disabled = true; buy.setAttribute("aria-disabled", "true"); }
@@ -140,6 +142,7 @@
         if (!clock) return;
         var starts = +card.getAttribute("data-card-starts-ms");
         var ends = +card.getAttribute("data-card-ends-ms");
+        if (t >= starts) dropReminder(card);
         clock.textContent = t < starts ? say("opens_in", span(starts - t))
           : t < ends ? say("ends_in", span(ends - t)) : WORDS.has_ended;
       });
@@ -148,6 +151,37 @@
     setInterval(tick, 1000);
   }
 
+  // "Remind me" is for a sale that has not opened: once it has, the button goes.
+  function dropReminder(within) {
+    var remind = within.querySelector("[data-remind]");
+    if (remind) remind.parentNode.removeChild(remind);
+  }
+
+  // The "remind me" form, sent in the background; the answer's button takes its place. If
+  // anything goes wrong the form is sent as a plain form, and the page says why.
+  function remindForm(form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.fetch || !window.FormData) return;
+      event.preventDefault();
+      var button = form.querySelector("button");
+      if (button) button.disabled = true;
+      fetch(form.action, {method: "POST", body: new FormData(form), credentials: "same-origin",
+                          headers: {"Accept": "application/json"}}).then(function (r) {
+        return r.json().then(function (body) { return {ok: r.ok, body: body}; });
+      }).then(function (res) {
+        if (!res.ok || !res.body.html) { form.submit(); return; }
+        var holder = document.createElement("div");
+        holder.innerHTML = res.body.html.trim();
+        var fresh = holder.firstElementChild;
+        form.parentNode.replaceChild(fresh, form);
+        if (fresh.tagName === "FORM") remindForm(fresh);
+        var focus = fresh.querySelector("button");
+        if (focus) focus.focus();
+      }).catch(function () { form.submit(); });
+    });
+  }
+
+  document.querySelectorAll("form[data-remind]").forEach(remindForm);
   document.querySelectorAll("[data-live]").forEach(salePage);
   document.querySelectorAll("[data-cards]").forEach(cards);
   document.querySelectorAll("[data-ticket]").forEach(ticketPage);
