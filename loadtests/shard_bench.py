@@ -341,8 +341,11 @@ def capacity_lines(rows: list[ShardRow]) -> list[str]:
     from loadtests import capacity
 
     load = capacity.launch_load()
-    plan = capacity.shard_plan(attempts_rps=load.peak_attempts_rps,
-                               redis_per_admission=redis_per_admission(rows))
+    cost = redis_per_admission(rows)
+    if not cost:  # /proc counts in 10 ms ticks: a run that short shows none
+        return ["No Redis Cluster planned: Redis's CPU was not measurable in runs this short "
+                "(under /proc's 10 ms tick); give (s) more admissions."]
+    plan = capacity.shard_plan(attempts_rps=load.peak_attempts_rps, redis_per_admission=cost)
     return ["Redis Cluster for a scale-1 Mi 6 launch at this cost (loadtests.capacity."
             "shard_plan: every buyer but the browsers pressing buy once within 3 s, each "
             "attempt an admission at the gate, the largest Redis CPU per admission above):",

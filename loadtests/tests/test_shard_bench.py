@@ -78,6 +78,13 @@ def test_a_peak_beyond_one_sales_shards_is_said_not_hidden():
                                "take 160,000 admissions/s, 51% of the peak")
 
 
+def test_a_run_too_short_for_procs_ticks_plans_nothing_rather_than_divide_by_zero():
+    rows = [ShardRow(shards=1, gate=[run(90, 0.01, redis_s=0.0)], bare=[run(90, 0.01)])]
+    assert shard_bench.redis_per_admission(rows) == 0.0
+    [said] = shard_bench.capacity_lines(rows)
+    assert said.startswith("No Redis Cluster planned") and "not measurable" in said
+
+
 def test_the_table_says_two_cores_cannot_show_a_speed_up_and_warns_of_refusals():
     rows = [ShardRow(shards=n, gate=[run(900, 1.0, refused=100 if n == 3 else 0)],
                      bare=[run(1_000, 0.5)]) for n in (1, 2, 3)]
@@ -97,4 +104,8 @@ def test_a_tiny_run_on_a_real_cluster_admits_every_attempt_of_both_rows(gate_clu
         for measured in (*row.gate, *row.bare):
             assert (measured.admissions, measured.refused) == (90, 0)
             assert measured.seconds > 0 and measured.client_cpu_s > 0
-    assert shard_bench.capacity_lines(rows)[-1].startswith("- one sale")
+    planned = shard_bench.capacity_lines(rows)
+    if shard_bench.redis_per_admission(rows):
+        assert planned[-1].startswith("- one sale")
+    else:  # 90 admissions may cost Redis less than one of /proc's ticks: said, not divided
+        assert "not measurable" in planned[0]
