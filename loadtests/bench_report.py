@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from loadtests import capacity, cputime, servers
+from loadtests import capacity, cputime, servers, shard_bench
 
 
 @dataclass
@@ -20,6 +20,7 @@ class Figures:
     rounds: dict[str, list[dict]] = field(default_factory=dict)
     pipeline: dict = field(default_factory=dict)
     risk: dict = field(default_factory=dict)  # risk scoring, from loadtests.risk_bench
+    shards: list = field(default_factory=list)  # loadtests.shard_bench's rows, 1 to 3 shards
     serving: str = servers.DEFAULT  # the server the project's rows ran on
 
     def add(self, name: str, result: dict) -> None:
@@ -285,6 +286,15 @@ def capacity_lines(figures: Figures) -> list[str]:
             *(f"- {line}" for line in lines)]
 
 
+def shard_section(figures: Figures) -> list[str]:
+    """(s): a sale over 1, 2 and 3 shards beside its bare limit, and the Redis Cluster a
+    scale-1 launch needs at its cost (loadtests.shard_bench); nothing when left out."""
+    if not figures.shards:
+        return []
+    return [*shard_bench.describe(figures.shards), "", *shard_bench.capacity_lines(
+        figures.shards)]
+
+
 def report(figures: Figures, info: dict, *, shape: servers.Shape, concurrency: int,
            duration: float) -> str:
     n = len(next(iter(figures.rounds.values()), []))
@@ -301,5 +311,5 @@ def report(figures: Figures, info: dict, *, shape: servers.Shape, concurrency: i
     sections = [[f"Measured {info['date']} on {setup}."], main_table(figures),
                 server_table(figures), target_table(figures), refusal_warnings(figures),
                 anchor_table(figures, info),
-                cpu_table(figures), capacity_lines(figures)]
+                cpu_table(figures), capacity_lines(figures), shard_section(figures)]
     return "\n\n".join("\n".join(s) for s in sections if s) + "\n"

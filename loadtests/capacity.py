@@ -7,8 +7,10 @@ into whole processes of each tier:
 
 - web cores: peak requests/s x web CPU per request; one Python process is one core (the GIL);
 - Redis shards: peak attempts/s x Redis CPU per attempt, against one core per shard (Redis
-  runs commands on one thread). One sale's stock is one key: more than one shard means
-  splitting a sale's stock over shards (issue 17), which the gate does not do today;
+  runs commands on one thread). A sale's stock is split over up to SHARDS_MAX shards of a
+  Redis Cluster (`FlashSale.shards`, issue 17); `shard_plan` turns the shard bench's measured
+  Redis CPU per admission (loadtests.shard_bench) into masters, replicas and hosts, and says
+  whether one sale's shards can take the peak at all;
 - Celery workers: its two kinds of work, one prefork process per core: the pipeline writes
   the rush's tickets (tickets/s x CPU per ticket) and the risk feed
   (`sales.pipeline.risk_feed.attempts_drain`) records and scores every attempt the gate
@@ -32,6 +34,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+
+from sales.gate.keys import SHARDS_MAX
 
 HEADROOM = 0.7          # every core planned 70 % busy at the peak: bursts inside a second,
                         # and the collector, the kernel and the network stack's share
@@ -140,3 +144,75 @@ def launch_load() -> Load:
     return Load(peak_rps=plan.planned_peak_rps(scale=1.0), peak_attempts_rps=buyers / PRESS_S,
                 tickets_per_s=plan.UNITS_AT_SCALE_1 / SETTLE_S,
                 rush_attempts_per_s=buyers / SETTLE_S)
+
+
+HOST_CORES = 8          # a Redis host planned with 8 cores, one redis-server on each
+REPLICAS = 1            # each master with a replica on another host (its failover)
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """The Redis Cluster a peak of admissions needs at a measured cost per admission."""
+
+    attempts_rps: float         # admissions a second at the peak
+    redis_per_admission: float  # CPU seconds of redis-server per admission (shard bench)
+    headroom: float
+    host_cores: int
+    replicas: int
+
+    @property
+    def per_shard_rps(self) -> float:
+        """Admissions a second one shard (one master, one core) takes at the headroom."""
+        return self.headroom / self.redis_per_admission
+
+    @property
+    def masters(self) -> int:
+        return cores(self.attempts_rps, self.redis_per_admission, self.headroom)
+
+    @property
+    def instances(self) -> int:
+        """redis-server processes: the masters and their replicas."""
+        return self.masters * (1 + self.replicas)
+
+    @property
+    def hosts(self) -> int:
+        """Hosts of `host_cores` cores, one redis-server a core; at least one more than the
+        replicas, so that a master and its replica never share a host."""
+        return max(math.ceil(self.instances / self.host_cores), 1 + self.replicas)
+
+    @property
+    def sale_ceiling_rps(self) -> float:
+        """What one sale can take: its SHARDS_MAX shards, each on its own master."""
+        return SHARDS_MAX * self.per_shard_rps
+
+    @property
+    def one_sale_fits(self) -> bool:
+        return self.masters <= SHARDS_MAX
+
+
+def shard_plan(*, attempts_rps: float, redis_per_admission: float,
+               headroom: float = HEADROOM, host_cores: int = HOST_CORES,
+               replicas: int = REPLICAS) -> ShardPlan:
+    return ShardPlan(attempts_rps=attempts_rps, redis_per_admission=redis_per_admission,
+                     headroom=headroom, host_cores=host_cores, replicas=replicas)
+
+
+def shard_lines(plan: ShardPlan) -> list[str]:
+    """The plan in words: masters, instances and hosts, and whether one sale can take it."""
+    lines = [f"Redis Cluster masters: {significant(plan.masters)} = "
+             f"{significant(plan.attempts_rps, 3)} admissions/s x "
+             f"{significant(plan.redis_per_admission * 1e6)} us of Redis per admission / "
+             f"{plan.headroom:.0%} of a core (one shard takes "
+             f"{significant(plan.per_shard_rps)} admissions/s)",
+             f"with {plan.replicas} replica(s) each: {significant(plan.instances)} redis-server "
+             f"processes, {significant(plan.hosts)} hosts of {plan.host_cores} cores"]
+    if plan.one_sale_fits:
+        lines.append(f"one sale split over {plan.masters} shards takes it (a sale may have up "
+                     f"to {SHARDS_MAX})")
+    else:
+        lines.append(f"one sale cannot take it: its {SHARDS_MAX} shards at most take "
+                     f"{significant(plan.sale_ceiling_rps)} admissions/s, "
+                     f"{plan.sale_ceiling_rps / plan.attempts_rps:.0%} of the peak; the rest "
+                     f"must be answered before Redis (the sold-out memo answers every attempt "
+                     f"after the sell-out from memory) or the sale's attempts spread over time")
+    return lines

@@ -8,6 +8,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -146,7 +147,7 @@ class FlashSaleAdmin(admin.ModelAdmin):
     list_filter = ["mode", "starts_at"]
     search_fields = ["title", "sku__code", "sku__name"]
     list_select_related = ["sku"]
-    readonly_fields = ["dashboard", "gate_loaded_at", "gate_epoch", "created_at"]
+    readonly_fields = ["dashboard", "buckets", "gate_loaded_at", "gate_epoch", "created_at"]
     date_hierarchy = "starts_at"
     actions = [load_gate, rebuild_gate, reconcile, issue_fcodes, release_fcode_quota, run_draw]
 
@@ -160,8 +161,8 @@ class FlashSaleAdmin(admin.ModelAdmin):
                                                   "shown."}),
         ]
         if obj is not None:
-            fieldsets.append(("Gate", {"fields": ["dashboard", "gate_loaded_at", "gate_epoch",
-                                                  "created_at"]}))
+            fieldsets.append(("Gate", {"fields": ["dashboard", "buckets", "gate_loaded_at",
+                                                  "gate_epoch", "created_at"]}))
         return fieldsets
 
     def render_change_form(self, request, context, *args, **kwargs):
@@ -204,6 +205,14 @@ class FlashSaleAdmin(admin.ModelAdmin):
             return "-"
         url = reverse("admin:sales_flashsale_dashboard", args=[obj.pk])
         return format_html('<a href="{}">Dashboard</a>', url)
+
+    @admin.display(description="buckets")
+    def buckets(self, obj: FlashSale) -> str:
+        """Each bucket of the gate (or why they cannot be read): sales.selectors.sale_buckets."""
+        if obj.pk is None:
+            return "-"
+        return render_to_string("admin/sales/flashsale/_buckets.html",
+                                {"buckets": selectors.sale_buckets(sale=obj)})
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.dashboard_view)

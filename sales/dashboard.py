@@ -1,10 +1,11 @@
 """A sale's dashboard for ops (reads only): the report's numbers, its ring cases, the units
-flagged accounts hold, and what happened minute by minute.
+flagged accounts hold, what happened minute by minute, and the gate's buckets.
 
 Every figure is an aggregate query, so the page costs the same dozen queries for a sale of
 ten orders or of a million. The scalper share needs to know who the scalpers are: only a
 load test's replay knows (its personas are in its own output files, loadtests.double11), so
-here it is unknown, never guessed.
+here it is unknown, never guessed. With Redis unreachable the page still renders: the gate's
+figures say they cannot be read, the database's are all there.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from django.db.models.functions import TruncMinute
 
 from antiscalper.flags import FLAGGED
 from antiscalper.models import AttemptSignal, RingCase, RiskDecision
+from sales import selectors
 from sales.models import HOLDING, FlashSale
-from sales.report import sale_report
+from sales.report import gate_figures, sale_record
 from shop.models import Order, OrderLine
 
 MAX_BARS = 120
@@ -42,7 +44,8 @@ def per_minute(rows) -> list[tuple[datetime, int]]:
 
 def sale_dashboard(*, sale: FlashSale) -> dict:
     """What the dashboard shows; `series` are (title, step in minutes, [(start, count)])."""
-    report = sale_report(sale=sale)
+    buckets = selectors.sale_buckets(sale=sale)  # never raises: says when Redis is down
+    report = {**sale_record(sale=sale), **gate_figures(buckets=buckets)}
     cases = dict(RingCase.objects.filter(sale_id=sale.pk).values("status")
                  .annotate(n=Count("id")).values_list("status", "n"))
     flagged_users = RiskDecision.objects.filter(sale_id=sale.pk, decision__in=FLAGGED) \
@@ -62,7 +65,7 @@ def sale_dashboard(*, sale: FlashSale) -> dict:
     return {
         "report": report, "expired_orders": expired,
         "cases": {status: cases.get(status, 0) for status in RingCase.Status.values},
-        "flagged_units": flagged_units,
+        "flagged_units": flagged_units, "buckets": buckets,
         "series": [("Admitted attempts", admitted), ("Refused attempts", refused),
                    ("Orders written", orders)],
     }

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
+import redis
 from django.conf import settings
 from django.db.models import Case, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from core.errors import DomainError, ErrorCode, not_found
+from sales.gate import holdings
 from sales.gate import keys as gate_keys
 from sales.gate.keys import SaleKeys, epoch_ms, sale_id_of_ticket, ticket_issued_ms
 from sales.models import (
@@ -99,6 +101,58 @@ def sale_rows(sales: list[FlashSale]) -> list[tuple[FlashSale, int, str]]:
     now = timezone.now()
     left = stock_left_map(sales)
     return [(s, left[s.pk], s.status_at(now, left[s.pk])) for s in sales]
+
+
+@dataclass(frozen=True)
+class SaleBuckets:
+    """A sale's buckets (`FlashSale.shards`) as the gate holds them, for the report and the
+    dashboard; `error` says why they could not be read (then `rows` is empty)."""
+
+    shards: int
+    stock: int
+    loaded: bool
+    rows: list[holdings.BucketHolding] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def readable(self) -> bool:
+        return not self.error
+
+    def total(self, figure: str) -> int:
+        return sum(getattr(row, figure) or 0 for row in self.rows)
+
+    @property
+    def unaccounted(self) -> int | None:
+        """Units of the stock no bucket counts as left, taken or in transit (0 at rest; the
+        buckets are read one after the other, so a move under way can show for a moment)."""
+        if not self.rows:
+            return None
+        return self.stock - sum(self.total(f) for f in ("stock_left", "taken", "in_transit"))
+
+    @property
+    def stuck(self) -> list[int]:
+        """Buckets with a move that lost its caller (reconciliation gives it)."""
+        return [row.bucket for row in self.rows if row.stuck]
+
+    def as_dict(self) -> dict:
+        return {"shards": self.shards, "readable": self.readable, "error": self.error or None,
+                "unaccounted": self.unaccounted, "stuck": self.stuck,
+                "buckets": [{**asdict(row), "stuck": row.stuck} for row in self.rows]}
+
+
+def sale_buckets(*, sale: FlashSale) -> SaleBuckets:
+    """Each bucket of a sale: its master, stock left, units taken, tickets, moves in, out and
+    in transit. A sale whose gate is not loaded has no buckets yet; Redis unreachable is
+    said, not raised (the dashboard still renders)."""
+    found = SaleBuckets(shards=sale.shards, stock=sale.stock, loaded=bool(sale.gate_loaded_at))
+    if not sale.gate_loaded_at:
+        return found
+    try:
+        rows = holdings.buckets(sale_id=sale.pk, shards=sale.shards)
+    except redis.RedisError as error:
+        return SaleBuckets(shards=sale.shards, stock=sale.stock, loaded=True,
+                           error=f"the gate's Redis cannot be read now ({type(error).__name__})")
+    return SaleBuckets(shards=sale.shards, stock=sale.stock, loaded=True, rows=rows)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The report's lines that both the text summary (report) and the HTML page (charts) show:
-the scale, the arrivals at the peak against the plan, the capacity model. Plain functions of
-the result's dicts, beneath both."""
+the scale, the arrivals at the peak against the plan, the capacity model, the gate's
+buckets. Plain functions of the result's dicts, beneath both."""
 
 from __future__ import annotations
 
@@ -92,3 +92,22 @@ def scale_caveat(run: dict) -> str:
             f"{units:,} units, {fleets}: the "
             f"scalper share is of {units:,} units{unit} and recall of {scalpers:,} scalper "
             f"accounts{account}, a handful, not rates to compare with a launch's")
+
+
+def bucket_lines(b: dict) -> list[str]:
+    """The gate's buckets (`sales.selectors.SaleBuckets.as_dict`): one line for a sale of one
+    bucket, else a line per bucket and whether they add up to the stock."""
+    if not b["readable"]:
+        return [f"  buckets: cannot be read ({b['error']})"]
+    rows = b["buckets"]
+    if b["shards"] == 1:
+        return ["  buckets: one (the sale is not split across shards)"]
+    lines = [f"  buckets: {b['shards']} (left + taken + in transit = the stock less "
+             f"{b['unaccounted']}; stuck moves in {b['stuck'] or 'none'})"]
+    for row in rows:
+        lines.append(f"    bucket {row['bucket']} on {row['node'] or 'the one Redis'}: "
+                     f"{row['stock_left']} left, {row['taken']} taken, {row['admitted']} "
+                     f"admitted; moved in {row['moves_in']} ({row['units_in']} units), out "
+                     f"{row['moves_out']} ({row['units_out']}), in transit {row['in_transit']}"
+                     + ("" if row["trusted"] else ", NOT trusted"))
+    return lines

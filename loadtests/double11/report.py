@@ -30,7 +30,14 @@ from loadtests.double11.evidence import (
     ring_cases,
 )
 from loadtests.double11.headline import headline
-from loadtests.double11.lines import capacity_lines, pct, reach_line, scale_caveat, scale_line
+from loadtests.double11.lines import (
+    bucket_lines,
+    capacity_lines,
+    pct,
+    reach_line,
+    scale_caveat,
+    scale_line,
+)
 from loadtests.double11.locusts import REPORT as LOCUST_REPORT
 from loadtests.double11.plan import (
     GENUINE_PERSONAS,
@@ -42,9 +49,8 @@ from loadtests.double11.reach import arrivals_series, peak_reach, per_second
 from loadtests.double11.reach import ratio as _ratio
 from loadtests.double11.readable import readable_target
 from loadtests.double11.sizing import capacity_assumptions, run_capacity, rush_drained
-from sales import invariants, services
+from sales import invariants, selectors, services
 from sales.gate import holdings
-from sales.gate import keys as gate_keys
 from sales.models import FlashSale, RejectedTicket, StockReturn
 from shop.models import Order, OrderLine, Payment
 
@@ -118,8 +124,9 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
                .values_list("username", "id"))
     persona_of = {ids[u]: label["persona"] for u, label in labels.items() if u in ids}
 
-    state = holdings.state(sale_id=sale.pk)
-    admitted = int(gate_keys.connection().get(gate_keys.SaleKeys(sale.pk).seq) or 0)
+    state = holdings.state(sale_id=sale.pk, shards=sale.shards)
+    buckets = selectors.sale_buckets(sale=sale)
+    admitted = buckets.total("admitted")  # every bucket's own ticket count
     orders = Order.objects.filter(sale_id=sale.pk)
     confirmed = orders.filter(ticket__isnull=False).count()
     rejected = Counter(RejectedTicket.objects.filter(sale_id=sale.pk)
@@ -215,6 +222,7 @@ def build(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None =
             "tickets_rejected": sum(rejected.values()), "rejected_by_reason": dict(rejected),
             "tickets_unresolved": admitted - confirmed - sum(rejected.values()),
         },
+        "buckets": buckets.as_dict(),
         "orders": {"by_status": dict(statuses), "paid": statuses.get("paid", 0),
                    "expired": statuses.get("expired", 0),
                    "awaiting_payment_at_end": statuses.get("awaiting_payment", 0),
@@ -331,6 +339,7 @@ def summary(r: dict) -> str:
         f"  tickets admitted {inv['tickets_admitted']}  confirmed {inv['tickets_confirmed']}  "
         f"rejected {inv['tickets_rejected']} {inv['rejected_by_reason'] or ''}  "
         f"unresolved {inv['tickets_unresolved']}",
+        *(bucket_lines(r["buckets"]) if "buckets" in r else []),
         f"  orders paid {orders['paid']}  expired {orders['expired']}  awaiting payment "
         f"{orders['awaiting_payment_at_end']}  units returned {orders['units_returned']}  "
         f"re-sold {orders['units_resold']}",

@@ -1,13 +1,19 @@
 """What a sale's gate holds right now (for reconciliation, the sale API, the reports and the
 tests): loaded or not, on which Redis dataset, the stock left, the queue and who bought how
-much, over all its buckets. Reads only, off the purchase hot path (`sales.gate.admission`
-decides purchases; `sales.gate.ops` loads and rebuilds gates)."""
+much, over all its buckets, and each bucket on its own (`buckets`). Reads only, off the
+purchase hot path (`sales.gate.admission` decides purchases; `sales.gate.ops` loads and
+rebuilds gates)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-from sales.gate.keys import SaleKeys, bucket_keys, connection, dataset, shards_of
+from sales.gate.keys import SaleKeys, bucket_keys, clustered, connection, dataset, shards_of
+
+# A borrow gives what it took within milliseconds; a move still in its donor's journal after
+# this long lost its caller (a crash between take and give): reconciliation will give it.
+MOVE_STUCK_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -81,3 +87,70 @@ def stock_left(*, sale_id: int, shards: int | None = None) -> int | None:
         return int(value) if value is not None else None
     values = [connection().get(keys.stock) for keys in bucket_keys(sale_id, shards)]
     return _total([int(v) if v is not None else None for v in values])
+
+
+@dataclass(frozen=True)
+class BucketHolding:
+    """One bucket of a sale as its Redis holds it now, for the report and the dashboard.
+
+    At rest the buckets add up to the sale's stock: the sum over buckets of `stock_left`,
+    `taken` and `in_transit` is `FlashSale.stock`. The buckets are read one after the other,
+    so during a rush a move caught between its two halves can be missed or seen twice."""
+
+    bucket: int
+    node: str                   # the cluster master holding it ("" on the one Redis)
+    loaded: bool
+    trusted: bool               # loaded, on the dataset its master holds now
+    stock_left: int | None      # open rush and F-code quota; None when its keys are gone
+    taken: int                  # units its buyers hold in the gate (queued or written)
+    admitted: int               # tickets it has admitted (its queue's sequence)
+    queued: int
+    moves_in: int               # moves given to it, and their units (since load or rebuild)
+    units_in: int
+    moves_out: int              # moves it gave away, and their units
+    units_out: int
+    in_transit: int             # units it gave that no bucket counts yet
+    moves_in_transit: int
+    oldest_move_s: float | None  # how long the oldest of those has been on its way
+
+    @property
+    def stuck(self) -> bool:
+        """A move of this bucket's lost its caller and waits for reconciliation."""
+        return self.oldest_move_s is not None and self.oldest_move_s > MOVE_STUCK_SECONDS
+
+
+def _node_of(key: str) -> str:
+    if not clustered():
+        return ""
+    node = connection().get_node_from_key(key)
+    return f"{node.host}:{node.port}"
+
+
+def _bucket_holding(bucket: int, keys: SaleKeys, now_us: int) -> BucketHolding:
+    current = dataset(keys.meta)
+    pipe = connection().pipeline(transaction=True)  # one bucket, one slot: one MULTI
+    pipe.hmget(keys.meta, "loaded", "dataset", "moves_in", "units_in", "moves_out",
+               "units_out")
+    pipe.get(keys.stock).get(keys.fstock).hvals(keys.bought).get(keys.seq).xlen(keys.queue)
+    pipe.hgetall(keys.journal)
+    meta, stock, fstock, bought, seq, queued, journal = pipe.execute()
+    loaded, loaded_on, *moves = meta
+    moves_in, units_in, moves_out, units_out = (int(m or 0) for m in moves)
+    # A journal entry is "recipient|path|units|generation", its id "<microseconds>-<random>".
+    transit = [int(entry.split("|")[2]) for entry in journal.values()]
+    started = [int(move_id.split("-")[0]) for move_id in journal]
+    left = None if stock is None and fstock is None else int(stock or 0) + int(fstock or 0)
+    return BucketHolding(
+        bucket=bucket, node=_node_of(keys.meta), loaded=loaded == "1",
+        trusted=loaded == "1" and loaded_on == current, stock_left=left,
+        taken=sum(int(units) for units in bought), admitted=int(seq or 0), queued=int(queued),
+        moves_in=moves_in, units_in=units_in, moves_out=moves_out, units_out=units_out,
+        in_transit=sum(transit), moves_in_transit=len(transit),
+        oldest_move_s=(now_us - min(started)) / 1e6 if started else None)
+
+
+def buckets(*, sale_id: int, shards: int) -> list[BucketHolding]:
+    """Each bucket of a sale of `shards` buckets as it stands now (one read per bucket)."""
+    now_us = time.time_ns() // 1000
+    return [_bucket_holding(k, keys, now_us)
+            for k, keys in enumerate(bucket_keys(sale_id, shards))]

@@ -158,10 +158,10 @@ def gate_redis(settings, tmp_path):
 
 @pytest.fixture
 def gate_cluster(settings, tmp_path):
-    """A real Redis Cluster (three masters, a replica of the first: `core.tests.cluster`) for
+    """A real Redis Cluster (three masters, a replica of the first: `core.local_cluster`) for
     the gate of this test: REDIS_CLUSTER_URL points at it, everything else stays on the
     suite's Redis. Stopped at the end."""
-    from core.tests.cluster import cluster_start
+    from core.local_cluster import cluster_start
 
     cluster = cluster_start(tmp_path / "cluster")
     app_redis_forget()

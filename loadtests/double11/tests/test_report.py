@@ -14,6 +14,8 @@ from loadtests.double11 import lines, locusts, report
 from loadtests.double11.headline import headline
 from loadtests.double11.plan import Plan, timeline
 from loadtests.double11.run import Options, prepare
+from sales import selectors, services
+from sales.gate.admission import Purchase
 
 
 def arrivals_written(path, seconds: range, per_second: int, *, refused: int = 0) -> None:
@@ -189,3 +191,18 @@ def test_the_capacity_section_states_its_precision_and_what_it_rests_on(tmp_path
         assert said in text and said in page.replace("&#x27;", "'"), said
     assert c["shown_to"] == "2 significant figures"
     assert all(len(str(n).rstrip("0")) <= 2 for n in c["need_shown"].values())
+
+
+@pytest.mark.django_db
+def test_the_report_shows_the_gates_buckets(tmp_path, make_sale, buyer_ids):
+    plan = prepare(Options(scale=0.00005, time_scale=0.02, min_phase_s=2, seed=3), tmp_path)
+    result = report.build(plan, [], tmp_path)
+    assert result["buckets"]["shards"] == 1
+    assert "  buckets: one (the sale is not split across shards)" in report.summary(result)
+    split = make_sale(stock=9, limit=1, shards=3)
+    for user in buyer_ids(4):
+        services.purchase_admit(purchase=Purchase(sale_id=split.pk, user_id=user))
+    shown = lines.bucket_lines(selectors.sale_buckets(sale=split).as_dict())
+    assert shown[0].startswith("  buckets: 3 (left + taken + in transit = the stock less 0;")
+    taken = [int(re.search(r"(\d+) taken", line).group(1)) for line in shown[1:]]
+    assert len(taken) == 3 and sum(taken) == 4

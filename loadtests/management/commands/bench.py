@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from loadtests import bench, risk_bench, servers
+from loadtests import bench, risk_bench, servers, shard_bench
 from loadtests.bench_report import report
 
 MARK = "<!-- bench:latest -->"
@@ -15,7 +15,9 @@ MARK = "<!-- bench:latest -->"
 class Command(BaseCommand):
     help = ("Benchmark the purchase (b) on every web server against its limit (L), the DRF "
             "reference (a0), the sold-out answer (e) against a bare GET, (c), (f), (g), (d), "
-            "and risk scoring per core (--risk-rounds 0 leaves it out).")
+            "risk scoring per core (--risk-rounds 0 leaves it out), and (s) a sale over 1, 2 "
+            "and 3 shards of a local Redis Cluster against its bare limit (--shard-rounds 0 "
+            "leaves it out; --shards-only runs it alone).")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--customers", type=int, default=5000)
@@ -41,10 +43,28 @@ class Command(BaseCommand):
                                  "; prints, writes nothing")
         parser.add_argument("--consumers", type=int, default=1,
                             help="with --pipeline-only: worker processes draining at once")
+        parser.add_argument("--shards-only", action="store_true",
+                            help="only (s), on a Redis Cluster it starts and stops "
+                                 "(loadtests.shard_bench); SQLite or PostgreSQL, on a "
+                                 "database whose name contains 'bench'; prints, writes nothing")
+        parser.add_argument("--shards", default=",".join(map(str, shard_bench.SHARDS)),
+                            help="(s): the shard counts, comma-separated")
+        parser.add_argument("--shard-admissions", type=int, default=shard_bench.ADMISSIONS,
+                            help="(s): admissions per row and round")
+        parser.add_argument("--shard-clients", type=int, default=shard_bench.CLIENTS,
+                            help="(s): client processes")
+        parser.add_argument("--shard-rounds", type=int, default=shard_bench.ROUNDS,
+                            help="(s): rounds (0 leaves (s) out of the full run)")
 
     def handle(self, *args, **o) -> None:
         if o["risk_only"]:
             return risk_bench.command(self, **o)
+        if o["shards_only"]:
+            risk_bench.fresh_database()
+            rows = self._shards(o)
+            self.stdout.write("\n" + "\n".join([*shard_bench.describe(rows), "",
+                                                *shard_bench.capacity_lines(rows)]))
+            return
         if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
             raise CommandError("the benchmark compares against PostgreSQL: set DATABASE_URL "
                                "(make bench does: postgres://postgres@127.0.0.1:5432/...)")
@@ -75,6 +95,8 @@ class Command(BaseCommand):
                 rounds=o["risk_rounds"], say=lambda text: self.stdout.write(f"    {text}"),
                 compare=False)
             figures.risk = {"attempts_per_core_s": risk_bench.attempts_per_core_s(runs)}
+        if o["shard_rounds"]:
+            figures.shards = self._shards(o)
         table = report(figures, info, shape=shape, concurrency=o["concurrency"],
                        duration=o["duration"])
         self.stdout.write("\n" + table)
@@ -84,3 +106,11 @@ class Command(BaseCommand):
             head, _, _ = text.partition(MARK)
             path.write_text(f"{head}{MARK}\n{table}")
             self.stdout.write(self.style.SUCCESS(f"written to {path}"))
+
+    def _shards(self, o: dict) -> list:
+        self.stdout.write("  (s) a sale over shards of a local Redis Cluster "
+                          "(loadtests.shard_bench)")
+        return shard_bench.run_on_local_cluster(
+            shards=tuple(int(n) for n in o["shards"].split(",")),
+            admissions=o["shard_admissions"], clients=o["shard_clients"],
+            rounds=o["shard_rounds"], say=lambda text: self.stdout.write(f"    {text}"))

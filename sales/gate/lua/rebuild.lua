@@ -7,7 +7,8 @@
 -- A sale of N buckets is rebuilt one bucket after the other, each given the units not yet
 -- placed in the buckets before it ("units" - "taken"): a bucket keeps its own queued units
 -- and an even part of the rest (the last one all of it). Moves between buckets of an older
--- generation are void (the database's count has them), so its journal is cleared.
+-- generation are void (the database's count has them), so its journal is cleared, and so
+-- are its counts of moves in and out (they count since the last load or rebuild).
 -- KEYS[1] meta, KEYS[2] stock, KEYS[3] bought, KEYS[4] queue, KEYS[5] fstock,
 -- KEYS[6] decided (set of tickets the database has settled), KEYS[7] fcodes,
 -- KEYS[8] journal (moves out), KEYS[9] received (moves in)
@@ -51,6 +52,7 @@ redis.call('SET', KEYS[2], left)
 redis.call('SET', KEYS[5], fleft)
 redis.call('DEL', KEYS[6])
 if ARGV[14] ~= '' then redis.call('HSET', KEYS[1], 'shards', ARGV[14]) end
+redis.call('HDEL', KEYS[1], 'moves_in', 'units_in', 'moves_out', 'units_out')
 redis.call('HSET', KEYS[1], 'epoch', epoch, 'starts_ms', ARGV[2], 'ends_ms', ARGV[3],
            'limit', ARGV[4], 'requires_reservation', ARGV[5], 'draw', ARGV[6],
            'dataset', ARGV[11], 'gen', ARGV[13], 'loaded', '1')

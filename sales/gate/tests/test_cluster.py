@@ -1,7 +1,7 @@
 """A sale's stock split across the masters of a real Redis Cluster (issue 17): the rush over
 three buckets sells exactly the stock, a bucket that runs dry borrows from the others, a move
 cut in half by a crash is repaired, and a master failed over mid-sale leaves the invariants
-whole. The cluster (three masters and a replica) is `core.tests.cluster`'s."""
+whole. The cluster (three masters and a replica) is `core.local_cluster`'s."""
 
 from __future__ import annotations
 

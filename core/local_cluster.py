@@ -1,10 +1,12 @@
-"""A real Redis Cluster for tests: three masters and a replica of the first, started from
-redis-server on free ports in a directory of their own, joined by `redis-cli --cluster create`,
-and stopped at the end (`cluster_start`, `Cluster.stop`).
+"""A real Redis Cluster on this machine: three masters and a replica of the first, started
+from redis-server on free ports (the kernel's pick, so runs side by side never collide) in a
+directory of their own, joined by `redis-cli --cluster create`, and stopped at the end
+(`cluster_start`, `Cluster.stop`).
 
-Not a test module: the `gate_cluster` fixture (sales.tests.fixtures) starts one per test. Each
-node is a child process; a master can be killed (`kill`) under a running sale and its replica
-waited for (`wait_promoted`).
+The `gate_cluster` fixture (sales.tests.fixtures) starts one per test, and the shard bench
+(loadtests.shard_bench) one per run, without the replica. Each node is a child process; a
+master can be killed (`kill`) under a running sale and its replica waited for
+(`wait_promoted`).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def _wait(what: str, ready, seconds: float = READY_SECONDS) -> None:
 class Cluster:
     directory: Path
     masters: list[int]
-    replica: int
+    replica: int | None
     processes: dict[int, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -66,7 +68,12 @@ class Cluster:
 
     @property
     def ports(self) -> list[int]:
-        return [*self.masters, self.replica]
+        return [*self.masters, *([self.replica] if self.replica else [])]
+
+    @property
+    def pids(self) -> list[int]:
+        """The nodes' process ids (to read their CPU from /proc)."""
+        return [process.pid for process in self.processes.values()]
 
     def client(self, port: int) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=port, decode_responses=True,
@@ -120,10 +127,12 @@ def _node(directory: Path, port: int) -> subprocess.Popen:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def cluster_start(directory: Path, *, masters: int = 3) -> Cluster:
-    """Three masters (slots split evenly by redis-cli) and a replica of the first."""
-    ports = [_free_port() for _ in range(masters + 1)]
-    cluster = Cluster(directory=directory, masters=ports[:masters], replica=ports[masters])
+def cluster_start(directory: Path, *, masters: int = 3, replica: bool = True) -> Cluster:
+    """Three masters (slots split evenly by redis-cli) and, unless `replica` is False, a
+    replica of the first."""
+    ports = [_free_port() for _ in range(masters + int(replica))]
+    cluster = Cluster(directory=directory, masters=ports[:masters],
+                      replica=ports[masters] if replica else None)
     try:
         for port in ports:
             cluster.processes[port] = _node(directory, port)
@@ -134,6 +143,8 @@ def cluster_start(directory: Path, *, masters: int = 3) -> Cluster:
              *(f"127.0.0.1:{port}" for port in cluster.masters), "--cluster-yes"],
             check=True, capture_output=True, timeout=60)
         cluster.wait_ok(cluster.masters)
+        if cluster.replica is None:
+            return cluster
         first = cluster.client(cluster.masters[0])
         replica = cluster.client(cluster.replica)
         replica.execute_command("CLUSTER MEET", "127.0.0.1", cluster.masters[0])
