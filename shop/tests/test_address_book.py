@@ -40,7 +40,7 @@ def test_choosing_another_default_leaves_exactly_one(make_customer):
     customer = make_customer(with_address=False)
     first, second = _add(customer), _add(customer, line1="安宁庄路小米科技园")
     address_book.address_default_set(user_id=customer.user_id, address_id=second.pk)
-    assert _defaults(customer) == [second.pk]
+    assert _defaults(customer) == [second.pk] and first.pk not in _defaults(customer)
     address_book.address_default_set(user_id=customer.user_id, address_id=second.pk)  # again
     assert _defaults(customer) == [second.pk]
     assert selectors.address_list(user_id=customer.user_id)[0].pk == second.pk  # default first
