@@ -31,9 +31,9 @@ def book(make_customer):
 
 
 def test_the_address_list_shows_the_region_and_the_default_and_deleted_marks(ops, book):
-    _, kept, gone = book
     html = ops.get("/admin/shop/address/").content.decode()
-    for words in ("广东省", "深圳市", "南山区", "科技园南区1号", "旧址9号", "Deleted", "Is default"):
+    for words in ("广东省", "深圳市", "南山区", "科技园南区1号", "旧址9号", "Deleted",
+                  "Is default"):
         assert words in html, words
     deleted_only = ops.get("/admin/shop/address/?deleted_at__isnull=False").content.decode()
     assert "旧址9号" in deleted_only and "科技园南区1号" not in deleted_only
