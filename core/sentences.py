@@ -152,7 +152,8 @@ def _gateway_reason(reason: str) -> str:
 FIELD_LABELS = {
     "username": _("Username"), "password": _("Password"), "phone": _("Mobile phone"),
     "recipient": _("Recipient"), "line1": _("Street and number"), "city": _("City"),
-    "postcode": _("Postcode"), "code": _("Code"), "message": _("Message"),
+    "postcode": _("Postcode"), "province": _("Province"), "district": _("District"),
+    "code": _("Code"), "message": _("Message"),
     "quantity": _("Quantity"), "address_id": _("Delivery address"), "fcode": _("F-code"),
     "method": _("Payment method"), "field": _("A field"),
 }

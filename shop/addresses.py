@@ -9,6 +9,12 @@ building itself is written (Bldg, Block, Tower; 号楼, 栋, 幢, 座 are one wo
 88号), so the ring's addresses meet in one key. Whether that
 means anything is the linking's question: an office tower where many genuine fans work
 is a building too (`antiscalper.linking` weighs a building by its genuine population).
+
+Both forms read the district (区) with the street line (`street_line`): 朝阳区 typed in its
+own field or at the head of the line is one key, so old clients that write the whole street
+into `line1` and the storefront's 省/市/区 form still meet. The province is left out: the
+city and the postcode already place an address, and a key with it would split one address
+between a shopper who wrote 北京 as the province and one who left it blank.
 """
 
 from __future__ import annotations
@@ -68,9 +74,29 @@ def _line(text: str) -> str:
     return _CJK_SPACE.sub("", text)  # Chinese is written without spaces: 建国路 88号 is 建国路88号
 
 
-def building_normalize(*, line1: str, city: str, postcode: str) -> str:
+_CJK = re.compile(r"[\u3000-\u9fff]")
+
+
+def _bare(text: str) -> str:
+    return re.sub(r"[^\w]+", "", unicodedata.normalize("NFKC", text).lower())
+
+
+def street_line(*, district: str, line1: str) -> str:
+    """The street line the matching forms read: the district, then `line1`, unless the line
+    already names the district (typed twice, or the whole address in one line). An address
+    without a district reads as `line1` alone, as every address did before districts."""
+    district, line1 = (district or "").strip(), (line1 or "").strip()
+    if not _bare(district) or _bare(district) in _bare(line1):
+        return line1
+    glue = "" if _CJK.match(district[-1]) or _CJK.match(line1[:1] or " ") else " "
+    return f"{district}{glue}{line1}"
+
+
+def building_normalize(*, line1: str, city: str, postcode: str, district: str = "") -> str:
     """The building an address delivers to, as one key: `line|city|postcode` with the flat,
-    floor, room, unit and door dropped and the building's own words folded."""
+    floor, room, unit and door dropped and the building's own words folded (the district
+    read at the head of the line)."""
+    line1 = street_line(district=district, line1=line1)
     city_key = " ".join(re.sub(r"[^\w]+", " ", unicodedata.normalize(
         "NFKC", city or "").lower()).split())
     return f"{_line(line1)}|{city_key}|{re.sub(r'[^0-9a-z]', '', (postcode or '').lower())}"

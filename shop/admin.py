@@ -36,11 +36,24 @@ class SkuAdmin(admin.ModelAdmin):
     list_select_related = ["product"]
 
 
+ADDRESS_COLUMNS = ["recipient", "phone", "province", "city", "district", "line1", "postcode",
+                   "is_default", "deleted_at", "replaced_by", "normalized", "building",
+                   "created_at"]
+
+
 class AddressInline(admin.TabularInline):
+    """A customer's addresses, every version (deleted and replaced ones too: the orders'
+    and the anti-scalper's record). Read-only: ops do not edit shoppers' addresses."""
+
     model = Address
     extra = 0
-    fields = ["recipient", "phone", "line1", "city", "postcode", "normalized"]
-    readonly_fields = ["normalized"]
+    fields = ["recipient", "phone", "province", "city", "district", "line1", "postcode",
+              "is_default", "deleted_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Customer)
@@ -56,12 +69,27 @@ class CustomerAdmin(ExportMixin, admin.ModelAdmin):
 
 @admin.register(Address)
 class AddressAdmin(admin.ModelAdmin):
-    list_display = ["recipient", "line1", "city", "postcode", "customer"]
+    """Addresses as shoppers wrote them, with their default and deleted state; read-only
+    (the shopper's address book writes them, `shop.address_book`), and never deleted here:
+    orders and the anti-scalper's linking hold every version."""
+
+    list_display = ["recipient", "province", "city", "district", "line1", "postcode",
+                    "customer", "is_default", "deleted"]
     search_fields = ["recipient", "line1", "normalized", "phone", "customer__user__username"]
-    list_filter = ["city"]
+    list_filter = ["is_default", ("deleted_at", admin.EmptyFieldListFilter), "province", "city"]
     list_select_related = ["customer__user"]
-    readonly_fields = ["normalized"]
-    raw_id_fields = ["customer"]
+    readonly_fields = ["customer", *ADDRESS_COLUMNS]
+    fields = readonly_fields
+
+    @admin.display(boolean=True, description="deleted", ordering="deleted_at")
+    def deleted(self, address: Address) -> bool:
+        return address.deleted_at is not None
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class OrderLineInline(admin.TabularInline):

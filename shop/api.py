@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView
 
 from core.http import idempotency_key_of, paginated, user_id_of
-from shop import payments, phones, selectors, services
+from shop import address_book, payments, phones, selectors, services
 from shop.serializers import (
     AddressSerializer,
     MeOutput,
@@ -124,6 +124,41 @@ class AddressListApi(APIView):
         customer = selectors.customer_for_user(user_id=user_id_of(request))
         address = services.address_create(customer=customer, **data.validated_data)
         return Response(AddressSerializer(address).data, status=status.HTTP_201_CREATED)
+
+
+class AddressDetailApi(APIView):
+    """One of the shopper's addresses. Another shopper's id and a deleted one are 404."""
+
+    @extend_schema(responses=AddressSerializer)
+    def get(self, request, address_id: int):
+        address = selectors.address_get(user_id=user_id_of(request), address_id=address_id)
+        return Response(AddressSerializer(address).data)
+
+    @extend_schema(request=AddressSerializer(partial=True), responses=AddressSerializer)
+    def patch(self, request, address_id: int):
+        """The fields sent change, the others stay. A changed text is a new version with a
+        new `id` (orders keep the old one); use the `id` answered."""
+        data = AddressSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        address = address_book.address_update(user_id=user_id_of(request),
+                                              address_id=address_id, **data.validated_data)
+        return Response(AddressSerializer(address).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, address_id: int):
+        """Gone from the book and from new purchases; orders placed with it keep it."""
+        address_book.address_delete(user_id=user_id_of(request), address_id=address_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AddressDefaultApi(APIView):
+    @extend_schema(request=None, responses=AddressSerializer)
+    def post(self, request, address_id: int):
+        """Make this the default address (the one checkout offers first); the one that was
+        the default stops being it."""
+        address = address_book.address_default_set(user_id=user_id_of(request),
+                                                    address_id=address_id)
+        return Response(AddressSerializer(address).data)
 
 
 class ProductListApi(APIView):

@@ -109,25 +109,49 @@ class PhoneCode(models.Model):
 
 
 class Address(models.Model):
-    """A delivery address; `normalized` is the form used to match one address across accounts,
-    `building` the building it delivers to (`shop.addresses`: flat, floor and room dropped)."""
+    """A delivery address: 省 province, 市 city, 区 district, then the street line.
+
+    `normalized` is the form used to match one address across accounts, `building` the
+    building it delivers to (`shop.addresses`: flat, floor and room dropped); both read the
+    district with the street line and leave the province out (the city and postcode place it).
+
+    A row's delivery text never changes once written (`shop.address_book`): an edit writes
+    a new version and archives this one (`deleted_at`, `replaced_by`), so an order keeps the
+    text it was placed with, even one still in the pipeline's queue, and the anti-scalper,
+    which reads every version a customer held, still sees what a ring shared. `deleted_at`
+    hides an address from the shopper and from new purchases, nothing else. One live address
+    per customer is the default, by the database's own constraint."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="addresses")
     recipient = models.CharField(max_length=80)
     phone = models.CharField(max_length=20)
-    line1 = models.CharField(max_length=200)
+    province = models.CharField(max_length=40, blank=True, default="")
     city = models.CharField(max_length=80)
+    district = models.CharField(max_length=40, blank=True, default="")
+    line1 = models.CharField(max_length=200)
     postcode = models.CharField(max_length=12)
     normalized = models.CharField(max_length=300, db_index=True, editable=False)
     building = models.CharField(max_length=300, db_index=True, editable=False, default="")
+    is_default = models.BooleanField(default=False)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    # The newest version edits wrote in this one's place (None: live, or deleted as it was).
+    replaced_by = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name_plural = "addresses"
         ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer"], condition=Q(is_default=True),
+                                    name="address_one_default_per_customer"),
+            models.CheckConstraint(condition=Q(deleted_at__isnull=True) | Q(is_default=False),
+                                   name="address_deleted_never_default"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.recipient}, {self.line1}, {self.city} {self.postcode}"
+        place = " ".join(part for part in (self.province, self.city, self.district) if part)
+        return f"{self.recipient}, {self.line1}, {place} {self.postcode}"
 
 
 class OrderStatus(models.TextChoices):

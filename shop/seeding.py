@@ -126,6 +126,7 @@ def seed_customers(*, count: int, batch: int = 2000, start: int = 1,
                     addresses.append(Address(
                         customer_id=customer_ids[ids[username_for(i)]], recipient=f"Fan {i}",
                         phone=phone_for(i), line1=line1, city=city, postcode=postcode,
+                        is_default=True,  # each seeded customer's only address
                         normalized=address_normalize(line1=line1, city=city, postcode=postcode),
                         building=building_normalize(line1=line1, city=city, postcode=postcode),
                     ))

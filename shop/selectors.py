@@ -28,7 +28,27 @@ def customer_for_user(*, user_id: int) -> Customer:
 
 
 def address_list(*, user_id: int) -> QuerySet[Address]:
-    return Address.objects.filter(customer__user_id=user_id)
+    """The shopper's live addresses, the default first (what checkout offers first), then in
+    the order they were added. Deleted and archived versions are the orders' and the
+    anti-scalper's, never the shopper's to pick again."""
+    return Address.objects.filter(customer__user_id=user_id, deleted_at__isnull=True).order_by(
+        "-is_default", "pk")
+
+
+MAX_ID = 2**63 - 1  # a database key; a larger one is no address (SQLite cannot even ask)
+
+
+def address_get(*, user_id: int, address_id: int) -> Address:
+    """This shopper's address by an id it was given: the newest version of it, when the id
+    names one an edit archived (`replaced_by`), so a retried edit finds what the first one
+    made. Another shopper's, a deleted one, or none: `not_found`, one and the same."""
+    found = (Address.objects.filter(pk=address_id, customer__user_id=user_id)
+             .values_list("pk", "replaced_by_id").first()) if 0 < address_id <= MAX_ID else None
+    address = (address_list(user_id=user_id).filter(pk=found[1] or found[0]).first()
+               if found else None)
+    if address is None:
+        raise not_found("address")
+    return address
 
 
 def order_list(*, user_id: int) -> QuerySet[Order]:

@@ -50,10 +50,15 @@ class PhoneConfirmedOutput(serializers.Serializer):
 
 
 class AddressSerializer(serializers.ModelSerializer):
+    """An address as a shopper writes it: 省 `province` and 区 `district` are optional (the
+    v1 body is `recipient, phone, line1, city, postcode`); `is_default` is read-only (POST
+    `.../{id}/default` chooses it)."""
+
     class Meta:
         model = Address
-        fields = ["id", "recipient", "phone", "line1", "city", "postcode"]
-        read_only_fields = ["id"]
+        fields = ["id", "recipient", "phone", "province", "city", "district", "line1",
+                  "postcode", "is_default"]
+        read_only_fields = ["id", "is_default"]
 
 
 class SkuOutput(serializers.ModelSerializer):

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError, invalid, not_found
-from shop.addresses import building_normalize
+from shop.addresses import building_normalize, street_line
 from shop.models import Address, Customer, FanLevel, Order, OrderLine, OrderStatus, Sku
 
 User = get_user_model()
@@ -61,13 +61,16 @@ def phone_normalize(*, phone: str) -> str:
     return cleaned
 
 
-def address_normalize(*, line1: str, city: str, postcode: str) -> str:
-    """A matching key for an address: case, punctuation, spacing and common words folded."""
+def address_normalize(*, line1: str, city: str, postcode: str, district: str = "") -> str:
+    """A matching key for an address: case, punctuation, spacing and common words folded;
+    the district read at the head of the street line, the province left out
+    (`shop.addresses.street_line`: one key whichever field the district was typed in)."""
     def fold(text: str) -> str:
         text = unicodedata.normalize("NFKC", text).lower()
         words = re.sub(r"[^\w]+", " ", text).split()
         return " ".join(w for w in (_ADDRESS_WORDS.get(w, w) for w in words) if w)
 
+    line1 = street_line(district=district, line1=line1)
     return f"{fold(line1)}|{fold(city)}|{re.sub(r'[^0-9a-z]', '', postcode.lower())}"
 
 
@@ -94,18 +97,25 @@ def customer_register(*, username: str, password: str, phone: str,
                       username=[_("already taken")]) from None
 
 
-def address_create(*, customer: Customer, recipient: str, phone: str, line1: str, city: str,
-                   postcode: str) -> Address:
-    """Add a delivery address with its normalised matching form.
+# What a shopper types for a delivery address; `normalized` and `building` are made from it.
+ADDRESS_TEXT = ("recipient", "phone", "province", "city", "district", "line1", "postcode")
+
+
+def address_values(*, recipient: str, phone: str, line1: str, city: str, postcode: str,
+                   province: str = "", district: str = "") -> dict[str, str]:
+    """An address's columns as stored, with their matching forms, or `invalid` naming the
+    fields at fault.
 
     Every length is checked here, before the INSERT: PostgreSQL refuses an over-long value
     (SQLite does not), and NFKC folding can make the matching form longer than what was
     typed (one "\ufdfa" is 18 letters), so a valid-looking address must get a field error, not
     a 500 that leaves a half-made registration behind."""
+    keys = {"line1": line1, "city": city, "postcode": postcode, "district": district}
     values = {"recipient": recipient.strip(), "phone": phone_normalize(phone=phone),
-              "line1": line1.strip(), "city": city.strip(), "postcode": postcode.strip(),
-              "normalized": address_normalize(line1=line1, city=city, postcode=postcode),
-              "building": building_normalize(line1=line1, city=city, postcode=postcode)}
+              "province": province.strip(), "city": city.strip(),
+              "district": district.strip(), "line1": line1.strip(),
+              "postcode": postcode.strip(), "normalized": address_normalize(**keys),
+              "building": building_normalize(**keys)}
     too_long = {name: [_("Ensure this field has no more than %(limit)d characters.")
                        % {"limit": limit}]
                 for name, value in values.items()
@@ -116,7 +126,26 @@ def address_create(*, customer: Customer, recipient: str, phone: str, line1: str
             del too_long[derived]
     if too_long:
         raise invalid("The address has fields that are too long.", **too_long)
-    return Address.objects.create(customer=customer, **values)
+    return values
+
+
+def customer_lock(*, customer_id: int) -> None:
+    """Take the customer's row lock: every write to one address book queues behind it, so
+    two requests at once cannot both make an address the default (the database's
+    constraint would refuse the second with an IntegrityError, a 500). Inside a transaction."""
+    list(Customer.objects.select_for_update().filter(pk=customer_id).values_list("pk"))
+
+
+def address_create(*, customer: Customer, recipient: str, phone: str, line1: str, city: str,
+                   postcode: str, province: str = "", district: str = "") -> Address:
+    """Add a delivery address with its normalised matching forms; a customer's first live
+    address becomes the default."""
+    values = address_values(recipient=recipient, phone=phone, line1=line1, city=city,
+                            postcode=postcode, province=province, district=district)
+    with transaction.atomic():
+        customer_lock(customer_id=customer.pk)
+        first = not Address.objects.filter(customer=customer, is_default=True).exists()
+        return Address.objects.create(customer=customer, is_default=first, **values)
 
 
 def order_number_new(now: datetime | None = None) -> str:
@@ -145,7 +174,7 @@ def order_create(*, user_id: int, lines: Iterable[tuple[int, int]], address_id: 
     ):
         raise not_found("SKU")
     if address_id is not None and not Address.objects.filter(
-        pk=address_id, customer__user_id=user_id
+        pk=address_id, customer__user_id=user_id, deleted_at__isnull=True
     ).exists():
         raise not_found("address")
     total = sum((skus[sku_id].price * quantity for sku_id, quantity in wanted), Decimal("0"))

@@ -1,5 +1,5 @@
-"""Storefront pages of the store: register, log in and out, confirm the phone, addresses, my
-orders, checkout.
+"""Storefront pages of the store: register, log in and out, confirm the phone, my orders,
+checkout (the address book is `shop.web_addresses`).
 
 Thin views over the same services as the API (shop.services, shop.payments): parse the form,
 call one service, render. Refusals become the sentence of core.sentences, never a trace.
@@ -185,36 +185,6 @@ def phone_confirm(request: HttpRequest) -> HttpResponse:
             return redirect(_safe_next(request, reverse("web-phone")))
     context = {"customer": customer, "errors": errors, "next": _safe_next(request, "")}
     return render(request, "shop/phone.html", context, status=status)
-
-
-ADDRESS_FIELDS = ("recipient", "phone", "line1", "city", "postcode")
-
-
-@never_cache
-@login_required(login_url=LOGIN_URL)
-def address_book(request: HttpRequest) -> HttpResponse:
-    """The shopper's delivery addresses, and a form to add one (the API's rules: the same
-    serializer, the same normalised form that the anti-scalper linking matches on)."""
-    form = {name: request.POST.get(name, "").strip() for name in ADDRESS_FIELDS}
-    errors: list[str] = []
-    problems: dict[str, list[str]] = {}
-    if request.method == "POST":
-        data = AddressSerializer(data=form)
-        try:
-            if not data.is_valid():
-                raise DomainError("invalid", "", details=data.errors)
-            customer = selectors.customer_for_user(user_id=request.user.id)
-            services.address_create(customer=customer, **data.validated_data)
-        except DomainError as error:
-            errors = field_errors(error) or [sentence_for(error)]
-            problems = field_problems(error)
-        else:
-            messages.success(request, _("Address added. Choose it when you buy."))
-            return redirect(_safe_next(request, reverse("web-addresses")))
-    context = {"form": form, "errors": errors, "problems": problems,
-               "next": _safe_next(request, ""),
-               "addresses": list(selectors.address_list(user_id=request.user.id))}
-    return render(request, "shop/addresses.html", context, status=400 if errors else 200)
 
 
 @never_cache

@@ -47,6 +47,10 @@ ENDPOINTS = {
     ("api/v1/me", "get"): AUTH,
     ("api/v1/me/addresses", "get"): AUTH,
     ("api/v1/me/addresses", "post"): AUTH,
+    ("api/v1/me/addresses/<int:address_id>", "get"): OWN,
+    ("api/v1/me/addresses/<int:address_id>", "patch"): OWN,
+    ("api/v1/me/addresses/<int:address_id>", "delete"): OWN,
+    ("api/v1/me/addresses/<int:address_id>/default", "post"): OWN,
     ("api/v1/me/phone/code", "post"): AUTH,
     ("api/v1/me/phone/confirm", "post"): AUTH,
     ("api/v1/products", "get"): PUBLIC,
@@ -123,10 +127,11 @@ ACTIONS = {
 # tickets, F-codes, draws), and ring cases (why a ring's orders were cancelled, who said so).
 # Nor a rule setting: deleting one would put the rule back to its code defaults without the
 # confirmation and the record of the previous value that every other change of it has. Nor a
-# shopper's reminder: it is the shopper's to set and cancel.
+# shopper's reminder: it is the shopper's to set and cancel. Nor an address: orders ship to it,
+# and a shopper's own deletion only hides it (shop.address_book).
 UNDELETABLE = {"riskdecision", "appeal", "order", "payment", "riskpolicy", "outstandingtoken",
                "stockreturn", "rejectedticket", "fcode", "draw", "ringcase", "rulesetting",
-               "reminder"}
+               "reminder", "address"}
 # What each button on an object's admin page (a POST to its own address) and each page beside
 # a model's own asks for: the rights its twin among the actions asks for (ACTIONS).
 BUTTONS = {
@@ -194,7 +199,8 @@ def world(make_customer, sku):
                                               is_staff=True),
                    "superuser": users.create_superuser("root", password="x-Long-pass-1")},
         "args": {"sale_id": sale.pk, "order_id": order.pk, "product_id": sku.product_id,
-                 "entry_id": entry.pk, "ticket": ticket, "case_id": case.pk},
+                 "entry_id": entry.pk, "ticket": ticket, "case_id": case.pk,
+                 "address_id": shopper.addresses.get().pk},
     }
 
 

@@ -59,8 +59,9 @@ def settled_find(sale_id: int, tickets: list[str]) -> Settled:
 def screen(sale: FlashSale, todo: list[Entry], blocked: set[str],
            ) -> tuple[list[Entry], list[tuple[Entry, str]]]:
     """What the gate could not know: tickets the risk engine blocked, tickets of a gate since
-    rebuilt (another epoch), addresses that are not the buyer's. Returns (candidates for the
-    guard, rejections)."""
+    rebuilt (another epoch), addresses that are not the buyer's or were deleted (or edited
+    into a new version) before the purchase was admitted. Returns (candidates for the guard,
+    rejections)."""
     owned = _addresses_owned(todo)
     candidates: list[Entry] = []
     rejects: list[tuple[Entry, str]] = []
@@ -69,20 +70,33 @@ def screen(sale: FlashSale, todo: list[Entry], blocked: set[str],
             rejects.append((e, "risk_blocked"))
         elif e.epoch != sale.gate_epoch:
             rejects.append((e, "gate_rebuilt"))
-        elif e.address_id and (e.address_id, e.user_id) not in owned:
+        elif e.address_id and not _deliverable(owned, e):
             rejects.append((e, "address_invalid"))
         else:
             candidates.append(e)
     return candidates, rejects
 
 
-def _addresses_owned(entries: list[Entry]) -> set[tuple[int, int]]:
-    """(address, user) for the batch's addresses: an entry may use only its buyer's own."""
+def _addresses_owned(entries: list[Entry]) -> dict[tuple[int, int], int | None]:
+    """(address, user) -> when the address left the book (ms since the epoch; None while it
+    is there) for the batch's addresses: an entry may use only its buyer's own."""
     ids = sorted({e.address_id for e in entries if e.address_id})
-    customer_of = dict(bulk.values_for(Address, "pk", ids, ("customer_id",)))
-    user_of = dict(bulk.values_for(Customer, "pk", sorted(set(customer_of.values())),
+    rows = bulk.values_for(Address, "pk", ids, ("customer_id", "deleted_at"))
+    user_of = dict(bulk.values_for(Customer, "pk", sorted({row[1] for row in rows}),
                                    ("user_id",)))
-    return {(address, user_of[customer]) for address, customer in customer_of.items()}
+    return {(address, user_of[customer]): None if gone is None else epoch_ms(gone)
+            for address, customer, gone in rows}
+
+
+def _deliverable(owned: dict[tuple[int, int], int | None], e: Entry) -> bool:
+    """The buyer's own, and in the book when the purchase was admitted: a shopper who edits
+    or deletes an address just after buying keeps that purchase, shipped to the text it was
+    bought for; a purchase admitted after the deletion (an old id sent again) is refused."""
+    key = (e.address_id, e.user_id)
+    if key not in owned:
+        return False
+    gone_ms = owned[key]
+    return gone_ms is None or 0 < e.admitted_ms < gone_ms
 
 
 def _taken_by(sale: FlashSale, user_ids: set[int]) -> dict[int, int]:

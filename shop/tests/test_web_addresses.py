@@ -11,8 +11,9 @@ from shop.tests.helpers import csrf_post, page, registration
 
 pytestmark = pytest.mark.django_db
 
-OFFICE = {"recipient": "Lin Bin", "phone": "139 0013 9000",
-          "line1": "Xiaomi Campus, Anningzhuang Road", "city": "Beijing", "postcode": "100085"}
+OFFICE = {"recipient": "Lin Bin", "phone": "139 0013 9000", "province": "Beijing",
+          "city": "Beijing", "district": "Haidian", "line1": "Xiaomi Campus, Anningzhuang Road",
+          "postcode": "100085"}
 
 
 @pytest.fixture
