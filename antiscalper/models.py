@@ -136,6 +136,7 @@ class Appeal(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name, verbose_name_plural = _("appeal"), _("appeals")
         constraints = [
             models.UniqueConstraint(fields=["user", "kind", "value"],
                                     condition=Q(status="open"),
@@ -173,6 +174,7 @@ class AttemptSignal(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        verbose_name, verbose_name_plural = _("attempt signal"), _("attempt signals")
         # The last three serve antiscalper.lookback: an account's, a device's and an IP's
         # past across sales.
         indexes = [models.Index(fields=["sale_id", "user_id"], name="attempt_sale_user"),
@@ -204,6 +206,7 @@ class RuleSetting(models.Model):
 
     class Meta:
         ordering = ["code"]
+        verbose_name, verbose_name_plural = _("rule setting"), _("rule settings")
 
     def __str__(self) -> str:
         return self.code
@@ -266,6 +269,7 @@ class RiskDecision(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name, verbose_name_plural = _("risk decision"), _("risk decisions")
         constraints = [
             models.UniqueConstraint(fields=["ticket"], condition=~Q(ticket=""),
                                     name="riskdecision_one_per_ticket"),

@@ -110,12 +110,33 @@ class FlashSaleForm(forms.ModelForm):
     """Runs the services' checks in clean(), so refusals show on the form, not as a crash."""
 
     shards = forms.IntegerField(
-        min_value=1, max_value=SHARDS_MAX, required=False,
+        min_value=1, max_value=SHARDS_MAX, required=False, label=_("shards"),
         help_text=_("Redis shards (buckets) the gate splits the stock across, 1 to 16; empty: "
                     "one for a new sale, else unchanged."))
 
     class Meta:
         model = FlashSale
+        # The terms in the page's language (the model's own names stay those of the schema).
+        labels = {"sku": _("SKU"), "title": _("title"), "starts_at": _("starts at"),
+                  "ends_at": _("ends at"), "price": _("price"), "stock": _("stock"),
+                  "per_user_limit": _("limit per account"),
+                  "payment_window": _("payment window"), "mode": _("mode"),
+                  "requires_reservation": _("requires a reservation"),
+                  "reservation_opens_at": _("reservations open at"),
+                  "reservation_closes_at": _("reservations close at"),
+                  "fcode_quota": _("F-code quota"), "deposit": _("deposit"),
+                  "deposit_expansion": _("deposit expansion"),
+                  "deposit_window": _("deposit window"),
+                  "balance_opens_at": _("balance opens at"),
+                  "balance_closes_at": _("balance closes at"),
+                  "right_window": _("purchase right window"), "shards": _("shards")}
+        help_texts = {
+            "requires_reservation": _("Only accounts that reserved may buy (always on for "
+                                      "draws)."),
+            "fcode_quota": _("Part of the stock kept for F-code holders (and draw winners)."),
+            "deposit_expansion": _("Extra value a paid deposit counts for (a deposit of 100 "
+                                   "counts as 150)."),
+            "right_window": _("How long a draw winner's purchase right lasts.")}
         fields = ["sku", "title", "starts_at", "ends_at", "price", "stock", "per_user_limit",
                   "payment_window", "mode", "requires_reservation", "reservation_opens_at",
                   "reservation_closes_at", "fcode_quota", "deposit", "deposit_expansion",

@@ -110,6 +110,7 @@ class FlashSale(models.Model):
 
     class Meta:
         ordering = ["-starts_at"]
+        verbose_name, verbose_name_plural = _("flash sale"), _("flash sales")
         constraints = [
             models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")),
                                    name="sale_ends_after_it_starts"),
