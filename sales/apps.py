@@ -4,4 +4,4 @@ from django.utils.translation import gettext_lazy as _
 
 class SalesConfig(AppConfig):
     name = "sales"
-    verbose_name = _("Flash sales")
+    verbose_name = _("Sales")
