@@ -5,6 +5,7 @@ switches between the two; and a view-only account sees no answer button in eithe
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from io import StringIO
@@ -17,6 +18,7 @@ from django.test import Client
 
 from antiscalper.models import RuleSetting
 from antiscalper.rules import RULES
+from sales.models import FlashSale
 from sales.tests.admin_languages import (
     CJK,
     LANGUAGES,
@@ -25,6 +27,8 @@ from sales.tests.admin_languages import (
     world_pages,
 )
 from sales.tests.admin_world import sale_rows
+from sales.tests.sale_forms import sale_form
+from shop.tests.fixtures import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -186,3 +190,22 @@ def test_the_desk_sees_every_answer_in_its_language(world, desk, language):
     assert all(words in text for words in ANSWERS[language]), text[:400]
     other = "en" if language == "zh-hans" else "zh-hans"
     assert not [words for words in ANSWERS[other] if words in text]
+
+
+def test_a_sale_check_reads_chinese_in_admin_and_stays_english_in_the_api(
+        planner, superuser, make_sale, sku):
+    """The services word the refusal where they make it (sales.services): the admin's form
+    shows it in its reader's language, the API in its contract's English, cookie or not."""
+    sale = make_sale(load=False, starts_in=3600)
+    api = client_for(superuser)
+    api.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    refused = api.patch(f"/api/v1/ops/sales/{sale.pk}", {"deposit": "100.00"}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"].startswith("Only a deposit pre-sale has a deposit")
+    assert not CJK.search(json.dumps(refused.json()["error"], ensure_ascii=False))
+    form = browser_of(planner, "zh-hans").post("/admin/sales/flashsale/add/",
+                                               sale_form(sku, deposit="100.00"))
+    assert form.status_code == 200
+    assert "只有定金预售才有定金和尾款时间" in visible(form)
+    sale.refresh_from_db()
+    assert sale.deposit is None and FlashSale.objects.count() == 1
