@@ -2,7 +2,7 @@
 (390x844), as an ops person works it (issue 18, points 4 and 6): a sale's dashboard, a
 decision confirmed or cleared with its buttons, an appeal upheld or rejected, a ring case
 confirmed through its confirmation page, a threshold changed behind its confirmation, and the
-sale form showing only its mode's terms. On every page: the page's language and no English
+sale form showing only its mode's terms, and the lists in Chinese at 1280 px. On every page: the page's language and no English
 sentence of our catalogue on a Chinese page; the page itself never scrolls sideways (a wide
 table scrolls inside its own box on a phone) and the buttons an answer needs are on screen.
 
@@ -275,3 +275,14 @@ def test_the_sale_form_shows_its_modes_terms_and_refuses_a_stray_one(
     page.get_by_role("button", name=words["save"], exact=True).click()
     expect(page.locator(".messagelist")).to_contain_text(words["added"])
     assert FlashSale.objects.get().mode == "open"
+
+
+@pytest.mark.parametrize("name", ["sales", "flags", "cases", "appeals", "rules"])
+def test_each_list_in_chinese_fits_1280_pixels(page_in, desk, world, expect, name):
+    page = page_in(desk, "zh-hans", "desktop")
+    page.goto(world_pages(world)[name])
+    expect(page.locator("#result_list")).to_be_visible()
+    looked_at(page, expect, "zh-hans", "desktop", f"list-{name}", recorded_words(world))
+    wider = page.evaluate("""() => { const box = document.querySelector('.results');
+                                     return box.scrollWidth - box.clientWidth; }""")
+    assert wider <= 0, f"the {name} list is wider than its box at 1280 px in Chinese"
