@@ -1,10 +1,11 @@
 """The ops admin in a real browser in both its languages, on a 1280 px desktop and on a phone
 (390x844), as an ops person works it (issue 18, points 4 and 6): a sale's dashboard, a
 decision confirmed or cleared with its buttons, an appeal upheld or rejected, a ring case
-confirmed through its confirmation page, a threshold changed behind its confirmation, and the
-sale form showing only its mode's terms, and the lists in Chinese at 1280 px. On every page: the page's language and no English
-sentence of our catalogue on a Chinese page; the page itself never scrolls sideways (a wide
-table scrolls inside its own box on a phone) and the buttons an answer needs are on screen.
+confirmed through its confirmation page, a threshold changed behind its confirmation, the
+sale form showing only its mode's terms, and the lists in Chinese at 1280 px. On every page:
+the page's language and no English sentence of our catalogue on a Chinese page; the page
+itself never scrolls sideways (a wide table scrolls inside its own box on a phone) and the
+buttons an answer needs are on screen.
 
 Each test writes screenshots to var/screenshots/ (git-ignored) for people to look at."""
 
