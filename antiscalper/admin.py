@@ -10,6 +10,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 
 from antiscalper import services
@@ -21,11 +24,11 @@ from core.errors import DomainError
 
 
 class ExpiredFilter(admin.SimpleListFilter):
-    title = "expired"
+    title = _("expired")
     parameter_name = "expired"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Expired"), ("no", "Not expired")]
+        return [("yes", _("Expired")), ("no", _("Not expired"))]
 
     def queryset(self, request, queryset):
         now = timezone.now()
@@ -50,44 +53,46 @@ class EntryForm(forms.ModelForm):
             self.add_error("value" if "value" in error.details else "kind", error.message)
         expires_at = data.get("expires_at")
         if expires_at is not None and expires_at <= timezone.now():
-            self.add_error("expires_at", "Must be in the future.")
+            self.add_error("expires_at", gettext("Must be in the future."))
         return data
 
 
-def _entries(n: int) -> str:
-    return f"{n} entr{'y' if n == 1 else 'ies'}"
+def _report(modeladmin, request, done: int, total: int, done_as: str) -> None:
+    modeladmin.message_user(request, done_as % {"n": done}, messages.SUCCESS)
+    left = total - done
+    if left:
+        modeladmin.message_user(request, ngettext(
+            "%(n)s entry unchanged: already so, never expiring, or covered by another active "
+            "entry.", "%(n)s entries unchanged: already so, never expiring, or covered by "
+            "another active entry.", left) % {"n": left}, messages.WARNING)
 
 
-def _report(modeladmin, request, done: int, total: int, verb: str) -> None:
-    modeladmin.message_user(request, f"{verb} {_entries(done)}.", messages.SUCCESS)
-    if total - done:
-        modeladmin.message_user(
-            request, f"{_entries(total - done)} unchanged: already so, never expiring, or "
-            "covered by another active entry.", messages.WARNING)
-
-
-def _each(modeladmin, request, queryset, verb: str, service, **kwargs) -> None:
+def _each(modeladmin, request, queryset, done_as, service, **kwargs) -> None:
+    """`done_as`: the message for the entries changed, a function of how many."""
     ids = list(queryset.values_list("pk", flat=True))
     done = sum(1 for pk in ids if service(model=modeladmin.model, entry_id=pk,
                                           actor_id=request.user.pk, **kwargs))
-    _report(modeladmin, request, done, len(ids), verb)
+    _report(modeladmin, request, done, len(ids), done_as(done))
 
 
-@admin.action(description="Activate selected entries", permissions=["change"])
+@admin.action(description=_("Activate selected entries"), permissions=["change"])
 def activate(modeladmin, request, queryset):
-    _each(modeladmin, request, queryset, "Activated", services.entry_activate)
+    _each(modeladmin, request, queryset, lambda n: ngettext(
+        "Activated %(n)s entry.", "Activated %(n)s entries.", n), services.entry_activate)
 
 
-@admin.action(description="Deactivate selected entries", permissions=["change"])
+@admin.action(description=_("Deactivate selected entries"), permissions=["change"])
 def deactivate(modeladmin, request, queryset):
-    _each(modeladmin, request, queryset, "Deactivated", services.entry_deactivate)
+    _each(modeladmin, request, queryset, lambda n: ngettext(
+        "Deactivated %(n)s entry.", "Deactivated %(n)s entries.", n), services.entry_deactivate)
 
 
-@admin.action(description=f"Extend selected entries by {services.EXTEND_DAYS} days",
-              permissions=["change"])
+@admin.action(description=format_lazy(_("Extend selected entries by {days} days"),
+                                       days=services.EXTEND_DAYS), permissions=["change"])
 def extend(modeladmin, request, queryset):
-    _each(modeladmin, request, queryset, "Extended", services.entry_extend,
-          days=services.EXTEND_DAYS)
+    _each(modeladmin, request, queryset, lambda n: ngettext(
+        "Extended %(n)s entry.", "Extended %(n)s entries.", n), services.entry_extend,
+        days=services.EXTEND_DAYS)
 
 
 class ListEntryAdmin(IdentityShown, admin.ModelAdmin):
@@ -100,7 +105,7 @@ class ListEntryAdmin(IdentityShown, admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = [activate, deactivate, extend]
 
-    @admin.display(boolean=True, description="expired")
+    @admin.display(boolean=True, description=_("expired"))
     def expired(self, obj) -> bool:
         return obj.is_expired(timezone.now())
 
@@ -122,8 +127,9 @@ class ListEntryAdmin(IdentityShown, admin.ModelAdmin):
                 expires_at=obj.expires_at, source=Source.MANUAL, actor_id=actor_id)
             obj.pk = entry.pk
             if not created:
-                self.message_user(request, "This identity was already listed; that entry "
-                                  "was kept (longer expiry, new reason).", messages.WARNING)
+                self.message_user(request, gettext("This identity was already listed; that "
+                                                   "entry was kept (longer expiry, new "
+                                                   "reason)."), messages.WARNING)
             return
         if changed & {"reason", "expires_at"}:
             services.entry_edit(model=self.model, entry_id=obj.pk, reason=obj.reason,
@@ -132,8 +138,9 @@ class ListEntryAdmin(IdentityShown, admin.ModelAdmin):
             toggle = services.entry_activate if obj.is_active else services.entry_deactivate
             done = toggle(model=self.model, entry_id=obj.pk, actor_id=actor_id)
             if not done and obj.is_active:
-                self.message_user(request, "Not activated: another active entry already "
-                                  "covers this identity.", messages.WARNING)
+                self.message_user(request, gettext("Not activated: another active entry "
+                                                   "already covers this identity."),
+                                  messages.WARNING)
 
     def delete_model(self, request, obj) -> None:
         services.entry_delete(model=self.model, entry_id=obj.pk, actor_id=request.user.pk)

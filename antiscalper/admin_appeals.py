@@ -14,6 +14,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from antiscalper import appeals, flags
@@ -24,25 +26,29 @@ from antiscalper.models import Appeal
 FLAGS_SHOWN = 5
 
 
-@admin.action(description="Uphold: allowlist the identity and lift its blacklist entries",
+@admin.action(description=_("Uphold: allowlist the identity and lift its blacklist entries"),
               permissions=["uphold"])
 def uphold(modeladmin, request, queryset):
     ids = list(queryset.values_list("pk", flat=True))
     done = sum(1 for pk in ids if appeals.appeal_uphold(appeal_id=pk, actor_id=request.user.pk))
-    modeladmin.message_user(request, f"Upheld {done} appeal(s).", messages.SUCCESS)
-    if len(ids) - done:
-        modeladmin.message_user(request, f"{len(ids) - done} appeal(s) were already handled.",
-                                messages.WARNING)
+    modeladmin.message_user(request, gettext("Upheld %(n)s appeal(s).") % {"n": done},
+                            messages.SUCCESS)
+    _already(modeladmin, request, len(ids) - done)
 
 
-@admin.action(description="Reject: keep the identity blocked", permissions=["change"])
+@admin.action(description=_("Reject: keep the identity blocked"), permissions=["change"])
 def reject(modeladmin, request, queryset):
     ids = list(queryset.values_list("pk", flat=True))
     done = sum(1 for pk in ids if appeals.appeal_reject(appeal_id=pk, actor_id=request.user.pk))
-    modeladmin.message_user(request, f"Rejected {done} appeal(s).", messages.SUCCESS)
-    if len(ids) - done:
-        modeladmin.message_user(request, f"{len(ids) - done} appeal(s) were already handled.",
-                                messages.WARNING)
+    modeladmin.message_user(request, gettext("Rejected %(n)s appeal(s).") % {"n": done},
+                            messages.SUCCESS)
+    _already(modeladmin, request, len(ids) - done)
+
+
+def _already(modeladmin, request, left: int) -> None:
+    if left:
+        modeladmin.message_user(request, gettext("%(n)s appeal(s) were already handled.")
+                                % {"n": left}, messages.WARNING)
 
 
 @admin.register(Appeal)
@@ -86,12 +92,13 @@ class AppealAdmin(IdentityShown, admin.ModelAdmin):
         appeal = Appeal.objects.select_related("user", "entry", "handled_by").filter(
             pk=int(object_id)).first() if str(object_id).isdigit() else None
         if appeal is None:
-            raise Http404("No such appeal.")
+            raise Http404(gettext("No such appeal."))
         decisions = list(flags.flag_list().filter(user_id=appeal.user_id)
                          .select_related("reviewed_by")[:FLAGS_SHOWN])
         open_ = appeal.status == Appeal.Status.OPEN
         context = {**self.admin_site.each_context(request), "opts": self.model._meta,
-                   "title": f"Appeal #{appeal.pk} by {appeal.user.username}",
+                   "title": gettext("Appeal #%(id)s by %(user)s")
+                   % {"id": appeal.pk, "user": appeal.user.username},
                    "appeal": appeal, "identity": identity_shown(appeal),
                    "decisions": [(d, rule_rows(d.rules)) for d in decisions],
                    "can": {verb: open_ and self._allowed(request, verb) for verb in ANSWERS}}
@@ -104,23 +111,24 @@ class AppealAdmin(IdentityShown, admin.ModelAdmin):
             if not (self.has_view_permission(request) and self._allowed(request, verb)):
                 raise PermissionDenied
             if not Appeal.objects.filter(pk=appeal_id).exists():
-                raise Http404("No such appeal.")
+                raise Http404(gettext("No such appeal."))
             note = request.POST.get("note", "").strip()
             if service(appeal_id=appeal_id, actor_id=request.user.pk, note=note):
-                self.message_user(request, f"Appeal #{appeal_id} {done_as}.", messages.SUCCESS)
+                self.message_user(request, done_as % {"id": appeal_id}, messages.SUCCESS)
             else:
                 appeal = Appeal.objects.select_related("handled_by").get(pk=appeal_id)
-                by = appeal.handled_by.username if appeal.handled_by else "the system"
-                self.message_user(request, f"Appeal #{appeal_id} was already answered "
-                                  f"({appeal.get_status_display()}, by {by}); nothing changed.",
-                                  messages.WARNING)
+                by = appeal.handled_by.username if appeal.handled_by else gettext("the system")
+                self.message_user(request, gettext(
+                    "Appeal #%(id)s was already answered (%(status)s, by %(by)s); nothing "
+                    "changed.") % {"id": appeal_id, "status": appeal.get_status_display(),
+                                   "by": by}, messages.WARNING)
             return HttpResponseRedirect(reverse("admin:antiscalper_appeal_change",
                                                 args=[appeal_id]))
         return answer
 
 
 ANSWERS = {
-    "uphold": (appeals.appeal_uphold, "upheld: the identity is allowlisted and its blacklist "
-               "entries lifted"),
-    "reject": (appeals.appeal_reject, "rejected: the identity stays blocked"),
+    "uphold": (appeals.appeal_uphold, _("Appeal #%(id)s upheld: the identity is allowlisted and "
+                                        "its blacklist entries lifted.")),
+    "reject": (appeals.appeal_reject, _("Appeal #%(id)s rejected: the identity stays blocked.")),
 }

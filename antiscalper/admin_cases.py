@@ -16,6 +16,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from antiscalper import cases, selectors
@@ -27,6 +29,17 @@ VERBS = {"confirm": cases.case_confirm, "clear": cases.case_clear}
 KINDS_SUMMED = ("building", "address", "payment", "device", "verified_phone", "phone",
                 "phone_block")
 NAMES_LISTED = 8
+# What ties a case's members, as ops read it (the kinds stay codes in the case's links).
+LINK_KINDS = {"building": _("building"), "address": _("address"), "payment": _("card"),
+              "device": _("device"), "verified_phone": _("verified phone"),
+              "phone": _("phone"), "phone_block": _("phone number block")}
+# The answer's verb in the page's words: its confirmation page's title and its button.
+ASKED = {"confirm": (_("Confirm %(case)s?"), _("Yes, confirm %(case)s")),
+         "clear": (_("Clear %(case)s?"), _("Yes, clear %(case)s"))}
+
+
+def kind_named(kind: str) -> str:
+    return str(LINK_KINDS.get(kind, kind))
 
 
 def _summary(case: RingCase) -> str:
@@ -36,16 +49,24 @@ def _summary(case: RingCase) -> str:
         if link["kind"] in KINDS_SUMMED and (link["kind"] not in best or len(
                 link["members"]) > len(best[link["kind"]]["members"])):
             best[link["kind"]] = link
-    return "; ".join(f"{kind} {best[kind]['shown']} ({len(best[kind]['members'])})"
+    return "; ".join(f"{kind_named(kind)} {best[kind]['shown']} ({len(best[kind]['members'])})"
                      for kind in KINDS_SUMMED if kind in best) or "-"
 
 
 def _shown_links(case: RingCase, names: dict[int, str]) -> list[dict]:
     """The case's links as ops may read them (never the value linking holds)."""
-    return [{"kind": link["kind"], "shown": link["shown"], "strength": link["strength"],
-             "members": link["members"],
-             "usernames": [names.get(u, f"account {u}") for u in link["members"]]}
+    return [{"kind": kind_named(link["kind"]), "shown": link["shown"],
+             "strength": link["strength"], "members": link["members"],
+             "usernames": [names.get(u) or _account(u) for u in link["members"]]}
             for link in case.links]
+
+
+def _status(status: str) -> str:
+    return RingCase.Status(status).label if status in RingCase.Status.values else status
+
+
+def _account(user_id: int) -> str:
+    return gettext("account %(id)s") % {"id": user_id}
 
 
 class CaseChangeList(ChangeList):
@@ -53,7 +74,7 @@ class CaseChangeList(ChangeList):
         super().get_results(request)
         names = selectors.usernames(user_ids={u for c in self.result_list for u in c.members})
         for case in self.result_list:
-            case.usernames = [names.get(u, f"account {u}") for u in case.members]
+            case.usernames = [names.get(u) or _account(u) for u in case.members]
 
 
 @admin.register(RingCase)
@@ -73,27 +94,29 @@ class RingCaseAdmin(admin.ModelAdmin):
     def get_changelist(self, request, **kwargs):
         return CaseChangeList
 
-    @admin.display(description="members")
+    @admin.display(description=_("members"))
     def size(self, obj: RingCase) -> int:
         return len(obj.members)
 
-    @admin.display(description="shared building, card, device")
+    @admin.display(description=_("shared building, card, device"))
     def shared(self, obj: RingCase) -> str:
         return _summary(obj)
 
-    @admin.display(description="accounts")
+    @admin.display(description=_("accounts"))
     def accounts(self, obj: RingCase) -> str:
         names = getattr(obj, "usernames", None) or [str(u) for u in obj.members]
         more = len(names) - NAMES_LISTED
-        return ", ".join(names[:NAMES_LISTED]) + (f" and {more} more" if more > 0 else "")
+        listed = ", ".join(names[:NAMES_LISTED])
+        return (gettext("%(listed)s and %(n)s more") % {"listed": listed, "n": more}
+                if more > 0 else listed)
 
     def sale_label(self, sale_id: int) -> str:
         """The sale as the case's pages name it (sales.admin_names names it by its title)."""
-        return f"sale {sale_id}"
+        return gettext("sale %(id)s") % {"id": sale_id}
 
     def sale_name(self, sale_id: int) -> str:
         """The sale in a page's title, plain text (sales.admin_names: by its title)."""
-        return f"sale {sale_id}"
+        return gettext("sale %(id)s") % {"id": sale_id}
 
     def has_add_permission(self, request) -> bool:
         return False  # cases come from the linking pass
@@ -129,7 +152,7 @@ class RingCaseAdmin(admin.ModelAdmin):
         try:
             return selectors.case_get(sale_id=sale_id, case_id=case_id)
         except DomainError as error:
-            raise Http404("No such case in this sale.") from error
+            raise Http404(gettext("No such case in this sale.")) from error
 
     def _page(self, case: RingCase) -> str:
         return reverse("admin:antiscalper_ringcase_change", args=[case.pk])
@@ -140,11 +163,14 @@ class RingCaseAdmin(admin.ModelAdmin):
         links = _shown_links(case, names)
         actors = selectors.usernames(user_ids={h["by"] for h in case.history if h["by"]})
         return {**self.admin_site.each_context(request), "opts": self.model._meta,
-                "title": title, "case": case, "sale_label": self.sale_label(case.sale_id),
+                "title": title, "case": case, "case_name": self.case_name(case),
+                "sale_label": self.sale_label(case.sale_id),
                 "members": members, "links": links,
                 "pending": [m for m in members if m["pending"]],
                 "graph": case_svg(members=list(names.items()), links=links),
-                "history": [{**h, "by": actors.get(h["by"], "system")} for h in case.history],
+                "history": [{**h, "by": actors.get(h["by"]) or gettext("system"),
+                             "from": _status(h["from"]), "to": _status(h["to"])}
+                            for h in case.history],
                 "can": {verb: case.status == RingCase.Status.OPEN
                         and self.has_act_permission(request, verb) for verb in VERBS}}
 
@@ -155,10 +181,15 @@ class RingCaseAdmin(admin.ModelAdmin):
         case = RingCase.objects.filter(pk=int(object_id)).first() \
             if str(object_id).isdigit() else None
         if case is None:
-            raise Http404("No such case.")
-        title = f"Case #{case.pk} of {self.sale_name(case.sale_id)} ({len(case.members)} accounts)"
+            raise Http404(gettext("No such case."))
         return TemplateResponse(request, "admin/antiscalper/ringcase/case.html",
-                                self._context(request, case, title))
+                                self._context(request, case, self.case_name(case)))
+
+    def case_name(self, case: RingCase) -> str:
+        """A case as its pages and messages name it (its sale by title where sales.admin_names
+        names sales), in the page's language."""
+        return gettext("Case #%(id)s of %(sale)s (%(n)s accounts)") % {
+            "id": case.pk, "sale": self.sale_name(case.sale_id), "n": len(case.members)}
 
     def _ask(self, verb: str):
         def ask(request, sale_id: int, case_id: int):
@@ -166,11 +197,13 @@ class RingCaseAdmin(admin.ModelAdmin):
             if not self.has_act_permission(request, verb):
                 raise PermissionDenied
             if case.status != RingCase.Status.OPEN:
-                self.message_user(request, f"{case} was already answered: {case.status}.",
-                                  messages.WARNING)
+                self._already(request, case)
                 return HttpResponseRedirect(self._page(case))
-            context = self._context(request, case, f"{verb.capitalize()} {case}?")
-            context |= {"verb": verb, "seen": ",".join(str(u) for u in case.members),
+            title, button = ASKED[verb]
+            named = {"case": self.case_name(case)}
+            context = self._context(request, case, title % named)
+            context |= {"verb": verb, "button": button % named,
+                        "seen": ",".join(str(u) for u in case.members),
                         "action_url": reverse(f"admin:antiscalper_ringcase_{verb}_do",
                                               args=[sale_id, case_id])}
             return TemplateResponse(request, "admin/antiscalper/ringcase/confirm.html",
@@ -189,19 +222,25 @@ class RingCaseAdmin(admin.ModelAdmin):
                                    seen=seen)
             except DomainError as error:
                 if error.code == "not_found":
-                    raise Http404("No such case in this sale.") from error
+                    raise Http404(gettext("No such case in this sale.")) from error
                 self.message_user(request, error.message, messages.ERROR)
                 return HttpResponseRedirect(self._page(case))
             case.refresh_from_db()
             if done is None:
-                self.message_user(request, f"{case} was already answered: {case.status}.",
-                                  messages.WARNING)
+                self._already(request, case)
             elif verb == "confirm":
-                self.message_user(request, f"Confirmed {case}: {len(done)} member(s) blocked "
-                                  "and blacklisted; their unshipped orders are cancelled by the "
-                                  "next linking pass (within a minute).", messages.SUCCESS)
+                self.message_user(request, gettext(
+                    "Confirmed %(case)s: %(n)s member(s) blocked and blacklisted; their "
+                    "unshipped orders are cancelled by the next linking pass (within a minute).")
+                    % {"case": self.case_name(case), "n": len(done)}, messages.SUCCESS)
             else:
-                self.message_user(request, f"Cleared {case}: {len(done)} member(s) allowed; "
-                                  "its links no longer tie them.", messages.SUCCESS)
+                self.message_user(request, gettext(
+                    "Cleared %(case)s: %(n)s member(s) allowed; its links no longer tie them.")
+                    % {"case": self.case_name(case), "n": len(done)}, messages.SUCCESS)
             return HttpResponseRedirect(self._page(case))
         return act
+
+    def _already(self, request, case: RingCase) -> None:
+        self.message_user(request, gettext("%(case)s was already answered: %(status)s.")
+                          % {"case": self.case_name(case), "status": case.get_status_display()},
+                          messages.WARNING)

@@ -15,6 +15,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from antiscalper import flags, rules
@@ -23,10 +25,16 @@ from antiscalper.models import Decision, RiskDecision
 FIRED_LISTED = 3
 # Families whose points are capped together (antiscalper.rules): a rule's weight is what it
 # adds at most, not always what it added.
-CAPPED = {rules.IP: "IP rules add at most the policy's IP cap together",
-          rules.RING: "Ring features lift the score to just below the block score at most",
-          **{family: "Copyable details add at most the block score minus one with the IP "
-                     "rules" for family in rules.COPYABLE}}
+CAPPED = {rules.IP: _("IP rules add at most the policy's IP cap together."),
+          rules.RING: _("Ring features lift the score to just below the block score at most."),
+          **{family: _("Copyable details add at most the block score minus one with the IP "
+                       "rules.") for family in rules.COPYABLE}}
+# A rule's family and its action as ops read them (the codes stay in the data).
+FAMILIES = {"account": _("account"), "device": _("device"), rules.IP: _("IP"),
+            "timing": _("timing"), "identity": _("identity"), "linking": _("linking"),
+            "client": _("client"), "history": _("history"), rules.RING: _("ring"),
+            "list": _("lists")}
+ACTIONS = {"score": _("score"), "review": _("review"), "block": _("block")}
 
 
 def rule_rows(fired: list[dict]) -> list[dict]:
@@ -37,11 +45,13 @@ def rule_rows(fired: list[dict]) -> list[dict]:
         rule = rules.RULES.get(entry["code"])
         details = entry.get("details") or {}
         rows.append({
-            "code": entry["code"], "family": rule.family if rule else "?",
+            "code": entry["code"], "family": FAMILIES.get(rule.family, rule.family) if rule
+            else "?",
             "value": entry.get("value"), "threshold": entry.get("threshold"),
-            "fires": "below" if rule and rule.below else "at or above",
-            "points": entry.get("weight"), "action": entry.get("action", ""),
-            "intent": rule.intent if rule else "A rule this version no longer has.",
+            "fires": gettext("below") if rule and rule.below else gettext("at or above"),
+            "points": entry.get("weight"),
+            "action": ACTIONS.get(entry.get("action", ""), entry.get("action", "")),
+            "intent": rule.intent if rule else gettext("A rule this version no longer has."),
             "capped": CAPPED.get(rule.family, "") if rule else "",
             "members": len(details.get("members", [])) if isinstance(details, dict) else 0,
         })
@@ -51,12 +61,12 @@ def rule_rows(fired: list[dict]) -> list[dict]:
 class FlagFilter(admin.SimpleListFilter):
     """Flags (review and block) unless ops ask for allowed decisions or everything."""
 
-    title = "decision"
+    title = _("decision")
     parameter_name = "flag"
 
     def lookups(self, request, model_admin):
-        return [("flags", "Flags (review or block)"), ("review", "Review"),
-                ("block", "Block"), ("allow", "Allow"), ("all", "All")]
+        return [("flags", _("Flags (review or block)")), ("review", _("Review")),
+                ("block", _("Block")), ("allow", _("Allow")), ("all", _("All"))]
 
     def value(self):
         return super().value() or "flags"
@@ -75,24 +85,27 @@ class FlagFilter(admin.SimpleListFilter):
         return queryset
 
 
-def _answer(modeladmin, request, queryset, service, verb: str) -> None:
+def _answer(modeladmin, request, queryset, service, done_as: str) -> None:
+    """`done_as`: the message for the flags answered, with %(n)s for how many."""
     ids = list(queryset.values_list("pk", flat=True))
     done = sum(1 for pk in ids if service(decision_id=pk, actor_id=request.user.pk))
-    modeladmin.message_user(request, f"{verb} {done} flag(s).", messages.SUCCESS)
+    modeladmin.message_user(request, done_as % {"n": done}, messages.SUCCESS)
     if len(ids) - done:
-        modeladmin.message_user(request, f"{len(ids) - done} flag(s) were already handled.",
-                                messages.WARNING)
+        modeladmin.message_user(request, gettext("%(n)s flag(s) were already handled.")
+                                % {"n": len(ids) - done}, messages.WARNING)
 
 
-@admin.action(description="Confirm and blacklist the account and device",
+@admin.action(description=_("Confirm and blacklist the account and device"),
               permissions=["confirm"])
 def confirm_and_blacklist(modeladmin, request, queryset):
-    _answer(modeladmin, request, queryset, flags.flag_confirm, "Confirmed")
+    _answer(modeladmin, request, queryset, flags.flag_confirm,
+            gettext("Confirmed %(n)s flag(s)."))
 
 
-@admin.action(description="False positive: allowlist the account", permissions=["clear"])
+@admin.action(description=_("False positive: allowlist the account"),
+              permissions=["clear"])
 def false_positive_allow(modeladmin, request, queryset):
-    _answer(modeladmin, request, queryset, flags.flag_clear, "Cleared")
+    _answer(modeladmin, request, queryset, flags.flag_clear, gettext("Cleared %(n)s flag(s)."))
 
 
 @admin.register(RiskDecision)
@@ -108,20 +121,21 @@ class RiskDecisionAdmin(admin.ModelAdmin):
                        "reviewed_at", "created_at"]
     change_list_template = "admin/antiscalper/riskdecision_change_list.html"
 
-    @admin.display(description="rules fired")
+    @admin.display(description=_("rules fired"))
     def fired(self, obj) -> str:
         shown = [f"{r['code']}={r['value']:g}" for r in obj.rules]
         more = len(shown) - FIRED_LISTED
-        return ", ".join(shown[:FIRED_LISTED]) + (f" and {more} more" if more > 0 else "") \
-            or "-"
+        listed = ", ".join(shown[:FIRED_LISTED])
+        return (gettext("%(listed)s and %(n)s more") % {"listed": listed, "n": more}
+                if more > 0 else listed) or "-"
 
     def sale_label(self, sale_id: int) -> str:
         """The sale as the decision's page names it (sales.admin_names names it by title)."""
-        return f"sale {sale_id}"
+        return gettext("sale %(id)s") % {"id": sale_id}
 
     def sale_name(self, sale_id: int) -> str:
         """The sale in a page's title, plain text (sales.admin_names: by its title)."""
-        return f"sale {sale_id}"
+        return gettext("sale %(id)s") % {"id": sale_id}
 
     def has_add_permission(self, request) -> bool:
         return False  # decisions come from the risk engine
@@ -158,10 +172,11 @@ class RiskDecisionAdmin(admin.ModelAdmin):
         decision = RiskDecision.objects.select_related("user", "reviewed_by").filter(
             pk=int(object_id)).first() if str(object_id).isdigit() else None
         if decision is None:
-            raise Http404("No such decision.")
+            raise Http404(gettext("No such decision."))
         context = {**self.admin_site.each_context(request), "opts": self.model._meta,
-                   "title": f"Decision #{decision.pk}: {decision.get_decision_display()} "
-                            f"{decision.user.username} in {self.sale_name(decision.sale_id)}",
+                   "title": gettext("Decision #%(id)s: %(decision)s %(user)s in %(sale)s")
+                   % {"id": decision.pk, "decision": decision.get_decision_display(),
+                      "user": decision.user.username, "sale": self.sale_name(decision.sale_id)},
                    "decision": decision, "sale_label": self.sale_label(decision.sale_id),
                    "rows": rule_rows(decision.rules), "can": self._can(request, decision)}
         return TemplateResponse(request, "admin/antiscalper/riskdecision/decision.html",
@@ -175,17 +190,19 @@ class RiskDecisionAdmin(admin.ModelAdmin):
                 raise PermissionDenied
             page = reverse("admin:antiscalper_riskdecision_change", args=[decision_id])
             if not RiskDecision.objects.filter(pk=decision_id).exists():
-                raise Http404("No such decision.")
+                raise Http404(gettext("No such decision."))
             if service(decision_id=decision_id, actor_id=request.user.pk):
-                self.message_user(request, f"Decision #{decision_id}: {done_as}.",
-                                  messages.SUCCESS)
+                self.message_user(request, done_as % {"id": decision_id}, messages.SUCCESS)
             else:
                 decision = RiskDecision.objects.select_related("reviewed_by").get(
                     pk=decision_id)
-                by = decision.reviewed_by.username if decision.reviewed_by else "the system"
-                self.message_user(request, f"Decision #{decision_id} was already answered "
-                                  f"({decision.get_review_status_display()}, by {by}); "
-                                  "nothing changed.", messages.WARNING)
+                by = (decision.reviewed_by.username if decision.reviewed_by
+                      else gettext("the system"))
+                self.message_user(request, gettext(
+                    "Decision #%(id)s was already answered (%(status)s, by %(by)s); nothing "
+                    "changed.") % {"id": decision_id, "by": by,
+                                   "status": decision.get_review_status_display()},
+                    messages.WARNING)
             return HttpResponseRedirect(page)
         return answer
 
@@ -195,14 +212,15 @@ class RiskDecisionAdmin(admin.ModelAdmin):
         sale = request.GET.get("sale", "")
         summary = flags.sale_summary(sale_id=int(sale)) if sale.isdigit() else None
         context = {**self.admin_site.each_context(request), "opts": self.model._meta,
-                   "title": f"Risk summary of sale {sale}" if summary else "Risk summary",
+                   "title": gettext("Risk summary of sale %(sale)s") % {"sale": sale}
+                   if summary else gettext("Risk summary"),
                    "summary": summary, "sales": flags.sales_seen()}
         return TemplateResponse(request, "admin/antiscalper/risk_summary.html", context)
 
 
 ANSWERS = {
     "confirm": (flags.flag_confirm, RiskDecisionAdmin.has_confirm_permission,
-                "confirmed, the account and its device blacklisted"),
+                _("Decision #%(id)s: confirmed, the account and its device blacklisted.")),
     "clear": (flags.flag_clear, RiskDecisionAdmin.has_clear_permission,
-              "cleared as a false positive, the account allowlisted"),
+              _("Decision #%(id)s: cleared as a false positive, the account allowlisted.")),
 }

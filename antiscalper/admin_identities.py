@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from antiscalper import selectors
 from antiscalper.models import Kind
@@ -32,7 +34,9 @@ def identity_shown(obj) -> str:
     if not hasattr(obj, "account_name"):  # a single page, not a list
         _account_names([obj])
     name = obj.account_name
-    return f"{name} (account {obj.value})" if name else f"account {obj.value}"
+    if name:
+        return gettext("%(name)s (account %(id)s)") % {"name": name, "id": obj.value}
+    return gettext("account %(id)s") % {"id": obj.value}
 
 
 class IdentityShown:
@@ -41,6 +45,6 @@ class IdentityShown:
     def get_changelist(self, request, **kwargs):
         return IdentityChangeList
 
-    @admin.display(description="identity", ordering="value")
+    @admin.display(description=_("identity"), ordering="value")
     def identity(self, obj) -> str:
         return identity_shown(obj)

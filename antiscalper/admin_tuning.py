@@ -14,11 +14,23 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from antiscalper import rules, tuning
+from antiscalper.admin_flags import FAMILIES
 from antiscalper.models import RiskPolicy, RuleSetting
 from core.errors import DomainError
 
+# The settings as the forms and the confirmation page name them, in the page's language.
+SETTINGS = {"enabled": _("enabled"), "threshold": _("threshold"), "weight": _("weight"),
+            "action": _("action"), "description": _("description"),
+            "review_score": _("review score"), "block_score": _("block score"),
+            "ip_cap": _("IP cap")}
+HELP = {"threshold": _("See the rule's description for its unit."),
+        "weight": _("Points added to the score when the rule fires."),
+        "ip_cap": _("Most points the IP-only rules may add together; the engine also keeps it "
+                    "below the block score, so an IP alone never blocks.")}
 CONFIRMED = "_confirmed"
 SEEN = "_seen_"
 
@@ -32,6 +44,9 @@ def _errors_onto(form: forms.ModelForm, error: DomainError) -> None:
 
 
 class RuleSettingForm(forms.ModelForm):
+    class Meta:
+        labels, help_texts = SETTINGS, HELP
+
     def clean(self):
         data = super().clean()
         try:
@@ -43,6 +58,9 @@ class RuleSettingForm(forms.ModelForm):
 
 
 class RiskPolicyForm(forms.ModelForm):
+    class Meta:
+        labels, help_texts = SETTINGS, HELP
+
     def clean(self):
         data = super().clean()
         try:
@@ -84,7 +102,8 @@ class ConfirmedChange(admin.ModelAdmin):
         form = self.get_form(request, obj, change=True)(request.POST, instance=obj)
         if not form.is_valid():
             return None
-        changes = [{"name": name, "label": obj._meta.get_field(name).verbose_name,
+        changes = [{"name": name,
+                    "label": SETTINGS.get(name, obj._meta.get_field(name).verbose_name),
                     "old": before[name], "new": form.cleaned_data[name]}
                    for name in self.watched
                    if name in form.cleaned_data and form.cleaned_data[name] != before[name]]
@@ -93,7 +112,8 @@ class ConfirmedChange(admin.ModelAdmin):
         posted = [(key, value) for key, values in request.POST.lists() for value in values
                   if key != "csrfmiddlewaretoken"]
         context = {**self.admin_site.each_context(request), "opts": self.model._meta,
-                   "title": f"Change {named}?", "object": named, "changes": changes,
+                   "title": gettext("Change %(object)s?") % {"object": named}, "object": named,
+                   "changes": changes,
                    "posted": posted, "seen": [(SEEN + n, v) for n, v in before.items()],
                    "confirmed": CONFIRMED, "back": request.path}
         return TemplateResponse(request, "admin/antiscalper/confirm_tuning.html", context)
@@ -107,7 +127,7 @@ class ConfirmedChange(admin.ModelAdmin):
                 if name.startswith(SEEN) and name[len(SEEN):] in self.watched} or None
         done = self.apply(request, obj, changes, seen)
         if change and not done:
-            self.message_user(request, "Nothing changed: it already had these values.",
+            self.message_user(request, gettext("Nothing changed: it already had these values."),
                               messages.INFO)
 
     # tuning audits each change with its previous value; the admin's own entry would repeat it
@@ -136,18 +156,18 @@ class RuleSettingAdmin(ConfirmedChange):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # a rule without a row takes its code defaults: delete is an edit
 
-    @admin.display(description="family")
+    @admin.display(description=_("family"))
     def family(self, obj) -> str:
         rule = rules.RULES.get(obj.code)
-        return rule.family if rule else "?"
+        return FAMILIES.get(rule.family, rule.family) if rule else "?"
 
     def get_readonly_fields(self, request, obj=None):
         return ["code", "intent"] if obj else ["intent"]
 
-    @admin.display(description="what it measures")
+    @admin.display(description=_("what it measures"))
     def intent(self, obj) -> str:
         rule = rules.RULES.get(obj.code) if obj else None
-        below = " (fires below the threshold)" if rule and rule.below else ""
+        below = gettext(" (fires below the threshold)") if rule and rule.below else ""
         return f"{rule.intent}{below}" if rule else ""
 
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core.names import username_of
 
@@ -33,18 +34,18 @@ def sale_named(record) -> str:
 class Kind(models.TextChoices):
     """The identities a buyer shows us; each has its own mirror set `bl:<kind>`."""
 
-    ACCOUNT = "account", "Account (user id)"
-    DEVICE = "device", "Device id"
-    IP = "ip", "IP address"
-    PHONE = "phone", "Phone number"
-    ADDRESS = "address", "Delivery address"
-    PAYMENT = "payment", "Payment instrument"
+    ACCOUNT = "account", _("Account (user id)")
+    DEVICE = "device", _("Device id")
+    IP = "ip", _("IP address")
+    PHONE = "phone", _("Phone number")
+    ADDRESS = "address", _("Delivery address")
+    PAYMENT = "payment", _("Payment instrument")
 
 
 class Source(models.TextChoices):
-    MANUAL = "manual", "Manual (ops)"
-    RULE = "rule", "Risk rule"
-    IMPORT = "import", "CSV import"
+    MANUAL = "manual", _("Manual (ops)")
+    RULE = "rule", _("Risk rule")
+    IMPORT = "import", _("CSV import")
 
 
 def live_q(now: datetime) -> Q:
@@ -85,8 +86,8 @@ class BlacklistEntry(ListEntry):
     """An identity that may not buy while the entry is active and unexpired."""
 
     class Meta(ListEntry.Meta):
-        verbose_name = "blacklist entry"
-        verbose_name_plural = "blacklist"
+        verbose_name = _("blacklist entry")
+        verbose_name_plural = _("blacklist")
         permissions = [("export_blacklistentry", "Can export blacklist entries (CSV/XLSX)"),
                        ("import_blacklistentry", "Can import blacklist entries (CSV/XLSX)")]
         constraints = [
@@ -100,8 +101,8 @@ class AllowlistEntry(ListEntry):
     """An identity cleared by ops (often an upheld appeal): it overrides the blacklist."""
 
     class Meta(ListEntry.Meta):
-        verbose_name = "allowlist entry"
-        verbose_name_plural = "allowlist"
+        verbose_name = _("allowlist entry")
+        verbose_name_plural = _("allowlist")
         constraints = [
             models.UniqueConstraint(fields=["kind", "value"], condition=Q(is_active=True),
                                     name="allowlist_one_active_per_identity"),
@@ -113,9 +114,9 @@ class Appeal(models.Model):
     """A shopper's request to be cleared; a person upholds (allowlists) or rejects it."""
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        UPHELD = "upheld", "Upheld"
-        REJECTED = "rejected", "Rejected"
+        OPEN = "open", _("Open")
+        UPHELD = "upheld", _("Upheld")
+        REJECTED = "rejected", _("Rejected")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                              related_name="appeals")
@@ -135,6 +136,7 @@ class Appeal(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name, verbose_name_plural = _("appeal"), _("appeals")
         constraints = [
             models.UniqueConstraint(fields=["user", "kind", "value"],
                                     condition=Q(status="open"),
@@ -172,6 +174,7 @@ class AttemptSignal(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        verbose_name, verbose_name_plural = _("attempt signal"), _("attempt signals")
         # The last three serve antiscalper.lookback: an account's, a device's and an IP's
         # past across sales.
         indexes = [models.Index(fields=["sale_id", "user_id"], name="attempt_sale_user"),
@@ -185,9 +188,9 @@ class AttemptSignal(models.Model):
 
 
 class Action(models.TextChoices):
-    SCORE = "score", "Add the weight to the score"
-    REVIEW = "review", "Flag for review when it fires"
-    BLOCK = "block", "Block when it fires"
+    SCORE = "score", _("Add the weight to the score")
+    REVIEW = "review", _("Flag for review when it fires")
+    BLOCK = "block", _("Block when it fires")
 
 
 class RuleSetting(models.Model):
@@ -203,6 +206,7 @@ class RuleSetting(models.Model):
 
     class Meta:
         ordering = ["code"]
+        verbose_name, verbose_name_plural = _("rule setting"), _("rule settings")
 
     def __str__(self) -> str:
         return self.code
@@ -219,30 +223,30 @@ class RiskPolicy(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "risk policy"
-        verbose_name_plural = "risk policy"
+        verbose_name = _("risk policy")
+        verbose_name_plural = _("risk policy")
 
     def __str__(self) -> str:
         return f"review >= {self.review_score}, block >= {self.block_score}"
 
 
 class Decision(models.TextChoices):
-    ALLOW = "allow", "Allow"
-    REVIEW = "review", "Review"
-    BLOCK = "block", "Block"
+    ALLOW = "allow", _("Allow")
+    REVIEW = "review", _("Review")
+    BLOCK = "block", _("Block")
 
 
 class RiskDecision(models.Model):
     """One explained decision: score, verdict and every rule that fired with its value."""
 
     class Source(models.TextChoices):
-        REALTIME = "realtime", "Realtime (per ticket)"
-        LINKING = "linking", "Linking (per account)"
+        REALTIME = "realtime", _("Realtime (per ticket)")
+        LINKING = "linking", _("Linking (per account)")
 
     class Review(models.TextChoices):
-        OPEN = "open", "Open"
-        CONFIRMED = "confirmed", "Confirmed and blacklisted"
-        CLEARED = "cleared", "False positive, allowlisted"
+        OPEN = "open", _("Open")
+        CONFIRMED = "confirmed", _("Confirmed and blacklisted")
+        CLEARED = "cleared", _("False positive, allowlisted")
 
     sale_id = models.PositiveBigIntegerField()
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
@@ -265,6 +269,7 @@ class RiskDecision(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name, verbose_name_plural = _("risk decision"), _("risk decisions")
         constraints = [
             models.UniqueConstraint(fields=["ticket"], condition=~Q(ticket=""),
                                     name="riskdecision_one_per_ticket"),
@@ -290,9 +295,9 @@ class RingCase(models.Model):
     """
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        CONFIRMED = "confirmed", "Confirmed: members blocked"
-        CLEARED = "cleared", "Cleared: members allowed"
+        OPEN = "open", _("Open")
+        CONFIRMED = "confirmed", _("Confirmed: members blocked")
+        CLEARED = "cleared", _("Cleared: members allowed")
 
     sale_id = models.PositiveBigIntegerField()
     members = models.JSONField(default=list, help_text="User ids, ascending.")
@@ -310,7 +315,7 @@ class RingCase(models.Model):
 
     class Meta:
         ordering = ["sale_id", "-id"]
-        verbose_name = "ring case"
+        verbose_name = _("ring case")
         permissions = [("act_on_case", "Can confirm or clear a ring case")]
         indexes = [models.Index(fields=["sale_id", "status"], name="ringcase_sale_status")]
 

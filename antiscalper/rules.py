@@ -59,6 +59,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from antiscalper.models import Action, Decision, RiskPolicy, RuleSetting
 
 IP = "ip"
@@ -80,7 +82,7 @@ class Rule:
     threshold: float
     weight: float
     action: str
-    intent: str
+    intent: str  # what the rule measures, as ops read it (lazily translated)
     below: bool = False
 
     def fires(self, value: float | None, threshold: float) -> bool:
@@ -90,68 +92,68 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in [
-    Rule("new_account", "account", 7, 15, Action.SCORE, below=True, intent=(
+    Rule("new_account", "account", 7, 15, Action.SCORE, below=True, intent=_(
         "Account age in days at the attempt; fleets register accounts just before a sale.")),
-    Rule("reservation_burst_device", "device", 3, 25, Action.SCORE, intent=(
+    Rule("reservation_burst_device", "device", 3, 25, Action.SCORE, intent=_(
         "Accounts that reserved this sale from this device; one phone reserves for one.")),
-    Rule("reservation_burst_ip", IP, 30, 10, Action.SCORE, intent=(
+    Rule("reservation_burst_ip", IP, 30, 10, Action.SCORE, intent=_(
         "Accounts reserving from this IP within a minute of this account's reservation.")),
-    Rule("fast_after_open", "timing", 250, 25, Action.SCORE, below=True, intent=(
+    Rule("fast_after_open", "timing", 250, 25, Action.SCORE, below=True, intent=_(
         "Milliseconds from the opening to the attempt; a human needs more than 250 ms to "
         "see the button turn live and press it.")),
-    Rule("robotic_timing", "timing", 0.15, 20, Action.SCORE, below=True, intent=(
+    Rule("robotic_timing", "timing", 0.15, 20, Action.SCORE, below=True, intent=_(
         "Coefficient of variation of the gaps between the account's last attempts (at "
         "least 5 attempts); scripts retry on a metronome, people do not.")),
-    Rule("account_velocity", "account", 8, 20, Action.SCORE, intent=(
+    Rule("account_velocity", "account", 8, 20, Action.SCORE, intent=_(
         "The account's attempts in the 10 seconds up to this one.")),
-    Rule("ip_velocity", IP, 300, 10, Action.SCORE, intent=(
+    Rule("ip_velocity", IP, 300, 10, Action.SCORE, intent=_(
         "Attempts from this IP in the same 10-second bucket.")),
-    Rule("shared_address", "identity", 3, 25, Action.SCORE, intent=(
+    Rule("shared_address", "identity", 3, 25, Action.SCORE, intent=_(
         "Accounts that hold this delivery address (normalised); households are 1-2.")),
-    Rule("shared_phone", "identity", 3, 25, Action.SCORE, intent=(
+    Rule("shared_phone", "identity", 3, 25, Action.SCORE, intent=_(
         "Accounts using this phone as their own or on an address.")),
-    Rule("shared_payment", "identity", 3, 30, Action.SCORE, intent=(
+    Rule("shared_payment", "identity", 3, 30, Action.SCORE, intent=_(
         "Accounts that paid with this payment instrument.")),
-    Rule("device_accounts", "device", 3, 35, Action.SCORE, intent=(
+    Rule("device_accounts", "device", 3, 35, Action.SCORE, intent=_(
         "Accounts seen on this device in this sale.")),
-    Rule("opening_crowd_device", "device", 2, 25, Action.SCORE, intent=(
+    Rule("opening_crowd_device", "device", 2, 25, Action.SCORE, intent=_(
         "Accounts on this device within 10 s of the opening.")),
-    Rule("opening_crowd_subnet", IP, 20, 10, Action.SCORE, intent=(
+    Rule("opening_crowd_subnet", IP, 20, 10, Action.SCORE, intent=_(
         "Accounts on this /24 (/64) subnet within 10 s of the opening; a campus NAT does "
         "this too, which is why it is an IP rule.")),
-    Rule("linked_cluster", "linking", 4, 40, Action.BLOCK, intent=(
+    Rule("linked_cluster", "linking", 4, 40, Action.BLOCK, intent=_(
         "Size of the account's cluster (accounts linked by device, phone, address or "
         "payment; rare identifiers link, common ones do not). Realtime adds the weight; "
         "the linking pass applies the action.")),
-    Rule("headless_agent", "client", 1, 45, Action.SCORE, intent=(
+    Rule("headless_agent", "client", 1, 45, Action.SCORE, intent=_(
         "Automation markers in the user agent or client hints (HeadlessChrome, "
         "PhantomJS, python-requests, curl, ...).")),
-    Rule("client_headers", "client", 2, 15, Action.SCORE, intent=(
+    Rule("client_headers", "client", 2, 15, Action.SCORE, intent=_(
         "Missing or inconsistent client headers (no Accept, no Accept-Language, no user "
         "agent, no device id, Chrome without sec-ch-ua or sec-ch-ua without Chromium).")),
-    Rule("resale_history", "history", 6, 20, Action.SCORE, intent=(
+    Rule("resale_history", "history", 6, 20, Action.SCORE, intent=_(
         "Flash sales the account bought in (paid, shipped, delivered) in 180 days.")),
-    Rule("hoarding", "history", 3, 20, Action.SCORE, intent=(
+    Rule("hoarding", "history", 3, 20, Action.SCORE, intent=_(
         "Orders the account let expire unpaid or whose deposit it forfeited in 180 days.")),
-    Rule("fcode_guessing", "account", 5, 30, Action.SCORE, intent=(
+    Rule("fcode_guessing", "account", 5, 30, Action.SCORE, intent=_(
         "Wrong F-codes entered in this sale by the account.")),
-    Rule("fcode_guessing_device", "device", 5, 30, Action.SCORE, intent=(
+    Rule("fcode_guessing_device", "device", 5, 30, Action.SCORE, intent=_(
         "Wrong F-codes entered in this sale from this device, by any account; a device id "
         "is sent by the client and can be copied, so these are the device's points, "
         "capped with the other copyable details, never the account's.")),
-    Rule("registration_burst", RING, 5, 15, Action.SCORE, intent=(
+    Rule("registration_burst", RING, 5, 15, Action.SCORE, intent=_(
         "Admitted accounts of this sale (this one too) registered within 2 minutes of this "
         "account; a ring registers its accounts in a batch.")),
-    Rule("dormant_account", RING, 180, 15, Action.SCORE, intent=(
+    Rule("dormant_account", RING, 180, 15, Action.SCORE, intent=_(
         "Age in days of an account with no history before this sale (no order, no attempt "
         "in another sale); rings age accounts and keep them idle until a hot sale.")),
-    Rule("device_history", "device", 5, 20, Action.SCORE, intent=(
+    Rule("device_history", "device", 5, 20, Action.SCORE, intent=_(
         "Accounts seen on this device in other sales within 180 days; a household shares "
         "one device among a few.")),
-    Rule("ip_history", IP, 50, 10, Action.SCORE, intent=(
+    Rule("ip_history", IP, 50, 10, Action.SCORE, intent=_(
         "Accounts seen on this IP in other sales within 180 days; a campus NAT does this "
         "too, which is why it is an IP rule.")),
-    Rule("blacklisted", "list", 1, 100, Action.BLOCK, intent=(
+    Rule("blacklisted", "list", 1, 100, Action.BLOCK, intent=_(
         "Identities of the attempt (account, device, IP, phone, address, payment) live on "
         "the blacklist mirror and not allowlisted.")),
 ]}

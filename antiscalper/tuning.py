@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from antiscalper import rules
 from antiscalper.audit import CHANGED, audit
@@ -27,23 +28,27 @@ def rule_setting_validate(*, code: str, fields: dict[str, Any]) -> None:
     rule that would block or flag on its own (genuine fans share NATs)."""
     rule = rules.RULES.get(code)
     if rule is None:
-        raise invalid(f"No such rule; one of {', '.join(rules.RULES)}.", code=["unknown rule"])
+        raise invalid(gettext("No such rule; one of %(codes)s.")
+                      % {"codes": ", ".join(rules.RULES)}, code=[gettext("unknown rule")])
     if rule.family == rules.IP and fields.get("action", Action.SCORE) != Action.SCORE:
-        raise invalid("IP rules only add to the score: an IP alone never blocks or flags "
-                      "(genuine fans share NATs).", action=["score only for an IP rule"])
+        raise invalid(gettext("IP rules only add to the score: an IP alone never blocks or "
+                              "flags (genuine fans share NATs)."),
+                      action=[gettext("score only for an IP rule")])
     if (fields.get("weight") or 0) < 0:
-        raise invalid("Weights are zero or more.", weight=["must be >= 0"])
+        raise invalid(gettext("Weights are zero or more."), weight=[gettext("must be >= 0")])
 
 
 def policy_validate(*, fields: dict[str, Any]) -> None:
     """Scores are positive and a review comes before a block (review <= block)."""
     for name in POLICY_FIELDS:
         if name in fields and fields[name] is not None and fields[name] < 0:
-            raise invalid("Scores are zero or more.", **{name: ["must be >= 0"]})
+            raise invalid(gettext("Scores are zero or more."),
+                          **{name: [gettext("must be >= 0")]})
     review, block = fields.get("review_score"), fields.get("block_score")
     if review is not None and block is not None and review > block:
-        raise invalid("The review score cannot be above the block score (a flag for review "
-                      "would never be raised).", review_score=[f"must be <= {block:g}"])
+        raise invalid(gettext("The review score cannot be above the block score (a flag for "
+                              "review would never be raised)."),
+                      review_score=[gettext("must be <= %(block)s") % {"block": f"{block:g}"}])
 
 
 def _shown(value: Any) -> str:
@@ -55,14 +60,16 @@ def _change(row, *, fields: tuple[str, ...], changes: dict[str, Any],
     """Apply `changes` to the locked `row` if it still holds `seen`; audit old and new."""
     unknown = set(changes) - set(fields)
     if unknown:
-        raise invalid("These cannot be changed here.", **{f: ["not a setting"] for f in unknown})
+        raise invalid(gettext("These cannot be changed here."),
+                      **{f: [gettext("not a setting")] for f in unknown})
     done = {f: (getattr(row, f), new) for f, new in changes.items() if getattr(row, f) != new}
     if not done:
         return {}  # already so: a retried confirmation changes nothing, records nothing
     stale = {f: getattr(row, f) for f, value in (seen or {}).items() if getattr(row, f) != value}
     if stale:
-        raise invalid("Someone changed this since you looked; review the change again.",
-                      **{f: [f"now {_shown(v)}"] for f, v in stale.items()})
+        raise invalid(gettext("Someone changed this since you looked; review the change again."),
+                      **{f: [gettext("now %(value)s") % {"value": _shown(v)}]
+                         for f, v in stale.items()})
     for name, (_, new) in done.items():
         setattr(row, name, new)
     row.save(update_fields=[*done, "updated_at"])

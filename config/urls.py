@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.admin_login import admin_login
@@ -12,6 +13,8 @@ from sales.api import urls as sales_urls
 # app's models would leave them 630 px beside the filters. The home page and the breadcrumbs
 # lead to the same models.
 admin.site.enable_nav_sidebar = False
+# The console's name, in its reader's language (core.language: English unless chosen).
+admin.site.site_header = admin.site.site_title = _("Flash-sale ops console")
 
 urlpatterns = [
     path("api/v1/", include(sales_urls.hot_urlpatterns)),

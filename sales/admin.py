@@ -13,41 +13,48 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
 from sales import selectors, services
 from sales.charts import bars_svg
 from sales.dashboard import sale_dashboard
 from sales.gate.keys import SHARDS_MAX
-from sales.models import MODE_TERMS, FlashSale
+from sales.models import MODE_TERMS, FlashSale, SaleStatus
 from sales.modes import draws, fcodes
 from sales.pipeline.reconcile import sale_reconcile
+from shop.models import OrderStatus
 
 
-@admin.action(description="Load the gate now (first load only)", permissions=["change"])
+@admin.action(description=_("Load the gate now (first load only)"), permissions=["change"])
 def load_gate(modeladmin, request, queryset):
     loaded = sum(1 for pk in queryset.values_list("pk", flat=True)
                  if services.gate_load(sale_id=pk))
-    modeladmin.message_user(request, f"Loaded {loaded} gate(s).", messages.SUCCESS)
+    modeladmin.message_user(request, gettext("Loaded %(n)s gate(s).") % {"n": loaded},
+                            messages.SUCCESS)
 
 
-@admin.action(description="Rebuild the gate from the database", permissions=["change"])
+@admin.action(description=_("Rebuild the gate from the database"), permissions=["change"])
 def rebuild_gate(modeladmin, request, queryset):
     for pk in queryset.values_list("pk", flat=True):
         left, queued = services.gate_rebuild(sale_id=pk)
-        modeladmin.message_user(request, f"Sale {pk}: {left} left, {queued} queued.")
+        modeladmin.message_user(request, gettext(
+            "Sale %(sale)s: %(left)s left, %(queued)s queued.")
+            % {"sale": pk, "left": left, "queued": queued})
 
 
-@admin.action(description="Reconcile: compare the gate with the database (read-only)",
+@admin.action(description=_("Reconcile: compare the gate with the database (read-only)"),
               permissions=["view"])
 def reconcile(modeladmin, request, queryset):
     for pk in queryset.values_list("pk", flat=True):
         drift = sale_reconcile(sale_id=pk)
         level = messages.SUCCESS if drift.clean else messages.WARNING
-        modeladmin.message_user(request, f"Sale {pk}: {drift.as_dict()}", level)
+        modeladmin.message_user(request, gettext("Sale %(sale)s: %(drift)s")
+                                % {"sale": pk, "drift": drift.as_dict()}, level)
 
 
-@admin.action(description="Issue F-codes to the top fans (Lv2 and up) for the whole quota",
+@admin.action(description=_("Issue F-codes to the top fans (Lv2 and up) for the whole quota"),
               permissions=["issue_fcodes"])
 def issue_fcodes(modeladmin, request, queryset):
     for sale in queryset:
@@ -57,31 +64,40 @@ def issue_fcodes(modeladmin, request, queryset):
             modeladmin.message_user(request, f"{sale}: {error.message}", messages.WARNING)
             continue
         listing = ", ".join(f"{c.username}: {c.code}" for c in issued)
-        modeladmin.message_user(request, f"{sale}: {len(issued)} code(s), shown once, deliver "
-                                f"them now: {listing}", messages.SUCCESS)
+        modeladmin.message_user(request, gettext(
+            "%(sale)s: %(n)s code(s), shown once, deliver them now: %(listing)s")
+            % {"sale": sale, "n": len(issued), "listing": listing}, messages.SUCCESS)
 
 
-@admin.action(description="Release unused F-code quota to the open rush",
+@admin.action(description=_("Release unused F-code quota to the open rush"),
               permissions=["change"])
 def release_fcode_quota(modeladmin, request, queryset):
     for sale in queryset:
         try:
             moved = fcodes.fcode_quota_release(sale_id=sale.pk)
-            modeladmin.message_user(request, f"{sale}: {moved} unit(s) released.")
+            modeladmin.message_user(request, gettext("%(sale)s: %(n)s unit(s) released.")
+                                    % {"sale": sale, "n": moved})
         except DomainError as error:
             modeladmin.message_user(request, f"{sale}: {error.message}", messages.WARNING)
 
 
-@admin.action(description="Run the draw (draw-mode sales, after entries close)",
+@admin.action(description=_("Run the draw (draw-mode sales, after entries close)"),
               permissions=["run_draw"])
 def run_draw(modeladmin, request, queryset):
     for sale in queryset:
         try:
             draw = draws.draw_run(sale_id=sale.pk, run_by_id=request.user.pk)
-            modeladmin.message_user(request, f"{sale}: {len(draw.winners)} winner(s) of "
-                                    f"{len(draw.entries)} entries, seed {draw.seed}.")
+            modeladmin.message_user(request, gettext(
+                "%(sale)s: %(winners)s winner(s) of %(entries)s entries, seed %(seed)s.")
+                % {"sale": sale, "winners": len(draw.winners), "entries": len(draw.entries),
+                   "seed": draw.seed})
         except DomainError as error:
             modeladmin.message_user(request, f"{sale}: {error.message}", messages.WARNING)
+
+
+def _order_status(status: str) -> str:
+    """An order status as ops read it (its label, in the page's language)."""
+    return OrderStatus(status).label if status in OrderStatus.values else status
 
 
 COMMON_TERMS = ["sku", "title", "mode", "starts_at", "ends_at", "price", "stock",
@@ -95,12 +111,33 @@ class FlashSaleForm(forms.ModelForm):
     """Runs the services' checks in clean(), so refusals show on the form, not as a crash."""
 
     shards = forms.IntegerField(
-        min_value=1, max_value=SHARDS_MAX, required=False,
-        help_text="Redis shards (buckets) the gate splits the stock across, 1 to 16; empty: "
-                  "one for a new sale, else unchanged.")
+        min_value=1, max_value=SHARDS_MAX, required=False, label=_("shards"),
+        help_text=_("Redis shards (buckets) the gate splits the stock across, 1 to 16; empty: "
+                    "one for a new sale, else unchanged."))
 
     class Meta:
         model = FlashSale
+        # The terms in the page's language (the model's own names stay those of the schema).
+        labels = {"sku": _("SKU"), "title": _("title"), "starts_at": _("starts at"),
+                  "ends_at": _("ends at"), "price": _("price"), "stock": _("stock"),
+                  "per_user_limit": _("limit per account"),
+                  "payment_window": _("payment window"), "mode": _("mode"),
+                  "requires_reservation": _("requires a reservation"),
+                  "reservation_opens_at": _("reservations open at"),
+                  "reservation_closes_at": _("reservations close at"),
+                  "fcode_quota": _("F-code quota"), "deposit": _("deposit"),
+                  "deposit_expansion": _("deposit expansion"),
+                  "deposit_window": _("deposit window"),
+                  "balance_opens_at": _("balance opens at"),
+                  "balance_closes_at": _("balance closes at"),
+                  "right_window": _("purchase right window"), "shards": _("shards")}
+        help_texts = {
+            "requires_reservation": _("Only accounts that reserved may buy (always on for "
+                                      "draws)."),
+            "fcode_quota": _("Part of the stock kept for F-code holders (and draw winners)."),
+            "deposit_expansion": _("Extra value a paid deposit counts for (a deposit of 100 "
+                                   "counts as 150)."),
+            "right_window": _("How long a draw winner's purchase right lasts.")}
         fields = ["sku", "title", "starts_at", "ends_at", "price", "stock", "per_user_limit",
                   "payment_window", "mode", "requires_reservation", "reservation_opens_at",
                   "reservation_closes_at", "fcode_quota", "deposit", "deposit_expansion",
@@ -156,13 +193,13 @@ class FlashSaleAdmin(admin.ModelAdmin):
         mode's (MODE_TERMS; hidden ones keep their values and show when they have an error)."""
         fieldsets = [
             (None, {"fields": COMMON_TERMS}),
-            ("Terms of the mode", {"fields": MODE_FIELDS, "classes": ["mode-terms"],
-                                   "description": "Only the terms of the chosen mode are "
-                                                  "shown."}),
+            (_("Terms of the mode"), {"fields": MODE_FIELDS, "classes": ["mode-terms"],
+                                      "description": _("Only the terms of the chosen mode "
+                                                       "are shown.")}),
         ]
         if obj is not None:
-            fieldsets.append(("Gate", {"fields": ["dashboard", "buckets", "gate_loaded_at",
-                                                  "gate_epoch", "created_at"]}))
+            fieldsets.append((_("Gate"), {"fields": ["dashboard", "buckets", "gate_loaded_at",
+                                                     "gate_epoch", "created_at"]}))
         return fieldsets
 
     def render_change_form(self, request, context, *args, **kwargs):
@@ -183,7 +220,7 @@ class FlashSaleAdmin(admin.ModelAdmin):
     def has_run_draw_permission(self, request) -> bool:
         return request.user.has_perm("sales.add_draw")
 
-    @admin.display(description="reserved", ordering="reservation_total")
+    @admin.display(description=_("reserved"), ordering="reservation_total")
     def reservation_count(self, obj: FlashSale) -> int:
         return obj.reservation_total
 
@@ -191,22 +228,22 @@ class FlashSaleAdmin(admin.ModelAdmin):
         left = getattr(obj, "left", None)  # the list reads the whole page's at once
         return selectors.stock_left_map([obj])[obj.pk] if left is None else left
 
-    @admin.display(description="left")
+    @admin.display(description=_("left"))
     def stock_left(self, obj: FlashSale) -> str:
-        return f"{self._left(obj)} of {obj.stock}"
+        return gettext("%(left)s of %(stock)s") % {"left": self._left(obj), "stock": obj.stock}
 
-    @admin.display(description="status")
+    @admin.display(description=_("status"))
     def status(self, obj: FlashSale) -> str:
-        return obj.status_at(timezone.now(), self._left(obj))
+        return SaleStatus(obj.status_at(timezone.now(), self._left(obj))).label
 
-    @admin.display(description="dashboard")
+    @admin.display(description=_("dashboard"))
     def dashboard(self, obj: FlashSale) -> str:
         if obj.pk is None:  # a sale being added has none yet
             return "-"
         url = reverse("admin:sales_flashsale_dashboard", args=[obj.pk])
-        return format_html('<a href="{}">Dashboard</a>', url)
+        return format_html('<a href="{}">{}</a>', url, gettext("Dashboard"))
 
-    @admin.display(description="buckets")
+    @admin.display(description=_("buckets"))
     def buckets(self, obj: FlashSale) -> str:
         """Each bucket of the gate (or why they cannot be read): sales.selectors.sale_buckets."""
         if obj.pk is None:
@@ -225,12 +262,16 @@ class FlashSaleAdmin(admin.ModelAdmin):
             raise PermissionDenied
         sale = FlashSale.objects.select_related("sku").filter(pk=sale_id).first()
         if sale is None:
-            raise Http404("No such sale.")
+            raise Http404(gettext("No such sale."))
         board = sale_dashboard(sale=sale)
         context = {**self.admin_site.each_context(request), "opts": self.model._meta,
-                   "title": f"{sale.title}: dashboard", "sale": sale, "board": board,
-                   "status": sale.status_at(timezone.now(), board["report"]["stock_left"]),
+                   "title": gettext("%(sale)s: dashboard") % {"sale": sale.title},
+                   "sale": sale, "board": board,
                    "reminders": selectors.reminder_counts(sale_id=sale.pk),
+                   "status": SaleStatus(sale.status_at(timezone.now(),
+                                               board["report"]["stock_left"])).label,
+                   "order_statuses": [(_order_status(status), n) for status, n
+                                      in board["report"]["orders_by_status"].items()],
                    "charts": [bars_svg(title=title, points=points)
                               for title, points in board["series"]]}
         return TemplateResponse(request, "admin/sales/flashsale/dashboard.html", context)

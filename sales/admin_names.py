@@ -13,6 +13,8 @@ from django.contrib import admin
 from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from antiscalper.admin_cases import RingCaseAdmin
 from antiscalper.admin_flags import RiskDecisionAdmin
@@ -32,7 +34,11 @@ def sale_link(sale_id: int | None, title: str | None) -> str:
     if sale_id is None:
         return "-"
     url = reverse("admin:sales_flashsale_change", args=[sale_id])
-    return format_html('<a href="{}">{}</a>', url, title or f"sale {sale_id} (no such sale)")
+    return format_html('<a href="{}">{}</a>', url, title or no_such_sale(sale_id))
+
+
+def no_such_sale(sale_id: int) -> str:
+    return gettext("sale %(id)s (no such sale)") % {"id": sale_id}
 
 
 def sale_titles(sale_ids) -> dict[int, str]:
@@ -46,14 +52,15 @@ class SaleFilter(admin.AllValuesFieldListFilter):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.title = "sale"
+        self.title = gettext("sale")
 
     def choices(self, changelist):
         titles = sale_titles(self.lookup_choices)
         for choice in super().choices(changelist):
             shown = str(choice["display"])
             if shown.isdigit():
-                choice["display"] = f"{titles.get(int(shown), 'no such sale')} (#{shown})"
+                title = titles.get(int(shown)) or gettext("no such sale")
+                choice["display"] = f"{title} (#{shown})"
             yield choice
 
 
@@ -80,13 +87,13 @@ class SaleTitled:
         return ["sale" if f == "sale_id" else f for f in super().get_fields(request, obj)
                 if f != "sale"]
 
-    @admin.display(description="sale", ordering="sale_title")
+    @admin.display(description=_("sale"), ordering="sale_title")
     def sale(self, obj) -> str:
         return sale_link(obj.sale_id, getattr(obj, "sale_title", None))
 
     def sale_name(self, sale_id: int) -> str:
         """The sale in a page's title: its title, plain text."""
-        return sale_titles([sale_id]).get(sale_id) or f"sale {sale_id} (no such sale)"
+        return sale_titles([sale_id]).get(sale_id) or no_such_sale(sale_id)
 
     def sale_label(self, sale_id: int) -> str:
         """The sale as the admin's own pages name it (antiscalper's case and decision pages)."""

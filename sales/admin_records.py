@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, Subquery
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from antiscalper import selectors as risk_selectors
 from sales.models import Draw, FCode, RejectedTicket, Reminder, Reservation, StockReturn
@@ -22,6 +24,10 @@ class ReservationAdmin(admin.ModelAdmin):
     list_select_related = ["sale", "user"]
     search_fields = ["user__username"]
     raw_id_fields = ["user"]
+
+
+def deleted_account(user_id: int) -> str:
+    return gettext("account %(id)s (deleted)") % {"id": user_id}
 
 
 @admin.register(Reminder)
@@ -86,23 +92,23 @@ class DrawAdmin(RecordAdmin):
 
     def _listed(self, obj: Draw, user_ids: list[int]) -> str:
         names = self._names(obj)
-        return ", ".join(names.get(u, f"account {u} (deleted)") for u in user_ids) or "-"
+        return ", ".join(names.get(u) or deleted_account(u) for u in user_ids) or "-"
 
-    @admin.display(description="winners")
+    @admin.display(description=_("winners"))
     def winner_count(self, obj: Draw) -> int:
         return len(obj.winners)
 
-    @admin.display(description="entries (in order, with fan level)")
+    @admin.display(description=_("entries (in order, with fan level)"))
     def entrants(self, obj: Draw) -> str:
         names = self._names(obj)
-        return ", ".join(f"{names.get(user, f'account {user} (deleted)')} (Lv{level})"
+        return ", ".join(f"{names.get(user) or deleted_account(user)} (Lv{level})"
                          for _, user, level in obj.entries) or "-"
 
-    @admin.display(description="winners (in the order drawn)")
+    @admin.display(description=_("winners (in the order drawn)"))
     def winner_names(self, obj: Draw) -> str:
         return self._listed(obj, obj.winners)
 
-    @admin.display(description="waitlist")
+    @admin.display(description=_("waitlist"))
     def waitlist_names(self, obj: Draw) -> str:
         return self._listed(obj, obj.waitlist)
 
@@ -128,6 +134,6 @@ class RejectedTicketAdmin(RecordAdmin):
         username = get_user_model().objects.filter(pk=OuterRef("user_id")).values("username")
         return super().get_queryset(request).annotate(username=Subquery(username[:1]))
 
-    @admin.display(description="account", ordering="username")
+    @admin.display(description=_("account"), ordering="username")
     def account(self, obj: RejectedTicket) -> str:
-        return obj.username or f"account {obj.user_id} (deleted)"
+        return obj.username or deleted_account(obj.user_id)

@@ -8,6 +8,7 @@ from html import escape
 
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 BAR = "#417690"  # the admin's own blue
 MAX_SLOT = 28
@@ -24,8 +25,9 @@ def bars_svg(*, title: str, points: list[tuple[datetime, int]], width: int = 580
              f'viewBox="0 0 {width} {height}" role="img" aria-label="{label}">',
              f'<text x="{left}" y="14" font-size="12" font-weight="bold">{label}</text>']
     if not points:
+        empty = escape(_("nothing yet"))
         parts.append(f'<text x="{left}" y="{top + plot_h / 2:.0f}" font-size="12" '
-                     'fill="#666">nothing yet</text></svg>')
+                     f'fill="#666">{empty}</text></svg>')
         return mark_safe("".join(parts))  # built from escaped text only
     peak = max(n for _, n in points) or 1
     slot = min(plot_w / len(points), MAX_SLOT)  # a few bars stay bars, not slabs

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncMinute
+from django.utils.translation import gettext as _
 
 from antiscalper.flags import FLAGGED
 from antiscalper.models import AttemptSignal, RingCase, RiskDecision
@@ -66,6 +67,6 @@ def sale_dashboard(*, sale: FlashSale) -> dict:
         "report": report, "expired_orders": expired,
         "cases": {status: cases.get(status, 0) for status in RingCase.Status.values},
         "flagged_units": flagged_units, "buckets": buckets,
-        "series": [("Admitted attempts", admitted), ("Refused attempts", refused),
-                   ("Orders written", orders)],
+        "series": [(_("Admitted attempts"), admitted), (_("Refused attempts"), refused),
+                   (_("Orders written"), orders)],
     }

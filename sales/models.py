@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import not_found
 from core.names import username_of
@@ -32,10 +33,10 @@ def deposit_worth(deposit: Decimal, expansion: Decimal | None) -> Decimal:
 
 
 class SaleMode(models.TextChoices):
-    OPEN = "open", "Open rush"
-    RESERVATION = "reservation", "Reservation required"
-    DEPOSIT = "deposit", "Deposit pre-sale"
-    DRAW = "draw", "Draw"
+    OPEN = "open", _("Open rush")
+    RESERVATION = "reservation", _("Reservation required")
+    DEPOSIT = "deposit", _("Deposit pre-sale")
+    DRAW = "draw", _("Draw")
 
 
 # The terms each mode uses beyond those every sale has (title, SKU, times, price, stock,
@@ -53,10 +54,10 @@ MODE_TERMS: dict[str, tuple[str, ...]] = {
 
 
 class SaleStatus(models.TextChoices):
-    SCHEDULED = "scheduled", "Scheduled"
-    LIVE = "live", "Live"
-    SOLD_OUT = "sold_out", "Sold out"
-    ENDED = "ended", "Ended"
+    SCHEDULED = "scheduled", _("Scheduled")
+    LIVE = "live", _("Live")
+    SOLD_OUT = "sold_out", _("Sold out")
+    ENDED = "ended", _("Ended")
 
 
 class FlashSale(models.Model):
@@ -109,6 +110,7 @@ class FlashSale(models.Model):
 
     class Meta:
         ordering = ["-starts_at"]
+        verbose_name, verbose_name_plural = _("flash sale"), _("flash sales")
         constraints = [
             models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")),
                                    name="sale_ends_after_it_starts"),
@@ -249,8 +251,8 @@ class FCode(models.Model):
     """
 
     class Kind(models.TextChoices):
-        FCODE = "fcode", "F-code"
-        RIGHT = "right", "Draw purchase right"
+        FCODE = "fcode", _("F-code")
+        RIGHT = "right", _("Draw purchase right")
 
     sale = models.ForeignKey(FlashSale, on_delete=models.CASCADE, related_name="fcodes")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
@@ -266,7 +268,7 @@ class FCode(models.Model):
 
     class Meta:
         ordering = ["id"]
-        verbose_name = "F-code"
+        verbose_name = _("F-code")
         constraints = [models.UniqueConstraint(fields=["sale", "user", "kind"],
                                                name="one_code_per_account_and_kind")]
 

@@ -15,6 +15,7 @@ from functools import partial
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from antiscalper.attempts import sale_signals_forget
 from core.errors import DomainError, invalid, not_found
@@ -53,43 +54,47 @@ MERGED_TERMS = ("starts_at", "ends_at", "mode", "deposit", "price", "deposit_exp
 def _validate(fields: dict) -> None:
     shards = fields.get("shards", 1)
     if not isinstance(shards, int) or not 1 <= shards <= SHARDS_MAX:
-        raise invalid(f"A sale's stock splits into 1 to {SHARDS_MAX} shards.",
+        raise invalid(gettext("A sale's stock splits into 1 to %(max)s shards.")
+                      % {"max": SHARDS_MAX},
                       shards=[f"must be between 1 and {SHARDS_MAX}"])
     starts, ends = fields.get("starts_at"), fields.get("ends_at")
     if starts and ends and ends <= starts:
-        raise invalid("A sale must end after it starts.", ends_at=["must be after starts_at"])
+        raise invalid(gettext("A sale must end after it starts."),
+                      ends_at=["must be after starts_at"])
     if fields.get("mode") == SaleMode.DEPOSIT and not fields.get("deposit"):
-        raise invalid("A deposit pre-sale needs a deposit.", deposit=["required for deposit"])
+        raise invalid(gettext("A deposit pre-sale needs a deposit."),
+                      deposit=["required for deposit"])
     deposit, price = fields.get("deposit"), fields.get("price")
     if deposit and price and deposit_worth(deposit, fields.get("deposit_expansion")) >= price:
-        raise invalid("The deposit (with its expansion) must be less than the price.",
+        raise invalid(gettext("The deposit (with its expansion) must be less than the price."),
                       deposit=["must be < price"])
     if fields.get("mode") == SaleMode.DEPOSIT and not (
             fields.get("balance_opens_at") and fields.get("balance_closes_at")):
-        raise invalid("A deposit pre-sale needs its balance window.",
+        raise invalid(gettext("A deposit pre-sale needs its balance window."),
                       balance_opens_at=["required for deposit"])
     opens, closes = fields.get("balance_opens_at"), fields.get("balance_closes_at")
     if opens and closes and closes <= opens:
-        raise invalid("The balance window must close after it opens.",
+        raise invalid(gettext("The balance window must close after it opens."),
                       balance_closes_at=["must be after balance_opens_at"])
     if fields.get("mode") == SaleMode.DEPOSIT:
         _validate_balance_window(fields)
     r_opens, r_closes = fields.get("reservation_opens_at"), fields.get("reservation_closes_at")
     if (fields.get("mode") in (SaleMode.RESERVATION, SaleMode.DRAW)
             or fields.get("requires_reservation")) and not (r_opens and r_closes):
-        raise invalid("This sale needs a reservation window.",
+        raise invalid(gettext("This sale needs a reservation window."),
                       reservation_opens_at=["required when reservations are required"])
     if r_opens and r_closes and r_closes <= r_opens:
-        raise invalid("The reservation window must close after it opens.",
+        raise invalid(gettext("The reservation window must close after it opens."),
                       reservation_closes_at=["must be after reservation_opens_at"])
     stock, quota = fields.get("stock"), fields.get("fcode_quota") or 0
     if stock is not None and quota > stock:
-        raise invalid("The F-code quota is part of the stock.", fcode_quota=["must be <= stock"])
+        raise invalid(gettext("The F-code quota is part of the stock."),
+                      fcode_quota=["must be <= stock"])
     if fields.get("mode", SaleMode.OPEN) != SaleMode.DEPOSIT:
         stray = [f for f in DEPOSIT_TERMS if fields.get(f)]
         if stray:  # kept by a form that hid them, or sent by mistake: never silently dropped
-            raise invalid("Only a deposit pre-sale has a deposit and a balance window; clear "
-                          "them or make it a deposit pre-sale.",
+            raise invalid(gettext("Only a deposit pre-sale has a deposit and a balance window; "
+                                  "clear them or make it a deposit pre-sale."),
                           **{f: ["only for a deposit pre-sale"] for f in stray})
 
 
@@ -101,12 +106,12 @@ def _validate_balance_window(fields: dict) -> None:
     opens, closes = fields.get("balance_opens_at"), fields.get("balance_closes_at")
     window = fields.get("deposit_window") or FlashSale._meta.get_field("deposit_window").default
     if starts and opens and opens < starts:
-        raise invalid("The balance window cannot open before the sale starts.",
+        raise invalid(gettext("The balance window cannot open before the sale starts."),
                       balance_opens_at=[f"must be at or after starts_at ({starts.isoformat()})"])
     if ends and closes and closes <= ends + window:
         latest = (ends + window).isoformat()
-        raise invalid("The balance window must close after the last deposit is due (the sale's "
-                      "end plus the deposit window).",
+        raise invalid(gettext("The balance window must close after the last deposit is due "
+                              "(the sale's end plus the deposit window)."),
                       balance_closes_at=[f"must be after {latest}"])
 
 
