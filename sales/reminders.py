@@ -148,17 +148,22 @@ def reminders_send_due(*, now: datetime | None = None, batches: int = 50) -> int
         token = uuid.uuid4().hex
         if not _claim(due, token, moment):
             continue  # another sender took them between the read and the claim
-        texted, complete = _send_claimed(token, moment)
+        texted, complete = _send_claimed(token, moment, clock=(lambda: now) if now
+                                         else timezone.now)
         sent += texted
         if not complete:
             break
     return sent
 
 
-def _send_claimed(token: str, now: datetime) -> tuple[int, bool]:
+def _send_claimed(token: str, now: datetime, clock) -> tuple[int, bool]:
     """Text the rows this sender claimed, marking each sent as soon as the backend took it;
     (texted, whether the backend took them all). At the first refusal the sender stops and
-    keeps the lease on what is left: a later tick tries them once it lapses."""
+    keeps the lease on what is left: a later tick tries them once it lapses.
+
+    Each row's lease is taken afresh (`clock`) just before its text: a sender slow enough
+    for the batch's lease to lapse under it skips the rows another sender has taken over
+    since, instead of texting them a second time."""
     rows = (Reminder.objects.filter(claim=token)
             .select_related("sale", "user__customer").order_by("pk"))
     backend, sent = sms.backend(), 0
@@ -168,6 +173,9 @@ def _send_claimed(token: str, now: datetime) -> tuple[int, bool]:
             Reminder.objects.filter(pk=reminder.pk, claim=token).update(
                 claim="", claimed_at=None, sent_at=now, sent_for=sale.starts_at)
             continue
+        if not Reminder.objects.filter(pk=reminder.pk, claim=token).update(
+                claimed_at=clock()):
+            continue  # the lease lapsed and another sender took the row over
         try:
             backend.send(phone=customer.phone, message=reminder_text(
                 title=sale.title, starts_at=sale.starts_at, language=reminder.language,
