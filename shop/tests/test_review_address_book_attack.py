@@ -11,6 +11,8 @@ from django.test import Client
 
 from shop import address_book, services
 from shop.models import Address, Customer
+from shop.services import order_create
+from shop.tests.fixtures import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -61,3 +63,22 @@ def test_an_account_that_edited_its_address_can_still_be_removed_with_every_vers
     customer.user.delete()
     assert not Customer.objects.filter(pk=customer.pk).exists()
     assert not Address.objects.filter(customer_id=customer.pk).exists()
+
+
+def test_an_api_order_shows_the_text_it_ships_to_after_the_address_is_edited_and_deleted(
+        make_customer, sku):
+    """The order's `address` id answers 404 once the address is deleted (and its newest
+    version's text after an edit): the order itself must say where it goes."""
+    customer = make_customer(with_address=False)
+    api = client_for(customer.user)
+    placed = api.post("/api/v1/me/addresses", HOME, format="json").json()
+    order = order_create(user_id=customer.user_id, lines=[(sku.pk, 1)],
+                         address_id=placed["id"])
+    edited = api.patch(f"/api/v1/me/addresses/{placed['id']}", {"line1": "别处1号"},
+                       format="json").json()
+    api.delete(f"/api/v1/me/addresses/{edited['id']}")
+    shown = api.get(f"/api/v1/orders/{order.pk}").json()
+    listed = api.get("/api/v1/orders").json()
+    assert shown["address"] == placed["id"]  # part 1's field, as it was
+    assert shown["delivery_address"] == HOME
+    assert [o["delivery_address"] for o in listed] == [HOME]
