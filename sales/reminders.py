@@ -10,11 +10,14 @@ Sending (`reminders_send_due`, beat every 30 s on the housekeeping queue) claims
 a conditional UPDATE on the row's own columns (its lease is free and it was not sent for the
 sale's current opening), so two ticks or two workers never claim one row twice, on PostgreSQL
 (whose re-check of a row another sender just changed reads those same columns) as on SQLite
-(one writer at a time). Each text is marked sent right after the backend takes it, one by one:
-a sender killed mid-batch leaves the rest of its claim to lapse after REMINDER_LEASE_SECONDS,
-and the next tick texts them, still before the opening with the defaults (5 minutes ahead,
-a one-minute lease). The one text such a sender may have handed over in the instant before
-it died is texted again; no sender can know otherwise of a provider without idempotency keys.
+(one writer at a time). Each row's lease is taken afresh just before its text (a row another
+sender took over, or the shopper cancelled, since is skipped), and each text is marked sent
+right after the backend takes it, one by one: a sender killed mid-batch leaves the rest of
+its claim to lapse after REMINDER_LEASE_SECONDS, and the next tick texts them, still before
+the opening with the defaults (5 minutes ahead, a one-minute lease). The one text such a
+sender may have handed over in the instant before it died (or one a provider held for longer
+than a lease) is texted again; no sender can know otherwise of a provider without
+idempotency keys.
 
 A sale moved to another time is announced at its new time: `sent_for` records the opening a
 text named, and a reminder is due again when the sale's opening is no longer that one.
