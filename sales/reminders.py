@@ -10,11 +10,14 @@ Sending (`reminders_send_due`, beat every 30 s on the housekeeping queue) claims
 a conditional UPDATE on the row's own columns (its lease is free and it was not sent for the
 sale's current opening), so two ticks or two workers never claim one row twice, on PostgreSQL
 (whose re-check of a row another sender just changed reads those same columns) as on SQLite
-(one writer at a time). Each text is marked sent right after the backend takes it, one by one:
-a sender killed mid-batch leaves the rest of its claim to lapse after REMINDER_LEASE_SECONDS,
-and the next tick texts them, still before the opening with the defaults (5 minutes ahead,
-a one-minute lease). The one text such a sender may have handed over in the instant before
-it died is texted again; no sender can know otherwise of a provider without idempotency keys.
+(one writer at a time). Each row's lease is taken afresh just before its text (a row another
+sender took over, or the shopper cancelled, since is skipped), and each text is marked sent
+right after the backend takes it, one by one: a sender killed mid-batch leaves the rest of
+its claim to lapse after REMINDER_LEASE_SECONDS, and the next tick texts them, still before
+the opening with the defaults (5 minutes ahead, a one-minute lease). The one text such a
+sender may have handed over in the instant before it died (or one a provider held for longer
+than a lease) is texted again; no sender can know otherwise of a provider without
+idempotency keys.
 
 A sale moved to another time is announced at its new time: `sent_for` records the opening a
 text named, and a reminder is due again when the sale's opening is no longer that one.
@@ -148,17 +151,22 @@ def reminders_send_due(*, now: datetime | None = None, batches: int = 50) -> int
         token = uuid.uuid4().hex
         if not _claim(due, token, moment):
             continue  # another sender took them between the read and the claim
-        texted, complete = _send_claimed(token, moment)
+        texted, complete = _send_claimed(token, moment, clock=(lambda: now) if now
+                                         else timezone.now)
         sent += texted
         if not complete:
             break
     return sent
 
 
-def _send_claimed(token: str, now: datetime) -> tuple[int, bool]:
+def _send_claimed(token: str, now: datetime, clock) -> tuple[int, bool]:
     """Text the rows this sender claimed, marking each sent as soon as the backend took it;
     (texted, whether the backend took them all). At the first refusal the sender stops and
-    keeps the lease on what is left: a later tick tries them once it lapses."""
+    keeps the lease on what is left: a later tick tries them once it lapses.
+
+    Each row's lease is taken afresh (`clock`) just before its text: a sender slow enough
+    for the batch's lease to lapse under it skips the rows another sender has taken over
+    since, instead of texting them a second time."""
     rows = (Reminder.objects.filter(claim=token)
             .select_related("sale", "user__customer").order_by("pk"))
     backend, sent = sms.backend(), 0
@@ -168,6 +176,9 @@ def _send_claimed(token: str, now: datetime) -> tuple[int, bool]:
             Reminder.objects.filter(pk=reminder.pk, claim=token).update(
                 claim="", claimed_at=None, sent_at=now, sent_for=sale.starts_at)
             continue
+        if not Reminder.objects.filter(pk=reminder.pk, claim=token).update(
+                claimed_at=clock()):
+            continue  # the lease lapsed and another sender took the row over
         try:
             backend.send(phone=customer.phone, message=reminder_text(
                 title=sale.title, starts_at=sale.starts_at, language=reminder.language,

@@ -1,7 +1,8 @@
 """Django admin for the catalog, customers, orders and payments.
 
 Money fields on orders and payments are read-only (they are decided by services), and order
-status actions go through the same services as the API so that the state machine holds.
+status actions go through the same services as the API so that the state machine holds. An
+order's address is read-only too: it is the version the shopper bought for, word for word.
 """
 
 from __future__ import annotations
@@ -159,8 +160,7 @@ class OrderAdmin(ExportMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = ["number", "user", "status", "total", "deposit", "balance_due",
                        "payment_due_at", "balance_opens_at", "balance_due_at", "sale_id",
-                       "ticket", "created_at", "updated_at"]
-    raw_id_fields = ["address"]
+                       "ticket", "address", "created_at", "updated_at"]
     inlines = [OrderLineInline, PaymentInline]
     actions = [mark_shipped, mark_delivered, cancel_unpaid, refund]
 

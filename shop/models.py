@@ -135,7 +135,8 @@ class Address(models.Model):
     is_default = models.BooleanField(default=False)
     deleted_at = models.DateTimeField(null=True, blank=True)
     # The newest version edits wrote in this one's place (None: live, or deleted as it was).
-    replaced_by = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
+    # RESTRICT: a version an older one names never goes alone, only with the whole account.
+    replaced_by = models.ForeignKey("self", on_delete=models.RESTRICT, null=True, blank=True,
                                     related_name="+", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

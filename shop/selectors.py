@@ -53,7 +53,8 @@ def address_get(*, user_id: int, address_id: int) -> Address:
 
 def order_list(*, user_id: int) -> QuerySet[Order]:
     lines = Prefetch("lines", queryset=OrderLine.objects.select_related("sku"))
-    return Order.objects.filter(user_id=user_id).prefetch_related(lines)
+    return Order.objects.filter(user_id=user_id).select_related("address").prefetch_related(
+        lines)
 
 
 def order_get(*, order_id: int, user_id: int) -> Order:

@@ -84,15 +84,25 @@ class OrderLineOutput(serializers.ModelSerializer):
         fields = ["sku", "sku_code", "sku_name", "quantity", "unit_price"]
 
 
+class DeliveryAddressOutput(serializers.ModelSerializer):
+    """The text an order ships to: the version it was placed with, which an edit or a
+    deletion of the address leaves as it was (its id may answer 404 by then)."""
+
+    class Meta:
+        model = Address
+        fields = ["recipient", "phone", "province", "city", "district", "line1", "postcode"]
+
+
 class OrderOutput(serializers.ModelSerializer):
     lines = OrderLineOutput(many=True)
     sale = serializers.IntegerField(source="sale_id", allow_null=True)
+    delivery_address = DeliveryAddressOutput(source="address", read_only=True, allow_null=True)
 
     class Meta:
         model = Order
         fields = ["id", "number", "status", "lines", "total", "deposit", "balance_due",
                   "payment_due_at", "balance_opens_at", "balance_due_at", "sale", "ticket",
-                  "address", "created_at"]
+                  "address", "delivery_address", "created_at"]
 
 
 class PayInput(serializers.Serializer):
