@@ -35,11 +35,14 @@ class ReminderAdmin(admin.ModelAdmin):
     """Who asked to be texted before a sale opens, and whether the text went: read-only (a
     reminder is the shopper's to set and cancel; ops only count and look)."""
 
-    list_display = ["sale", "user", "language", "created_at", "sent_at", "sent_for"]
-    list_filter = [("sent_at", admin.EmptyFieldListFilter), "sale"]
+    list_display = ["sale", "user", "language", "created_at", "sent_at", "sent_for",
+                    "cancelled_at"]
+    list_filter = [("sent_at", admin.EmptyFieldListFilter),
+                   ("cancelled_at", admin.EmptyFieldListFilter), "sale"]
     list_select_related = ["sale", "user"]
     search_fields = ["user__username"]
-    readonly_fields = ["sale", "user", "language", "created_at", "sent_at", "sent_for"]
+    readonly_fields = ["sale", "user", "language", "created_at", "sent_at", "sent_for",
+                       "cancelled_at"]
 
     def has_add_permission(self, request) -> bool:
         return False

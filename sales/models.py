@@ -301,7 +301,10 @@ class Reminder(models.Model):
     `claim`/`claimed_at` are a sender's lease on the row while it texts (another sender
     leaves it alone until the lease lapses: a sender killed mid-batch loses nothing);
     `sent_for` is the opening the text named, so a sale moved to another time is announced
-    again, at its new time.
+    again, at its new time. A cancelled reminder keeps its row (`cancelled_at`): set again, it
+    is the same reminder, already texted for this opening, so cancelling and setting again
+    cannot text a phone once a tick (a stranger who registered with someone's number could
+    otherwise have it texted every 30 seconds).
     """
 
     # No index of its own: the unique (sale, user) one leads with it.
@@ -318,6 +321,7 @@ class Reminder(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     sent_for = models.DateTimeField(null=True, blank=True,
                                     help_text="The opening time the text named.")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -3,6 +3,8 @@ sender texts each such reminder once per opening (reads are in `sales.selectors`
 
 Setting and cancelling are idempotent: one row per account and sale (unique), so pressing
 twice, or a PUT sent twice, leaves one reminder; cancelling one that is not there is no error.
+Cancelling keeps the row (`cancelled_at`) and setting again revives it, so a reminder already
+texted for an opening is not texted again however often it is cancelled and set.
 A reminder is refused once the sale has opened (409 `already_open`): there is nothing left to
 announce, whether it is live, sold out or over.
 
@@ -72,9 +74,16 @@ def reminder_set(*, sale_id: int, user_id: int, language: str = "",
             raise not_found("customer profile")  # no phone to text
         reminder, created = Reminder.objects.get_or_create(
             sale_id=sale_id, user_id=user_id, defaults={"language": language})
-        if not created and language and reminder.language != language:
-            Reminder.objects.filter(pk=reminder.pk).update(language=language)
-            reminder.language = language
+        if not created:
+            revived = reminder.cancelled_at is not None
+            changes = {"cancelled_at": None} if revived else {}
+            if language and reminder.language != language:
+                changes["language"] = language
+            if changes:
+                Reminder.objects.filter(pk=reminder.pk).update(**changes)
+                for field, value in changes.items():
+                    setattr(reminder, field, value)
+            created = revived  # a cancelled reminder set again is set anew
     return reminder, created
 
 
@@ -84,8 +93,10 @@ def reminder_cancel(*, sale_id: int, user_id: int) -> bool:
     with transaction.atomic():
         if not FlashSale.objects.filter(pk=sale_id).exists():
             raise not_found("sale")
-        deleted, _by_model = Reminder.objects.filter(sale_id=sale_id, user_id=user_id).delete()
-    return bool(deleted)
+        cancelled = Reminder.objects.filter(sale_id=sale_id, user_id=user_id,
+                                            cancelled_at__isnull=True).update(
+            cancelled_at=timezone.now())
+    return bool(cancelled)
 
 
 @dataclass(frozen=True)
@@ -101,7 +112,7 @@ def _due(now: datetime, limit: int) -> list[_Due]:
     lead = timedelta(seconds=settings.REMINDER_LEAD_SECONDS)
     late = timedelta(seconds=settings.REMINDER_LATE_SECONDS)
     stale = now - timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
-    rows = (Reminder.objects.filter(sale__starts_at__lte=now + lead,
+    rows = (Reminder.objects.filter(cancelled_at__isnull=True, sale__starts_at__lte=now + lead,
                                     sale__starts_at__gt=now - late, sale__ends_at__gt=now)
             .filter(Q(sent_for__isnull=True) | ~Q(sent_for=F("sale__starts_at")))
             .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lte=stale))
@@ -118,7 +129,7 @@ def _claim(due: list[_Due], token: str, now: datetime) -> int:
     for starts_at in {row.starts_at for row in due}:
         pks = [row.pk for row in due if row.starts_at == starts_at]
         with transaction.atomic():
-            claimed += (Reminder.objects.filter(pk__in=pks)
+            claimed += (Reminder.objects.filter(pk__in=pks, cancelled_at__isnull=True)
                         .filter(Q(sent_for__isnull=True) | ~Q(sent_for=starts_at))
                         .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lte=stale))
                         .update(claim=token, claimed_at=now))
@@ -176,9 +187,9 @@ def _send_claimed(token: str, now: datetime, clock) -> tuple[int, bool]:
             Reminder.objects.filter(pk=reminder.pk, claim=token).update(
                 claim="", claimed_at=None, sent_at=now, sent_for=sale.starts_at)
             continue
-        if not Reminder.objects.filter(pk=reminder.pk, claim=token).update(
-                claimed_at=clock()):
-            continue  # the lease lapsed and another sender took the row over
+        if not Reminder.objects.filter(pk=reminder.pk, claim=token,
+                                       cancelled_at__isnull=True).update(claimed_at=clock()):
+            continue  # the lease lapsed and another sender took it over, or it was cancelled
         try:
             backend.send(phone=customer.phone, message=reminder_text(
                 title=sale.title, starts_at=sale.starts_at, language=reminder.language,

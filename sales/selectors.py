@@ -239,7 +239,8 @@ def reminded_sale_ids(*, user_id: int | None, sale_ids: list[int]) -> set[int]:
     of cards (none for nobody)."""
     if not user_id or not sale_ids:
         return set()
-    return set(Reminder.objects.filter(user_id=user_id, sale_id__in=sale_ids)
+    return set(Reminder.objects.filter(user_id=user_id, sale_id__in=sale_ids,
+                                       cancelled_at__isnull=True)
                .values_list("sale_id", flat=True))
 
 
@@ -249,14 +250,15 @@ def reminder_of(*, sale_id: int, user_id: int) -> dict:
     sale = FlashSale.objects.filter(pk=sale_id).values_list("starts_at", flat=True).first()
     if sale is None:
         raise not_found("sale")
-    sent_at = Reminder.objects.filter(sale_id=sale_id, user_id=user_id).values_list(
-        "sent_at", flat=True)
+    sent_at = Reminder.objects.filter(sale_id=sale_id, user_id=user_id,
+                                      cancelled_at__isnull=True).values_list("sent_at", flat=True)
     return {"sale": sale_id, "reminded": bool(sent_at),
             "remind_at": sale - timedelta(seconds=settings.REMINDER_LEAD_SECONDS),
             "sent_at": sent_at[0] if sent_at else None}
 
 
 def reminder_counts(*, sale_id: int) -> dict[str, int]:
-    """How many shoppers asked to be reminded of the sale, and how many were texted."""
-    return Reminder.objects.filter(sale_id=sale_id).aggregate(
+    """How many shoppers asked to be reminded of the sale (and did not cancel), and how many
+    of them were texted."""
+    return Reminder.objects.filter(sale_id=sale_id, cancelled_at__isnull=True).aggregate(
         set=Count("id"), sent=Count("id", filter=Q(sent_at__isnull=False)))

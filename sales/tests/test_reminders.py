@@ -72,7 +72,7 @@ def test_another_shopper_cannot_cancel_my_reminder(upcoming, make_customer):
     assert Reminder.objects.filter(sale=upcoming, user_id=me.user_id).exists()
     assert services.reminder_cancel(sale_id=upcoming.pk, user_id=me.user_id) is True
     assert services.reminder_cancel(sale_id=upcoming.pk, user_id=me.user_id) is False
-    assert not Reminder.objects.exists()
+    assert not Reminder.objects.filter(cancelled_at__isnull=True).exists()  # kept, cancelled
 
 
 @pytest.mark.django_db

@@ -78,3 +78,35 @@ def test_a_reminder_cancelled_while_its_batch_is_being_texted_is_not_texted(
     with override_settings(SMS_BACKEND=f"{__name__}.CancellingBackend"):
         assert services.reminders_send_due(now=sale.starts_at - timedelta(minutes=2)) == 1
     assert [text.phone for text in sms_outbox] == [first.phone]
+
+
+@pytest.mark.django_db
+def test_cancelling_and_setting_again_never_texts_one_opening_twice(
+        make_sale, make_customer, sms_outbox):
+    """A stranger who registered with someone's number cannot have it texted every tick by
+    cancelling and setting the reminder again between ticks: one text per opening."""
+    sale = make_sale(starts_in=3600, load=False)
+    pumper = make_customer(with_address=False)
+    now = sale.starts_at - LEAD + timedelta(seconds=1)
+    for tick in range(6):
+        services.reminder_set(sale_id=sale.pk, user_id=pumper.user_id, now=now)
+        services.reminders_send_due(now=now + timedelta(seconds=30 * tick))
+        assert services.reminder_cancel(sale_id=sale.pk, user_id=pumper.user_id)
+    assert [text.phone for text in sms_outbox] == [pumper.phone]
+
+
+@pytest.mark.django_db
+def test_a_cancelled_reminder_is_not_texted_and_set_again_it_is_once(
+        make_sale, make_customer, sms_outbox):
+    sale = make_sale(starts_in=3600, load=False)
+    shopper = make_customer(with_address=False)
+    now = sale.starts_at - LEAD + timedelta(seconds=1)
+    assert services.reminder_set(sale_id=sale.pk, user_id=shopper.user_id, now=now)[1]
+    assert services.reminder_cancel(sale_id=sale.pk, user_id=shopper.user_id)
+    assert not services.reminder_cancel(sale_id=sale.pk, user_id=shopper.user_id)
+    assert services.reminders_send_due(now=now) == 0 and not sms_outbox
+    _, created = services.reminder_set(sale_id=sale.pk, user_id=shopper.user_id, now=now)
+    assert created  # set anew, as the API's 201 says
+    assert services.reminders_send_due(now=now) == 1
+    assert services.reminders_send_due(now=now + timedelta(seconds=30)) == 0
+    assert len(sms_outbox) == 1
