@@ -48,7 +48,7 @@ EXTRA = {
     "auth_token_create": {401: [E.UNAUTHENTICATED], 429: [E.RATE_LIMITED]},
     "auth_token_refresh_create": {401: [E.UNAUTHENTICATED]},
     "me_retrieve": {404: [E.NOT_FOUND]},            # an account without a customer profile
-    "me_addresses_create": {404: [E.NOT_FOUND]},
+    "me_addresses_create": {404: [E.NOT_FOUND], 409: [E.IDEMPOTENCY_KEY_REUSED]},
     "me_phone_code_create": {404: [E.NOT_FOUND], 429: [E.RATE_LIMITED]},
     "me_phone_confirm_create": {404: [E.NOT_FOUND], 429: [E.RATE_LIMITED]},
     "appeals_create": {429: [E.RATE_LIMITED]},

@@ -117,12 +117,15 @@ class AddressListApi(APIView):
         return paginated(request, selectors.address_list(user_id=user_id_of(request)),
                          AddressSerializer)
 
-    @extend_schema(request=AddressSerializer, responses={201: AddressSerializer})
+    @extend_schema(request=AddressSerializer, responses={201: AddressSerializer},
+                   parameters=[IDEMPOTENCY_HEADER])
     def post(self, request):
+        """A retry with the same `Idempotency-Key` answers the address the first one added."""
         data = AddressSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         customer = selectors.customer_for_user(user_id=user_id_of(request))
-        address = services.address_create(customer=customer, **data.validated_data)
+        address = services.address_create(customer=customer, **data.validated_data,
+                                          idempotency_key=idempotency_key_of(request) or "")
         return Response(AddressSerializer(address).data, status=status.HTTP_201_CREATED)
 
 

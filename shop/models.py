@@ -138,6 +138,9 @@ class Address(models.Model):
     # RESTRICT: a version an older one names never goes alone, only with the whole account.
     replaced_by = models.ForeignKey("self", on_delete=models.RESTRICT, null=True, blank=True,
                                     related_name="+", editable=False)
+    # The Idempotency-Key the shopper's client sent with the POST that created it: a retry
+    # of that POST answers this address instead of adding a second one.
+    idempotency_key = models.CharField(max_length=64, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -148,6 +151,9 @@ class Address(models.Model):
                                     name="address_one_default_per_customer"),
             models.CheckConstraint(condition=Q(deleted_at__isnull=True) | Q(is_default=False),
                                    name="address_deleted_never_default"),
+            models.UniqueConstraint(fields=["customer", "idempotency_key"],
+                                    condition=~Q(idempotency_key=""),
+                                    name="address_one_per_idempotency_key"),
         ]
 
     def __str__(self) -> str:

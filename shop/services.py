@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.errors import DomainError, invalid, not_found
+from core.errors import DomainError, ErrorCode, invalid, not_found
 from shop.addresses import building_normalize, street_line
 from shop.models import Address, Customer, FanLevel, Order, OrderLine, OrderStatus, Sku
 
@@ -137,15 +137,27 @@ def customer_lock(*, customer_id: int) -> None:
 
 
 def address_create(*, customer: Customer, recipient: str, phone: str, line1: str, city: str,
-                   postcode: str, province: str = "", district: str = "") -> Address:
+                   postcode: str, province: str = "", district: str = "",
+                   idempotency_key: str = "") -> Address:
     """Add a delivery address with its normalised matching forms; a customer's first live
-    address becomes the default."""
+    address becomes the default. With an `idempotency_key` already used by this customer,
+    the address that key created (a retry: nothing is added), or 409
+    `idempotency_key_reused` when the retry says another address."""
     values = address_values(recipient=recipient, phone=phone, line1=line1, city=city,
                             postcode=postcode, province=province, district=district)
     with transaction.atomic():
         customer_lock(customer_id=customer.pk)
+        if idempotency_key:
+            earlier = Address.objects.filter(customer=customer,
+                                             idempotency_key=idempotency_key).first()
+            if earlier is not None:
+                if any(values[name] != getattr(earlier, name) for name in ADDRESS_TEXT):
+                    raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This Idempotency-Key was "
+                                      "already used for another address.")
+                return earlier
         first = not Address.objects.filter(customer=customer, is_default=True).exists()
-        return Address.objects.create(customer=customer, is_default=first, **values)
+        return Address.objects.create(customer=customer, is_default=first,
+                                      idempotency_key=idempotency_key, **values)
 
 
 def order_number_new(now: datetime | None = None) -> str:
