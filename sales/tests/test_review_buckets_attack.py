@@ -186,3 +186,22 @@ def test_a_master_down_without_a_replica_is_said_not_a_500(
         answer = ops_api.get(f"/api/v1/ops/sales/{sale.pk}/report")
         assert answer.status_code == 503, moment
         assert answer.json()["error"]["code"] == "unavailable"
+
+
+@pytest.mark.parametrize("sale_id", ["0", "99999999999999999999999", "9223372036854775808"])
+def test_hostile_ids_on_the_bucket_pages_are_404s(ops, ops_api, sale_id):
+    for url in (f"/admin/sales/flashsale/{sale_id}/dashboard/",
+                f"/api/v1/ops/sales/{sale_id}/report"):
+        client = ops if url.startswith("/admin") else ops_api
+        assert client.get(url).status_code == 404, url
+    page = ops.get(f"/admin/sales/flashsale/{sale_id}/change/")
+    assert page.status_code in (302, 404)  # the admin's "no such sale": back to the list
+
+
+def test_staff_without_the_view_right_on_sales_read_no_bucket(client, make_staff, make_sale):
+    sale = make_sale(stock=9, shards=3)
+    client.force_login(make_staff("shop.view_order"))
+    for url in (f"/admin/sales/flashsale/{sale.pk}/dashboard/",
+                f"/admin/sales/flashsale/{sale.pk}/change/"):
+        response = client.get(url)
+        assert response.status_code in (302, 403) and b"data-bucket" not in response.content
