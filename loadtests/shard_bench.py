@@ -29,6 +29,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -305,28 +306,40 @@ def measure(*, shards: tuple[int, ...] = SHARDS, admissions: int = ADMISSIONS,
 def run_on_local_cluster(*, shards: tuple[int, ...] = SHARDS, admissions: int = ADMISSIONS,
                          clients: int = CLIENTS, rounds: int = ROUNDS,
                          say=lambda text: None) -> list[ShardRow]:
-    """Start three masters from redis-server on free ports, measure, stop them."""
+    """Start three masters from redis-server on free ports, measure, stop them: on normal
+    exit, a failed round, Ctrl-C and SIGTERM alike (the measuring process, its clients and
+    whatever they started are one process group, stopped as one)."""
     from core.local_cluster import cluster_start
+    from loadtests.stack import group_stop, stop_signals_deferred
 
-    with tempfile.TemporaryDirectory(prefix="shard-bench-") as directory:
-        say("starting a Redis Cluster of three masters (core.local_cluster, free ports)")
-        cluster = cluster_start(Path(directory), replica=False)
-        try:
-            env = {**os.environ, "REDIS_CLUSTER_URL": cluster.url}
-            done = subprocess.run(
-                [sys.executable, "-m", "loadtests.shard_bench", "--json",
-                 "--shards", ",".join(map(str, shards)), "--admissions", str(admissions),
-                 "--clients", str(clients), "--rounds", str(rounds)],
-                env=env, capture_output=True, text=True, check=False,
-                cwd=Path(__file__).resolve().parent.parent)
-        finally:
-            cluster.stop()
-    if done.returncode:
-        raise RuntimeError(f"the shard bench failed:\n{done.stderr[-4000:]}")
-    for line in done.stderr.splitlines():
+    sigterm = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        with tempfile.TemporaryDirectory(prefix="shard-bench-") as directory:
+            say("starting a Redis Cluster of three masters (core.local_cluster, free ports)")
+            cluster = cluster_start(Path(directory), replica=False)
+            measuring = None
+            try:
+                env = {**os.environ, "REDIS_CLUSTER_URL": cluster.url}
+                measuring = subprocess.Popen(
+                    [sys.executable, "-m", "loadtests.shard_bench", "--json",
+                     "--shards", ",".join(map(str, shards)), "--admissions", str(admissions),
+                     "--clients", str(clients), "--rounds", str(rounds)],
+                    env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                    cwd=Path(__file__).resolve().parent.parent, start_new_session=True)
+                stdout, stderr = measuring.communicate()
+            finally:
+                with stop_signals_deferred():
+                    if measuring is not None:
+                        group_stop([measuring], timeout=10)
+                    cluster.stop()
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+    if measuring.returncode:
+        raise RuntimeError(f"the shard bench failed:\n{stderr[-4000:]}")
+    for line in stderr.splitlines():
         if line.startswith("  round "):
             say(line.strip())
-    return [ShardRow.of(row) for row in json.loads(done.stdout)]
+    return [ShardRow.of(row) for row in json.loads(stdout)]
 
 
 def redis_per_admission(rows: list[ShardRow]) -> float:

@@ -113,6 +113,7 @@ class SaleBuckets:
     loaded: bool
     rows: list[holdings.BucketHolding] = field(default_factory=list)
     error: str = ""
+    consistent: bool = True     # the rows are one moment's (`holdings.buckets`)
 
     @property
     def readable(self) -> bool:
@@ -123,9 +124,10 @@ class SaleBuckets:
 
     @property
     def unaccounted(self) -> int | None:
-        """Units of the stock no bucket counts as left, taken or in transit (0 at rest; the
-        buckets are read one after the other, so a move under way can show for a moment)."""
-        if not self.rows:
+        """Units of the stock no bucket counts as left, taken or in transit (0 while the gate
+        is whole); None when that cannot be said: a move or a rebuild kept landing between
+        the reads of two buckets, or a bucket's keys are lost."""
+        if not self.rows or not self.consistent or not all(row.loaded for row in self.rows):
             return None
         return self.stock - sum(self.total(f) for f in ("stock_left", "taken", "in_transit"))
 
@@ -148,11 +150,12 @@ def sale_buckets(*, sale: FlashSale) -> SaleBuckets:
     if not sale.gate_loaded_at:
         return found
     try:
-        rows = holdings.buckets(sale_id=sale.pk, shards=sale.shards)
+        rows, consistent = holdings.buckets(sale_id=sale.pk, shards=sale.shards)
     except redis.RedisError as error:
         return SaleBuckets(shards=sale.shards, stock=sale.stock, loaded=True,
                            error=f"the gate's Redis cannot be read now ({type(error).__name__})")
-    return SaleBuckets(shards=sale.shards, stock=sale.stock, loaded=True, rows=rows)
+    return SaleBuckets(shards=sale.shards, stock=sale.stock, loaded=True, rows=rows,
+                       consistent=consistent)
 
 
 @dataclass(frozen=True)

@@ -102,8 +102,9 @@ def bucket_lines(b: dict) -> list[str]:
     rows = b["buckets"]
     if b["shards"] == 1:
         return ["  buckets: one (the sale is not split across shards)"]
+    unaccounted = "unknown" if b["unaccounted"] is None else b["unaccounted"]
     lines = [f"  buckets: {b['shards']} (left + taken + in transit = the stock less "
-             f"{b['unaccounted']}; stuck moves in {b['stuck'] or 'none'})"]
+             f"{unaccounted}; stuck moves in {b['stuck'] or 'none'})"]
     for row in rows:
         lines.append(f"    bucket {row['bucket']} on {row['node'] or 'the one Redis'}: "
                      f"{row['stock_left']} left, {row['taken']} taken, {row['admitted']} "

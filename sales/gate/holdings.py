@@ -7,7 +7,7 @@ rebuilds gates)."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sales.gate.keys import SaleKeys, bucket_keys, clustered, connection, dataset, shards_of
 
@@ -93,9 +93,9 @@ def stock_left(*, sale_id: int, shards: int | None = None) -> int | None:
 class BucketHolding:
     """One bucket of a sale as its Redis holds it now, for the report and the dashboard.
 
-    At rest the buckets add up to the sale's stock: the sum over buckets of `stock_left`,
-    `taken` and `in_transit` is `FlashSale.stock`. The buckets are read one after the other,
-    so during a rush a move caught between its two halves can be missed or seen twice."""
+    The buckets add up to the sale's stock: the sum over buckets of `stock_left`, `taken` and
+    `in_transit` is `FlashSale.stock` (`buckets` says when its reads cannot show that: a move
+    or a rebuild landed between them)."""
 
     bucket: int
     node: str                   # the cluster master holding it ("" on the one Redis)
@@ -126,31 +126,69 @@ def _node_of(key: str) -> str:
     return f"{node.host}:{node.port}"
 
 
-def _bucket_holding(bucket: int, keys: SaleKeys, now_us: int) -> BucketHolding:
+# Reads of a sale's buckets, one after the other: a move or a rebuild landing between two
+# of them is read again, at most this many times, then the sum is said to be unknown.
+READ_TRIES = 3
+
+
+@dataclass(frozen=True)
+class _Read:
+    holding: BucketHolding
+    journal: dict[str, str]     # moves out not yet struck: id -> "recipient|path|units|gen"
+    stamp: tuple                # what only a move or a rebuild changes in the bucket
+
+
+def _stamp(keys: SaleKeys) -> tuple:
+    pipe = connection().pipeline(transaction=True)
+    pipe.hmget(keys.meta, "gen", "moves_in", "moves_out").hkeys(keys.journal)
+    meta, journal = pipe.execute()
+    return (*meta, frozenset(journal))
+
+
+def _bucket_holding(bucket: int, keys: SaleKeys, now_us: int) -> _Read:
     current = dataset(keys.meta)
     pipe = connection().pipeline(transaction=True)  # one bucket, one slot: one MULTI
     pipe.hmget(keys.meta, "loaded", "dataset", "moves_in", "units_in", "moves_out",
-               "units_out")
+               "units_out", "gen")
     pipe.get(keys.stock).get(keys.fstock).hvals(keys.bought).get(keys.seq).xlen(keys.queue)
     pipe.hgetall(keys.journal)
     meta, stock, fstock, bought, seq, queued, journal = pipe.execute()
-    loaded, loaded_on, *moves = meta
+    loaded, loaded_on, *moves, gen = meta
     moves_in, units_in, moves_out, units_out = (int(m or 0) for m in moves)
-    # A journal entry is "recipient|path|units|generation", its id "<microseconds>-<random>".
-    transit = [int(entry.split("|")[2]) for entry in journal.values()]
-    started = [int(move_id.split("-")[0]) for move_id in journal]
     left = None if stock is None and fstock is None else int(stock or 0) + int(fstock or 0)
-    return BucketHolding(
+    holding = BucketHolding(
         bucket=bucket, node=_node_of(keys.meta), loaded=loaded == "1",
         trusted=loaded == "1" and loaded_on == current, stock_left=left,
         taken=sum(int(units) for units in bought), admitted=int(seq or 0), queued=int(queued),
         moves_in=moves_in, units_in=units_in, moves_out=moves_out, units_out=units_out,
-        in_transit=sum(transit), moves_in_transit=len(transit),
-        oldest_move_s=(now_us - min(started)) / 1e6 if started else None)
+        in_transit=0, moves_in_transit=0, oldest_move_s=None)
+    return _Read(holding=holding, journal=journal,
+                 stamp=(gen, meta[2], meta[4], frozenset(journal)))
 
 
-def buckets(*, sale_id: int, shards: int) -> list[BucketHolding]:
-    """Each bucket of a sale of `shards` buckets as it stands now (one read per bucket)."""
-    now_us = time.time_ns() // 1000
-    return [_bucket_holding(k, keys, now_us)
-            for k, keys in enumerate(bucket_keys(sale_id, shards))]
+def _in_transit(read: _Read, every: tuple[SaleKeys, ...], now_us: int) -> BucketHolding:
+    """The bucket with the moves it gave that no bucket counts yet: a move its recipient has
+    already received (the worker died before striking it) counts there, not here."""
+    # A journal entry is "recipient|path|units|generation", its id "<microseconds>-<random>".
+    moving = {move_id: entry.split("|") for move_id, entry in read.journal.items()}
+    moving = {move_id: entry for move_id, entry in moving.items()
+              if not connection().sismember(every[int(entry[0])].received, move_id)}
+    started = [int(move_id.split("-")[0]) for move_id in moving]
+    return replace(read.holding, in_transit=sum(int(entry[2]) for entry in moving.values()),
+                   moves_in_transit=len(moving),
+                   oldest_move_s=(now_us - min(started)) / 1e6 if started else None)
+
+
+def buckets(*, sale_id: int, shards: int) -> tuple[list[BucketHolding], bool]:
+    """Each bucket of a sale of `shards` buckets as it stands now (one read per bucket), and
+    whether they add up as one moment's: no move nor rebuild landed between their reads
+    (read again if one did) and every bucket is of the same generation (no rebuild half
+    done)."""
+    every = bucket_keys(sale_id, shards)
+    for _ in range(READ_TRIES):
+        now_us = time.time_ns() // 1000
+        reads = [_bucket_holding(k, keys, now_us) for k, keys in enumerate(every)]
+        rows = [_in_transit(read, every, now_us) for read in reads]
+        if shards == 1 or [_stamp(keys) for keys in every] == [read.stamp for read in reads]:
+            return rows, len({read.stamp[0] for read in reads}) == 1
+    return rows, False
