@@ -27,8 +27,12 @@ def _until(ready, seconds: float = 120.0) -> None:
 @pytest.mark.slow
 def test_a_bench_stopped_by_sigterm_leaves_no_process_and_no_directory(tmp_path):
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'bench.sqlite3'}",
-           "TMPDIR": str(tmp_path)}
-    env.pop("REDIS_CLUSTER_URL", None)
+           "TMPDIR": str(tmp_path), "EMBEDDED_REDIS_DIR": str(tmp_path / "redis")}
+    # The bench runs as from a shell, the root of its own embedded Redis: the test settings
+    # a pytest-xdist worker passes on would give each of its processes a server of its own.
+    for name in ("REDIS_CLUSTER_URL", "REDIS_URL", "EMBEDDED_REDIS_ROOT_PID",
+                 "DJANGO_SETTINGS_MODULE", "PYTEST_XDIST_WORKER"):
+        env.pop(name, None)
     bench = subprocess.Popen(
         [sys.executable, "manage.py", "bench", "--shards-only", "--shards", "1",
          "--shard-admissions", "2000000", "--shard-rounds", "1"],
