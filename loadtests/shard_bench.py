@@ -248,7 +248,9 @@ def _run(target, parts: list[tuple]) -> Measured:
     connections.close_all()
     ctx = multiprocessing.get_context("fork")
     ready, start, answers = ctx.Queue(), ctx.Event(), ctx.Queue()
-    clients = [ctx.Process(target=target, args=(*part, ready, start, answers))
+    # Daemons: when one dies or a wait times out, the others go with this process instead
+    # of holding its exit (multiprocessing joins the other kind at exit, forever).
+    clients = [ctx.Process(target=target, args=(*part, ready, start, answers), daemon=True)
                for part in parts]
     for process in clients:
         process.start()
