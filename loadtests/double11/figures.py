@@ -22,22 +22,19 @@ from pathlib import Path
 
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from matplotlib import font_manager, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from loadtests.double11.plan import Plan
+from loadtests.double11.readable import phase_name
 
 FILE = "timeline.png"
 CHINESE = "zh-hans"
 # Fonts with the Han glyphs, the first installed one used (CI installs fonts-wqy-microhei).
 CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
              "Droid Sans Fallback", "AR PL UMing CN")
-PHASES = {"browse": gettext_lazy("browse"), "wait": gettext_lazy("wait"),
-          "spike": gettext_lazy("spike"), "decay": gettext_lazy("decay"),
-          "payment": gettext_lazy("payment"), "tail": gettext_lazy("tail")}
 WIDTH_IN, DPI = 12.0, 100
 LEFT, RIGHT = 0.07, 0.79            # the panels' edges (figure fractions); legends beyond
 PANEL_IN, GAP_IN, LANE_IN = 1.55, 0.6, 0.2
@@ -47,6 +44,7 @@ LANE_GAP_PX = 6.0                   # the least room between two labels of one l
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
 FAULT, MET, MILESTONE = "#b03a2e", "#1e8449", "#566573"
 RATIO_SHOWN_MAX = 2.0               # the ratio panel stops at 200 % (the ramp's first seconds)
+
 
 
 def tick_number(value: float, _position: object = None) -> str:
@@ -106,11 +104,6 @@ def reach_per_second(answered: list, planned: list) -> list[list[float]]:
     """Achieved / planned for each second the plan asked for something."""
     asked = {t: n for t, n in planned}
     return [[t, n / asked[t]] for t, n in answered if asked.get(t)]
-
-
-def phase_name(name: str) -> str:
-    """A phase in the reader's language (an unknown one as the plan names it)."""
-    return str(PHASES.get(name, name))
 
 
 def panels(r: dict, plan: Plan) -> list[Panel]:

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from loadtests.double11.plan import GENUINE_PERSONAS, SCALPER_PERSONAS
+from loadtests.double11.readable import phase_name
 
 MISSED_SHOWN = 3        # the missed targets named in the line; the rest are counted
 
@@ -118,8 +119,6 @@ def stock_line(r: dict) -> str:
 
 
 def peak_line(r: dict) -> str:
-    from loadtests.double11.figures import phase_name
-
     p = r["load"]["peak_reach"]
     window = _("at the peak ({phase}, T{start} to T{end} s)").format(
         phase=phase_name(p["phase"]), start=f"{p['from_s']:+g}", end=f"{p['to_s']:+g}")
