@@ -395,6 +395,13 @@ def cjk_font() -> str | None:
     return next((name for name in CJK_FONTS if name in installed), None)
 
 
+def font_style(font: str) -> dict:
+    """matplotlib's settings for a figure in `font`: the Han glyphs from it, anything it
+    lacks from matplotlib's default; an ASCII minus (not every CJK font has U+2212)."""
+    return {"font.family": "sans-serif", "font.sans-serif": [font, "DejaVu Sans"],
+            "axes.unicode_minus": False}
+
+
 def file_for(language: str) -> str:
     """timeline.png (English, the name links and tests have always used) or
     timeline.<language>.png."""
@@ -411,9 +418,7 @@ def write(r: dict, plan: Plan, out_dir: Path, *, language: str = "en") -> str | 
         font = cjk_font()
         if font is None:
             return None
-        # the Han glyphs from the CJK font, anything it lacks from matplotlib's default
-        style = {"font.family": "sans-serif", "font.sans-serif": [font, "DejaVu Sans"],
-                 "axes.unicode_minus": False}
+        style = font_style(font)
     name = file_for(language)
     with translation.override(language), rc_context(style):
         timeline(r, plan).savefig(Path(out_dir) / name, dpi=DPI)
