@@ -328,7 +328,7 @@ def _page(r: dict, language: str, figure: str | None) -> str:
 <p>{escape.escape(scale_caveat(run).strip())}.</p>
 {scale_text(r)}
 {h2(_("One time axis"))}<p>{escape.escape(axis)}</p>{no_font}
-<img id="timeline" src="{escape.escape(shown)}" alt="{escape.escape(alt)}">
+<img src="{escape.escape(shown)}" id="timeline" alt="{escape.escape(alt)}">
 {h2(_("Targets"))}{targets}
 {checks_section(r["checks"]) if not chaos else ""}
 {scorecard_section(r["scorecard"]) if r.get("scorecard") else ""}

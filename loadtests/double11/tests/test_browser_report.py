@@ -50,15 +50,14 @@ def english_sentences() -> list[str]:
 ENGLISH = english_sentences()
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, django_db_setup, django_db_blocker) -> Path:
-    """One small report (a prepared plan, no Locust run) and a Locust report beside it."""
-    out = tmp_path_factory.mktemp("report")
-    with django_db_blocker.unblock():
-        plan = prepare(Options(scale=0.00005, time_scale=0.02, min_phase_s=2, seed=3), out)
-        (out / "locust.html").write_text("<html><body>Locust</body></html>")
-        report.build(plan, [], out)
-    return out
+@pytest.fixture
+def run_dir(tmp_path) -> Path:
+    """A small report (a prepared plan, no Locust run) and a Locust report beside it; built
+    for each test, so that its rows go with the test's transaction."""
+    plan = prepare(Options(scale=0.00005, time_scale=0.02, min_phase_s=2, seed=3), tmp_path)
+    (tmp_path / "locust.html").write_text("<html><body>Locust</body></html>")
+    report.build(plan, [], tmp_path)
+    return tmp_path
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
