@@ -11,6 +11,7 @@ from pathlib import Path
 
 from django.db.models import Min
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from antiscalper.models import AttemptSignal, BlacklistEntry, RingCase, RiskDecision, live_q
 from loadtests.double11.arrivals import Arrivals
@@ -26,7 +27,7 @@ def flagged_accounts(*, sale_id: int) -> tuple[set[int], str]:
     values = BlacklistEntry.objects.filter(live_q(timezone.now()), kind="account") \
         .values_list("value", flat=True)
     flagged |= {int(v) for v in values if v.isdigit()}
-    return flagged, "RiskDecision review/block + active account BlacklistEntry"
+    return flagged, gettext_noop("RiskDecision review/block + active account BlacklistEntry")
 
 
 def decided_at(*, sale_ids: list[int]) -> dict[int, float]:

@@ -8,6 +8,11 @@ events (the faults a chaos run injected, the sell-out, the rush's last ticket, t
 checks); the labels of each strip are measured with matplotlib's renderer and put in lanes
 so that none overlaps another, however short the phases. Ticks read as people read numbers
 (7,190, 72k, 1.2M; never 7.19e+03), and every axis names its unit.
+
+The figure speaks the language active when it is drawn (`write(..., language=)`): the
+Chinese one is drawn in a CJK font found on the machine (matplotlib's default has no Han
+glyphs and would draw boxes), and its labels are measured in that font, so the lanes hold
+for Chinese widths too. With no CJK font there is no Chinese figure (`write` says so).
 """
 
 from __future__ import annotations
@@ -15,13 +20,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.utils import translation
+from django.utils.translation import gettext as _
+from matplotlib import font_manager, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from loadtests.double11.plan import Plan
+from loadtests.double11.readable import phase_name
 
 FILE = "timeline.png"
+CHINESE = "zh-hans"
+# Fonts with the Han glyphs, the first installed one used (CI installs fonts-wqy-microhei).
+CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
+             "Droid Sans Fallback", "AR PL UMing CN")
 WIDTH_IN, DPI = 12.0, 100
 LEFT, RIGHT = 0.07, 0.79            # the panels' edges (figure fractions); legends beyond
 PANEL_IN, GAP_IN, LANE_IN = 1.55, 0.6, 0.2
@@ -31,6 +44,7 @@ LANE_GAP_PX = 6.0                   # the least room between two labels of one l
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
 FAULT, MET, MILESTONE = "#b03a2e", "#1e8449", "#566573"
 RATIO_SHOWN_MAX = 2.0               # the ratio panel stops at 200 % (the ramp's first seconds)
+
 
 
 def tick_number(value: float, _position: object = None) -> str:
@@ -98,44 +112,46 @@ def panels(r: dict, plan: Plan) -> list[Panel]:
     gate, hist = s["gate"], s["locust"]
     total = len(plan.accounts)
     reach = r["load"]["peak_reach"]
-    stated = ("nothing arrived" if reach["ratio"] is None else
-              f"{reach['ratio'] * 100:.1f} % of the plan "
-              f"({reach['achieved_rps']:,.0f} of {reach['planned_rps']:,.0f} requests/s)")
+    stated = (_("nothing arrived") if reach["ratio"] is None else
+              _("{ratio} % of the plan ({achieved} of {planned} requests/s)").format(
+                  ratio=f"{reach['ratio'] * 100:.1f}", achieved=f"{reach['achieved_rps']:,.0f}",
+                  planned=f"{reach['planned_rps']:,.0f}"))
     dashed = {"linestyle": "--"}
     result = [
-        Panel("Arrivals: planned (curve x B) and answered (the shoppers' own log)",
-              "requests/s", [
-                  Line("answered", s.get("answered_per_s", [])),
-                  Line("of which crowd refreshes", s.get("refresh_per_s", [])),
-                  Line("tried (answered or not)", s.get("tried_per_s", [])),
-                  Line("planned", planned_arrivals(plan), dashed),
-                  Line("Locust (10-s average)", [[h["t"], h["rps"]] for h in hist])]),
-        Panel(f"Achieved / planned arrivals, each second; at the peak ({reach['phase']}, "
-              f"shaded): {stated}", "answered / planned",
-              [Line("answered / planned", reach_per_second(
+        Panel(_("Arrivals: planned (curve x B) and answered (the shoppers' own log)"),
+              _("requests/s"), [
+                  Line(_("answered"), s.get("answered_per_s", [])),
+                  Line(_("of which crowd refreshes"), s.get("refresh_per_s", [])),
+                  Line(_("tried (answered or not)"), s.get("tried_per_s", [])),
+                  Line(_("planned"), planned_arrivals(plan), dashed),
+                  Line(_("Locust (10-s average)"), [[h["t"], h["rps"]] for h in hist])]),
+        Panel(_("Achieved / planned arrivals, each second; at the peak ({phase}, shaded): "
+                "{stated}").format(phase=phase_name(reach["phase"]), stated=stated),
+              _("answered / planned"),
+              [Line(_("answered / planned"), reach_per_second(
                   s.get("answered_per_s", []), s.get("planned_per_s", [])))],
               percent=True, goal=0.8, span=(reach["from_s"], reach["to_s"])),
-        Panel("Shoppers: planned and achieved (Locust users)", "shoppers", [
-            Line("achieved", [[h["t"], h["users"]] for h in hist]),
-            Line("planned", [[t, plan.users_at(plan.t0 + t) * total] for t in
-                             [p.starts_s for p in plan.phases] + [plan.phases[-1].ends_s]],
+        Panel(_("Shoppers: planned and achieved (Locust users)"), _("shoppers"), [
+            Line(_("achieved"), [[h["t"], h["users"]] for h in hist]),
+            Line(_("planned"), [[t, plan.users_at(plan.t0 + t) * total] for t in
+                                [p.starts_s for p in plan.phases] + [plan.phases[-1].ends_s]],
                  dashed)]),
-        Panel("Purchases", "per second", [
-            Line("admitted (gate)", s["admissions_per_s"]),
-            Line("orders written (pipeline)", s["orders_per_s"]),
-            Line("payments", s["payments_per_s"])]),
-        Panel("Stock left (gate)", "units", [
-            Line("open stock", [[g["t"], g["stock_left"]] for g in gate]),
-            Line("F-code quota", [[g["t"], g["fcode_left"]] for g in gate])]),
-        Panel("Queue: tickets waiting for the pipeline", "tickets",
-              [Line("queued", [[g["t"], g["queued"]] for g in gate])]),
-        Panel("Latency, all requests (Locust, 10-s window)", "ms", [
+        Panel(_("Purchases"), _("per second"), [
+            Line(_("admitted (gate)"), s["admissions_per_s"]),
+            Line(_("orders written (pipeline)"), s["orders_per_s"]),
+            Line(_("payments"), s["payments_per_s"])]),
+        Panel(_("Stock left (gate)"), _("units"), [
+            Line(_("open stock"), [[g["t"], g["stock_left"]] for g in gate]),
+            Line(_("F-code quota"), [[g["t"], g["fcode_left"]] for g in gate])]),
+        Panel(_("Queue: tickets waiting for the pipeline"), _("tickets"),
+              [Line(_("queued"), [[g["t"], g["queued"]] for g in gate])]),
+        Panel(_("Latency, all requests (Locust, 10-s window)"), "ms", [
             Line("p50", [[h["t"], h["p50"]] for h in hist]),
             Line("p95", [[h["t"], h["p95"]] for h in hist]),
             Line("p99", [[h["t"], h["p99"]] for h in hist])]),
     ]
     if r.get("chaos"):
-        result.insert(4, Panel("Answers 503 (shoppers' view)", "per second", [
+        result.insert(4, Panel(_("Answers 503 (shoppers' view)"), _("per second"), [
             Line(code, points) for code, points in r["chaos"]["errors_per_s"].items()]))
     return result
 
@@ -143,25 +159,26 @@ def panels(r: dict, plan: Plan) -> list[Panel]:
 def events(r: dict) -> list[dict]:
     """What happened when, for the events strip and the lines across the panels: each fault
     a chaos run injected, the open stock's sell-out, the rush's last ticket settled, and the
-    invariant checks (met or BROKEN) at the moment they were made."""
+    invariant checks (met or BROKEN) at the moment they were made. (A fault's label is the
+    command it ran, FLUSHALL or SIGKILL: a name, in either language.)"""
     result = []
     for f in (r.get("chaos") or {}).get("faults", []):
         at = f["done_s"] if f["done_s"] is not None else f["at_s"]
         result.append({"at_s": at, "kind": "fault", "ok": f["ok"],
-                       "label": f["label"] + ("" if f["ok"] else " (failed)"),
+                       "label": f["label"] + ("" if f["ok"] else _(" (failed)")),
                        "since_s": f.get("since_s"), "until_s": f.get("until_s")})
     timing = r["timing"]
     if timing.get("sell_out_s") is not None:
         result.append({"at_s": timing["sell_out_s"], "kind": "milestone", "ok": True,
-                       "label": "open stock seen sold out"})
+                       "label": _("open stock seen sold out")})
     if timing.get("rush_tickets_settled_by_s") is not None:
         result.append({"at_s": timing["rush_tickets_settled_by_s"], "kind": "milestone",
-                       "ok": True, "label": "last rush ticket settled"})
+                       "ok": True, "label": _("last rush ticket settled")})
     checks = r.get("checks") or {}
     if checks.get("at_s") is not None:
         rows, broken = checks["rows"], checks["broken"]
-        label = (f"invariants: all {len(rows)} met" if not broken else
-                 f"invariants BROKEN: {', '.join(broken)}")
+        label = (_("invariants: all {n} met").format(n=len(rows)) if not broken else
+                 _("invariants BROKEN: {names}").format(names=", ".join(broken)))
         result.append({"at_s": checks["at_s"], "kind": "check", "ok": not broken,
                        "label": label})
     return sorted(result, key=lambda e: e["at_s"])
@@ -248,7 +265,7 @@ def _strip(fig: Figure, axis: _Axis, bottom: float, height: float, name: str,
         ax.spines[side].set_visible(False)
     ax.text(-0.005, 0.5, name, transform=ax.transAxes, ha="right", va="center",
             fontsize=LABEL_PT + 1, fontweight="bold")
-    for (left, _), lane, text, color in zip(boxes, rows, texts, colors, strict=True):
+    for (left, _right), lane, text, color in zip(boxes, rows, texts, colors, strict=True):
         # on white, above the lines: a cluster of events draws lines through its labels
         ax.text(axis.seconds(left), lane + 0.5, text, fontsize=LABEL_PT, color=color,
                 ha="left", va="center", gid=gid, zorder=3,
@@ -291,9 +308,9 @@ def _panel(ax, panel: Panel, plan: Plan, marks: list[dict]) -> None:
             drawn += 1
     if panel.goal is not None:
         ax.axhline(panel.goal, color=MET, linewidth=1.0, linestyle="--",
-                   label=f"goal {panel.goal:.0%}")
+                   label=_("goal {share}").format(share=f"{panel.goal:.0%}"))
     if not drawn:
-        ax.text(0.5, 0.5, "nothing recorded", transform=ax.transAxes, ha="center",
+        ax.text(0.5, 0.5, _("nothing recorded"), transform=ax.transAxes, ha="center",
                 va="center", color=MILESTONE)
     ax.set_title(panel.title, loc="left", fontsize=LABEL_PT + 2, fontweight="bold")
     ax.set_ylabel(panel.y_label, fontsize=LABEL_PT + 1)
@@ -323,7 +340,8 @@ def timeline(r: dict, plan: Plan) -> Figure:
     fig = Figure(figsize=(WIDTH_IN, 4.0), dpi=DPI)
     FigureCanvasAgg(fig)
 
-    phase_texts = [f"{p.name} {duration(p.ends_s - p.starts_s)}" for p in plan.phases]
+    phase_texts = [f"{phase_name(p.name)} {duration(p.ends_s - p.starts_s)}"
+                   for p in plan.phases]
     phase_boxes = _boxes(axis, [(p.starts_s, p.ends_s) for p in plan.phases],
                          _widths(fig, phase_texts))
     phase_lanes = lanes(phase_boxes)
@@ -339,12 +357,13 @@ def timeline(r: dict, plan: Plan) -> Figure:
         return inches / height
 
     top = height - TOP_IN
-    fig.text(LEFT, 1 - frac(0.3), f"Double-11 replay, sale {r['run']['sale_id']}: every "
-             f"panel on one time axis, seconds from T0 (the sale opens at 0)",
+    fig.text(LEFT, 1 - frac(0.3), _("Double-11 replay, sale {sale}: every panel on one time "
+                                    "axis, seconds from T0 (the sale opens at 0)").format(
+                                        sale=r["run"]["sale_id"]),
              fontsize=LABEL_PT + 4, fontweight="bold")
     first = fig.add_axes((LEFT, frac(BOTTOM_IN), RIGHT - LEFT, frac(PANEL_IN)))
     first.set_xlim(low, high)
-    strip = _strip(fig, axis, frac(top - phase_h), frac(phase_h), "phases", phase_boxes,
+    strip = _strip(fig, axis, frac(top - phase_h), frac(phase_h), _("phases"), phase_boxes,
                    phase_lanes, phase_texts, ["#444444"] * len(phase_texts), "phase-label",
                    first)
     for n, phase in enumerate(plan.phases):
@@ -353,7 +372,7 @@ def timeline(r: dict, plan: Plan) -> Figure:
     top -= phase_h + 0.08
     colors = [{"fault": FAULT, "milestone": MILESTONE}.get(m["kind"], MET if m["ok"]
                                                            else FAULT) for m in marks]
-    events_ax = _strip(fig, axis, frac(top - mark_h), frac(mark_h), "events", mark_boxes,
+    events_ax = _strip(fig, axis, frac(top - mark_h), frac(mark_h), _("events"), mark_boxes,
                        mark_lanes, mark_texts, colors, "event-label", first)
     for mark in marks:
         _mark(events_ax, mark)
@@ -363,13 +382,44 @@ def timeline(r: dict, plan: Plan) -> Figure:
         ax = first if n == len(rows) - 1 else fig.add_axes(
             (LEFT, frac(top), RIGHT - LEFT, frac(PANEL_IN)), sharex=first)
         _panel(ax, panel, plan, marks)
-    first.set_xlabel("seconds from T0 (the sale opens at 0; -60 is a minute before)",
+    first.set_xlabel(_("seconds from T0 (the sale opens at 0; -60 is a minute before)"),
                      fontsize=LABEL_PT + 1)
     first.set_xlim(low, high)
     return fig
 
 
-def write(r: dict, plan: Plan, out_dir: Path) -> str:
-    """Draw the figure into the run's directory; its file name, for the page to show."""
-    timeline(r, plan).savefig(Path(out_dir) / FILE, dpi=DPI)
-    return FILE
+def cjk_font() -> str | None:
+    """The first installed font of CJK_FONTS (matplotlib's own list of the machine's fonts),
+    or None."""
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in installed), None)
+
+
+def font_style(font: str) -> dict:
+    """matplotlib's settings for a figure in `font`: the Han glyphs from it, anything it
+    lacks from matplotlib's default; an ASCII minus (not every CJK font has U+2212)."""
+    return {"font.family": "sans-serif", "font.sans-serif": [font, "DejaVu Sans"],
+            "axes.unicode_minus": False}
+
+
+def file_for(language: str) -> str:
+    """timeline.png (English, the name links and tests have always used) or
+    timeline.<language>.png."""
+    return FILE if language == "en" else f"timeline.{language}.png"
+
+
+def write(r: dict, plan: Plan, out_dir: Path, *, language: str = "en") -> str | None:
+    """Draw the figure in `language` into the run's directory; its file name, for the page
+    to show, or None when the language needs a font this machine does not have (Chinese
+    without a CJK font: boxes are no figure). Fonts are the figure's own (rc_context), never
+    the process's: ticks and legends are made when it is saved, so both happen inside."""
+    style = {}
+    if language == CHINESE:
+        font = cjk_font()
+        if font is None:
+            return None
+        style = font_style(font)
+    name = file_for(language)
+    with translation.override(language), rc_context(style):
+        timeline(r, plan).savefig(Path(out_dir) / name, dpi=DPI)
+    return name

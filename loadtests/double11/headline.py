@@ -6,11 +6,19 @@ anti-scalper targets were met.
 A plain function of the run's record (`report.build`'s result), so that it can be checked on
 constructed data, and never a number of its own: each one is read from the record, and one
 the record does not have is said to be missing, not guessed.
+
+The sentences speak the active language (Django's gettext): report.json and the terminal
+keep them in English, the Chinese page has them in Chinese (charts.html under
+`translation.override`).
 """
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from loadtests.double11.plan import GENUINE_PERSONAS, SCALPER_PERSONAS
+from loadtests.double11.readable import phase_name
 
 MISSED_SHOWN = 3        # the missed targets named in the line; the rest are counted
 
@@ -23,7 +31,7 @@ def count(n: int | float) -> str:
 def share(part: float | None) -> str:
     """A share said the way people say it: 96 %, 13 %, 0.5 %; n/a when there is none."""
     if part is None:
-        return "n/a"
+        return _("n/a")
     value = part * 100
     if value >= 10 or value == 0:
         return f"{value:.0f} %"
@@ -46,42 +54,47 @@ def verdict_line(r: dict) -> str:
     inv, checks = r["invariants"], r.get("checks") or {}
     rows, broken = checks.get("rows") or [], checks.get("broken") or []
     faults = (r.get("chaos") or {}).get("faults") or []
-    through = (f" through {len(faults)} injected fault{'s' if len(faults) != 1 else ''}"
-               if faults else "")
+    through = (ngettext(" through {n} injected fault", " through {n} injected faults",
+                        len(faults)).format(n=len(faults)) if faults else "")
     if held(r):
-        return (f"The store held{through}: no unit oversold ({count(inv['units_sold'])} "
-                f"sold of {count(inv['stock'])}), nobody over the limit of "
-                f"{r['run']['per_user_limit']}, all {len(rows)} invariant checks met.")
+        return _("The store held{through}: no unit oversold ({sold} sold of {stock}), nobody "
+                 "over the limit of {limit}, all {checks} invariant checks met.").format(
+            through=through, sold=count(inv["units_sold"]), stock=count(inv["stock"]),
+            limit=r["run"]["per_user_limit"], checks=len(rows))
     wrong = []
     if inv["oversell"]:
-        wrong.append(f"{count(inv['oversell'])} units oversold")
+        wrong.append(_("{n} units oversold").format(n=count(inv["oversell"])))
     if inv["limit_violations"]:
-        wrong.append(f"{count(inv['limit_violations'])} buyers over the limit")
+        wrong.append(_("{n} buyers over the limit").format(n=count(inv["limit_violations"])))
     if broken:
-        wrong.append(f"{len(broken)} of {len(rows)} invariant checks BROKEN "
-                     f"({', '.join(broken)})")
+        wrong.append(_("{broken} of {checks} invariant checks BROKEN ({names})").format(
+            broken=len(broken), checks=len(rows), names=", ".join(broken)))
     if not rows:
-        wrong.append("no invariant was checked")
-    return f"The store did NOT hold{through}: {'; '.join(wrong)}."
+        wrong.append(_("no invariant was checked"))
+    return _("The store did NOT hold{through}: {wrong}.").format(
+        through=through, wrong=_("; ").join(wrong))
 
 
 def sales_line(r: dict) -> str:
     inv, timing, orders = r["invariants"], r["timing"], r["orders"]
-    sold = f"{count(inv['units_sold'])} of {count(inv['stock'])} units sold"
+    sold = _("{sold} of {stock} units sold").format(sold=count(inv["units_sold"]),
+                                                  stock=count(inv["stock"]))
     sold_out = timing.get("sell_out_s")
-    speed = (f"the open stock was gone by {seconds(sold_out)} after the sale opened (1-s "
-             f"samples)"
+    speed = (_("the open stock was gone by {s} after the sale opened (1-s samples)").format(
+                 s=seconds(sold_out))
              if sold_out is not None else
-             f"the open stock never sold out ({count(inv['gate_stock_left'] or 0)} left)")
+             _("the open stock never sold out ({n} left)").format(
+                 n=count(inv["gate_stock_left"] or 0)))
     settled_by = timing.get("rush_tickets_settled_by_s")
     unsettled = timing.get("rush_tickets_unsettled") or 0
     if unsettled:
-        settle = f"{count(unsettled)} rush tickets never settled"
+        settle = _("{n} rush tickets never settled").format(n=count(unsettled))
     elif settled_by is not None:
-        settle = f"every rush ticket settled by T+{seconds(settled_by)}"
+        settle = _("every rush ticket settled by T+{s}").format(s=seconds(settled_by))
     else:
-        settle = "no rush ticket was admitted"
-    return f"{sold}: {speed}; {settle}; {count(orders['paid'])} orders paid."
+        settle = _("no rush ticket was admitted")
+    return _("{sold}: {speed}; {settle}; {paid} orders paid.").format(
+        sold=sold, speed=speed, settle=settle, paid=count(orders["paid"]))
 
 
 def stock_line(r: dict) -> str:
@@ -89,49 +102,62 @@ def stock_line(r: dict) -> str:
     by = units["by_persona"]
     total = units["total"]
     if not total:
-        return "Who got the stock: nobody (no unit held at the end)."
+        return _("Who got the stock: nobody (no unit held at the end).")
     genuine = sum(by.get(p, 0) for p in GENUINE_PERSONAS)
     scalpers = sum(by.get(p, 0) for p in SCALPER_PERSONAS)
     other = total - genuine - scalpers
     goal = (r.get("scorecard") or {}).get("goals", {}).get("scalper_share_max")
-    goal_text = f"; the goal is at most {share(goal)}" if goal is not None else ""
-    rest = f", unlabelled accounts {count(other)}" if other else ""
-    where = " (the rush and its deposit pre-sale)" if len(units.get("sales", [])) > 1 else ""
-    return (f"Who got the stock{where}: genuine shoppers {count(genuine)} of {count(total)} "
-            f"units ({share(genuine / total)}), scalpers {count(scalpers)} "
-            f"({share(scalpers / total)}{goal_text}){rest}.")
+    goal_text = _("; the goal is at most {share}").format(share=share(goal)) \
+        if goal is not None else ""
+    rest = _(", unlabelled accounts {n}").format(n=count(other)) if other else ""
+    where = _(" (the rush and its deposit pre-sale)") if len(units.get("sales", [])) > 1 else ""
+    return _("Who got the stock{where}: genuine shoppers {genuine} of {total} units "
+             "({genuine_share}), scalpers {scalpers} ({scalper_share}{goal}){rest}.").format(
+        where=where, genuine=count(genuine), total=count(total),
+        genuine_share=share(genuine / total), scalpers=count(scalpers),
+        scalper_share=share(scalpers / total), goal=goal_text, rest=rest)
 
 
 def peak_line(r: dict) -> str:
     p = r["load"]["peak_reach"]
-    window = f"at the peak ({p['phase']}, T{p['from_s']:+g} to T{p['to_s']:+g} s)"
+    window = _("at the peak ({phase}, T{start} to T{end} s)").format(
+        phase=phase_name(p["phase"]), start=f"{p['from_s']:+g}", end=f"{p['to_s']:+g}")
     if p["ratio"] is None:
-        return (f"Load: nothing arrived {window}, of {count(p['planned_rps'])} "
-                f"requests/s planned: 0 % of the plan.")
+        return _("Load: nothing arrived {window}, of {planned} requests/s planned: 0 % of the "
+                 "plan.").format(window=window, planned=count(p["planned_rps"]))
     mix = ""
     if p.get("refresh_share") is not None:
-        mix = f"; {share(p['refresh_share'])} of them refreshes of the live state"
+        mix = _("; {share} of them refreshes of the live state").format(
+            share=share(p["refresh_share"]))
     if p.get("gate_attempts_rps") is not None:
-        mix += f", {count(p['gate_attempts_rps'])} purchase attempts/s at the gate"
-    return (f"Load {window}: {count(p['achieved_rps'])} requests/s answered of "
-            f"{count(p['planned_rps'])} planned, {share(p['ratio'])} of the plan{mix}.")
+        mix += _(", {n} purchase attempts/s at the gate").format(n=count(p["gate_attempts_rps"]))
+    return _("Load {window}: {achieved} requests/s answered of {planned} planned, {share} of "
+             "the plan{mix}.").format(window=window, achieved=count(p["achieved_rps"]),
+                                      planned=count(p["planned_rps"]), share=share(p["ratio"]),
+                                      mix=mix)
+
+
+def missed_target(row: dict) -> str:
+    """A scorecard row that missed, in the reader's words: its persona (a code) and target."""
+    return (f"{row['persona']} {_(row['target'])}"
+            + (_(" (not measured)") if row["value"] is None else ""))
 
 
 def targets_line(r: dict) -> str:
     card = r.get("scorecard")
     if not card or not card.get("rows"):
-        return "Anti-scalper targets: not scored (no scorecard in this record)."
+        return _("Anti-scalper targets: not scored (no scorecard in this record).")
     rows = card["rows"]
     met = sum(1 for row in rows if row["met"])
     if met == len(rows):
-        return f"Anti-scalper targets: all {len(rows)} met."
-    missed = [f"{row['persona']} {row['target']}"
-              + (" (not measured)" if row["value"] is None else "")
-              for row in rows if not row["met"]]
-    named = "; ".join(missed[:MISSED_SHOWN])
-    more = f"; and {len(missed) - MISSED_SHOWN} more" if len(missed) > MISSED_SHOWN else ""
-    return (f"Anti-scalper targets: {met} of {len(rows)} met; {len(missed)} missed, first "
-            f"{named}{more}.")
+        return _("Anti-scalper targets: all {n} met.").format(n=len(rows))
+    missed = [missed_target(row) for row in rows if not row["met"]]
+    named = _("; ").join(missed[:MISSED_SHOWN])
+    more = (_("; and {n} more").format(n=len(missed) - MISSED_SHOWN)
+            if len(missed) > MISSED_SHOWN else "")
+    return _("Anti-scalper targets: {met} of {total} met; {missed} missed, first "
+             "{named}{more}.").format(met=met, total=len(rows), missed=len(missed),
+                                      named=named, more=more)
 
 
 def headline(r: dict) -> dict:

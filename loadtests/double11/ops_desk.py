@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from io import StringIO
 
 import requests
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 HOUSEHOLD_MAX = 4  # as antiscalper.established
 WEAK_TIES = frozenset({"subnet"})
@@ -135,14 +137,24 @@ class OpsDesk(threading.Thread):
                  f"accounts) {answer}ed ({done.status_code})")
 
 
+# The desk's rule in words (the report's pages say it in the reader's language: rule_said).
+RULE = gettext_noop("confirm a case tied by more than a subnet when none of its members is an "
+                    "established customer and it is no household's shape (at most {household} "
+                    "on one address); clear it when all are; leave it open otherwise")
+
+
+def rule_said(rule: str) -> str:
+    """The record's rule in the active language (a rule of another desk: as written)."""
+    if rule == RULE.format(household=HOUSEHOLD_MAX):
+        return _(RULE).format(household=HOUSEHOLD_MAX)
+    return _(rule) if rule else rule
+
+
 def summary(answers: list[Answer], *, read_s: float) -> dict:
     """What the report says of the desk: its rule, and what it answered."""
     confirmed = [a for a in answers if a.answer == "confirm" and a.status == 200]
     cleared = [a for a in answers if a.answer == "clear" and a.status == 200]
-    return {"rule": "confirm a case tied by more than a subnet when none of its members is an "
-                    "established customer and it is no household's shape (at most "
-                    f"{HOUSEHOLD_MAX} on one address); clear it when all are; leave it open "
-                    "otherwise",
+    return {"rule": RULE.format(household=HOUSEHOLD_MAX),
             "read_s": round(read_s, 2),
             "confirmed_cases": len(confirmed),
             "confirmed_accounts": sum(len(a.members) for a in confirmed),

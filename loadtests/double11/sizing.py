@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
 from loadtests import capacity
 from loadtests.double11.lines import pct
 from loadtests.double11.plan import (
@@ -49,7 +52,8 @@ def run_capacity(plan: Plan, series: list[dict], answered: dict[int, int], attem
     start, end = plan.at(plan.peak.name) - t0, plan.end_of("decay") - t0
     a, b = _point(series, start, before=True), _point(series, end, before=False)
     if a is None or b is None:
-        return {"unavailable": "no CPU samples around the rush (not Linux, or a chaos run)"}
+        return {"unavailable": gettext_noop(
+            "no CPU samples around the rush (not Linux, or a chaos run)")}
     requests = sum(n for second, n in answered.items()
                    if a["t"] <= second + 0.5 - t0 < b["t"])
     tried = sum(1 for x in attempts if a["t"] <= x["at"] / 1000 - t0 < b["t"])
@@ -90,32 +94,38 @@ def run_capacity(plan: Plan, series: list[dict], answered: dict[int, int], attem
 
 
 def capacity_assumptions(plan: Plan, reach: dict, database: str) -> list[str]:
-    """What the replay's capacity figures rest on, said where they are printed."""
+    """What the replay's capacity figures rest on, said where they are printed (in the active
+    language: the record's English, or a page's)."""
     share = reach.get("refresh_share")
     spike_s = plan.peak.ends_s - plan.peak.starts_s
     sqlite = database == "sqlite"
+    measured_on = (_("SQLite (one writer, a commit per batch: a launch runs PostgreSQL, where "
+                     "`make bench`'s pipeline and risk rows measure these apart)")
+                   if sqlite else database)
     return [
-        f"precision: counts and costs to {capacity.SHOWN_FIGURES} significant figures; on "
-        "these shared cores they swing by about 30 % from one run to the next",
-        f"request mix: web and Locust CPU per request is this run's mix, in which "
-        f"{pct(share)} of the peak's answered arrivals were the crowd's anonymous refreshes "
-        f"of the live state (the cheapest answer, cached); a launch whose peak holds more "
-        f"purchases costs more a request, and a CDN in front of the live state would take "
-        f"most of the web count away (the model counts on none)",
-        f"headroom: every core planned {capacity.HEADROOM:.0%} busy at the peak",
-        "Redis: all of its CPU over the rush (ticket polls, Celery's broker, beat, the risk "
-        "feed's reads) charged to the gate's attempts, which overstates an attempt; a shard "
-        "is one core, and one sale's stock is one key (more than one shard means splitting "
-        "it, issue 17)",
-        f"Celery: its pipeline and its risk feed together, charged per attempt, done within "
-        f"{capacity.SETTLE_S:.0f} s of T0; measured on "
-        + ("SQLite (one writer, a commit per batch: a launch runs PostgreSQL, where `make "
-           "bench`'s pipeline and risk rows measure these apart)" if sqlite else
-           f"{database}")
-        + "; at a handful of tickets and attempts its fixed costs (a batch, a task) weigh most",
-        f"time: the spike compressed to {spike_s:g} s (the real one lasts "
-        f"{plan.peak.real_ends_s - plan.peak.real_starts_s:g} s) and bots retrying every "
-        f"{plan.bot_pause_s:g} s move the attempts a second at the peak, the first upwards",
+        _("precision: counts and costs to {figures} significant figures; on these shared cores "
+          "they swing by about 30 % from one run to the next").format(
+            figures=capacity.SHOWN_FIGURES),
+        _("request mix: web and Locust CPU per request is this run's mix, in which {share} of "
+          "the peak's answered arrivals were the crowd's anonymous refreshes of the live state "
+          "(the cheapest answer, cached); a launch whose peak holds more purchases costs more a "
+          "request, and a CDN in front of the live state would take most of the web count away "
+          "(the model counts on none)").format(share=pct(share)),
+        _("headroom: every core planned {headroom} busy at the peak").format(
+            headroom=f"{capacity.HEADROOM:.0%}"),
+        _("Redis: all of its CPU over the rush (ticket polls, Celery's broker, beat, the risk "
+          "feed's reads) charged to the gate's attempts, which overstates an attempt; a shard "
+          "is one core, and one sale's stock is one key (more than one shard means splitting "
+          "it, issue 17)"),
+        _("Celery: its pipeline and its risk feed together, charged per attempt, done within "
+          "{settle} s of T0; measured on {database}; at a handful of tickets and attempts its "
+          "fixed costs (a batch, a task) weigh most").format(
+            settle=f"{capacity.SETTLE_S:.0f}", database=measured_on),
+        _("time: the spike compressed to {spike} s (the real one lasts {real} s) and bots "
+          "retrying every {pause} s move the attempts a second at the peak, the first "
+          "upwards").format(spike=f"{spike_s:g}",
+                            real=f"{plan.peak.real_ends_s - plan.peak.real_starts_s:g}",
+                            pause=f"{plan.bot_pause_s:g}"),
     ]
 
 

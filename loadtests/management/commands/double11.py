@@ -115,7 +115,8 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         self.stdout.write(report.summary(result))
         run_dir = Path(result["run_dir"])
-        self.stdout.write(f"\nreport: {run_dir / 'report.html'} (figure: {result['charts']}, "
+        self.stdout.write(f"\nreport: {run_dir / 'report.html'} (in Chinese: "
+                          f"{result['pages']['zh-hans']['page']}; figure: {result['charts']}, "
                           f"JSON: report.json, Locust: {result['run']['locust_report']})")
         if result.get("chaos", {}).get("broken"):
             raise CommandError(f"chaos run (seed {seed}): invariants BROKEN: "
