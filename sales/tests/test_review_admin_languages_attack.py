@@ -82,3 +82,46 @@ def test_the_admins_switch_link_carries_a_hostile_query_as_data(client, superuse
     link = html.split('class="language-switch" href="', 1)[1].split('"', 1)[0]
     assert link.startswith("/language/zh-hans/?next=/admin/sales/flashsale/%3Fq%3D")
     assert "<" not in link and ">" not in link
+
+
+@pytest.fixture
+def viewer(make_staff):
+    """Staff who may read flags, appeals, cases and sales, and answer nothing."""
+    return make_staff("antiscalper.view_riskdecision", "antiscalper.view_appeal",
+                      "antiscalper.view_ringcase", "sales.view_flashsale")
+
+
+def test_view_only_staff_in_chinese_see_no_answer_and_are_refused_every_one(
+        make_customer, make_sale, make_order, viewer):
+    world = sale_rows(make_customer=make_customer, make_sale=make_sale, make_order=make_order)
+    decision, appeal, case, sale = world["decision"], world["appeal"], world["case"], world["sale"]
+    client = Client()
+    client.force_login(viewer)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    for name in ("decision", "appeal", "case", "dashboard"):
+        response = client.get(world_pages(world)[name])
+        assert response.status_code == 200, name
+        html = response.content.decode()
+        assert '<html lang="zh-hans"' in html
+        assert not [verb for verb in ("/confirm/", "/clear/", "/uphold/", "/reject/")
+                    if verb in html.split('id="content-main"', 1)[1]], name
+    posts = [f"/admin/antiscalper/riskdecision/{decision.pk}/confirm/",
+             f"/admin/antiscalper/riskdecision/{decision.pk}/clear/",
+             f"/admin/antiscalper/appeal/{appeal.pk}/uphold/",
+             f"/admin/antiscalper/appeal/{appeal.pk}/reject/",
+             f"/admin/antiscalper/ringcase/sale/{sale.pk}/{case.pk}/confirm/do/",
+             f"/admin/antiscalper/ringcase/sale/{sale.pk}/{case.pk}/clear/do/"]
+    for url in posts:
+        assert client.post(url, {"members": str(world["shopper"].user_id)}).status_code == 403, url
+    decision.refresh_from_db(), appeal.refresh_from_db(), case.refresh_from_db()
+    assert (decision.review_status, appeal.status, case.status) == ("open", "open", "open")
+
+
+def test_staff_without_the_view_right_reach_no_dashboard_in_either_language(
+        make_sale, make_staff):
+    sale = make_sale(load=False)
+    client = Client()
+    client.force_login(make_staff("antiscalper.view_appeal"))
+    for language in LANGUAGES:
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        assert client.get(f"/admin/sales/flashsale/{sale.pk}/dashboard/").status_code == 403
