@@ -11,7 +11,7 @@ from django.conf import settings
 from django.test import Client
 
 from shop.models import Address
-from shop.tests.helpers import bearer_client, csrf_post, page
+from shop.tests.helpers import bearer_client, csrf_post, page, run_together
 
 pytestmark = pytest.mark.django_db
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -66,3 +66,23 @@ def test_the_api_refuses_in_english_with_a_chinese_cookie_and_accept_language(ma
     schema = api.get("/api/v1/schema/", HTTP_ACCEPT_LANGUAGE="zh-CN")
     assert schema.status_code == 200
     assert schema.content == Client().get("/api/v1/schema/").content  # as an English client's
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_key_racing_with_two_addresses_adds_one_and_refuses_the_other(make_customer):
+    customer = make_customer(with_address=False)
+    other = {**HOME, "line1": "天府大道1号"}
+
+    def post(body: dict):
+        return bearer_client(customer.user).post("/api/v1/me/addresses", body, format="json",
+                                                 HTTP_IDEMPOTENCY_KEY="one-key")
+
+    answers = run_together(*[lambda body=body: post(body) for body in (HOME, other) * 2])
+    statuses = sorted(answer.status_code for answer in answers)
+    assert set(statuses) <= {201, 409, 503}, statuses  # SQLite's lock wait may be a 503
+    (kept,) = Address.objects.filter(customer=customer)
+    added = {answer.json()["id"] for answer in answers if answer.status_code == 201}
+    assert added == {kept.pk}
+    refused = [a for a in answers if a.status_code == 409]
+    assert all(a.json()["error"]["code"] == "idempotency_key_reused" for a in refused)
+    assert 201 in statuses
