@@ -44,4 +44,7 @@ class NamesLoaded:
     admin it extends."""
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related(*self.list_select_related)
+        related = self.list_select_related
+        queryset = super().get_queryset(request)
+        return queryset.select_related(*related) if isinstance(related, (list, tuple)) \
+            else queryset
