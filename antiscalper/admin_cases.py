@@ -55,7 +55,7 @@ def _summary(case: RingCase) -> str:
 
 def _shown_links(case: RingCase, names: dict[int, str]) -> list[dict]:
     """The case's links as ops may read them (never the value linking holds)."""
-    return [{"kind": kind_named(link["kind"]), "shown": link["shown"],
+    return [{"kind": kind_named(link["kind"]), "code": link["kind"], "shown": link["shown"],
              "strength": link["strength"], "members": link["members"],
              "usernames": [names.get(u) or _account(u) for u in link["members"]]}
             for link in case.links]

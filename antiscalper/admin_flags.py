@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from antiscalper import flags, rules
 from antiscalper.models import Decision, RiskDecision
+from core.names import NamesLoaded
 
 FIRED_LISTED = 3
 # Families whose points are capped together (antiscalper.rules): a rule's weight is what it
@@ -109,7 +110,7 @@ def false_positive_allow(modeladmin, request, queryset):
 
 
 @admin.register(RiskDecision)
-class RiskDecisionAdmin(admin.ModelAdmin):
+class RiskDecisionAdmin(NamesLoaded, admin.ModelAdmin):
     list_display = ["id", "sale_id", "user", "decision", "score", "fired", "source",
                     "review_status", "created_at"]
     list_filter = [FlagFilter, "review_status", "source", "sale_id"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 ROW = 26
 TOP = 20
@@ -28,7 +29,8 @@ def _label(text: str, limit: int) -> str:
 
 
 def case_svg(*, members: list[tuple[int, str]], links: list[dict]) -> SafeString:
-    """`members`: (user id, username); `links`: dicts with kind, shown, members, strength."""
+    """`members`: (user id, username); `links`: dicts with kind (as ops read it), code (the
+    kind's code, which picks its colour; the kind when absent), shown, members, strength."""
     shown_members = members[:MOST_MEMBERS]
     shown_links = links[:MOST_LINKS]
     rows = max(len(shown_members), len(shown_links), 1)
@@ -39,11 +41,12 @@ def case_svg(*, members: list[tuple[int, str]], links: list[dict]) -> SafeString
     offset = (len(shown_members) - len(shown_links)) * ROW // 2 if len(shown_members) > len(
         shown_links) else 0
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
-             f'viewBox="0 0 {WIDTH} {height}" role="img" aria-label="Accounts of the case and '
-             f'the identifiers they share" style="font:12px sans-serif;background:#fff">']
+             f'viewBox="0 0 {WIDTH} {height}" role="img" aria-label="'
+             f'{escape(_("Accounts of the case and the identifiers they share"))}" '
+             f'style="font:12px sans-serif;background:#fff">']
     for n, link in enumerate(shown_links):
         y = TOP + offset + ROW * n + ROW // 2
-        colour = COLOURS.get(link["kind"], "#374151")
+        colour = COLOURS.get(link.get("code", link["kind"]), "#374151")
         dash = "" if link.get("strength", 0) >= LINK_MIN else ' stroke-dasharray="4 3"'
         for user_id in link["members"]:
             if user_id in y_member:
@@ -60,7 +63,8 @@ def case_svg(*, members: list[tuple[int, str]], links: list[dict]) -> SafeString
                      f'{_label(username, 20)}</text>')
     hidden = len(members) - len(shown_members), len(links) - len(shown_links)
     if any(hidden):
-        parts.append(f'<text x="10" y="{height - 8}">and {hidden[0]} more account(s), '
-                     f'{hidden[1]} more identifier(s), listed below</text>')
+        more = _("and {accounts} more account(s), {links} more identifier(s), listed "
+                 "below").format(accounts=hidden[0], links=hidden[1])
+        parts.append(f'<text x="10" y="{height - 8}">{escape(more)}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every interpolated text is escaped above

@@ -20,7 +20,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from core.names import username_of
+from core.names import account_named
 
 
 def sale_named(record) -> str:
@@ -184,7 +184,7 @@ class AttemptSignal(models.Model):
                    models.Index(fields=["ip", "at"], name="attempt_ip_at")]
 
     def __str__(self) -> str:
-        return f"{self.kind} by {username_of(self.user_id)} in {sale_named(self)}: {self.verdict}"
+        return f"{self.kind} by {account_named(self)} in {sale_named(self)}: {self.verdict}"
 
 
 class Action(models.TextChoices):
@@ -277,7 +277,7 @@ class RiskDecision(models.Model):
         indexes = [models.Index(fields=["sale_id", "decision"], name="riskdecision_sale")]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.decision} for {self.user.username} in {sale_named(self)}"
+        return f"#{self.pk} {self.decision} for {account_named(self)} in {sale_named(self)}"
 
     def rule_codes(self) -> list[str]:
         return [rule["code"] for rule in self.rules]

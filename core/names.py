@@ -2,18 +2,49 @@
 user id, so an admin page's title says "li_lei took 1 of ..." rather than "4172 took 1".
 
 A record's `__str__` is what Django's admin puts in its detail title, breadcrumbs and delete
-confirmations; those are one record at a time, so one lookup here costs one small query
-there, and lists never call it (they show columns that read names in the list's query).
+confirmations. A delete confirmation names every record that goes with a sale or an account
+(thousands of buyers, reminders, order lines), so a name never costs a query of its own: it
+reads the rows the query that read the record loaded (`named`, `account_named`), and says
+"sale 3" or "account 4172" for those it did not. The admin's record pages load them in
+their own query (`NamesLoaded`), as their lists do.
 """
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
 
 
-def username_of(user_id: int | None) -> str:
-    """The account's username, or "account <id>" for one deleted since (ids are kept)."""
-    if user_id is None:
-        return "no account"
-    name = get_user_model().objects.filter(pk=user_id).values_list("username", flat=True).first()
-    return name or f"account {user_id}"
+def loaded(record, relation: str):
+    """The row `record` points to through `relation` when the query that read `record` loaded
+    it too (select_related, or the row Django's delete collector reached it from), else None."""
+    try:
+        field = record._meta.get_field(relation)
+    except FieldDoesNotExist:
+        return None
+    return getattr(record, relation) if field.is_cached(record) else None
+
+
+def named(record, relation: str, attribute: str, fallback: str) -> str:
+    """`record.<relation>.<attribute>` when that row is loaded, else `fallback`."""
+    row = loaded(record, relation)
+    return fallback if row is None else str(getattr(row, attribute))
+
+
+def account_named(record) -> str:
+    """The record's account by username: its `user` row when loaded, else a `username` its
+    query annotated, else "account <id>" (also for an account deleted since: ids are kept)."""
+    user = loaded(record, "user")
+    name = user.username if user is not None else getattr(record, "username", None)
+    return name or f"account {record.user_id}"
+
+
+class NamesLoaded:
+    """An admin whose record pages (change, history, delete) read in the record's own query
+    the rows its name names, as its list does (`list_select_related`). Mixed in before the
+    admin it extends."""
+
+    def get_queryset(self, request):
+        related = self.list_select_related
+        queryset = super().get_queryset(request)
+        return queryset.select_related(*related) if isinstance(related, (list, tuple)) \
+            else queryset

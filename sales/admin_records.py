@@ -14,11 +14,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from antiscalper import selectors as risk_selectors
+from core.names import NamesLoaded
 from sales.models import Draw, FCode, RejectedTicket, Reminder, Reservation, StockReturn
 
 
 @admin.register(Reservation)
-class ReservationAdmin(admin.ModelAdmin):
+class ReservationAdmin(NamesLoaded, admin.ModelAdmin):
     list_display = ["sale", "user", "created_at"]
     list_filter = ["sale"]
     list_select_related = ["sale", "user"]
@@ -31,7 +32,7 @@ def deleted_account(user_id: int) -> str:
 
 
 @admin.register(Reminder)
-class ReminderAdmin(admin.ModelAdmin):
+class ReminderAdmin(NamesLoaded, admin.ModelAdmin):
     """Who asked to be texted before a sale opens, and whether the text went: read-only (a
     reminder is the shopper's to set and cancel; ops only count and look)."""
 
@@ -67,7 +68,7 @@ class RecordAdmin(admin.ModelAdmin):
 
 
 @admin.register(FCode)
-class FCodeAdmin(RecordAdmin):
+class FCodeAdmin(NamesLoaded, RecordAdmin):
     list_display = ["sale", "user", "kind", "hint", "issued_at", "expires_at", "order",
                     "lapsed_at"]
     list_filter = ["kind", "sale"]
@@ -80,7 +81,7 @@ class FCodeAdmin(RecordAdmin):
 
 
 @admin.register(Draw)
-class DrawAdmin(RecordAdmin):
+class DrawAdmin(NamesLoaded, RecordAdmin):
     list_display = ["sale", "seed", "winner_count", "run_at", "run_by"]
     list_select_related = ["sale", "run_by"]
     readonly_fields = ["sale", "seed", "entrants", "winner_names", "waitlist_names", "run_at",
@@ -117,7 +118,7 @@ class DrawAdmin(RecordAdmin):
 
 
 @admin.register(StockReturn)
-class StockReturnAdmin(RecordAdmin):
+class StockReturnAdmin(NamesLoaded, RecordAdmin):
     list_display = ["order", "sale", "quantity", "reason", "created_at"]
     list_filter = ["reason"]
     list_select_related = ["order", "sale"]
@@ -125,7 +126,7 @@ class StockReturnAdmin(RecordAdmin):
 
 
 @admin.register(RejectedTicket)
-class RejectedTicketAdmin(RecordAdmin):
+class RejectedTicketAdmin(NamesLoaded, RecordAdmin):
     list_display = ["ticket", "sale", "account", "quantity", "reason", "created_at"]
     list_filter = ["reason"]
     list_select_related = ["sale"]

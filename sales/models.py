@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import not_found
-from core.names import username_of
+from core.names import account_named, named
 from shop.models import Order, OrderStatus, Sku
 
 _S = OrderStatus
@@ -25,6 +25,11 @@ _S = OrderStatus
 HOLDING = (_S.AWAITING_PAYMENT, _S.AWAITING_DEPOSIT, _S.AWAITING_BALANCE, _S.PAID, _S.SHIPPED,
            _S.DELIVERED)
 NOT_HOLDING = (_S.CANCELLED, _S.EXPIRED, _S.FORFEITED, _S.REFUNDED)
+
+
+def _sale_of(record) -> str:
+    """A record's sale by title when its query loaded the sale, else by number (core.names)."""
+    return named(record, "sale", "title", f"sale {record.sale_id}")
 
 
 def deposit_worth(deposit: Decimal, expansion: Decimal | None) -> Decimal:
@@ -177,7 +182,7 @@ class SaleBuyer(models.Model):
                                                name="one_row_per_sale_and_buyer")]
 
     def __str__(self) -> str:
-        return f"{username_of(self.user_id)} took {self.units_taken} of {self.sale.title}"
+        return f"{account_named(self)} took {self.units_taken} of {_sale_of(self)}"
 
 
 def sale_lock(sale_id: int) -> FlashSale:
@@ -209,7 +214,7 @@ class Reservation(models.Model):
                                                name="one_reservation_per_account")]
 
     def __str__(self) -> str:
-        return f"{self.user.username} reserved {self.sale.title}"
+        return f"{account_named(self)} reserved {_sale_of(self)}"
 
 
 class StockReturn(models.Model):
@@ -226,7 +231,8 @@ class StockReturn(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
-        return f"{self.quantity} back to {self.sale.title} from order {self.order.number}"
+        order = named(self, "order", "number", str(self.order_id))
+        return f"{self.quantity} back to {_sale_of(self)} from order {order}"
 
 
 class RejectedTicket(models.Model):
@@ -240,7 +246,7 @@ class RejectedTicket(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
-        return f"{self.ticket} of {username_of(self.user_id)} rejected: {self.reason}"
+        return f"{self.ticket} of {account_named(self)} rejected: {self.reason}"
 
 
 class FCode(models.Model):
@@ -273,7 +279,7 @@ class FCode(models.Model):
                                                name="one_code_per_account_and_kind")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} ...{self.hint} for {self.user.username}"
+        return f"{self.get_kind_display()} ...{self.hint} for {account_named(self)}"
 
 
 class Draw(models.Model):
@@ -290,7 +296,7 @@ class Draw(models.Model):
                                blank=True, related_name="+")
 
     def __str__(self) -> str:
-        return f"draw of {self.sale.title} ({len(self.winners)} winners)"
+        return f"draw of {_sale_of(self)} ({len(self.winners)} winners)"
 
 
 class Reminder(models.Model):
@@ -329,4 +335,4 @@ class Reminder(models.Model):
                                                name="one_reminder_per_account_and_sale")]
 
     def __str__(self) -> str:
-        return f"{self.user.username} reminded of {self.sale.title}"
+        return f"{account_named(self)} reminded of {_sale_of(self)}"

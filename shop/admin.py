@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from import_export.admin import ExportMixin
 
+from core.names import NamesLoaded
 from shop import payments, services
 from shop.models import Address, Customer, Order, OrderLine, Payment, Product, Sku
 
@@ -172,7 +173,7 @@ class OrderAdmin(ExportMixin, admin.ModelAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ExportMixin, admin.ModelAdmin):
+class PaymentAdmin(NamesLoaded, ExportMixin, admin.ModelAdmin):
     list_display = ["order", "user", "purpose", "amount", "status", "method", "created_at"]
     list_filter = ["status", "purpose", "method"]
     search_fields = ["order__number", "user__username", "idempotency_key", "gateway_ref",

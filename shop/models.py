@@ -14,6 +14,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.names import account_named, loaded, named
+
 
 class Product(models.Model):
     """A thing we sell (Mi 6, Mi TV 4A, Mi Band 3): the catalog's page-level entry."""
@@ -105,7 +107,9 @@ class PhoneCode(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"code for {self.customer.user.username} sent {self.sent_at:%Y-%m-%d %H:%M}"
+        customer = loaded(self, "customer")
+        who = account_named(customer) if customer else f"customer {self.customer_id}"
+        return f"code for {who} sent {self.sent_at:%Y-%m-%d %H:%M}"
 
 
 class Address(models.Model):
@@ -240,7 +244,8 @@ class OrderLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.quantity} x {self.sku.code} @ {self.unit_price}"
+        sku = named(self, "sku", "code", f"sku {self.sku_id}")
+        return f"{self.quantity} x {sku} @ {self.unit_price}"
 
 
 class Payment(models.Model):
@@ -284,4 +289,5 @@ class Payment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.purpose} {self.amount} for order {self.order.number} ({self.status})"
+        order = named(self, "order", "number", str(self.order_id))
+        return f"{self.purpose} {self.amount} for order {order} ({self.status})"

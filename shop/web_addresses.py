@@ -10,6 +10,8 @@ the summary above the form lists them all (issue 18).
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -74,13 +76,17 @@ def address_book_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             customer = selectors.customer_for_user(user_id=request.user.id)
-            services.address_create(customer=customer, **_checked(form))
+            # The form's own key (as the API's Idempotency-Key): the same form sent twice,
+            # a double click or a resent answer, adds one address.
+            services.address_create(customer=customer, **_checked(form),
+                                    idempotency_key=request.POST.get("key", "").strip()[:64])
         except DomainError as error:
             refused = _refused(error)
         else:
             messages.success(request, _("Address added. Choose it when you buy."))
             return redirect(_safe_next(request, reverse("web-addresses")))
     context = {"form": form, "next": _safe_next(request, ""), **refused,
+               "add_key": str(uuid.uuid4()),
                "addresses": list(selectors.address_list(user_id=request.user.id))}
     return render(request, "shop/addresses.html", context, status=400 if refused else 200)
 
