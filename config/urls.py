@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.admin_login import admin_login
@@ -22,6 +23,7 @@ class EnglishSchemaView(SpectacularAPIView):
     """The OpenAPI schema, in English like the rest of the API (docs/api.md): the view's own
     `?lang=` would otherwise describe the enums in the storefront's Chinese."""
 
+    @extend_schema(exclude=True)  # as Spectacular's own view is, with SERVE_INCLUDE_SCHEMA off
     def get(self, request, *args, **kwargs):
         with translation.override("en"):
             return self._get_schema_response(request)
