@@ -1,8 +1,10 @@
 """Flash sales and the records that make the gate's stock auditable.
 
-The database is the record; Redis is the gate. `gate_epoch` increases every time the gate is
-rebuilt from the database, and the pipeline refuses tickets admitted under an older epoch,
-so a gate rebuilt after a Redis loss can never add to what a stale worker is still writing.
+The database is the record; Redis is the gate. Each bucket of a sale's gate has an epoch
+(`FlashSale.bucket_epoch`) that moves when that bucket is rebuilt after its keys were lost, and
+the pipeline refuses tickets admitted under an older one, so a gate rebuilt after a Redis loss
+can never add to what a stale worker is still writing, and buckets that lost nothing keep
+their queued buyers.
 """
 
 from __future__ import annotations
@@ -100,7 +102,10 @@ class FlashSale(models.Model):
         default=1, validators=[MinValueValidator(1), MaxValueValidator(16)],
         help_text="Redis shards (buckets) the gate splits the stock across, 1 to 16.")
     gate_loaded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The latest epoch any bucket of the gate was given; `gate_bucket_epochs` lists each
+    # bucket's own (empty: every bucket is at `gate_epoch`).
     gate_epoch = models.PositiveIntegerField(default=0, editable=False)
+    gate_bucket_epochs = models.JSONField(default=list, blank=True, editable=False)
     # When the epoch last moved (a gate lost, flushed or found on another Redis dataset):
     # a ticket issued before it that neither Redis nor the database knows was lost with Redis.
     gate_rebuilt_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -130,6 +135,11 @@ class FlashSale(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def bucket_epoch(self, bucket: int) -> int:
+        """The epoch of one bucket of the gate: the pipeline writes only its tickets of it."""
+        epochs = self.gate_bucket_epochs
+        return epochs[bucket] if bucket < len(epochs) else self.gate_epoch
 
     def status_at(self, now: datetime, stock_left: int | None) -> str:
         """Derived from time and stock: scheduled, live, sold_out or ended."""

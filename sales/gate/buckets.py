@@ -84,12 +84,16 @@ def give(*, sale_id: int, shards: int, move: Move) -> int:
 
 def borrow(*, sale_id: int, shards: int, bucket: int, path: str, units: int) -> Borrowed:
     """Move units into `bucket` from the buckets holding most, half of a donor's units at a
-    time (at least `units`), until it holds `units` more."""
+    time (at least `units`), until it holds `units` more. Nothing arrived is `sold_out` only
+    if every other bucket is trusted and empty: one whose keys are lost, or that is stale,
+    may hold units by the database's count (`out_of_reach`)."""
     every = bucket_keys(sale_id, shards)
-    lefts = [int(connection().get(_counter(keys, path)) or 0) for keys in every]
+    counted = [connection().get(_counter(keys, path)) for keys in every]
+    lefts = [int(value or 0) for value in counted]
     donors = sorted((k for k in range(shards) if k != bucket and lefts[k] > 0),
                     key=lambda k: -lefts[k])
-    arrived, out_of_reach = 0, False
+    arrived = 0
+    out_of_reach = any(value is None for k, value in enumerate(counted) if k != bucket)
     for donor in donors:
         want = max(units - arrived, (lefts[donor] + 1) // 2)
         try:
@@ -102,7 +106,16 @@ def borrow(*, sale_id: int, shards: int, bucket: int, path: str, units: int) -> 
             arrived += move.units
         if arrived >= units:
             break
+    if not arrived and not out_of_reach:
+        out_of_reach = not all(_trusted(keys) for k, keys in enumerate(every) if k != bucket)
     return Borrowed(arrived=arrived, out_of_reach=out_of_reach)
+
+
+def _trusted(keys: SaleKeys) -> bool:
+    """Loaded, on the dataset its master holds now (asked only when nothing could be
+    borrowed: an empty bucket of a stale gate is no proof the sale sold out)."""
+    loaded, loaded_on = connection().hmget(keys.meta, "loaded", "dataset")
+    return loaded == "1" and loaded_on == dataset(keys.meta)
 
 
 def in_transit(*, sale_id: int, shards: int) -> list[Move]:

@@ -57,12 +57,18 @@ def _total(values: list[int | None]) -> int | None:
     return None if any(v is None for v in values) else sum(values)
 
 
+def bucket_states(*, sale_id: int, shards: int | None = None) -> list[GateState]:
+    """What each bucket of a sale holds right now, in bucket order: a rebuild renews only the
+    buckets whose keys are gone."""
+    shards = shards_of(sale_id) if shards is None else shards
+    return [_bucket_state(keys) for keys in bucket_keys(sale_id, shards)]
+
+
 def state(*, sale_id: int, shards: int | None = None) -> GateState:
     """What the gate holds for a sale right now (for reconciliation and the sale API): over
     all its buckets, loaded and trusted only if each is (`shards`: the sale's bucket count,
     else the router's)."""
-    shards = shards_of(sale_id) if shards is None else shards
-    parts = [_bucket_state(keys) for keys in bucket_keys(sale_id, shards)]
+    parts = bucket_states(sale_id=sale_id, shards=shards)
     if len(parts) == 1:
         return parts[0]
     epochs = {part.epoch for part in parts}
@@ -101,6 +107,7 @@ class BucketHolding:
     node: str                   # the cluster master holding it ("" on the one Redis)
     loaded: bool
     trusted: bool               # loaded, on the dataset its master holds now
+    epoch: int | None           # its epoch (moves when it is rebuilt after losing its keys)
     stock_left: int | None      # open rush and F-code quota; None when its keys are gone
     taken: int                  # units its buyers hold in the gate (queued or written)
     admitted: int               # tickets it has admitted (its queue's sequence)
@@ -149,16 +156,17 @@ def _bucket_holding(bucket: int, keys: SaleKeys, now_us: int) -> _Read:
     current = dataset(keys.meta)
     pipe = connection().pipeline(transaction=True)  # one bucket, one slot: one MULTI
     pipe.hmget(keys.meta, "loaded", "dataset", "moves_in", "units_in", "moves_out",
-               "units_out", "gen")
+               "units_out", "gen", "epoch")
     pipe.get(keys.stock).get(keys.fstock).hvals(keys.bought).get(keys.seq).xlen(keys.queue)
     pipe.hgetall(keys.journal)
     meta, stock, fstock, bought, seq, queued, journal = pipe.execute()
-    loaded, loaded_on, *moves, gen = meta
+    loaded, loaded_on, *moves, gen, epoch = meta
     moves_in, units_in, moves_out, units_out = (int(m or 0) for m in moves)
     left = None if stock is None and fstock is None else int(stock or 0) + int(fstock or 0)
     holding = BucketHolding(
         bucket=bucket, node=_node_of(keys.meta), loaded=loaded == "1",
-        trusted=loaded == "1" and loaded_on == current, stock_left=left,
+        trusted=loaded == "1" and loaded_on == current,
+        epoch=int(epoch) if epoch is not None else None, stock_left=left,
         taken=sum(int(units) for units in bought), admitted=int(seq or 0), queued=int(queued),
         moves_in=moves_in, units_in=units_in, moves_out=moves_out, units_out=units_out,
         in_transit=0, moves_in_transit=0, oldest_move_s=None)

@@ -40,13 +40,27 @@ logger = logging.getLogger("flashsale.sales")
 NEVER_COUNTED = ("gate_rebuilt", "gate_lost")
 
 
-def gate_config(sale: FlashSale, *, epoch: int | None = None) -> gate_ops.SaleGateConfig:
+def gate_config(sale: FlashSale) -> gate_ops.SaleGateConfig:
     return gate_ops.SaleGateConfig(
-        sale_id=sale.pk, epoch=sale.gate_epoch if epoch is None else epoch,
+        sale_id=sale.pk, epoch=sale.gate_epoch,
+        epochs=tuple(sale.bucket_epoch(k) for k in range(sale.shards)),
         starts_ms=epoch_ms(sale.starts_at), ends_ms=epoch_ms(sale.ends_at),
         per_user_limit=sale.per_user_limit, requires_reservation=sale.needs_reservation,
         draw=sale.mode == SaleMode.DRAW, shards=sale.shards,
     )
+
+
+def epochs_renew(sale: FlashSale, lost: list[int]) -> None:
+    """Give the buckets whose keys were lost a new epoch (the sale's next one): tickets a
+    worker still holds from them are then rejected (`gate_rebuilt`). The other buckets keep
+    theirs, and so their queued buyers. All of them lost: one epoch for the whole gate."""
+    if not lost:
+        return
+    epochs = [sale.bucket_epoch(k) for k in range(sale.shards)]
+    sale.gate_epoch += 1
+    for k in lost:
+        epochs[k] = sale.gate_epoch
+    sale.gate_bucket_epochs = [] if len(set(epochs)) == 1 else epochs
 
 
 def gate_holders(sale: FlashSale) -> gate_ops.Holders:
@@ -141,8 +155,10 @@ def returned_tokens(*, sale_id: int) -> list[str]:
 def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
     """Rebuild a sale's gate from the database.
 
-    If the gate's keys were lost (Redis flushed or empty), a new epoch starts: tickets a
-    worker still holds from the lost gate are rejected (`gate_rebuilt`), not written. If Redis
+    If a bucket's keys were lost (Redis flushed or empty, one master of a cluster restarted
+    empty), a new epoch starts for that bucket: tickets a worker still holds from it are
+    rejected (`gate_rebuilt`), not written, while the tickets queued in the buckets that lost
+    nothing are still written (`epochs_renew`). If Redis
     holds another dataset than the gate was loaded on (restarted from an older snapshot or an
     AOF, a lagging replica promoted, a backup restored), the epoch stays: the tickets still in
     its queue are real admissions and keep their units, and whatever a stale worker writes on
@@ -152,13 +168,13 @@ def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
     with transaction.atomic():
         sale = sale_lock(sale_id)
         wiped = gate_ops.incarnation_check(sale_id=sale_id, incarnation=epoch_ms(sale.created_at))
-        state = holdings.state(sale_id=sale_id, shards=sale.shards)
-        if wiped or not state.loaded:
-            sale.gate_epoch += 1
-        if wiped or not state.trusted:
+        parts = holdings.bucket_states(sale_id=sale_id, shards=sale.shards)
+        epochs_renew(sale, [k for k, part in enumerate(parts) if wiped or not part.loaded])
+        if wiped or not all(part.trusted for part in parts):
             sale.gate_rebuilt_at = timezone.now()
         sale.gate_loaded_at = sale.gate_loaded_at or timezone.now()
-        sale.save(update_fields=["gate_epoch", "gate_rebuilt_at", "gate_loaded_at"])
+        sale.save(update_fields=["gate_epoch", "gate_bucket_epochs", "gate_rebuilt_at",
+                                 "gate_loaded_at"])
         # Under the row lock no batch can commit, so the counters, the per-user counts and the
         # settled tickets agree. Tokens are read after them: a release committed in between
         # is then both free here and marked done, never counted twice.
@@ -173,6 +189,6 @@ def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
             decided=decided, holders=gate_holders(sale),
         )
         gate_ops.incarnation_mark(sale_id=sale_id, incarnation=epoch_ms(sale.created_at))
-    logger.warning("gate of sale %s rebuilt: %s left, %s queued, epoch %s",
-                   sale_id, left, queued, sale.gate_epoch)
+    logger.warning("gate of sale %s rebuilt: %s left, %s queued, epochs %s",
+                   sale_id, left, queued, list(gate_config(sale).epochs))
     return left, queued

@@ -44,9 +44,12 @@ class SaleGateConfig:
     requires_reservation: bool
     draw: bool = False
     shards: int = 1
+    epochs: tuple[int, ...] = ()  # each bucket's own epoch (empty: every bucket at `epoch`)
 
-    def argv(self) -> list:
-        return [self.epoch, self.starts_ms, self.ends_ms, self.per_user_limit,
+    def argv(self, bucket: int = 0) -> list:
+        """The arguments every load or rebuild of one bucket starts with."""
+        epoch = self.epochs[bucket] if bucket < len(self.epochs) else self.epoch
+        return [epoch, self.starts_ms, self.ends_ms, self.per_user_limit,
                 int(self.requires_reservation), int(self.draw)]
 
 
@@ -169,7 +172,7 @@ def load(*, config: SaleGateConfig, stock: int, fcode_stock: int = 0,
     for k, keys in enumerate(every):
         created |= bool(script("load")(
             keys=[keys.meta, keys.stock, keys.fstock],
-            args=[*config.argv(), _share(stock, k, shards), _share(fcode_stock, k, shards),
+            args=[*config.argv(k), _share(stock, k, shards), _share(fcode_stock, k, shards),
                   loaded_on[k], shards if shards > 1 else "", generation]))
         ensure_group(keys.queue, PIPELINE_GROUP)
     return created
@@ -222,7 +225,7 @@ def rebuild(*, config: SaleGateConfig, stock: int, held: int, fcode_stock: int,
         left, queued, fleft, open_queued, fcode_queued = script("rebuild")(
             keys=[keys.meta, keys.stock, keys.bought, keys.queue, keys.fstock, keys.decided,
                   keys.fcodes, keys.journal, keys.received],
-            args=[*config.argv(), free_open, 0, free_fcode, 0, loaded_on[k], shards - k,
+            args=[*config.argv(k), free_open, 0, free_fcode, 0, loaded_on[k], shards - k,
                   generation, shards if shards > 1 else "", *pairs],
         )
         free_open -= int(left) + int(open_queued)

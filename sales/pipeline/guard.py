@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from antiscalper.models import RiskDecision
 from sales import bulk
-from sales.gate.keys import epoch_ms
+from sales.gate.keys import bucket_of, epoch_ms
 from sales.models import FCode, FlashSale, RejectedTicket, SaleBuyer
 from sales.pipeline.queue import Entry
 from sales.pipeline.risk_feed import blocked_tickets
@@ -58,17 +58,17 @@ def settled_find(sale_id: int, tickets: list[str]) -> Settled:
 
 def screen(sale: FlashSale, todo: list[Entry], blocked: set[str],
            ) -> tuple[list[Entry], list[tuple[Entry, str]]]:
-    """What the gate could not know: tickets the risk engine blocked, tickets of a gate since
-    rebuilt (another epoch), addresses that are not the buyer's or were deleted (or edited
-    into a new version) before the purchase was admitted. Returns (candidates for the guard,
-    rejections)."""
+    """What the gate could not know: tickets the risk engine blocked, tickets of a bucket
+    since rebuilt after its keys were lost (another epoch than the bucket's), addresses that
+    are not the buyer's or were deleted (or edited into a new version) before the purchase
+    was admitted. Returns (candidates for the guard, rejections)."""
     owned = _addresses_owned(todo)
     candidates: list[Entry] = []
     rejects: list[tuple[Entry, str]] = []
     for e in todo:
         if e.ticket in blocked:
             rejects.append((e, "risk_blocked"))
-        elif e.epoch != sale.gate_epoch:
+        elif e.epoch != sale.bucket_epoch(bucket_of(e.user_id, sale.shards)):
             rejects.append((e, "gate_rebuilt"))
         elif e.address_id and not _deliverable(owned, e):
             rejects.append((e, "address_invalid"))

@@ -1,7 +1,7 @@
 """Reconciliation: compare each gate with the database's record and correct it.
 
 Expected units left = stock - units the database counts as taken (`FlashSale.units_taken`)
-- units of tickets still queued under the gate's epoch and not yet settled. A gate whose keys
+- units of tickets still queued under their bucket's epoch and not yet settled. A gate whose keys
 vanished (Redis flushed) or that was loaded on another Redis dataset (restarted from an older
 snapshot, a lagging replica promoted, a backup restored) answers `unavailable` to every buyer
 until it is rebuilt from the database, by ops or, with GATE_AUTO_REBUILD, by `gates_watch`
@@ -84,12 +84,13 @@ class Drift:
                 "fcode_stock_drift": self.fcode_stock_drift, "clean": self.clean}
 
 
-def _queued(entries: list, epoch: int | None) -> tuple[int, int, dict[int, int]]:
-    """Units of unsettled entries queued under the epoch: (open rush, F-codes, by user)."""
+def _queued(entries: list[tuple[int, dict]]) -> tuple[int, int, dict[int, int]]:
+    """Units of unsettled entries queued under their bucket's epoch (the others the pipeline
+    rejects): (open rush, F-codes, by user). `entries`: (bucket epoch, fields) each."""
     settled = set(tickets_decided(tickets=[fields.get("ticket", "") for _, fields in entries]))
     total, fcoded, by_user = 0, 0, {}
-    for _, fields in entries:
-        if epoch is None or int(fields["epoch"]) != epoch or fields.get("ticket") in settled:
+    for epoch, fields in entries:
+        if int(fields["epoch"]) != epoch or fields.get("ticket") in settled:
             continue
         units, user = int(fields["qty"]), int(fields["user"])
         if fields.get("fcode"):
@@ -106,9 +107,10 @@ def sale_reconcile(*, sale_id: int) -> Drift:
     with transaction.atomic():
         sale = sale_lock(sale_id)
         state = holdings.state(sale_id=sale_id, shards=sale.shards)
-        entries = [entry for keys in bucket_keys(sale_id, sale.shards)
-                   for entry in gate_keys.connection().xrange(keys.queue)]
-        queued, fqueued, queued_by = _queued(entries, state.epoch)
+        entries = [(sale.bucket_epoch(k), fields)
+                   for k, keys in enumerate(bucket_keys(sale_id, sale.shards))
+                   for _, fields in gate_keys.connection().xrange(keys.queue)]
+        queued, fqueued, queued_by = _queued(entries)
         by_user = units_taken_by_user(sale_id=sale_id)
     open_taken = sale.units_taken - sale.fcode_units_taken
     expected = max(sale.open_stock - open_taken - queued, 0)
