@@ -17,30 +17,27 @@ for Chinese widths too. With no CJK font there is no Chinese figure (`write` say
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.utils import translation
 from django.utils.translation import gettext as _
-from matplotlib import font_manager, rc_context
+from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
+from loadtests.double11 import fonts
+from loadtests.double11.labels import LABEL_PT, Axis, boxes, lanes, widths
 from loadtests.double11.plan import Plan
 from loadtests.double11.readable import phase_name
+from loadtests.double11.timeline_series import Panel, events, panels
 
 FILE = "timeline.png"
 CHINESE = "zh-hans"
-# Fonts with the Han glyphs, the first installed one used (CI installs fonts-wqy-microhei).
-CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
-             "Droid Sans Fallback", "AR PL UMing CN")
 WIDTH_IN, DPI = 12.0, 100
 LEFT, RIGHT = 0.07, 0.79            # the panels' edges (figure fractions); legends beyond
 PANEL_IN, GAP_IN, LANE_IN = 1.55, 0.6, 0.2
 TOP_IN, BOTTOM_IN = 0.5, 0.6
-LABEL_PT = 8
-LANE_GAP_PX = 6.0                   # the least room between two labels of one lane
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
 FAULT, MET, MILESTONE = "#b03a2e", "#1e8449", "#566573"
 RATIO_SHOWN_MAX = 2.0               # the ratio panel stops at 200 % (the ramp's first seconds)
@@ -73,133 +70,6 @@ def duration(s: float) -> str:
     return f"{s:,.0f} s" if s >= 10 else f"{s:.2g} s"
 
 
-@dataclass
-class Line:
-    label: str
-    points: list            # [[seconds from T0, value], ...]
-    style: dict = field(default_factory=dict)
-
-
-@dataclass
-class Panel:
-    title: str
-    y_label: str            # with its unit
-    lines: list[Line]
-    percent: bool = False
-    goal: float | None = None       # a goal line (the ratio's 80 %)
-    span: tuple[float, float] | None = None     # a window to shade (the peak)
-
-
-def planned_arrivals(plan: Plan) -> list[list[float]]:
-    """The plan's request arrivals (the curve's multiples of B), ten points a phase."""
-    points = []
-    for phase in plan.phases:
-        for n in range(11):
-            t = phase.starts_s + (phase.ends_s - phase.starts_s) * min(n / 10, 0.999)
-            points.append([t, plan.planned_rps(plan.t0 + t)])
-    return points
-
-
-def reach_per_second(answered: list, planned: list) -> list[list[float]]:
-    """Achieved / planned for each second the plan asked for something."""
-    asked = {t: n for t, n in planned}
-    return [[t, n / asked[t]] for t, n in answered if asked.get(t)]
-
-
-def panels(r: dict, plan: Plan) -> list[Panel]:
-    """What each panel draws, from the record (the report's series and the plan)."""
-    s = r["series"]
-    gate, hist = s["gate"], s["locust"]
-    total = len(plan.accounts)
-    reach = r["load"]["peak_reach"]
-    stated = (_("nothing arrived") if reach["ratio"] is None else
-              _("{ratio} % of the plan ({achieved} of {planned} requests/s)").format(
-                  ratio=f"{reach['ratio'] * 100:.1f}", achieved=f"{reach['achieved_rps']:,.0f}",
-                  planned=f"{reach['planned_rps']:,.0f}"))
-    dashed = {"linestyle": "--"}
-    result = [
-        Panel(_("Arrivals: planned (curve x B) and answered (the shoppers' own log)"),
-              _("requests/s"), [
-                  Line(_("answered"), s.get("answered_per_s", [])),
-                  Line(_("of which crowd refreshes"), s.get("refresh_per_s", [])),
-                  Line(_("tried (answered or not)"), s.get("tried_per_s", [])),
-                  Line(_("planned"), planned_arrivals(plan), dashed),
-                  Line(_("Locust (10-s average)"), [[h["t"], h["rps"]] for h in hist])]),
-        Panel(_("Achieved / planned arrivals, each second; at the peak ({phase}, shaded): "
-                "{stated}").format(phase=phase_name(reach["phase"]), stated=stated),
-              _("answered / planned"),
-              [Line(_("answered / planned"), reach_per_second(
-                  s.get("answered_per_s", []), s.get("planned_per_s", [])))],
-              percent=True, goal=0.8, span=(reach["from_s"], reach["to_s"])),
-        Panel(_("Shoppers: planned and achieved (Locust users)"), _("shoppers"), [
-            Line(_("achieved"), [[h["t"], h["users"]] for h in hist]),
-            Line(_("planned"), [[t, plan.users_at(plan.t0 + t) * total] for t in
-                                [p.starts_s for p in plan.phases] + [plan.phases[-1].ends_s]],
-                 dashed)]),
-        Panel(_("Purchases"), _("per second"), [
-            Line(_("admitted (gate)"), s["admissions_per_s"]),
-            Line(_("orders written (pipeline)"), s["orders_per_s"]),
-            Line(_("payments"), s["payments_per_s"])]),
-        Panel(_("Stock left (gate)"), _("units"), [
-            Line(_("open stock"), [[g["t"], g["stock_left"]] for g in gate]),
-            Line(_("F-code quota"), [[g["t"], g["fcode_left"]] for g in gate])]),
-        Panel(_("Queue: tickets waiting for the pipeline"), _("tickets"),
-              [Line(_("queued"), [[g["t"], g["queued"]] for g in gate])]),
-        Panel(_("Latency, all requests (Locust, 10-s window)"), "ms", [
-            Line("p50", [[h["t"], h["p50"]] for h in hist]),
-            Line("p95", [[h["t"], h["p95"]] for h in hist]),
-            Line("p99", [[h["t"], h["p99"]] for h in hist])]),
-    ]
-    if r.get("chaos"):
-        result.insert(4, Panel(_("Answers 503 (shoppers' view)"), _("per second"), [
-            Line(code, points) for code, points in r["chaos"]["errors_per_s"].items()]))
-    return result
-
-
-def events(r: dict) -> list[dict]:
-    """What happened when, for the events strip and the lines across the panels: each fault
-    a chaos run injected, the open stock's sell-out, the rush's last ticket settled, and the
-    invariant checks (met or BROKEN) at the moment they were made. (A fault's label is the
-    command it ran, FLUSHALL or SIGKILL: a name, in either language.)"""
-    result = []
-    for f in (r.get("chaos") or {}).get("faults", []):
-        at = f["done_s"] if f["done_s"] is not None else f["at_s"]
-        result.append({"at_s": at, "kind": "fault", "ok": f["ok"],
-                       "label": f["label"] + ("" if f["ok"] else _(" (failed)")),
-                       "since_s": f.get("since_s"), "until_s": f.get("until_s")})
-    timing = r["timing"]
-    if timing.get("sell_out_s") is not None:
-        result.append({"at_s": timing["sell_out_s"], "kind": "milestone", "ok": True,
-                       "label": _("open stock seen sold out")})
-    if timing.get("rush_tickets_settled_by_s") is not None:
-        result.append({"at_s": timing["rush_tickets_settled_by_s"], "kind": "milestone",
-                       "ok": True, "label": _("last rush ticket settled")})
-    checks = r.get("checks") or {}
-    if checks.get("at_s") is not None:
-        rows, broken = checks["rows"], checks["broken"]
-        label = (_("invariants: all {n} met").format(n=len(rows)) if not broken else
-                 _("invariants BROKEN: {names}").format(names=", ".join(broken)))
-        result.append({"at_s": checks["at_s"], "kind": "check", "ok": not broken,
-                       "label": label})
-    return sorted(result, key=lambda e: e["at_s"])
-
-
-def lanes(boxes: list[tuple[float, float]], gap: float = LANE_GAP_PX) -> list[int]:
-    """For each box (left, right), the first lane where it stays `gap` clear of every box
-    already in that lane: no two boxes of a lane overlap, and no more lanes than needed."""
-    taken: list[list[tuple[float, float]]] = []
-    result = []
-    for left, right in boxes:
-        lane = next((n for n, placed in enumerate(taken)
-                     if all(right + gap <= a or left >= b + gap for a, b in placed)),
-                    len(taken))
-        if lane == len(taken):
-            taken.append([])
-        taken[lane].append((left, right))
-        result.append(lane)
-    return result
-
-
 def _limits(plan: Plan, rows: list[Panel], marks: list[dict]) -> tuple[float, float]:
     xs = [p.starts_s for p in plan.phases] + [plan.phases[-1].ends_s]
     xs += [x for panel in rows for line in panel.lines for x, _ in line.points]
@@ -209,52 +79,8 @@ def _limits(plan: Plan, rows: list[Panel], marks: list[dict]) -> tuple[float, fl
     return low - pad, high + pad
 
 
-class _Axis:
-    """Seconds from T0 to display pixels along the panels (their edges are fixed)."""
-
-    def __init__(self, low: float, high: float) -> None:
-        self.low, self.high = low, high
-        self.left = LEFT * WIDTH_IN * DPI
-        self.width = (RIGHT - LEFT) * WIDTH_IN * DPI
-
-    def px(self, t: float) -> float:
-        return self.left + (t - self.low) / (self.high - self.low) * self.width
-
-    def seconds(self, px: float) -> float:
-        return self.low + (px - self.left) / self.width * (self.high - self.low)
-
-
-def _widths(fig: Figure, texts: list[str]) -> list[float]:
-    """Each label's width in display pixels, from the renderer (it depends on the font and
-    the dpi only, not on where the label will go)."""
-    renderer = fig.canvas.get_renderer()
-    result = []
-    for text in texts:
-        probe = fig.text(0, 0, text, fontsize=LABEL_PT)
-        result.append(probe.get_window_extent(renderer).width)
-        probe.remove()
-    return result
-
-
-def _boxes(axis: _Axis, anchors: list[tuple[float, float]], widths: list[float]
-           ) -> list[tuple[float, float]]:
-    """A label in its span when it fits there (centred), else from the span's start; one
-    that would pass the panels' right edge ends left of its moment (an event) or at the
-    edge (a span)."""
-    right_edge = axis.left + axis.width
-    result = []
-    for (start, end), width in zip(anchors, widths, strict=True):
-        a, b = axis.px(start), axis.px(end)
-        left = (a + b - width) / 2 if b - a >= width + 4 else a + 3
-        if left + width > right_edge:
-            left = a - 3 - width if a == b else right_edge - width
-        left = max(left, axis.left)
-        result.append((left, left + width))
-    return result
-
-
-def _strip(fig: Figure, axis: _Axis, bottom: float, height: float, name: str,
-           boxes: list[tuple[float, float]], rows: list[int], texts: list[str],
+def _strip(fig: Figure, axis: Axis, bottom: float, height: float, name: str,
+           placed: list[tuple[float, float]], rows: list[int], texts: list[str],
            colors: list[str], gid: str, sharex) -> object:
     ax = fig.add_axes((LEFT, bottom, RIGHT - LEFT, height), sharex=sharex)
     count = max(rows, default=0) + 1
@@ -265,7 +91,7 @@ def _strip(fig: Figure, axis: _Axis, bottom: float, height: float, name: str,
         ax.spines[side].set_visible(False)
     ax.text(-0.005, 0.5, name, transform=ax.transAxes, ha="right", va="center",
             fontsize=LABEL_PT + 1, fontweight="bold")
-    for (left, _right), lane, text, color in zip(boxes, rows, texts, colors, strict=True):
+    for (left, _right), lane, text, color in zip(placed, rows, texts, colors, strict=True):
         # on white, above the lines: a cluster of events draws lines through its labels
         ax.text(axis.seconds(left), lane + 0.5, text, fontsize=LABEL_PT, color=color,
                 ha="left", va="center", gid=gid, zorder=3,
@@ -336,17 +162,18 @@ def timeline(r: dict, plan: Plan) -> Figure:
     """The figure: the phase strip, the events strip, then the panels, sharing x."""
     rows, marks = panels(r, plan), events(r)
     low, high = _limits(plan, rows, marks)
-    axis = _Axis(low, high)
+    axis = Axis(low, high, left_px=LEFT * WIDTH_IN * DPI,
+                width_px=(RIGHT - LEFT) * WIDTH_IN * DPI)
     fig = Figure(figsize=(WIDTH_IN, 4.0), dpi=DPI)
     FigureCanvasAgg(fig)
 
     phase_texts = [f"{phase_name(p.name)} {duration(p.ends_s - p.starts_s)}"
                    for p in plan.phases]
-    phase_boxes = _boxes(axis, [(p.starts_s, p.ends_s) for p in plan.phases],
-                         _widths(fig, phase_texts))
+    phase_boxes = boxes(axis, [(p.starts_s, p.ends_s) for p in plan.phases],
+                         widths(fig, phase_texts))
     phase_lanes = lanes(phase_boxes)
     mark_texts = [m["label"] for m in marks]
-    mark_boxes = _boxes(axis, [(m["at_s"], m["at_s"]) for m in marks], _widths(fig, mark_texts))
+    mark_boxes = boxes(axis, [(m["at_s"], m["at_s"]) for m in marks], widths(fig, mark_texts))
     mark_lanes = lanes(mark_boxes)
     phase_h = (max(phase_lanes, default=0) + 1) * LANE_IN
     mark_h = (max(mark_lanes, default=0) + 1) * LANE_IN
@@ -388,20 +215,6 @@ def timeline(r: dict, plan: Plan) -> Figure:
     return fig
 
 
-def cjk_font() -> str | None:
-    """The first installed font of CJK_FONTS (matplotlib's own list of the machine's fonts),
-    or None."""
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in installed), None)
-
-
-def font_style(font: str) -> dict:
-    """matplotlib's settings for a figure in `font`: the Han glyphs from it, anything it
-    lacks from matplotlib's default; an ASCII minus (not every CJK font has U+2212)."""
-    return {"font.family": "sans-serif", "font.sans-serif": [font, "DejaVu Sans"],
-            "axes.unicode_minus": False}
-
-
 def file_for(language: str) -> str:
     """timeline.png (English, the name links and tests have always used) or
     timeline.<language>.png."""
@@ -415,10 +228,10 @@ def write(r: dict, plan: Plan, out_dir: Path, *, language: str = "en") -> str | 
     the process's: ticks and legends are made when it is saved, so both happen inside."""
     style = {}
     if language == CHINESE:
-        font = cjk_font()
+        font = fonts.cjk_font()
         if font is None:
             return None
-        style = font_style(font)
+        style = fonts.font_style(font)
     name = file_for(language)
     with translation.override(language), rc_context(style):
         timeline(r, plan).savefig(Path(out_dir) / name, dpi=DPI)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -31,14 +31,6 @@ from loadtests.double11.evidence import (
     ring_cases,
 )
 from loadtests.double11.headline import headline
-from loadtests.double11.lines import (
-    bucket_lines,
-    capacity_lines,
-    pct,
-    reach_line,
-    scale_caveat,
-    scale_line,
-)
 from loadtests.double11.locusts import REPORT as LOCUST_REPORT
 from loadtests.double11.plan import (
     GENUINE_PERSONAS,
@@ -48,19 +40,12 @@ from loadtests.double11.plan import (
 )
 from loadtests.double11.reach import arrivals_series, peak_reach, per_second
 from loadtests.double11.reach import ratio as _ratio
-from loadtests.double11.readable import readable_target
 from loadtests.double11.sizing import capacity_assumptions, run_capacity, rush_drained
+from loadtests.double11.targets import targets
 from sales import invariants, selectors, services
 from sales.gate import holdings
 from sales.models import FlashSale, RejectedTicket, StockReturn
 from shop.models import Order, OrderLine, Payment
-
-# The anti-scalper goals are issue 16's (scorecard.GOALS), overall here and per persona there.
-TARGETS = {"oversell": 0, "limit_violations": 0, "resolved_within_s": 60.0,
-           "scalper_share_max": scorecard.GOALS["scalper_share_max"],
-           "genuine_fpr_max": scorecard.GOALS["genuine_fpr_max"],
-           "precision_min": scorecard.GOALS["precision_min"],
-           "recall_min": scorecard.GOALS["recall_min"], "peak_reach_min": 0.80}
 
 
 def operators(plan: Plan) -> dict[str, dict]:
@@ -293,121 +278,3 @@ def _record(plan: Plan, series: list[dict], out_dir: Path, *, chaos: dict | None
     result["targets"] = targets(result)
     result["headline"] = headline(result)
     return result
-
-
-def targets(r: dict) -> list[dict]:
-    inv, timing, det = r["invariants"], r["timing"], r["detection"]
-    settled_by = timing["rush_tickets_settled_by_s"]
-    resolved = (inv["tickets_unresolved"] == 0 and timing["rush_tickets_unsettled"] == 0
-                and settled_by is not None and settled_by <= TARGETS["resolved_within_s"])
-
-    def row(name, value, goal, met) -> dict:
-        return {"target": name, "value": value, "goal": goal,
-                "met": bool(met) if value is not None else False}
-
-    share, fpr = r["units"]["scalper_share"], det["genuine_fpr"]
-    card = r.get("scorecard") or {"rows": [], "missed": ["no scorecard"]}
-    card_met = sum(1 for t in card["rows"] if t["met"])
-    reach = r["load"]["peak_reach"]["ratio"]
-    checks = r["checks"]
-    checks_met = sum(1 for c in checks["rows"] if c["met"])
-    return [
-        # (names and goals in words are marked for the catalogue: the pages say them in
-        # the reader's language, the record in English)
-        row(gettext_noop("arrivals at the peak, achieved / planned"), reach, ">= 80 %",
-            reach is not None and reach >= TARGETS["peak_reach_min"]),
-        row(gettext_noop("oversell"), inv["oversell"], "0", inv["oversell"] == 0),
-        row(gettext_noop("per-user limit violations"), inv["limit_violations"], "0",
-            inv["limit_violations"] == 0),
-        row(gettext_noop("invariant checks on the record (sales/invariants.py)"),
-            f"{checks_met} of {len(checks['rows'])} met", gettext_noop("all"),
-            checks["rows"] and not checks["broken"]),
-        row(gettext_noop("admitted tickets resolved within 60 s of T0"), settled_by,
-            gettext_noop("<= 60 s, none left"),
-            resolved),
-        row(gettext_noop("scalper share of units"), share, f"<= {TARGETS['scalper_share_max']:.0%}",
-            share is not None and share <= TARGETS["scalper_share_max"]),
-        row(gettext_noop("genuine-fan false-positive rate (every trap counted)"), fpr,
-            f"<= {TARGETS['genuine_fpr_max']:.1%}",
-            fpr is not None and fpr <= TARGETS["genuine_fpr_max"]),
-        row(gettext_noop("flagged-account precision"), det["precision"],
-            f">= {TARGETS['precision_min']}",
-            det["precision"] is not None and det["precision"] >= TARGETS["precision_min"]),
-        row(gettext_noop("flagged-account recall"), det["recall"],
-            f">= {TARGETS['recall_min']}",
-            det["recall"] is not None and det["recall"] >= TARGETS["recall_min"]),
-        row(gettext_noop("every persona's targets (issue 16, table below)"),
-            f"{card_met} of {len(card['rows'])} met", gettext_noop("all"),
-            card is not None and not card["missed"]),
-    ]
-
-
-def summary(r: dict) -> str:
-    """The terminal's summary, in English (engineers read it beside the logs)."""
-    with translation.override("en"):
-        return _summary(r)
-
-
-def _summary(r: dict) -> str:
-    inv, orders, timing, det = r["invariants"], r["orders"], r["timing"], r["detection"]
-    head = r.get("headline") or headline(r)
-    lines = [
-        head["verdict"],
-        *(f"   {line}" for line in head["lines"]),
-        "",
-        f"Double-11 replay: sale {r['run']['sale_id']}, {r['run']['scale_shoppers']} shoppers "
-        f"{r['run']['personas']}, {inv['stock']} units",
-        scale_caveat(r["run"]),
-        f"  units sold {inv['units_sold']} of {inv['stock']}   oversell {inv['oversell']}   "
-        f"per-user limit violations {inv['limit_violations']}",
-        f"  tickets admitted {inv['tickets_admitted']}  confirmed {inv['tickets_confirmed']}  "
-        f"rejected {inv['tickets_rejected']} {inv['rejected_by_reason'] or ''}  "
-        f"unresolved {inv['tickets_unresolved']}",
-        *(bucket_lines(r["buckets"]) if "buckets" in r else []),
-        f"  orders paid {orders['paid']}  expired {orders['expired']}  awaiting payment "
-        f"{orders['awaiting_payment_at_end']}  units returned {orders['units_returned']}  "
-        f"re-sold {orders['units_resold']}",
-        f"  open stock sold out at T+{timing['sell_out_s']} s (1-s samples)   "
-        f"rush tickets settled by T+"
-        f"{timing['rush_tickets_settled_by_s']} s   ticket settle p50 "
-        f"{timing['ticket_settle_p50_s']} s max {timing['ticket_settle_max_s']} s",
-        f"  attempts {r['attempts']['total']} {r['attempts']['by_verdict']}",
-        scale_line(r["run"]),
-        reach_line(r["load"]),
-        "  endpoint                                   reqs   fail    rps   p50   p95   p99 (ms)",
-    ]
-    for e in r["load"]["endpoints"]:
-        lines.append(f"  {e['method']:4} {e['name'][:36]:36} {e['requests']:6} {e['failures']:6} "
-                     f"{e['rps']:6} {e['p50_ms']:5.0f} {e['p95_ms']:5.0f} {e['p99_ms']:5.0f}")
-    errors = defaultdict(int)
-    for _, status, code, n in r["load"]["client_errors"]:
-        errors[f"{status} {code}"] += n
-    lines.append("  answers other than 2xx: " + (", ".join(
-        f"{k}: {v}" for k, v in sorted(errors.items(), key=lambda kv: -kv[1])) or "none"))
-    lines.append(f"  units by persona {r['units']['by_persona']}   scalper share "
-                 f"{pct(r['units']['scalper_share'])}")
-    lines.append(f"  anti-scalper ({det['counted']}): flagged {det['flagged']}  precision "
-                 f"{pct(det['precision'])}  recall {pct(det['recall'])}  genuine FPR "
-                 f"{pct(det['genuine_fpr'])}  campus FPR {pct(det['campus_fpr'])}")
-    lines.append("  flagged by persona: " + ", ".join(
-        f"{p} {v['flagged']}/{v['accounts']}" for p, v in det["by_persona"].items()))
-    if r.get("scorecard"):
-        lines += scorecard.summary_lines(r["scorecard"])
-    if desk := r.get("ops_desk"):
-        lines.append(f"Ops desk (modelled, loadtests/double11/ops_desk.py): {desk['rule']}"
-                     + ("" if "confirmed_cases" not in desk else
-                        f"; confirmed {desk['confirmed_cases']} cases "
-                        f"({desk['confirmed_accounts']} accounts), cleared "
-                        f"{desk['cleared_cases']} ({desk['cleared_accounts']}), each "
-                        f"{desk['read_s']} s after it opened"))
-    lines += capacity_lines(r["capacity"])
-    lines.append("Targets:")
-    for t in r["targets"]:
-        verdict = "met" if t["met"] else "MISSED"
-        lines.append(f"  {verdict:6} {t['target']}: {readable_target(t['value'], t['goal'])} "
-                     f"(goal {t['goal']})")
-    if r.get("chaos"):
-        from loadtests.double11.verdict import summary_lines
-
-        lines += summary_lines(r["chaos"])
-    return "\n".join(lines)

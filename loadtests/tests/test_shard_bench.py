@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loadtests import capacity, shard_bench
+from loadtests import capacity, shard_bench, shard_measure
 from loadtests.shard_bench import Measured, ShardRow
 from sales.gate.keys import SHARDS_MAX
 
@@ -98,7 +98,7 @@ def test_the_table_says_two_cores_cannot_show_a_speed_up_and_warns_of_refusals()
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
 def test_a_tiny_run_on_a_real_cluster_admits_every_attempt_of_both_rows(gate_cluster):
-    rows = shard_bench.measure(shards=(1, 3), admissions=90, clients=2, rounds=1)
+    rows = shard_measure.measure(shards=(1, 3), admissions=90, clients=2, rounds=1)
     assert [row.shards for row in rows] == [1, 3]
     for row in rows:
         for measured in (*row.gate, *row.bare):

@@ -7,7 +7,7 @@ import json
 import pytest
 from django.conf import settings
 
-from loadtests.double11 import chaos, report
+from loadtests.double11 import chaos, report, terminal
 from loadtests.double11.plan import Plan, payment_window_s, timeline
 from loadtests.double11.run import Options, prepare, replay
 from loadtests.double11.verdict import summary_lines
@@ -94,7 +94,7 @@ def test_the_invariants_table_shows_met_and_broken_rows_in_the_html_the_json_and
     saved = json.loads((tmp_path / "report.json").read_text())
     assert [(i["invariant"], i["met"]) for i in saved["chaos"]["invariants"]] == [
         ("holding_within_stock", True), ("tickets_end_once", False)]
-    text = report.summary(result)
+    text = terminal.summary(result)
     assert "BROKEN: tickets_end_once" in text and "BROKEN tickets_end_once" in text
     assert "BROKEN" not in "\n".join(summary_lines(a_verdict(broken=False)))
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from matplotlib.text import Text
 
-from loadtests.double11 import figures
+from loadtests.double11 import figures, labels
 from loadtests.double11.tests.records import a_plan, a_record
 
 
@@ -107,7 +107,7 @@ def test_the_phase_labels_of_any_plan_never_overlap(time_scale, min_phase_s):
 @given(st.lists(st.tuples(st.floats(0, 1000), st.floats(1, 200)), max_size=30))
 def test_no_lane_holds_two_boxes_closer_than_the_gap(spans):
     boxes = [(left, left + width) for left, width in spans]
-    placed = figures.lanes(boxes, gap=6.0)
+    placed = labels.lanes(boxes, gap=6.0)
 
     for lane in set(placed):
         mine = [b for b, n in zip(boxes, placed, strict=True) if n == lane]

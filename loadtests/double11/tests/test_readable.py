@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loadtests.double11 import report
+from loadtests.double11 import report, terminal
 from loadtests.double11.readable import readable, readable_target
 from loadtests.double11.run import Options, prepare
 
@@ -53,7 +53,7 @@ def test_the_pages_tables_hold_no_raw_values(tmp_path):
     assert cells
     for cell in cells:
         assert not RAW.search(cell), cell
-    targets = [line for line in report.summary(result).splitlines()
+    targets = [line for line in terminal.summary(result).splitlines()
                if line.startswith(("  met", "  MISSED"))]
     assert targets
     for line in targets:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.double11 import lines, locusts, report
+from loadtests.double11 import lines, locusts, report, terminal
 from loadtests.double11.headline import headline
 from loadtests.double11.plan import Plan, timeline
 from loadtests.double11.run import Options, prepare
@@ -50,14 +50,14 @@ def test_achieved_over_planned_at_the_peak_is_the_recorded_arrivals_against_the_
     assert reach["tried_rps"] == pytest.approx(planned, rel=0.01)
     row = next(t for t in result["targets"] if t["target"].startswith("arrivals at the peak"))
     assert row["met"] is False
-    assert "66.6 %" in lines.reach_line(result["load"]) and "planned" in report.summary(result)
+    assert "66.6 %" in lines.reach_line(result["load"]) and "planned" in terminal.summary(result)
     # what arrived: nearly all refreshes of the live state; no purchase reached the gate here
     per = round(planned / 3)
     assert reach["refresh_share"] == pytest.approx((per - 3) / per, abs=1e-3)
     assert reach["by_kind_rps"] == {"refresh": 2 * (per - 3), "purchase": 4, "other": 2}
     assert reach["gate_attempts_rps"] == 0.0
     share = f"{(per - 3) / per * 100:.1f} %"
-    for text in (report.summary(result), (tmp_path / "report.html").read_text()):
+    for text in (terminal.summary(result), (tmp_path / "report.html").read_text()):
         assert f"refreshes of the live state (anonymous, the cheapest answer, cached) {share}" \
             in text
         assert "4/s answered, 0/s purchase attempts at the gate" in text
@@ -70,7 +70,7 @@ def test_achieved_over_planned_at_the_peak_is_the_recorded_arrivals_against_the_
     scalpers = sum(fleet["accounts"] for fleet in ops.values())
     units = result["run"]["stock"] + result["run"]["deposit_stock"]
     assert result["run"]["deposit_stock"] >= 2 and ops["ring"]["accounts"] >= 4
-    caveat = next(line for line in report.summary(result).splitlines()
+    caveat = next(line for line in terminal.summary(result).splitlines()
                   if line.startswith("  at this scale"))
     assert caveat.startswith(f"  at this scale (0.00005): {len(plan.accounts)} shoppers, "
                              f"{units} units, "), caveat
@@ -109,7 +109,7 @@ def test_the_report_links_the_locust_report_its_master_was_asked_to_write(tmp_pa
     # the headline is at the top, the figure beside the page, and the JSON keeps both
     assert page.index('class="headline"') < page.index("<h2>")
     assert headline(result)["verdict"] in page
-    assert report.summary(result).splitlines()[0] == headline(result)["verdict"]
+    assert terminal.summary(result).splitlines()[0] == headline(result)["verdict"]
     assert (tmp_path / result["charts"]).exists() and f'src="{result["charts"]}"' in page
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["headline"] == result["headline"]
@@ -181,7 +181,7 @@ def test_the_capacity_section_states_its_precision_and_what_it_rests_on(tmp_path
                             rush_settled_s=rush_end + 1, stock=4)
     c["assumptions"] = report.capacity_assumptions(plan, {"refresh_share": 0.95}, "sqlite")
 
-    text = "\n".join(report.capacity_lines(c))
+    text = "\n".join(lines.capacity_lines(c))
     page = charts.capacity_section(c)
 
     for said in ("precision: counts and costs to 2 significant figures",
@@ -198,7 +198,7 @@ def test_the_report_shows_the_gates_buckets(tmp_path, make_sale, buyer_ids):
     plan = prepare(Options(scale=0.00005, time_scale=0.02, min_phase_s=2, seed=3), tmp_path)
     result = report.build(plan, [], tmp_path)
     assert result["buckets"]["shards"] == 1
-    assert "  buckets: one (the sale is not split across shards)" in report.summary(result)
+    assert "  buckets: one (the sale is not split across shards)" in terminal.summary(result)
     split = make_sale(stock=9, limit=1, shards=3)
     for user in buyer_ids(4):
         services.purchase_admit(purchase=Purchase(sale_id=split.pk, user_id=user))

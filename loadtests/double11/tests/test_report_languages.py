@@ -15,7 +15,7 @@ from django.utils import translation
 from matplotlib import rc_context
 from matplotlib.text import Text
 
-from loadtests.double11 import figures, report
+from loadtests.double11 import figures, fonts, report, terminal
 from loadtests.double11.run import Options, prepare
 from loadtests.double11.tests.records import a_plan, a_record
 
@@ -51,7 +51,7 @@ def test_every_run_writes_both_pages_each_linking_the_other(built):
 def test_the_record_and_the_terminal_stay_english_whatever_language_is_active(built):
     result, out = built
     with translation.override("zh-hans"):
-        summary = report.summary(result)
+        summary = terminal.summary(result)
     saved = (out / "report.json").read_text()
 
     assert not HAN.search(summary) and not HAN.search(saved)
@@ -76,7 +76,7 @@ def test_the_chinese_page_says_verdicts_target_names_and_headings_in_chinese(bui
 @pytest.mark.parametrize("time_scale,min_phase_s", [(0.02, 2.0), (0.001, 0.5), (0.0001, 0.0),
                                                     (1.0, 5.0)])
 def test_chinese_labels_are_measured_in_the_cjk_font_and_never_overlap(time_scale, min_phase_s):
-    font = figures.cjk_font()
+    font = fonts.cjk_font()
     if font is None:  # as the browser tests do: CI installs the font and must not skip
         missing = pytest.fail if os.environ.get("BROWSER_TESTS_REQUIRED") else pytest.skip
         missing("no CJK font here (apt-get install fonts-wqy-microhei); the fallback has "
@@ -85,7 +85,7 @@ def test_chinese_labels_are_measured_in_the_cjk_font_and_never_overlap(time_scal
     record = a_record(sell_out_s=1.4, settled_by_s=1.6, checked_at_s=1.8)
     # the figure's own fonts, as figures.write sets them; a font resolves when it is used, so
     # everything is measured inside
-    with (translation.override("zh-hans"), rc_context(figures.font_style(font)),
+    with (translation.override("zh-hans"), rc_context(fonts.font_style(font)),
           warnings.catch_warnings()):
         warnings.simplefilter("error")      # "Glyph ... missing from font": boxes drawn
         fig = figures.timeline(record, plan)
@@ -104,7 +104,7 @@ def test_chinese_labels_are_measured_in_the_cjk_font_and_never_overlap(time_scal
 
 def test_without_a_cjk_font_the_chinese_page_shows_the_english_figure_and_says_so(
         tmp_path, monkeypatch, db):
-    monkeypatch.setattr(figures, "cjk_font", lambda: None)
+    monkeypatch.setattr(fonts, "cjk_font", lambda: None)
     plan = prepare(Options(scale=0.00005, time_scale=0.02, min_phase_s=2, seed=3), tmp_path)
 
     result = report.build(plan, [], tmp_path)

@@ -11,7 +11,7 @@ import re
 import pytest
 from django.utils import translation
 
-from loadtests.double11 import charts, report
+from loadtests.double11 import charts, report, terminal
 from loadtests.double11.run import Options, prepare
 
 HOSTILE = '"><img src=x onerror=alert(1)>&amp;<script>alert(1)</script>'
@@ -52,7 +52,7 @@ def test_hostile_strings_of_the_record_are_text_on_both_pages(built, language):
 def test_the_record_and_the_terminal_stay_english_in_a_chinese_process(built):
     result, out = built
     with translation.override("zh-hans"):
-        summary = report.summary(result)
+        summary = terminal.summary(result)
     assert not HAN.search(summary)
     assert not HAN.search((out / "report.json").read_text(encoding="utf-8"))
     assert HAN.search((out / "report.zh-hans.html").read_text(encoding="utf-8"))

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from loadtests.double11 import chaos, report
+from loadtests.double11 import chaos, terminal
 from loadtests.double11.autoscale import ProbeFailed
 from loadtests.double11.run import Options, replay
 
@@ -113,7 +113,7 @@ class Command(BaseCommand):
             return
         except ProbeFailed as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(report.summary(result))
+        self.stdout.write(terminal.summary(result))
         run_dir = Path(result["run_dir"])
         self.stdout.write(f"\nreport: {run_dir / 'report.html'} (in Chinese: "
                           f"{result['pages']['zh-hans']['page']}; figure: {result['charts']}, "
