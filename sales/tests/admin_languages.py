@@ -6,31 +6,13 @@ on a Chinese page."""
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from pathlib import Path
 
-import polib
-from django.conf import settings
+from core.tests.catalogue import english_left
 
-CATALOGUE = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 LANGUAGES = ("zh-hans", "en")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 # Shorter messages ("left", "status", "Open") are words that data may hold too.
 SHORTEST_CHECKED = 11
-
-
-@lru_cache(maxsize=1)
-def catalogue_sentences() -> tuple[str, ...]:
-    """The English of every message of our catalogue long enough to be a sentence, with its
-    placeholders cut out: each fixed piece between them must not show on a Chinese page."""
-    pieces = set()
-    for entry in polib.pofile(str(CATALOGUE)):
-        for msgid in filter(None, (entry.msgid, entry.msgid_plural)):
-            for piece in re.split(r"%\(\w+\)[sd]|\{\w+\}", msgid):
-                piece = " ".join(piece.split()).strip(" .,:;()")
-                if len(piece) >= SHORTEST_CHECKED:
-                    pieces.add(piece)
-    return tuple(sorted(pieces))
 
 
 def untranslated(visible_text: str, data: tuple[str, ...] = ()) -> list[str]:
@@ -40,7 +22,7 @@ def untranslated(visible_text: str, data: tuple[str, ...] = ()) -> list[str]:
     text = " ".join(visible_text.split())
     for recorded in data:
         text = text.replace(" ".join(recorded.split()), " ")
-    return [piece for piece in catalogue_sentences() if piece in text]
+    return english_left(text, shortest=SHORTEST_CHECKED)
 
 
 def recorded_words(world: dict) -> tuple[str, ...]:

@@ -5,16 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.utils import timezone
 
+from antiscalper.models import RuleSetting
+from antiscalper.rules import RULES
 from loadtests.faults import FrontDoor, RedisServer
 from sales import services
 from sales.gate import admission
 from sales.models import FlashSale
+from sales.tests.admin_world import sale_rows
 from sales.web import sale_pages
 from shop.seeding import seed_customers, username_for
 
@@ -183,3 +189,28 @@ def twin_worlds(make_customer, sku, settings):
     now = timezone.now()
     return (World(now=now, make_customer=make_customer, sku=sku),
             World(now=now, make_customer=make_customer, sku=sku))
+
+
+# ---- the ops admin's tests (sales/tests/test_admin_languages.py, sales/web/tests/test_admin_*)
+
+@pytest.fixture
+def rules_seeded(db) -> None:
+    """The rules' rows the migrations seed (a transactional test's flush removed them)."""
+    for code, rule in RULES.items():
+        RuleSetting.objects.get_or_create(code=code, defaults={
+            "threshold": rule.threshold, "weight": rule.weight, "action": rule.action})
+
+
+@pytest.fixture
+def ops_desk(make_staff):
+    """A member of the ops group, as ops accounts are made (setup_ops_group)."""
+    call_command("setup_ops_group", stdout=StringIO())
+    user = make_staff()
+    user.groups.add(Group.objects.get(name="ops"))
+    return user
+
+
+@pytest.fixture
+def ops_world(make_customer, make_sale, make_order) -> dict:
+    """One sale and one of every ops record about one shopper in it (`sale_rows`)."""
+    return sale_rows(make_customer=make_customer, make_sale=make_sale, make_order=make_order)

@@ -8,16 +8,12 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
-from io import StringIO
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group
-from django.core.management import call_command
 from django.test import Client
 
 from antiscalper.models import RuleSetting
-from antiscalper.rules import RULES
 from sales.models import FlashSale
 from sales.tests.admin_languages import (
     CJK,
@@ -26,11 +22,10 @@ from sales.tests.admin_languages import (
     untranslated,
     world_pages,
 )
-from sales.tests.admin_world import sale_rows
 from sales.tests.sale_forms import sale_form
 from shop.tests.fixtures import client_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rules_seeded")]
 
 # The answers' buttons and links, in each language: none of them for a view-only account.
 ANSWERS = {"en": ("Confirm: blacklist the account and device",
@@ -74,27 +69,6 @@ def visible(response) -> str:
     return " ".join(" ".join(parser.parts).split())
 
 
-@pytest.fixture(autouse=True)
-def rule_settings(db):
-    for code, rule in RULES.items():
-        RuleSetting.objects.get_or_create(code=code, defaults={
-            "threshold": rule.threshold, "weight": rule.weight, "action": rule.action})
-
-
-@pytest.fixture
-def world(make_customer, make_sale, make_order):
-    return sale_rows(make_customer=make_customer, make_sale=make_sale, make_order=make_order)
-
-
-@pytest.fixture
-def desk(make_staff):
-    """A member of the ops group, as ops accounts are made (setup_ops_group)."""
-    call_command("setup_ops_group", stdout=StringIO())
-    user = make_staff()
-    user.groups.add(Group.objects.get(name="ops"))
-    return user
-
-
 @pytest.fixture
 def planner(make_staff):
     """Who schedules sales (ops only read them)."""
@@ -124,19 +98,19 @@ PAGES = ("dashboard", "sale", "sale-form", "decision", "appeal", "case", "case-c
 
 @pytest.mark.parametrize("name", PAGES)
 def test_every_page_of_ours_in_chinese_leaves_no_english_sentence_of_the_catalogue(
-        world, desk, planner, name):
-    reader = planner if name.startswith("sale") else desk
-    response = browser_of(reader, "zh-hans").get(world_pages(world)[name])
+        ops_world, ops_desk, planner, name):
+    reader = planner if name.startswith("sale") else ops_desk
+    response = browser_of(reader, "zh-hans").get(world_pages(ops_world)[name])
     assert response.status_code == 200
     assert '<html lang="zh-hans"' in response.content.decode()
     text = visible(response)
     assert len(CJK.findall(text)) > 40, f"{name} is hardly Chinese: {text[:300]}"
-    left = untranslated(text, recorded_words(world))
+    left = untranslated(text, recorded_words(ops_world))
     assert not left, f"{name} still says, in English: {left}"
 
 
-def test_the_threshold_confirmation_in_chinese_shows_the_old_and_new_value(desk):
-    response = threshold_confirmation(browser_of(desk, "zh-hans"))
+def test_the_threshold_confirmation_in_chinese_shows_the_old_and_new_value(ops_desk):
+    response = threshold_confirmation(browser_of(ops_desk, "zh-hans"))
     text = visible(response)
     assert response.status_code == 200 and "tuning-changes" in response.content.decode()
     assert "阈值 250.0 300.0" in text and "是，确认修改" in text
@@ -145,17 +119,17 @@ def test_the_threshold_confirmation_in_chinese_shows_the_old_and_new_value(desk)
 
 
 @pytest.mark.parametrize("name", ("dashboard", "decision", "appeal", "case", "sale-form"))
-def test_without_a_choice_the_admin_speaks_english(world, desk, planner, name):
-    reader = planner if name.startswith("sale") else desk
-    response = browser_of(reader, None).get(world_pages(world)[name])
+def test_without_a_choice_the_admin_speaks_english(ops_world, ops_desk, planner, name):
+    reader = planner if name.startswith("sale") else ops_desk
+    response = browser_of(reader, None).get(world_pages(ops_world)[name])
     text = visible(response)
     assert response.status_code == 200 and '<html lang="en"' in response.content.decode()
     assert CJK.findall(text) == list("中文"), f"{name}: Chinese besides the switch"
 
 
-def test_the_header_switches_to_chinese_and_back_to_the_same_page(world, desk):
-    client = browser_of(desk, None)
-    page = world_pages(world)["decision"]
+def test_the_header_switches_to_chinese_and_back_to_the_same_page(ops_world, ops_desk):
+    client = browser_of(ops_desk, None)
+    page = world_pages(ops_world)["decision"]
     body = client.get(page).content.decode()
     switch = re.search(r'href="(/language/zh-hans/\?next=[^"]+)"', body).group(1)
     answer = client.get(switch.replace("&amp;", "&"))
@@ -167,14 +141,14 @@ def test_the_header_switches_to_chinese_and_back_to_the_same_page(world, desk):
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_a_view_only_account_sees_no_answer_in_either_language(world, make_staff, language):
+def test_a_view_only_account_sees_no_answer_in_either_language(ops_world, make_staff, language):
     reader = make_staff("antiscalper.view_riskdecision", "antiscalper.view_appeal",
                         "antiscalper.view_ringcase", "sales.view_flashsale")
-    client, pages = browser_of(reader, language), world_pages(world)
+    client, pages = browser_of(reader, language), world_pages(ops_world)
     for name in ("decision", "appeal", "case"):
         response = client.get(pages[name])
         html, text = response.content.decode(), visible(response)
-        assert response.status_code == 200 and world["shopper"].user.username in text
+        assert response.status_code == 200 and ops_world["shopper"].user.username in text
         assert not ANSWER_URLS.search(html), f"{name}: an answer's address for a reader"
         shown = [words for words in ANSWERS["en"] + ANSWERS["zh-hans"] if words in text]
         assert not shown, f"{name} in {language} offers {shown}"
@@ -183,9 +157,9 @@ def test_a_view_only_account_sees_no_answer_in_either_language(world, make_staff
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_the_desk_sees_every_answer_in_its_language(world, desk, language):
+def test_the_desk_sees_every_answer_in_its_language(ops_world, ops_desk, language):
     """The other side of the one above: the same pages offer each answer to the ops group."""
-    client, pages = browser_of(desk, language), world_pages(world)
+    client, pages = browser_of(ops_desk, language), world_pages(ops_world)
     text = " ".join(visible(client.get(pages[name])) for name in ("decision", "appeal", "case"))
     assert all(words in text for words in ANSWERS[language]), text[:400]
     other = "en" if language == "zh-hans" else "zh-hans"

@@ -8,19 +8,15 @@ people to look at."""
 
 from __future__ import annotations
 
-from io import StringIO
-
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group
-from django.core.management import call_command
 
 from antiscalper.models import AllowlistEntry, Appeal, BlacklistEntry, RiskDecision, RuleSetting
-from antiscalper.rules import RULES
 from sales.models import FlashSale
 from sales.tests.admin_world import sale_rows
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("rules_seeded")]
 
 SCREENSHOTS = settings.VAR_DIR / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
@@ -30,26 +26,9 @@ OVERFLOW = """() => { const box = document.querySelector('.results');
 
 
 @pytest.fixture
-def desk(make_staff):
-    """A member of the ops group (setup_ops_group), as ops accounts are made."""
-    call_command("setup_ops_group", stdout=StringIO())
-    user = make_staff()
-    user.groups.add(Group.objects.get(name="ops"))
-    return user
-
-
-@pytest.fixture
 def page_as(pages):
     """A page at 1280x800 logged in as `user`."""
     return lambda user: pages(user, viewport=VIEWPORT)
-
-
-@pytest.fixture(autouse=True)
-def rule_settings(db):
-    """The rules' rows the migrations seed (a transactional test's flush removed them)."""
-    for code, rule in RULES.items():
-        RuleSetting.objects.get_or_create(code=code, defaults={
-            "threshold": rule.threshold, "weight": rule.weight, "action": rule.action})
 
 
 @pytest.fixture
@@ -70,9 +49,9 @@ def shoot(page, name: str) -> None:
     ("appeals", "antiscalper/appeal/"), ("blacklist", "antiscalper/blacklistentry/"),
     ("rules", "antiscalper/rulesetting/"), ("payments", "shop/payment/"),
 ])
-def test_each_list_names_people_and_sales_and_fits_1280_pixels(page_as, desk, world,
+def test_each_list_names_people_and_sales_and_fits_1280_pixels(page_as, ops_desk, world,
                                                                expect, name, path):
-    page = page_as(desk)
+    page = page_as(ops_desk)
     page.goto(f"/admin/{path}")
     expect(page.locator("#result_list")).to_be_visible()
     if name in ("orders", "flags", "cases"):
@@ -84,9 +63,9 @@ def test_each_list_names_people_and_sales_and_fits_1280_pixels(page_as, desk, wo
     assert page.evaluate(OVERFLOW) <= 0, f"the {name} list is wider than its box at 1280 px"
 
 
-def test_a_sales_dashboard_is_one_click_from_its_page(page_as, desk, world, expect):
+def test_a_sales_dashboard_is_one_click_from_its_page(page_as, ops_desk, world, expect):
     sale = world["sale"]
-    page = page_as(desk)
+    page = page_as(ops_desk)
     page.goto(f"/admin/sales/flashsale/{sale.pk}/change/")
     shoot(page, "sale-page")
     page.locator(".object-tools").get_by_role("link", name="Dashboard").click()
@@ -99,10 +78,10 @@ def test_a_sales_dashboard_is_one_click_from_its_page(page_as, desk, world, expe
     shoot(page, "dashboard")
 
 
-def test_ops_confirm_a_flag_from_its_page_and_the_button_goes(page_as, desk, world,
+def test_ops_confirm_a_flag_from_its_page_and_the_button_goes(page_as, ops_desk, world,
                                                               expect):
     decision = world["decision"]
-    page = page_as(desk)
+    page = page_as(ops_desk)
     page.goto("/admin/antiscalper/riskdecision/")
     page.locator("#result_list").get_by_role("link", name=str(decision.pk), exact=True).click()
     rules = page.locator("table.rules-fired")
@@ -115,13 +94,13 @@ def test_ops_confirm_a_flag_from_its_page_and_the_button_goes(page_as, desk, wor
     expect(page.get_by_role("button", name="Confirm: blacklist the account and device")) \
         .to_have_count(0)
     expect(page.locator(".decision-facts")).to_contain_text(
-        f"Confirmed and blacklisted by {desk.username}")
+        f"Confirmed and blacklisted by {ops_desk.username}")
     assert RiskDecision.objects.get(pk=decision.pk).review_status == "confirmed"
 
 
-def test_ops_uphold_an_appeal_with_a_note(page_as, desk, world, expect):
+def test_ops_uphold_an_appeal_with_a_note(page_as, ops_desk, world, expect):
     appeal = world["appeal"]
-    page = page_as(desk)
+    page = page_as(ops_desk)
     page.goto(f"/admin/antiscalper/appeal/{appeal.pk}/change/")
     expect(page.locator(".appeal-message")).to_have_text("I am a real fan, honest.")
     expect(page.locator("table.rules-fired")).to_contain_text("device_accounts")
@@ -139,9 +118,9 @@ def test_ops_uphold_an_appeal_with_a_note(page_as, desk, world, expect):
                                              is_active=True).exists()
 
 
-def test_ops_change_a_threshold_only_after_seeing_old_and_new(page_as, desk, expect):
+def test_ops_change_a_threshold_only_after_seeing_old_and_new(page_as, ops_desk, expect):
     setting = RuleSetting.objects.get(code="fast_after_open")
-    page = page_as(desk)
+    page = page_as(ops_desk)
     page.goto(f"/admin/antiscalper/rulesetting/{setting.pk}/change/")
     page.locator("#id_threshold").fill("300")
     page.get_by_role("button", name="Save", exact=True).click()

@@ -11,20 +11,15 @@ Each test writes screenshots to var/screenshots/ (git-ignored) for people to loo
 
 from __future__ import annotations
 
-from io import StringIO
-
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group
-from django.core.management import call_command
 
 from antiscalper.models import Appeal, RingCase, RiskDecision, RuleSetting
-from antiscalper.rules import RULES
 from sales.models import FlashSale
 from sales.tests.admin_languages import CJK, recorded_words, untranslated, world_pages
-from sales.tests.admin_world import sale_rows
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("rules_seeded")]
 
 SCREENSHOTS = settings.VAR_DIR / "screenshots"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
@@ -68,28 +63,6 @@ WORDS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def rule_settings(db):
-    """The rules' rows the migrations seed (a transactional test's flush removed them)."""
-    for code, rule in RULES.items():
-        RuleSetting.objects.get_or_create(code=code, defaults={
-            "threshold": rule.threshold, "weight": rule.weight, "action": rule.action})
-
-
-@pytest.fixture
-def world(make_customer, make_sale, make_order):
-    return sale_rows(make_customer=make_customer, make_sale=make_sale, make_order=make_order)
-
-
-@pytest.fixture
-def desk(make_staff):
-    """A member of the ops group (setup_ops_group), as ops accounts are made."""
-    call_command("setup_ops_group", stdout=StringIO())
-    user = make_staff()
-    user.groups.add(Group.objects.get(name="ops"))
-    return user
-
-
 @pytest.fixture
 def page_in(pages, live_server):
     """A page logged in as `user`, in `language` (the admin's cookie, as its header's switch
@@ -129,11 +102,11 @@ def on_screen(page, locator, viewport: str) -> None:
 
 
 @pytest.mark.parametrize(("language", "viewport"), COMBINATIONS)
-def test_a_sales_dashboard_in_each_language_and_screen(page_in, desk, world, expect,
+def test_a_sales_dashboard_in_each_language_and_screen(page_in, ops_desk, ops_world, expect,
                                                        language, viewport):
-    words, sale = WORDS[language], world["sale"]
-    page = page_in(desk, language, viewport)
-    page.goto(world_pages(world)["sale"])
+    words, sale = WORDS[language], ops_world["sale"]
+    page = page_in(ops_desk, language, viewport)
+    page.goto(world_pages(ops_world)["sale"])
     page.locator(".object-tools").get_by_role("link", name=words["dashboard"]).click()
     page.wait_for_url(f"**/admin/sales/flashsale/{sale.pk}/dashboard/")
     expect(page.locator("h1")).to_contain_text(sale.title)
@@ -150,17 +123,17 @@ def test_a_sales_dashboard_in_each_language_and_screen(page_in, desk, world, exp
 
 @pytest.mark.parametrize(("language", "viewport"), COMBINATIONS)
 @pytest.mark.parametrize("answer", ["confirm", "clear"])
-def test_a_decision_answered_with_its_button(page_in, desk, world, expect, language,
+def test_a_decision_answered_with_its_button(page_in, ops_desk, ops_world, expect, language,
                                              viewport, answer):
-    words, decision = WORDS[language], world["decision"]
-    page = page_in(desk, language, viewport)
-    page.goto(world_pages(world)["decision"])
+    words, decision = WORDS[language], ops_world["decision"]
+    page = page_in(ops_desk, language, viewport)
+    page.goto(world_pages(ops_world)["decision"])
     expect(page.get_by_role("heading", name=words["rules"])).to_be_visible()
     rules = page.locator("table.rules-fired")
     expect(rules).to_contain_text("headless_agent")  # the rule's code: an identifier
     expect(rules).to_contain_text(words["headless"])
     looked_at(page, expect, language, viewport, f"decision-{answer}",
-              recorded_words(world))
+              recorded_words(ops_world))
     button = page.get_by_role("button", name=words[answer])
     on_screen(page, button, viewport)
     on_screen(page, page.get_by_role("button", name=words["clear" if answer == "confirm"
@@ -170,19 +143,19 @@ def test_a_decision_answered_with_its_button(page_in, desk, world, expect, langu
     expect(page.get_by_role("button", name=words["confirm"])).to_have_count(0)
     expect(page.get_by_role("button", name=words["clear"])).to_have_count(0)
     looked_at(page, expect, language, viewport, f"decision-{ANSWERED[answer]}",
-              recorded_words(world))
+              recorded_words(ops_world))
     assert RiskDecision.objects.get(pk=decision.pk).review_status == ANSWERED[answer]
 
 
 @pytest.mark.parametrize(("language", "viewport"), COMBINATIONS)
 @pytest.mark.parametrize("answer", ["uphold", "reject"])
-def test_an_appeal_answered_with_a_note(page_in, desk, world, expect, language, viewport,
+def test_an_appeal_answered_with_a_note(page_in, ops_desk, ops_world, expect, language, viewport,
                                         answer):
-    words, appeal = WORDS[language], world["appeal"]
-    page = page_in(desk, language, viewport)
-    page.goto(world_pages(world)["appeal"])
+    words, appeal = WORDS[language], ops_world["appeal"]
+    page = page_in(ops_desk, language, viewport)
+    page.goto(world_pages(ops_world)["appeal"])
     expect(page.locator(".appeal-message")).to_have_text("I am a real fan, honest.")
-    looked_at(page, expect, language, viewport, f"appeal-{answer}", recorded_words(world))
+    looked_at(page, expect, language, viewport, f"appeal-{answer}", recorded_words(ops_world))
     form = page.locator("form", has=page.get_by_role("button", name=words[answer]))
     form.get_by_label(words["note"]).fill("Long-time fan")
     on_screen(page, form.get_by_role("button"), viewport)
@@ -191,25 +164,25 @@ def test_an_appeal_answered_with_a_note(page_in, desk, world, expect, language, 
     expect(page.locator(".appeal-facts")).to_contain_text("Long-time fan")
     expect(page.get_by_role("button", name=words["uphold"])).to_have_count(0)
     looked_at(page, expect, language, viewport, f"appeal-{ANSWERED[answer]}",
-              recorded_words(world))
+              recorded_words(ops_world))
     assert Appeal.objects.get(pk=appeal.pk).status == ANSWERED[answer]
 
 
 @pytest.mark.parametrize(("language", "viewport"), COMBINATIONS)
-def test_a_ring_case_confirmed_through_its_confirmation_page(page_in, desk, world, expect,
+def test_a_ring_case_confirmed_through_its_confirmation_page(page_in, ops_desk, ops_world, expect,
                                                              language, viewport):
-    words, case = WORDS[language], world["case"]
-    page = page_in(desk, language, viewport)
-    page.goto(world_pages(world)["case"])
+    words, case = WORDS[language], ops_world["case"]
+    page = page_in(ops_desk, language, viewport)
+    page.goto(world_pages(ops_world)["case"])
     expect(page.get_by_role("heading", name=words["ties"])).to_be_visible()
-    expect(page.locator("#content-main")).to_contain_text(world["shopper"].user.username)
-    looked_at(page, expect, language, viewport, "case", recorded_words(world))
+    expect(page.locator("#content-main")).to_contain_text(ops_world["shopper"].user.username)
+    looked_at(page, expect, language, viewport, "case", recorded_words(ops_world))
     link = page.get_by_role("link", name=words["ring"])
     on_screen(page, link, viewport)
     link.click()
     yes = page.get_by_role("button", name=words["yes_confirm"])
     on_screen(page, yes, viewport)
-    looked_at(page, expect, language, viewport, "case-confirm", recorded_words(world))
+    looked_at(page, expect, language, viewport, "case-confirm", recorded_words(ops_world))
     assert RingCase.objects.get(pk=case.pk).status == "open"  # asked, not done
     yes.click()
     expect(page.locator(".messagelist")).to_contain_text(words["case_confirmed"])
@@ -217,11 +190,11 @@ def test_a_ring_case_confirmed_through_its_confirmation_page(page_in, desk, worl
 
 
 @pytest.mark.parametrize(("language", "viewport"), COMBINATIONS)
-def test_a_threshold_changes_only_after_its_confirmation(page_in, desk, expect, language,
+def test_a_threshold_changes_only_after_its_confirmation(page_in, ops_desk, expect, language,
                                                          viewport):
     words = WORDS[language]
     setting = RuleSetting.objects.get(code="fast_after_open")
-    page = page_in(desk, language, viewport)
+    page = page_in(ops_desk, language, viewport)
     page.goto(f"/admin/antiscalper/rulesetting/{setting.pk}/change/")
     looked_at(page, expect, language, viewport, "rule-setting")
     page.locator("#id_threshold").fill("300")
@@ -279,11 +252,11 @@ def test_the_sale_form_shows_its_modes_terms_and_refuses_a_stray_one(
 
 
 @pytest.mark.parametrize("name", ["sales", "flags", "cases", "appeals", "rules"])
-def test_each_list_in_chinese_fits_1280_pixels(page_in, desk, world, expect, name):
-    page = page_in(desk, "zh-hans", "desktop")
-    page.goto(world_pages(world)[name])
+def test_each_list_in_chinese_fits_1280_pixels(page_in, ops_desk, ops_world, expect, name):
+    page = page_in(ops_desk, "zh-hans", "desktop")
+    page.goto(world_pages(ops_world)[name])
     expect(page.locator("#result_list")).to_be_visible()
-    looked_at(page, expect, "zh-hans", "desktop", f"list-{name}", recorded_words(world))
+    looked_at(page, expect, "zh-hans", "desktop", f"list-{name}", recorded_words(ops_world))
     wider = page.evaluate("""() => { const box = document.querySelector('.results');
                                      return box.scrollWidth - box.clientWidth; }""")
     assert wider <= 0, f"the {name} list is wider than its box at 1280 px in Chinese"

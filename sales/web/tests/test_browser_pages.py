@@ -14,11 +14,11 @@ import importlib
 import re
 from pathlib import Path
 
-import polib
 import pytest
 from django.conf import settings
 
 from antiscalper import services as antiscalper
+from core.tests.catalogue import english_sentences
 from sales import services
 from sales.gate.admission import Purchase
 from sales.pipeline import orders as pipeline
@@ -30,26 +30,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SCREENSHOTS = Path(settings.VAR_DIR) / "screenshots"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 LANGUAGES = {"zh": "zh-hans", "en": "en"}
-CATALOGUE = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 HAN = re.compile(r"[\u4e00-\u9fff]")
-PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]|\{\w*\}")
 LITERAL_MIN = 14  # shorter fragments ("Sold out") may be a product's or a person's words
 
 
-def english_sentences() -> list[str]:
-    """The literal English of every translated sentence of the catalogue: its longest
-    fragment between placeholders, where that fragment is long enough to be our own words."""
-    sentences = set()
-    for entry in polib.pofile(str(CATALOGUE)):
-        if not entry.msgstr or entry.obsolete or "fuzzy" in entry.flags:
-            continue
-        fragment = max(PLACEHOLDER.split(entry.msgid), key=len).strip()
-        if len(fragment) >= LITERAL_MIN and HAN.search(entry.msgstr) and " " in fragment:
-            sentences.add(fragment)
-    return sorted(sentences)
-
-
-ENGLISH = english_sentences()
+ENGLISH = english_sentences(shortest=LITERAL_MIN)
 
 
 @pytest.fixture(autouse=True)
