@@ -42,6 +42,12 @@ def _supported(code: str | None) -> str | None:
     return None
 
 
+def chosen_language(request: HttpRequest) -> str:
+    """The language the shopper chose with the switch (the cookie), as one of ours (en-US is
+    English, zh-CN Chinese), or "" when none of ours was chosen."""
+    return _supported(request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)) or ""
+
+
 def language_of(request: HttpRequest) -> str:
     """The language this request is answered in (see the module)."""
     chosen = _supported(request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME))

@@ -22,6 +22,7 @@ from core.http import (
     user_id_of,
     window_of,
 )
+from core.language import chosen_language
 from core.permissions import staff_with
 from sales import report, selectors, services
 from sales.api.serializers import (
@@ -177,7 +178,7 @@ class SaleReminderApi(APIView):
     def put(self, request, sale_id: int):
         _reminder, created = services.reminder_set(
             sale_id=sale_id, user_id=user_id_of(request),
-            language=request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, ""))
+            language=chosen_language(request))
         body = ReminderOutput(selectors.reminder_of(sale_id=sale_id,
                                                     user_id=user_id_of(request))).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

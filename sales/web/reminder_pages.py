@@ -12,12 +12,15 @@ only into the pages rendered for one logged-in shopper (never cached).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
@@ -26,7 +29,7 @@ from django_ratelimit.decorators import ratelimit
 
 from core.errors import DomainError, ErrorCode, envelope
 from core.sentences import sentence_for
-from sales import services
+from sales import selectors, services
 from shop.web import error_page, not_found_page
 
 
@@ -86,8 +89,25 @@ def remind(request: HttpRequest, sale_id: int) -> HttpResponse:
         response = JsonResponse({"reminded": wanted, "html": html})
         add_never_cache_headers(response)
         return response
-    minutes = max(1, settings.REMINDER_LEAD_SECONDS // 60)
-    messages.success(request, _("Reminder set: we will text you %(minutes)d minutes before "
-                                "the sale opens.") % {"minutes": minutes} if wanted
+    messages.success(request, _set_message(sale_id, request.user.id) if wanted
                      else _("Reminder cancelled."))
     return redirect(back)
+
+
+def _set_message(sale_id: int, user_id: int) -> str:
+    """What setting a reminder promises, by where it stands: a text already sent for this
+    opening is not sent again (so it is not promised), and inside the lead the text goes out
+    within the sender's next round, not "minutes before"."""
+    reminder = selectors.reminder_of(sale_id=sale_id, user_id=user_id)
+    lead = timedelta(seconds=settings.REMINDER_LEAD_SECONDS)
+    minutes = max(1, settings.REMINDER_LEAD_SECONDS // 60)
+    if reminder["sent_at"] is not None:
+        opens = timezone.localtime(reminder["remind_at"] + lead)
+        return _("Reminder set. We already texted you about this sale at %(sent)s; it opens "
+                 "at %(opens)s.") % {
+            "sent": f"{timezone.localtime(reminder['sent_at']):%H:%M}", "opens": f"{opens:%H:%M}"}
+    if timezone.now() >= reminder["remind_at"]:
+        return _("Reminder set: the sale opens in under %(minutes)d minutes, so we will text "
+                 "you in a moment.") % {"minutes": minutes}
+    return _("Reminder set: we will text you %(minutes)d minutes before the sale "
+             "opens.") % {"minutes": minutes}

@@ -118,3 +118,15 @@ def test_the_language_cookie_decides_the_texts_language(api, upcoming, customer)
     api.cookies[settings.LANGUAGE_COOKIE_NAME] = "<script>"
     api.put(_url(upcoming.pk))
     assert Reminder.objects.get().language == "en"  # nothing we speak: the last choice stays
+
+
+@pytest.mark.parametrize(("cookie", "stored"), [("en-US", "en"), ("EN_gb", "en"),
+                                                ("zh-CN", "zh-hans"), ("zh-Hant", "en")])
+def test_a_language_tag_of_ours_is_stored_as_our_language(api, upcoming, cookie, stored):
+    """en-US is English, zh-CN Chinese; a tag we do not speak (traditional Chinese) leaves
+    the last choice (English, from the first press)."""
+    api.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    api.put(_url(upcoming.pk))
+    api.cookies[settings.LANGUAGE_COOKIE_NAME] = cookie
+    api.put(_url(upcoming.pk))
+    assert Reminder.objects.get().language == stored

@@ -150,3 +150,29 @@ def test_the_reminder_reads_in_chinese_on_a_chinese_page(upcoming, customer):
     body = page(browser.get("/"))
     assert "已设提醒" in _card(body, upcoming) and "取消提醒" in body
     assert Reminder.objects.get().language == "zh-hans"
+
+
+def _said(browser, sale) -> str:
+    """The message the page shows after pressing remind me."""
+    browser.get("/")
+    pressed = csrf_post(browser, f"/sales/{sale.pk}/remind", {"remind": "on", "next": "/"},
+                        follow=True)
+    return " ".join(page(pressed).split())
+
+
+def test_what_setting_promises_follows_where_the_reminder_stands(make_sale, customer,
+                                                                 settings):
+    """Minutes before, when the lead is still ahead; in a moment, inside the lead; and no
+    promise at all once the text for this opening went out (it is not sent twice)."""
+    settings.REMINDER_LEAD_SECONDS = 300
+    browser = _shopper(customer)
+    far = make_sale(starts_in=3600, load=False)
+    assert "we will text you 5 minutes before" in _said(browser, far)
+    near = make_sale(starts_in=120, load=False)
+    assert "we will text you in a moment" in _said(browser, near)
+    assert services.reminders_send_due() == 1  # the near one, texted now
+    csrf_post(browser, f"/sales/{near.pk}/remind", {"remind": "off", "next": "/"})
+    assert "Reminder cancelled" in " ".join(page(browser.get("/")).split())
+    again = _said(browser, near)
+    assert "We already texted you about this sale at" in again and "will text" not in again
+    assert services.reminders_send_due() == 0  # and it is not texted twice
