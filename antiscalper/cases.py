@@ -32,6 +32,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from antiscalper import services
 from antiscalper.arrivals import participants_mark
@@ -116,8 +117,8 @@ def _close(case: RingCase, *, status: str, seen: list[int] | None, actor_id: int
     if locked.status != OPEN:
         return None
     if seen is not None and sorted(seen) != locked.members:
-        raise invalid("The case changed since it was shown (the linking pass added members); "
-                      "review it again.", members=["changed"])
+        raise invalid(gettext("The case changed since it was shown (the linking pass added "
+                              "members); review it again."), members=["changed"])
     pending = _pending(locked.sale_id, locked.members)
     locked.history = [*locked.history, {
         "from": locked.status, "to": status, "by": actor_id, "at": now.isoformat(),
@@ -226,6 +227,15 @@ def case_answer(*, sale_id: int, case_id: int, answer: str, actor_id: int | None
     case = case_get(sale_id=sale_id, case_id=case_id)
     if answered is None and case.status != status:
         raise DomainError(ErrorCode.CASE_ANSWERED,
-                          f"The case was {case.status} already; nothing was changed.",
+                          _answered_already(case.status),
                           details={"status": case.status})
     return case, answered or []
+
+
+def _answered_already(status: str) -> str:
+    """The refusal of an answer to a case answered before, in the reader's language."""
+    if status == RingCase.Status.CONFIRMED:
+        return gettext("The case was confirmed already; nothing was changed.")
+    if status == RingCase.Status.CLEARED:
+        return gettext("The case was cleared already; nothing was changed.")
+    return gettext("The case was answered already; nothing was changed.")

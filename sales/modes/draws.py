@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from antiscalper.selectors import accounts_blocked, linking_blocked
 from core.errors import DomainError
@@ -76,11 +77,11 @@ def draw_run(*, sale_id: int, run_by_id: int | None = None, seed: str | None = N
         if sale.mode != SaleMode.DRAW:
             raise not_a_draw()
         if not sale.reservation_closes_at or now < sale.reservation_closes_at:
-            raise DomainError("draw_not_closed", "Entries are still open.", details={
+            raise DomainError("draw_not_closed", gettext("Entries are still open."), details={
                 "reservation_closes_at": sale.reservation_closes_at.isoformat()
                 if sale.reservation_closes_at else None})
         if Draw.objects.filter(sale=sale).exists():
-            raise DomainError("draw_already_run", "This sale's draw has already run.")
+            raise DomainError("draw_already_run", gettext("This sale's draw has already run."))
         entries = [[r.pk, r.user_id, r.user.customer.fan_level, r.user.customer.phone]
                    for r in Reservation.objects.filter(sale=sale)
                    .select_related("user__customer").order_by("pk")]
@@ -97,7 +98,8 @@ def draw_run(*, sale_id: int, run_by_id: int | None = None, seed: str | None = N
             draw = Draw.objects.create(sale=sale, seed=seed, entries=entries, winners=winners,
                                        waitlist=waitlist, run_by_id=run_by_id)
         except IntegrityError:
-            raise DomainError("draw_already_run", "This sale's draw has already run.") from None
+            raise DomainError("draw_already_run",
+                              gettext("This sale's draw has already run.")) from None
         _rights(sale, winners, max(now, sale.starts_at) + sale.right_window)
     return draw
 

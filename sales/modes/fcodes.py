@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from core.errors import DomainError, invalid
 from sales.gate import ops as gate_ops
@@ -45,15 +46,17 @@ def fcodes_issue(*, sale_id: int, count: int, fan_level_min: int) -> list[Issued
     """Issue F-codes to the most loyal fans without one: highest level first, then the
     longest-standing. Never more codes than the sale's F-code quota."""
     if count < 1:
-        raise invalid("Issue at least one code.", count=["must be >= 1"])
+        raise invalid(gettext("Issue at least one code."), count=["must be >= 1"])
     with transaction.atomic():
         sale = sale_locked(sale_id)
         if sale.mode == SaleMode.DRAW:
-            raise DomainError("wrong_mode", "A draw sale gives purchase rights, not F-codes.")
+            raise DomainError("wrong_mode",
+                              gettext("A draw sale gives purchase rights, not F-codes."))
         issued = FCode.objects.filter(sale=sale, kind=FCode.Kind.FCODE).count()
         room = min(count, sale.fcode_quota - issued)
         if room <= 0:
-            raise DomainError("fcode_quota_used", "Every unit of the F-code quota has a code.",
+            raise DomainError("fcode_quota_used",
+                              gettext("Every unit of the F-code quota has a code."),
                               details={"fcode_quota": sale.fcode_quota, "issued": issued})
         fans = (Customer.objects.filter(fan_level__gte=fan_level_min)
                 .exclude(user__fcodes__sale=sale).select_related("user")
@@ -75,7 +78,7 @@ def fcode_quota_release(*, sale_id: int) -> int:
     with transaction.atomic():
         sale = sale_locked(sale_id)
         if sale.mode == SaleMode.DRAW:
-            raise DomainError("wrong_mode", "A draw sale's units belong to its winners.")
+            raise DomainError("wrong_mode", gettext("A draw sale's units belong to its winners."))
         # Never more than the record says is unused: a gate back from an older snapshot may
         # believe sold codes' units are still free.
         unused = max(sale.fcode_quota - sale.fcode_units_taken, 0)
