@@ -12,9 +12,10 @@ from sales.gate import ops as gate_ops
 from sales.gate.admission import Purchase
 from sales.gate.keys import bucket_keys, bucket_of, connection
 from sales.invariants import broken, sale_invariants, tickets_end_once
-from sales.models import RejectedTicket
+from sales.models import FlashSale, RejectedTicket
 from sales.pipeline import orders as pipeline
 from sales.pipeline import reconcile
+from sales.pipeline.queue import MAX_DELIVERIES, Batch
 from shop.models import Order
 
 
@@ -75,4 +76,42 @@ def test_a_lost_bucket_rebuilt_beside_a_heavily_queued_one_does_not_oversell(mak
     _settle(sale.pk, acked)
     assert Order.objects.filter(sale_id=sale.pk).count() == 10
     assert not RejectedTicket.objects.filter(sale_id=sale.pk).exists()
+    _sound(sale.pk, acked)
+
+
+def _poisoned(sale_id: int, shards: int, bucket: int) -> Batch:
+    """A worker's batch whose entries were delivered too often: held as poison."""
+    keys = bucket_keys(sale_id, shards)[bucket]
+    for round_ in range(MAX_DELIVERIES + 2):
+        batch = pipeline.batch_read(sale_id=sale_id, consumer=f"w{round_}", count=100,
+                                    min_idle_ms=0, bucket=keys)
+        if batch.poison:
+            return batch
+    raise AssertionError("no poison")
+
+
+def test_a_stale_workers_poison_from_a_lost_bucket_gives_back_no_unit(make_sale, buyer_ids):
+    """Poison entries held by a stalled worker from a bucket since lost: the rebuilt bucket
+    never counted their units, so rejecting them must not release a unit into it."""
+    sale = make_sale(stock=6, limit=1, shards=2)
+    users = buyer_ids(200)
+    acked = _buy(sale.pk, _of(users, 0, 2)[:2])
+    held = _poisoned(sale.pk, 2, 0)
+    assert len(held.poison) == 2
+    _lose(sale.pk, 2, [0])
+    services.gate_rebuild(sale_id=sale.pk)
+    left_before = holdings.state(sale_id=sale.pk, shards=2).stock_left
+    assert left_before == 6
+
+    sale = FlashSale.objects.get(pk=sale.pk)
+    outcome = pipeline.batch_write(sale=sale, batch=held)
+    pipeline.batch_publish(batch=held, outcome=outcome)
+    assert not outcome.confirmed and len(outcome.rejected) == 2
+    assert holdings.state(sale_id=sale.pk, shards=2).stock_left == 6  # not 8
+    assert reconcile.sale_reconcile(sale_id=sale.pk).clean
+
+    acked += _buy(sale.pk, users[:40])
+    _settle(sale.pk, acked)
+    assert Order.objects.filter(sale_id=sale.pk).count() == 6
+    assert RejectedTicket.objects.filter(sale_id=sale.pk, reason="sold_out").count() == 0
     _sound(sale.pk, acked)
