@@ -200,6 +200,9 @@ def rebuild(*, config: SaleGateConfig, stock: int, held: int, fcode_stock: int,
     # Read first: if Redis changes under the rebuild, the stamp is the old one, and the
     # bucket fails closed again instead of selling from half-written keys.
     loaded_on = [dataset(keys.meta) for keys in every]
+    if shards > 1:
+        for keys in every:
+            _freeze(keys)
     _copies_register(every)
     holders_add(sale_id=sale_id, holders=holders or Holders.none(), overwrite=True,
                 shards=shards)
@@ -242,6 +245,20 @@ def rebuild(*, config: SaleGateConfig, stock: int, held: int, fcode_stock: int,
         ensure_group(keys.queue, PIPELINE_GROUP)
     sold_out_memo_clear()
     return left_total, queued_total
+
+
+# What a bucket is stamped with while a rebuild of its sale runs: no dataset is called so, so
+# it sells nothing and gives nothing (fails closed) until its own rebuild stamps it again.
+REBUILDING = "rebuilding"
+
+
+def _freeze(keys: SaleKeys) -> None:
+    """Stop a loaded bucket selling until its own rebuild (a sale of N buckets): a bucket
+    that sold on after the buckets before it were given their shares of the free units would
+    sell on top of them; and its queue is then read once and for all. A rebuild that dies
+    half way leaves it stale: the next one (`gates_watch`) keeps its epoch and its queue."""
+    if connection().hget(keys.meta, "loaded") == "1":
+        connection().hset(keys.meta, "dataset", REBUILDING)
 
 
 def _queued_units(keys: SaleKeys, epoch: int, decided: set[str]) -> tuple[int, int]:
