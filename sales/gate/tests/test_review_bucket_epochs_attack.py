@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from core.errors import DomainError
 from sales import services
 from sales.gate import buckets, holdings
@@ -12,11 +14,13 @@ from sales.gate import ops as gate_ops
 from sales.gate.admission import Purchase
 from sales.gate.keys import bucket_keys, bucket_of, connection
 from sales.invariants import broken, sale_invariants, tickets_end_once
-from sales.models import FlashSale, RejectedTicket
+from sales.models import HOLDING, FlashSale, RejectedTicket
+from sales.modes import fcodes
 from sales.pipeline import orders as pipeline
 from sales.pipeline import reconcile
 from sales.pipeline.queue import MAX_DELIVERIES, Batch
-from shop.models import Order
+from shop import services as shop_services
+from shop.models import Customer, Order
 
 
 def _buy(sale_id: int, users, codes: Counter | None = None) -> list[tuple[str, int]]:
@@ -240,3 +244,114 @@ def test_one_bucket_sale_still_moves_its_one_epoch(make_sale, buyer_ids):
     assert set(outcome.rejected.values()) == {"gate_rebuilt"} and len(outcome.rejected) == 3
     pipeline.batch_publish(batch=held, outcome=outcome)
     assert holdings.state(sale_id=sale.pk).stock_left == 5
+
+
+def test_a_stale_bucket_beside_a_lost_one_keeps_its_epoch_and_its_queue(make_sale, buyer_ids):
+    """Bucket 1 lost, bucket 2 back on another dataset: bucket 0, run dry, answers
+    `unavailable` (never `sold_out`); the rebuild renews bucket 1 only, and the tickets
+    queued in the stale bucket 2 are real admissions, written."""
+    shards = 3
+    sale = make_sale(stock=9, limit=1, shards=shards)
+    users = buyer_ids(300)
+    zeros, twos = _of(users, 0, shards), _of(users, 2, shards)
+    acked = _buy(sale.pk, twos[:2])
+    [_, _, held_2] = _hold(sale.pk, shards, "stalled")
+    assert len(held_2.entries) == 2
+    _lose(sale.pk, shards, [1])
+    connection().hset(bucket_keys(sale.pk, shards)[2].meta, "dataset", "another-dataset")
+    codes: Counter = Counter()
+    acked += _buy(sale.pk, zeros[:6], codes)
+    assert len(acked) == 2 + 3 and codes == {"unavailable": 3}, codes
+
+    assert reconcile.gates_watch() == [sale.pk]  # found lost and stale, rebuilt
+    sale = FlashSale.objects.get(pk=sale.pk)
+    assert sale.gate_bucket_epochs == [0, 1, 0]
+    assert all(p.trusted for p in holdings.bucket_states(sale_id=sale.pk))
+    outcome = pipeline.batch_write(sale=sale, batch=held_2)
+    assert len(outcome.confirmed) == 2 and not outcome.rejected
+    pipeline.batch_publish(batch=held_2, outcome=outcome)
+    acked += _buy(sale.pk, zeros[6:] + twos[2:], codes)
+    _settle(sale.pk, acked)
+    assert Order.objects.filter(sale_id=sale.pk).count() == 9
+    assert not RejectedTicket.objects.filter(sale_id=sale.pk).exists()
+    _sound(sale.pk, acked)
+    assert reconcile.sale_reconcile(sale_id=sale.pk).clean
+
+
+def test_fcodes_of_a_lost_bucket_come_back_and_a_healthy_buckets_stay_used(make_sale,
+                                                                          buyer_ids):
+    shards = 2
+    sale = make_sale(stock=12, fcode_quota=6, shards=shards, load=False)
+    users = buyer_ids(40)
+    Customer.objects.filter(user_id__in=users).update(fan_level=5)
+    issued = {c.user_id: c.code for c in fcodes.fcodes_issue(sale_id=sale.pk, count=6,
+                                                             fan_level_min=1)}
+    services.gate_load(sale_id=sale.pk)
+    zero = [u for u in issued if bucket_of(u, shards) == 0][:2]
+    one = [u for u in issued if bucket_of(u, shards) == 1][:2]
+    assert len(zero) == len(one) == 2
+
+    def redeem(user: int) -> str:
+        return services.purchase_admit(purchase=Purchase(
+            sale_id=sale.pk, user_id=user, fcode=issued[user])).ticket
+
+    acked = [(redeem(u), u) for u in zero + one]
+    held = _hold(sale.pk, shards, "stalled")
+    _lose(sale.pk, shards, [0])
+    services.gate_rebuild(sale_id=sale.pk)
+    with pytest.raises(DomainError) as again:
+        redeem(one[0])  # its ticket is still queued under bucket 1's epoch: the code is used
+    assert again.value.code == "fcode_invalid"
+
+    sale = FlashSale.objects.get(pk=sale.pk)
+    for k, batch in enumerate(held):
+        outcome = pipeline.batch_write(sale=sale, batch=batch)
+        reasons = set(outcome.rejected.values())
+        assert (reasons, len(outcome.confirmed)) == (({"gate_rebuilt"}, 0) if k == 0
+                                                     else (set(), 2))
+        pipeline.batch_publish(batch=batch, outcome=outcome)
+    acked += [(redeem(u), u) for u in zero]  # the lost bucket's codes may be used again
+    _settle(sale.pk, acked)
+    assert Order.objects.filter(sale_id=sale.pk, fcode__isnull=False).count() == 4
+    _sound(sale.pk, acked)
+    drift = reconcile.sale_reconcile(sale_id=sale.pk)
+    assert drift.clean and drift.expected_fcode_stock_left == 2, drift.as_dict()
+
+
+def test_orders_of_a_lost_bucket_cancelled_during_and_after_the_loss_return_once(make_sale,
+                                                                                 buyer_ids):
+    shards = 2
+    sale = make_sale(stock=8, limit=1, shards=shards)
+    users = buyer_ids(200)
+    zeros, ones = _of(users, 0, shards), _of(users, 1, shards)
+    acked = _buy(sale.pk, zeros[:3] + ones[:3])
+    _settle(sale.pk, acked)
+    orders = {o.user_id: o.pk for o in Order.objects.filter(sale_id=sale.pk)}
+    assert len(orders) == 6
+    _lose(sale.pk, shards, [0])
+    shop_services.order_cancel(order_id=orders[zeros[0]], user_id=zeros[0])  # gate lost
+    services.orders_expire_due()  # the sweep returns it: into no bucket, the record's count
+    services.gate_rebuild(sale_id=sale.pk)
+    shop_services.order_cancel(order_id=orders[zeros[1]], user_id=zeros[1])  # rebuilt
+    shop_services.order_cancel(order_id=orders[ones[0]], user_id=ones[0])    # healthy
+    services.orders_expire_due()
+    services.orders_expire_due()  # replayed: nothing twice
+    assert holdings.state(sale_id=sale.pk, shards=shards).stock_left == 8 - 3
+    assert reconcile.sale_reconcile(sale_id=sale.pk).clean
+    acked += _buy(sale.pk, zeros[3:30] + ones[3:30])
+    _settle(sale.pk, acked)
+    assert Order.objects.filter(sale_id=sale.pk, status__in=HOLDING).count() == 8
+    _sound(sale.pk, acked)
+
+
+def test_the_report_and_admin_show_each_buckets_epoch(make_sale, admin_client):
+    shards = 3
+    sale = make_sale(stock=9, shards=shards)
+    _lose(sale.pk, shards, [1])
+    page = admin_client.get(f"/admin/sales/flashsale/{sale.pk}/change/").content.decode()
+    assert page.count('data-cell="epoch">-<') == 1  # lost: no epoch to show
+    services.gate_rebuild(sale_id=sale.pk)
+    page = admin_client.get(f"/admin/sales/flashsale/{sale.pk}/change/").content.decode()
+    assert [page.count(f'data-cell="epoch">{e}<') for e in (0, 1)] == [2, 1]
+    rows, whole = holdings.buckets(sale_id=sale.pk, shards=shards)
+    assert whole and [row.epoch for row in rows] == [0, 1, 0]
