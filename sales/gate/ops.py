@@ -200,6 +200,9 @@ def rebuild(*, config: SaleGateConfig, stock: int, held: int, fcode_stock: int,
     # Read first: if Redis changes under the rebuild, the stamp is the old one, and the
     # bucket fails closed again instead of selling from half-written keys.
     loaded_on = [dataset(keys.meta) for keys in every]
+    if shards > 1:
+        for keys in every:
+            _freeze(keys)
     _copies_register(every)
     holders_add(sale_id=sale_id, holders=holders or Holders.none(), overwrite=True,
                 shards=shards)
@@ -209,7 +212,14 @@ def rebuild(*, config: SaleGateConfig, stock: int, held: int, fcode_stock: int,
     left_total = queued_total = 0
     generation = _generation()
     decided_set = set(decided)
+    # Units each bucket's queue still holds under its epoch (as rebuild.lua counts them): a
+    # bucket's share of the free units leaves out those queued in the buckets after it, or a
+    # bucket that borrowed and queued more than its share would push the gate over the stock.
+    later = [_queued_units(keys, config.argv(k)[0], decided_set) if shards > 1 else (0, 0)
+             for k, keys in enumerate(every)]
     for k, keys in enumerate(every):
+        later_open = sum(units for units, _ in later[k + 1:])
+        later_fcode = sum(units for _, units in later[k + 1:])
         pipe = connection().pipeline(transaction=False)
         for start in range(0, len(returned), 5000):
             pipe.sadd(keys.returned, *returned[start:start + 5000])
@@ -225,8 +235,8 @@ def rebuild(*, config: SaleGateConfig, stock: int, held: int, fcode_stock: int,
         left, queued, fleft, open_queued, fcode_queued = script("rebuild")(
             keys=[keys.meta, keys.stock, keys.bought, keys.queue, keys.fstock, keys.decided,
                   keys.fcodes, keys.journal, keys.received],
-            args=[*config.argv(k), free_open, 0, free_fcode, 0, loaded_on[k], shards - k,
-                  generation, shards if shards > 1 else "", *pairs],
+            args=[*config.argv(k), free_open, later_open, free_fcode, later_fcode,
+                  loaded_on[k], shards - k, generation, shards if shards > 1 else "", *pairs],
         )
         free_open -= int(left) + int(open_queued)
         free_fcode -= int(fleft) + int(fcode_queued)
@@ -235,6 +245,33 @@ def rebuild(*, config: SaleGateConfig, stock: int, held: int, fcode_stock: int,
         ensure_group(keys.queue, PIPELINE_GROUP)
     sold_out_memo_clear()
     return left_total, queued_total
+
+
+# What a bucket is stamped with while a rebuild of its sale runs: no dataset is called so, so
+# it sells nothing and gives nothing (fails closed) until its own rebuild stamps it again.
+REBUILDING = "rebuilding"
+
+
+def _freeze(keys: SaleKeys) -> None:
+    """Stop a loaded bucket selling until its own rebuild (a sale of N buckets): a bucket
+    that sold on after the buckets before it were given their shares of the free units would
+    sell on top of them; and its queue is then read once and for all. A rebuild that dies
+    half way leaves it stale: the next one (`gates_watch`) keeps its epoch and its queue."""
+    if connection().hget(keys.meta, "loaded") == "1":
+        connection().hset(keys.meta, "dataset", REBUILDING)
+
+
+def _queued_units(keys: SaleKeys, epoch: int, decided: set[str]) -> tuple[int, int]:
+    """Units of a bucket's queue under `epoch` not yet settled: (open rush, F-codes)."""
+    open_units = fcode_units = 0
+    for _, fields in connection().xrange(keys.queue):
+        if fields.get("epoch") != str(epoch) or fields.get("ticket", "") in decided:
+            continue
+        if fields.get("fcode"):
+            fcode_units += int(fields["qty"])
+        else:
+            open_units += int(fields["qty"])
+    return open_units, fcode_units
 
 
 def _every(sale_id: int) -> tuple[SaleKeys, ...]:

@@ -56,6 +56,19 @@ def settled_find(sale_id: int, tickets: list[str]) -> Settled:
                    rejected=found["rejected"], blocked=set(found["blocked"]))
 
 
+def epoch_stale(sale: FlashSale, e: Entry) -> bool:
+    """Admitted by a bucket since rebuilt after its keys were lost: its units were never
+    counted by the bucket that sells now."""
+    return e.epoch != sale.bucket_epoch(bucket_of(e.user_id, sale.shards))
+
+
+def poison_reason(sale: FlashSale, e: Entry) -> str:
+    """Why an entry delivered too often is rejected: `undeliverable` (its unit goes back),
+    or `gate_rebuilt` if its bucket was rebuilt since (nothing goes back: the rebuilt bucket
+    never counted it, and a release would put a unit the stock does not have into it)."""
+    return "gate_rebuilt" if epoch_stale(sale, e) else "undeliverable"
+
+
 def screen(sale: FlashSale, todo: list[Entry], blocked: set[str],
            ) -> tuple[list[Entry], list[tuple[Entry, str]]]:
     """What the gate could not know: tickets the risk engine blocked, tickets of a bucket
@@ -68,7 +81,7 @@ def screen(sale: FlashSale, todo: list[Entry], blocked: set[str],
     for e in todo:
         if e.ticket in blocked:
             rejects.append((e, "risk_blocked"))
-        elif e.epoch != sale.bucket_epoch(bucket_of(e.user_id, sale.shards)):
+        elif epoch_stale(sale, e):
             rejects.append((e, "gate_rebuilt"))
         elif e.address_id and not _deliverable(owned, e):
             rejects.append((e, "address_invalid"))

@@ -78,7 +78,8 @@ def batch_write(*, sale: FlashSale, batch: Batch) -> Outcome:
                                                user_ids={e.user_id for e in todo})
         candidates, rejects = guard.screen(
             sale, todo, settled.blocked | {e.ticket for e in todo if e.user_id in linked})
-        rejects = [(e, "undeliverable") for e in poison if e.ticket not in settled] + rejects
+        rejects = [(e, guard.poison_reason(sale, e)) for e in poison
+                   if e.ticket not in settled] + rejects
         accepted, refused = guard.guard(sale, candidates)
         rejects += refused
         order_ids = writes.orders_insert(sale, accepted, now)

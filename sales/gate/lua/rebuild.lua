@@ -12,8 +12,9 @@
 -- KEYS[1] meta, KEYS[2] stock, KEYS[3] bought, KEYS[4] queue, KEYS[5] fstock,
 -- KEYS[6] decided (set of tickets the database has settled), KEYS[7] fcodes,
 -- KEYS[8] journal (moves out), KEYS[9] received (moves in)
--- ARGV: epoch, starts_ms, ends_ms, limit, requires_reservation, draw, open units, open taken,
---       fcode units, fcode taken, dataset, buckets left to place units in (this one included),
+-- ARGV: epoch, starts_ms, ends_ms, limit, requires_reservation, draw, open units, open taken
+--       (units queued in the buckets rebuilt after this one), fcode units, fcode taken (the
+--       same for F-codes), dataset, buckets left to place units in (this one included),
 --       generation, bucket count ('' for one), then pairs of user, units taken by that user
 local epoch = ARGV[1]
 local queued, fqueued, queued_by = 0, 0, {}
