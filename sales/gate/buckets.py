@@ -85,8 +85,9 @@ def give(*, sale_id: int, shards: int, move: Move) -> int:
 def borrow(*, sale_id: int, shards: int, bucket: int, path: str, units: int) -> Borrowed:
     """Move units into `bucket` from the buckets holding most, half of a donor's units at a
     time (at least `units`), until it holds `units` more. Nothing arrived is `sold_out` only
-    if every other bucket is trusted and empty: one whose keys are lost, or that is stale,
-    may hold units by the database's count (`out_of_reach`)."""
+    if every other bucket is trusted and empty and no move is in transit: a bucket whose
+    keys are lost, or that is stale, may hold units by the database's count, and a move cut
+    by a crash holds units reconciliation will give (`out_of_reach`)."""
     every = bucket_keys(sale_id, shards)
     counted = [connection().get(_counter(keys, path)) for keys in every]
     lefts = [int(value or 0) for value in counted]
@@ -107,13 +108,15 @@ def borrow(*, sale_id: int, shards: int, bucket: int, path: str, units: int) -> 
         if arrived >= units:
             break
     if not arrived and not out_of_reach:
-        out_of_reach = not all(_trusted(keys) for k, keys in enumerate(every) if k != bucket)
+        out_of_reach = (not all(_trusted(keys) for k, keys in enumerate(every) if k != bucket)
+                        or any(connection().hlen(keys.journal) for keys in every))
     return Borrowed(arrived=arrived, out_of_reach=out_of_reach)
 
 
 def _trusted(keys: SaleKeys) -> bool:
     """Loaded, on the dataset its master holds now (asked only when nothing could be
-    borrowed: an empty bucket of a stale gate is no proof the sale sold out)."""
+    borrowed: an empty bucket of a stale gate is no proof the sale sold out, nor are empty
+    buckets while a move's units are in transit, journalled by its donor)."""
     loaded, loaded_on = connection().hmget(keys.meta, "loaded", "dataset")
     return loaded == "1" and loaded_on == dataset(keys.meta)
 

@@ -185,3 +185,23 @@ def test_an_empty_bucket_says_sold_out_only_when_every_other_bucket_is_trusted(m
     assert len(acked) == 3 and codes == {"unavailable": 1, "sold_out": 1}, codes
     _settle(sale.pk, acked)
     assert Order.objects.filter(sale_id=sale.pk).count() == 3
+
+
+def test_units_in_transit_are_not_sold_out_and_sell_once_repaired(make_sale, buyer_ids):
+    """A move cut by a crash between take and give holds units no bucket counts: every bucket
+    is empty, yet the sale is not sold out (`unavailable` until reconciliation gives them)."""
+    from sales.gate import buckets
+
+    sale = make_sale(stock=2, limit=1, shards=2)
+    mine = [u for u in buyer_ids(300) if bucket_of(u, 2) == 1][:3]
+    cut = buckets.take(sale_id=sale.pk, shards=2, donor=0, recipient=1, path="open", units=1)
+    assert cut is not None  # taken from bucket 0, never given: the worker died
+    codes: Counter = Counter()
+    acked = _buy(sale.pk, mine[:2], codes)
+    assert len(acked) == 1 and codes == {"unavailable": 1}, codes
+
+    reconcile.gates_reconcile()  # gives the cut move to bucket 1
+    acked += _buy(sale.pk, mine[1:], codes)
+    assert len(acked) == 2 and codes == {"unavailable": 1, "sold_out": 1}, codes
+    _settle(sale.pk, acked)
+    assert Order.objects.filter(sale_id=sale.pk).count() == 2
