@@ -19,10 +19,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import pgettext_lazy
 
 from core.names import account_named
-from core.terms import term
 
 
 def sale_named(record) -> str:
@@ -59,7 +58,7 @@ class ListEntry(models.Model):
     """One identity on a list: kind + normalised value, why, by whom, until when."""
 
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
-    value = models.CharField(term("value", gettext_noop("value (of an identity)")),
+    value = models.CharField(pgettext_lazy("of an identity", "value"),
                              max_length=300, help_text=_(
         "Normalised: account = user id; phone = digits; ip = canonical address; "
         "address = 'line1|city|postcode'; device and payment = the opaque id."))
@@ -126,7 +125,7 @@ class Appeal(models.Model):
                              related_name="appeals", verbose_name=_("user"))
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices,
                             default=Kind.ACCOUNT)
-    value = models.CharField(term("value", gettext_noop("value (of an identity)")),
+    value = models.CharField(pgettext_lazy("of an identity", "value"),
                              max_length=300)
     entry = models.ForeignKey(BlacklistEntry, on_delete=models.SET_NULL, null=True,
                               blank=True, related_name="appeals", verbose_name=_("entry"),
@@ -267,7 +266,7 @@ class RiskDecision(models.Model):
                               default=Source.REALTIME)
     device = models.CharField(_("device"), max_length=64, blank=True)
     ip = models.CharField(_("ip"), max_length=45, blank=True)
-    score = models.FloatField(term("score", gettext_noop("score (of a decision)")), default=0)
+    score = models.FloatField(pgettext_lazy("of a decision", "score"), default=0)
     decision = models.CharField(_("decision"), max_length=10, choices=Decision.choices)
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     rules = models.JSONField(_("rules"), default=list, blank=True, help_text=_(

@@ -17,11 +17,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import pgettext_lazy
 
 from core.errors import not_found
 from core.names import account_named, named
-from core.terms import term
 from shop.models import Order, OrderStatus, Sku
 
 _S = OrderStatus
@@ -319,7 +318,7 @@ class Draw(models.Model):
     seed = models.CharField(_("seed"), max_length=64)
     entries = models.JSONField(
         _("entries"), help_text=_("[[reservation id, user id, fan level], ...] in order"))
-    winners = models.JSONField(term("winners", gettext_noop("winners (their user ids)")),
+    winners = models.JSONField(pgettext_lazy("their user ids", "winners"),
                                help_text=_("user ids in the order they were drawn"))
     waitlist = models.JSONField(
         _("waitlist"), help_text=_("the other entrants' user ids, in reservation order"))

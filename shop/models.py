@@ -13,10 +13,9 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import pgettext_lazy
 
 from core.names import account_named, loaded, named
-from core.terms import term
 
 
 class Product(models.Model):
@@ -231,7 +230,7 @@ class Order(models.Model):
 
     class Meta:
         verbose_name = _("order")
-        verbose_name_plural = term("orders", gettext_noop("orders (the order model)"))
+        verbose_name_plural = pgettext_lazy("the order model", "orders")
         permissions = [("export_order", "Can export orders (CSV/XLSX)")]
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -293,7 +292,7 @@ class Payment(models.Model):
     idempotency_key = models.CharField(_("idempotency key"), max_length=64)
     purpose = models.CharField(_("purpose"), max_length=10, choices=Purpose.choices)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
-    method = models.CharField(term("method", gettext_noop("method (of a payment)")),
+    method = models.CharField(pgettext_lazy("of a payment", "method"),
                               max_length=30, default="card")
     instrument = models.CharField(_("instrument"), max_length=64, blank=True)
     # The gateway's fingerprint of the instrument (shop.payments.instrument_fingerprint):
@@ -307,8 +306,8 @@ class Payment(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
-        verbose_name = term("payment", gettext_noop("payment (a charge of an order)"))
-        verbose_name_plural = term("payments", gettext_noop("payments (charges of orders)"))
+        verbose_name = pgettext_lazy("a charge of an order", "payment")
+        verbose_name_plural = pgettext_lazy("charges of orders", "payments")
         permissions = [("export_payment", "Can export payments (CSV/XLSX)")]
         ordering = ["-created_at"]
         constraints = [
