@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core.names import account_named
 
@@ -56,20 +57,22 @@ def live_q(now: datetime) -> Q:
 class ListEntry(models.Model):
     """One identity on a list: kind + normalised value, why, by whom, until when."""
 
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    value = models.CharField(max_length=300, help_text=(
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    value = models.CharField(pgettext_lazy("of an identity", "value"),
+                             max_length=300, help_text=_(
         "Normalised: account = user id; phone = digits; ip = canonical address; "
         "address = 'line1|city|postcode'; device and payment = the opaque id."))
-    reason = models.CharField(max_length=200, blank=True)
-    source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices,
+                              default=Source.MANUAL)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="+",
+        related_name="+", verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField(null=True, blank=True,
-                                      help_text="Empty: until someone deactivates it.")
-    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True,
+                                      help_text=_("Empty: until someone deactivates it."))
+    is_active = models.BooleanField(_("is active"), default=True)
 
     class Meta:
         abstract = True
@@ -119,20 +122,24 @@ class Appeal(models.Model):
         REJECTED = "rejected", _("Rejected")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="appeals")
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ACCOUNT)
-    value = models.CharField(max_length=300)
+                             related_name="appeals", verbose_name=_("user"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices,
+                            default=Kind.ACCOUNT)
+    value = models.CharField(pgettext_lazy("of an identity", "value"),
+                             max_length=300)
     entry = models.ForeignKey(BlacklistEntry, on_delete=models.SET_NULL, null=True,
-                              blank=True, related_name="appeals",
-                              help_text="The blacklist entry that was active when it arrived.")
-    message = models.TextField(max_length=2000)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN,
-                              db_index=True)
-    resolution = models.CharField(max_length=200, blank=True)
+                              blank=True, related_name="appeals", verbose_name=_("entry"),
+                              help_text=_("The blacklist entry that was active when it "
+                                          "arrived."))
+    message = models.TextField(_("message"), max_length=2000)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
+                              default=Status.OPEN, db_index=True)
+    resolution = models.CharField(_("resolution"), max_length=200, blank=True)
     handled_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
-                                   null=True, blank=True, related_name="+")
-    handled_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+                                   null=True, blank=True, related_name="+",
+                                   verbose_name=_("handled by"))
+    handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -196,13 +203,16 @@ class Action(models.TextChoices):
 class RuleSetting(models.Model):
     """The data half of a rule (the code half is antiscalper.rules.RULES[code])."""
 
-    code = models.CharField(max_length=40, unique=True)
-    enabled = models.BooleanField(default=True)
-    threshold = models.FloatField(help_text="See the rule's description for its unit.")
-    weight = models.FloatField(help_text="Points added to the score when the rule fires.")
-    action = models.CharField(max_length=10, choices=Action.choices, default=Action.SCORE)
-    description = models.CharField(max_length=300, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    code = models.CharField(_("code"), max_length=40, unique=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    threshold = models.FloatField(_("threshold"),
+                                  help_text=_("See the rule's description for its unit."))
+    weight = models.FloatField(_("weight"),
+                               help_text=_("Points added to the score when the rule fires."))
+    action = models.CharField(_("action"), max_length=10, choices=Action.choices,
+                              default=Action.SCORE)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["code"]
@@ -215,12 +225,12 @@ class RuleSetting(models.Model):
 class RiskPolicy(models.Model):
     """The decision thresholds: one row (pk 1), edited in admin."""
 
-    review_score = models.FloatField(default=40)
-    block_score = models.FloatField(default=70)
-    ip_cap = models.FloatField(default=30, help_text=(
+    review_score = models.FloatField(_("review score"), default=40)
+    block_score = models.FloatField(_("block score"), default=70)
+    ip_cap = models.FloatField(_("ip cap"), default=30, help_text=_(
         "Most points the IP-only rules may add together; the engine also keeps it below "
         "the block score, so an IP alone never blocks."))
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("risk policy")
@@ -248,24 +258,26 @@ class RiskDecision(models.Model):
         CONFIRMED = "confirmed", _("Confirmed and blacklisted")
         CLEARED = "cleared", _("False positive, allowlisted")
 
-    sale_id = models.PositiveBigIntegerField()
+    sale_id = models.PositiveBigIntegerField(_("sale id"))
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="+")
-    ticket = models.CharField(max_length=64, blank=True)
-    source = models.CharField(max_length=10, choices=Source.choices, default=Source.REALTIME)
-    device = models.CharField(max_length=64, blank=True)
-    ip = models.CharField(max_length=45, blank=True)
-    score = models.FloatField(default=0)
-    decision = models.CharField(max_length=10, choices=Decision.choices)
-    reason = models.CharField(max_length=200, blank=True)
-    rules = models.JSONField(default=list, blank=True, help_text=(
+                             related_name="+", verbose_name=_("user"))
+    ticket = models.CharField(_("ticket"), max_length=64, blank=True)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices,
+                              default=Source.REALTIME)
+    device = models.CharField(_("device"), max_length=64, blank=True)
+    ip = models.CharField(_("ip"), max_length=45, blank=True)
+    score = models.FloatField(pgettext_lazy("of a decision", "score"), default=0)
+    decision = models.CharField(_("decision"), max_length=10, choices=Decision.choices)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    rules = models.JSONField(_("rules"), default=list, blank=True, help_text=_(
         "The rules that fired: code, value, threshold, weight, action (and details)."))
-    review_status = models.CharField(max_length=10, choices=Review.choices,
+    review_status = models.CharField(_("review status"), max_length=10, choices=Review.choices,
                                      default=Review.OPEN)
     reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
-                                    null=True, blank=True, related_name="+")
-    reviewed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField()
+                                    null=True, blank=True, related_name="+",
+                                    verbose_name=_("reviewed by"))
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"))
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -299,23 +311,25 @@ class RingCase(models.Model):
         CONFIRMED = "confirmed", _("Confirmed: members blocked")
         CLEARED = "cleared", _("Cleared: members allowed")
 
-    sale_id = models.PositiveBigIntegerField()
+    sale_id = models.PositiveBigIntegerField(_("sale id"))
     members = models.JSONField(default=list, help_text="User ids, ascending.")
     links = models.JSONField(default=list, blank=True, help_text=(
         "kind, value (as linking holds it), shown (as ops see it), members, strength."))
-    strength = models.FloatField(default=0)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    strength = models.FloatField(_("strength"), default=0)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
+                              default=Status.OPEN)
     acted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
-                                 null=True, blank=True, related_name="+")
-    acted_at = models.DateTimeField(null=True, blank=True)
+                                 null=True, blank=True, related_name="+",
+                                 verbose_name=_("acted by"))
+    acted_at = models.DateTimeField(_("acted at"), null=True, blank=True)
     history = models.JSONField(default=list, blank=True, help_text=(
         "Each answer: status before and after, who, when, each member's decision before."))
-    created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
+    created_at = models.DateTimeField(_("created at"))
+    updated_at = models.DateTimeField(_("updated at"))
 
     class Meta:
         ordering = ["sale_id", "-id"]
-        verbose_name = _("ring case")
+        verbose_name, verbose_name_plural = _("ring case"), _("ring cases")
         permissions = [("act_on_case", "Can confirm or clear a ring case")]
         indexes = [models.Index(fields=["sale_id", "status"], name="ringcase_sale_status")]
 

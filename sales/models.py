@@ -17,6 +17,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core.errors import not_found
 from core.names import account_named, named
@@ -71,16 +72,18 @@ class FlashSale(models.Model):
     """A limited stock of one SKU at a price, on sale from `starts_at` to `ends_at`."""
 
     sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="flash_sales")
-    title = models.CharField(max_length=160)
-    starts_at = models.DateTimeField(db_index=True)
-    ends_at = models.DateTimeField()
+    title = models.CharField(_("title"), max_length=160)
+    starts_at = models.DateTimeField(_("starts at"), db_index=True)
+    ends_at = models.DateTimeField(_("ends at"))
     price = models.DecimalField(
-        max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+        _("price"), max_digits=10, decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"))]
     )
     stock = models.PositiveIntegerField()
     per_user_limit = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
     payment_window = models.DurationField(default=timedelta(minutes=30))
-    mode = models.CharField(max_length=12, choices=SaleMode.choices, default=SaleMode.OPEN)
+    mode = models.CharField(_("mode"), max_length=12, choices=SaleMode.choices,
+                            default=SaleMode.OPEN)
     requires_reservation = models.BooleanField(
         default=False, help_text="Only accounts that reserved may buy (always on for draws).")
     reservation_opens_at = models.DateTimeField(null=True, blank=True)
@@ -101,10 +104,11 @@ class FlashSale(models.Model):
     shards = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(16)],
         help_text="Redis shards (buckets) the gate splits the stock across, 1 to 16.")
-    gate_loaded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    gate_loaded_at = models.DateTimeField(_("gate loaded at"), null=True, blank=True,
+                                          editable=False)
     # The latest epoch any bucket of the gate was given; `gate_bucket_epochs` lists each
     # bucket's own (empty: every bucket is at `gate_epoch`).
-    gate_epoch = models.PositiveIntegerField(default=0, editable=False)
+    gate_epoch = models.PositiveIntegerField(_("gate epoch"), default=0, editable=False)
     gate_bucket_epochs = models.JSONField(default=list, blank=True, editable=False)
     # When the epoch last moved (a gate lost, flushed or found on another Redis dataset):
     # a ticket issued before it that neither Redis nor the database knows was lost with Redis.
@@ -116,7 +120,7 @@ class FlashSale(models.Model):
     fcode_units_taken = models.PositiveIntegerField(default=0, editable=False)
     # Units sold by the textbook row-lock strategy only (PURCHASE_STRATEGY=row_lock, benchmarks).
     row_lock_sold = models.PositiveIntegerField(default=0, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-starts_at"]
@@ -213,13 +217,15 @@ def sale_locked(sale_id: int) -> FlashSale:
 class Reservation(models.Model):
     """An account's reservation (预约) for a sale; in a draw it is the account's entry."""
 
-    sale = models.ForeignKey(FlashSale, on_delete=models.CASCADE, related_name="reservations")
+    sale = models.ForeignKey(FlashSale, on_delete=models.CASCADE, related_name="reservations",
+                             verbose_name=_("sale"))
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="reservations")
-    created_at = models.DateTimeField(auto_now_add=True)
+                             related_name="reservations", verbose_name=_("user"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["id"]
+        verbose_name, verbose_name_plural = _("reservation"), _("reservations")
         constraints = [models.UniqueConstraint(fields=["sale", "user"],
                                                name="one_reservation_per_account")]
 
@@ -234,11 +240,16 @@ class StockReturn(models.Model):
     gate's counter is incremented exactly once per returned order.
     """
 
-    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="stock_return")
-    sale = models.ForeignKey(FlashSale, on_delete=models.PROTECT, related_name="stock_returns")
-    quantity = models.PositiveIntegerField()
-    reason = models.CharField(max_length=20)
-    created_at = models.DateTimeField(auto_now_add=True)
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="stock_return",
+                                 verbose_name=_("order"))
+    sale = models.ForeignKey(FlashSale, on_delete=models.PROTECT, related_name="stock_returns",
+                             verbose_name=_("sale"))
+    quantity = models.PositiveIntegerField(_("quantity"))
+    reason = models.CharField(_("reason"), max_length=20)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name, verbose_name_plural = _("stock return"), _("stock returns")
 
     def __str__(self) -> str:
         order = named(self, "order", "number", str(self.order_id))
@@ -248,12 +259,16 @@ class StockReturn(models.Model):
 class RejectedTicket(models.Model):
     """A ticket the pipeline turned down after admission (its stock went back to the gate)."""
 
-    ticket = models.CharField(max_length=64, unique=True)
-    sale = models.ForeignKey(FlashSale, on_delete=models.PROTECT, related_name="rejected_tickets")
-    user_id = models.PositiveBigIntegerField()
-    quantity = models.PositiveIntegerField()
-    reason = models.CharField(max_length=40)
-    created_at = models.DateTimeField(auto_now_add=True)
+    ticket = models.CharField(_("ticket"), max_length=64, unique=True)
+    sale = models.ForeignKey(FlashSale, on_delete=models.PROTECT, related_name="rejected_tickets",
+                             verbose_name=_("sale"))
+    user_id = models.PositiveBigIntegerField(_("user id"))
+    quantity = models.PositiveIntegerField(_("quantity"))
+    reason = models.CharField(_("reason"), max_length=40)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name, verbose_name_plural = _("rejected ticket"), _("rejected tickets")
 
     def __str__(self) -> str:
         return f"{self.ticket} of {account_named(self)} rejected: {self.reason}"
@@ -270,21 +285,23 @@ class FCode(models.Model):
         FCODE = "fcode", _("F-code")
         RIGHT = "right", _("Draw purchase right")
 
-    sale = models.ForeignKey(FlashSale, on_delete=models.CASCADE, related_name="fcodes")
+    sale = models.ForeignKey(FlashSale, on_delete=models.CASCADE, related_name="fcodes",
+                             verbose_name=_("sale"))
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="fcodes")
-    kind = models.CharField(max_length=5, choices=Kind.choices, default=Kind.FCODE)
-    code_hash = models.CharField(max_length=64, unique=True)
-    hint = models.CharField(max_length=9, help_text="The code's last group, for support calls.")
-    issued_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
+                             related_name="fcodes", verbose_name=_("user"))
+    kind = models.CharField(_("kind"), max_length=5, choices=Kind.choices, default=Kind.FCODE)
+    code_hash = models.CharField(_("code hash"), max_length=64, unique=True)
+    hint = models.CharField(_("hint"), max_length=9,
+                            help_text=_("The code's last group, for support calls."))
+    issued_at = models.DateTimeField(_("issued at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
     order = models.OneToOneField(Order, on_delete=models.SET_NULL, null=True, blank=True,
-                                 related_name="fcode")
-    lapsed_at = models.DateTimeField(null=True, blank=True)
+                                 related_name="fcode", verbose_name=_("order"))
+    lapsed_at = models.DateTimeField(_("lapsed at"), null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
-        verbose_name = _("F-code")
+        verbose_name, verbose_name_plural = _("F-code"), _("F-codes")
         constraints = [models.UniqueConstraint(fields=["sale", "user", "kind"],
                                                name="one_code_per_account_and_kind")]
 
@@ -296,14 +313,21 @@ class Draw(models.Model):
     """A draw's run: the recorded seed and entries make it reproducible, so ops can show it
     was fair (`sales.modes.draws.draw_winners` with the same inputs gives the same winners)."""
 
-    sale = models.OneToOneField(FlashSale, on_delete=models.PROTECT, related_name="draw")
-    seed = models.CharField(max_length=64)
-    entries = models.JSONField(help_text="[[reservation id, user id, fan level], ...] in order")
-    winners = models.JSONField(help_text="user ids in the order they were drawn")
-    waitlist = models.JSONField(help_text="the other entrants' user ids, in reservation order")
-    run_at = models.DateTimeField(auto_now_add=True)
+    sale = models.OneToOneField(FlashSale, on_delete=models.PROTECT, related_name="draw",
+                                verbose_name=_("sale"))
+    seed = models.CharField(_("seed"), max_length=64)
+    entries = models.JSONField(
+        _("entries"), help_text=_("[[reservation id, user id, fan level], ...] in order"))
+    winners = models.JSONField(pgettext_lazy("their user ids", "winners"),
+                               help_text=_("user ids in the order they were drawn"))
+    waitlist = models.JSONField(
+        _("waitlist"), help_text=_("the other entrants' user ids, in reservation order"))
+    run_at = models.DateTimeField(_("run at"), auto_now_add=True)
     run_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                               blank=True, related_name="+")
+                               blank=True, related_name="+", verbose_name=_("run by"))
+
+    class Meta:
+        verbose_name, verbose_name_plural = _("draw"), _("draws")
 
     def __str__(self) -> str:
         return f"draw of {_sale_of(self)} ({len(self.winners)} winners)"
@@ -325,22 +349,23 @@ class Reminder(models.Model):
 
     # No index of its own: the unique (sale, user) one leads with it.
     sale = models.ForeignKey(FlashSale, on_delete=models.CASCADE, related_name="reminders",
-                             db_index=False)
+                             db_index=False, verbose_name=_("sale"))
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="sale_reminders")
+                             related_name="sale_reminders", verbose_name=_("user"))
     # The storefront's language when it was set ("zh-hans", "en"); blank: not known, and the
     # text goes out in Chinese, the store's language.
-    language = models.CharField(max_length=8, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    language = models.CharField(_("language"), max_length=8, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     claim = models.CharField(max_length=32, blank=True, editable=False)
     claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    sent_for = models.DateTimeField(null=True, blank=True,
-                                    help_text="The opening time the text named.")
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    sent_for = models.DateTimeField(_("sent for"), null=True, blank=True,
+                                    help_text=_("The opening time the text named."))
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
+        verbose_name, verbose_name_plural = _("reminder"), _("reminders")
         constraints = [models.UniqueConstraint(fields=["sale", "user"],
                                                name="one_reminder_per_account_and_sale")]
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
 
 from core.names import NamesLoaded
@@ -83,7 +85,7 @@ class AddressAdmin(admin.ModelAdmin):
     readonly_fields = ["customer", *ADDRESS_COLUMNS]
     fields = readonly_fields
 
-    @admin.display(boolean=True, description="deleted", ordering="deleted_at")
+    @admin.display(boolean=True, description=_("deleted"), ordering="deleted_at")
     def deleted(self, address: Address) -> bool:
         return address.deleted_at is not None
 
@@ -115,37 +117,39 @@ class PaymentInline(admin.TabularInline):
         return False
 
 
-def _run(modeladmin, request, queryset: QuerySet, verb: str, action) -> None:
+def _run(modeladmin, request, queryset: QuerySet, done_as: str, action) -> None:
+    """`done_as`: the message for the orders changed, with %(n)s for how many."""
     done = sum(1 for order_id in queryset.values_list("pk", flat=True) if action(order_id))
     skipped = queryset.count() - done
-    modeladmin.message_user(request, f"{verb} {done} order(s).", messages.SUCCESS)
+    modeladmin.message_user(request, done_as % {"n": done}, messages.SUCCESS)
     if skipped:
         modeladmin.message_user(
-            request, f"{skipped} order(s) were not in a state that allows it.", messages.WARNING
-        )
+            request, gettext("%(n)s order(s) were not in a state that allows it.")
+            % {"n": skipped}, messages.WARNING)
 
 
-@admin.action(description="Mark shipped (paid orders only)", permissions=["change"])
+@admin.action(description=_("Mark shipped (paid orders only)"), permissions=["change"])
 def mark_shipped(modeladmin, request, queryset):
-    _run(modeladmin, request, queryset, "Shipped",
+    _run(modeladmin, request, queryset, gettext("Shipped %(n)s order(s)."),
          lambda order_id: services.order_ship(order_id=order_id))
 
 
-@admin.action(description="Mark delivered (shipped orders only)", permissions=["change"])
+@admin.action(description=_("Mark delivered (shipped orders only)"), permissions=["change"])
 def mark_delivered(modeladmin, request, queryset):
-    _run(modeladmin, request, queryset, "Delivered",
+    _run(modeladmin, request, queryset, gettext("Delivered %(n)s order(s)."),
          lambda order_id: services.order_deliver(order_id=order_id))
 
 
-@admin.action(description="Cancel (unpaid orders only)", permissions=["change"])
+@admin.action(description=_("Cancel (unpaid orders only)"), permissions=["change"])
 def cancel_unpaid(modeladmin, request, queryset):
-    _run(modeladmin, request, queryset, "Cancelled",
+    _run(modeladmin, request, queryset, gettext("Cancelled %(n)s order(s)."),
          lambda order_id: services.order_admin_cancel(order_id=order_id))
 
 
-@admin.action(description="Refund through the gateway (paid or delivered)", permissions=["change"])
+@admin.action(description=_("Refund through the gateway (paid or delivered)"),
+              permissions=["change"])
 def refund(modeladmin, request, queryset):
-    _run(modeladmin, request, queryset, "Refunded",
+    _run(modeladmin, request, queryset, gettext("Refunded %(n)s order(s)."),
          lambda order_id: payments.order_refund(order_id=order_id))
 
 

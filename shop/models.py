@@ -13,6 +13,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core.names import account_named, loaded, named
 
@@ -27,14 +28,15 @@ class Product(models.Model):
         POWER = "power", "Power bank"
         ACCESSORY = "accessory", "Accessory"
 
-    name = models.CharField(max_length=120, unique=True)
-    category = models.CharField(max_length=20, choices=Category.choices)
-    description = models.TextField(blank=True)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    category = models.CharField(_("category"), max_length=20, choices=Category.choices)
+    description = models.TextField(_("description"), blank=True)
+    is_active = models.BooleanField(_("is active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        verbose_name, verbose_name_plural = _("product"), _("products")
 
     def __str__(self) -> str:
         return self.name
@@ -43,17 +45,19 @@ class Product(models.Model):
 class Sku(models.Model):
     """A sellable variant with one price, the same on every channel (web, app)."""
 
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="skus")
-    code = models.CharField(max_length=40, unique=True)
-    name = models.CharField(max_length=160)
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="skus",
+                                verbose_name=_("product"))
+    code = models.CharField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=160)
     price = models.DecimalField(
-        max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+        _("price"), max_digits=10, decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"))]
     )
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(_("is active"), default=True)
 
     class Meta:
         ordering = ["code"]
-        verbose_name = "SKU"
+        verbose_name, verbose_name_plural = _("SKU"), _("SKUs")
         constraints = [models.CheckConstraint(condition=Q(price__gt=0), name="sku_price_positive")]
 
     def __str__(self) -> str:
@@ -74,18 +78,22 @@ class Customer(models.Model):
     """A shopper's profile beside the auth user: phone, fan level, verification."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer",
+        verbose_name=_("user"),
     )
-    phone = models.CharField(max_length=20, unique=True)
-    fan_level = models.PositiveSmallIntegerField(choices=FanLevel.choices, default=FanLevel.LV0)
-    is_verified = models.BooleanField(default=False)
+    phone = models.CharField(_("phone"), max_length=20, unique=True)
+    fan_level = models.PositiveSmallIntegerField(_("fan level"), choices=FanLevel.choices,
+                                                 default=FanLevel.LV0)
+    is_verified = models.BooleanField(_("is verified"), default=False)
     # When the registered phone was confirmed by a code sent to it (shop.phones), and the
     # number the code reached in its canonical form: a verified identity for the linking.
-    phone_verified_at = models.DateTimeField(null=True, blank=True)
-    verified_phone = models.CharField(max_length=20, blank=True, db_index=True)
-    joined_at = models.DateTimeField()
+    phone_verified_at = models.DateTimeField(_("phone verified at"), null=True, blank=True)
+    verified_phone = models.CharField(_("verified phone"), max_length=20, blank=True,
+                                      db_index=True)
+    joined_at = models.DateTimeField(_("joined at"))
 
     class Meta:
+        verbose_name, verbose_name_plural = _("customer"), _("customers")
         permissions = [("export_customer", "Can export customers (CSV/XLSX)")]
         indexes = [models.Index(fields=["fan_level", "joined_at"])]
 
@@ -105,6 +113,9 @@ class PhoneCode(models.Model):
     expires_at = models.DateTimeField()
     tries = models.PositiveSmallIntegerField(default=0)
     used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name, verbose_name_plural = _("phone code"), _("phone codes")
 
     def __str__(self) -> str:
         customer = loaded(self, "customer")
@@ -126,29 +137,33 @@ class Address(models.Model):
     hides an address from the shopper and from new purchases, nothing else. One live address
     per customer is the default, by the database's own constraint."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="addresses")
-    recipient = models.CharField(max_length=80)
-    phone = models.CharField(max_length=20)
-    province = models.CharField(max_length=40, blank=True, default="")
-    city = models.CharField(max_length=80)
-    district = models.CharField(max_length=40, blank=True, default="")
-    line1 = models.CharField(max_length=200)
-    postcode = models.CharField(max_length=12)
-    normalized = models.CharField(max_length=300, db_index=True, editable=False)
-    building = models.CharField(max_length=300, db_index=True, editable=False, default="")
-    is_default = models.BooleanField(default=False)
-    deleted_at = models.DateTimeField(null=True, blank=True)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="addresses",
+                                 verbose_name=_("customer"))
+    recipient = models.CharField(_("recipient"), max_length=80)
+    phone = models.CharField(_("phone"), max_length=20)
+    province = models.CharField(_("province"), max_length=40, blank=True, default="")
+    city = models.CharField(_("city"), max_length=80)
+    district = models.CharField(_("district"), max_length=40, blank=True, default="")
+    line1 = models.CharField(_("line1"), max_length=200)
+    postcode = models.CharField(_("postcode"), max_length=12)
+    normalized = models.CharField(_("normalized"), max_length=300, db_index=True,
+                                  editable=False)
+    building = models.CharField(_("building"), max_length=300, db_index=True, editable=False,
+                                default="")
+    is_default = models.BooleanField(_("is default"), default=False)
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
     # The newest version edits wrote in this one's place (None: live, or deleted as it was).
     # RESTRICT: a version an older one names never goes alone, only with the whole account.
     replaced_by = models.ForeignKey("self", on_delete=models.RESTRICT, null=True, blank=True,
-                                    related_name="+", editable=False)
+                                    related_name="+", editable=False,
+                                    verbose_name=_("replaced by"))
     # The Idempotency-Key the shopper's client sent with the POST that created it: a retry
     # of that POST answers this address instead of adding a second one.
     idempotency_key = models.CharField(max_length=64, blank=True, default="", editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
-        verbose_name_plural = "addresses"
+        verbose_name, verbose_name_plural = _("address"), _("addresses")
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["customer"], condition=Q(is_default=True),
@@ -190,26 +205,32 @@ class Order(models.Model):
     orders are found by the (user, -created_at) index, not by one of their own.
     """
 
-    number = models.CharField(max_length=24)
+    number = models.CharField(_("number"), max_length=24)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders",
-        db_index=False,
+        db_index=False, verbose_name=_("user"),
     )
-    address = models.ForeignKey(Address, on_delete=models.PROTECT, null=True, blank=True)
-    status = models.CharField(max_length=20, choices=OrderStatus.choices)
-    total = models.DecimalField(max_digits=12, decimal_places=2)
-    deposit = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
-    balance_due = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
-    payment_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    balance_opens_at = models.DateTimeField(null=True, blank=True)
-    balance_due_at = models.DateTimeField(null=True, blank=True)
-    sale_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    address = models.ForeignKey(Address, on_delete=models.PROTECT, null=True, blank=True,
+                                verbose_name=_("address"))
+    status = models.CharField(_("status"), max_length=20, choices=OrderStatus.choices)
+    total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
+    deposit = models.DecimalField(_("deposit"), max_digits=12, decimal_places=2,
+                                  default=Decimal("0"))
+    balance_due = models.DecimalField(_("balance due"), max_digits=12, decimal_places=2,
+                                      default=Decimal("0"))
+    payment_due_at = models.DateTimeField(_("payment due at"), null=True, blank=True,
+                                          db_index=True)
+    balance_opens_at = models.DateTimeField(_("balance opens at"), null=True, blank=True)
+    balance_due_at = models.DateTimeField(_("balance due at"), null=True, blank=True)
+    sale_id = models.PositiveBigIntegerField(_("sale id"), null=True, blank=True, db_index=True)
     # NULL, not "", for orders without a ticket: the unique constraint allows many NULLs.
-    ticket = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
-    created_at = models.DateTimeField(db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    ticket = models.CharField(_("ticket"), max_length=64, null=True, blank=True)  # noqa: DJ001
+    created_at = models.DateTimeField(_("created at"), db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = pgettext_lazy("the order model", "orders")
         permissions = [("export_order", "Can export orders (CSV/XLSX)")]
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -231,12 +252,14 @@ class Order(models.Model):
 class OrderLine(models.Model):
     """A SKU and quantity at the price the order was placed at."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
-    sku = models.ForeignKey(Sku, on_delete=models.PROTECT)
-    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
-    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines",
+                              verbose_name=_("order"))
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, verbose_name=_("sku"))
+    quantity = models.PositiveIntegerField(_("quantity"), validators=[MinValueValidator(1)])
+    unit_price = models.DecimalField(_("unit price"), max_digits=10, decimal_places=2)
 
     class Meta:
+        verbose_name, verbose_name_plural = _("order line"), _("order lines")
         constraints = [
             models.CheckConstraint(
                 condition=Q(quantity__gte=1), name="orderline_quantity_positive"
@@ -262,23 +285,29 @@ class Payment(models.Model):
         DEPOSIT = "deposit", "Deposit"
         BALANCE = "balance", "Balance"
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
-    idempotency_key = models.CharField(max_length=64)
-    purpose = models.CharField(max_length=10, choices=Purpose.choices)
-    amount = models.DecimalField(max_digits=12, decimal_places=2)
-    method = models.CharField(max_length=30, default="card")
-    instrument = models.CharField(max_length=64, blank=True)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments",
+                              verbose_name=_("order"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                             verbose_name=_("user"))
+    idempotency_key = models.CharField(_("idempotency key"), max_length=64)
+    purpose = models.CharField(_("purpose"), max_length=10, choices=Purpose.choices)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    method = models.CharField(pgettext_lazy("of a payment", "method"),
+                              max_length=30, default="card")
+    instrument = models.CharField(_("instrument"), max_length=64, blank=True)
     # The gateway's fingerprint of the instrument (shop.payments.instrument_fingerprint):
     # what the anti-scalper linking ties accounts by, never the string the client sent.
-    fingerprint = models.CharField(max_length=64, blank=True, db_index=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    gateway_ref = models.CharField(max_length=64, blank=True)
-    failure_reason = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    fingerprint = models.CharField(_("fingerprint"), max_length=64, blank=True, db_index=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
+                              default=Status.PENDING)
+    gateway_ref = models.CharField(_("gateway ref"), max_length=64, blank=True)
+    failure_reason = models.CharField(_("failure reason"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = pgettext_lazy("a charge of an order", "payment")
+        verbose_name_plural = pgettext_lazy("charges of orders", "payments")
         permissions = [("export_payment", "Can export payments (CSV/XLSX)")]
         ordering = ["-created_at"]
         constraints = [

@@ -34,6 +34,9 @@ def english_sentences(*, shortest: int) -> tuple[str, ...]:
 
 
 def english_left(text: str, *, shortest: int) -> list[str]:
-    """The catalogue's English sentences a page's visible text still shows."""
+    """The catalogue's English sentences a page's visible text still shows, as words: a
+    piece inside a longer word or a code ("reservation" in the rule reservation_burst_ip)
+    is not that sentence shown."""
     text = " ".join(text.split())
-    return [piece for piece in english_sentences(shortest=shortest) if piece in text]
+    return [piece for piece in english_sentences(shortest=shortest) if piece in text
+            and re.search(rf"(?<!\w){re.escape(piece)}(?!\w)", text)]

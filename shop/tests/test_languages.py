@@ -147,8 +147,10 @@ def test_the_catalogue_is_whole_and_its_compiled_copy_in_step():
         said = entry.msgstr or entry.msgstr_plural[0]
         assert sorted(placeholder.findall(said)) == sorted(placeholder.findall(entry.msgid)), \
             entry.msgid
-    assert ({e.msgid: e.msgstr or e.msgstr_plural.get(0) for e in source}
-            == {e.msgid: e.msgstr or e.msgstr_plural.get(0) for e in compiled if e.msgid})
+    # keyed by (context, message): one English word may be two messages (pgettext)
+    assert ({(e.msgctxt, e.msgid): e.msgstr or e.msgstr_plural.get(0) for e in source}
+            == {(e.msgctxt, e.msgid): e.msgstr or e.msgstr_plural.get(0) for e in compiled
+                if e.msgid})
 
 
 def test_the_compile_command_writes_what_the_catalogue_says(tmp_path, settings):
