@@ -40,7 +40,7 @@ def test_a_bench_stopped_by_sigterm_leaves_no_process_and_no_directory(tmp_path)
     me = psutil.Process(bench.pid)
 
     def measuring() -> list[psutil.Process]:  # the cluster's nodes, the measuring process
-        return [p for p in me.children(recursive=True) if "shard_bench" in " ".join(p.cmdline())]
+        return [p for p in me.children(recursive=True) if "shard_measure" in " ".join(p.cmdline())]
 
     try:
         # the measuring process has forked its clients: everything the bench starts is up
@@ -58,7 +58,7 @@ def test_a_bench_stopped_by_sigterm_leaves_no_process_and_no_directory(tmp_path)
             try:
                 if process.cwd().startswith(str(tmp_path)) or any(
                         str(tmp_path) in part for part in process.cmdline()) or \
-                        "loadtests.shard_bench" in " ".join(process.cmdline()) and \
+                        "loadtests.shard_measure" in " ".join(process.cmdline()) and \
                         process.environ().get("TMPDIR") == str(tmp_path):
                     process.kill()
             except psutil.Error:
