@@ -36,7 +36,10 @@ def english_sentences(*, shortest: int) -> tuple[str, ...]:
 def english_left(text: str, *, shortest: int) -> list[str]:
     """The catalogue's English sentences a page's visible text still shows, as words: a
     piece inside a longer word or a code ("reservation" in the rule reservation_burst_ip)
-    is not that sentence shown."""
+    is not that sentence shown, while one glued to Chinese ("付款Payment due at") is (the
+    boundaries are ASCII ones: Python's \\w matches Han characters too)."""
     text = " ".join(text.split())
-    return [piece for piece in english_sentences(shortest=shortest) if piece in text
-            and re.search(rf"(?<!\w){re.escape(piece)}(?!\w)", text)]
+    folded = text.casefold()  # Django capitalises a field's name in a column's header
+    return [piece for piece in english_sentences(shortest=shortest)
+            if piece.casefold() in folded and re.search(
+                rf"(?<![A-Za-z0-9_]){re.escape(piece)}(?![A-Za-z0-9_])", text, re.IGNORECASE)]
