@@ -249,15 +249,18 @@ def reminded_sale_ids(*, user_id: int | None, sale_ids: list[int]) -> set[int]:
 
 def reminder_of(*, sale_id: int, user_id: int) -> dict:
     """This shopper's reminder of a sale, as the API shows it: whether it is set, when the
-    text goes out, when it went (`not_found` for no such sale)."""
-    sale = FlashSale.objects.filter(pk=sale_id).values_list("starts_at", flat=True).first()
-    if sale is None:
+    text goes out, when it went (`not_found` for no such sale). A text sent for an opening
+    the sale has since left (it moved) is not this opening's: `sent_at` is null again, as
+    the sender texts once more at the new time."""
+    opens = FlashSale.objects.filter(pk=sale_id).values_list("starts_at", flat=True).first()
+    if opens is None:
         raise not_found("sale")
-    sent_at = Reminder.objects.filter(sale_id=sale_id, user_id=user_id,
-                                      cancelled_at__isnull=True).values_list("sent_at", flat=True)
-    return {"sale": sale_id, "reminded": bool(sent_at),
-            "remind_at": sale - timedelta(seconds=settings.REMINDER_LEAD_SECONDS),
-            "sent_at": sent_at[0] if sent_at else None}
+    rows = Reminder.objects.filter(sale_id=sale_id, user_id=user_id,
+                                   cancelled_at__isnull=True).values_list("sent_at", "sent_for")
+    sent_at, sent_for = rows[0] if rows else (None, None)
+    return {"sale": sale_id, "reminded": bool(rows),
+            "remind_at": opens - timedelta(seconds=settings.REMINDER_LEAD_SECONDS),
+            "sent_at": sent_at if sent_for == opens else None}
 
 
 def reminder_counts(*, sale_id: int) -> dict[str, int]:

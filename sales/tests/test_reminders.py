@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from antiscalper import services as antiscalper
 from core.errors import DomainError
-from sales import services, tasks
+from sales import selectors, services, tasks
 from sales.gate.admission import Purchase
 from sales.models import FlashSale, Reminder
 from shop import sms
@@ -149,6 +149,23 @@ def test_a_rescheduled_sale_is_announced_at_its_new_time(upcoming, customer, sms
     first, second = _texts_to(sms_outbox, customer)
     assert timezone.localtime(later).strftime("%H:%M") in first
     assert timezone.localtime(again).strftime("%H:%M") in second
+
+
+@pytest.mark.django_db
+def test_a_text_for_an_opening_the_sale_left_is_not_shown_as_sent(upcoming, customer,
+                                                                  sms_outbox):
+    """The API's `sent_at` is this opening's text: after a move it is null until the new
+    one goes out (docs/api.md: 'when it went, null until then')."""
+    services.reminder_set(sale_id=upcoming.pk, user_id=customer.user_id)
+    services.reminders_send_due(now=upcoming.starts_at - timedelta(minutes=1))
+    shown = selectors.reminder_of(sale_id=upcoming.pk, user_id=customer.user_id)
+    assert shown["sent_at"] is not None
+    later = upcoming.starts_at + timedelta(hours=2)
+    services.sale_update(sale_id=upcoming.pk, starts_at=later, ends_at=later + timedelta(hours=1))
+    shown = selectors.reminder_of(sale_id=upcoming.pk, user_id=customer.user_id)
+    assert shown["reminded"] and shown["sent_at"] is None
+    services.reminders_send_due(now=later - timedelta(minutes=1))
+    assert selectors.reminder_of(sale_id=upcoming.pk, user_id=customer.user_id)["sent_at"]
 
 
 @pytest.mark.django_db
