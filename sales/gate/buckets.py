@@ -16,6 +16,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from sales.gate import holdings
 from sales.gate.keys import SaleKeys, bucket_keys, connection, dataset, script
 
 logger = logging.getLogger("flashsale.gate")
@@ -85,9 +86,9 @@ def give(*, sale_id: int, shards: int, move: Move) -> int:
 def borrow(*, sale_id: int, shards: int, bucket: int, path: str, units: int) -> Borrowed:
     """Move units into `bucket` from the buckets holding most, half of a donor's units at a
     time (at least `units`), until it holds `units` more. Nothing arrived is `sold_out` only
-    if every other bucket is trusted and empty and no move is in transit: a bucket whose
-    keys are lost, or that is stale, may hold units by the database's count, and a move cut
-    by a crash holds units reconciliation will give (`out_of_reach`)."""
+    if every other bucket is trusted and empty and no move is stuck: a bucket whose keys are
+    lost, or that is stale, may hold units by the database's count, and a move cut by a
+    crash holds units reconciliation will give (`out_of_reach`)."""
     every = bucket_keys(sale_id, shards)
     counted = [connection().get(_counter(keys, path)) for keys in every]
     lefts = [int(value or 0) for value in counted]
@@ -109,8 +110,17 @@ def borrow(*, sale_id: int, shards: int, bucket: int, path: str, units: int) -> 
             break
     if not arrived and not out_of_reach:
         out_of_reach = (not all(_trusted(keys) for k, keys in enumerate(every) if k != bucket)
-                        or any(connection().hlen(keys.journal) for keys in every))
+                        or any(_stuck(keys) for keys in every))
     return Borrowed(arrived=arrived, out_of_reach=out_of_reach)
+
+
+def _stuck(keys: SaleKeys) -> bool:
+    """A move of this donor lost its caller (a crash between take and give): its units wait
+    for reconciliation. A move still on its way (milliseconds) is not: its recipient's buyers
+    will take its units, and this buyer is told sold out as before, not 503."""
+    now_us = time.time_ns() // 1000
+    return any((now_us - int(move_id.split("-")[0])) / 1e6 > holdings.MOVE_STUCK_SECONDS
+               for move_id in connection().hkeys(keys.journal))
 
 
 def _trusted(keys: SaleKeys) -> bool:

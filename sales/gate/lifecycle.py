@@ -152,29 +152,51 @@ def returned_tokens(*, sale_id: int) -> list[str]:
     return [f"o:{pk}" for pk in orders] + [f"t:{ticket}" for ticket in tickets]
 
 
+def _epochs_commit(*, sale_id: int) -> set[int]:
+    """The first step of a rebuild, committed on its own: wipe a gate another sale left, and
+    give the buckets whose keys are lost their new epoch. Returns those buckets.
+
+    Committed before any key is rewritten, so that a rebuild cut by a Redis error half way
+    cannot leave a bucket selling under an epoch the database rolled back (its buyers would
+    then be rejected, and a stale worker's tickets of the lost epoch accepted again)."""
+    with transaction.atomic():
+        sale = sale_lock(sale_id)
+        wiped = gate_ops.incarnation_check(sale_id=sale_id, incarnation=epoch_ms(sale.created_at))
+        parts = holdings.bucket_states(sale_id=sale_id, shards=sale.shards)
+        lost = [k for k, part in enumerate(parts) if wiped or not part.loaded]
+        epochs_renew(sale, lost)
+        if wiped or not all(part.trusted for part in parts):
+            sale.gate_rebuilt_at = timezone.now()
+        sale.gate_loaded_at = sale.gate_loaded_at or timezone.now()
+        sale.save(update_fields=["gate_epoch", "gate_bucket_epochs", "gate_rebuilt_at",
+                                 "gate_loaded_at"])
+    return set(lost)
+
+
 def gate_rebuild(*, sale_id: int) -> tuple[int, int]:
     """Rebuild a sale's gate from the database.
 
     If a bucket's keys were lost (Redis flushed or empty, one master of a cluster restarted
     empty), a new epoch starts for that bucket: tickets a worker still holds from it are
     rejected (`gate_rebuilt`), not written, while the tickets queued in the buckets that lost
-    nothing are still written (`epochs_renew`). If Redis
+    nothing are still written (`epochs_renew`, committed first: `_epochs_commit`). If Redis
     holds another dataset than the gate was loaded on (restarted from an older snapshot or an
     AOF, a lagging replica promoted, a backup restored), the epoch stays: the tickets still in
     its queue are real admissions and keep their units, and whatever a stale worker writes on
     top is bounded by the pipeline's guard. Either way tickets Redis forgot resolve as
     `gate_lost` (`ticket_resolve`). Drift on a trusted gate keeps the epoch too."""
     blacklist_mirror_ensure()
+    renewed = _epochs_commit(sale_id=sale_id)
     with transaction.atomic():
         sale = sale_lock(sale_id)
-        wiped = gate_ops.incarnation_check(sale_id=sale_id, incarnation=epoch_ms(sale.created_at))
+        # A bucket that lost its keys since the first step (it sold under its old epoch in
+        # between) gets its new epoch here.
         parts = holdings.bucket_states(sale_id=sale_id, shards=sale.shards)
-        epochs_renew(sale, [k for k, part in enumerate(parts) if wiped or not part.loaded])
-        if wiped or not all(part.trusted for part in parts):
+        since = [k for k, part in enumerate(parts) if not part.loaded and k not in renewed]
+        if since:
+            epochs_renew(sale, since)
             sale.gate_rebuilt_at = timezone.now()
-        sale.gate_loaded_at = sale.gate_loaded_at or timezone.now()
-        sale.save(update_fields=["gate_epoch", "gate_bucket_epochs", "gate_rebuilt_at",
-                                 "gate_loaded_at"])
+            sale.save(update_fields=["gate_epoch", "gate_bucket_epochs", "gate_rebuilt_at"])
         # Under the row lock no batch can commit, so the counters, the per-user counts and the
         # settled tickets agree. Tokens are read after them: a release committed in between
         # is then both free here and marked done, never counted twice.

@@ -187,11 +187,14 @@ def test_an_empty_bucket_says_sold_out_only_when_every_other_bucket_is_trusted(m
     assert Order.objects.filter(sale_id=sale.pk).count() == 3
 
 
-def test_units_in_transit_are_not_sold_out_and_sell_once_repaired(make_sale, buyer_ids):
+def test_units_in_transit_are_not_sold_out_and_sell_once_repaired(make_sale, buyer_ids,
+                                                                  monkeypatch):
     """A move cut by a crash between take and give holds units no bucket counts: every bucket
-    is empty, yet the sale is not sold out (`unavailable` until reconciliation gives them)."""
+    is empty, yet the sale is not sold out (`unavailable` until reconciliation gives them).
+    (A move is called stuck after MOVE_STUCK_SECONDS; here at once.)"""
     from sales.gate import buckets
 
+    monkeypatch.setattr(holdings, "MOVE_STUCK_SECONDS", 0.0)
     sale = make_sale(stock=2, limit=1, shards=2)
     mine = [u for u in buyer_ids(300) if bucket_of(u, 2) == 1][:3]
     cut = buckets.take(sale_id=sale.pk, shards=2, donor=0, recipient=1, path="open", units=1)
@@ -205,3 +208,53 @@ def test_units_in_transit_are_not_sold_out_and_sell_once_repaired(make_sale, buy
     assert len(acked) == 2 and codes == {"unavailable": 1, "sold_out": 1}, codes
     _settle(sale.pk, acked)
     assert Order.objects.filter(sale_id=sale.pk).count() == 2
+
+
+def test_a_rebuild_cut_by_a_redis_error_keeps_the_lost_buckets_new_epoch(
+        make_sale, buyer_ids, monkeypatch):
+    """The rebuild dies after rewriting bucket 0 (Redis errors on the next call): the new
+    epoch of the lost bucket was committed first, so what bucket 0 sells from then on is
+    written, and a stale worker's tickets of the lost epoch are still refused."""
+    import redis
+
+    sale = make_sale(stock=20, limit=1, shards=2)
+    users = buyer_ids(300)
+    zeros, ones = ([u for u in users if bucket_of(u, 2) == k] for k in (0, 1))
+    acked = _buy(sale.pk, zeros[:3], Counter())
+    held = pipeline.batch_read(sale_id=sale.pk, consumer="stalled", count=100, min_idle_ms=0,
+                               bucket=bucket_keys(sale.pk, 2)[0])
+    assert len(held.entries) == 3
+    connection().delete(*gate_ops._sale_keys(bucket_keys(sale.pk, 2)[0]))
+
+    real = gate_ops.ensure_group
+
+    def dies_after_bucket_0(stream: str, group: str) -> None:
+        real(stream, group)
+        if stream == bucket_keys(sale.pk, 2)[0].queue:
+            raise redis.ConnectionError("the connection dropped mid-rebuild")
+
+    monkeypatch.setattr(gate_ops, "ensure_group", dies_after_bucket_0)
+    with pytest.raises(redis.ConnectionError):
+        services.gate_rebuild(sale_id=sale.pk)
+    monkeypatch.undo()
+    sale = FlashSale.objects.get(pk=sale.pk)
+    assert [sale.bucket_epoch(0), sale.bucket_epoch(1)] == [1, 0]  # committed, not rolled back
+
+    between = _buy(sale.pk, zeros[3:6], Counter())  # bucket 0 sells again, under epoch 1
+    assert len(between) == 3
+    outcome = pipeline.batch_write(sale=sale, batch=held)
+    assert set(outcome.rejected.values()) == {"gate_rebuilt"} and not outcome.confirmed
+    pipeline.batch_publish(batch=held, outcome=outcome)
+
+    assert reconcile.gates_watch() == [sale.pk]  # bucket 1, left 'rebuilding', is rebuilt
+    sale = FlashSale.objects.get(pk=sale.pk)
+    assert [sale.bucket_epoch(0), sale.bucket_epoch(1)] == [1, 0]
+    acked += between + _buy(sale.pk, zeros[6:] + ones, Counter())
+    _settle(sale.pk, acked)
+    written = set(Order.objects.filter(sale_id=sale.pk).values_list("ticket", flat=True))
+    assert {t for t, _ in between} <= written  # nothing bucket 0 sold after the cut is lost
+    assert Order.objects.filter(sale_id=sale.pk).count() == 20
+    tickets = [t for t, _ in acked]
+    checks = sale_invariants(sale_id=sale.pk, tickets=tickets)
+    assert not broken(checks), [str(c) for c in checks]
+    assert tickets_end_once(sale_id=sale.pk, tickets=tickets).met
