@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from antiscalper import mirror
 from core.errors import DomainError
@@ -261,17 +261,37 @@ def _freeze(keys: SaleKeys) -> None:
         connection().hset(keys.meta, "dataset", REBUILDING)
 
 
-def _queued_units(keys: SaleKeys, epoch: int, decided: set[str]) -> tuple[int, int]:
-    """Units of a bucket's queue under `epoch` not yet settled: (open rush, F-codes)."""
-    open_units = fcode_units = 0
-    for _, fields in connection().xrange(keys.queue):
+@dataclass
+class Queued:
+    """Units of a queue's entries that still count (as rebuild.lua counts them)."""
+
+    open: int = 0
+    fcode: int = 0
+    by_user: dict[int, int] = field(default_factory=dict)
+
+
+def queued_units(entries: Iterable[dict], *, epoch: int, decided: set[str]) -> Queued:
+    """Of a bucket's queue entries (their fields), the units still to be settled under the
+    bucket's `epoch` (the others the pipeline rejects), leaving out the tickets the database
+    has `decided`: for the rebuild's shares and for reconciliation alike."""
+    counted = Queued()
+    for fields in entries:
         if fields.get("epoch") != str(epoch) or fields.get("ticket", "") in decided:
             continue
+        units, user = int(fields["qty"]), int(fields["user"])
         if fields.get("fcode"):
-            fcode_units += int(fields["qty"])
+            counted.fcode += units
         else:
-            open_units += int(fields["qty"])
-    return open_units, fcode_units
+            counted.open += units
+        counted.by_user[user] = counted.by_user.get(user, 0) + units
+    return counted
+
+
+def _queued_units(keys: SaleKeys, epoch: int, decided: set[str]) -> tuple[int, int]:
+    """Units of a bucket's queue under `epoch` not yet settled: (open rush, F-codes)."""
+    counted = queued_units((fields for _, fields in connection().xrange(keys.queue)),
+                           epoch=epoch, decided=decided)
+    return counted.open, counted.fcode
 
 
 def _every(sale_id: int) -> tuple[SaleKeys, ...]:

@@ -23,6 +23,7 @@ from django.db import transaction
 
 from sales.gate import buckets, holdings
 from sales.gate import keys as gate_keys
+from sales.gate import ops as gate_ops
 from sales.gate.keys import bucket_keys
 from sales.models import FlashSale, sale_lock
 from sales.selectors import sales_recently_loaded
@@ -84,20 +85,17 @@ class Drift:
                 "fcode_stock_drift": self.fcode_stock_drift, "clean": self.clean}
 
 
-def _queued(entries: list[tuple[int, dict]]) -> tuple[int, int, dict[int, int]]:
+def _queued(queues: list[tuple[int, list[dict]]]) -> tuple[int, int, dict[int, int]]:
     """Units of unsettled entries queued under their bucket's epoch (the others the pipeline
-    rejects): (open rush, F-codes, by user). `entries`: (bucket epoch, fields) each."""
-    settled = set(tickets_decided(tickets=[fields.get("ticket", "") for _, fields in entries]))
+    rejects): (open rush, F-codes, by user). `queues`: (bucket epoch, its entries) each."""
+    settled = set(tickets_decided(tickets=[fields.get("ticket", "") for _, entries in queues
+                                           for fields in entries]))
     total, fcoded, by_user = 0, 0, {}
-    for epoch, fields in entries:
-        if int(fields["epoch"]) != epoch or fields.get("ticket") in settled:
-            continue
-        units, user = int(fields["qty"]), int(fields["user"])
-        if fields.get("fcode"):
-            fcoded += units
-        else:
-            total += units
-        by_user[user] = by_user.get(user, 0) + units
+    for epoch, entries in queues:
+        counted = gate_ops.queued_units(entries, epoch=epoch, decided=settled)
+        total, fcoded = total + counted.open, fcoded + counted.fcode
+        for user, units in counted.by_user.items():
+            by_user[user] = by_user.get(user, 0) + units
     return total, fcoded, by_user
 
 
@@ -107,10 +105,10 @@ def sale_reconcile(*, sale_id: int) -> Drift:
     with transaction.atomic():
         sale = sale_lock(sale_id)
         state = holdings.state(sale_id=sale_id, shards=sale.shards)
-        entries = [(sale.bucket_epoch(k), fields)
-                   for k, keys in enumerate(bucket_keys(sale_id, sale.shards))
-                   for _, fields in gate_keys.connection().xrange(keys.queue)]
-        queued, fqueued, queued_by = _queued(entries)
+        queues = [(sale.bucket_epoch(k),
+                   [fields for _, fields in gate_keys.connection().xrange(keys.queue)])
+                  for k, keys in enumerate(bucket_keys(sale_id, sale.shards))]
+        queued, fqueued, queued_by = _queued(queues)
         by_user = units_taken_by_user(sale_id=sale_id)
     open_taken = sale.units_taken - sale.fcode_units_taken
     expected = max(sale.open_stock - open_taken - queued, 0)
